@@ -1,0 +1,29 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from billing.models import Plan
+from billing.services import tenant_create
+
+
+class Command(BaseCommand):
+    help = "Create a tenant (business) with its subscription and owner. Idempotent on --slug."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--slug", required=True)
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--plan", help="plan name (default: the basic plan)")
+        parser.add_argument("--owner-email")
+        parser.add_argument("--time-zone", default="America/Sao_Paulo")
+
+    def handle(self, *args, slug, name, plan, owner_email, time_zone, **options):
+        if plan and not Plan.objects.filter(name=plan).exists():
+            names = ", ".join(Plan.objects.values_list("name", flat=True)) or "none yet"
+            raise CommandError(f"Unknown plan {plan!r}. Existing plans: {names}.")
+        result = tenant_create(
+            slug=slug, name=name, plan_name=plan, owner_email=owner_email, time_zone=time_zone
+        )
+        verb = "created" if result.created else "already existed, updated"
+        self.stdout.write(f"Tenant {result.tenant.slug} (id {result.tenant.pk}) {verb}.")
+        if result.owner_password:
+            self.stdout.write(
+                f"Owner {owner_email} can log in at /admin/ with password: {result.owner_password}"
+            )

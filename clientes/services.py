@@ -1,0 +1,112 @@
+"""Writes on customers. Phone numbers are always normalized here, never by callers."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from billing.models import Tenant
+from clientes.models import Cliente
+from clientes.phones import InvalidPhone, normalize_phone
+
+
+def _clean_phone(telefone: str) -> str:
+    if not telefone:
+        return ""
+    try:
+        return normalize_phone(telefone)
+    except InvalidPhone as exc:
+        raise ValidationError({"telefone": _("Telefone inválido: %(e)s") % {"e": exc}}) from exc
+
+
+def _ensure_unique_phone(*, tenant: Tenant, telefone: str, exclude_pk: int | None = None) -> None:
+    if not telefone:
+        return
+    qs = Cliente.objects.filter(tenant=tenant, telefone=telefone)
+    if exclude_pk:
+        qs = qs.exclude(pk=exclude_pk)
+    if qs.exists():
+        raise ValidationError({"telefone": _("Já existe um cliente com este telefone.")})
+
+
+def _clean_tags(tags) -> list[str]:
+    if tags is None:
+        return []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValidationError({"tags": _("Etiquetas devem ser uma lista de textos.")})
+    return sorted({t.strip() for t in tags if t.strip()})
+
+
+def cliente_create(*, tenant: Tenant, nome: str = "", telefone: str = "", tags=None) -> Cliente:
+    telefone = _clean_phone(telefone)
+    _ensure_unique_phone(tenant=tenant, telefone=telefone)
+    return Cliente.objects.create(
+        tenant=tenant, nome=nome, telefone=telefone, tags=_clean_tags(tags)
+    )
+
+
+def cliente_update(*, cliente: Cliente, **changes) -> Cliente:
+    if "telefone" in changes:
+        changes["telefone"] = _clean_phone(changes["telefone"])
+        _ensure_unique_phone(
+            tenant=cliente.tenant, telefone=changes["telefone"], exclude_pk=cliente.pk
+        )
+    if "tags" in changes:
+        changes["tags"] = _clean_tags(changes["tags"])
+    for field, value in changes.items():
+        setattr(cliente, field, value)
+    cliente.save()
+    return cliente
+
+
+def cliente_upsert_from_whatsapp(
+    *, tenant: Tenant, wa_id: str = "", user_id: str = "", nome: str = ""
+) -> Cliente:
+    """Find or create the customer behind an inbound message.
+
+    Identity is the phone (any ninth-digit spelling) or, when Meta omits the phone
+    (usernames, 2026), the business-scoped user id. Safe under concurrent inbound
+    messages from the same new customer: the unique constraint decides, we re-read.
+    """
+    telefone = normalize_phone(wa_id) if wa_id else ""
+    if not telefone and not user_id:
+        raise ValidationError(_("Mensagem sem telefone nem ID de usuário do WhatsApp."))
+    for _attempt in range(2):
+        cliente = None
+        if telefone:
+            cliente = Cliente.objects.filter(tenant=tenant, telefone=telefone).first()
+        if cliente is None and user_id:
+            cliente = Cliente.objects.filter(tenant=tenant, whatsapp_user_id=user_id).first()
+        if cliente is not None:
+            changed = []
+            for field, value in (
+                ("telefone", telefone),
+                ("wa_id", wa_id),
+                ("whatsapp_user_id", user_id),
+            ):
+                if value and getattr(cliente, field) != value:
+                    setattr(cliente, field, value)
+                    changed.append(field)
+            if nome and not cliente.nome:
+                cliente.nome = nome
+                changed.append("nome")
+            if changed:
+                cliente.save(update_fields=[*changed, "atualizado_em"])
+            return cliente
+        try:
+            with transaction.atomic():
+                return Cliente.objects.create(
+                    tenant=tenant,
+                    telefone=telefone,
+                    wa_id=wa_id,
+                    whatsapp_user_id=user_id,
+                    nome=nome,
+                )
+        except IntegrityError:
+            continue  # another worker created it first; read theirs
+    raise RuntimeError("could not upsert cliente")  # pragma: no cover - needs three racing inserts
+
+
+def cliente_delete(*, cliente: Cliente) -> None:
+    cliente.delete()

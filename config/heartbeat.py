@@ -1,0 +1,61 @@
+"""Worker and beat heartbeats, kept in the shared cache for /healthz to read.
+
+A daemon thread in each worker and in beat writes "now" every HEARTBEAT_INTERVAL seconds.
+The cache is Redis in production and a file cache in the embedded mode, both shared by
+every process on the machine (or the cluster), so any web process can read them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from celery.signals import beat_init, worker_ready, worker_shutdown
+
+HEARTBEAT_INTERVAL = 15
+WORKER_KEY = "ops:heartbeat:worker"
+BEAT_KEY = "ops:heartbeat:beat"
+
+logger = logging.getLogger(__name__)
+_stop = threading.Event()
+
+
+def beat(key: str) -> None:
+    from django.core.cache import cache
+
+    try:
+        cache.set(key, time.time(), timeout=24 * 3600)
+    except Exception:  # a cache outage must not kill the worker; /healthz will say so
+        logger.warning("heartbeat write failed", extra={"key": key}, exc_info=True)
+
+
+def last_beat(key: str) -> float | None:
+    from django.core.cache import cache
+
+    return cache.get(key)
+
+
+def _loop(key: str) -> None:
+    while not _stop.is_set():
+        beat(key)
+        _stop.wait(HEARTBEAT_INTERVAL)
+
+
+def _start(key: str) -> None:
+    threading.Thread(target=_loop, args=(key,), name=f"heartbeat-{key}", daemon=True).start()
+
+
+@worker_ready.connect
+def _on_worker_ready(**_kwargs) -> None:
+    _start(WORKER_KEY)
+
+
+@beat_init.connect
+def _on_beat_init(**_kwargs) -> None:
+    _start(BEAT_KEY)
+
+
+@worker_shutdown.connect
+def _on_worker_shutdown(**_kwargs) -> None:
+    _stop.set()

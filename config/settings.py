@@ -1,0 +1,381 @@
+"""Settings, read from the environment only (django-environ; `.env` when present).
+
+Two modes, same code, chosen by the environment:
+
+* embedded default: no DATABASE_URL and no REDIS_URL. SQLite (WAL), a Celery broker on the
+  filesystem, a file-based cache. A SECRET_KEY and FIELD_ENCRYPTION_KEYS are generated on
+  first run and kept in `.env`, so a fresh clone starts with one command.
+* production: DATABASE_URL (PostgreSQL) and REDIS_URL (broker + cache). Secrets have no
+  defaults: a missing one stops the boot with a message naming it.
+
+Every variable is documented in `.env.example`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+ENV_FILE = Path(os.environ.get("DJANGO_ENV_FILE", BASE_DIR / ".env"))
+if ENV_FILE.exists():
+    env.read_env(str(ENV_FILE))
+
+EMBEDDED = not env("DATABASE_URL", default="") and not env("REDIS_URL", default="")
+MODE = "embedded" if EMBEDDED else "production"
+DATA_DIR = Path(env("DATA_DIR", default=str(BASE_DIR / "var")))
+
+
+def _require(name: str) -> str:
+    value = env(name, default="")
+    if not value:
+        raise ImproperlyConfigured(
+            f"{name} is not set. Production mode (DATABASE_URL or REDIS_URL present) needs it; "
+            f"see .env.example for how to generate one."
+        )
+    return value
+
+
+def _embedded_secret(name: str, make) -> str:
+    """Return NAME from the environment, or generate it once and keep it in `.env`.
+
+    Only the embedded mode does this: a generated key that changed on every start would
+    log everybody out and make encrypted secrets unreadable.
+    """
+    value = env(name, default="")
+    if value:
+        return value
+    value = make()
+    ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with ENV_FILE.open("a", encoding="utf-8") as fh:
+        fh.write(f"\n# generated on first run by config/settings.py\n{name}={value}\n")
+    os.environ[name] = value
+    return value
+
+
+if EMBEDDED:
+    SECRET_KEY = _embedded_secret("SECRET_KEY", lambda: secrets.token_urlsafe(50))
+    FIELD_ENCRYPTION_KEYS = _embedded_secret(
+        "FIELD_ENCRYPTION_KEYS", lambda: Fernet.generate_key().decode()
+    ).split(",")
+else:
+    SECRET_KEY = _require("SECRET_KEY")
+    FIELD_ENCRYPTION_KEYS = _require("FIELD_ENCRYPTION_KEYS").split(",")
+FIELD_ENCRYPTION_KEYS = [k.strip() for k in FIELD_ENCRYPTION_KEYS if k.strip()]
+
+DEBUG = env.bool("DEBUG", default=EMBEDDED)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if EMBEDDED else ["localhost", "127.0.0.1"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework_api_key",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "django_prometheus",
+    "billing",
+    "clientes",
+    "chatbots",
+    "pedidos",
+    "agenda",
+    "compliance",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "config.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------
+if EMBEDDED:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "db.sqlite3",
+            "OPTIONS": {
+                # IMMEDIATE takes the write lock when a transaction starts, so two processes
+                # (web + worker) never deadlock upgrading a read lock; WAL lets readers run
+                # while one writer writes.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
+                ),
+            },
+        }
+    }
+else:
+    DATABASES = {"default": env.db("DATABASE_URL")}
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache and Redis --------------------------------------------------------------------
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    # A file cache is shared by the web, worker and beat processes of one machine, which the
+    # heartbeats and rate limits need; locmem would give each process its own.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
+    }
+
+# --- Auth -------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+# --- Internationalisation ---------------------------------------------------------------
+LANGUAGE_CODE = "pt-br"
+LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "America/Sao_Paulo"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -----------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if not DEBUG
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+# Tests and the first request before collectstatic still work with the finders.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
+WHITENOISE_MANIFEST_STRICT = False
+
+# --- Security ---------------------------------------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if not EMBEDDED:
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Health checks from the platform's load balancer come over plain HTTP inside its network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+
+# Meta batches up to 1000 updates and payloads can reach 3 MB (PROTOCOLS.md §1.2); the
+# webhook reads the raw body itself and enforces WEBHOOK_MAX_BODY_BYTES.
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=3 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES + 1024
+
+# --- REST API ---------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "billing.api.authentication.TenantAPIKeyAuthentication",
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["billing.api.permissions.IsTenantMember"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "billing.api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": env("API_TOKEN_THROTTLE", default="20/min")},
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "WhatsApp Chatbot Platform API",
+    "DESCRIPTION": (
+        "Multi-tenant API. Machine clients send `Authorization: Api-Key <key>`; staff send "
+        "`Authorization: Bearer <JWT>` and, when they belong to several tenants, `X-Tenant: <slug>`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization"},
+        }
+    },
+}
+
+# --- Celery -----------------------------------------------------------------------------
+if REDIS_URL:
+    CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Longer than any task's hard time limit, so a slow task is never redelivered to a
+        # second worker while the first is still on it (late ack + Redis visibility).
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    }
+else:
+    _broker_dir = DATA_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Queues: replies (webhook -> reply path, must never wait), llm (slow model calls),
+# bulk (campaigns, reminders, reactivation), default (maintenance).
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_QUEUE_REPLIES = "replies"
+CELERY_QUEUE_LLM = "llm"
+CELERY_QUEUE_BULK = "bulk"
+
+# --- Observability ----------------------------------------------------------------------
+PROMETHEUS_EXPORT_MIGRATIONS = False
+HEALTHZ_WORKER_MAX_AGE = env.int("HEALTHZ_WORKER_MAX_AGE", default=120)
+HEALTHZ_CHECK_WORKERS = env.bool("HEALTHZ_CHECK_WORKERS", default=True)
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "config.logging.JsonFormatter"},
+        "plain": {"()": "config.logging.PlainFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "celery": {"level": LOG_LEVEL},
+    },
+}
+
+# --- Email ------------------------------------------------------------------------------
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    default=(
+        "django.core.mail.backends.console.EmailBackend"
+        if EMBEDDED
+        else "django.core.mail.backends.smtp.EmailBackend"
+    ),
+)
+if not EMBEDDED and env("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
+
+# --- Product ----------------------------------------------------------------------------
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+WHATSAPP_GRAPH_API_URL = env("WHATSAPP_GRAPH_API_URL", default="https://graph.facebook.com")
+WHATSAPP_GRAPH_API_VERSION = env("WHATSAPP_GRAPH_API_VERSION", default="v23.0")
+WHATSAPP_VERIFY_TOKEN = env("WHATSAPP_VERIFY_TOKEN", default="")
+WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="")
+HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=10.0)
+CHATBOT_HANDLER_MODULES = env.list("CHATBOT_HANDLER_MODULES", default=[])
+CAL_API_BASE_URL = env("CAL_API_BASE_URL", default="https://api.cal.com")
+CAL_DEFAULT_DAYS_AHEAD = env.int("CAL_DEFAULT_DAYS_AHEAD", default=14)
+GEMINI_API_KEY = env("GEMINI_API_KEY", default="")
+GEMINI_MODEL = env("GEMINI_MODEL", default="gemini-2.5-flash")
+GEMINI_BASE_URL = env("GEMINI_BASE_URL", default="")
+BILLING_WEBHOOK_SECRET = env("BILLING_WEBHOOK_SECRET", default="")
+BILLING_COST_PER_MESSAGE = env("BILLING_COST_PER_MESSAGE", default="0.05")
+BILLING_COST_PER_THOUSAND_TOKENS = env("BILLING_COST_PER_THOUSAND_TOKENS", default="0.002")
+DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="")

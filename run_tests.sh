@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, starts a throwaway real PostgreSQL and a
+# real Redis on free loopback ports, runs ruff, `makemigrations --check` and pytest against
+# them, stops them and exits with the result.
+#
+#   ./run_tests.sh                 # everything
+#   ./run_tests.sh chatbots -k x   # extra arguments go to pytest
+set -euo pipefail
+
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+VENV=${VENV:-$ROOT/.venv}
+PY=${PYTHON:-python3}
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# --- Python dependencies ------------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating virtualenv in $VENV"
+  "$PY" -m venv "$VENV"
+fi
+stamp="$VENV/.dev-requirements.sha"
+want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "installing requirements-dev.txt"
+  "$VENV/bin/pip" install --disable-pip-version-check -q -r requirements-dev.txt
+  echo "$want" >"$stamp"
+fi
+
+# --- PostgreSQL and Redis binaries ------------------------------------------------------
+apt_install() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing Debian packages: $*"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    echo "missing $* and cannot install it (not root or no apt-get); install it and retry" >&2
+    exit 1
+  fi
+}
+find_pg_bin() {
+  local d
+  for d in /usr/lib/postgresql/*/bin; do
+    [ -x "$d/initdb" ] && { echo "$d"; return 0; }
+  done
+  return 1
+}
+PG_BIN=$(find_pg_bin || true)
+if [ -z "$PG_BIN" ]; then
+  apt_install postgresql
+  PG_BIN=$(find_pg_bin)
+fi
+command -v redis-server >/dev/null || apt_install redis-server
+
+free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# --- Start throwaway servers --------------------------------------------------------------
+TMP=$(mktemp -d /tmp/chatbot-tests.XXXXXX)
+chmod 755 "$TMP"
+PG_PORT=$(free_port)
+REDIS_PORT=$(free_port)
+PGDATA="$TMP/pg"
+as_pg() {
+  # initdb refuses to run as root; use the postgres system user then.
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+cleanup() {
+  status=$?
+  set +e
+  [ -f "$PGDATA/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1
+  [ -f "$TMP/redis.pid" ] && kill "$(cat "$TMP/redis.pid")" 2>/dev/null
+  rm -rf "$TMP"
+  exit $status
+}
+trap cleanup EXIT INT TERM
+
+mkdir -p "$PGDATA"
+if [ "$(id -u)" = 0 ]; then
+  id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+  chown postgres "$TMP" "$PGDATA"
+fi
+log "starting PostgreSQL on 127.0.0.1:$PG_PORT and Redis on 127.0.0.1:$REDIS_PORT"
+as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$TMP/initdb.log" 2>&1 ||
+  { cat "$TMP/initdb.log"; exit 1; }
+# Durability off: a throwaway database for tests, so fsync only costs time.
+as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$TMP/pg.log" -w -t 60 start -o \
+  "-p $PG_PORT -k $TMP -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+  >/dev/null || { cat "$TMP/pg.log"; exit 1; }
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+  --pidfile "$TMP/redis.pid" --logfile "$TMP/redis.log" --dir "$TMP"
+for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+# --- Environment: production mode, pointed at the throwaway servers ----------------------
+export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+export SECRET_KEY="test-secret-key-not-for-production-$(date +%s)"
+export FIELD_ENCRYPTION_KEYS=$("$VENV/bin/python" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')
+export SECURE_SSL_REDIRECT=False
+export DJANGO_ENV_FILE="$TMP/none.env" # never read or write a developer's .env
+export DATA_DIR="$TMP/data"
+export LOG_LEVEL=WARNING
+export PG_BIN REDIS_PORT PG_PORT
+
+# --- Checks and tests ---------------------------------------------------------------------
+log "ruff"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+log "makemigrations --check"
+"$VENV/bin/python" manage.py makemigrations --check --dry-run >/dev/null ||
+  { echo "models changed without a migration: run manage.py makemigrations" >&2; exit 1; }
+log "pytest"
+"$VENV/bin/python" -m pytest "$@"
