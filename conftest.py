@@ -18,6 +18,18 @@ def _clean_cache():
 
 
 @pytest.fixture
+def celery_eager():
+    """Run Celery tasks inline (on_commit hooks still decide *when* they are queued)."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield app
+    app.conf.task_always_eager = False
+    app.conf.task_eager_propagates = False
+
+
+@pytest.fixture
 def tenant(db):
     return TenantFactory(slug="padaria", name="Padaria Pão Quente")
 

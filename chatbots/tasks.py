@@ -1,1 +1,42 @@
-"""Celery tasks of the messaging core (thin: take ids, claim work, call one service)."""
+"""Celery tasks of the messaging core: thin. They take ids, and one service claims the
+work with a conditional UPDATE, so a duplicate delivery of a task does nothing.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="chatbots.tasks.process_inbound", acks_late=True)
+def process_inbound(event_id: int) -> None:
+    from chatbots import engine
+
+    engine.process_event(event_id)
+
+
+@shared_task(name="chatbots.tasks.send_outbound", bind=True, acks_late=True, max_retries=None)
+def send_outbound(self, conversation_id: int) -> None:
+    from chatbots import outbound
+
+    outbound.send_pending(conversation_id)
+
+
+@shared_task(name="chatbots.tasks.sweep_inbound")
+def sweep_inbound() -> int:
+    from chatbots import inbound
+
+    return inbound.sweep()
+
+
+@shared_task(name="chatbots.tasks.sweep_outbound")
+def sweep_outbound() -> int:
+    from chatbots import outbound
+
+    return outbound.sweep()
+
+
+@shared_task(name="chatbots.tasks.mark_read", acks_late=True, max_retries=3)
+def mark_read(chatbot_id: int, external_id: str) -> None:
+    from chatbots import outbound
+
+    outbound.mark_read(chatbot_id, external_id)

@@ -1,0 +1,86 @@
+"""The handler contract: the pluggable part of a flow.
+
+A Step names a Handler subclass by its dotted path. The engine calls:
+
+* `enter(ctx)` when the conversation arrives at the step: what the bot says there;
+* `handle(ctx)` with the customer's answer while the conversation sits at the step.
+
+Both return a `Reply`. Handlers never call a provider and never send by themselves: they
+return messages and the engine saves them as queued outbound rows in the same transaction
+as the step change and the state, then sends them after commit.
+
+`Reply.next_step` is a step code to move to (the engine then calls that step's `enter`
+and appends its messages), or None to stay. `state` is merged into the conversation's
+state (`clear_state` empties it first). `end` closes the conversation (the next customer
+message starts the flow again); `handoff` hands it to a person (the bot stays quiet).
+
+Handlers that take configuration declare `validate_config(config)`, which raises
+django.core.exceptions.ValidationError with a message naming the key and the fix; it runs
+when a step is saved (admin, API, bind_tenant).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from chatbots.messages import InboundMessage, Outbound
+
+if TYPE_CHECKING:
+    from chatbots.models import Chatbot, Conversation, Step
+    from clientes.models import Cliente
+
+
+@dataclass
+class Reply:
+    messages: list[Outbound] = field(default_factory=list)
+    next_step: str | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+    clear_state: bool = False
+    end: bool = False
+    handoff: bool = False
+
+
+@dataclass
+class Context:
+    chatbot: Chatbot
+    step: Step | None
+    conversation: Conversation
+    cliente: Cliente
+    message: InboundMessage | None  # None when entering a step not because of a message
+    state: dict[str, Any]  # a working copy; return changes through Reply.state
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.step.config if self.step is not None else {}
+
+    @property
+    def text(self) -> str:
+        return (self.message.text if self.message else "").strip()
+
+    @property
+    def reply_id(self) -> str:
+        return self.message.reply_id if self.message else ""
+
+
+class Handler:
+    """Base class of every step handler. Subclasses are registered with @register."""
+
+    #: Shown in the admin's handler dropdown (pt-BR).
+    label: ClassVar[str] = ""
+    #: Shown under the config field in the admin: what keys the config takes.
+    config_help: ClassVar[str] = ""
+
+    @classmethod
+    def path(cls) -> str:
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        """Raise ValidationError when `config` cannot work. Default: any dict."""
+
+    def enter(self, ctx: Context) -> Reply:
+        return Reply()
+
+    def handle(self, ctx: Context) -> Reply:
+        raise NotImplementedError

@@ -1,0 +1,267 @@
+"""Bots, their flows, conversations, messages and the raw inbound records.
+
+Every row here carries its tenant (denormalized from the chatbot) so that scoping, export,
+erasure and retention are one indexed filter, never a join through the bot.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from billing.models import TenantOwned
+from clientes.models import Cliente
+from compliance.fields import EncryptedTextField
+
+
+class Chatbot(TenantOwned):
+    """One WhatsApp number of a tenant, with its provider credentials."""
+
+    name = models.CharField(_("nome"), max_length=120)
+    provider = models.CharField(
+        _("provedor"),
+        max_length=32,
+        default="stub",
+        help_text=_(
+            "Quem entrega as mensagens: Meta Cloud API, Evolution, Whaticket ou simulador."
+        ),
+    )
+    display_number = models.CharField(_("número exibido"), max_length=32, blank=True)
+    # Meta's ids. phone_number_id routes inbound webhooks to this bot, so it is unique.
+    phone_number_id = models.CharField(
+        _("Phone number ID (Meta)"), max_length=64, null=True, blank=True, unique=True
+    )
+    waba_id = models.CharField(_("WABA ID (Meta)"), max_length=64, blank=True)
+    access_token = EncryptedTextField(_("token de acesso"), blank=True)
+    app_secret = EncryptedTextField(_("app secret"), blank=True)
+    # Not encrypted: Meta's GET verification looks the bot up by it. It only proves who
+    # subscribes the webhook; it grants no access to data.
+    verify_token = models.CharField(_("verify token"), max_length=128, blank=True, db_index=True)
+    # Non-secret provider settings (base URL, instance name, connection id, ...).
+    provider_config = models.JSONField(_("configuração do provedor"), default=dict, blank=True)
+    # Secret provider settings other than Meta's (API keys, shared secrets), as JSON text.
+    provider_secrets = EncryptedTextField(_("segredos do provedor"), blank=True)
+    active = models.BooleanField(_("ativo"), default=True)
+    # Meta's default throughput per number (PROTOCOLS.md §2.5); 1,000 after an upgrade.
+    messages_per_second = models.PositiveIntegerField(_("mensagens por segundo"), default=80)
+    language = models.CharField(_("idioma"), max_length=16, default="pt_BR")
+    # Per-bot behaviour (fallback step, apology text, handoff notice, ...): see chatbots.options.
+    options = models.JSONField(_("opções"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("criado em"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("atualizado em"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("chatbot")
+        verbose_name_plural = _("chatbots")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.display_number or self.phone_number_id or self.provider})"
+
+
+class Step(TenantOwned):
+    """One step of a bot's flow: a code, the handler class that runs it, and its config."""
+
+    chatbot = models.ForeignKey(Chatbot, on_delete=models.CASCADE, related_name="steps")
+    code = models.SlugField(_("código"), max_length=64)
+    handler_path = models.CharField(_("handler"), max_length=255)
+    order = models.PositiveIntegerField(_("ordem"), default=0)
+    config = models.JSONField(_("configuração"), default=dict, blank=True)
+    active = models.BooleanField(_("ativo"), default=True)
+
+    class Meta:
+        verbose_name = _("etapa")
+        verbose_name_plural = _("etapas")
+        ordering = ["chatbot", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["chatbot", "code"], name="step_unique_chatbot_code")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.code}"
+
+
+class Conversation(TenantOwned):
+    """The running conversation between one bot and one customer."""
+
+    class Status(models.TextChoices):
+        BOT = "bot", _("Com o robô")
+        WAITING = "waiting", _("Aguardando atendente")
+        HUMAN = "human", _("Com atendente")
+        CLOSED = "closed", _("Encerrada")
+
+    chatbot = models.ForeignKey(Chatbot, on_delete=models.CASCADE, related_name="conversations")
+    cliente = models.ForeignKey(Cliente, on_delete=models.CASCADE, related_name="conversations")
+    current_step = models.CharField(_("etapa atual"), max_length=64, blank=True)
+    state = models.JSONField(_("estado"), default=dict, blank=True)
+    status = models.CharField(
+        _("situação"), max_length=16, choices=Status.choices, default=Status.BOT
+    )
+    # The customer's last message opens Meta's 24-hour customer-service window (§2.6).
+    last_customer_message_at = models.DateTimeField(
+        _("última mensagem do cliente"), null=True, blank=True
+    )
+    created_at = models.DateTimeField(_("criada em"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("conversa")
+        verbose_name_plural = _("conversas")
+        ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chatbot", "cliente"], name="conversation_unique_chatbot_cliente"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "status", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.cliente} ↔ {self.chatbot.name}"
+
+
+class Message(TenantOwned):
+    """A message in or out. Outbound rows are the outbox: saved `queued`, sent by a task."""
+
+    class Direction(models.TextChoices):
+        IN = "in", _("Recebida")
+        OUT = "out", _("Enviada")
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Recebida")
+        QUEUED = "queued", _("Na fila")
+        SENDING = "sending", _("Enviando")
+        SENT = "sent", _("Enviada")
+        DELIVERED = "delivered", _("Entregue")
+        READ = "read", _("Lida")
+        FAILED = "failed", _("Falhou")
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    direction = models.CharField(_("direção"), max_length=3, choices=Direction.choices)
+    provider_message_id = models.CharField(
+        _("ID no provedor"), max_length=255, null=True, blank=True
+    )
+    type = models.CharField(_("tipo"), max_length=32, default="text")
+    text = models.TextField(_("texto"), blank=True)
+    payload = models.JSONField(_("conteúdo"), default=dict, blank=True)
+    status = models.CharField(_("situação"), max_length=16, choices=Status.choices)
+    error_code = models.CharField(_("código do erro"), max_length=32, blank=True)
+    error_detail = models.TextField(_("detalhe do erro"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("tentativas"), default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("criada em"), auto_now_add=True, db_index=True)
+    sent_at = models.DateTimeField(_("enviada em"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("entregue em"), null=True, blank=True)
+    read_at = models.DateTimeField(_("lida em"), null=True, blank=True)
+    failed_at = models.DateTimeField(_("falhou em"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("mensagem")
+        verbose_name_plural = _("mensagens")
+        ordering = ["conversation", "id"]
+        indexes = [
+            models.Index(fields=["conversation", "id"]),
+            models.Index(
+                fields=["status", "created_at"],
+                condition=Q(status__in=["queued", "sending"]),
+                name="message_outbox_idx",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "provider_message_id"],
+                condition=Q(provider_message_id__isnull=False),
+                name="message_unique_provider_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} #{self.pk} ({self.status})"
+
+
+class InboundEvent(TenantOwned):
+    """The raw record of one inbound message or status, stored before we answer 200.
+
+    Unique on (provider, external_id), so Meta's retries and duplicate deliveries insert
+    nothing new. Processing claims a row with a conditional UPDATE (pending -> processing).
+    """
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", _("Mensagem")
+        STATUS = "status", _("Status")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pendente")
+        PROCESSING = "processing", _("Processando")
+        DONE = "done", _("Processado")
+        FAILED = "failed", _("Falhou")
+        IGNORED = "ignored", _("Ignorado")
+
+    provider = models.CharField(_("provedor"), max_length=32)
+    chatbot = models.ForeignKey(Chatbot, on_delete=models.CASCADE, related_name="inbound_events")
+    external_id = models.CharField(_("ID externo"), max_length=255)
+    kind = models.CharField(_("tipo"), max_length=16, choices=Kind.choices)
+    # The customer the event is about (digits or user id); orders processing per contact.
+    contact_key = models.CharField(_("contato"), max_length=64, blank=True)
+    # Provider timestamp: the customer's order, which arrival order may not follow.
+    occurred_at = models.DateTimeField(_("ocorrido em"))
+    payload = models.JSONField(_("conteúdo normalizado"))
+    raw = models.JSONField(_("conteúdo bruto"), default=dict)
+    state = models.CharField(
+        _("situação"), max_length=16, choices=State.choices, default=State.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("tentativas"), default=0)
+    last_error = models.TextField(_("último erro"), blank=True)
+    received_at = models.DateTimeField(_("recebido em"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processado em"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("evento recebido")
+        verbose_name_plural = _("eventos recebidos")
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "external_id"], name="inbound_unique_provider_external_id"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                condition=Q(state__in=["pending", "processing"]),
+                name="inbound_unprocessed_idx",
+            ),
+            models.Index(fields=["chatbot", "contact_key", "state", "occurred_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.external_id} ({self.state})"
+
+
+class MessageTemplate(TenantOwned):
+    """An approved WhatsApp template a bot may send outside the 24-hour window."""
+
+    chatbot = models.ForeignKey(Chatbot, on_delete=models.CASCADE, related_name="templates")
+    name = models.CharField(_("nome"), max_length=512)
+    language = models.CharField(_("idioma"), max_length=16, default="pt_BR")
+    param_count = models.PositiveSmallIntegerField(_("número de parâmetros"), default=0)
+    purpose = models.CharField(
+        _("uso"),
+        max_length=32,
+        blank=True,
+        help_text=_("Para que o sistema usa este modelo: order_update, reminder, reactivation…"),
+    )
+    approved = models.BooleanField(_("aprovado pela Meta"), default=False)
+
+    class Meta:
+        verbose_name = _("modelo de mensagem")
+        verbose_name_plural = _("modelos de mensagem")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chatbot", "name", "language"], name="template_unique_bot_name_lang"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"
