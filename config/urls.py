@@ -9,6 +9,8 @@ api_patterns = [
     path("auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
     path("clientes/", include("clientes.api.urls")),
+    path("chatbots/", include("chatbots.urls")),
+    path("chatbots/", include("chatbots.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -1,0 +1,3 @@
+"""REST routes for bots, steps, conversations and messages."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Webhook routes (owned by the inbound webhook code)."""
+
+urlpatterns: list = []
