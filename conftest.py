@@ -9,6 +9,28 @@ from rest_framework.test import APIClient
 from billing.services import api_key_create
 from tests.factories import ClienteFactory, MembershipFactory, TenantFactory
 
+pytest_plugins = ["tests.fakes.graph"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _static_files_without_collectstatic():
+    """Production settings hash static files from STATIC_ROOT, which tests never collect, so
+    every page using {% static %} (admin, /api/docs/) would fail: use the app folders instead."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    with override_settings(
+        STORAGES={**settings.STORAGES, "staticfiles": plain}, WHITENOISE_USE_FINDERS=True
+    ):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """Real PBKDF2 costs ~1 s a login on this machine; tests check who logs in, not hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 
 @pytest.fixture(autouse=True)
 def _clean_cache():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.utils.translation import gettext as _
 
 from billing.models import Membership, Tenant
@@ -27,16 +27,33 @@ def _tenant_owned(model) -> bool:
     return getattr(field, "related_model", None) is Tenant
 
 
-def _roles(request) -> set[str]:
+def _roles_by_tenant(request) -> dict[int, set[str]]:
     cached = getattr(request, "_tenant_roles", None)
     if cached is None:
-        cached = set(
-            Membership.objects.filter(user=request.user, tenant__active=True).values_list(
-                "role", flat=True
-            )
-        )
+        cached = {}
+        for tenant_id, role in Membership.objects.filter(
+            user=request.user, tenant__active=True
+        ).values_list("tenant_id", "role"):
+            cached.setdefault(tenant_id, set()).add(role)
         request._tenant_roles = cached
     return cached
+
+
+def _roles(request) -> set[str]:
+    """Every role the user has, in any of their tenants (for lists and menus)."""
+    return set().union(*_roles_by_tenant(request).values())
+
+
+def _obj_tenant_id(obj, path: str) -> int | None:
+    if hasattr(obj, "tenant_id"):
+        return obj.tenant_id
+    target = obj
+    try:
+        for part in path.split("__"):
+            target = getattr(target, part)
+    except (AttributeError, ObjectDoesNotExist):
+        return None
+    return getattr(target, "pk", None)
 
 
 class TenantConsistencyForm(forms.ModelForm):
@@ -73,10 +90,30 @@ class TenantScopeMixin:
         model = db_field.related_model
         tenants = user_tenants(request.user)
         if model is Tenant:
-            kwargs["queryset"] = tenants
+            # Only the tenants where this user may write this model: an owner of one tenant
+            # who is an agent in another must not add rows to the second one.
+            kwargs["queryset"] = tenants.filter(pk__in=self._writable_tenant_ids(request))
         elif _tenant_owned(model):
             kwargs["queryset"] = model._default_manager.filter(tenant__in=tenants)
         return kwargs
+
+    def _can_write(self, roles: set[str]) -> bool:
+        return bool(roles & WRITE_ROLES) or (self.agent_can_change and bool(roles))
+
+    def _writable_tenant_ids(self, request) -> list[int]:
+        return [t for t, roles in _roles_by_tenant(request).items() if self._can_write(roles)]
+
+    def _obj_roles(self, request, obj) -> set[str]:
+        """Roles that count for `obj`: the user's roles in obj's tenant when known.
+
+        For inlines Django passes the parent object; it carries the same tenant.
+        """
+        if obj is None:
+            return _roles(request)
+        tenant_id = _obj_tenant_id(obj, self.tenant_path)
+        if tenant_id is None:
+            return _roles(request)
+        return _roles_by_tenant(request).get(tenant_id, set())
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         return super().formfield_for_foreignkey(
@@ -92,19 +129,16 @@ class TenantScopeMixin:
         return request.user.is_superuser or bool(_roles(request))
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser or bool(_roles(request))
+        return request.user.is_superuser or bool(self._obj_roles(request, obj))
 
     def has_add_permission(self, request, *args):
         return request.user.is_superuser or bool(_roles(request) & WRITE_ROLES)
 
     def has_change_permission(self, request, obj=None):
-        if request.user.is_superuser:
-            return True
-        roles = _roles(request)
-        return bool(roles & WRITE_ROLES) or (self.agent_can_change and bool(roles))
+        return request.user.is_superuser or self._can_write(self._obj_roles(request, obj))
 
     def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser or bool(_roles(request) & WRITE_ROLES)
+        return request.user.is_superuser or bool(self._obj_roles(request, obj) & WRITE_ROLES)
 
 
 class TenantScopedAdmin(TenantScopeMixin, admin.ModelAdmin):

@@ -1,3 +1,9 @@
-"""Webhook routes (owned by the inbound webhook code)."""
+"""Webhook routes (owned by the inbound webhook code), mounted under /api/chatbots/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from chatbots.views import MetaWebhookView
+
+urlpatterns = [
+    path("webhook/", MetaWebhookView.as_view(), name="chatbots-webhook-meta"),
+]

@@ -1,12 +1,30 @@
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
-from billing.admin_tenancy import TenantScopedAdmin
+from billing.admin_tenancy import TenantConsistencyForm, TenantScopedAdmin
 from clientes import services
 from clientes.models import Cliente
 
 
+class ClienteAdminForm(TenantConsistencyForm):
+    def clean(self):
+        cleaned = super().clean()
+        tenant = cleaned.get("tenant") or getattr(self.instance, "tenant", None)
+        if tenant is not None and "telefone" in cleaned:
+            # Checked here, not only in the service, so a duplicate or a bad number comes
+            # back as a form error instead of a 500 from save_model.
+            try:
+                cleaned["telefone"] = services.cliente_clean_phone(
+                    tenant=tenant, telefone=cleaned["telefone"], exclude_pk=self.instance.pk
+                )
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
+
+
 @admin.register(Cliente)
 class ClienteAdmin(TenantScopedAdmin):
+    form = ClienteAdminForm
     list_display = ["nome", "telefone", "tenant", "criado_em"]
     search_fields = ["nome", "telefone", "whatsapp_user_id"]
     list_select_related = ["tenant"]

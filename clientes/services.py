@@ -11,23 +11,27 @@ from clientes.models import Cliente
 from clientes.phones import InvalidPhone, normalize_phone
 
 
-def _clean_phone(telefone: str) -> str:
+def cliente_clean_phone(*, tenant: Tenant, telefone: str, exclude_pk: int | None = None) -> str:
+    """Normalize a phone typed by a person and check that no other cliente of the tenant has it.
+
+    Returns the canonical digits ("" stays ""). Raises ValidationError keyed by "telefone",
+    so forms (the admin) show it next to the field before anything is saved.
+    """
     if not telefone:
         return ""
     try:
-        return normalize_phone(telefone)
-    except InvalidPhone as exc:
-        raise ValidationError({"telefone": _("Telefone inválido: %(e)s") % {"e": exc}}) from exc
-
-
-def _ensure_unique_phone(*, tenant: Tenant, telefone: str, exclude_pk: int | None = None) -> None:
-    if not telefone:
-        return
+        telefone = normalize_phone(telefone)
+    except InvalidPhone:
+        raise ValidationError(
+            {"telefone": _("Telefone inválido: informe DDD e número, ex.: (11) 98765-4321.")}
+        ) from None
+    # Canonical form carries the ninth digit, so any spelling of a stored number collides.
     qs = Cliente.objects.filter(tenant=tenant, telefone=telefone)
     if exclude_pk:
         qs = qs.exclude(pk=exclude_pk)
     if qs.exists():
         raise ValidationError({"telefone": _("Já existe um cliente com este telefone.")})
+    return telefone
 
 
 def _clean_tags(tags) -> list[str]:
@@ -39,8 +43,7 @@ def _clean_tags(tags) -> list[str]:
 
 
 def cliente_create(*, tenant: Tenant, nome: str = "", telefone: str = "", tags=None) -> Cliente:
-    telefone = _clean_phone(telefone)
-    _ensure_unique_phone(tenant=tenant, telefone=telefone)
+    telefone = cliente_clean_phone(tenant=tenant, telefone=telefone)
     return Cliente.objects.create(
         tenant=tenant, nome=nome, telefone=telefone, tags=_clean_tags(tags)
     )
@@ -48,8 +51,7 @@ def cliente_create(*, tenant: Tenant, nome: str = "", telefone: str = "", tags=N
 
 def cliente_update(*, cliente: Cliente, **changes) -> Cliente:
     if "telefone" in changes:
-        changes["telefone"] = _clean_phone(changes["telefone"])
-        _ensure_unique_phone(
+        changes["telefone"] = cliente_clean_phone(
             tenant=cliente.tenant, telefone=changes["telefone"], exclude_pk=cliente.pk
         )
     if "tags" in changes:

@@ -20,6 +20,7 @@ app.conf.task_queues = [Queue("replies"), Queue("llm"), Queue("bulk"), Queue("de
 app.conf.task_routes = {
     "chatbots.tasks.process_inbound": {"queue": "replies"},
     "chatbots.tasks.send_outbound": {"queue": "replies"},
+    "chatbots.tasks.mark_read": {"queue": "replies"},
     "chatbots.tasks.*_llm": {"queue": "llm"},
     "*.tasks.bulk_*": {"queue": "bulk"},
 }

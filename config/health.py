@@ -40,7 +40,10 @@ def _check_broker() -> None:
     from config.celery import app
 
     with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
+        # One immediate retry: kombu's default waits 2 s before it, which would make every
+        # probe of a down broker slow enough for a load balancer to time out instead of
+        # reading the 503 that names it.
+        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
 
 
 def _heartbeat_check(key: str) -> Callable[[], dict]:

@@ -17,6 +17,10 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 
 # 10 to 15 digits, optionally with a leading +: Brazilian numbers with country code are 12-13.
 PHONE_RE = re.compile(r"(?<!\d)\+?\d{6,11}(\d{4})(?!\d)")
+# The same numbers as people type them: "+55 (11) 98765-4321", "11 8765-4321".
+TYPED_PHONE_RE = re.compile(
+    r"(?<![\d+])(?:\+?55[\s.-]?)?\(?\d{2}\)?[\s.-]?9?\d{4}[\s.-]?\d{4}(?!\d)"
+)
 SECRET_RE = re.compile(
     r"(?i)(access_token|app_secret|api[_-]?key|authorization|password|secret|token)"
     r"([\"']?\s*[:=]\s*[\"']?)(Bearer\s+|Api-Key\s+)?[^\s\"',&}]+"
@@ -25,15 +29,42 @@ DROP_KEYS = {"text", "body", "message_text", "password", "token", "secret", "acc
 _STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime"}
 
 
+def _mask_typed(match: re.Match) -> str:
+    text = match.group(0)
+    cut = [i for i, ch in enumerate(text) if ch.isdigit()][-4]  # keep the last four digits
+    return re.sub(r"\d", "*", text[:cut]) + text[cut:]
+
+
 def mask(text: str) -> str:
     text = PHONE_RE.sub(lambda m: "*" * (len(m.group(0)) - 4) + m.group(1), text)
+    text = TYPED_PHONE_RE.sub(_mask_typed, text)
     return SECRET_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
 
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
+        # Django logs 4xx/5xx responses ("Not Found: ...") after the middleware chain has
+        # returned, so the context variable is already reset; the request it passes along
+        # still carries the id.
+        record.request_id = request_id_var.get() or getattr(
+            getattr(record, "request", None), "request_id", ""
+        )
         return True
+
+
+def _clean(value):
+    """Mask phone numbers and secrets anywhere in an `extra` value, dropping text keys."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items() if str(k).lower() not in DROP_KEYS}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_clean(v) for v in value]
+    # Anything else (Django passes the request object) is logged as its str(), which can
+    # hold a URL with a phone number in it.
+    return mask(str(value))
 
 
 def _extras(record: logging.LogRecord) -> dict:
@@ -43,7 +74,7 @@ def _extras(record: logging.LogRecord) -> dict:
             continue
         if key.lower() in DROP_KEYS:
             continue
-        out[key] = mask(value) if isinstance(value, str) else value
+        out[key] = _clean(value)
     return out
 
 

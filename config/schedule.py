@@ -8,7 +8,18 @@ leaves exactly this schedule. Each entry has either `every` (seconds) or `cronta
 
 from __future__ import annotations
 
-SCHEDULE: dict[str, dict] = {}
+SCHEDULE: dict[str, dict] = {
+    # Re-queue webhooks stored but not processed (broker outage, worker crash).
+    "chatbots.sweep_inbound": {"task": "chatbots.tasks.sweep_inbound", "every": 60},
+    # Re-queue outbound messages left queued (broker outage between commit and enqueue).
+    "chatbots.sweep_outbound": {"task": "chatbots.tasks.sweep_outbound", "every": 30},
+    # Remind customers of carts left unconfirmed, delete old carts (orders issue).
+    "pedidos.stale_carts": {
+        "task": "pedidos.tasks.bulk_stale_carts",
+        "every": 6 * 3600,
+        "queue": "bulk",
+    },
+}
 
 # Marks the rows this command owns in django-celery-beat, so hand-made ones are left alone.
 OWNER_PREFIX = "[code] "

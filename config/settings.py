@@ -70,6 +70,16 @@ else:
     SECRET_KEY = _require("SECRET_KEY")
     FIELD_ENCRYPTION_KEYS = _require("FIELD_ENCRYPTION_KEYS").split(",")
 FIELD_ENCRYPTION_KEYS = [k.strip() for k in FIELD_ENCRYPTION_KEYS if k.strip()]
+for _key in FIELD_ENCRYPTION_KEYS:
+    try:
+        Fernet(_key.encode())
+    except ValueError:
+        # Fail at boot, not at the first secret read in the middle of a conversation.
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS holds a value that is not a Fernet key (32 url-safe base64 "
+            "bytes). Generate one with: python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'"
+        ) from None
 
 DEBUG = env.bool("DEBUG", default=EMBEDDED)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if EMBEDDED else ["localhost", "127.0.0.1"])
@@ -290,13 +300,15 @@ if REDIS_URL:
     }
 else:
     _broker_dir = DATA_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Exchange bindings (pidbox, fanout); kombu's default is ./control in the cwd.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -378,4 +390,7 @@ GEMINI_BASE_URL = env("GEMINI_BASE_URL", default="")
 BILLING_WEBHOOK_SECRET = env("BILLING_WEBHOOK_SECRET", default="")
 BILLING_COST_PER_MESSAGE = env("BILLING_COST_PER_MESSAGE", default="0.05")
 BILLING_COST_PER_THOUSAND_TOKENS = env("BILLING_COST_PER_THOUSAND_TOKENS", default="0.002")
+# Stale carts: remind after N hours (inside the 24 h window), delete after M hours.
+PEDIDOS_CART_REMIND_AFTER_HOURS = env.float("PEDIDOS_CART_REMIND_AFTER_HOURS", default=4)
+PEDIDOS_CART_EXPIRE_AFTER_HOURS = env.float("PEDIDOS_CART_EXPIRE_AFTER_HOURS", default=48)
 DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="")

@@ -5,10 +5,18 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from config import health
 
+
+class TokenObtainView(TokenObtainPairView):
+    """Staff login for the API; throttled, since it accepts passwords."""
+
+    throttle_scope = "token"
+
+
 api_patterns = [
-    path("auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
+    path("auth/token/", TokenObtainView.as_view(), name="token_obtain_pair"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
     path("clientes/", include("clientes.api.urls")),
+    path("pedidos/", include("pedidos.api.urls")),
     path("chatbots/", include("chatbots.urls")),
     path("chatbots/", include("chatbots.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

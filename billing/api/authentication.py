@@ -18,10 +18,13 @@ class TenantAPIKeyAuthentication(authentication.BaseAuthentication):
         if not header.startswith(KEYWORD + " "):
             return None  # let JWT or session authentication try
         key = header[len(KEYWORD) + 1 :].strip()
-        try:
-            api_key = TenantAPIKey.objects.select_related("tenant").get_from_key(key)
-        except TenantAPIKey.DoesNotExist:
-            raise exceptions.AuthenticationFailed(_("Chave de API inválida.")) from None
+        # The library's get_from_key() lives on the manager (not on a queryset, so it cannot
+        # be combined with select_related) and hides revoked keys; look the prefix up here so
+        # a revoked key gets its own message and the tenant comes in the same query.
+        prefix, _sep, _rest = key.partition(".")
+        api_key = TenantAPIKey.objects.select_related("tenant").filter(prefix=prefix).first()
+        if api_key is None or not api_key.is_valid(key):
+            raise exceptions.AuthenticationFailed(_("Chave de API inválida."))
         if api_key.has_expired or api_key.revoked:
             raise exceptions.AuthenticationFailed(_("Chave de API revogada ou expirada."))
         return APIKeyClient(api_key), api_key

@@ -1,3 +1,25 @@
-"""REST routes for bots, steps, conversations and messages."""
+"""REST routes for bots, steps, conversations and messages, under /api/chatbots/.
 
-urlpatterns: list = []
+The bot routes use numeric ids only, so `conversations/` (and the webhook's `webhook/`,
+mounted on the same prefix) are never read as a bot id.
+"""
+
+from rest_framework.routers import SimpleRouter
+
+from chatbots.api.views import (
+    ChatbotViewSet,
+    ConversationMessageViewSet,
+    ConversationViewSet,
+    StepViewSet,
+)
+
+router = SimpleRouter()
+router.register("conversations", ConversationViewSet, basename="chatbot-conversation")
+router.register(
+    r"conversations/(?P<conversation_id>\d+)/messages",
+    ConversationMessageViewSet,
+    basename="chatbot-conversation-message",
+)
+router.register(r"(?P<chatbot_id>\d+)/steps", StepViewSet, basename="chatbot-step")
+router.register("", ChatbotViewSet, basename="chatbot")
+urlpatterns = router.urls

@@ -79,6 +79,15 @@ class Handler:
     def validate_config(cls, config: dict[str, Any]) -> None:
         """Raise ValidationError when `config` cannot work. Default: any dict."""
 
+    @classmethod
+    def referenced_steps(cls, config: dict[str, Any]) -> list[str]:
+        """The step codes this handler may move to with `config` (a valid one).
+
+        `chatbots.handlers.registry.validate_flow` checks that each exists in the bot's flow
+        when the flow is saved; a step's own config cannot know its siblings. Default: none.
+        """
+        return []
+
     def enter(self, ctx: Context) -> Reply:
         return Reply()
 

@@ -1,0 +1,157 @@
+"""Demo data for a first look: plans, the "Pizzaria Demo" tenant, an `admin` login, clientes.
+
+Idempotent: running it again updates the plans, keeps the admin's password (unless
+DEMO_ADMIN_PASSWORD is set) and adds nothing twice. The demo bot comes from
+`chatbots.flows.install_demo(tenant=...)` when that function exists.
+"""
+
+from __future__ import annotations
+
+import importlib
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from billing.models import Membership, Plan, Tenant
+from billing.services import tenant_create
+from clientes import selectors as clientes_selectors
+from clientes import services as clientes_services
+
+DEMO_SLUG = "demo"
+DEMO_NAME = "Pizzaria Demo"
+DEMO_PLAN = "Profissional"
+ADMIN_USERNAME = "admin"
+ADMIN_EMAIL = "admin@example.com"
+
+PLANS = [
+    {
+        "name": "Básico",
+        "monthly_price": Decimal("99.00"),
+        "max_messages_per_month": 1000,
+        "max_chatbots": 1,
+        "max_staff": 3,
+        "ai_enabled": False,
+        "max_ai_tokens_per_month": 0,
+        "trial_days": 7,
+    },
+    {
+        "name": "Profissional",
+        "monthly_price": Decimal("249.00"),
+        "max_messages_per_month": 10000,
+        "max_chatbots": 3,
+        "max_staff": 10,
+        "ai_enabled": True,
+        "max_ai_tokens_per_month": 2_000_000,
+        "trial_days": 14,
+    },
+    {
+        "name": "Empresarial",
+        "monthly_price": Decimal("699.00"),
+        "max_messages_per_month": 100000,
+        "max_chatbots": 10,
+        "max_staff": 50,
+        "ai_enabled": True,
+        "max_ai_tokens_per_month": 20_000_000,
+        "trial_days": 14,
+    },
+]
+
+# Fictitious numbers (the 9 0000-xxxx range is not assigned to real mobiles in DDD 11).
+CLIENTES = [
+    {"nome": "Ana Souza", "telefone": "11 90000-0001", "tags": ["vip"]},
+    {"nome": "Bruno Lima", "telefone": "11 90000-0002", "tags": ["delivery"]},
+    {"nome": "Carla Dias", "telefone": "11 90000-0003", "tags": []},
+]
+
+
+def plans_seed() -> list[Plan]:
+    return [Plan.objects.update_or_create(name=spec["name"], defaults=spec)[0] for spec in PLANS]
+
+
+def demo_admin_ensure(*, password: str) -> tuple[object, str | None, bool]:
+    """Return (user, password_to_show, created). Never resets an existing password silently."""
+    User = get_user_model()
+    user = User.objects.filter(username=ADMIN_USERNAME).first()
+    created = user is None
+    generated = None
+    if created:
+        generated = None if password else secrets.token_urlsafe(12)
+        user = User.objects.create_superuser(
+            username=ADMIN_USERNAME, email=ADMIN_EMAIL, password=password or generated
+        )
+    elif password:
+        user.set_password(password)
+        user.is_staff = user.is_superuser = user.is_active = True
+        user.save()
+    return user, generated, created
+
+
+def install_demo_bot(tenant: Tenant):
+    """Call chatbots.flows.install_demo when it exists (it is written separately)."""
+    try:
+        flows = importlib.import_module("chatbots.flows")
+    except ModuleNotFoundError as exc:
+        if exc.name != "chatbots.flows":
+            raise  # the module exists but is broken: say so
+        return None
+    install = getattr(flows, "install_demo", None)
+    if install is None:
+        return None
+    return install(tenant=tenant)
+
+
+class Command(BaseCommand):
+    help = (
+        "Create demo data: plans, the 'Pizzaria Demo' tenant, an 'admin' superuser and a few "
+        "clientes. Safe to run again. The admin password comes from DEMO_ADMIN_PASSWORD or is "
+        "generated and printed once."
+    )
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        plans = plans_seed()
+        self.stdout.write("Plans: " + ", ".join(p.name for p in plans))
+
+        result = tenant_create(slug=DEMO_SLUG, name=DEMO_NAME, plan_name=DEMO_PLAN)
+        tenant = result.tenant
+        verb = "created" if result.created else "already exists"
+        self.stdout.write(f"Tenant {tenant.slug} ({tenant.name}) {verb}.")
+
+        user, generated, created = demo_admin_ensure(password=settings.DEMO_ADMIN_PASSWORD)
+        Membership.objects.update_or_create(
+            user=user, tenant=tenant, defaults={"role": Membership.Role.OWNER}
+        )
+        if generated:
+            self.stdout.write(
+                f"Superuser '{ADMIN_USERNAME}' created. Password (shown once, keep it): {generated}"
+            )
+        elif created:
+            self.stdout.write(
+                f"Superuser '{ADMIN_USERNAME}' created with the password in DEMO_ADMIN_PASSWORD."
+            )
+        elif settings.DEMO_ADMIN_PASSWORD:
+            self.stdout.write(
+                f"Superuser '{ADMIN_USERNAME}' already exists; password set from DEMO_ADMIN_PASSWORD."
+            )
+        else:
+            self.stdout.write(
+                f"Superuser '{ADMIN_USERNAME}' already exists; password unchanged "
+                "(set DEMO_ADMIN_PASSWORD to reset it, or run changepassword admin)."
+            )
+
+        added = 0
+        for spec in CLIENTES:
+            if clientes_selectors.cliente_find_by_phone(tenant=tenant, telefone=spec["telefone"]):
+                continue
+            clientes_services.cliente_create(tenant=tenant, **spec)
+            added += 1
+        self.stdout.write(f"Clientes: {added} added, {len(CLIENTES) - added} already there.")
+
+        bot = install_demo_bot(tenant)
+        if bot is not None:
+            self.stdout.write(f"Demo bot: {bot}.")
+        self.stdout.write(self.style.SUCCESS("Demo ready: log in at /admin/."))

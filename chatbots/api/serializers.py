@@ -1,0 +1,129 @@
+"""Bots, steps, conversations and messages over the API. Writes go through chatbots.bots.
+
+Secrets are write-only: no response ever carries them, only whether each one is set.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from chatbots.models import Chatbot, Conversation, Message, Step
+
+SECRET_HELP = _("Só escrita. Vazio mantém o valor atual; null apaga.")
+
+
+class ChatbotSerializer(serializers.ModelSerializer):
+    access_token = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, allow_null=True, help_text=SECRET_HELP
+    )
+    app_secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, allow_null=True, help_text=SECRET_HELP
+    )
+    provider_secrets = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        write_only=True,
+        required=False,
+        allow_null=True,
+        help_text=_(
+            'Só escrita. Objeto com os segredos do provedor, ex.: {"api_key": "..."}. '
+            "Vazio mantém o valor atual; null apaga."
+        ),
+    )
+    access_token_set = serializers.SerializerMethodField()
+    app_secret_set = serializers.SerializerMethodField()
+    provider_secrets_set = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Chatbot
+        fields = [
+            "id",
+            "name",
+            "provider",
+            "display_number",
+            "phone_number_id",
+            "waba_id",
+            "verify_token",
+            "access_token",
+            "access_token_set",
+            "app_secret",
+            "app_secret_set",
+            "provider_config",
+            "provider_secrets",
+            "provider_secrets_set",
+            "active",
+            "messages_per_second",
+            "language",
+            "options",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {
+            # Uniqueness and the provider are checked by chatbots.bots, with pt-BR messages.
+            "phone_number_id": {"validators": []},
+            "provider": {"required": True},
+        }
+
+    def get_access_token_set(self, obj: Chatbot) -> bool:
+        return bool(obj.access_token)
+
+    def get_app_secret_set(self, obj: Chatbot) -> bool:
+        return bool(obj.app_secret)
+
+    def get_provider_secrets_set(self, obj: Chatbot) -> bool:
+        return bool(obj.provider_secrets)
+
+
+class StepSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Step
+        fields = ["id", "chatbot", "code", "handler_path", "order", "config", "active"]
+        # The bot comes from the URL: a step never names (or moves to) another bot.
+        read_only_fields = ["id", "chatbot"]
+        extra_kwargs = {"config": {"required": False}, "order": {"required": False}}
+        validators = []  # (chatbot, code) is checked by chatbots.bots with a pt-BR message
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    cliente_nome = serializers.CharField(source="cliente.nome", read_only=True)
+    chatbot_name = serializers.CharField(source="chatbot.name", read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "chatbot",
+            "chatbot_name",
+            "cliente",
+            "cliente_nome",
+            "status",
+            "current_step",
+            "state",
+            "last_customer_message_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "direction",
+            "type",
+            "text",
+            "payload",
+            "status",
+            "error_code",
+            "error_detail",
+            "provider_message_id",
+            "created_at",
+            "sent_at",
+            "delivered_at",
+            "read_at",
+            "failed_at",
+        ]
+        read_only_fields = fields

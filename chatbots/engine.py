@@ -1,0 +1,290 @@
+"""The flow engine: turns one stored inbound message into the bot's replies, exactly once.
+
+Ordering: one message at a time per contact, in the customer's order (provider timestamp,
+then arrival), even with many workers. A transaction-scoped lock on (bot, contact) —
+a PostgreSQL advisory lock; SQLite's IMMEDIATE transactions serialize writers already —
+is taken, then the contact's oldest pending message is processed, and so on until none
+is left. Whichever worker holds the lock drains the queue; the others find nothing.
+
+Exactly once: the event's state change (pending -> done), the customer's Message, the
+step change, the state and the queued replies are committed in ONE transaction. A crash
+rolls all of it back and leaves the event pending for the next task or the sweeper.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from prometheus_client import Counter
+
+from chatbots import inbound, interceptors, outbound
+from chatbots.handlers.base import Context, Reply
+from chatbots.handlers.registry import HandlerNotFound, load_handler
+from chatbots.messages import InboundMessage, MessageLimitError, Outbound, Text
+from chatbots.models import Chatbot, Conversation, InboundEvent, Message, Step
+from clientes.services import cliente_upsert_from_whatsapp
+
+logger = logging.getLogger(__name__)
+
+MESSAGES_PROCESSED = Counter(
+    "chatbot_messages_processed_total", "Inbound customer messages processed", ["outcome"]
+)
+
+# Steps that say something and move on can chain; a loop in a flow must not spin forever.
+MAX_STEP_HOPS = 10
+# Message types that are recorded but never drive a flow.
+PASSIVE_TYPES = frozenset({"reaction", "system", "revoke", "edit", "ephemeral", "request_welcome"})
+SIMULATOR = "simulator"  # provider name of messages typed into `manage.py simulate`
+DEFAULT_APOLOGY = "Desculpe, tive um problema aqui. Pode tentar de novo em instantes?"
+
+
+class FlowError(Exception):
+    """A flow is misconfigured (missing step, handler that does not load)."""
+
+
+@dataclass
+class Turn:
+    """What one processed message produced (for the simulator and tests)."""
+
+    conversation: Conversation
+    replies: list[Message] = field(default_factory=list)
+
+
+# --- Entry points ------------------------------------------------------------------------
+
+
+def process_event(event_id: int) -> None:
+    """Task body: process one inbound event.
+
+    For a message, the worker processes the contact's OLDEST pending message, which may be
+    another one than `event_id`: every stored message has its own task, so each task
+    processes exactly one message and all of them get processed, in the customer's order.
+    """
+    head = (
+        InboundEvent.objects.filter(pk=event_id)
+        .values("kind", "chatbot_id", "contact_key", "state")
+        .first()
+    )
+    if head is None or head["state"] not in (InboundEvent.State.PENDING,):
+        return
+    if head["kind"] == InboundEvent.Kind.STATUS:
+        event = inbound.claim(event_id)
+        if event is not None:
+            inbound.apply_status(event)
+        return
+    _process_next(chatbot_id=head["chatbot_id"], contact_key=head["contact_key"])
+
+
+def drain_contact(*, chatbot_id: int, contact_key: str) -> list[Turn]:
+    """Process every pending message of one contact, oldest first, one transaction each."""
+    turns = []
+    while True:
+        turn = _process_next(chatbot_id=chatbot_id, contact_key=contact_key)
+        if turn is None:
+            return turns
+        turns.append(turn)
+
+
+# --- One message -------------------------------------------------------------------------
+
+
+def _lock_contact(chatbot_id: int, contact_key: str) -> None:
+    if connection.vendor == "postgresql":
+        # Two int4 keys: the bot and a hash of the contact. Collisions only serialize two
+        # contacts, never mix them up.
+        key = zlib.crc32(contact_key.encode()) - 2**31
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [chatbot_id, key])
+
+
+def _process_next(*, chatbot_id: int, contact_key: str) -> Turn | None:
+    with transaction.atomic():
+        _lock_contact(chatbot_id, contact_key)
+        event = (
+            InboundEvent.objects.select_related("chatbot__tenant")
+            .filter(
+                chatbot_id=chatbot_id,
+                contact_key=contact_key,
+                kind=InboundEvent.Kind.MESSAGE,
+                state=InboundEvent.State.PENDING,
+            )
+            .order_by("occurred_at", "id")
+            .first()
+        )
+        if event is None:
+            return None
+        message = InboundMessage.from_dict(event.payload)
+        turn, error = _run_turn(event.chatbot, message)
+        InboundEvent.objects.filter(pk=event.pk).update(
+            state=InboundEvent.State.FAILED if error else InboundEvent.State.DONE,
+            attempts=F("attempts") + 1,
+            processed_at=timezone.now(),
+            last_error=error[:2000],
+        )
+        MESSAGES_PROCESSED.labels(outcome="error" if error else "ok").inc()
+        return turn
+
+
+def _run_turn(chatbot: Chatbot, message: InboundMessage) -> tuple[Turn, str]:
+    cliente = cliente_upsert_from_whatsapp(
+        tenant=chatbot.tenant,
+        wa_id=message.from_phone,
+        user_id=message.from_user_id,
+        nome=message.profile_name,
+    )
+    conversation, _created = Conversation.objects.get_or_create(
+        chatbot=chatbot, cliente=cliente, defaults={"tenant_id": chatbot.tenant_id}
+    )
+    conversation.chatbot = chatbot
+    conversation.cliente = cliente
+    _record_inbound(conversation, message)
+    if message.provider != SIMULATOR:
+        outbound.queue_mark_read(chatbot=chatbot, external_id=message.external_id)
+    turn = Turn(conversation=conversation)
+    if message.type in PASSIVE_TYPES or not chatbot.active:
+        conversation.save(update_fields=["last_customer_message_at", "status", "updated_at"])
+        return turn, ""
+
+    if conversation.status == Conversation.Status.CLOSED:
+        # A closed conversation starts over when the customer writes again.
+        conversation.status = Conversation.Status.BOT
+        conversation.current_step = ""
+        conversation.state = {}
+
+    steps = {s.code: s for s in Step.objects.filter(chatbot=chatbot, active=True)}
+    flow = Flow(chatbot=chatbot, conversation=conversation, cliente=cliente, steps=steps)
+    try:
+        with transaction.atomic():  # savepoint: a failing handler leaves nothing half-saved
+            messages = flow.run(message)
+            turn.replies = outbound.queue_replies(conversation=conversation, messages=messages)
+            conversation.save()
+        return turn, ""
+    except Exception as exc:  # the customer gets an apology; operators get the traceback
+        error = f"{type(exc).__name__}: {exc}"
+        logger.exception(
+            "handler failed",
+            extra={"conversation_id": conversation.pk, "step": conversation.current_step},
+        )
+        window_opened_at = conversation.last_customer_message_at
+        conversation.refresh_from_db()  # drop whatever the failed step changed in memory
+        conversation.last_customer_message_at = window_opened_at
+        apology = chatbot.options.get("apology_text") or _(DEFAULT_APOLOGY)
+        turn.replies = outbound.queue_replies(
+            conversation=conversation, messages=[Text(body=apology)]
+        )
+        conversation.save(update_fields=["last_customer_message_at", "updated_at"])
+        return turn, error
+
+
+def _record_inbound(conversation: Conversation, message: InboundMessage) -> None:
+    # ignore_conflicts: an event processed again (admin "process again") keeps one row.
+    Message.objects.bulk_create(
+        [
+            Message(
+                tenant_id=conversation.tenant_id,
+                conversation=conversation,
+                provider_message_id=message.external_id,
+                direction=Message.Direction.IN,
+                type=message.type,
+                text=message.text,
+                payload=message.to_dict(),
+                status=Message.Status.RECEIVED,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    last = conversation.last_customer_message_at
+    if last is None or message.timestamp > last:
+        conversation.last_customer_message_at = message.timestamp
+
+
+# --- The flow ----------------------------------------------------------------------------
+
+
+@dataclass
+class Flow:
+    chatbot: Chatbot
+    conversation: Conversation
+    cliente: object
+    steps: dict[str, Step]
+
+    def first_step(self) -> Step:
+        if not self.steps:
+            raise FlowError(f"chatbot {self.chatbot.pk} has no active steps")
+        return min(self.steps.values(), key=lambda s: (s.order, s.pk))
+
+    def context(self, step: Step | None, message: InboundMessage | None) -> Context:
+        return Context(
+            chatbot=self.chatbot,
+            step=step,
+            conversation=self.conversation,
+            cliente=self.cliente,
+            message=message,
+            state=dict(self.conversation.state),
+        )
+
+    def run(self, message: InboundMessage) -> list[Outbound]:
+        """Return the replies to `message`, updating the conversation in memory."""
+        out: list[Outbound] = []
+        current = self.steps.get(self.conversation.current_step)
+        reply = interceptors.run(self.context(current, message))
+        if isinstance(reply, interceptors.Restart):
+            self._apply(reply, out)
+            self._goto(self.first_step(), out)
+        elif reply is not None:
+            self._apply(reply, out)
+        elif current is None:
+            # A new conversation (or its step was removed): greet with the first step.
+            self._goto(self.first_step(), out)
+        else:
+            reply = self._handler(current).handle(self.context(current, message))
+            self._apply(reply, out)
+            if reply.next_step and not (reply.end or reply.handoff):
+                self._goto(self._step(reply.next_step), out)
+        return out
+
+    def _step(self, code: str) -> Step:
+        step = self.steps.get(code)
+        if step is None:
+            raise FlowError(f"step {code!r} does not exist or is inactive")
+        return step
+
+    def _handler(self, step: Step):
+        try:
+            return load_handler(step.handler_path)()
+        except HandlerNotFound as exc:
+            raise FlowError(f"step {step.code!r}: {exc}") from exc
+
+    def _apply(self, reply: Reply, out: list[Outbound]) -> None:
+        conv = self.conversation
+        for msg in reply.messages:
+            if not isinstance(msg, Outbound):
+                raise MessageLimitError(f"handler returned {type(msg).__name__}, not a message")
+        out.extend(reply.messages)
+        if reply.clear_state:
+            conv.state = {}
+        if reply.state:
+            conv.state = {**conv.state, **reply.state}
+        if reply.handoff:
+            conv.status = Conversation.Status.WAITING
+        if reply.end:
+            conv.status = Conversation.Status.CLOSED
+            conv.current_step = ""
+            conv.state = {}
+
+    def _goto(self, step: Step, out: list[Outbound]) -> None:
+        """Enter `step`, and the steps its enter() moves on to ("say and go on")."""
+        for _hop in range(MAX_STEP_HOPS):
+            self.conversation.current_step = step.code
+            reply = self._handler(step).enter(self.context(step, None))
+            self._apply(reply, out)
+            if not reply.next_step or reply.next_step == step.code or reply.end or reply.handoff:
+                return
+            step = self._step(reply.next_step)
+        raise FlowError(f"more than {MAX_STEP_HOPS} steps entered in one turn: a loop?")

@@ -1,0 +1,176 @@
+"""The one way out to the network: every outbound HTTP call of the project goes through here.
+
+Why one module: a timeout on every call (settings.HTTP_TIMEOUT_SECONDS unless the caller
+passes a shorter one), one place that turns transport failures into our own exceptions, one
+log line per call that never carries credentials, and one seam for tests (point the base
+URL settings at a fake server on 127.0.0.1, or patch `request`). ruff bans importing
+`requests` anywhere else (pyproject.toml, TID251).
+
+HTTP error statuses are NOT exceptions here: providers branch on the error body they get
+(Meta's `error.code`, PROTOCOLS.md §2.3), so they receive every response and decide.
+`HTTPResponse.raise_for_status()` is there for callers that only care about success.
+Retries are the caller's policy too (Celery tasks retry with backoff; a web request should
+not sit in a retry loop).
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "chatbot-platform/1.0"
+
+
+class HTTPError(Exception):
+    """An outbound HTTP call failed. Transport failures (timeouts, refused connections) are
+    worth retrying later; a status error carries the response."""
+
+    retryable = True
+
+
+class HTTPTimeout(HTTPError):
+    """No answer within the timeout (connecting or reading)."""
+
+
+class HTTPConnectionError(HTTPError):
+    """Could not connect: refused, DNS failure, TLS failure, connection reset."""
+
+
+class HTTPStatusError(HTTPError):
+    """Raised by HTTPResponse.raise_for_status() for 4xx/5xx answers."""
+
+    def __init__(self, response: HTTPResponse):
+        super().__init__(f"HTTP {response.status_code} from {_safe_url(response.url)}")
+        self.response = response
+        self.retryable = response.status_code >= 500 or response.status_code == 429
+
+
+@dataclass(frozen=True)
+class HTTPResponse:
+    """What a call returned. Our own type, so callers and test doubles never need `requests`."""
+
+    status_code: int
+    content: bytes
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)  # case-insensitive when real
+    elapsed: float = 0.0  # seconds
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 400
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The decoded JSON body; raises ValueError when the body is not JSON."""
+        return jsonlib.loads(self.content or b"null")
+
+    def raise_for_status(self) -> HTTPResponse:
+        if self.status_code >= 400:
+            raise HTTPStatusError(self)
+        return self
+
+
+# One Session (connection pool, keep-alive) per thread and per process: Session is not
+# documented as thread-safe, and a pool inherited across fork() would share sockets.
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    pid = os.getpid()
+    session = getattr(_local, "session", None)
+    if session is None or getattr(_local, "pid", None) != pid:
+        session = requests.Session()
+        session.headers["User-Agent"] = USER_AGENT
+        _local.session, _local.pid = session, pid
+    return session
+
+
+def _safe_url(url: str) -> str:
+    """scheme://host/path only: query strings may carry API keys, and never log those."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    json: Any = None,
+    data: Any = None,
+    params: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> HTTPResponse:
+    """Make one HTTP call and return its response, whatever the status.
+
+    Raises HTTPTimeout or HTTPConnectionError when there is no response at all. `timeout`
+    (seconds, for connecting and for each read) defaults to settings.HTTP_TIMEOUT_SECONDS;
+    a caller may pass less, never "no timeout".
+    """
+    limit = float(timeout if timeout is not None else settings.HTTP_TIMEOUT_SECONDS)
+    started = time.monotonic()
+    try:
+        raw = _session().request(
+            method.upper(),
+            url,
+            json=json,
+            data=data,
+            params=params,
+            headers=dict(headers or {}),
+            timeout=limit,
+        )
+    except requests.Timeout as exc:
+        logger.warning(
+            "http timeout",
+            extra={"method": method.upper(), "url": _safe_url(url), "timeout": limit},
+        )
+        raise HTTPTimeout(f"{method.upper()} {_safe_url(url)}: no answer in {limit:g} s") from exc
+    except requests.ConnectionError as exc:
+        logger.warning(
+            "http connection error", extra={"method": method.upper(), "url": _safe_url(url)}
+        )
+        raise HTTPConnectionError(
+            f"{method.upper()} {_safe_url(url)}: {type(exc).__name__}"
+        ) from exc
+    except requests.RequestException as exc:  # invalid URL, too many redirects, ...
+        raise HTTPError(f"{method.upper()} {_safe_url(url)}: {exc}") from exc
+    elapsed = time.monotonic() - started
+    logger.info(
+        "http call",
+        extra={
+            "method": method.upper(),
+            "url": _safe_url(url),
+            "status": raw.status_code,
+            "elapsed_ms": round(elapsed * 1000),
+        },
+    )
+    return HTTPResponse(
+        status_code=raw.status_code,
+        content=raw.content,
+        url=raw.url,
+        headers=raw.headers,
+        elapsed=elapsed,
+    )
+
+
+def get(url: str, **kwargs: Any) -> HTTPResponse:
+    return request("GET", url, **kwargs)
+
+
+def post(url: str, **kwargs: Any) -> HTTPResponse:
+    return request("POST", url, **kwargs)

@@ -1,0 +1,449 @@
+"""The outbox: outbound Message rows are saved `queued` and sent by a task, in order.
+
+Lifecycle of an outbound row (all state in the database, so a crash loses nothing and a
+duplicate task does nothing):
+
+    queued ──claim (conditional UPDATE)──▶ sending ──▶ sent ─(status webhooks)─▶ delivered, read
+      ▲                                       │
+      └── retryable error (backoff) / no token┤
+                                              └──▶ failed (permanent error, window closed,
+                                                   unapproved template, retries exhausted)
+
+* Order: a conversation's rows go out one at a time by id. While the oldest unsent row
+  waits for a retry, the rows after it wait too; once a row is final (sent or failed) the
+  next one goes.
+* `next_attempt_at` is when a `queued` row may be tried again (backoff or rate limit), and,
+  while a row is `sending`, the deadline of that claim (see `sweep`).
+* Retries are re-enqueued with a countdown of at most MAX_COUNTDOWN seconds, far below the
+  broker's visibility timeout (CELERY_VISIBILITY_TIMEOUT, 1 h), so a delayed task is never
+  redelivered to a second worker while it waits. The periodic `sweep` re-enqueues whatever a
+  lost task left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from prometheus_client import Counter
+
+from chatbots.messages import MessageLimitError, Outbound, Template, outbound_from_dict
+from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
+from chatbots.providers.base import Provider, ProviderError
+from chatbots.providers.registry import UnknownProvider, get_provider
+from chatbots.ratelimit import chatbot_take_token, seconds_until
+from clientes.models import Cliente
+
+logger = logging.getLogger(__name__)
+
+# Meta's customer-service window: 24 h after the customer's last message; outside it only
+# approved templates may be sent (PROTOCOLS.md §2.6; Meta error 131047 otherwise).
+CUSTOMER_WINDOW = timedelta(hours=24)
+# Backoff steps in seconds for retries 1..5 (then the row fails). Short on purpose: a chat
+# reply that comes a minute late is already a bad reply.
+RETRY_DELAYS = (1, 2, 4, 8, 16)
+MAX_RETRIES = len(RETRY_DELAYS)
+MAX_COUNTDOWN = 60.0  # also bounds a provider's Retry-After; << broker visibility timeout
+# How long a claim may sit in `sending` before the sweeper decides the worker died. One send
+# takes at most connect + read timeouts (settings.HTTP_TIMEOUT_SECONDS, 10 s each by default).
+SENDING_LEASE = timedelta(minutes=5)
+
+# Our own error codes (Meta's are numbers).
+OUTSIDE_WINDOW = "outside_24h_window"
+TEMPLATE_NOT_APPROVED = "template_not_approved"
+TEMPLATE_PARAMS = "template_params_mismatch"
+NO_RECIPIENT = "no_recipient"
+UNKNOWN_PROVIDER = "unknown_provider"
+INVALID_PAYLOAD = "invalid_payload"
+SEND_INTERRUPTED = "send_interrupted"
+INTERNAL_ERROR = "internal_error"
+
+SENT = Counter(
+    "chatbot_outbound_sent_total", "Outbound messages accepted by the provider", ["provider"]
+)
+FAILED = Counter(
+    "chatbot_outbound_failed_total", "Outbound messages that failed for good", ["code"]
+)
+RETRIED = Counter(
+    "chatbot_outbound_retries_total", "Outbound sends scheduled for another attempt", ["code"]
+)
+
+
+# --- Queueing (inside the caller's transaction) ------------------------------------------
+
+
+def queue_replies(*, conversation: Conversation, messages: list[Outbound]) -> list[Message]:
+    """Save `messages` as queued outbound rows and send them once the transaction commits."""
+    if not messages:
+        return []
+    rows = Message.objects.bulk_create(
+        [
+            Message(
+                tenant_id=conversation.tenant_id,
+                conversation=conversation,
+                direction=Message.Direction.OUT,
+                status=Message.Status.QUEUED,
+                type=msg.kind,
+                text=msg.preview,
+                payload=msg.to_dict(),
+            )
+            for msg in messages
+        ]
+    )
+    conversation_id = conversation.pk
+    transaction.on_commit(partial(_enqueue, conversation_id))
+    return rows
+
+
+def queue_mark_read(*, chatbot: Chatbot, external_id: str) -> None:
+    """Send the read receipt of an inbound message once the transaction commits."""
+    from chatbots import tasks
+
+    chatbot_id = chatbot.pk
+    transaction.on_commit(
+        partial(_dispatch, lambda: tasks.mark_read.delay(chatbot_id, external_id))
+    )
+
+
+def _enqueue(conversation_id: int, *, countdown: float = 0.0) -> None:
+    from chatbots import tasks
+    from config.celery import app
+
+    task = tasks.send_outbound
+    if countdown > 0 and app.conf.task_always_eager:
+        # Eager mode (tests, CELERY_TASK_ALWAYS_EAGER) cannot wait: it would run the task now,
+        # inside this one, hit the same backoff and recurse. The row keeps its
+        # next_attempt_at; the sweeper (or a test driving the clock) takes it from there.
+        return
+    if countdown > 0:
+        _dispatch(lambda: task.apply_async((conversation_id,), countdown=countdown))
+    else:
+        _dispatch(lambda: task.delay(conversation_id))
+
+
+def _dispatch(publish: Callable[[], object]) -> None:
+    """Publish a task; a broker outage must not break the caller (the rows are saved and the
+    sweeper re-enqueues them)."""
+    from config.celery import app
+
+    try:
+        publish()
+    except Exception:
+        if app.conf.task_always_eager:
+            raise  # eager: this is the task's own error, not the broker's; let it show
+        logger.exception("could not enqueue a task; the outbound sweeper will retry")
+
+
+# --- Sending (the body of tasks.send_outbound) -------------------------------------------
+
+
+def send_pending(conversation_id: int) -> None:
+    """Send the conversation's queued outbound rows, oldest first, one at a time."""
+    conversation = (
+        Conversation.objects.select_related("chatbot", "cliente").filter(pk=conversation_id).first()
+    )
+    if conversation is None:
+        return
+    try:
+        provider: Provider | None = get_provider(conversation.chatbot.provider)
+        provider_error = ""
+    except UnknownProvider as exc:
+        provider, provider_error = None, str(exc)
+    while True:
+        head = (
+            Message.objects.filter(
+                conversation_id=conversation_id,
+                direction=Message.Direction.OUT,
+                status__in=[Message.Status.QUEUED, Message.Status.SENDING],
+            )
+            .order_by("id")
+            .first()
+        )
+        if head is None or head.status == Message.Status.SENDING:
+            return  # nothing left, or another worker is on the head and will go on
+        now = timezone.now()
+        if head.next_attempt_at is not None and head.next_attempt_at > now:
+            return  # backing off: whoever set next_attempt_at scheduled the retry
+        claimed = (
+            Message.objects.filter(pk=head.pk, status=Message.Status.QUEUED)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .update(status=Message.Status.SENDING, next_attempt_at=now + SENDING_LEASE)
+        )
+        if not claimed:
+            return  # another worker claimed it first and carries on with the rest
+        if provider is None:
+            _fail(head, UNKNOWN_PROVIDER, provider_error)
+            continue
+        if not _send_one(conversation, provider, head):
+            return
+
+
+def _send_one(conversation: Conversation, provider: Provider, row: Message) -> bool:
+    """Try one claimed row. True when it is final (go on with the next), False to stop."""
+    chatbot = conversation.chatbot
+    try:
+        message = outbound_from_dict(row.payload)
+    except (MessageLimitError, TypeError, KeyError) as exc:
+        _fail(row, INVALID_PAYLOAD, f"{type(exc).__name__}: {exc}")
+        return True
+    if isinstance(message, Template):
+        problem = template_problem(chatbot=chatbot, template=message)
+        if problem:
+            _fail(row, *problem)
+            return True
+    elif not window_open(conversation):
+        # Meta would refuse it (131047) anyway; never send it.
+        _fail(row, OUTSIDE_WINDOW, outside_window_detail(conversation))
+        return True
+    to = recipient_of(conversation.cliente)
+    if not to:
+        _fail(row, NO_RECIPIENT, _("O cliente não tem telefone nem ID do WhatsApp."))
+        return True
+
+    grant = chatbot_take_token(chatbot=chatbot)
+    if not grant.allowed:
+        wait = seconds_until(grant)
+        _transition(
+            row,
+            status=Message.Status.QUEUED,
+            next_attempt_at=timezone.now() + timedelta(seconds=wait),
+        )
+        _enqueue(conversation.pk, countdown=wait)
+        return False
+
+    attempts = row.attempts + 1
+    try:
+        result = provider.send(chatbot, to, message)
+    except ProviderError as exc:
+        if exc.retryable and attempts <= MAX_RETRIES:
+            countdown = retry_countdown(attempts, retry_after=exc.retry_after)
+            _transition(
+                row,
+                status=Message.Status.QUEUED,
+                attempts=attempts,
+                next_attempt_at=timezone.now() + timedelta(seconds=countdown),
+                # Kept while retrying, so the admin shows why the message is late.
+                error_code=exc.code[:32],
+                error_detail=exc.detail,
+            )
+            RETRIED.labels(code=exc.code).inc()
+            logger.info(
+                "outbound send will be retried",
+                extra={"message_id": row.pk, "code": exc.code, "attempt": attempts},
+            )
+            _enqueue(conversation.pk, countdown=countdown)
+            return False
+        _fail(row, exc.code, exc.detail, attempts=attempts)
+        return True
+    except SoftTimeLimitExceeded:
+        # Whether the provider got it is unknown: same choice as for a stuck claim (sweep).
+        _fail(row, SEND_INTERRUPTED, _("O envio foi interrompido (tempo limite da tarefa)."))
+        raise
+    except Exception as exc:  # a bug in a provider: fail this row, keep the queue moving
+        logger.exception("provider crashed while sending", extra={"message_id": row.pk})
+        _fail(row, INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", attempts=attempts)
+        return True
+    _transition(
+        row,
+        status=Message.Status.SENT,
+        provider_message_id=result.external_id,
+        sent_at=timezone.now(),
+        attempts=attempts,
+        next_attempt_at=None,
+        error_code="",
+        error_detail="",
+    )
+    SENT.labels(provider=provider.key).inc()
+    return True
+
+
+def _transition(row: Message, *, only_if: Q | None = None, **fields) -> bool:
+    """Move a row we claimed out of `sending`; a row someone else moved is left alone."""
+    rows = Message.objects.filter(pk=row.pk, status=Message.Status.SENDING)
+    if only_if is not None:
+        rows = rows.filter(only_if)
+    moved = rows.update(**fields)
+    if not moved:
+        logger.warning(
+            "outbound row was no longer ours to move",
+            extra={"message_id": row.pk, "new_status": fields.get("status", "")},
+        )
+    return bool(moved)
+
+
+def _fail(
+    row: Message,
+    code: str,
+    detail: str,
+    *,
+    attempts: int | None = None,
+    only_if: Q | None = None,
+) -> None:
+    fields = {
+        "status": Message.Status.FAILED,
+        "error_code": code[:32],
+        "error_detail": detail,
+        "failed_at": timezone.now(),
+        "next_attempt_at": None,
+    }
+    if attempts is not None:
+        fields["attempts"] = attempts
+    if _transition(row, only_if=only_if, **fields):
+        FAILED.labels(code=code).inc()
+        logger.warning(
+            "outbound message failed",
+            extra={"message_id": row.pk, "conversation_id": row.conversation_id, "code": code},
+        )
+
+
+def retry_countdown(attempt: int, *, retry_after: float | None = None) -> float:
+    """Seconds before retry number `attempt` (1-based): the step of RETRY_DELAYS with "equal
+    jitter" (between half and all of it), so conversations that hit a rate limit together do
+    not all come back in the same instant; never less than the provider's Retry-After."""
+    step = RETRY_DELAYS[min(max(attempt, 1), len(RETRY_DELAYS)) - 1]
+    countdown = step / 2 + random.uniform(0, step / 2)
+    if retry_after:
+        countdown = max(countdown, retry_after)
+    return min(countdown, MAX_COUNTDOWN)
+
+
+# --- Rules shared with services.send_to_customer ------------------------------------------
+
+
+def window_open(conversation: Conversation, *, now: datetime | None = None) -> bool:
+    """Whether the 24-hour customer-service window is open (PROTOCOLS.md §2.6)."""
+    last = conversation.last_customer_message_at
+    return last is not None and (now or timezone.now()) - last < CUSTOMER_WINDOW
+
+
+def outside_window_detail(conversation: Conversation) -> str:
+    if conversation.last_customer_message_at is None:
+        return _(
+            "O cliente nunca escreveu para este número: fora da janela de 24 horas da Meta, "
+            "só um modelo de mensagem aprovado pode ser enviado."
+        )
+    return _(
+        "Fora da janela de 24 horas: a última mensagem do cliente foi em %(when)s. A Meta só "
+        "permite modelos de mensagem aprovados depois disso."
+    ) % {
+        "when": timezone.localtime(conversation.last_customer_message_at).strftime("%d/%m/%Y %H:%M")
+    }
+
+
+def template_problem(*, chatbot: Chatbot, template: Template) -> tuple[str, str] | None:
+    """Why `template` cannot be sent by `chatbot` (code, pt-BR detail), or None if it can.
+
+    Sending an unapproved or misfilled template only earns a 132xxx error from Meta, so
+    it is checked against the bot's registry first."""
+    registered = MessageTemplate.objects.filter(
+        chatbot=chatbot, name=template.name, language=template.language, approved=True
+    ).first()
+    if registered is None:
+        return TEMPLATE_NOT_APPROVED, _(
+            "O modelo “%(name)s” (%(lang)s) não está cadastrado como aprovado para este "
+            "chatbot. Cadastre-o em Modelos de mensagem depois que a Meta aprovar."
+        ) % {"name": template.name, "lang": template.language}
+    if registered.param_count != len(template.params):
+        return TEMPLATE_PARAMS, _(
+            "O modelo “%(name)s” espera %(expected)d parâmetro(s), mas recebeu %(got)d."
+        ) % {"name": template.name, "expected": registered.param_count, "got": len(template.params)}
+    return None
+
+
+def recipient_of(cliente: Cliente) -> str:
+    """Where to send: the phone (canonical digits), else the WhatsApp id, else the BSUID."""
+    return cliente.telefone or cliente.wa_id or cliente.whatsapp_user_id
+
+
+# --- Maintenance -------------------------------------------------------------------------
+
+
+def sweep(*, older_than_seconds: int = 60) -> int:
+    """Re-enqueue conversations whose queued rows nobody is sending. Returns how many.
+
+    Rows stuck in `sending` past their claim's deadline (the worker died between claiming
+    and recording the provider's answer) are marked failed with `send_interrupted`, NOT
+    retried. Whether the provider accepted the message is unknown, and the Cloud API has no
+    idempotency key: retrying risks the customer getting the same message twice (a second
+    "pedido confirmado", a repeated charge link), which the business cannot take back. A
+    failed row is visible in the admin, counted in chatbot_outbound_failed_total, and one
+    click on "retry" (retry_failed) sends it again if someone judges it was lost. Marking it
+    final also lets the conversation's later rows go out instead of waiting forever.
+    """
+    now = timezone.now()
+    stuck = Message.objects.filter(
+        direction=Message.Direction.OUT,
+        status=Message.Status.SENDING,
+        next_attempt_at__lte=now,
+    )
+    conversation_ids: set[int] = set()
+    for row in stuck.only("pk", "conversation_id"):
+        _fail(
+            row,
+            SEND_INTERRUPTED,
+            _(
+                "O envio foi interrompido e não se sabe se chegou ao provedor; não foi repetido "
+                "para não duplicar. Use “reenviar” se a mensagem não chegou."
+            ),
+            only_if=Q(next_attempt_at__lte=now),  # not a row re-claimed since we looked
+        )
+        conversation_ids.add(row.conversation_id)
+    due = (
+        Message.objects.filter(direction=Message.Direction.OUT, status=Message.Status.QUEUED)
+        .filter(
+            Q(next_attempt_at__lte=now)
+            | Q(
+                next_attempt_at__isnull=True,
+                created_at__lte=now - timedelta(seconds=older_than_seconds),
+            )
+        )
+        .order_by()
+        .values_list("conversation_id", flat=True)
+        .distinct()
+    )
+    conversation_ids.update(due)
+    for conversation_id in sorted(conversation_ids):
+        _enqueue(conversation_id)
+    return len(conversation_ids)
+
+
+def retry_failed(*, message_ids: list[int]) -> int:
+    """Admin "retry": failed outbound rows go back to the queue with a fresh retry budget."""
+    with transaction.atomic():
+        rows = Message.objects.filter(
+            pk__in=message_ids, direction=Message.Direction.OUT, status=Message.Status.FAILED
+        )
+        conversation_ids = set(rows.order_by().values_list("conversation_id", flat=True))
+        count = rows.update(
+            status=Message.Status.QUEUED,
+            attempts=0,
+            next_attempt_at=None,
+            error_code="",
+            error_detail="",
+            failed_at=None,
+        )
+        for conversation_id in sorted(conversation_ids):
+            transaction.on_commit(partial(_enqueue, conversation_id))
+    return count
+
+
+def mark_read(chatbot_id: int, external_id: str) -> None:
+    """Body of tasks.mark_read. Blue ticks are a courtesy: a failure is logged, never raised."""
+    chatbot = Chatbot.objects.filter(pk=chatbot_id).first()
+    if chatbot is None:
+        return
+    try:
+        get_provider(chatbot.provider).mark_read(chatbot, external_id)
+    except Exception as exc:
+        logger.warning(
+            "could not mark an inbound message as read",
+            extra={"chatbot_id": chatbot_id, "external_id": external_id, "error": str(exc)},
+        )

@@ -1,0 +1,243 @@
+"""Meta WhatsApp Cloud API: sending messages and read receipts (PROTOCOLS.md §2).
+
+Webhook verification and parsing live in `chatbots.providers.meta_inbound`.
+
+Every body built here validates against the request schema of
+`POST /{Version}/{Phone-Number-ID}/messages` in Meta's OpenAPI description
+(corpus/meta-openapi/business-messaging-api_v23.0.yaml; see test_provider_meta_schema.py).
+Errors are classified by Meta's `error.code` (and `error_data.details` for the text), not by
+the HTTP status or title, as Meta asks (§2.3); the HTTP status only decides for codes we do
+not know.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from chatbots import http
+from chatbots.messages import (
+    Buttons,
+    ListMessage,
+    Media,
+    Outbound,
+    Template,
+    Text,
+)
+from chatbots.providers.base import Provider, ProviderError, SendResult
+
+if TYPE_CHECKING:
+    from chatbots.models import Chatbot
+
+logger = logging.getLogger(__name__)
+
+# Error codes, Meta docs "support/error-codes" (PROTOCOLS.md §2.4).
+# Worth retrying after a pause: throughput (130429), pair rate (131056), account in
+# maintenance during a throughput upgrade (131057), app/WABA call-rate limits (4, 80007),
+# temporary service trouble (2).
+RETRYABLE_CODES = frozenset({2, 4, 80007, 130429, 131056, 131057})
+# Never worth retrying as is: undeliverable (131026), window closed (131047), marketing
+# opt-out (131050), unsupported type (131051), bad or missing parameters (100, 131008,
+# 131009), expired token (190), spam rate limit where hammering hurts quality (131048),
+# marketing per-user cap that lasts 24 h or more (131049). 132xxx (templates) too.
+PERMANENT_CODES = frozenset(
+    {100, 190, 131008, 131009, 131026, 131047, 131048, 131049, 131050, 131051, 131052, 131053}
+)
+# Pair limit: 1 message every 6 s to the same user (§2.5); waiting less only fails again.
+PAIR_RATE_WAIT_SECONDS = 6.0
+
+
+def recipient(to: str) -> str:
+    """Meta wants `+` and the country code on `to`: without the `+` it prepends the business
+    number's own country code and can misroute the message (§2.1). Non-numeric ids (a
+    business-scoped user id) are passed as they are."""
+    to = to.strip()
+    digits = to.lstrip("+")
+    return f"+{digits}" if digits.isdigit() else to
+
+
+def build_body(to: str, message: Outbound, *, context_id: str = "") -> dict[str, Any]:
+    """The JSON body of a send request for one normalized outbound message."""
+    body: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": recipient(to),
+    }
+    if isinstance(message, Text):
+        body["type"] = "text"
+        body["text"] = {"body": message.body, "preview_url": message.preview_url}
+    elif isinstance(message, Buttons):
+        body["type"] = "interactive"
+        body["interactive"] = _interactive(
+            "button",
+            message,
+            action={
+                "buttons": [
+                    {"type": "reply", "reply": {"id": b.id, "title": b.title}}
+                    for b in message.buttons
+                ]
+            },
+        )
+    elif isinstance(message, ListMessage):
+        sections = []
+        for section in message.sections:
+            rows = []
+            for row in section.rows:
+                item = {"id": row.id, "title": row.title}
+                if row.description:
+                    item["description"] = row.description
+                rows.append(item)
+            # A title is only required with more than one section (the dataclass enforces it).
+            sections.append(
+                {"title": section.title, "rows": rows} if section.title else {"rows": rows}
+            )
+        body["type"] = "interactive"
+        body["interactive"] = _interactive(
+            "list", message, action={"button": message.button, "sections": sections}
+        )
+    elif isinstance(message, Media):
+        media: dict[str, Any] = {"link": message.link} if message.link else {"id": message.media_id}
+        # Captions exist for image, video and document; a file name only for documents.
+        if message.caption and message.media_type in ("image", "video", "document"):
+            media["caption"] = message.caption
+        if message.filename and message.media_type == "document":
+            media["filename"] = message.filename
+        body["type"] = message.media_type
+        body[message.media_type] = media
+    elif isinstance(message, Template):
+        # "deterministic" is the only language policy (v23.0 LanguageObject requires it).
+        template: dict[str, Any] = {
+            "name": message.name,
+            "language": {"policy": "deterministic", "code": message.language},
+        }
+        if message.params:
+            template["components"] = [
+                {
+                    "type": "body",
+                    "parameters": [{"type": "text", "text": str(p)} for p in message.params],
+                }
+            ]
+        body["type"] = "template"
+        body["template"] = template
+    else:  # a kind this provider does not know: its plain-text rendering still gets there
+        body["type"] = "text"
+        body["text"] = {"body": message.preview, "preview_url": False}
+    if context_id:
+        body["context"] = {"message_id": context_id}
+    return body
+
+
+def _interactive(kind: str, message: Buttons | ListMessage, *, action: dict) -> dict[str, Any]:
+    interactive: dict[str, Any] = {"type": kind}
+    if message.header:
+        interactive["header"] = {"type": "text", "text": message.header}
+    interactive["body"] = {"text": message.body}
+    if message.footer:
+        interactive["footer"] = {"text": message.footer}
+    interactive["action"] = action
+    return interactive
+
+
+def mark_read_body(external_id: str) -> dict[str, Any]:
+    return {"messaging_product": "whatsapp", "status": "read", "message_id": external_id}
+
+
+def error_from_response(response: http.HTTPResponse) -> ProviderError:
+    """Classify a non-2xx answer from the Graph API into a ProviderError."""
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        error = {}
+    status = response.status_code
+    raw_code = error.get("code")
+    try:
+        code = int(raw_code)
+    except (TypeError, ValueError):
+        code = None
+    title = str(error.get("message") or "")
+    details = str((error.get("error_data") or {}).get("details") or "")
+    detail = " — ".join(t for t in (title, details) if t) or response.text[:300]
+    retry_after = _retry_after(response)
+    if code is None:  # no Graph error body (a proxy, an outage page): only the status says
+        return ProviderError(
+            f"http_{status}",
+            detail,
+            retryable=status >= 500 or status == 429,
+            retry_after=retry_after,
+        )
+    if code in RETRYABLE_CODES:
+        retryable = True
+    elif code in PERMANENT_CODES or 132000 <= code < 133000:
+        retryable = False
+    else:
+        retryable = status >= 500 or status == 429 or bool(error.get("is_transient"))
+    if code == 131056:
+        retry_after = max(retry_after or 0.0, PAIR_RATE_WAIT_SECONDS)
+    return ProviderError(str(code), detail[:2000], retryable=retryable, retry_after=retry_after)
+
+
+def _retry_after(response: http.HTTPResponse) -> float | None:
+    value = (response.headers or {}).get("Retry-After")
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except ValueError:
+        return None
+
+
+class MetaProvider(Provider):
+    key = "meta"
+    label = gettext_lazy("Meta (WhatsApp Cloud API oficial)")
+    native_kinds = frozenset({"text", "buttons", "list", "media", "template"})
+
+    def send(
+        self, chatbot: Chatbot, to: str, message: Outbound, *, context_id: str = ""
+    ) -> SendResult:
+        response = self._post(chatbot, build_body(to, message, context_id=context_id))
+        try:
+            return SendResult(external_id=str(response.json()["messages"][0]["id"]))
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            # 200 means Meta accepted the message (§2.3): sending again could duplicate it.
+            raise ProviderError(
+                "invalid_response",
+                _("A Meta aceitou o envio mas não devolveu o ID da mensagem: %(body)s")
+                % {"body": response.text[:300]},
+                retryable=False,
+            ) from None
+
+    def mark_read(self, chatbot: Chatbot, external_id: str) -> None:
+        self._post(chatbot, mark_read_body(external_id))
+
+    def _post(self, chatbot: Chatbot, body: dict[str, Any]) -> http.HTTPResponse:
+        if not chatbot.phone_number_id or not chatbot.access_token:
+            raise ProviderError(
+                "not_configured",
+                _(
+                    "O chatbot “%(bot)s” não tem Phone number ID ou token de acesso da Meta: "
+                    "preencha os dois no cadastro do chatbot."
+                )
+                % {"bot": chatbot.name},
+                retryable=False,
+            )
+        url = (
+            f"{settings.WHATSAPP_GRAPH_API_URL.rstrip('/')}/"
+            f"{settings.WHATSAPP_GRAPH_API_VERSION}/{chatbot.phone_number_id}/messages"
+        )
+        headers = {
+            "Authorization": f"Bearer {chatbot.access_token}",
+            "Content-Type": "application/json",
+        }
+        try:
+            response = http.post(url, json=body, headers=headers)
+        except http.HTTPTimeout as exc:
+            raise ProviderError("timeout", str(exc), retryable=True) from exc
+        except http.HTTPConnectionError as exc:
+            raise ProviderError("connection_error", str(exc), retryable=True) from exc
+        except http.HTTPError as exc:
+            raise ProviderError("http_error", str(exc), retryable=False) from exc
+        if not response.ok:
+            raise error_from_response(response)
+        return response

@@ -1,0 +1,493 @@
+"""Meta WhatsApp Cloud API webhooks: signature check and envelope parsing (PROTOCOLS.md §1).
+
+Nothing here touches the database: the view loads the bots named by `routing_keys`, checks
+`verify_signature` against their app secrets, and hands what `parse_envelope` returns to
+`chatbots.inbound.store_events`.
+
+What a batch may contain (§1.2): any number of `entry[] × changes[]`. Each change names its
+`field`; FIELD_PARSERS maps a field to the function that turns the change's `value` into
+normalized records. Only `messages` is parsed today (`messages[]` -> InboundMessage,
+`statuses[]` -> InboundStatus). Every other field (account_update, message_template_*,
+template_*, calls, user_preferences, smb_message_echoes, group events, ...) is acknowledged
+and dropped: counted in `chatbot_webhook_ignored_total{field}` and logged at DEBUG.
+
+Adding a field is one entry in FIELD_PARSERS: a function `(value, bot_key) -> list[Parsed]`.
+The marketing opt-out/opt-in updates of the `user_preferences` field
+(`value.user_preferences[] = {wa_id, category: "marketing_messages", value: "stop" | "resume"
+| "signup", detail, timestamp}`, corpus `pywa-updates/user_marketing_preferences.json`) plug
+in there: register a parser for "user_preferences" that returns the normalized preference
+records, and give `chatbots.inbound.store_events` a kind for them. The routing, signature
+check and deduplication then apply unchanged, since that change already carries
+`metadata.phone_number_id`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils import timezone
+from prometheus_client import Counter
+
+from chatbots.messages import MEDIA_KINDS, InboundMessage, InboundStatus
+from clientes.phones import InvalidPhone, normalize_phone
+
+logger = logging.getLogger(__name__)
+
+PROVIDER = "meta"
+OBJECT = "whatsapp_business_account"
+SIGNATURE_HEADER = "HTTP_X_HUB_SIGNATURE_256"  # X-Hub-Signature-256, as Django names it
+SIGNATURE_PREFIX = "sha256="
+
+# Webhook fields Meta documents for WhatsApp. Anything else is counted as "other", so a
+# sender cannot grow the metric's label set without bound.
+KNOWN_FIELDS = frozenset(
+    {
+        "messages",
+        "account_alerts",
+        "account_review_update",
+        "account_settings_update",
+        "account_update",
+        "automatic_events",
+        "business_capability_update",
+        "business_status_update",
+        "calls",
+        "flows",
+        "group_lifecycle_update",
+        "group_participants_update",
+        "group_settings_update",
+        "group_status_update",
+        "history",
+        "message_echoes",
+        "message_template_components_update",
+        "message_template_quality_update",
+        "message_template_status_update",
+        "messaging_handovers",
+        "partner_solutions",
+        "payment_configuration_update",
+        "phone_number_name_update",
+        "phone_number_quality_update",
+        "security",
+        "smb_app_state_sync",
+        "smb_message_echoes",
+        "template_category_update",
+        "template_correct_category_detection",
+        "tracking_events",
+        "user_preferences",
+    }
+)
+
+WEBHOOK_IGNORED = Counter(
+    "chatbot_webhook_ignored_total",
+    "Well-formed webhook changes acknowledged but not stored (fields we do not handle)",
+    ["field"],
+)
+
+Parsed = tuple[InboundMessage | InboundStatus, dict]
+
+
+class MetaPayloadError(ValueError):
+    """The body is not a webhook envelope we can read; the text says which part."""
+
+
+# --- Reading and authenticating the body -----------------------------------------------------
+
+
+def load_envelope(body: bytes) -> dict:
+    """Decode the raw body into the envelope dict, or raise MetaPayloadError."""
+    try:
+        envelope = json.loads(body)
+    # RecursionError: a deeply nested body (`[[[[...]]]]`) exhausts the decoder's stack.
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise MetaPayloadError(f"body is not JSON: {type(exc).__name__}") from None
+    if not isinstance(envelope, dict):
+        raise MetaPayloadError("body is JSON but not an object")
+    return envelope
+
+
+def verify_signature(*, body: bytes, header: str | None, secret: str) -> bool:
+    """True when `header` is `sha256=<hex HMAC-SHA256 of body keyed with secret>` (§1.5).
+
+    The raw bytes are hashed, never re-serialized JSON; the comparison is constant-time.
+    """
+    if not header or not secret or not header.startswith(SIGNATURE_PREFIX):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    given = header[len(SIGNATURE_PREFIX) :].strip().lower()
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
+def is_whatsapp(envelope: dict) -> bool:
+    return envelope.get("object") == OBJECT
+
+
+def _changes(envelope: dict):
+    """Yield (field, value) for every entry × change, checking the envelope's skeleton."""
+    entries = _or(envelope.get("entry"), [])
+    if not isinstance(entries, list):
+        raise MetaPayloadError("`entry` must be a list")
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise MetaPayloadError("every `entry[]` item must be an object")
+        changes = _or(entry.get("changes"), [])
+        if not isinstance(changes, list):
+            raise MetaPayloadError("`entry[].changes` must be a list")
+        for change in changes:
+            if not isinstance(change, dict):
+                raise MetaPayloadError("every `changes[]` item must be an object")
+            value = _or(change.get("value"), {})
+            if not isinstance(value, dict):
+                raise MetaPayloadError("`changes[].value` must be an object")
+            yield str(change.get("field") or ""), value
+
+
+def _bot_key(value: dict) -> str:
+    metadata = _or(value.get("metadata"), {})
+    if not isinstance(metadata, dict):
+        raise MetaPayloadError("`value.metadata` must be an object")
+    key = metadata.get("phone_number_id")
+    if key is None or key == "":
+        return ""
+    if not isinstance(key, str | int):
+        raise MetaPayloadError("`metadata.phone_number_id` must be a string")
+    return str(key)
+
+
+def routing_keys(envelope: dict) -> set[str]:
+    """Every `value.metadata.phone_number_id` the batch names, whatever the change's field.
+
+    Changes without metadata (account_update, message_template_*, ...) name no bot.
+    """
+    return {key for _field, value in _changes(envelope) if (key := _bot_key(value))}
+
+
+# --- Parsing -----------------------------------------------------------------------------------
+
+
+def parse_envelope(envelope: dict) -> list[Parsed]:
+    """Every message and status of the batch, normalized, each with its raw JSON.
+
+    Call it only after the signature was verified. Fields without a parser are counted and
+    dropped here (see the module docstring).
+    """
+    if not is_whatsapp(envelope):
+        count_ignored(f"object:{envelope.get('object')}")
+        return []
+    parsed: list[Parsed] = []
+    for field, value in _changes(envelope):
+        parser = FIELD_PARSERS.get(field)
+        if parser is None:
+            count_ignored(field)
+            continue
+        parsed.extend(parser(value, _bot_key(value)))
+    return parsed
+
+
+def count_ignored(field: str) -> None:
+    WEBHOOK_IGNORED.labels(field=field if field in KNOWN_FIELDS else "other").inc()
+    logger.debug("webhook change ignored", extra={"field": field[:64]})
+
+
+def _list(value: dict, key: str) -> list:
+    items = _or(value.get(key), [])
+    if not isinstance(items, list):
+        raise MetaPayloadError(f"`value.{key}` must be a list")
+    return items
+
+
+def _parse_messages_change(value: dict, bot_key: str) -> list[Parsed]:
+    """`field == "messages"`: customer messages and statuses of our own messages."""
+    contacts = [c for c in _list(value, "contacts") if isinstance(c, dict)]
+    value_errors = _errors(value.get("errors"))
+    if value_errors and not value.get("messages") and not value.get("statuses"):
+        logger.warning(
+            "webhook carried only errors",
+            extra={"phone_number_id": bot_key, "codes": [e["code"] for e in value_errors]},
+        )
+    parsed: list[Parsed] = []
+    for msg in _list(value, "messages"):
+        if not isinstance(msg, dict) or not msg.get("id"):
+            # Without Meta's id there is nothing to deduplicate on; never seen in practice.
+            logger.error("webhook message without id skipped", extra={"phone_number_id": bot_key})
+            continue
+        contact = _contact_for(msg, contacts)
+        parsed.append(
+            (
+                parse_message(msg, bot_key=bot_key, contact=contact, value_errors=value_errors),
+                {"message": msg, "contact": contact},
+            )
+        )
+    for status in _list(value, "statuses"):
+        if not isinstance(status, dict) or not status.get("id") or not status.get("status"):
+            logger.error("webhook status without id skipped", extra={"phone_number_id": bot_key})
+            continue
+        parsed.append((parse_status(status, bot_key=bot_key), {"status": status}))
+    return parsed
+
+
+FIELD_PARSERS: dict[str, Callable[[dict, str], list[Parsed]]] = {
+    "messages": _parse_messages_change,
+}
+
+
+def parse_message(
+    msg: dict, *, bot_key: str, contact: dict | None = None, value_errors: list | None = None
+) -> InboundMessage:
+    """One `messages[]` item (plus its `contacts[]` item) as an InboundMessage."""
+    contact = contact or {}
+    profile = contact.get("profile") if isinstance(contact.get("profile"), dict) else {}
+    msg_type = str(msg.get("type") or "unknown")
+    text, reply_id, data = _content(msg)
+    raw_from = str(msg.get("from") or contact.get("wa_id") or "")
+    from_phone = _phone(raw_from)
+    if raw_from and not from_phone:
+        data["from"] = raw_from  # not a phone number (placeholder, group id): keep it visible
+    if profile.get("username"):
+        data["username"] = str(profile["username"])
+    if contact.get("parent_user_id"):
+        data["parent_user_id"] = str(contact["parent_user_id"])
+    context = msg.get("context") if isinstance(msg.get("context"), dict) else {}
+    if extras := {k: v for k, v in context.items() if k != "id"}:
+        data["context"] = extras  # forwarded flags, referred_product, the quoted sender
+    if isinstance(msg.get("referral"), dict):
+        data["referral"] = msg["referral"]  # Click-to-WhatsApp ad or post (§1.3)
+    errors = _errors(msg.get("errors")) + list(value_errors or [])
+    if errors:
+        data["errors"] = errors
+    return InboundMessage(
+        provider=PROVIDER,
+        external_id=str(msg["id"]),
+        bot_key=bot_key,
+        timestamp=_timestamp(msg.get("timestamp")),
+        type=msg_type,
+        from_phone=from_phone,
+        from_user_id=str(msg.get("from_user_id") or contact.get("user_id") or ""),
+        profile_name=str(profile.get("name") or ""),
+        text=text,
+        reply_id=reply_id,
+        context_id=str(context.get("id") or ""),
+        data=data,
+    )
+
+
+def parse_status(status: dict, *, bot_key: str) -> InboundStatus:
+    """One `statuses[]` item as an InboundStatus; a failure keeps Meta's first error (§1.4)."""
+    errors = _errors(status.get("errors"))
+    first = errors[0] if errors else {}
+    raw_recipient = str(status.get("recipient_id") or "")
+    recipient = _phone(raw_recipient) or raw_recipient or str(status.get("recipient_user_id") or "")
+    return InboundStatus(
+        provider=PROVIDER,
+        external_id=str(status["id"]),
+        bot_key=bot_key,
+        status=str(status["status"]).lower(),
+        timestamp=_timestamp(status.get("timestamp")),
+        recipient=recipient,
+        error_code=first.get("code", ""),
+        error_title=first.get("title", ""),
+        error_detail=first.get("details") or first.get("message", ""),
+    )
+
+
+# --- Message content, by type (§1.3) -----------------------------------------------------------
+
+Content = tuple[str, str, dict[str, Any]]  # text, reply_id, data
+
+
+def _content(msg: dict) -> Content:
+    msg_type = str(msg.get("type") or "unknown")
+    body = msg.get(msg_type)
+    if not isinstance(body, list if msg_type == "contacts" else dict):
+        body = [] if msg_type == "contacts" else {}
+    return CONTENT_PARSERS.get(msg_type, _other)(msg_type, body, msg)
+
+
+def _text(_type: str, body: dict, _msg: dict) -> Content:
+    return str(body.get("body") or ""), "", {}
+
+
+def _interactive(_type: str, body: dict, _msg: dict) -> Content:
+    kind = str(body.get("type") or "")
+    reply = body.get(kind) if isinstance(body.get(kind), dict) else {}
+    data: dict[str, Any] = {"interactive_type": kind} if kind else {}
+    if kind in ("button_reply", "list_reply"):
+        if reply.get("description"):
+            data["description"] = str(reply["description"])
+        return str(reply.get("title") or ""), str(reply.get("id") or ""), data
+    if kind == "nfm_reply":  # a Flow was completed; its answers come as a JSON string
+        raw = reply.get("response_json") or "{}"
+        try:
+            response = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            response = {"response_json": raw}
+        data["flow"] = {"name": reply.get("name", ""), "response": response}
+        token = response.get("flow_token", "") if isinstance(response, dict) else ""
+        return str(reply.get("body") or ""), str(token), data
+    if reply:
+        data[kind] = reply  # call_permission_reply and whatever Meta adds next
+    return "", "", data
+
+
+def _template_button(_type: str, body: dict, _msg: dict) -> Content:
+    # A quick-reply tap on a template button: payload is what we put there when sending.
+    return str(body.get("text") or ""), str(body.get("payload") or ""), {}
+
+
+def _media(msg_type: str, body: dict, _msg: dict) -> Content:
+    media = {
+        "id": body.get("id"),
+        "mime_type": body.get("mime_type"),
+        "sha256": body.get("sha256"),
+        "url": body.get("url"),  # newer, optional; needs the bearer token
+        "filename": body.get("filename"),  # document
+        "voice": body.get("voice"),  # audio: a voice note
+        "animated": body.get("animated"),  # sticker
+    }
+    return (
+        str(body.get("caption") or ""),
+        "",
+        {"media": {k: v for k, v in media.items() if v is not None}},
+    )
+
+
+def _location(_type: str, body: dict, _msg: dict) -> Content:
+    keys = ("latitude", "longitude", "name", "address", "url")
+    return "", "", {"location": {k: body[k] for k in keys if body.get(k) is not None}}
+
+
+def _contacts(_type: str, body: list, _msg: dict) -> Content:
+    return "", "", {"contacts": body}
+
+
+def _order(_type: str, body: dict, _msg: dict) -> Content:
+    items = [
+        {
+            "product_retailer_id": str(item.get("product_retailer_id") or ""),
+            "quantity": item.get("quantity"),
+            "item_price": item.get("item_price"),
+            "currency": item.get("currency"),
+        }
+        for item in _as_list(body.get("product_items"))
+        if isinstance(item, dict)
+    ]
+    order = {"catalog_id": str(body.get("catalog_id") or ""), "product_items": items}
+    return str(body.get("text") or ""), "", {"order": order}
+
+
+def _reaction(_type: str, body: dict, _msg: dict) -> Content:
+    emoji = str(body.get("emoji") or "")
+    # An empty or missing emoji means the customer removed the reaction.
+    reaction = {"message_id": str(body.get("message_id") or ""), "emoji": emoji}
+    return emoji, "", {"reaction": reaction, "removed": not emoji}
+
+
+def _system(_type: str, body: dict, msg: dict) -> Content:
+    data: dict[str, Any] = {"system": body}
+    if isinstance(msg.get("identity"), dict):
+        data["identity"] = msg["identity"]
+    return str(body.get("body") or ""), "", data
+
+
+def _unsupported(_type: str, body: dict, _msg: dict) -> Content:
+    data = {"unsupported_type": str(body["type"])} if body.get("type") else {}
+    return "", "", data
+
+
+def _revoke(_type: str, body: dict, _msg: dict) -> Content:
+    return "", "", {"original_message_id": str(body.get("original_message_id") or "")}
+
+
+def _edit(_type: str, body: dict, _msg: dict) -> Content:
+    inner = body.get("message") if isinstance(body.get("message"), dict) else {}
+    text, reply_id, inner_data = _content(inner) if inner else ("", "", {})
+    data = {
+        "original_message_id": str(body.get("original_message_id") or ""),
+        "edited_type": str(inner.get("type") or ""),
+        **inner_data,
+    }
+    return text, reply_id, data
+
+
+def _other(msg_type: str, body: Any, _msg: dict) -> Content:
+    return "", "", ({msg_type: body} if body else {})
+
+
+CONTENT_PARSERS: dict[str, Callable[[str, Any, dict], Content]] = {
+    "text": _text,
+    "interactive": _interactive,
+    "button": _template_button,
+    **{kind: _media for kind in MEDIA_KINDS},
+    "location": _location,
+    "contacts": _contacts,
+    "order": _order,
+    "reaction": _reaction,
+    "system": _system,
+    "unsupported": _unsupported,
+    "unknown": _unsupported,
+    "revoke": _revoke,
+    "edit": _edit,
+}
+
+
+# --- Small helpers -------------------------------------------------------------------------------
+
+
+def _contact_for(msg: dict, contacts: list[dict]) -> dict | None:
+    """The `contacts[]` item of the message's sender (by wa_id, then BSUID, then the only one)."""
+    sender, user_id = msg.get("from"), msg.get("from_user_id")
+    for contact in contacts:
+        if sender and contact.get("wa_id") == sender:
+            return contact
+    for contact in contacts:
+        if user_id and contact.get("user_id") == user_id:
+            return contact
+    return contacts[0] if len(contacts) == 1 else None
+
+
+def _or(value: Any, default: Any) -> Any:
+    """`value`, or `default` when absent (None): unlike `or`, a wrong-typed empty stays wrong."""
+    return default if value is None else value
+
+
+def _as_list(raw: Any) -> list:
+    return raw if isinstance(raw, list) else []
+
+
+def _phone(raw: str) -> str:
+    """Meta's wa_id always carries its country code (§1.2): never prepend Brazil's."""
+    if not raw or not raw.lstrip("+").isdigit():
+        return ""
+    try:
+        return normalize_phone("+" + raw.lstrip("+"))
+    except InvalidPhone:
+        return ""
+
+
+def _timestamp(raw: Any) -> datetime:
+    """Meta's `timestamp` is Unix seconds as a string (§1.2)."""
+    try:
+        return datetime.fromtimestamp(int(raw), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return timezone.now()
+
+
+def _errors(raw: Any) -> list[dict[str, str]]:
+    out = []
+    for err in _as_list(raw):
+        if not isinstance(err, dict):
+            continue
+        error_data = err.get("error_data") if isinstance(err.get("error_data"), dict) else {}
+        out.append(
+            {
+                "code": str(err.get("code") or ""),
+                "title": str(err.get("title") or ""),
+                "message": str(err.get("message") or ""),
+                "details": str(error_data.get("details") or ""),
+            }
+        )
+    return out

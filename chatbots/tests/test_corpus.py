@@ -1,0 +1,182 @@
+"""Every webhook envelope other people wrote (shared/corpus, see its README) is accepted,
+stored exactly once per message/status, or acknowledged and ignored, with no server error.
+
+CI clones the repository with `shared/` beside it; without the corpus these tests skip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from chatbots.models import Chatbot, InboundEvent
+from tests.factories import TenantFactory
+
+CORPUS = Path(settings.BASE_DIR).parent / "shared" / "corpus"
+SECRET = "corpus-test-app-secret"
+URL = "/api/chatbots/webhook/"
+
+
+def _cases() -> list:
+    files = sorted((CORPUS / "pywa-updates").glob("*.json"))
+    files += sorted((CORPUS / "meta-openapi").glob("webhook-*.json"))
+    if not files:
+        return [
+            pytest.param(
+                None, id="corpus-missing", marks=pytest.mark.skip(f"no corpus at {CORPUS}")
+            )
+        ]
+    cases = []
+    for path in files:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if path.parent.name == "pywa-updates":  # a dict of named cases
+            cases += [pytest.param(env, id=f"{path.stem}:{name}") for name, env in data.items()]
+        else:  # one envelope per file
+            cases.append(pytest.param(data, id=path.stem))
+    return cases
+
+
+def _expected_external_ids(envelope: dict) -> set[str]:
+    """What Meta's dedup rule (PROTOCOLS.md §1.6) says must be stored: messages by wamid,
+    statuses by (wamid, status), and only from `messages` changes."""
+    ids = set()
+    for entry in envelope.get("entry", []):
+        for change in entry.get("changes", []):
+            if change.get("field") != "messages":
+                continue
+            value = change["value"]
+            ids |= {m["id"] for m in value.get("messages", [])}
+            ids |= {f"{s['id']}:{s['status']}" for s in value.get("statuses", [])}
+    return ids
+
+
+def _phone_number_ids(envelope: dict) -> set[str]:
+    return {
+        change["value"]["metadata"]["phone_number_id"]
+        for entry in envelope.get("entry", [])
+        for change in entry.get("changes", [])
+        if "metadata" in change.get("value", {})
+    }
+
+
+def _post(client, body: bytes, secret: str = SECRET):
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return client.post(
+        URL, data=body, content_type="application/json", HTTP_X_HUB_SIGNATURE_256=signature
+    )
+
+
+@pytest.fixture
+def no_processing(monkeypatch):
+    """Storage only: the engine is tested elsewhere."""
+    queued = []
+    monkeypatch.setattr("chatbots.tasks.process_inbound.delay", queued.append)
+    return queued
+
+
+@pytest.mark.parametrize("envelope", _cases())
+def test_it_stores_each_corpus_update_exactly_once(
+    client, db, no_processing, django_capture_on_commit_callbacks, envelope
+):
+    tenant = TenantFactory()
+    for i, phone_number_id in enumerate(sorted(_phone_number_ids(envelope))):
+        Chatbot.objects.create(
+            tenant=tenant,
+            name=f"bot {i}",
+            provider="meta",
+            phone_number_id=phone_number_id,
+            app_secret=SECRET,
+        )
+    body = json.dumps(envelope).encode()
+    expected = _expected_external_ids(envelope)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = _post(client, body)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = _post(client, body)
+
+    assert first.status_code == 200, first.content
+    assert again.status_code == 200, again.content
+    stored = list(InboundEvent.objects.values_list("external_id", flat=True))
+    assert sorted(stored) == sorted(expected)
+    assert all(e.tenant_id == tenant.pk for e in InboundEvent.objects.all())
+    # Only the first delivery queues processing; the retry is a duplicate.
+    assert sorted(no_processing) == sorted(InboundEvent.objects.values_list("id", flat=True))
+
+
+def _signed_vector() -> dict | None:
+    path = CORPUS / "signature" / "meta-signed-text.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+@pytest.fixture
+def vector():
+    data = _signed_vector()
+    if data is None:
+        pytest.skip(f"no signature vector in {CORPUS}")
+    return data
+
+
+@pytest.fixture
+def vector_bot(db, vector):
+    phone_number_id = json.loads(vector["raw_body"])["entry"][0]["changes"][0]["value"]["metadata"][
+        "phone_number_id"
+    ]
+    return Chatbot.objects.create(
+        tenant=TenantFactory(),
+        name="pywa",
+        provider="meta",
+        phone_number_id=phone_number_id,
+        app_secret=vector["app_secret"],
+    )
+
+
+def test_it_accepts_the_body_meta_signed_byte_for_byte(client, vector, vector_bot, no_processing):
+    response = client.post(
+        URL,
+        data=vector["raw_body"].encode(),
+        content_type="application/json",
+        HTTP_X_HUB_SIGNATURE_256=vector["signature"],
+    )
+
+    assert response.status_code == 200
+    event = InboundEvent.objects.get()
+    assert event.chatbot == vector_bot
+    assert event.payload["text"] == "Hey there! I am using PyWa."
+
+
+def test_it_refuses_metas_signature_when_the_bot_has_another_secret(
+    client, vector, vector_bot, no_processing
+):
+    vector_bot.app_secret = "a-different-app-secret"
+    vector_bot.save()
+
+    response = client.post(
+        URL,
+        data=vector["raw_body"].encode(),
+        content_type="application/json",
+        HTTP_X_HUB_SIGNATURE_256=vector["signature"],
+    )
+
+    assert response.status_code == 401
+    assert not InboundEvent.objects.exists()
+
+
+def test_it_refuses_the_signed_body_once_reserialized(client, vector, vector_bot, no_processing):
+    # Hashing re-serialized JSON instead of the raw bytes breaks the signature (§1.5).
+    reserialized = json.dumps(json.loads(vector["raw_body"]), indent=1).encode()
+
+    response = client.post(
+        URL,
+        data=reserialized,
+        content_type="application/json",
+        HTTP_X_HUB_SIGNATURE_256=vector["signature"],
+    )
+
+    assert response.status_code == 401
+    assert not InboundEvent.objects.exists()

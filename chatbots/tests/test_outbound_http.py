@@ -1,0 +1,48 @@
+"""chatbots.http, the one outbound-HTTP module: timeouts, error mapping, no secrets in logs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from chatbots import http
+from tests.fakes.graph import unused_url
+
+
+def test_it_returns_error_answers_for_the_caller_to_read(fake_graph):
+    response = http.post(f"{fake_graph.url}/v23.0/1065/messages", json={"to": "1"})
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == 190
+    with pytest.raises(http.HTTPStatusError) as caught:
+        response.raise_for_status()
+    assert caught.value.retryable is False
+
+
+def test_a_slow_server_raises_a_timeout_after_the_configured_seconds(fake_graph, settings):
+    settings.HTTP_TIMEOUT_SECONDS = 0.2
+    fake_graph.delay_next(1.0)
+
+    with pytest.raises(http.HTTPTimeout):
+        http.post(f"{fake_graph.url}/v23.0/1065/messages", headers={"Authorization": "Bearer x"})
+
+
+def test_a_refused_connection_raises_a_connection_error():
+    with pytest.raises(http.HTTPConnectionError):
+        http.get(unused_url())
+
+
+def test_the_log_line_carries_no_credentials(fake_graph, caplog):
+    with caplog.at_level(logging.DEBUG, logger="chatbots.http"):
+        http.post(
+            f"{fake_graph.url}/v23.0/1065/messages",
+            params={"access_token": "SEGREDO-DA-URL"},
+            headers={"Authorization": "Bearer SEGREDO-DO-HEADER"},
+            json={"messaging_product": "whatsapp"},
+        )
+
+    logged = " ".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
+    assert "/v23.0/1065/messages" in logged
+    assert "SEGREDO" not in logged
+    assert fake_graph.requests[0].headers["Authorization"] == "Bearer SEGREDO-DO-HEADER"

@@ -1,0 +1,113 @@
+"""/healthz names what is down; /healthz/live only says the process answers."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from django.core.cache import cache
+
+from config import heartbeat
+from config.celery import app
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on: connecting is refused at once."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@pytest.fixture
+def heartbeats():
+    heartbeat.beat(heartbeat.WORKER_KEY)
+    heartbeat.beat(heartbeat.BEAT_KEY)
+
+
+def test_it_reports_every_component_when_all_are_up(client, db, heartbeats):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert set(body["components"]) == {"database", "cache", "broker", "worker", "beat"}
+    for entry in body["components"].values():
+        assert entry["status"] == "ok"
+        assert isinstance(entry["latency_ms"], float)
+    assert body["components"]["cache"]["backend"] == "redis"
+    assert body["components"]["database"]["backend"] == "postgresql"
+    assert "failing" not in body
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_it_can_leave_workers_out(client, db, settings):
+    settings.HEALTHZ_CHECK_WORKERS = False
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert set(response.json()["components"]) == {"database", "cache", "broker"}
+
+
+def test_it_answers_503_naming_redis_when_redis_is_down(
+    client, db, settings, monkeypatch, closed_port
+):
+    down = f"redis://127.0.0.1:{closed_port}/0"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": down,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    # The Celery app read its broker URL from settings at start-up.
+    monkeypatch.setattr(app.conf, "broker_url", down)
+    started = time.monotonic()
+    response = client.get("/healthz")
+    assert time.monotonic() - started < 1.5  # no back-off sleep: probes time out at a few s
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "error"
+    assert "cache (redis)" in body["failing"]
+    assert "broker (redis)" in body["failing"]
+    assert body["components"]["database"]["status"] == "ok"
+    assert "Connection" in body["components"]["cache"]["error"]
+
+
+def test_it_answers_503_naming_the_worker_when_its_heartbeat_is_stale(client, db, settings):
+    settings.HEALTHZ_WORKER_MAX_AGE = 120
+    cache.set(heartbeat.WORKER_KEY, time.time() - 600, timeout=3600)
+    heartbeat.beat(heartbeat.BEAT_KEY)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failing"] == ["worker (celery)"]
+    assert "600s ago" in body["components"]["worker"]["error"]
+
+
+def test_it_answers_503_when_no_worker_ever_beat(client, db):
+    heartbeat.beat(heartbeat.BEAT_KEY)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["worker (celery)"]
+
+
+def test_liveness_answers_even_when_everything_else_is_down(client, settings, closed_port):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port}/0",
+        }
+    }
+    response = client.get("/healthz/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_health_needs_no_login_and_skips_the_https_redirect(client, db, settings, heartbeats):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_REDIRECT_EXEMPT = [r"^healthz", r"^metrics$"]
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/healthz/live").status_code == 200
+    assert client.get("/api/clientes/").status_code == 301  # everything else goes to https

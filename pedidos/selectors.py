@@ -1,0 +1,83 @@
+"""Reads on the catalog and on orders, for the API, the admin and the chat handlers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.utils.translation import gettext as _
+
+from billing.models import Tenant
+from chatbots.models import Chatbot
+from clientes.models import Cliente
+from pedidos.models import Categoria, ItemPedido, Pedido, Produto
+from pedidos.money import formatar_reais
+from pedidos.status import StatusPedido
+
+
+def categoria_list(*, tenant: Tenant) -> QuerySet[Categoria]:
+    return Categoria.objects.filter(tenant=tenant)
+
+
+def produto_list(*, tenant: Tenant) -> QuerySet[Produto]:
+    return Produto.objects.filter(tenant=tenant).select_related("categoria")
+
+
+def categorias_disponiveis(*, tenant: Tenant) -> QuerySet[Categoria]:
+    """Active categories with at least one active product, in menu order (what to offer)."""
+    tem_produto = Produto.objects.filter(categoria=OuterRef("pk"), ativo=True)
+    return Categoria.objects.filter(tenant=tenant, ativo=True).filter(Exists(tem_produto))
+
+
+def produtos_disponiveis(*, categoria: Categoria) -> QuerySet[Produto]:
+    """The category's active products, by name."""
+    return Produto.objects.filter(
+        tenant_id=categoria.tenant_id, categoria=categoria, ativo=True
+    ).order_by("nome", "id")
+
+
+def pedido_list(*, tenant: Tenant | None) -> QuerySet[Pedido]:
+    """Orders with what a list shows (customer, bot, items and their products) prefetched."""
+    qs = Pedido.objects.all() if tenant is None else Pedido.objects.filter(tenant=tenant)
+    return qs.select_related("cliente", "chatbot").prefetch_related(
+        Prefetch("itens", queryset=ItemPedido.objects.select_related("produto").order_by("id"))
+    )
+
+
+def pedido_itens(*, pedido: Pedido) -> QuerySet[ItemPedido]:
+    return ItemPedido.objects.filter(pedido=pedido).select_related("produto").order_by("id")
+
+
+def carrinho_aberto(
+    *, tenant: Tenant, cliente: Cliente, chatbot: Chatbot | None = None
+) -> Pedido | None:
+    """The customer's open cart with this bot, if any (to resume an order in progress)."""
+    return Pedido.objects.filter(
+        tenant=tenant, cliente=cliente, chatbot=chatbot, status=StatusPedido.RASCUNHO
+    ).first()
+
+
+def pedido_resumo(*, pedido: Pedido) -> str:
+    """The order as the customer reads it: one line per item, then the total.
+
+    2 × Pão francês (R$ 0,50) = R$ 1,00
+    1 × Café (R$ 5,00) = R$ 5,00
+    Total: R$ 6,00
+    """
+    itens = list(pedido_itens(pedido=pedido))
+    if not itens:
+        return _("Seu carrinho está vazio.")
+    linhas = [
+        _("%(qtd)s × %(nome)s (%(preco)s) = %(subtotal)s")
+        % {
+            "qtd": item.quantidade,
+            "nome": item.produto.nome,
+            "preco": formatar_reais(item.preco_unitario),
+            "subtotal": formatar_reais(item.subtotal),
+        }
+        for item in itens
+    ]
+    # The same sum pedido_calcular_total makes in SQL, over the rows just shown.
+    total = sum((item.subtotal for item in itens), start=Decimal("0"))
+    linhas.append(_("Total: %(total)s") % {"total": formatar_reais(total)})
+    return "\n".join(linhas)

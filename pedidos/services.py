@@ -1,0 +1,729 @@
+"""Writes on the catalog and on orders. Views, admin, handlers and tasks call these.
+
+The cart is a `Pedido` in status `rascunho` with its `ItemPedido` rows: one open cart per
+(tenant, customer, bot), so it survives across messages and workers, and a customer who
+comes back mid-order finds it as they left it. Its unit prices follow the catalog until
+confirmation, which copies them for good (the price snapshot), recomputes the total and
+takes the stock in one transaction.
+
+Totals are always computed here (`pedido_calcular_total`), never taken from input.
+Errors are django ValidationError subclasses with a pt-BR message the customer or staff
+can act on; the API answers them as 400, handlers show `exc.messages[0]`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import DecimalField, ExpressionWrapper, F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.models import Tenant
+from chatbots.messages import Template, Text
+from chatbots.models import Chatbot, Conversation, MessageTemplate
+from clientes.models import Cliente
+from pedidos import status as st
+from pedidos.models import Categoria, ItemPedido, Pedido, Produto
+from pedidos.money import arredondar, formatar_reais
+from pedidos.selectors import pedido_resumo
+from pedidos.status import StatusPedido
+
+logger = logging.getLogger(__name__)
+
+# Default ceiling on the units of one product in one order: catches a typo ("100" for
+# "10", a phone number pasted as a quantity) before it reaches the kitchen. Per call.
+QUANTIDADE_MAXIMA = 99
+
+# MessageTemplate.purpose of the templates used outside WhatsApp's 24-hour window.
+TEMPLATE_ORDER_UPDATE = "order_update"  # params: order number, status label
+TEMPLATE_CART_REMINDER = "cart_reminder"  # params: cart total
+
+# Per-bot overrides of the stale-cart thresholds, in Chatbot.options (hours).
+OPCAO_LEMBRAR_APOS_HORAS = "carrinho_lembrar_apos_horas"
+OPCAO_EXPIRAR_APOS_HORAS = "carrinho_expirar_apos_horas"
+
+
+# --- Errors ------------------------------------------------------------------------------
+
+
+class QuantidadeInvalida(ValidationError):
+    """Not a whole number from 1 to the maximum. The message says what is expected."""
+
+    def __init__(self, *, maximo: int):
+        self.maximo = maximo
+        super().__init__(
+            _("Quantidade inválida: envie um número inteiro de 1 a %(maximo)s (por exemplo, 2).")
+            % {"maximo": maximo},
+            code="quantidade_invalida",
+        )
+
+
+class EstoqueInsuficiente(ValidationError):
+    def __init__(self, *, produto: Produto, disponivel: int):
+        self.produto = produto
+        self.disponivel = max(disponivel, 0)
+        if self.disponivel == 0:
+            message = _("%(nome)s está esgotado no momento.") % {"nome": produto.nome}
+        else:
+            message = _(
+                "Temos só %(disponivel)s unidade(s) de %(nome)s em estoque: "
+                "escolha uma quantidade de até %(disponivel)s."
+            ) % {"nome": produto.nome, "disponivel": self.disponivel}
+        super().__init__(message, code="estoque_insuficiente")
+
+
+class ProdutoIndisponivel(ValidationError):
+    """Inactive, or not this tenant's (then worded as not found: existence never leaks)."""
+
+    def __init__(self, *, produto: Produto | None = None):
+        self.produto = produto
+        if produto is None:
+            message = _("Produto não encontrado.")
+        else:
+            message = _("%(nome)s não está disponível no momento.") % {"nome": produto.nome}
+        super().__init__(message, code="produto_indisponivel")
+
+
+class CarrinhoVazio(ValidationError):
+    def __init__(self):
+        super().__init__(
+            _("O pedido não tem itens: adicione pelo menos um produto."), code="carrinho_vazio"
+        )
+
+
+class TransicaoInvalida(ValidationError):
+    """An illegal status change. `permitidos` holds the statuses allowed from `atual`."""
+
+    def __init__(self, *, pedido: Pedido, atual: str, desejado: str):
+        self.atual = atual
+        self.desejado = desejado
+        self.permitidos = st.allowed_transitions(atual)
+        if self.permitidos:
+            opcoes = ", ".join(st.label(s) for s in self.permitidos)
+        else:
+            opcoes = _("nenhuma (situação final)")
+        super().__init__(
+            _(
+                "O pedido nº %(numero)s está %(atual)s e não pode passar para %(desejado)s. "
+                "Situações permitidas: %(opcoes)s."
+            )
+            % {
+                "numero": pedido.numero,
+                "atual": st.label(atual),
+                "desejado": st.label(desejado),
+                "opcoes": opcoes,
+            },
+            code="transicao_invalida",
+        )
+
+
+class PedidoFechado(ValidationError):
+    """The cart was already confirmed or cancelled (a double tap, a stale screen)."""
+
+    def __init__(self, *, pedido: Pedido):
+        self.pedido = pedido
+        super().__init__(
+            _("O pedido nº %(numero)s já está %(status)s e não pode mais ser alterado.")
+            % {"numero": pedido.numero, "status": st.label(pedido.status)},
+            code="pedido_fechado",
+        )
+
+
+class StatusDesconhecido(ValidationError):
+    def __init__(self, *, status: str):
+        self.permitidos = [s.value for s in StatusPedido]
+        super().__init__(
+            _("Situação desconhecida: %(status)s. Use uma destas: %(opcoes)s.")
+            % {"status": status, "opcoes": ", ".join(self.permitidos)},
+            code="status_desconhecido",
+        )
+
+
+class ItensNaoEncontrados(ValidationError):
+    """A WhatsApp catalog cart none of whose items we sell (`desconhecidos` names them)."""
+
+    def __init__(self, *, desconhecidos: list[str]):
+        self.desconhecidos = desconhecidos
+        super().__init__(
+            _("Não encontramos no nosso cardápio nenhum item do seu carrinho: %(itens)s.")
+            % {"itens": ", ".join(desconhecidos) or "-"},
+            code="itens_nao_encontrados",
+        )
+
+
+# --- Quantities --------------------------------------------------------------------------
+
+
+def quantidade_validar(valor: Any, *, maximo: int = QUANTIDADE_MAXIMA) -> int:
+    """Return `valor` as an int from 1 to `maximo`, or raise QuantidadeInvalida.
+
+    Accepts an int or the digits a customer types ("2", " 3 "); refuses words ("dois"),
+    fractions ("1.5"), signs ("-1", "+2"), zero, booleans and anything above `maximo`.
+    """
+    if isinstance(valor, bool):
+        raise QuantidadeInvalida(maximo=maximo)
+    if isinstance(valor, int):
+        numero = valor
+    elif isinstance(valor, str) and valor.strip().isascii() and valor.strip().isdigit():
+        numero = int(valor.strip()[:12])  # 12 digits are already far above any maximum
+    else:
+        raise QuantidadeInvalida(maximo=maximo)
+    if not 1 <= numero <= maximo:
+        raise QuantidadeInvalida(maximo=maximo)
+    return numero
+
+
+# --- Catalog -----------------------------------------------------------------------------
+
+
+def _save(obj, *, exclude: Sequence[str] = ()) -> None:
+    # full_clean runs field validators and the model's (tenant-scoped) unique constraints,
+    # so the API and the admin get the same pt-BR field errors instead of an IntegrityError.
+    obj.full_clean(exclude=list(exclude))
+    obj.save()
+
+
+def _check_same_tenant(tenant_id: int, obj, field: str) -> None:
+    if obj is not None and obj.tenant_id != tenant_id:
+        raise ValidationError({field: _("Registro não encontrado.")})
+
+
+def categoria_create(*, tenant: Tenant, nome: str, ordem: int = 0, ativo: bool = True) -> Categoria:
+    categoria = Categoria(tenant=tenant, nome=nome.strip(), ordem=ordem, ativo=ativo)
+    _save(categoria)
+    return categoria
+
+
+def categoria_update(*, categoria: Categoria, **changes: Any) -> Categoria:
+    if "nome" in changes:
+        changes["nome"] = changes["nome"].strip()
+    for field, value in changes.items():
+        setattr(categoria, field, value)
+    _save(categoria)
+    return categoria
+
+
+def categoria_delete(*, categoria: Categoria) -> None:
+    if categoria.produtos.exists():
+        raise ValidationError(
+            _(
+                "A categoria %(nome)s tem produtos: mova-os para outra categoria ou "
+                "desative a categoria em vez de excluí-la."
+            )
+            % {"nome": categoria.nome}
+        )
+    categoria.delete()
+
+
+def produto_create(
+    *,
+    tenant: Tenant,
+    categoria: Categoria,
+    nome: str,
+    preco: Decimal,
+    descricao: str = "",
+    ativo: bool = True,
+    estoque: int | None = None,
+    imagem_url: str = "",
+    retailer_id: str = "",
+) -> Produto:
+    _check_same_tenant(tenant.pk, categoria, "categoria")
+    produto = Produto(
+        tenant=tenant,
+        categoria=categoria,
+        nome=nome.strip(),
+        preco=preco,
+        descricao=descricao,
+        ativo=ativo,
+        estoque=estoque,
+        imagem_url=imagem_url,
+        retailer_id=(retailer_id or "").strip(),
+    )
+    _save(produto)
+    return produto
+
+
+def produto_update(*, produto: Produto, **changes: Any) -> Produto:
+    if "categoria" in changes:
+        _check_same_tenant(produto.tenant_id, changes["categoria"], "categoria")
+    for field in ("nome", "retailer_id"):
+        if field in changes:
+            changes[field] = (changes[field] or "").strip()
+    for field, value in changes.items():
+        setattr(produto, field, value)
+    _save(produto)
+    return produto
+
+
+@transaction.atomic
+def produto_delete(*, produto: Produto) -> None:
+    """Delete a product never ordered; one in a placed order must be deactivated instead."""
+    if produto.itens_pedido.exclude(pedido__status=StatusPedido.RASCUNHO).exists():
+        raise ValidationError(
+            _(
+                "%(nome)s já aparece em pedidos e precisa continuar no histórico: "
+                "desative o produto em vez de excluí-lo."
+            )
+            % {"nome": produto.nome}
+        )
+    carrinhos = list(
+        Pedido.objects.filter(itens__produto=produto, status=StatusPedido.RASCUNHO).distinct()
+    )
+    produto.itens_pedido.all().delete()
+    produto.delete()
+    for carrinho in carrinhos:
+        _atualizar_total(carrinho)
+
+
+# --- Totals ------------------------------------------------------------------------------
+
+
+def pedido_calcular_total(*, pedido: Pedido) -> Decimal:
+    """Σ quantidade × preço unitário of the order's items, in the database, to the cent."""
+    subtotal = ExpressionWrapper(
+        F("quantidade") * F("preco_unitario"),
+        output_field=DecimalField(max_digits=14, decimal_places=2),
+    )
+    total = ItemPedido.objects.filter(pedido=pedido).aggregate(total=Sum(subtotal))["total"]
+    return arredondar(total or Decimal("0"))
+
+
+def _atualizar_total(pedido: Pedido) -> None:
+    pedido.total = pedido_calcular_total(pedido=pedido)
+    pedido.save(update_fields=["total", "atualizado_em"])
+
+
+# --- The cart ----------------------------------------------------------------------------
+
+
+def _carrinho_qs(*, tenant: Tenant, cliente: Cliente, chatbot: Chatbot | None):
+    return Pedido.objects.filter(
+        tenant=tenant, cliente=cliente, chatbot=chatbot, status=StatusPedido.RASCUNHO
+    )
+
+
+def carrinho_obter_ou_criar(
+    *, tenant: Tenant, cliente: Cliente, chatbot: Chatbot | None = None
+) -> Pedido:
+    """The customer's open cart with this bot, created empty if there is none.
+
+    Safe when two workers ask at once: the partial unique constraint decides, we re-read.
+    """
+    _check_same_tenant(tenant.pk, cliente, "cliente")
+    _check_same_tenant(tenant.pk, chatbot, "chatbot")
+    for _attempt in range(2):
+        carrinho = _carrinho_qs(tenant=tenant, cliente=cliente, chatbot=chatbot).first()
+        if carrinho is not None:
+            return carrinho
+        try:
+            with transaction.atomic():
+                return Pedido.objects.create(
+                    tenant=tenant, cliente=cliente, chatbot=chatbot, status=StatusPedido.RASCUNHO
+                )
+        except IntegrityError:
+            continue  # another worker opened it first; use theirs
+    raise RuntimeError("could not open a cart")  # pragma: no cover - needs three racing inserts
+
+
+def _lock_rascunho(pedido: Pedido) -> Pedido:
+    """Lock the cart's row (changes to one cart run one at a time) and check it is open."""
+    locked = Pedido.objects.select_for_update().get(pk=pedido.pk)
+    if locked.status != StatusPedido.RASCUNHO:
+        raise PedidoFechado(pedido=locked)
+    return locked
+
+
+def carrinho_adicionar(
+    *, pedido: Pedido, produto: Produto, quantidade: Any, maximo: int = QUANTIDADE_MAXIMA
+) -> ItemPedido:
+    """Add `quantidade` of `produto` to the cart (summed with what is already there).
+
+    `quantidade` may be what the customer typed. Raises QuantidadeInvalida,
+    EstoqueInsuficiente or ProdutoIndisponivel, leaving the cart as it was.
+    """
+    quantidade = quantidade_validar(quantidade, maximo=maximo)
+    if produto.tenant_id != pedido.tenant_id:
+        raise ProdutoIndisponivel()
+    with transaction.atomic():
+        pedido = _lock_rascunho(pedido)
+        produto = Produto.objects.get(pk=produto.pk)  # current price, stock and availability
+        if not produto.ativo:
+            raise ProdutoIndisponivel(produto=produto)
+        item = ItemPedido.objects.filter(pedido=pedido, produto=produto).first()
+        nova = quantidade + (item.quantidade if item else 0)
+        if nova > maximo:
+            raise ValidationError(
+                _(
+                    "Você já tem %(atual)s de %(nome)s no carrinho; o máximo por produto é "
+                    "%(maximo)s."
+                )
+                % {"atual": item.quantidade, "nome": produto.nome, "maximo": maximo},
+                code="quantidade_invalida",
+            )
+        if produto.estoque is not None and nova > produto.estoque:
+            raise EstoqueInsuficiente(produto=produto, disponivel=produto.estoque)
+        if item is None:
+            item = ItemPedido(tenant_id=pedido.tenant_id, pedido=pedido, produto=produto)
+        item.quantidade = nova
+        item.preco_unitario = produto.preco
+        item.save()
+        _atualizar_total(pedido)
+    return item
+
+
+def carrinho_remover(*, pedido: Pedido, produto: Produto) -> None:
+    """Take a product out of the cart altogether."""
+    with transaction.atomic():
+        pedido = _lock_rascunho(pedido)
+        ItemPedido.objects.filter(pedido=pedido, produto_id=produto.pk).delete()
+        _atualizar_total(pedido)
+
+
+def carrinho_esvaziar(*, pedido: Pedido) -> None:
+    """Remove every item; the (empty) cart stays open for the next order."""
+    with transaction.atomic():
+        pedido = _lock_rascunho(pedido)
+        ItemPedido.objects.filter(pedido=pedido).delete()
+        _atualizar_total(pedido)
+
+
+# --- Confirmation and stock --------------------------------------------------------------
+
+
+def _reservar_estoque_e_fixar_precos(pedido: Pedido) -> None:
+    """Copy the current prices into the items and take their stock, or raise (caller's
+    transaction rolls everything back).
+
+    Stock is taken with a conditional UPDATE (`estoque >= n`), so two confirmations racing
+    for the last units cannot both succeed: PostgreSQL re-checks the condition on the row
+    the first one committed. Products are updated in id order so two orders sharing
+    products lock them in the same order and never deadlock.
+    """
+    itens = list(ItemPedido.objects.filter(pedido=pedido).order_by("produto_id"))
+    if not itens:
+        raise CarrinhoVazio()
+    produtos = Produto.objects.in_bulk([item.produto_id for item in itens])
+    for item in itens:
+        produto = produtos[item.produto_id]
+        if produto.tenant_id != pedido.tenant_id:  # pragma: no cover - guarded on the way in
+            raise ProdutoIndisponivel()
+        if not produto.ativo:
+            raise ProdutoIndisponivel(produto=produto)
+        if produto.estoque is not None:
+            taken = Produto.objects.filter(pk=produto.pk, estoque__gte=item.quantidade).update(
+                estoque=F("estoque") - item.quantidade
+            )
+            if not taken:
+                produto.refresh_from_db(fields=["estoque"])
+                if produto.estoque is not None:  # else: stopped being tracked meanwhile
+                    raise EstoqueInsuficiente(produto=produto, disponivel=produto.estoque)
+        item.preco_unitario = produto.preco
+    ItemPedido.objects.bulk_update(itens, ["preco_unitario"])
+
+
+def _devolver_estoque(pedido: Pedido) -> None:
+    for item in ItemPedido.objects.filter(pedido=pedido).order_by("produto_id"):
+        Produto.objects.filter(pk=item.produto_id, estoque__isnull=False).update(
+            estoque=F("estoque") + item.quantidade
+        )
+
+
+def _confirmar(pedido: Pedido) -> None:
+    _reservar_estoque_e_fixar_precos(pedido)
+    pedido.total = pedido_calcular_total(pedido=pedido)
+    pedido.status = StatusPedido.CONFIRMADO
+    pedido.confirmado_em = timezone.now()
+    pedido.save(update_fields=["total", "status", "confirmado_em", "atualizado_em"])
+
+
+def pedido_confirmar(*, pedido: Pedido) -> Pedido:
+    """The customer confirms their cart: prices frozen, stock taken, total computed.
+
+    One transaction with the order row locked, so a double tap confirms once (the second
+    gets PedidoFechado). Does not message the customer: the chat flow that called it
+    answers with the order number itself. Returns the updated order (use it, not the
+    instance passed in).
+    """
+    with transaction.atomic():
+        locked = _lock_rascunho(pedido)
+        _confirmar(locked)
+    logger.info("pedido %s confirmed by the customer", locked.pk)
+    return locked
+
+
+def pedido_create(
+    *,
+    tenant: Tenant,
+    cliente: Cliente,
+    itens: Iterable[tuple[Produto, Any]],
+    chatbot: Chatbot | None = None,
+    observacoes: str = "",
+    endereco_entrega: str = "",
+    maximo: int = QUANTIDADE_MAXIMA,
+) -> Pedido:
+    """A confirmed order straight from (produto, quantidade) pairs (API, WhatsApp catalog).
+
+    The same product listed twice is summed. A product of another tenant is refused with
+    the same words as a product that does not exist.
+    """
+    _check_same_tenant(tenant.pk, cliente, "cliente")
+    _check_same_tenant(tenant.pk, chatbot, "chatbot")
+    quantidades: dict[int, int] = {}
+    produtos: dict[int, Produto] = {}
+    for produto, quantidade in itens:
+        quantidade = quantidade_validar(quantidade, maximo=maximo)
+        if produto.tenant_id != tenant.pk:
+            raise ProdutoIndisponivel()
+        produtos[produto.pk] = produto
+        quantidades[produto.pk] = quantidades.get(produto.pk, 0) + quantidade
+        if quantidades[produto.pk] > maximo:
+            raise QuantidadeInvalida(maximo=maximo)
+    if not quantidades:
+        raise CarrinhoVazio()
+    with transaction.atomic():
+        pedido = Pedido.objects.create(
+            tenant=tenant,
+            cliente=cliente,
+            chatbot=chatbot,
+            status=StatusPedido.CONFIRMADO,
+            observacoes=observacoes,
+            endereco_entrega=endereco_entrega,
+        )
+        ItemPedido.objects.bulk_create(
+            ItemPedido(
+                tenant=tenant,
+                pedido=pedido,
+                produto_id=pk,
+                quantidade=quantidade,
+                preco_unitario=produtos[pk].preco,
+            )
+            for pk, quantidade in quantidades.items()
+        )
+        _confirmar(pedido)
+    return pedido
+
+
+def pedido_from_whatsapp_order(
+    *,
+    tenant: Tenant,
+    cliente: Cliente,
+    chatbot: Chatbot | None,
+    product_items: list[dict],
+    observacoes: str = "",
+) -> tuple[Pedido, list[str]]:
+    """A cart sent from the WhatsApp catalog (`order` message) becomes a confirmed order.
+
+    Items are matched by `product_retailer_id` (Meta's key; `retailer_id` also accepted)
+    against the tenant's products; Meta's `item_price` is ignored, our price applies.
+    Returns the order and what could not be included: the retailer id of an unknown item,
+    the name of an inactive product. If nothing matches, raises ItensNaoEncontrados.
+    """
+
+    def rid(item: dict) -> str:
+        return str(item.get("product_retailer_id") or item.get("retailer_id") or "").strip()
+
+    catalogo = {
+        p.retailer_id: p
+        for p in Produto.objects.filter(
+            tenant=tenant, retailer_id__in=[rid(i) for i in product_items if rid(i)]
+        )
+    }
+    itens: list[tuple[Produto, Any]] = []
+    desconhecidos: list[str] = []
+    for item in product_items:
+        produto = catalogo.get(rid(item))
+        if produto is None or not produto.ativo:
+            nome = produto.nome if produto is not None else (rid(item) or _("item sem código"))
+            if nome not in desconhecidos:
+                desconhecidos.append(nome)
+            continue
+        itens.append((produto, item.get("quantity", 1)))
+    if not itens:
+        raise ItensNaoEncontrados(desconhecidos=desconhecidos)
+    pedido = pedido_create(
+        tenant=tenant, cliente=cliente, itens=itens, chatbot=chatbot, observacoes=observacoes
+    )
+    return pedido, desconhecidos
+
+
+# --- Status changes ----------------------------------------------------------------------
+
+
+def pedido_mudar_status(*, pedido: Pedido, status: str, actor: Any = None) -> Pedido:
+    """Move an order along pedidos.status's rules and tell the customer, once.
+
+    rascunho → confirmado confirms the cart (prices, stock, total); cancelling an order
+    that held stock gives it back. An illegal move raises TransicaoInvalida listing the
+    allowed ones. The customer is messaged through chatbots.services.send_to_customer after
+    commit (a rolled-back change messages nobody); cancelling a mere cart messages nobody.
+    Returns the updated order.
+    """
+    if not st.is_valid(status):
+        raise StatusDesconhecido(status=status)
+    with transaction.atomic():
+        locked = Pedido.objects.select_for_update().get(pk=pedido.pk)
+        anterior = locked.status
+        if not st.can_transition(anterior, status):
+            raise TransicaoInvalida(pedido=locked, atual=anterior, desejado=status)
+        if status == StatusPedido.CONFIRMADO:
+            _confirmar(locked)
+        else:
+            if status == StatusPedido.CANCELADO and anterior in st.RESERVA_ESTOQUE:
+                _devolver_estoque(locked)
+            locked.status = status
+            locked.save(update_fields=["status", "atualizado_em"])
+        logger.info("pedido %s: %s -> %s by %s", locked.pk, anterior, status, actor or "system")
+        if anterior != StatusPedido.RASCUNHO or status != StatusPedido.CANCELADO:
+            transaction.on_commit(partial(_notificar_status, locked.pk, status), robust=True)
+    return locked
+
+
+def pedido_cancelar(*, pedido: Pedido, actor: Any = None) -> Pedido:
+    """Cancel an order not yet delivered (stock goes back; the customer is told)."""
+    return pedido_mudar_status(pedido=pedido, status=StatusPedido.CANCELADO, actor=actor)
+
+
+def _bot_do_cliente(pedido: Pedido) -> Chatbot | None:
+    """The bot the order came from; for API orders, the one the customer last talked to."""
+    if pedido.chatbot_id:
+        return pedido.chatbot
+    conversa = (
+        Conversation.objects.filter(tenant_id=pedido.tenant_id, cliente_id=pedido.cliente_id)
+        .select_related("chatbot")
+        .order_by("-updated_at")
+        .first()
+    )
+    return conversa.chatbot if conversa else None
+
+
+def _template(chatbot: Chatbot, purpose: str, params: list[str]) -> Template | None:
+    template = (
+        MessageTemplate.objects.filter(chatbot=chatbot, purpose=purpose, approved=True)
+        .order_by("id")
+        .first()
+    )
+    if template is None:
+        return None
+    # Meta refuses a send whose parameter count differs from the approved template's.
+    return Template(
+        name=template.name, language=template.language, params=params[: template.param_count]
+    )
+
+
+def _notificar_status(pedido_id: int, status: str) -> None:
+    from chatbots.services import send_to_customer
+
+    pedido = Pedido.objects.select_related("cliente", "chatbot").get(pk=pedido_id)
+    chatbot = _bot_do_cliente(pedido)
+    if chatbot is None:
+        logger.warning("pedido %s: no bot to tell the customer about %s", pedido_id, status)
+        return
+    body = str(st.MENSAGEM_CLIENTE[status]).format(
+        numero=pedido.numero, total=formatar_reais(pedido.total)
+    )
+    send_to_customer(
+        chatbot=chatbot,
+        cliente=pedido.cliente,
+        message=Text(body=body),
+        template=_template(chatbot, TEMPLATE_ORDER_UPDATE, [str(pedido.numero), st.label(status)]),
+        reason=TEMPLATE_ORDER_UPDATE,
+    )
+
+
+# --- Stale carts -------------------------------------------------------------------------
+
+
+def _horas(chatbot: Chatbot | None, opcao: str, padrao: float) -> float:
+    valor = (chatbot.options or {}).get(opcao) if chatbot is not None else None
+    try:
+        return float(valor) if valor not in (None, "") else float(padrao)
+    except (TypeError, ValueError):
+        logger.warning("chatbot %s: option %s=%r is not a number", chatbot.pk, opcao, valor)
+        return float(padrao)
+
+
+def _lembrar(pedido: Pedido, now: datetime) -> bool:
+    """Claim the reminder with a conditional UPDATE (two runs never remind twice) and
+    queue it in the same transaction, so a failed send leaves it for the next run."""
+    from chatbots.services import send_to_customer
+
+    with transaction.atomic():
+        claimed = Pedido.objects.filter(
+            pk=pedido.pk, status=StatusPedido.RASCUNHO, lembrado_em__isnull=True
+        ).update(lembrado_em=now)  # update(): leaves atualizado_em, so expiry is not delayed
+        if not claimed:
+            return False
+        body = _(
+            "Olá! Seu pedido ficou no carrinho:\n%(resumo)s\n\n"
+            "É só responder esta mensagem para continuar de onde parou."
+        ) % {"resumo": pedido_resumo(pedido=pedido)}
+        send_to_customer(
+            chatbot=pedido.chatbot,
+            cliente=pedido.cliente,
+            message=Text(body=body),
+            template=_template(
+                pedido.chatbot, TEMPLATE_CART_REMINDER, [formatar_reais(pedido.total)]
+            ),
+            reason=TEMPLATE_CART_REMINDER,
+        )
+    return True
+
+
+def carrinhos_lembrar_e_expirar(
+    *, lembrar_apos_horas: float, expirar_apos_horas: float, now: datetime | None = None
+) -> tuple[int, int]:
+    """Remind once the customers whose cart has sat idle, and drop carts idle for too long.
+
+    Idle time counts from the cart's last change. Each bot may override the thresholds
+    in its options (`carrinho_lembrar_apos_horas`, `carrinho_expirar_apos_horas`). Empty
+    carts are never reminded. Expired carts are DELETED, not cancelled: the customer never
+    placed them, so they must not show up as cancelled orders in lists and exports, and
+    they hold no stock to give back. Returns (reminded, expired).
+    """
+    now = now or timezone.now()
+    bot_ids = set(
+        Pedido.objects.filter(status=StatusPedido.RASCUNHO)
+        .values_list("chatbot_id", flat=True)
+        .distinct()
+    )
+    bots = Chatbot.objects.in_bulk([b for b in bot_ids if b is not None])
+    lembrados = expirados = 0
+    for bot_id in bot_ids:
+        chatbot = bots.get(bot_id)
+        expirar = timedelta(hours=_horas(chatbot, OPCAO_EXPIRAR_APOS_HORAS, expirar_apos_horas))
+        lembrar = timedelta(hours=_horas(chatbot, OPCAO_LEMBRAR_APOS_HORAS, lembrar_apos_horas))
+        abertos = Pedido.objects.filter(status=StatusPedido.RASCUNHO, chatbot_id=bot_id)
+        with transaction.atomic():
+            # skip_locked: a cart being changed right now is not idle; leave it.
+            ids = list(
+                abertos.filter(atualizado_em__lt=now - expirar)
+                .select_for_update(skip_locked=True)
+                .values_list("id", flat=True)
+            )
+            ItemPedido.objects.filter(pedido_id__in=ids).delete()
+            expirados += Pedido.objects.filter(id__in=ids).delete()[1].get(Pedido._meta.label, 0)
+        if chatbot is None or not chatbot.active:
+            continue
+        parados = (
+            abertos.filter(
+                lembrado_em__isnull=True,
+                atualizado_em__lt=now - lembrar,
+                itens__isnull=False,
+            )
+            .distinct()
+            .select_related("cliente", "chatbot")
+        )
+        for pedido in parados:
+            if _lembrar(pedido, now):
+                lembrados += 1
+    if lembrados or expirados:
+        logger.info("stale carts: %s reminded, %s expired", lembrados, expirados)
+    return lembrados, expirados

@@ -1,0 +1,274 @@
+"""A fake Meta Graph API (WhatsApp Cloud API sends) on 127.0.0.1, as a pytest fixture.
+
+Loaded for every test by `pytest_plugins = ["tests.fakes.graph"]` in the root conftest.py.
+
+    def test_it_retries(fake_graph, ...):          # settings.WHATSAPP_GRAPH_API_URL -> fake
+        fake_graph.fail_next(code=130429, times=2)  # two "rate limit hit", then success
+        ...
+        assert [r.json["text"]["body"] for r in fake_graph.sends] == ["Oi", "Oi", "Oi"]
+
+What it does, like Meta (PROTOCOLS.md §2):
+* `POST /{version}/{phone_number_id}/messages` with `Authorization: Bearer <token>`:
+  a send answers `{"messaging_product":"whatsapp","contacts":[{"input","wa_id"}],
+  "messages":[{"id":"wamid.<unique>"}]}`; a read receipt (`status: "read"`) answers
+  `{"success": true}`.
+* No bearer token: 401 with error code 190. Another path: 400 with error code 100.
+* Errors as Meta sends them: `{"error":{"message":"(#code) title","type":"OAuthException",
+  "code":..,"error_data":{"messaging_product":"whatsapp","details":..},"fbtrace_id":..}}`.
+
+Scripting (each call queues answers for the next requests, in order; unscripted requests
+succeed):
+* `fail_next(code=130429, times=2, status=None, details="", delay=0)`: Meta error bodies;
+  the HTTP status defaults to what Meta uses for that code (mostly 400).
+* `respond_next(status=503, body="<html>...", times=1, delay=0)`: any raw answer.
+* `delay_next(seconds, times=1)`: answer normally, but late (for client timeouts).
+
+Every request is recorded, scripted or not, in arrival order: `requests` (all), `sends`
+(message sends), `reads` (read receipts); each a RecordedRequest with `method`, `path`,
+`headers` (case-insensitive), `json` (the parsed body), `status` and `response`.
+`unused_url()` gives a loopback URL where nothing listens (connection refused).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from requests.structures import CaseInsensitiveDict
+
+SEND_PATH = re.compile(r"^/v\d+\.\d+/(?P<phone_number_id>[^/]+)/messages$")
+
+# Titles Meta uses for the codes tests care about (support/error-codes).
+ERROR_TITLES = {
+    4: "Application request limit reached",
+    100: "Invalid parameter",
+    131000: "Something went wrong",
+    131008: "Required parameter is missing",
+    131009: "Parameter value is not valid",
+    131026: "Message undeliverable",
+    131047: "Re-engagement message",
+    131050: "User has stopped receiving marketing messages",
+    131051: "Unsupported message type",
+    131056: "(Business Account, Consumer Account) pair rate limit hit",
+    131057: "Account in maintenance mode",
+    130429: "Rate limit hit",
+    132000: "Number of parameters does not match the expected number of params",
+    132001: "Template does not exist",
+    190: "Invalid OAuth access token - Cannot parse access token",
+    80007: "Rate limit issues",
+}
+# Codes Meta answers with a server error status; everything else comes back as 400.
+SERVER_ERROR_STATUS = {1: 500, 2: 503, 131000: 500, 131016: 503}
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: CaseInsensitiveDict
+    json: Any
+    status: int = 0
+    response: Any = None
+
+    @property
+    def phone_number_id(self) -> str:
+        match = SEND_PATH.match(self.path)
+        return match["phone_number_id"] if match else ""
+
+    @property
+    def is_send(self) -> bool:
+        return isinstance(self.json, dict) and "type" in self.json
+
+    @property
+    def is_read_receipt(self) -> bool:
+        return isinstance(self.json, dict) and self.json.get("status") == "read"
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: Any  # dict -> JSON; str/bytes -> as is; None -> the normal success answer
+    delay: float = 0.0
+
+
+def meta_error(code: int, details: str = "", title: str = "") -> dict:
+    title = title or ERROR_TITLES.get(code, "Error")
+    return {
+        "error": {
+            "message": f"(#{code}) {title}",
+            "type": "OAuthException",
+            "code": code,
+            "error_data": {"messaging_product": "whatsapp", "details": details or title},
+            "fbtrace_id": f"A{uuid.uuid4().hex[:22]}",
+        }
+    }
+
+
+class FakeGraph:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._script: deque[_Answer] = deque()
+        self._requests: list[RecordedRequest] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                fake._handle(self)
+
+            do_GET = do_POST  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # --- lifecycle ---------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeGraph:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._script.clear()
+            self._requests.clear()
+
+    # --- scripting ---------------------------------------------------------------------
+    def fail_next(
+        self,
+        *,
+        code: int = 130429,
+        times: int = 1,
+        status: int | None = None,
+        details: str = "",
+        delay: float = 0.0,
+    ) -> None:
+        """The next `times` requests get Meta's error `code`."""
+        status = status or SERVER_ERROR_STATUS.get(code, 400)
+        with self._lock:
+            for _ in range(times):
+                self._script.append(_Answer(status, meta_error(code, details), delay))
+
+    def respond_next(
+        self, *, status: int, body: Any = "", times: int = 1, delay: float = 0.0
+    ) -> None:
+        """The next `times` requests get this raw answer (e.g. a 502 page from a proxy)."""
+        with self._lock:
+            for _ in range(times):
+                self._script.append(_Answer(status, body, delay))
+
+    def delay_next(self, seconds: float, *, times: int = 1) -> None:
+        """The next `times` requests are answered normally, after `seconds`."""
+        with self._lock:
+            for _ in range(times):
+                self._script.append(_Answer(200, None, seconds))
+
+    # --- what was received -------------------------------------------------------------
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def sends(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.is_send]
+
+    @property
+    def reads(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.is_read_receipt]
+
+    # --- the server side ---------------------------------------------------------------
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", errors="replace")
+        record = RecordedRequest(
+            method=handler.command,
+            path=handler.path.split("?", 1)[0],
+            headers=CaseInsensitiveDict(handler.headers.items()),
+            json=body,
+        )
+        with self._lock:
+            self._requests.append(record)
+            scripted = self._script.popleft() if self._script else None
+        status, answer = self._answer(record, scripted)
+        record.status, record.response = status, answer
+        if scripted and scripted.delay:
+            time.sleep(scripted.delay)
+        payload = (
+            answer
+            if isinstance(answer, bytes)
+            else (answer.encode() if isinstance(answer, str) else json.dumps(answer).encode())
+        )
+        try:
+            handler.send_response(status)
+            ctype = "application/json" if not isinstance(answer, (str, bytes)) else "text/html"
+            handler.send_header("Content-Type", ctype)
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+            pass
+
+    def _answer(self, record: RecordedRequest, scripted: _Answer | None) -> tuple[int, Any]:
+        if record.method != "POST" or not SEND_PATH.match(record.path):
+            return 400, meta_error(100, f"Unsupported {record.method} request: {record.path}")
+        if not str(record.headers.get("Authorization", "")).startswith("Bearer "):
+            return 401, meta_error(190)
+        if scripted is not None and scripted.body is not None:
+            return scripted.status, scripted.body
+        body = record.json if isinstance(record.json, dict) else {}
+        if body.get("status") == "read":
+            return 200, {"success": True}
+        to = str(body.get("to", ""))
+        return 200, {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": to, "wa_id": re.sub(r"\D", "", to) or to}],
+            "messages": [{"id": f"wamid.{uuid.uuid4().hex.upper()}"}],
+        }
+
+
+def unused_url() -> str:
+    """A loopback URL where nothing listens: requests to it are refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def _fake_graph_server():
+    server = FakeGraph().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_graph(_fake_graph_server, settings) -> FakeGraph:
+    """The fake Graph API, empty and unscripted, with WHATSAPP_GRAPH_API_URL pointing at it."""
+    _fake_graph_server.reset()
+    settings.WHATSAPP_GRAPH_API_URL = _fake_graph_server.url
+    yield _fake_graph_server
+    _fake_graph_server.reset()
