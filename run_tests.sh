@@ -102,6 +102,8 @@ export FIELD_ENCRYPTION_KEYS=$("$VENV/bin/python" -c 'from cryptography.fernet i
 export SECURE_SSL_REDIRECT=False
 export DJANGO_ENV_FILE="$TMP/none.env" # never read or write a developer's .env
 export DATA_DIR="$TMP/data"
+export STATIC_ROOT="$TMP/static"
+mkdir -p "$STATIC_ROOT"
 export LOG_LEVEL=WARNING
 export PG_BIN REDIS_PORT PG_PORT
 

@@ -34,7 +34,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}@example.com")
     email = factory.LazyAttribute(lambda o: o.username)
     is_staff = True
-    password = factory.PostGenerationMethodCall("set_password", "senha-forte-123")
+    password = factory.django.Password("senha-forte-123")
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):

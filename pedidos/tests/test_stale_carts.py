@@ -98,3 +98,28 @@ def test_each_bot_may_set_its_own_hours(abandonado, chatbot, cliente):
     chatbot.save()
     assert run(1.5) == (1, 0)
     assert run(2.5) == (0, 1)
+
+
+def test_the_periodic_task_reminds_with_the_configured_hours(abandonado, cliente, settings):
+    from pedidos.tasks import bulk_stale_carts
+
+    settings.PEDIDOS_CART_REMIND_AFTER_HOURS = 2
+    settings.PEDIDOS_CART_EXPIRE_AFTER_HOURS = 10
+    with at(3):
+        assert bulk_stale_carts() == {"reminded": 1, "expired": 0}
+    with at(11):
+        assert bulk_stale_carts() == {"reminded": 0, "expired": 1}
+    assert reminders(cliente).count() == 1
+
+
+def test_setup_periodic_tasks_schedules_the_stale_cart_job(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django_celery_beat.models import PeriodicTask
+
+    call_command("setup_periodic_tasks", stdout=StringIO())
+    call_command("setup_periodic_tasks", stdout=StringIO())  # idempotent
+    task = PeriodicTask.objects.get(task="pedidos.tasks.bulk_stale_carts")
+    assert task.interval.every == 6 * 3600
+    assert PeriodicTask.objects.filter(task="pedidos.tasks.bulk_stale_carts").count() == 1
