@@ -31,10 +31,12 @@ def _roles_by_tenant(request) -> dict[int, set[str]]:
     cached = getattr(request, "_tenant_roles", None)
     if cached is None:
         cached = {}
-        for tenant_id, role in Membership.objects.filter(
-            user=request.user, tenant__active=True
-        ).values_list("tenant_id", "role"):
-            cached.setdefault(tenant_id, set()).add(role)
+        # The admin's login page builds its menu for the anonymous user too.
+        if request.user.is_authenticated:
+            for tenant_id, role in Membership.objects.filter(
+                user=request.user, tenant__active=True
+            ).values_list("tenant_id", "role"):
+                cached.setdefault(tenant_id, set()).add(role)
         request._tenant_roles = cached
     return cached
 

@@ -19,6 +19,7 @@ api_patterns = [
     path("pedidos/", include("pedidos.api.urls")),
     path("chatbots/", include("chatbots.urls")),
     path("chatbots/", include("chatbots.api.urls")),
+    path("agenda/", include("agenda.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

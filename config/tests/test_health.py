@@ -111,3 +111,10 @@ def test_health_needs_no_login_and_skips_the_https_redirect(client, db, settings
     assert client.get("/healthz").status_code == 200
     assert client.get("/healthz/live").status_code == 200
     assert client.get("/api/clientes/").status_code == 301  # everything else goes to https
+
+
+def test_liveness_answers_a_platform_probe_with_an_internal_host_name(client, settings):
+    settings.ALLOWED_HOSTS = ["chatbot.example.com"]
+    assert client.get("/healthz/live", HTTP_HOST="10.0.3.7:8000").status_code == 200
+    # ...while every other page still refuses a host that is not ours
+    assert client.get("/healthz", HTTP_HOST="10.0.3.7:8000").status_code == 400

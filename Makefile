@@ -1,0 +1,44 @@
+# Common commands. The two that matter are `make run` and `make test` (the README's two
+# commands); the others are shortcuts for development.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RUFF := $(VENV)/bin/ruff
+
+.PHONY: help run test test-quick lint fmt migrate makemigrations check-deploy shell superuser
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+run: ## start web + worker + beat in the foreground (./start_services.sh)
+	./start_services.sh
+
+test: ## the full test command: ruff, makemigrations --check, pytest on real PostgreSQL/Redis
+	./run_tests.sh
+
+test-quick: ## pytest only, tables from the models (development); ARGS="chatbots -x"
+	QUICK=1 ./run_tests.sh $(ARGS)
+
+lint: ## ruff check + format check + missing migrations
+	$(RUFF) check .
+	$(RUFF) format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+fmt: ## fix what ruff can fix and format the code
+	$(RUFF) check --fix .
+	$(RUFF) format .
+
+migrate: ## apply migrations and write the beat schedule
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py setup_periodic_tasks
+
+makemigrations: ## create migrations for model changes
+	$(PY) manage.py makemigrations
+
+check-deploy: ## Django's production checklist against the current environment
+	$(PY) manage.py check --deploy
+
+shell: ## Django shell
+	$(PY) manage.py shell
+
+superuser: ## create an admin login
+	$(PY) manage.py createsuperuser

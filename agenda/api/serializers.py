@@ -1,0 +1,85 @@
+from rest_framework import serializers
+
+from agenda.models import Agendamento, Servico
+from billing.api.viewsets import TenantPrimaryKeyRelatedField
+from clientes.models import Cliente
+
+
+class ServicoSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Servico
+        fields = [
+            "id",
+            "nome",
+            "duracao_minutos",
+            "preco",
+            "cal_event_type_id",
+            "ativo",
+            "criado_em",
+            "atualizado_em",
+        ]
+        read_only_fields = ["id", "criado_em", "atualizado_em"]
+
+
+class AgendamentoSerializer(serializers.ModelSerializer):
+    cliente_nome = serializers.CharField(source="cliente.nome", read_only=True)
+    servico_nome = serializers.CharField(source="servico.nome", read_only=True)
+
+    class Meta:
+        model = Agendamento
+        fields = [
+            "id",
+            "cliente",
+            "cliente_nome",
+            "servico",
+            "servico_nome",
+            "inicio",
+            "fim",
+            "status",
+            "origem",
+            "cal_booking_uid",
+            "reagendado_para",
+            "compareceu",
+            "lembrete_24h_enviado_em",
+            "lembrete_1h_enviado_em",
+            "followup_enviado_em",
+            "observacoes",
+            "criado_em",
+            "atualizado_em",
+        ]
+        read_only_fields = fields
+
+
+class AgendamentoCriarSerializer(serializers.Serializer):
+    cliente = TenantPrimaryKeyRelatedField(queryset=Cliente.objects.all())
+    servico = TenantPrimaryKeyRelatedField(queryset=Servico.objects.all())
+    inicio = serializers.DateTimeField()
+    observacoes = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CancelarSerializer(serializers.Serializer):
+    motivo = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class ReagendarSerializer(serializers.Serializer):
+    inicio = serializers.DateTimeField()
+
+
+class PresencaSerializer(serializers.Serializer):
+    compareceu = serializers.BooleanField()
+
+
+class DisponibilidadeQuerySerializer(serializers.Serializer):
+    servico = serializers.IntegerField()
+    data = serializers.DateField()
+
+
+class SlotSerializer(serializers.Serializer):
+    inicio = serializers.DateTimeField()
+    fim = serializers.DateTimeField()
+
+
+class DisponibilidadeSerializer(serializers.Serializer):
+    servico = serializers.IntegerField()
+    data = serializers.DateField()
+    horarios = SlotSerializer(many=True)

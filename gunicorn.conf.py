@@ -1,0 +1,148 @@
+"""Gunicorn settings, read from the environment. Used by every launcher of the web process.
+
+    gunicorn -c gunicorn.conf.py config.wsgi:application
+
+Environment (all optional):
+    PORT (8000), BIND_HOST (0.0.0.0: Render and Replit route to it; use 127.0.0.1 behind
+    nginx), WEB_CONCURRENCY (worker processes, 2), WEB_THREADS (threads per worker, 4),
+    GUNICORN_TIMEOUT (30 s), GUNICORN_GRACEFUL_TIMEOUT (20 s), GUNICORN_KEEPALIVE (5 s),
+    GUNICORN_MAX_REQUESTS (2000, 0 = never recycle), FORWARDED_ALLOW_IPS (127.0.0.1,::1),
+    PROMETHEUS_MULTIPROC_DIR (DATA_DIR/prometheus), LOG_LEVEL, LOG_FORMAT (json|plain).
+
+Prometheus: each gunicorn worker is its own process, so django-prometheus counters must be
+kept in files that /metrics adds up (prometheus_client's multiprocess mode). That mode is
+chosen when prometheus_client is first imported, from PROMETHEUS_MULTIPROC_DIR; this file is
+loaded by the gunicorn master before the Django app, so setting the default here is early
+enough even when a launcher forgot to set it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gunicorn import glogging
+
+BASE_DIR = Path(__file__).resolve().parent
+if str(BASE_DIR) not in sys.path:
+    sys.path.insert(0, str(BASE_DIR))
+
+_DATA_DIR = Path(os.environ.get("DATA_DIR") or BASE_DIR / "var")
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_DATA_DIR / "prometheus"))
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+wsgi_app = "config.wsgi:application"
+bind = [f"{os.environ.get('BIND_HOST') or '0.0.0.0'}:{_int('PORT', 8000)}"]
+
+# gthread: a few processes with threads each. Requests mostly wait on PostgreSQL/Redis, so
+# threads give concurrency cheaply; the defaults (2 x 4 = 8 requests at once) fit 2 cores
+# and ~512 MB. Raise WEB_CONCURRENCY to about the number of cores on bigger machines; each
+# thread may hold one database connection (CONN_MAX_AGE), so workers x threads x instances
+# must stay under PostgreSQL's max_connections.
+worker_class = "gthread"
+workers = _int("WEB_CONCURRENCY", 2)
+threads = _int("WEB_THREADS", 4)
+
+# Nothing legitimate takes long in a request: the webhook stores and answers (Meta wants a
+# median under 250 ms) and slow work goes to Celery. A stuck worker is killed after this.
+timeout = _int("GUNICORN_TIMEOUT", 30)
+# Platforms wait about 30 s between SIGTERM and SIGKILL (Render's default); finish in-flight
+# requests well inside that.
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 20)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# Recycle workers now and then so a slow leak never grows without bound; jitter keeps them
+# from restarting all at once.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = max(1, max_requests // 10) if max_requests else 0
+
+# The worker heartbeat file is touched on every loop; tmpfs avoids stalls on slow disks
+# (containers' overlay filesystems).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# Several gunicorns (tests, benchmarks, two checkouts) would share one default control
+# socket under $HOME; nothing here uses it.
+control_socket_disable = True
+
+# Proxies allowed to set X-Forwarded-* for gunicorn itself. Django decides https from
+# X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER) on its own; this only affects gunicorn.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+accesslog = "-"  # stdout
+errorlog = "-"  # stderr
+# Plain format: path without the query string, which can carry tokens (hub.verify_token).
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s'
+
+
+class JsonLogger(glogging.Logger):
+    """gunicorn's own lines and access lines as JSON, like the Django and Celery processes.
+
+    Access lines carry the X-Request-ID that config.middleware set on the response, so one
+    request can be followed from the access log to the application log. Phone numbers in
+    paths are masked by the same function as every other log line.
+    """
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        from config.logging import JsonFormatter
+
+        for handler in self.error_log.handlers:
+            handler.setFormatter(JsonFormatter())
+
+    def access(self, resp, req, environ, request_time):
+        if not self.access_log_enabled:
+            return
+        from config.logging import mask
+
+        status = str(resp.status).split(None, 1)[0]
+        headers = {k.lower(): v for k, v in (resp.headers or [])}
+        doc = {
+            "time": datetime.now(UTC).isoformat(),
+            "level": "INFO",
+            "logger": "gunicorn.access",
+            "message": mask(f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')} {status}"),
+            "method": environ.get("REQUEST_METHOD"),
+            "path": mask(environ.get("PATH_INFO", "")),
+            "status": int(status) if status.isdigit() else status,
+            "bytes": getattr(resp, "sent", None),
+            "duration_ms": round(request_time.total_seconds() * 1000, 1),
+            "remote_addr": environ.get("REMOTE_ADDR"),
+            "user_agent": environ.get("HTTP_USER_AGENT", "")[:200],
+        }
+        if headers.get("x-request-id"):
+            doc["request_id"] = headers["x-request-id"]
+        try:
+            self.access_log.info(json.dumps(doc, ensure_ascii=False))
+        except Exception:  # a log line must never break a response
+            self.error("access log failed")
+
+
+if os.environ.get("LOG_FORMAT", "json") == "json":
+    logger_class = JsonLogger
+
+
+def on_starting(server):
+    """Start every boot with an empty metrics directory.
+
+    Files left by the previous run's processes would otherwise be added to the new run's
+    counters forever. Only *.db files are removed, in case the variable points somewhere
+    shared by mistake.
+    """
+    path = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink(missing_ok=True)
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges (counters and histograms stay and keep adding up)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Starts the whole platform on one machine, in the foreground: the web server (gunicorn),
+# a Celery worker for every queue and Celery beat. Ctrl-C (SIGINT) or SIGTERM stops all
+# three and waits for them.
+#
+#   ./start_services.sh            # embedded default: SQLite, filesystem broker, file cache
+#   PORT=9000 ./start_services.sh
+#   DATABASE_URL=postgres://... REDIS_URL=redis://... SECRET_KEY=... \
+#     FIELD_ENCRYPTION_KEYS=... ./start_services.sh   # production pieces
+#
+# Before starting it: creates .venv if needed, installs requirements.txt when it changed,
+# applies migrations, loads the demo data (embedded mode only, unless SEED_DEMO says
+# otherwise), writes the beat schedule and collects static files.
+# Variables (PORT, WEB_CONCURRENCY, ...) may also be set in .env; see .env.example.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+VENV=${VENV:-$ROOT/.venv}
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf '\033[1;31m==> %s\033[0m\n' "$*" >&2; exit 1; }
+
+# --- Python and the virtualenv -------------------------------------------------------------
+find_python() {
+  local c
+  for c in ${PYTHON:-} python3.11 python3; do
+    if command -v "$c" >/dev/null 2>&1 &&
+      "$c" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$c"
+      return 0
+    fi
+  done
+  return 1
+}
+
+if [ ! -x "$VENV/bin/python" ] || [ ! -x "$VENV/bin/pip" ]; then
+  PY=$(find_python) || die "Python 3.11 não encontrado. Instale o python3.11 (ou defina PYTHON=/caminho/do/python)."
+  log "criando o ambiente virtual em $VENV"
+  if ! "$PY" -m venv --clear "$VENV"; then
+    # Debian ships venv's pip bootstrap in a separate package.
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      log "instalando o pacote python3-venv"
+      apt-get update -qq >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      "$PY" -m venv --clear "$VENV"
+    else
+      die "não foi possível criar o ambiente virtual: instale o pacote python3-venv e tente de novo."
+    fi
+  fi
+fi
+PYBIN="$VENV/bin/python"
+
+# Reinstall only when requirements.txt changed (run_tests.sh's stamp covers it too).
+stamp="$VENV/.requirements.sha"
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+dev_want=$(cat requirements.txt requirements-dev.txt 2>/dev/null | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] &&
+  [ "$(cat "$VENV/.dev-requirements.sha" 2>/dev/null)" != "$dev_want" ]; then
+  log "instalando as dependências (requirements.txt)"
+  "$PYBIN" -m pip install --disable-pip-version-check -q -r requirements.txt
+  echo "$want" >"$stamp"
+fi
+
+# --- Configuration ---------------------------------------------------------------------------
+# Loading the settings once, here, reads .env and (embedded mode) generates SECRET_KEY and
+# FIELD_ENCRYPTION_KEYS into it before three processes start at once and race to do it.
+# It also hands the process-level variables that may live in .env to this shell.
+export DJANGO_SETTINGS_MODULE=config.settings
+export PYTHONUNBUFFERED=1
+config=$("$PYBIN" - <<'PYCODE'
+import os
+import shlex
+
+from django.conf import settings
+
+print(f"APP_MODE={shlex.quote(settings.MODE)}")
+print(f"export DATA_DIR={shlex.quote(str(settings.DATA_DIR))}")
+for name in (
+    "PORT", "BIND_HOST", "WEB_CONCURRENCY", "WEB_THREADS", "GUNICORN_TIMEOUT",
+    "GUNICORN_GRACEFUL_TIMEOUT", "GUNICORN_KEEPALIVE", "GUNICORN_MAX_REQUESTS",
+    "FORWARDED_ALLOW_IPS", "PROMETHEUS_MULTIPROC_DIR", "CELERY_CONCURRENCY", "SEED_DEMO",
+    "STOP_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT",
+):
+    if os.environ.get(name):
+        print(f"export {name}={shlex.quote(os.environ[name])}")
+PYCODE
+) || die "a configuração não carregou (veja o erro acima e o .env.example)"
+eval "$config"
+export PORT=${PORT:-8000}
+export BIND_HOST=${BIND_HOST:-0.0.0.0}
+LOG_LEVEL=${LOG_LEVEL:-INFO}
+# Demo data belongs to a local try-out, not to a production database.
+if [ "$APP_MODE" = embedded ]; then SEED_DEMO=${SEED_DEMO:-1}; else SEED_DEMO=${SEED_DEMO:-0}; fi
+
+if [ "$APP_MODE" = embedded ]; then
+  log "modo embutido: SQLite, fila e cache em arquivos em $DATA_DIR"
+else
+  log "modo produção: PostgreSQL (DATABASE_URL) e Redis (REDIS_URL)"
+fi
+
+# --- One-off steps -------------------------------------------------------------------------
+log "aplicando as migrações"
+"$PYBIN" manage.py migrate --noinput
+seed_out=""
+if [ "$SEED_DEMO" = 1 ]; then
+  log "carregando os dados de demonstração"
+  seed_out=$("$PYBIN" manage.py seed_demo) || { printf '%s\n' "$seed_out"; die "seed_demo falhou"; }
+  printf '%s\n' "$seed_out"
+fi
+log "gravando as tarefas periódicas"
+"$PYBIN" manage.py setup_periodic_tasks
+log "coletando os arquivos estáticos"
+"$PYBIN" manage.py collectstatic --noinput -v 0
+
+# --- The three processes ---------------------------------------------------------------------
+declare -a PIDS=()
+declare -A NAMES=()
+stopping=0
+
+alive() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
+  return 1
+}
+
+stop_all() {
+  [ "$stopping" = 1 ] && return 0
+  stopping=1
+  log "parando (aguarde: tarefas em andamento terminam primeiro)"
+  local pid deadline=$((SECONDS + ${STOP_TIMEOUT:-40}))
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  while alive; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      # Past the grace period: kill what is left, children too (Celery's pool processes,
+      # gunicorn's workers), so nothing outlives this script.
+      log "tempo esgotado: encerrando à força"
+      for pid in "${PIDS[@]}"; do
+        pkill -KILL -P "$pid" 2>/dev/null || true
+        kill -KILL "$pid" 2>/dev/null || true
+      done
+    fi
+    sleep 0.2
+  done
+  wait 2>/dev/null || true
+  log "tudo parado"
+}
+# A second Ctrl-C while stopping changes nothing: the grace period still applies.
+on_signal() {
+  [ "$stopping" = 1 ] && return 0
+  stop_all
+  exit "$1"
+}
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+
+start() {
+  local name=$1
+  shift
+  "$@" &
+  PIDS+=("$!")
+  NAMES[$!]=$name
+}
+
+PROMETHEUS_DIR=${PROMETHEUS_MULTIPROC_DIR:-$DATA_DIR/prometheus}
+# Multiprocess metrics only for gunicorn: it empties this directory when it starts, and the
+# worker and beat are not scraped from it (a metric they created would fail while the
+# directory does not exist yet).
+start web env PROMETHEUS_MULTIPROC_DIR="$PROMETHEUS_DIR" \
+  "$VENV/bin/gunicorn" -c gunicorn.conf.py config.wsgi:application
+start worker env -u PROMETHEUS_MULTIPROC_DIR \
+  "$VENV/bin/celery" -A config worker --queues replies,default,llm,bulk \
+  --hostname "local@%h" --concurrency "${CELERY_CONCURRENCY:-2}" --loglevel "$LOG_LEVEL" \
+  --without-gossip --without-mingle
+start beat env -u PROMETHEUS_MULTIPROC_DIR \
+  "$VENV/bin/celery" -A config beat --loglevel "$LOG_LEVEL" --pidfile=
+
+# --- Wait until everything answers, then say where it is ---------------------------------
+# /healthz turns 200 once the web, the database, the broker and the worker's and beat's
+# first heartbeats are all there; waiting for it also keeps their start-up banners from
+# landing in the middle of ours.
+healthy=0
+export PROBE_HOST=$BIND_HOST
+[ "$BIND_HOST" = 0.0.0.0 ] && PROBE_HOST=127.0.0.1
+for _ in $(seq 120); do
+  for pid in "${PIDS[@]}"; do
+    kill -0 "$pid" 2>/dev/null || { log "o processo ${NAMES[$pid]} parou ao iniciar"; stop_all; exit 1; }
+  done
+  if "$PYBIN" -c 'import os, urllib.request; urllib.request.urlopen("http://%s:%s/healthz" % (os.environ["PROBE_HOST"], os.environ["PORT"]), timeout=5)' 2>/dev/null; then
+    healthy=1
+    break
+  fi
+  sleep 0.5
+done
+[ "$healthy" = 1 ] || log "atenção: /healthz ainda não está ok após 60 s; veja o que falha em /healthz e nos logs acima"
+
+base="http://localhost:$PORT"
+[ "$BIND_HOST" = 0.0.0.0 ] || base="http://$BIND_HOST:$PORT"
+{
+  echo
+  printf '\033[1m  Plataforma no ar (modo %s)\033[0m\n' "$([ "$APP_MODE" = embedded ] && echo embutido || echo produção)"
+  echo "  Painel (admin):        $base/admin/"
+  echo "  Documentação da API:   $base/api/docs/"
+  echo "  Saúde:                 $base/healthz"
+  echo "  Métricas:              $base/metrics"
+  if [ -n "${REPLIT_DEV_DOMAIN:-}" ]; then echo "  Endereço público:      https://$REPLIT_DEV_DOMAIN/"; fi
+  if [ -n "$seed_out" ]; then
+    echo "  Demonstração:"
+    printf '%s\n' "$seed_out" | sed 's/^/    /'
+  fi
+  echo "  Ctrl-C para parar tudo."
+  echo
+}
+
+# --- Run until one process stops or we are told to stop -----------------------------------
+status=0
+wait -n || status=$?
+for pid in "${PIDS[@]}"; do
+  kill -0 "$pid" 2>/dev/null || log "o processo ${NAMES[$pid]} parou (código $status); parando os outros"
+done
+stop_all
+exit "$status"
