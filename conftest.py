@@ -9,7 +9,12 @@ from rest_framework.test import APIClient
 from billing.services import api_key_create
 from tests.factories import ClienteFactory, MembershipFactory, TenantFactory
 
-pytest_plugins = ["tests.fakes.graph"]
+pytest_plugins = [
+    "tests.fakes.graph",
+    "tests.fakes.whaticket",
+    "tests.fakes.evolution",
+    "tests.fakes.gemini",
+]
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from agenda import selectors, services
+from agenda import notificacoes, selectors, services
 from agenda.availability import configuracao_ativa, horario_validar
 from agenda.errors import AgendaErro, SlotTaken
 from agenda.models import (
@@ -199,7 +199,13 @@ class AgendamentoAdmin(TenantScopedAdmin):
     list_select_related = ["cliente", "servico", "tenant"]
     autocomplete_fields = ["cliente"]
     ordering = ["inicio"]
-    actions = ["acao_confirmar", "acao_cancelar", "acao_compareceu", "acao_nao_compareceu"]
+    actions = [
+        "acao_confirmar",
+        "acao_cancelar",
+        "acao_lembrar",
+        "acao_compareceu",
+        "acao_nao_compareceu",
+    ]
     agent_can_change = True
     readonly_fields = [
         "fim",
@@ -282,6 +288,28 @@ class AgendamentoAdmin(TenantScopedAdmin):
             ),
             _("%(n)s agendamento(s) cancelado(s)."),
         )
+
+    @admin.action(description=gettext_lazy("Enviar lembrete agora"))
+    def acao_lembrar(self, request, queryset):
+        """One reminder per selected appointment, now. A reminder that could not go out
+        (24-hour window closed and no approved reminder template) is reported as such."""
+        enviados, erros = 0, []
+        for agendamento in queryset.select_related("tenant", "cliente", "servico"):
+            try:
+                mensagem = notificacoes.lembrete_enviar_agora(agendamento=agendamento)
+            except ValidationError as exc:
+                erros.append(f"{agendamento}: {' '.join(exc.messages)}")
+                continue
+            if mensagem.status == mensagem.Status.FAILED:
+                erros.append(f"{agendamento}: {mensagem.error_detail}")
+            else:
+                enviados += 1
+        if enviados:
+            self.message_user(
+                request, _("%(n)s lembrete(s) enviado(s).") % {"n": enviados}, messages.SUCCESS
+            )
+        for erro in erros[:10]:
+            self.message_user(request, erro, messages.ERROR)
 
     @admin.action(description=gettext_lazy("Marcar: compareceu"))
     def acao_compareceu(self, request, queryset):

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from billing.models import Membership, Tenant
 from billing.tenancy import user_tenants
+from compliance.audit import AuditedAdminMixin
 
 WRITE_ROLES = {Membership.Role.OWNER, Membership.Role.ADMIN}
 
@@ -143,7 +144,9 @@ class TenantScopeMixin:
         return request.user.is_superuser or bool(self._obj_roles(request, obj) & WRITE_ROLES)
 
 
-class TenantScopedAdmin(TenantScopeMixin, admin.ModelAdmin):
+class TenantScopedAdmin(AuditedAdminMixin, TenantScopeMixin, admin.ModelAdmin):
+    """Tenant-scoped, and every add/change/delete is written to the audit log."""
+
     form = TenantConsistencyForm
 
     def get_form(self, request, obj=None, **kwargs):

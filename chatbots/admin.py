@@ -201,6 +201,7 @@ class ChatbotAdmin(SummaryDeleteMixin, TenantScopedAdmin):
     search_fields = ["name", "display_number", "phone_number_id"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [StepInline, MessageTemplateInline]
+    actions = ["test_connection"]
     fieldsets = [
         (None, {"fields": ["tenant", "name", "active", "language", "display_number"]}),
         (
@@ -311,6 +312,23 @@ class ChatbotAdmin(SummaryDeleteMixin, TenantScopedAdmin):
         super().save_related(request, form, formsets, change)
         for warning in selectors.chatbot_flow_warnings(chatbot=form.instance):
             self.message_user(request, warning, messages.WARNING)
+
+    def has_test_connection_permission(self, request) -> bool:
+        return _can_write(request)
+
+    @admin.action(
+        description=gettext_lazy("Testar conexão com o provedor"), permissions=["test_connection"]
+    )
+    def test_connection(self, request, queryset):
+        from chatbots.connection import chatbot_check_connection
+
+        for chatbot in _writable(request, queryset).order_by("name"):
+            ok, detail = chatbot_check_connection(chatbot=chatbot)
+            self.message_user(
+                request,
+                f"{chatbot.name}: {detail}",
+                messages.SUCCESS if ok else messages.ERROR,
+            )
 
 
 # --- Conversations --------------------------------------------------------------------------
@@ -425,6 +443,8 @@ class MessageAdmin(TenantScopedAdmin):
         "status",
         RecentErrorCodeFilter,
         tenant_chatbot_filter("conversation__chatbot_id"),
+        "intent",  # what customers want and how they feel (chatbots.ai.intent)
+        "polarity",
     ]
     list_select_related = ["conversation__cliente", "conversation__chatbot"]
     search_fields = ["=provider_message_id", "=conversation__cliente__telefone"]
@@ -523,3 +543,7 @@ class InboundEventAdmin(TenantScopedAdmin):
             % {"count": count},
             messages.SUCCESS if count else messages.WARNING,
         )
+
+
+# The assistant's knowledge base and business profile (chatbots.ai).
+from chatbots.ai import admin as _ai_admin  # noqa: E402,F401

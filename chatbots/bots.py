@@ -22,7 +22,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from billing.models import Subscription, Tenant
+from billing import alerts
+from billing.models import LimitKind, Subscription, Tenant
 from chatbots.models import Chatbot, Step
 
 SECRET_FIELDS = ("access_token", "app_secret", "provider_secrets")
@@ -150,6 +151,7 @@ def chatbot_create(*, tenant: Tenant, name: str, provider: str, **fields: Any) -
     chatbot = Chatbot(tenant=tenant)
     _apply(chatbot, {"name": name, "provider": provider, **fields})
     chatbot_limit_check(tenant=tenant, lock=True)
+    alerts.seats_check_on_commit(tenant_id=tenant.pk, kind=LimitKind.CHATBOTS)  # 80 %/100 %
     return _save_chatbot(chatbot)
 
 

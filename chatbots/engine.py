@@ -23,7 +23,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from prometheus_client import Counter
 
-from chatbots import inbound, interceptors, outbound
+from billing import metering
+from chatbots import echoes, inbound, interceptors, numbered, outbound
+from chatbots.ai import assistant, intent
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.registry import HandlerNotFound, load_handler
 from chatbots.messages import InboundMessage, MessageLimitError, Outbound, Text
@@ -78,6 +80,13 @@ def process_event(event_id: int) -> None:
         if event is not None:
             inbound.apply_status(event)
         return
+    if head["kind"] == InboundEvent.Kind.PREFERENCE:  # a marketing opt-out/opt-in (Meta)
+        event = inbound.claim(event_id)
+        if event is not None:
+            from compliance.consent import preference_apply
+
+            preference_apply(event)
+        return
     _process_next(chatbot_id=head["chatbot_id"], contact_key=head["contact_key"])
 
 
@@ -107,7 +116,11 @@ def _process_next(*, chatbot_id: int, contact_key: str) -> Turn | None:
     with transaction.atomic():
         _lock_contact(chatbot_id, contact_key)
         event = (
-            InboundEvent.objects.select_related("chatbot__tenant")
+            # The plan comes along for the quota interceptor (billing.quotas), and the consent
+            # settings for the opt-out keywords interceptor (compliance), in this query.
+            InboundEvent.objects.select_related(
+                "chatbot__tenant__subscription__plan", "chatbot__tenant__consent_settings"
+            )
             .filter(
                 chatbot_id=chatbot_id,
                 contact_key=contact_key,
@@ -132,6 +145,8 @@ def _process_next(*, chatbot_id: int, contact_key: str) -> Turn | None:
 
 
 def _run_turn(chatbot: Chatbot, message: InboundMessage) -> tuple[Turn, str]:
+    if message.type == echoes.ECHO_TYPE:  # sent by the business itself: never a turn
+        return Turn(conversation=echoes.echo_process(chatbot=chatbot, message=message)), ""
     cliente = cliente_upsert_from_whatsapp(
         tenant=chatbot.tenant,
         wa_id=message.from_phone,
@@ -144,6 +159,7 @@ def _run_turn(chatbot: Chatbot, message: InboundMessage) -> tuple[Turn, str]:
     conversation.chatbot = chatbot
     conversation.cliente = cliente
     _record_inbound(conversation, message)
+    metering.record(tenant_id=conversation.tenant_id, messages_in=1)
     if message.provider != SIMULATOR:
         outbound.queue_mark_read(chatbot=chatbot, external_id=message.external_id)
     turn = Turn(conversation=conversation)
@@ -157,6 +173,8 @@ def _run_turn(chatbot: Chatbot, message: InboundMessage) -> tuple[Turn, str]:
         conversation.current_step = ""
         conversation.state = {}
 
+    # "2" answering buttons or a list sent as numbered text becomes that option's tap.
+    message = numbered.numbered_reply(conversation=conversation, message=message)
     steps = {s.code: s for s in Step.objects.filter(chatbot=chatbot, active=True)}
     flow = Flow(chatbot=chatbot, conversation=conversation, cliente=cliente, steps=steps)
     try:
@@ -183,6 +201,7 @@ def _run_turn(chatbot: Chatbot, message: InboundMessage) -> tuple[Turn, str]:
 
 
 def _record_inbound(conversation: Conversation, message: InboundMessage) -> None:
+    guess = intent.classify_inbound(message)
     # ignore_conflicts: an event processed again (admin "process again") keeps one row.
     Message.objects.bulk_create(
         [
@@ -195,6 +214,9 @@ def _record_inbound(conversation: Conversation, message: InboundMessage) -> None
                 text=message.text,
                 payload=message.to_dict(),
                 status=Message.Status.RECEIVED,
+                # Cheap local rules only; the assistant refines free text it answers.
+                intent=guess.intent,
+                polarity=guess.polarity,
             )
         ],
         ignore_conflicts=True,
@@ -239,11 +261,18 @@ class Flow:
             self._goto(self.first_step(), out)
         elif reply is not None:
             self._apply(reply, out)
+            # An interceptor may move the conversation too (a "Reagendar" tap on a reminder
+            # enters the agenda flow's choose-day step, whatever step it was at).
+            if reply.next_step and not (reply.end or reply.handoff):
+                self._goto(self._step(reply.next_step), out)
         elif current is None:
             # A new conversation (or its step was removed): greet with the first step.
             self._goto(self.first_step(), out)
         else:
-            reply = self._handler(current).handle(self.context(current, message))
+            ctx = self.context(current, message)
+            reply = self._handler(current).handle(ctx)
+            if reply.not_understood:  # free text the step did not expect: maybe the assistant
+                reply = assistant.not_understood_reply(ctx, reply)
             self._apply(reply, out)
             if reply.next_step and not (reply.end or reply.handoff):
                 self._goto(self._step(reply.next_step), out)

@@ -70,7 +70,43 @@ def pedidos_flow() -> list[StepSpec]:
     ]
 
 
-FLOWS: dict[str, Callable[[], list[StepSpec]]] = {"menu": menu_flow, "pedidos": pedidos_flow}
+AGENDA = "chatbots.handlers.agenda"
+
+
+def agenda_flow() -> list[StepSpec]:
+    """Appointments: book (service -> day -> time -> confirm), see, reschedule, cancel."""
+    return [
+        ("inicio", f"{AGENDA}.AgendaInicioHandler", {}),
+        ("agenda_servico", f"{AGENDA}.EscolherServicoHandler", {}),
+        ("agenda_dia", f"{AGENDA}.EscolherDiaHandler", {}),
+        ("agenda_horario", f"{AGENDA}.EscolherHorarioHandler", {}),
+        ("agenda_confirmar", f"{AGENDA}.ConfirmarAgendamentoHandler", {}),
+        ("agenda_meu_horario", f"{AGENDA}.MeuHorarioHandler", {}),
+    ]
+
+
+FLOWS: dict[str, Callable[[], list[StepSpec]]] = {
+    "menu": menu_flow,
+    "pedidos": pedidos_flow,
+    "agenda": agenda_flow,
+}
+
+
+def _agenda_prepare(tenant: Tenant) -> str:
+    from agenda.padroes import agenda_padrao_garantir
+
+    return agenda_padrao_garantir(tenant=tenant)
+
+
+# What a flow needs from the tenant besides its steps (bind_tenant runs it and prints the
+# note): the agenda flow needs an availability source to offer anything.
+FLOW_PREPARE: dict[str, Callable[[Tenant], str]] = {"agenda": _agenda_prepare}
+
+
+def flow_prepare(*, tenant: Tenant, flow: str) -> str:
+    """Set up what the named flow needs in the tenant; returns a note of what was done."""
+    prepare = FLOW_PREPARE.get(flow)
+    return prepare(tenant) if prepare is not None else ""
 
 
 class UnknownFlow(LookupError):
@@ -102,9 +138,11 @@ def flow_install(*, chatbot: Chatbot, flow: str) -> list[Step]:
 
 
 def install_demo(tenant: Tenant) -> Chatbot:
-    """The demo bot of seed_demo: the stub provider, the order flow and a demo menu.
+    """The demo bots of seed_demo, on the stub provider: "Demo" with the order flow and a
+    demo menu, and "Demo Agenda" with the agenda flow, two services and business hours.
 
     Idempotent. Try it with `manage.py simulate --bot <id> --phone 5511987654321 "oi"`.
+    Returns the order bot.
     """
     from pedidos.demo import catalogo_demo
 
@@ -116,4 +154,20 @@ def install_demo(tenant: Tenant) -> Chatbot:
         )
     if not chatbot.steps.exists():
         flow_install(chatbot=chatbot, flow="pedidos")
+    install_demo_agenda(tenant)
+    return chatbot
+
+
+def install_demo_agenda(tenant: Tenant) -> Chatbot:
+    """The "Demo Agenda" bot: services "Corte de cabelo" and "Barba", Mon-Fri 9h-18h."""
+    from agenda.padroes import agenda_demo
+
+    agenda_demo(tenant=tenant)
+    chatbot = Chatbot.objects.filter(tenant=tenant, name="Demo Agenda").first()
+    if chatbot is None:
+        chatbot = bots.chatbot_create(
+            tenant=tenant, name="Demo Agenda", provider="stub", display_number="5511900000001"
+        )
+    if not chatbot.steps.exists():
+        flow_install(chatbot=chatbot, flow="agenda")
     return chatbot

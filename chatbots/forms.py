@@ -145,7 +145,10 @@ class ChatbotAdminForm(TenantConsistencyForm):
     app_secret = SecretField(label=gettext_lazy("app secret"))
     provider_secrets = SecretField(
         label=gettext_lazy("segredos do provedor"),
-        help_text=gettext_lazy('Objeto JSON, ex.: {"api_key": "..."} (Evolution, Whaticket).'),
+        help_text=gettext_lazy(
+            'Objeto JSON. Whaticket: {"token": "...", "shared_secret": "..."}; Evolution: '
+            '{"apikey": "...", "webhook_secret": "..."} (+ "jwt_key" opcional).'
+        ),
     )
 
     class Meta:

@@ -36,7 +36,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from prometheus_client import Counter
 
-from chatbots.messages import InboundMessage, InboundStatus
+from chatbots.messages import InboundMessage, InboundPreference, InboundStatus
 from chatbots.models import Chatbot, InboundEvent, Message
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ _INSERT_FIELDS = (
 # --- Storing -----------------------------------------------------------------------------------
 
 
-def event_key(item: InboundMessage | InboundStatus) -> tuple[str, str, str]:
+def event_key(item: InboundMessage | InboundStatus | InboundPreference) -> tuple[str, str, str]:
     """(kind, external_id, contact_key) of a normalized record.
 
     A status is unique per (message id, status): Meta's deduplication rule (§1.6), and
@@ -87,11 +87,13 @@ def event_key(item: InboundMessage | InboundStatus) -> tuple[str, str, str]:
     """
     if isinstance(item, InboundStatus):
         return InboundEvent.Kind.STATUS, f"{item.external_id}:{item.status}", item.recipient
+    if isinstance(item, InboundPreference):
+        return InboundEvent.Kind.PREFERENCE, item.external_id, item.contact_key
     return InboundEvent.Kind.MESSAGE, item.external_id, item.contact_key
 
 
 def store_events(
-    *, events: list[tuple[Chatbot, InboundMessage | InboundStatus, dict]]
+    *, events: list[tuple[Chatbot, InboundMessage | InboundStatus | InboundPreference, dict]]
 ) -> list[int]:
     """Insert one pending InboundEvent per (bot, normalized record, raw JSON); return new ids.
 

@@ -65,17 +65,76 @@ def catalog_order(ctx: Context) -> Reply | None:
     return handle_catalog_order(ctx)
 
 
+def appointment_buttons(ctx: Context) -> Reply | None:
+    """Buttons that carry an appointment ("Confirmar", "Reagendar", "Cancelar" on a reminder,
+    the satisfaction score after it) act on that appointment whatever the step: the tap
+    belongs to the appointment, not to where the conversation is (agenda issue)."""
+    from chatbots.handlers.agenda import interceptar
+
+    return interceptar(ctx)
+
+
+def optout_keywords(ctx: Context) -> Reply | None:
+    """SAIR/PARAR/... opt out of proactive messages, VOLTAR opts back in; a tapped button
+    and a typed "cancelar" during an order belong to the step (rule in compliance.interceptor)."""
+    from compliance.interceptor import optout_keywords as handle_keywords
+
+    return handle_keywords(ctx)
+
+
+def billing_quota(ctx: Context) -> Reply | None:
+    """Over the plan's monthly messages (or unpaid past the grace period) the bot says a short
+    notice once a day per customer, then nothing; canceled: nothing (billing.quotas)."""
+    from billing.quotas import inbound_gate
+
+    gate = inbound_gate(
+        tenant=ctx.chatbot.tenant, cliente_id=ctx.cliente.pk, chatbot_options=ctx.chatbot.options
+    )
+    if not gate.blocked:
+        return None
+    return Reply(messages=[_text(gate.notice)] if gate.notice else [])
+
+
+# A restart enters the flow's first step: the gates after it in the chain still apply.
+billing_quota.gates_restart = True
+
+
+def assistant_buttons(ctx: Context) -> Reply | None:
+    """Taps on the assistant's buttons ("Fazer pedido", "Falar com atendente", "Ver menu")
+    act whatever the step: they answer the assistant, not the step (chatbots.ai)."""
+    from chatbots.ai.assistant import button_tap
+
+    return button_tap(ctx)
+
+
+def assistant_person_offer(ctx: Context) -> Reply | None:
+    """On bots that use the assistant, asking for a person or a very negative message gets
+    the "talk to a person?" buttons (chatbots.ai.intent)."""
+    from chatbots.ai.assistant import person_interceptor
+
+    return person_interceptor(ctx)
+
+
 INTERCEPTORS: list[Interceptor] = [
+    optout_keywords,
     human_handoff,
     global_commands,
+    billing_quota,
+    appointment_buttons,
     unsupported_message,
     catalog_order,
+    assistant_buttons,
+    assistant_person_offer,
 ]
 
 
 def run(ctx: Context) -> Reply | None:
-    for interceptor in INTERCEPTORS:
+    for index, interceptor in enumerate(INTERCEPTORS):
         reply = interceptor(ctx)
+        if isinstance(reply, Restart):
+            for gate in INTERCEPTORS[index + 1 :]:
+                if getattr(gate, "gates_restart", False) and (blocked := gate(ctx)) is not None:
+                    return blocked
         if reply is not None:
             return reply
     return None

@@ -109,6 +109,39 @@ class InboundStatus:
         return cls(**d)
 
 
+@dataclass
+class InboundPreference:
+    """A customer's messaging preference reported by the provider: Meta's `user_preferences`
+    webhook (category "marketing_messages", value "stop" | "resume" | "signup"). Applied to
+    the consent ledger by compliance.consent.preference_apply."""
+
+    provider: str
+    external_id: str  # built from the contact, value and timestamp: Meta sends no id
+    bot_key: str
+    timestamp: datetime
+    category: str
+    value: str
+    from_phone: str = ""
+    from_user_id: str = ""
+    profile_name: str = ""
+    detail: str = ""
+
+    @property
+    def contact_key(self) -> str:
+        return self.from_phone or self.from_user_id
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["timestamp"] = self.timestamp.isoformat()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> InboundPreference:
+        d = dict(d)
+        d["timestamp"] = datetime.fromisoformat(d["timestamp"])
+        return cls(**d)
+
+
 # --- Outbound ----------------------------------------------------------------------------
 
 

@@ -6,11 +6,12 @@ erasure and retention are one indexed filter, never a join through the bot.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from billing.models import TenantOwned
+from billing.models import Tenant, TenantOwned
 from clientes.models import Cliente
 from compliance.fields import EncryptedTextField
 
@@ -136,6 +137,20 @@ class Message(TenantOwned):
         READ = "read", _("Lida")
         FAILED = "failed", _("Falhou")
 
+    class Intent(models.TextChoices):
+        PEDIDO = "pedido", _("Pedido")
+        AGENDAMENTO = "agendamento", _("Agendamento")
+        SUPORTE = "suporte", _("Suporte")
+        VENDAS = "vendas", _("Vendas")
+        HUMANO = "humano", _("Falar com uma pessoa")
+        OUTRO = "outro", _("Outro")
+
+    class Polarity(models.TextChoices):
+        VERY_NEGATIVE = "very_negative", _("Muito negativo")
+        NEGATIVE = "negative", _("Negativo")
+        NEUTRAL = "neutral", _("Neutro")
+        POSITIVE = "positive", _("Positivo")
+
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
     )
@@ -151,6 +166,12 @@ class Message(TenantOwned):
     error_detail = models.TextField(_("detalhe do erro"), blank=True)
     attempts = models.PositiveSmallIntegerField(_("tentativas"), default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Customer messages only: what they want and how they feel, from cheap local rules or the
+    # assistant's structured output (chatbots.ai.intent); empty when unknown.
+    intent = models.CharField(_("intenção"), max_length=16, choices=Intent.choices, blank=True)
+    polarity = models.CharField(
+        _("sentimento"), max_length=16, choices=Polarity.choices, blank=True
+    )
     created_at = models.DateTimeField(_("criada em"), auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(_("enviada em"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("entregue em"), null=True, blank=True)
@@ -191,6 +212,7 @@ class InboundEvent(TenantOwned):
     class Kind(models.TextChoices):
         MESSAGE = "message", _("Mensagem")
         STATUS = "status", _("Status")
+        PREFERENCE = "preference", _("Preferência de mensagens")  # compliance.consent
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pendente")
@@ -265,3 +287,88 @@ class MessageTemplate(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.language})"
+
+
+class BusinessProfile(TenantOwned):
+    """What the assistant may tell customers about the business besides the catalog and the
+    agenda: address, opening hours in words, contact phone, the links it may share."""
+
+    # One profile per tenant: overrides TenantOwned's plain foreign key.
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, related_name="+", verbose_name=_("empresa")
+    )
+    address = models.TextField(_("endereço"), blank=True)
+    opening_hours = models.TextField(
+        _("horário de funcionamento"),
+        blank=True,
+        help_text=_(
+            "Em texto, por exemplo “Segunda a sábado, das 9h às 18h”. Usado quando a agenda "
+            "não tem horários de funcionamento cadastrados."
+        ),
+    )
+    phone = models.CharField(_("telefone de contato"), max_length=32, blank=True)
+    website = models.URLField(_("site"), blank=True)
+    allowed_link_domains = models.TextField(
+        _("domínios de links permitidos"),
+        blank=True,
+        help_text=_(
+            "Um por linha, por exemplo “cardapio.minhaloja.com.br”. O assistente só envia links "
+            "destes domínios (e do site acima)."
+        ),
+    )
+    about = models.TextField(
+        _("sobre a empresa"),
+        blank=True,
+        help_text=_(
+            "Entrega, formas de pagamento, estacionamento… o que o cliente costuma perguntar."
+        ),
+    )
+    updated_at = models.DateTimeField(_("atualizado em"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("perfil da empresa")
+        verbose_name_plural = _("perfis da empresa")
+
+    def __str__(self) -> str:
+        return str(_("Perfil de %(tenant)s") % {"tenant": self.tenant})
+
+
+class KnowledgeEntry(TenantOwned):
+    """Something the business wants the assistant to know: a question and its answer, or a
+    free text. Edited in the admin; grounds the assistant's answers (chatbots.ai)."""
+
+    class Kind(models.TextChoices):
+        QA = "qa", _("Pergunta e resposta")
+        TEXT = "text", _("Texto livre")
+
+    kind = models.CharField(_("tipo"), max_length=8, choices=Kind.choices, default=Kind.QA)
+    question = models.CharField(
+        _("pergunta"),
+        max_length=300,
+        blank=True,
+        help_text=_("Como o cliente pergunta, por exemplo “Vocês abrem domingo?”."),
+    )
+    answer = models.TextField(
+        _("resposta ou texto"),
+        max_length=2000,
+        help_text=_("A resposta (ou, no texto livre, a informação). Curta e direta."),
+    )
+    active = models.BooleanField(_("ativo"), default=True)
+    created_at = models.DateTimeField(_("criado em"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("atualizado em"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("conhecimento do assistente")
+        verbose_name_plural = _("base de conhecimento do assistente")
+        ordering = ["question", "id"]
+        indexes = [models.Index(fields=["tenant", "active"], name="knowledge_tenant_active_idx")]
+
+    def __str__(self) -> str:
+        text = self.question or self.answer
+        return text if len(text) <= 60 else text[:59] + "…"
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.QA and not (self.question or "").strip():
+            raise ValidationError(
+                {"question": _("Informe a pergunta, ou mude o tipo para “Texto livre”.")}
+            )

@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from prometheus_client import Counter
 
+from billing import metering, quotas
 from chatbots.messages import MessageLimitError, Outbound, Template, outbound_from_dict
 from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
 from chatbots.providers.base import Provider, ProviderError
@@ -65,6 +66,7 @@ UNKNOWN_PROVIDER = "unknown_provider"
 INVALID_PAYLOAD = "invalid_payload"
 SEND_INTERRUPTED = "send_interrupted"
 INTERNAL_ERROR = "internal_error"
+SUBSCRIPTION_CANCELED = "subscription_canceled"  # the tenant's plan ended (billing.quotas)
 
 SENT = Counter(
     "chatbot_outbound_sent_total", "Outbound messages accepted by the provider", ["provider"]
@@ -189,6 +191,9 @@ def send_pending(conversation_id: int) -> None:
 def _send_one(conversation: Conversation, provider: Provider, row: Message) -> bool:
     """Try one claimed row. True when it is final (go on with the next), False to stop."""
     chatbot = conversation.chatbot
+    if not quotas.sending_allowed(tenant_id=conversation.tenant_id):
+        _fail(row, SUBSCRIPTION_CANCELED, _("A assinatura da empresa foi cancelada."))
+        return True
     try:
         message = outbound_from_dict(row.payload)
     except (MessageLimitError, TypeError, KeyError) as exc:
@@ -262,6 +267,7 @@ def _send_one(conversation: Conversation, provider: Provider, row: Message) -> b
         error_detail="",
     )
     SENT.labels(provider=provider.key).inc()
+    metering.record(tenant_id=conversation.tenant_id, messages_out=1)
     return True
 
 
@@ -319,7 +325,16 @@ def retry_countdown(attempt: int, *, retry_after: float | None = None) -> float:
 
 
 def window_open(conversation: Conversation, *, now: datetime | None = None) -> bool:
-    """Whether the 24-hour customer-service window is open (PROTOCOLS.md §2.6)."""
+    """Whether the 24-hour customer-service window is open (PROTOCOLS.md §2.6).
+
+    Only providers that have the window (Provider.customer_window: Meta, and the stub that
+    stands in for it) close it; for the others (Whaticket, Evolution) it is always open.
+    """
+    try:
+        if not get_provider(conversation.chatbot.provider).customer_window:
+            return True
+    except UnknownProvider:
+        pass  # the send fails with unknown_provider anyway; keep the stricter rule
     last = conversation.last_customer_message_at
     return last is not None and (now or timezone.now()) - last < CUSTOMER_WINDOW
 

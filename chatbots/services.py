@@ -28,6 +28,7 @@ def send_to_customer(
     message: Outbound,
     template: Template | None = None,
     reason: str = "",
+    proactive: bool = False,
 ) -> Message:
     """Queue `message` to `cliente` through `chatbot` and return its outbound row.
 
@@ -40,6 +41,12 @@ def send_to_customer(
 
     `reason` says why the business writes (e.g. "order_update", "reminder"); it goes to
     the log line, so an operator can tell what produced a message.
+
+    `proactive=True` marks a message the business sends on its own initiative (campaigns,
+    reactivation, optional reminders): the consent ledger is asked first, and a customer
+    who opted out (SAIR, Meta's marketing preference, erasure) gets nothing; a `failed`
+    row records why (`opted_out`). Transactional updates (an order's status) keep the
+    default False.
     """
     if cliente.tenant_id != chatbot.tenant_id:
         # Tenants never see each other's data: a bot never writes to another tenant's customer.
@@ -54,11 +61,15 @@ def send_to_customer(
         conversation.chatbot, conversation.cliente = chatbot, cliente
         chosen: Outbound | None = message
         problem: tuple[str, str] | None = None
-        if not outbound.window_open(conversation):
+        if proactive:
+            from compliance.consent import proactive_refusal
+
+            problem = proactive_refusal(cliente=cliente)
+        if problem is None and not outbound.window_open(conversation):
             chosen = message if isinstance(message, Template) else template
             if chosen is None:
                 problem = (outbound.OUTSIDE_WINDOW, outbound.outside_window_detail(conversation))
-        if isinstance(chosen, Template):
+        if problem is None and isinstance(chosen, Template):
             problem = outbound.template_problem(chatbot=chatbot, template=chosen)
         if problem is None:
             (row,) = outbound.queue_replies(conversation=conversation, messages=[chosen])

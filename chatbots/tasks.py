@@ -40,3 +40,13 @@ def mark_read(chatbot_id: int, external_id: str) -> None:
     from chatbots import outbound
 
     outbound.mark_read(chatbot_id, external_id)
+
+
+# Routed to the `llm` queue by config/celery.py ("chatbots.tasks.*_llm"): a model call takes
+# seconds and must never hold up the replies queue. The SDK's timeout and retries end well
+# inside the soft limit.
+@shared_task(name="chatbots.tasks.answer_llm", acks_late=True, soft_time_limit=90, time_limit=120)
+def answer_llm(message_id: int) -> None:
+    from chatbots.ai import assistant
+
+    assistant.answer_message(message_id=message_id)

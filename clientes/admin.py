@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from billing.admin_tenancy import TenantConsistencyForm, TenantScopedAdmin
 from clientes import services
 from clientes.models import Cliente
+from compliance.admin import CLIENTE_ACTIONS
 
 
 class ClienteAdminForm(TenantConsistencyForm):
@@ -28,8 +29,10 @@ class ClienteAdmin(TenantScopedAdmin):
     list_display = ["nome", "telefone", "tenant", "criado_em"]
     search_fields = ["nome", "telefone", "whatsapp_user_id"]
     list_select_related = ["tenant"]
-    readonly_fields = ["wa_id", "whatsapp_user_id", "criado_em", "atualizado_em"]
+    # optout_em changes only through the consent ledger (the actions below), never by hand.
+    readonly_fields = ["wa_id", "whatsapp_user_id", "optout_em", "criado_em", "atualizado_em"]
     agent_can_change = True
+    actions = CLIENTE_ACTIONS  # LGPD export/erasure and consent (compliance.admin)
 
     def save_model(self, request, obj, form, change):
         # Through the service, so the phone is normalized and checked like in the API.

@@ -22,6 +22,10 @@ class Cliente(TenantOwned):
         _("ID de usuário do WhatsApp (BSUID)"), max_length=64, blank=True
     )
     tags = models.JSONField(_("etiquetas"), default=list, blank=True)
+    # Consent to proactive messages (campaigns, reactivation, optional reminders): when the
+    # customer opted out, else null. A cache of compliance.ConsentEvent's latest entry, so
+    # every proactive send checks it without a join; written only by compliance.consent.
+    optout_em = models.DateTimeField(_("recusou mensagens em"), null=True, blank=True)
     criado_em = models.DateTimeField(_("criado em"), auto_now_add=True)
     atualizado_em = models.DateTimeField(_("atualizado em"), auto_now=True)
 

@@ -44,9 +44,19 @@ def _clean_tags(tags) -> list[str]:
 
 def cliente_create(*, tenant: Tenant, nome: str = "", telefone: str = "", tags=None) -> Cliente:
     telefone = cliente_clean_phone(tenant=tenant, telefone=telefone)
-    return Cliente.objects.create(
+    cliente = Cliente.objects.create(
         tenant=tenant, nome=nome, telefone=telefone, tags=_clean_tags(tags)
     )
+    _honour_erasure_markers(cliente)
+    return cliente
+
+
+def _honour_erasure_markers(cliente: Cliente) -> None:
+    """Someone whose data was erased on request (LGPD) starts opted out of proactive
+    messages when they come back (compliance.consent)."""
+    from compliance.consent import cliente_honour_markers
+
+    cliente_honour_markers(cliente=cliente)
 
 
 def cliente_update(*, cliente: Cliente, **changes) -> Cliente:
@@ -98,13 +108,15 @@ def cliente_upsert_from_whatsapp(
             return cliente
         try:
             with transaction.atomic():
-                return Cliente.objects.create(
+                cliente = Cliente.objects.create(
                     tenant=tenant,
                     telefone=telefone,
                     wa_id=wa_id,
                     whatsapp_user_id=user_id,
                     nome=nome,
                 )
+                _honour_erasure_markers(cliente)
+                return cliente
         except IntegrityError:
             continue  # another worker created it first; read theirs
     raise RuntimeError("could not upsert cliente")  # pragma: no cover - needs three racing inserts

@@ -6,9 +6,12 @@ them write_only). Empty strings are stored empty, so "not configured" stays quer
 
 from __future__ import annotations
 
+import json
+
 from django.db import models
 
 from compliance import crypto
+from config.logging import register_secret
 
 
 class EncryptedTextField(models.TextField):
@@ -17,7 +20,9 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":
             return value
-        return crypto.decrypt(value)
+        plain = crypto.decrypt(value)
+        _register(plain)  # masked in every log line from now on (config.logging)
+        return plain
 
     def to_python(self, value):
         return value
@@ -26,10 +31,24 @@ class EncryptedTextField(models.TextField):
         value = super().get_prep_value(value)
         if value is None or value == "":
             return value
+        _register(value)
         return crypto.encrypt(value)
 
     def get_internal_type(self) -> str:
         return "TextField"
+
+
+def _register(plain: str) -> None:
+    register_secret(plain)
+    # provider_secrets holds several secrets as a JSON object: each one on its own.
+    if plain.startswith("{"):
+        try:
+            values = json.loads(plain).values()
+        except (ValueError, AttributeError):
+            return
+        for value in values:
+            if isinstance(value, str):
+                register_secret(value)
 
 
 def encrypted_fields(model) -> list[EncryptedTextField]:

@@ -11,6 +11,7 @@ import contextvars
 import json
 import logging
 import re
+import threading
 from datetime import UTC, datetime
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
@@ -35,7 +36,35 @@ def _mask_typed(match: re.Match) -> str:
     return re.sub(r"\d", "*", text[:cut]) + text[cut:]
 
 
+# Secrets this process has handled (decrypted from or written to an encrypted field, see
+# compliance.fields): masked wherever they show up in a log line, even with no "token="
+# before them (an exception message, a URL, a value under an innocent-looking key).
+_known_secrets: tuple[str, ...] = ()
+_known_lock = threading.Lock()
+MAX_KNOWN_SECRETS = 512
+MIN_SECRET_CHARS = 8  # shorter values would mask ordinary words
+
+
+def register_secret(value: str | None) -> None:
+    global _known_secrets
+    if not value or len(value) < MIN_SECRET_CHARS or value in _known_secrets:
+        return
+    with _known_lock:
+        if value not in _known_secrets:
+            # Newest kept; longest first, so a secret containing another is masked whole.
+            keep = (value, *_known_secrets)[:MAX_KNOWN_SECRETS]
+            _known_secrets = tuple(sorted(keep, key=len, reverse=True))
+
+
+def _mask_known_secrets(text: str) -> str:
+    for secret in _known_secrets:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
 def mask(text: str) -> str:
+    text = _mask_known_secrets(text)
     text = PHONE_RE.sub(lambda m: "*" * (len(m.group(0)) - 4) + m.group(1), text)
     text = TYPED_PHONE_RE.sub(_mask_typed, text)
     return SECRET_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)

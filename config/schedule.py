@@ -13,10 +13,45 @@ SCHEDULE: dict[str, dict] = {
     "chatbots.sweep_inbound": {"task": "chatbots.tasks.sweep_inbound", "every": 60},
     # Re-queue outbound messages left queued (broker outage between commit and enqueue).
     "chatbots.sweep_outbound": {"task": "chatbots.tasks.sweep_outbound", "every": 30},
+    # Move the Redis usage counters to the daily rows and check the plan alerts; usage shown
+    # to a tenant lags by at most this (billing.metering).
+    "billing.flush_usage": {"task": "billing.tasks.flush_usage", "every": 30},
     # Remind customers of carts left unconfirmed, delete old carts (orders issue).
     "pedidos.stale_carts": {
         "task": "pedidos.tasks.bulk_stale_carts",
         "every": 6 * 3600,
+        "queue": "bulk",
+    },
+    # Appointment reminders 24 h and 1 h before the start (appointments issue). Every 5 min,
+    # so a reminder goes at most 5 minutes late; each one is claimed, never sent twice.
+    "agenda.reminders": {
+        "task": "agenda.tasks.bulk_send_reminders",
+        "every": 5 * 60,
+        "queue": "bulk",
+    },
+    # No-shows: past the end plus the tenant's tolerance, not attended.
+    "agenda.no_shows": {
+        "task": "agenda.tasks.bulk_mark_no_shows",
+        "every": 15 * 60,
+        "queue": "bulk",
+    },
+    # The satisfaction question, one hour after an attended appointment.
+    "agenda.followups": {
+        "task": "agenda.tasks.bulk_send_followups",
+        "every": 5 * 60,
+        "queue": "bulk",
+    },
+    # LGPD retention: blank old message texts, delete old raw webhooks and audit entries
+    # (compliance issue). Weekly, Sunday 03:30, when traffic is lowest.
+    "compliance.retention": {
+        "task": "compliance.tasks.retention_run",
+        "crontab": {"minute": "30", "hour": "3", "day_of_week": "0"},
+    },
+    # Reactivation template at 10:00 in each tenant's time zone: hourly, each run acts for
+    # the tenants whose local hour is REACTIVATION_HOUR (compliance issue).
+    "compliance.reactivation": {
+        "task": "compliance.tasks.reactivation_run",
+        "crontab": {"minute": "2"},
         "queue": "bulk",
     },
 }

@@ -125,6 +125,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who acts and from where, for the audit log of whatever this request changes.
+    "compliance.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -393,10 +395,52 @@ CAL_DEFAULT_DAYS_AHEAD = env.int("CAL_DEFAULT_DAYS_AHEAD", default=14)
 GEMINI_API_KEY = env("GEMINI_API_KEY", default="")
 GEMINI_MODEL = env("GEMINI_MODEL", default="gemini-2.5-flash")
 GEMINI_BASE_URL = env("GEMINI_BASE_URL", default="")
+# The assistant (chatbots.ai): per-attempt timeout, attempts on 408/429/5xx/timeouts (the
+# SDK's backoff between them adds at most ~2.5 s; worst case attempts x timeout + 2.5 s),
+# answer size, and the circuit breaker.
+GEMINI_TIMEOUT_SECONDS = env.float("GEMINI_TIMEOUT_SECONDS", default=6.0)
+GEMINI_RETRY_ATTEMPTS = env.int("GEMINI_RETRY_ATTEMPTS", default=3)
+GEMINI_MAX_OUTPUT_TOKENS = env.int("GEMINI_MAX_OUTPUT_TOKENS", default=512)
+GEMINI_THINKING_BUDGET = env.int("GEMINI_THINKING_BUDGET", default=0)
+GEMINI_BREAKER_FAILURES = env.int("GEMINI_BREAKER_FAILURES", default=5)
+GEMINI_BREAKER_WINDOW_SECONDS = env.float("GEMINI_BREAKER_WINDOW_SECONDS", default=60.0)
+GEMINI_BREAKER_OPEN_SECONDS = env.float("GEMINI_BREAKER_OPEN_SECONDS", default=30.0)
 BILLING_WEBHOOK_SECRET = env("BILLING_WEBHOOK_SECRET", default="")
 BILLING_COST_PER_MESSAGE = env("BILLING_COST_PER_MESSAGE", default="0.05")
 BILLING_COST_PER_THOUSAND_TOKENS = env("BILLING_COST_PER_THOUSAND_TOKENS", default="0.002")
+# Days a past_due subscription keeps working before the bot stops (billing.quotas).
+BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
+# How long the quota gate trusts its cached usage figure (seconds).
+BILLING_QUOTA_CACHE_SECONDS = env.int("BILLING_QUOTA_CACHE_SECONDS", default=30)
 # Stale carts: remind after N hours (inside the 24 h window), delete after M hours.
 PEDIDOS_CART_REMIND_AFTER_HOURS = env.float("PEDIDOS_CART_REMIND_AFTER_HOURS", default=4)
 PEDIDOS_CART_EXPIRE_AFTER_HOURS = env.float("PEDIDOS_CART_EXPIRE_AFTER_HOURS", default=48)
 DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="")
+
+# --- LGPD: consent, retention, audit, reactivation (compliance app) --------------------------
+# Typed words that opt a customer out of proactive messages / back in (accents and case
+# ignored); a tenant may set its own in ConsentSettings.
+OPTOUT_KEYWORDS = env.list(
+    "OPTOUT_KEYWORDS", default=["SAIR", "PARAR", "STOP", "REMOVER", "CANCELAR"]
+)
+OPTIN_KEYWORDS = env.list("OPTIN_KEYWORDS", default=["VOLTAR"])
+# Key of the one-way hashes that keep erased people from being messaged again. Defaults to
+# SECRET_KEY; set it once and never change it (a new key forgets every marker).
+CONSENT_HASH_PEPPER = env("CONSENT_HASH_PEPPER", default="")
+# Defaults of RetentionPolicy: message texts, raw webhook records, audit entries (days).
+RETENTION_MESSAGE_TEXT_DAYS = env.int("RETENTION_MESSAGE_TEXT_DAYS", default=365)
+RETENTION_RAW_WEBHOOK_DAYS = env.int("RETENTION_RAW_WEBHOOK_DAYS", default=30)
+# Marco Civil da Internet, art. 15: access records are kept for at least 6 months.
+RETENTION_AUDIT_DAYS = max(env.int("RETENTION_AUDIT_DAYS", default=730), 180)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+# Behind N reverse proxies that append to X-Forwarded-For (Render, nginx: 1), the audit log
+# takes the client's IP from there; 0 trusts only the socket's address.
+AUDIT_TRUSTED_PROXY_COUNT = env.int("AUDIT_TRUSTED_PROXY_COUNT", default=0)
+# Reactivation: local hour of the daily run, inactivity and cool-down (days; per bot in
+# Chatbot.options reactivation_inactive_days / reactivation_cooldown_days), sends per bot
+# and run, and the pace of its sends (never above the number's own messages_per_second).
+REACTIVATION_HOUR = env.int("REACTIVATION_HOUR", default=10)
+REACTIVATION_INACTIVE_DAYS = env.int("REACTIVATION_INACTIVE_DAYS", default=30)
+REACTIVATION_COOLDOWN_DAYS = env.int("REACTIVATION_COOLDOWN_DAYS", default=30)
+REACTIVATION_MAX_PER_RUN = env.int("REACTIVATION_MAX_PER_RUN", default=500)
+REACTIVATION_SENDS_PER_SECOND = env.float("REACTIVATION_SENDS_PER_SECOND", default=5.0)

@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from chatbots.webhooks_other import WhaticketWebhookView
 from config import health
 
 
@@ -20,6 +21,9 @@ api_patterns = [
     path("chatbots/", include("chatbots.urls")),
     path("chatbots/", include("chatbots.api.urls")),
     path("agenda/", include("agenda.api.urls")),
+    path("compliance/", include("compliance.api.urls")),
+    path("billing/", include("billing.api.urls")),
+    path("analytics/", include("billing.api.analytics_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
@@ -27,6 +31,9 @@ api_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
+    # The original system's Whaticket webhook URL, kept for its users (/api/chatbots/webhook/
+    # whaticket/ is the same view).
+    re_path(r"^webhook/whaticket(?:/(?P<bot_id>\d+))?/?$", WhaticketWebhookView.as_view()),
     path("healthz", health.healthz, name="healthz"),
     path("healthz/live", health.live, name="healthz-live"),
     path("", include("django_prometheus.urls")),

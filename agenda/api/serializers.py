@@ -83,3 +83,12 @@ class DisponibilidadeSerializer(serializers.Serializer):
     servico = serializers.IntegerField()
     data = serializers.DateField()
     horarios = SlotSerializer(many=True)
+
+
+class LembreteSerializer(serializers.Serializer):
+    """What "send reminder now" did: the outbound message and its status."""
+
+    mensagem = serializers.IntegerField()
+    status = serializers.CharField()
+    erro = serializers.CharField(allow_blank=True)
+    detalhe = serializers.CharField(allow_blank=True)

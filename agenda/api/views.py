@@ -19,13 +19,14 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agenda import services
+from agenda import notificacoes, services
 from agenda.api.serializers import (
     AgendamentoCriarSerializer,
     AgendamentoSerializer,
     CancelarSerializer,
     DisponibilidadeQuerySerializer,
     DisponibilidadeSerializer,
+    LembreteSerializer,
     PresencaSerializer,
     ReagendarSerializer,
     ServicoSerializer,
@@ -177,6 +178,23 @@ class AgendamentoViewSet(TenantScopedViewSet):
                 agendamento=self.get_object(), novo_inicio=entrada.validated_data["inicio"]
             )
         return self._responder(novo, status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={202: LembreteSerializer})
+    @action(detail=True, methods=["post"])
+    def lembrar(self, request, pk=None):
+        """Send the reminder now. 202 with the outbound message's status: `queued`, or
+        `failed` with the reason (e.g. the 24-hour window is closed and there is no
+        approved reminder template)."""
+        mensagem = notificacoes.lembrete_enviar_agora(agendamento=self.get_object())
+        saida = LembreteSerializer(
+            {
+                "mensagem": mensagem.pk,
+                "status": mensagem.status,
+                "erro": mensagem.error_code,
+                "detalhe": mensagem.error_detail,
+            }
+        )
+        return Response(saida.data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=PresencaSerializer, responses=AgendamentoSerializer)
     @action(detail=True, methods=["post"])

@@ -10,8 +10,13 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers, viewsets
 
+from compliance.audit import AuditedViewSetMixin
 
-class TenantScopedViewSet(viewsets.ModelViewSet):
+
+class TenantScopedViewSet(AuditedViewSetMixin, viewsets.ModelViewSet):
+    """Every successful write through a subclass is written to the audit log
+    (compliance.audit.AuditedViewSetMixin), whichever methods the subclass overrides."""
+
     def get_queryset(self):
         qs = super().get_queryset()
         tenant = getattr(self.request, "tenant", None)

@@ -10,8 +10,16 @@ from functools import cached_property
 import django_filters
 from django.db.models import Max
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import serializers
+from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
 
 from billing.api.viewsets import TenantScopedReadOnlyViewSet, TenantScopedViewSet
 from chatbots import bots, selectors
@@ -88,6 +96,22 @@ class ChatbotViewSet(TenantScopedViewSet):
 
     def perform_destroy(self, instance):
         bots.chatbot_delete(chatbot=instance)
+
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        responses=inline_serializer(
+            "ChatbotConnectionCheck",
+            {"ok": serializers.BooleanField(), "detail": serializers.CharField()},
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path="test-connection")
+    def test_connection(self, request, pk=None):
+        """Call the provider's cheapest authenticated endpoint and say how it went."""
+        from chatbots.connection import chatbot_check_connection
+
+        ok, detail = chatbot_check_connection(chatbot=self.get_object())
+        return Response({"ok": ok, "detail": detail})
 
 
 @_int_path_ids("chatbot_id")

@@ -13,6 +13,8 @@ as the step change and the state, then sends them after commit.
 and appends its messages), or None to stay. `state` is merged into the conversation's
 state (`clear_state` empties it first). `end` closes the conversation (the next customer
 message starts the flow again); `handoff` hands it to a person (the bot stays quiet).
+`not_understood` marks a re-prompt ("I did not get that, pick an option"), which the engine
+may replace with the assistant's answer to the free text.
 
 Handlers that take configuration declare `validate_config(config)`, which raises
 django.core.exceptions.ValidationError with a message naming the key and the fix; it runs
@@ -39,6 +41,9 @@ class Reply:
     clear_state: bool = False
     end: bool = False
     handoff: bool = False
+    # The step did not understand the answer and these messages re-prompt; a bot with the
+    # assistant as fallback (Chatbot.options "ai_fallback") answers instead (chatbots.ai).
+    not_understood: bool = False
 
 
 @dataclass

@@ -326,6 +326,7 @@ class MenuHandler(Handler):
             )
             reply = self.enter(ctx)
             reply.messages.insert(0, wa.Text(body=invalid))
+            reply.not_understood = True
             return reply
         state = {"last_choice": choice["title"], "last_choice_id": choice["id"]}
         if ctx.config.get("save_as"):

@@ -219,6 +219,7 @@ class SelecionarCategoriaHandler(Handler):
                     )
                 ],
                 next_step=CATEGORIA,
+                not_understood=True,
             )
         return Reply(
             state={"categoria_id": choice.pk, "pagina_categoria": 0, "pagina_produto": 0},
@@ -300,6 +301,7 @@ class SelecionarProdutoHandler(Handler):
                     )
                 ],
                 next_step=PRODUTO,
+                not_understood=True,
             )
         return Reply(state={"produto_id": choice.pk}, next_step=QUANTIDADE)
 

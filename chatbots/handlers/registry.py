@@ -32,7 +32,12 @@ from chatbots.handlers.base import Handler
 logger = logging.getLogger(__name__)
 
 #: Handler modules of the product itself; later modules (pedidos, agenda, ia) append here.
-BUILTIN_HANDLER_MODULES: list[str] = ["chatbots.handlers.generic", "chatbots.handlers.pedidos"]
+BUILTIN_HANDLER_MODULES: list[str] = [
+    "chatbots.handlers.generic",
+    "chatbots.handlers.pedidos",
+    "chatbots.handlers.agenda",
+    "chatbots.handlers.ia",
+]
 
 _registry: dict[str, type[Handler]] = {}
 _loaded_modules: set[str] = set()

@@ -7,17 +7,46 @@ layer sees a provider's JSON.
 says whether a retry can help (`retryable`: throughput limits, 5xx, timeouts) or not
 (permanent: bad number, closed window, bad token), and carries the provider's error code
 so it is stored on the message and counted by code.
+
+What every provider implements (the conformance suite, chatbots/tests/
+test_provider_conformance.py, runs the same tests against each one):
+
+* outbound: `send` (raises ProviderError), `mark_read` (optional), `degrade` (kinds outside
+  `native_kinds` go out as their plain-text rendering: buttons and lists become numbered
+  text, "1. Título", which `chatbots.numbered` maps back to the option's id when the
+  customer answers with the number), `error_from_response` / `error_is_retryable`;
+* inbound: `verify_request` (raises WebhookRefused: nothing is stored) and `parse_request`
+  (normalized InboundMessage / InboundStatus records, each with its raw JSON);
+* `check_connection`: the provider's cheapest authenticated call, for the admin's and the
+  API's "test connection";
+* `customer_window`: whether Meta's 24-hour customer-service window applies (§2.6).
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from chatbots.messages import Outbound
+from django.utils.translation import gettext as _
+
+from chatbots import http
+from chatbots.messages import TEXT_MAX, InboundMessage, InboundStatus, Media, Outbound, Text
 
 if TYPE_CHECKING:
     from chatbots.models import Chatbot
+
+logger = logging.getLogger(__name__)
+
+#: InboundMessage.type of a message the business itself sent from its WhatsApp (a person
+#: typing on the phone, or the echo of one of our own sends). Never drives the flow:
+#: `chatbots.echoes` hands the conversation to a person when it was not one of ours.
+ECHO_TYPE = "business_echo"
+
+#: A normalized inbound record and the raw JSON it came from (kept on the InboundEvent).
+Parsed = tuple[InboundMessage | InboundStatus, dict]
 
 
 class ProviderError(Exception):
@@ -31,9 +60,67 @@ class ProviderError(Exception):
         self.retry_after = retry_after
 
 
+class WebhookRefused(Exception):
+    """An inbound request we do not store. The webhook answers `status` with `reason` (a
+    stable code, also the metric label) and `detail` (what is wrong and how to fix it)."""
+
+    def __init__(self, status: int, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+
+
 @dataclass
 class SendResult:
     external_id: str
+
+
+def chatbot_secrets(chatbot: Chatbot) -> dict[str, str]:
+    """Chatbot.provider_secrets (encrypted JSON text) as a dict; {} when empty or unreadable."""
+    raw = chatbot.provider_secrets or ""
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        logger.error("provider_secrets is not JSON", extra={"chatbot_id": chatbot.pk})
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): "" if v is None else str(v) for k, v in value.items()}
+
+
+def chatbot_config(chatbot: Chatbot) -> dict[str, Any]:
+    """Chatbot.provider_config (non-secret settings) as a dict."""
+    return chatbot.provider_config if isinstance(chatbot.provider_config, dict) else {}
+
+
+def not_configured(chatbot: Chatbot, what: str) -> ProviderError:
+    """The error of a bot that lacks a setting: permanent, and it names the setting."""
+    return ProviderError(
+        "not_configured",
+        _("O chatbot “%(bot)s” não tem %(what)s: preencha no cadastro do chatbot.")
+        % {"bot": chatbot.name, "what": what},
+        retryable=False,
+    )
+
+
+def as_text(message: Outbound) -> Text:
+    """How a kind a provider cannot send goes out: as plain text.
+
+    Buttons and lists become their numbered preview ("1. Título", which `chatbots.numbered`
+    maps back to the option's id when the customer answers with the number); media becomes
+    its caption and link; a template its name and parameters.
+    """
+    if isinstance(message, Text):
+        return message
+    if isinstance(message, Media):
+        body = "\n".join(p for p in (message.caption, message.link) if p)
+        body = body or f"[{message.media_type}]"
+    else:
+        body = message.preview
+    return Text(body=body[:TEXT_MAX])
 
 
 class Provider:
@@ -41,6 +128,9 @@ class Provider:
     label: ClassVar[str]
     #: Outbound kinds the provider sends natively; others degrade to their text preview.
     native_kinds: ClassVar[frozenset[str]] = frozenset({"text"})
+    #: Whether Meta's 24-hour customer-service window applies: outside it only approved
+    #: templates may be sent (PROTOCOLS.md §2.6). Unofficial gateways have no such rule.
+    customer_window: ClassVar[bool] = False
 
     def send(
         self, chatbot: Chatbot, to: str, message: Outbound, *, context_id: str = ""
@@ -49,3 +139,98 @@ class Provider:
 
     def mark_read(self, chatbot: Chatbot, external_id: str) -> None:
         """Tell the provider an inbound message was read (blue ticks). Optional."""
+
+    # --- Outbound helpers ----------------------------------------------------------------
+
+    def degrade(self, message: Outbound) -> Outbound:
+        """`message` itself when this provider sends its kind natively, else `as_text`."""
+        return message if message.kind in self.native_kinds else as_text(message)
+
+    def error_from_response(self, response: http.HTTPResponse) -> ProviderError:
+        """Classify a non-2xx answer. Default: 429 and 5xx are worth retrying (throttled,
+        or the gateway is having trouble); any other 4xx is permanent as it stands (bad
+        credentials, bad number, unknown instance)."""
+        status = response.status_code
+        return ProviderError(
+            f"http_{status}",
+            response.text[:300],
+            retryable=status == 429 or status >= 500,
+            retry_after=_retry_after(response),
+        )
+
+    def error_is_retryable(self, response: http.HTTPResponse) -> bool:
+        return self.error_from_response(response).retryable
+
+    def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> http.HTTPResponse:
+        """One HTTP call through chatbots.http. No answer (timeout, refused connection) is a
+        retryable ProviderError; a non-2xx answer is classified by `error_from_response`."""
+        try:
+            response = http.request(
+                method, url, json=json, params=params, headers=headers, timeout=timeout
+            )
+        except http.HTTPTimeout as exc:
+            raise ProviderError("timeout", str(exc), retryable=True) from exc
+        except http.HTTPConnectionError as exc:
+            raise ProviderError("connection_error", str(exc), retryable=True) from exc
+        except http.HTTPError as exc:  # an invalid URL and the like: the setting is wrong
+            raise ProviderError("http_error", str(exc), retryable=False) from exc
+        if not (200 <= response.status_code < 300):
+            raise self.error_from_response(response)
+        return response
+
+    # --- Inbound webhooks ----------------------------------------------------------------
+
+    def verify_request(
+        self,
+        chatbot: Chatbot | None,
+        *,
+        headers: Mapping[str, str],
+        body: bytes,
+        query: Mapping[str, str] | None = None,
+    ) -> None:
+        """Return when the request provably comes from the provider for `chatbot`; raise
+        WebhookRefused (401 for authentication failures) otherwise. `headers` is
+        case-insensitive (Django's request.headers); `body` the raw bytes."""
+        raise WebhookRefused(404, "no_webhook", f"provider {self.key!r} receives no webhooks")
+
+    def parse_request(
+        self, chatbot: Chatbot | None, *, headers: Mapping[str, str], body: bytes
+    ) -> list[Parsed]:
+        """The normalized records of a verified request (possibly none: events we ignore).
+        Raise WebhookRefused(400) for a body that cannot be read."""
+        raise WebhookRefused(404, "no_webhook", f"provider {self.key!r} receives no webhooks")
+
+    # --- Health ----------------------------------------------------------------------------
+
+    def check_connection(self, chatbot: Chatbot) -> tuple[bool, str]:
+        """(ok, pt-BR detail) from the provider's cheapest authenticated call. Never raises."""
+        return False, _("Este provedor não tem teste de conexão.")
+
+
+def _retry_after(response: http.HTTPResponse) -> float | None:
+    value = (response.headers or {}).get("Retry-After")
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except ValueError:
+        return None
+
+
+def json_body(body: bytes) -> dict:
+    """The raw body as a JSON object, or WebhookRefused(400) naming what is wrong."""
+    try:
+        value = json.loads(body)
+    # RecursionError: a deeply nested body (`[[[[...]]]]`) exhausts the decoder's stack.
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise WebhookRefused(400, "malformed", f"body is not JSON: {type(exc).__name__}") from None
+    if not isinstance(value, dict):
+        raise WebhookRefused(400, "malformed", "body is JSON but not an object")
+    return value

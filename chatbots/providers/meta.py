@@ -13,6 +13,7 @@ not know.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -28,7 +29,8 @@ from chatbots.messages import (
     Template,
     Text,
 )
-from chatbots.providers.base import Provider, ProviderError, SendResult
+from chatbots.providers import meta_inbound
+from chatbots.providers.base import Parsed, Provider, ProviderError, SendResult, WebhookRefused
 
 if TYPE_CHECKING:
     from chatbots.models import Chatbot
@@ -192,6 +194,7 @@ class MetaProvider(Provider):
     key = "meta"
     label = gettext_lazy("Meta (WhatsApp Cloud API oficial)")
     native_kinds = frozenset({"text", "buttons", "list", "media", "template"})
+    customer_window = True
 
     def send(
         self, chatbot: Chatbot, to: str, message: Outbound, *, context_id: str = ""
@@ -241,3 +244,69 @@ class MetaProvider(Provider):
         if not response.ok:
             raise error_from_response(response)
         return response
+
+    def error_from_response(self, response: http.HTTPResponse) -> ProviderError:
+        return error_from_response(response)
+
+    def check_connection(self, chatbot: Chatbot) -> tuple[bool, str]:
+        """`GET /{phone_number_id}?fields=...`: the number's own record, the cheapest call
+        that proves both the id and the token."""
+        if not chatbot.phone_number_id or not chatbot.access_token:
+            return False, _("Preencha o Phone number ID e o token de acesso da Meta.")
+        url = (
+            f"{settings.WHATSAPP_GRAPH_API_URL.rstrip('/')}/"
+            f"{settings.WHATSAPP_GRAPH_API_VERSION}/{chatbot.phone_number_id}"
+        )
+        try:
+            response = self.call(
+                "GET",
+                url,
+                params={"fields": "display_phone_number,verified_name,quality_rating"},
+                headers={"Authorization": f"Bearer {chatbot.access_token}"},
+            )
+            data = response.json()
+        except ProviderError as exc:
+            return False, f"{exc.code}: {exc.detail}" if exc.detail else exc.code
+        except ValueError:
+            return False, _("A Meta respondeu algo que não é JSON.")
+        data = data if isinstance(data, dict) else {}
+        return True, _("Conectado: %(number)s (%(name)s), qualidade %(quality)s.") % {
+            "number": data.get("display_phone_number") or chatbot.phone_number_id,
+            "name": data.get("verified_name") or "?",
+            "quality": data.get("quality_rating") or "?",
+        }
+
+    def verify_request(
+        self,
+        chatbot: Chatbot | None,
+        *,
+        headers: Mapping[str, str],
+        body: bytes,
+        query: Mapping[str, str] | None = None,
+    ) -> None:
+        """`X-Hub-Signature-256` keyed with the bot's app secret (or WHATSAPP_APP_SECRET).
+
+        The Meta webhook view (chatbots.views) routes batches by phone_number_id and checks
+        every bot a batch names; this is the same check for one bot."""
+        secret = (
+            (chatbot.app_secret if chatbot else "") or settings.WHATSAPP_APP_SECRET or ""
+        ).strip()
+        if not secret:
+            raise WebhookRefused(401, "no_app_secret", "the bot has no app secret configured")
+        header = headers.get("X-Hub-Signature-256")
+        if not header:
+            raise WebhookRefused(401, "missing_signature", "X-Hub-Signature-256 header is required")
+        if not meta_inbound.verify_signature(body=body, header=header, secret=secret):
+            raise WebhookRefused(401, "bad_signature", "X-Hub-Signature-256 does not match")
+
+    def parse_request(
+        self, chatbot: Chatbot | None, *, headers: Mapping[str, str], body: bytes
+    ) -> list[Parsed]:
+        """Every message and status of the batch (only `chatbot`'s number, when given)."""
+        try:
+            parsed = meta_inbound.parse_envelope(meta_inbound.load_envelope(body))
+        except meta_inbound.MetaPayloadError as exc:
+            raise WebhookRefused(400, "malformed", str(exc)) from None
+        if chatbot is None:
+            return parsed
+        return [(item, raw) for item, raw in parsed if item.bot_key == chatbot.phone_number_id]

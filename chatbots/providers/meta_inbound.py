@@ -6,19 +6,17 @@ Nothing here touches the database: the view loads the bots named by `routing_key
 
 What a batch may contain (§1.2): any number of `entry[] × changes[]`. Each change names its
 `field`; FIELD_PARSERS maps a field to the function that turns the change's `value` into
-normalized records. Only `messages` is parsed today (`messages[]` -> InboundMessage,
-`statuses[]` -> InboundStatus). Every other field (account_update, message_template_*,
-template_*, calls, user_preferences, smb_message_echoes, group events, ...) is acknowledged
-and dropped: counted in `chatbot_webhook_ignored_total{field}` and logged at DEBUG.
+normalized records. Parsed today: `messages` (`messages[]` -> InboundMessage,
+`statuses[]` -> InboundStatus) and `user_preferences` (a customer stopped or resumed
+marketing messages, -> InboundPreference, stored as kind "preference" and applied to the
+consent ledger by compliance.consent). Every other field (account_update,
+message_template_*, template_*, calls, smb_message_echoes, group events, ...) is
+acknowledged and dropped: counted in `chatbot_webhook_ignored_total{field}` and logged at
+DEBUG.
 
 Adding a field is one entry in FIELD_PARSERS: a function `(value, bot_key) -> list[Parsed]`.
-The marketing opt-out/opt-in updates of the `user_preferences` field
-(`value.user_preferences[] = {wa_id, category: "marketing_messages", value: "stop" | "resume"
-| "signup", detail, timestamp}`, corpus `pywa-updates/user_marketing_preferences.json`) plug
-in there: register a parser for "user_preferences" that returns the normalized preference
-records, and give `chatbots.inbound.store_events` a kind for them. The routing, signature
-check and deduplication then apply unchanged, since that change already carries
-`metadata.phone_number_id`.
+The routing, signature check and deduplication then apply unchanged to every change that
+carries `metadata.phone_number_id`.
 """
 
 from __future__ import annotations
@@ -34,7 +32,7 @@ from typing import Any
 from django.utils import timezone
 from prometheus_client import Counter
 
-from chatbots.messages import MEDIA_KINDS, InboundMessage, InboundStatus
+from chatbots.messages import MEDIA_KINDS, InboundMessage, InboundPreference, InboundStatus
 from clientes.phones import InvalidPhone, normalize_phone
 
 logger = logging.getLogger(__name__)
@@ -88,7 +86,7 @@ WEBHOOK_IGNORED = Counter(
     ["field"],
 )
 
-Parsed = tuple[InboundMessage | InboundStatus, dict]
+Parsed = tuple[InboundMessage | InboundStatus | InboundPreference, dict]
 
 
 class MetaPayloadError(ValueError):
@@ -230,8 +228,56 @@ def _parse_messages_change(value: dict, bot_key: str) -> list[Parsed]:
     return parsed
 
 
+def _parse_user_preferences_change(value: dict, bot_key: str) -> list[Parsed]:
+    """`field == "user_preferences"`: a customer stopped or resumed marketing messages in
+    WhatsApp (`user_preferences[] = {wa_id, user_id?, category, value, detail, timestamp}`,
+    corpus pywa-updates/user_marketing_preferences.json). Stored like messages and applied
+    to the consent ledger by the worker (compliance.consent.preference_apply)."""
+    contacts = [c for c in _list(value, "contacts") if isinstance(c, dict)]
+    parsed: list[Parsed] = []
+    for item in _list(value, "user_preferences"):
+        if not isinstance(item, dict):
+            continue
+        wa_id = str(item.get("wa_id") or "")
+        contact = next((c for c in contacts if wa_id and c.get("wa_id") == wa_id), None)
+        if contact is None and not wa_id and len(contacts) == 1:
+            contact = contacts[0]
+        contact = contact or {}
+        profile = contact.get("profile") if isinstance(contact.get("profile"), dict) else {}
+        phone = _phone(wa_id)
+        user_id = str(item.get("user_id") or contact.get("user_id") or "")
+        if not phone and not user_id:
+            logger.error(
+                "user_preferences without wa_id skipped", extra={"phone_number_id": bot_key}
+            )
+            continue
+        category = str(item.get("category") or "")
+        pref_value = str(item.get("value") or "").lower()
+        raw_ts = item.get("timestamp")
+        parsed.append(
+            (
+                InboundPreference(
+                    provider=PROVIDER,
+                    # Meta gives these updates no id: this one is the same for a retry.
+                    external_id=f"pref:{phone or user_id}:{category}:{pref_value}:{raw_ts}"[:255],
+                    bot_key=bot_key,
+                    timestamp=_timestamp(raw_ts),
+                    category=category,
+                    value=pref_value,
+                    from_phone=phone,
+                    from_user_id=user_id,
+                    profile_name=str(profile.get("name") or ""),
+                    detail=str(item.get("detail") or "")[:200],
+                ),
+                {"user_preference": item, "contact": contact or None},
+            )
+        )
+    return parsed
+
+
 FIELD_PARSERS: dict[str, Callable[[dict, str], list[Parsed]]] = {
     "messages": _parse_messages_change,
+    "user_preferences": _parse_user_preferences_change,
 }
 
 

@@ -46,3 +46,8 @@ def provider_choices() -> list[tuple[str, str]]:
     """(key, pt-BR label) pairs for the admin's provider dropdown, in registration order."""
     # Labels are lazy translations on the classes; str() renders them in the active language.
     return [(key, str(cls.label)) for key, cls in PROVIDERS.items()]
+
+
+# Providers that register themselves with @register. Imported last: each imports `register`
+# from this module, which is complete by now.
+from chatbots.providers import evolution, whaticket  # noqa: E402, F401, I001

@@ -43,13 +43,20 @@ def _cases() -> list:
 
 def _expected_external_ids(envelope: dict) -> set[str]:
     """What Meta's dedup rule (PROTOCOLS.md §1.6) says must be stored: messages by wamid,
-    statuses by (wamid, status), and only from `messages` changes."""
+    statuses by (wamid, status), from `messages` changes; marketing preferences from
+    `user_preferences` changes."""
     ids = set()
     for entry in envelope.get("entry", []):
         for change in entry.get("changes", []):
+            value = change["value"]
+            if change.get("field") == "user_preferences":  # marketing opt-out/in (compliance)
+                ids |= {
+                    f"pref:{p['wa_id']}:{p['category']}:{p['value']}:{p['timestamp']}"
+                    for p in value.get("user_preferences", [])
+                }
+                continue
             if change.get("field") != "messages":
                 continue
-            value = change["value"]
             ids |= {m["id"] for m in value.get("messages", [])}
             ids |= {f"{s['id']}:{s['status']}" for s in value.get("statuses", [])}
     return ids

@@ -309,18 +309,17 @@ def test_it_stores_events_of_an_inactive_bot(client, bot, queued):
 
 
 def test_it_acknowledges_fields_it_does_not_handle_and_counts_them(client, bot, queued):
-    before = counter("chatbot_webhook_ignored_total", field="user_preferences")
+    before = counter("chatbot_webhook_ignored_total", field="phone_number_quality_update")
     change = {
-        "field": "user_preferences",
+        "field": "phone_number_quality_update",
         "value": {
             "messaging_product": "whatsapp",
             "metadata": {
                 "display_phone_number": "5511900000000",
                 "phone_number_id": PHONE_NUMBER_ID,
             },
-            "user_preferences": [
-                {"wa_id": "5511987654321", "category": "marketing_messages", "value": "stop"}
-            ],
+            "event": "FLAGGED",
+            "current_limit": "TIER_1K",
         },
     }
 
@@ -328,7 +327,9 @@ def test_it_acknowledges_fields_it_does_not_handle_and_counts_them(client, bot, 
 
     assert response.status_code == 200
     assert not InboundEvent.objects.exists()
-    assert counter("chatbot_webhook_ignored_total", field="user_preferences") == before + 1
+    assert (
+        counter("chatbot_webhook_ignored_total", field="phone_number_quality_update") == before + 1
+    )
 
 
 def test_it_acknowledges_account_updates_without_a_global_secret(client, db, settings, queued):

@@ -12,6 +12,8 @@ What it does, like Meta (PROTOCOLS.md §2):
   a send answers `{"messaging_product":"whatsapp","contacts":[{"input","wa_id"}],
   "messages":[{"id":"wamid.<unique>"}]}`; a read receipt (`status: "read"`) answers
   `{"success": true}`.
+* `GET /{version}/{phone_number_id}` (a bot's "test connection") answers the number's
+  record (`display_phone_number`, `verified_name`, `quality_rating`).
 * No bearer token: 401 with error code 190. Another path: 400 with error code 100.
 * Errors as Meta sends them: `{"error":{"message":"(#code) title","type":"OAuthException",
   "code":..,"error_data":{"messaging_product":"whatsapp","details":..},"fbtrace_id":..}}`.
@@ -46,6 +48,7 @@ import pytest
 from requests.structures import CaseInsensitiveDict
 
 SEND_PATH = re.compile(r"^/v\d+\.\d+/(?P<phone_number_id>[^/]+)/messages$")
+PHONE_PATH = re.compile(r"^/v\d+\.\d+/(?P<phone_number_id>\d+)$")
 
 # Titles Meta uses for the codes tests care about (support/error-codes).
 ERROR_TITLES = {
@@ -233,6 +236,18 @@ class FakeGraph:
             pass
 
     def _answer(self, record: RecordedRequest, scripted: _Answer | None) -> tuple[int, Any]:
+        if record.method == "GET" and (number := PHONE_PATH.match(record.path)):
+            # GET /{phone_number_id}?fields=...: the "test connection" of a Meta bot.
+            if not str(record.headers.get("Authorization", "")).startswith("Bearer "):
+                return 401, meta_error(190)
+            if scripted is not None and scripted.body is not None:
+                return scripted.status, scripted.body
+            return 200, {
+                "display_phone_number": "+55 11 90000-0000",
+                "verified_name": "Loja Teste",
+                "quality_rating": "GREEN",
+                "id": number["phone_number_id"],
+            }
         if record.method != "POST" or not SEND_PATH.match(record.path):
             return 400, meta_error(100, f"Unsupported {record.method} request: {record.path}")
         if not str(record.headers.get("Authorization", "")).startswith("Bearer "):

@@ -68,6 +68,9 @@ class Command(BaseCommand):
             if o["flow"]:
                 steps = flows.flow_install(chatbot=chatbot, flow=o["flow"])
                 self.stdout.write(f"installed flow {o['flow']}: {', '.join(s.code for s in steps)}")
+                note = flows.flow_prepare(tenant=tenant, flow=o["flow"])
+                if note:
+                    self.stdout.write(note)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
         self.stdout.write(f"chatbot {verb}: id {chatbot.pk}")

@@ -1,0 +1,28 @@
+"""Periodic jobs of the agenda (thin: one service call each; the services claim each
+appointment with a conditional UPDATE, so overlapping ticks or workers never repeat a
+message). Scheduled in config/schedule.py; routed to the `bulk` queue by name."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from agenda import notificacoes
+
+
+@shared_task(name="agenda.tasks.bulk_send_reminders")
+def bulk_send_reminders() -> dict[str, int]:
+    """Every 5 minutes: the 24 h and 1 h reminders that are due, once each."""
+    return notificacoes.lembretes_enviar()
+
+
+@shared_task(name="agenda.tasks.bulk_mark_no_shows")
+def bulk_mark_no_shows() -> int:
+    """Every 15 minutes: appointments past their end plus tolerance become no-shows, and
+    the customer is offered to book again."""
+    return notificacoes.no_shows_processar()
+
+
+@shared_task(name="agenda.tasks.bulk_send_followups")
+def bulk_send_followups() -> int:
+    """Every 5 minutes: the satisfaction question, an hour after an attended appointment."""
+    return notificacoes.followups_enviar()

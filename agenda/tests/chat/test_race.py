@@ -1,0 +1,82 @@
+"""Two customers racing for the last free slot, each at the confirm step, tapping at the
+same moment on two workers: one booking, and one polite "taken" answer."""
+
+from __future__ import annotations
+
+import threading
+from datetime import time
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from agenda.models import Agendamento
+from agenda.padroes import horarios_definir
+from agenda.services import configuracao_definir
+from agenda.tests.chat.whatsapp import JOAO, MARIA, PNID, SECRET, _ts, make_bot
+from chatbots.models import Message
+from tests import meta
+
+
+def _say(phone, payload_builder, **kwargs):
+    payload = payload_builder(PNID, sender=phone, ts=_ts(), **kwargs)
+    response = meta.post(Client(), payload, SECRET)
+    assert response.status_code == 200
+
+
+def _to_confirm_step(phone, servico):
+    _say(phone, meta.text_message, body="oi")
+    _say(phone, meta.button_reply, reply_id="agenda:agendar", title="Agendar")
+    _say(phone, meta.list_reply, reply_id=f"srv:{servico.pk}", title="Consulta")
+    _say(phone, meta.list_reply, reply_id="dia:2030-03-05", title="Ter 05/03")
+    _say(phone, meta.list_reply, reply_id="hora:2030-03-05T10:00:00-03:00", title="10:00")
+
+
+def _replies(phone):
+    return list(
+        Message.objects.filter(direction="out", conversation__cliente__telefone=phone)
+        .order_by("id")
+        .values_list("text", flat=True)
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_customers_racing_for_the_last_slot_get_one_booking_and_one_polite_no(
+    agora, tenant, servico, celery_eager, fake_graph
+):
+    # One bookable slot in the whole window: Tuesday 10:00-10:30.
+    configuracao_definir(tenant=tenant, fonte="interna", dias_antecedencia=7)
+    horarios_definir(tenant=tenant, horarios=[(1, time(10), time(10, 30))])
+    make_bot(tenant)
+    for phone in (MARIA, JOAO):
+        _to_confirm_step(phone, servico)
+    assert all("Confirma *Consulta*" in _replies(p)[-1] for p in (MARIA, JOAO))
+    marks = {p: len(_replies(p)) for p in (MARIA, JOAO)}
+
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def confirm(phone):
+        try:
+            barrier.wait()
+            _say(phone, meta.button_reply, reply_id="conf:sim", title="Confirmar")
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=confirm, args=(p,)) for p in (MARIA, JOAO)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+
+    assert not errors, errors
+    agendamento = Agendamento.objects.get()
+    winner = agendamento.cliente.telefone
+    loser = JOAO if winner == MARIA else MARIA
+    assert "Agendado" in _replies(winner)[marks[winner]]
+    answer = _replies(loser)[marks[loser] :]
+    assert "acabou de ser ocupado" in answer[0]
+    assert "Não há mais horários livres em Ter 05/03" in answer[1]
+    assert Message.objects.filter(direction="out", status="failed").count() == 0

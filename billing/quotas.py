@@ -1,0 +1,354 @@
+"""Plan quotas: may this tenant's bot answer, use AI, send at all?
+
+The subscription decides first: `canceled` stops everything that goes out; `past_due` (and
+a trial that ended unpaid) gets BILLING_PAST_DUE_GRACE_DAYS of grace, then is blocked like an
+exhausted plan. Then the plan's monthly limits: over `max_messages_per_month` the bot answers
+a short notice once per day per customer and runs no flow and no AI; over
+`max_ai_tokens_per_month` (or with AI off in the plan) AI is refused. A limit of 0 means
+no cap. A tenant without a subscription (set-up commands, tests) is not limited.
+
+Cost on the message path: the subscription and its plan come with the chatbot's tenant
+(the engine selects them in its one query, else one query here); the period's usage comes
+from a cache entry refreshed at most every BILLING_QUOTA_CACHE_SECONDS (Redis in
+production), so usage shown to the gate lags by at most that plus the metering flush.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing import metering
+from billing.models import LimitKind, Subscription, Tenant
+
+logger = logging.getLogger(__name__)
+
+# Why a tenant is blocked ("" = not blocked).
+MESSAGES = "messages"
+PAST_DUE = "past_due"
+TRIAL_ENDED = "trial_ended"
+CANCELED = "canceled"
+
+DEFAULT_NOTICE = (
+    "No momento não conseguimos responder por aqui. Por favor, tente novamente mais tarde "
+    "ou fale conosco por outro canal."
+)
+# Chatbot.options key of a bot's own notice (BillingSettings.over_quota_notice is the
+# tenant's default).
+NOTICE_OPTION = "quota_notice"
+
+_USAGE_KEY = "billing:quota:usage:{tenant_id}"
+_STATUS_KEY = "billing:quota:status:{tenant_id}"
+_NOTICE_KEY = "billing:quota:notice:{tenant_id}:{cliente_id}:{day}"
+_TOLD_KEY = "billing:quota:told:{tenant_id}:{reason}:{since}"
+
+
+# --- Periods -----------------------------------------------------------------------------
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """`moment` plus whole months; the day is clamped (Jan 31 + 1 month = Feb 28/29)."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def usage_period(subscription: Subscription | None, *, now: datetime) -> tuple[datetime, datetime]:
+    """The monthly window the plan's limits apply to: [start, end).
+
+    The subscription's current period when `now` is in it and it is about a month long;
+    otherwise monthly windows anchored at the period start (a period paid for several
+    months, or one that lapsed without a payment event). Without a subscription, the
+    calendar month in the project's time zone.
+    """
+    if subscription is None:
+        local = timezone.localtime(now)
+        start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return start, add_months(start, 1)
+    start, end = subscription.current_period_start, subscription.current_period_end
+    if start <= now < end and end - start <= timedelta(days=32):
+        return start, end
+    if now < start:
+        return start, add_months(start, 1)
+    months = (now.year - start.year) * 12 + now.month - start.month
+    k = max(months - 1, 0)
+    while add_months(start, k + 1) <= now:
+        k += 1
+    return add_months(start, k), add_months(start, k + 1)
+
+
+def grace_days() -> int:
+    return int(settings.BILLING_PAST_DUE_GRACE_DAYS)
+
+
+def _grace_start(subscription: Subscription) -> datetime | None:
+    """When the unpaid time began: past_due since (or the period end), or the trial's end."""
+    if subscription.status == Subscription.Status.PAST_DUE:
+        return subscription.past_due_since or subscription.current_period_end
+    if subscription.status == Subscription.Status.TRIALING:
+        return subscription.trial_end
+    return None
+
+
+def subscription_block(subscription: Subscription, *, now: datetime) -> tuple[str, datetime | None]:
+    """(reason, since): why the subscription itself blocks the tenant, and since when the
+    reason holds (the start of the grace period); ("", None) when it does not."""
+    if subscription.status == Subscription.Status.CANCELED:
+        return CANCELED, subscription.canceled_at or subscription.updated_at
+    start = _grace_start(subscription)
+    if start is not None and now >= start + timedelta(days=grace_days()):
+        reason = PAST_DUE if subscription.status == Subscription.Status.PAST_DUE else TRIAL_ENDED
+        return reason, start
+    return "", None
+
+
+# --- State -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuotaState:
+    """What a tenant used and may use this period (for gates, dashboards and the API)."""
+
+    status: str  # the subscription's status; "" without a subscription
+    plan_name: str
+    period_start: datetime
+    period_end: datetime
+    messages_used: int
+    messages_limit: int  # 0: no cap
+    ai_enabled: bool
+    ai_tokens_used: int
+    ai_tokens_limit: int  # 0: no cap
+    block: str  # "", MESSAGES, PAST_DUE, TRIAL_ENDED or CANCELED
+    grace_ends_at: datetime | None
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.block)
+
+    @property
+    def messages_exhausted(self) -> bool:
+        return bool(self.messages_limit) and self.messages_used >= self.messages_limit
+
+    @property
+    def ai_tokens_exhausted(self) -> bool:
+        return bool(self.ai_tokens_limit) and self.ai_tokens_used >= self.ai_tokens_limit
+
+
+def subscription_of(tenant: Tenant) -> Subscription | None:
+    """The tenant's subscription with its plan (free when the caller selected them)."""
+    try:
+        return tenant.subscription
+    except ObjectDoesNotExist:
+        return None
+
+
+def quota_state(*, tenant: Tenant, now: datetime | None = None) -> QuotaState:
+    now = now or timezone.now()
+    sub = subscription_of(tenant)
+    start, end = usage_period(sub, now=now)
+    used = period_usage(tenant_id=tenant.pk, start=start, end=end, now=now)
+    if sub is None:
+        return QuotaState(
+            status="",
+            plan_name="",
+            period_start=start,
+            period_end=end,
+            messages_used=used["messages"],
+            messages_limit=0,
+            ai_enabled=True,
+            ai_tokens_used=used["ai_tokens"],
+            ai_tokens_limit=0,
+            block="",
+            grace_ends_at=None,
+        )
+    plan = sub.plan
+    block, _since = subscription_block(sub, now=now)
+    grace_start = _grace_start(sub)
+    state = QuotaState(
+        status=sub.status,
+        plan_name=plan.name,
+        period_start=start,
+        period_end=end,
+        messages_used=used["messages"],
+        messages_limit=plan.max_messages_per_month,
+        ai_enabled=plan.ai_enabled,
+        ai_tokens_used=used["ai_tokens"],
+        ai_tokens_limit=plan.max_ai_tokens_per_month,
+        block=block,
+        grace_ends_at=grace_start + timedelta(days=grace_days()) if grace_start else None,
+    )
+    if not block and state.messages_exhausted:
+        state = replace(state, block=MESSAGES)
+    return state
+
+
+def period_usage(*, tenant_id: int, start: datetime, end: datetime, now: datetime) -> dict:
+    """{"messages", "ai_tokens"} used in [start, end): cached for BILLING_QUOTA_CACHE_SECONDS.
+
+    Counted by whole local days (DailyUsage rows), from the day the period starts.
+    """
+    key = _USAGE_KEY.format(tenant_id=tenant_id)
+    stamp = int(start.timestamp())
+    cached = cache.get(key)
+    if cached and cached.get("period") == stamp:
+        return cached
+    last = min(now, end - timedelta(microseconds=1))
+    usage = metering.usage_between(
+        tenant_id=tenant_id,
+        first_day=timezone.localdate(start),
+        last_day=timezone.localdate(last),
+    )
+    value = {"period": stamp, "messages": usage.messages, "ai_tokens": usage.ai_tokens}
+    cache.set(key, value, timeout=settings.BILLING_QUOTA_CACHE_SECONDS)
+    return value
+
+
+def quota_state_invalidate(*, tenant_id: int) -> None:
+    """Forget the cached usage and status (after a payment event or a plan change)."""
+    cache.delete_many(
+        [_USAGE_KEY.format(tenant_id=tenant_id), _STATUS_KEY.format(tenant_id=tenant_id)]
+    )
+
+
+# --- Gates -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The quota's answer for one customer message."""
+
+    blocked: bool = False
+    notice: str = ""  # what the bot says ("" while blocked: say nothing)
+
+
+OPEN = Gate()
+
+
+def inbound_gate(
+    *,
+    tenant: Tenant,
+    cliente_id: int,
+    chatbot_options: dict | None = None,
+    now: datetime | None = None,
+) -> Gate:
+    """May the bot run its flow (and AI) for this customer message?
+
+    Over quota (messages, or past_due / ended trial after the grace period): blocked, with
+    the notice on the customer's first message of the (local) day and silence after it;
+    staff are told once per period. Canceled: blocked in silence.
+    """
+    sub = subscription_of(tenant)
+    if sub is None:
+        return OPEN
+    now = now or timezone.now()
+    reason, since = subscription_block(sub, now=now)
+    if reason == CANCELED:
+        return Gate(blocked=True)
+    if not reason:
+        limit = sub.plan.max_messages_per_month
+        if not limit:
+            return OPEN
+        start, end = usage_period(sub, now=now)
+        used = period_usage(tenant_id=tenant.pk, start=start, end=end, now=now)["messages"]
+        if used < limit:
+            return OPEN
+        reason, since = MESSAGES, start
+        _tell_staff_once(
+            tenant=tenant, reason=reason, since=since, used=used, limit=limit, until=end
+        )
+    else:
+        _tell_staff_once(tenant=tenant, reason=reason, since=since, used=0, limit=0, until=None)
+    if not _first_notice_today(tenant=tenant, cliente_id=cliente_id, now=now):
+        return Gate(blocked=True)
+    return Gate(blocked=True, notice=notice_text(tenant=tenant, chatbot_options=chatbot_options))
+
+
+def notice_text(*, tenant: Tenant, chatbot_options: dict | None = None) -> str:
+    """The bot's own notice, else the tenant's, else the default (pt-BR)."""
+    text = (chatbot_options or {}).get(NOTICE_OPTION, "")
+    if not text:
+        from billing.models import BillingSettings
+
+        text = (
+            BillingSettings.objects.filter(tenant=tenant)
+            .values_list("over_quota_notice", flat=True)
+            .first()
+            or ""
+        )
+    return text.strip() or _(DEFAULT_NOTICE)
+
+
+def _first_notice_today(*, tenant: Tenant, cliente_id: int, now: datetime) -> bool:
+    """True once per customer and local day (an atomic SET NX in Redis)."""
+    local = timezone.localtime(now)
+    midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    key = _NOTICE_KEY.format(tenant_id=tenant.pk, cliente_id=cliente_id, day=local.date())
+    # The key names the day, so the expiry only has to outlive it (clock skew margin).
+    return cache.add(key, 1, timeout=int((midnight - local).total_seconds()) + 3600)
+
+
+def _tell_staff_once(
+    *, tenant: Tenant, reason: str, since: datetime, used: int, limit: int, until: datetime | None
+) -> None:
+    """Raise the blocking alert (email + admin notice) once per period; the cache spares the
+    database a look per message, the alert's unique row guarantees once."""
+    key = _TOLD_KEY.format(tenant_id=tenant.pk, reason=reason, since=int(since.timestamp()))
+    timeout = int((until - timezone.now()).total_seconds()) if until else 7 * 86400
+    if not cache.add(key, 1, timeout=max(timeout, 60)):
+        return
+    from billing import alerts
+
+    kind = LimitKind.MESSAGES if reason == MESSAGES else LimitKind.SUBSCRIPTION
+    try:
+        alerts.alert_raise(
+            tenant_id=tenant.pk,
+            kind=kind,
+            threshold=100,
+            period_start=since,
+            used=used,
+            limit=limit,
+        )
+    except Exception:  # telling staff must never cost the customer the notice
+        logger.exception("could not raise the quota alert", extra={"tenant_id": tenant.pk})
+        cache.delete(key)
+
+
+def ai_allowed(*, tenant: Tenant, now: datetime | None = None) -> bool:
+    """May the bot answer with AI now? The plan has AI on, the month's AI tokens are not
+    used up, the message quota is not exhausted and the subscription is in good standing.
+    A tenant without a subscription is not limited."""
+    sub = subscription_of(tenant)
+    if sub is None:
+        return True
+    if not sub.plan.ai_enabled:
+        return False
+    state = quota_state(tenant=tenant, now=now)
+    return not state.blocked and not state.ai_tokens_exhausted
+
+
+def sending_allowed(*, tenant_id: int) -> bool:
+    """False when the tenant's subscription is canceled: nothing goes out any more.
+
+    Read on every outbound send, so the status is cached (quota_state_invalidate clears it
+    when a payment event or the admin changes the subscription).
+    """
+    key = _STATUS_KEY.format(tenant_id=tenant_id)
+    status = cache.get(key)
+    if status is None:
+        status = (
+            Subscription.objects.filter(tenant_id=tenant_id)
+            .values_list("status", flat=True)
+            .first()
+            or "none"
+        )
+        cache.set(key, status, timeout=settings.BILLING_QUOTA_CACHE_SECONDS)
+    return status != Subscription.Status.CANCELED

@@ -1,0 +1,222 @@
+"""Intent and sentiment of a customer's message.
+
+Cheap local rules first, for the obvious cases ("oi", "1", "menu", "quero pedir",
+"atendente", "péssimo atendimento"): most messages of a flow are these, and they must never
+cost a model call. Free text the rules cannot settle gets its intent and polarity from the
+model's structured output when the assistant calls the model anyway (chatbots.ai.assistant).
+Both are stored on the inbound Message and counted in Prometheus.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from prometheus_client import Counter
+
+from chatbots.messages import InboundMessage
+from chatbots.models import Message
+from chatbots.text import normalize
+
+Intent = Message.Intent
+Polarity = Message.Polarity
+
+INTENTS_SEEN = Counter(
+    "chatbot_message_intents_total",
+    "Customer messages by intent; source: local rules or the model",
+    ["intent", "source"],
+)
+POLARITY_SEEN = Counter(
+    "chatbot_message_polarity_total",
+    "Customer messages by polarity; source: local rules or the model",
+    ["polarity", "source"],
+)
+
+
+@dataclass(frozen=True)
+class Guess:
+    intent: str  # a Message.Intent value, or "" when the rules cannot tell
+    polarity: str  # a Message.Polarity value, or ""
+    rule: str = ""  # which rule decided (greeting, option, menu, thanks, humano, ...)
+
+    @property
+    def settled(self) -> bool:
+        """True when nothing is left for a model to find out (a greeting, a number...)."""
+        return self.rule in SETTLED_RULES
+
+
+UNKNOWN = Guess("", "")
+SETTLED_RULES = frozenset(
+    {"greeting", "option", "menu", "thanks", "ack", "humano", "pedido", "agenda"}
+)
+
+
+def _words(*phrases: str) -> re.Pattern:
+    """A pattern matching any of `phrases` as whole words of the normalized text."""
+    return re.compile(r"\b(?:" + "|".join(phrases) + r")\b")
+
+
+_PUNCT = re.compile(r"[^\w\s]")
+_OPTION = re.compile(r"^(?:(?:opcao|opc|op|numero|num|no|n|item)\s*)?\d{1,3}$")
+_GREETING = re.compile(
+    r"^(?:oi+|ola|ol[aá]+|opa|e ai|eai|hello|hi|hey|bom dia|boa tarde|boa noite|tudo bem|"
+    r"tudo bom|oi tudo bem|ola tudo bem|oi bom dia|oi boa tarde|oi boa noite|ola bom dia|"
+    r"ola boa tarde|ola boa noite|buenas|buenos dias|buenas tardes|hola)(?: \w+)?$"
+)
+_MENU = re.compile(r"^(?:menu|inicio|voltar|reiniciar|comecar|recomecar|opcoes|sair|fim)$")
+_THANKS = re.compile(
+    r"^(?:(?:muito )?obrigad[oa]s?|brigad[oa]|valeu|vlw|obg|grat[oa]|gracias|thanks|"
+    r"thank you|ok obrigad[oa]|perfeito obrigad[oa])(?: \w+)?$"
+)
+_ACK = re.compile(r"^(?:ok|okay|certo|beleza|blz|show|combinado|entendi|ta bom|ta|sim|nao)$")
+_HUMANO = _words(
+    r"atendente",
+    r"atendimento humano",
+    r"humano",
+    r"pessoa de verdade",
+    r"falar com (?:uma |um |a |o )?(?:pessoa|alguem|gerente|responsavel|dono|dona|vendedor|"
+    r"vendedora|funcionario|funcionaria)",
+    r"quero falar com (?:voces|alguem)",
+    r"(?:hablar|habla) con (?:una persona|alguien|un agente)",
+    r"(?:talk|speak) to (?:a )?(?:human|person|agent|someone)",
+)
+_PEDIDO = _words(
+    r"quero pedir",
+    r"queria pedir",
+    r"gostaria de pedir",
+    r"fazer (?:um |o |meu )?pedido",
+    r"quero (?:fazer )?(?:uma )?encomenda",
+    r"quero encomendar",
+    r"ver o cardapio",
+    r"manda o cardapio",
+    r"mostra o cardapio",
+)
+_AGENDA = _words(
+    r"agendar",
+    r"agendamento",
+    r"marcar (?:um |uma )?(?:horario|consulta|hora|atendimento|avaliacao|sessao)",
+    r"reagendar",
+    r"remarcar",
+    r"desmarcar",
+    r"cancelar (?:o |meu |minha )?(?:horario|consulta|agendamento)",
+)
+_VERY_NEGATIVE = _words(
+    r"pessim[oa]",
+    r"horrivel",
+    r"absurd[oa]",
+    r"vergonha",
+    r"lixo",
+    r"procon",
+    r"reclame aqui",
+    r"nunca mais",
+    r"palhacada",
+    r"descaso",
+    r"ridicul[oa]",
+    r"inadmissivel",
+    r"revoltad[oa]",
+    r"furios[oa]",
+    r"uma merda",
+    r"porcaria",
+    r"enganad[oa]",
+    r"golpe",
+    r"vou (?:te |os )?processar",
+    r"advogado",
+    r"terrible",
+    r"horrible",
+    r"pesimo",
+)
+_NEGATIVE = _words(
+    r"nao chegou",
+    r"ainda nao chegou",
+    r"atrasad[oa]",
+    r"atraso",
+    r"demora",
+    r"demorando",
+    r"problema",
+    r"errad[oa]",
+    r"reclamacao",
+    r"reclamar",
+    r"insatisfeit[oa]",
+    r"chatead[oa]",
+    r"decepcionad[oa]",
+    r"(?:chegou|veio|esta|ta) fri[oa]",
+    r"veio faltando",
+    r"faltando",
+    r"quebrad[oa]",
+    r"estragad[oa]",
+    r"reembolso",
+    r"devolucao",
+)
+_POSITIVE = _words(
+    r"adorei",
+    r"amei",
+    r"maravilhos[oa]",
+    r"excelente",
+    r"otimo atendimento",
+    r"parabens",
+    r"muito bom",
+    r"muito boa",
+    r"delicios[oa]",
+    r"perfeito",
+)
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\s+", " ", _PUNCT.sub(" ", normalize(text))).strip()
+
+
+def classify_local(text: str) -> Guess:
+    """The intent and polarity the local rules see in `text` (UNKNOWN when none applies)."""
+    key = _key(text)
+    if not key:
+        return UNKNOWN
+    if _OPTION.match(key):
+        return Guess(Intent.OUTRO, Polarity.NEUTRAL, "option")
+    if _MENU.match(key):
+        return Guess(Intent.OUTRO, Polarity.NEUTRAL, "menu")
+    if _GREETING.match(key):
+        return Guess(Intent.OUTRO, Polarity.NEUTRAL, "greeting")
+    if _THANKS.match(key):
+        return Guess(Intent.OUTRO, Polarity.POSITIVE, "thanks")
+    if _ACK.match(key):
+        return Guess(Intent.OUTRO, Polarity.NEUTRAL, "ack")
+    polarity = ""
+    if _VERY_NEGATIVE.search(key):
+        polarity = Polarity.VERY_NEGATIVE
+    elif _NEGATIVE.search(key):
+        polarity = Polarity.NEGATIVE
+    elif _POSITIVE.search(key):
+        polarity = Polarity.POSITIVE
+    if _HUMANO.search(key):
+        return Guess(Intent.HUMANO, polarity or Polarity.NEUTRAL, "humano")
+    if polarity in (Polarity.VERY_NEGATIVE, Polarity.NEGATIVE):
+        # A complaint is support, whatever else it mentions ("o pedido veio errado").
+        return Guess(Intent.SUPORTE, polarity, "complaint")
+    if _PEDIDO.search(key):
+        return Guess(Intent.PEDIDO, polarity or Polarity.NEUTRAL, "pedido")
+    if _AGENDA.search(key):
+        return Guess(Intent.AGENDAMENTO, polarity or Polarity.NEUTRAL, "agenda")
+    if polarity:
+        return Guess("", polarity, "sentiment")
+    return UNKNOWN
+
+
+def classify_inbound(message: InboundMessage) -> Guess:
+    """Local guess for a stored customer message: typed text only (taps are choices)."""
+    if message.type != "text":
+        return UNKNOWN
+    guess = classify_local(message.text)
+    count(guess, source="local")
+    return guess
+
+
+def count(guess: Guess, *, source: str) -> None:
+    if guess.intent:
+        INTENTS_SEEN.labels(intent=str(guess.intent), source=source).inc()
+    if guess.polarity:
+        POLARITY_SEEN.labels(polarity=str(guess.polarity), source=source).inc()
+
+
+def wants_person(guess: Guess) -> bool:
+    """An explicit request for a person, or a strongly negative message: offer the handoff."""
+    return guess.intent == Intent.HUMANO or guess.polarity == Polarity.VERY_NEGATIVE

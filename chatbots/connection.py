@@ -1,0 +1,36 @@
+"""The "test connection" of a bot: its provider's cheapest authenticated call.
+
+One service for the admin action and the API action (`POST /api/chatbots/{id}/
+test-connection/`). It answers what the provider said, in pt-BR, and never raises: a
+broken provider module or an unreachable gateway is an answer too. Secrets are used, never
+returned or logged.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils.translation import gettext as _
+
+from chatbots.models import Chatbot
+from chatbots.providers.registry import UnknownProvider, get_provider
+
+logger = logging.getLogger(__name__)
+
+
+def chatbot_check_connection(*, chatbot: Chatbot) -> tuple[bool, str]:
+    """(ok, detail) of `chatbot`'s provider `check_connection`."""
+    try:
+        provider = get_provider(chatbot.provider)
+    except UnknownProvider as exc:
+        return False, str(exc)
+    try:
+        ok, detail = provider.check_connection(chatbot)
+    except Exception:  # a bug in a provider must not break the admin page
+        logger.exception("connection check crashed", extra={"chatbot_id": chatbot.pk})
+        return False, _("O teste de conexão falhou com um erro interno; veja os logs.")
+    logger.info(
+        "connection checked",
+        extra={"chatbot_id": chatbot.pk, "provider": chatbot.provider, "ok": ok},
+    )
+    return ok, detail

@@ -1,0 +1,279 @@
+"""The order flow (test_flow_pedidos.py) on every provider, driven through each one's webhook.
+
+The same conversation runs on Meta (lists and buttons tapped), Whaticket and Evolution
+(lists and buttons arrive as numbered text and the customer answers with the number, as
+people do on those connections). A `Channel` hides the difference: `say` types a message,
+`choose` picks an option the way that provider's customers can, and both return what the
+customer then sees, as text.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from decimal import Decimal
+
+import pytest
+
+from chatbots import bots, flows
+from chatbots.messages import LIST_ROWS_MAX
+from chatbots.models import Conversation
+from pedidos import services as pedidos
+from pedidos.models import Pedido
+from pedidos.status import StatusPedido
+from tests import meta
+from tests.fakes import evolution as evo
+from tests.fakes import whaticket as wt
+
+CUSTOMER = "5511987654321"
+META_SECRET = "pedidos-providers-secret"
+PNID = "2000002"
+
+
+@pytest.fixture
+def loja(tenant):
+    pizzas = pedidos.categoria_create(tenant=tenant, nome="Pizzas", ordem=1)
+    bebidas = pedidos.categoria_create(tenant=tenant, nome="Bebidas", ordem=2)
+    return {
+        "pizzas": pizzas,
+        "bebidas": bebidas,
+        "margherita": pedidos.produto_create(
+            tenant=tenant, categoria=pizzas, nome="Pizza Margherita", preco=Decimal("49.90")
+        ),
+        "calabresa": pedidos.produto_create(
+            tenant=tenant, categoria=pizzas, nome="Pizza Calabresa", preco=Decimal("47.90")
+        ),
+        "suco": pedidos.produto_create(
+            tenant=tenant, categoria=bebidas, nome="Suco de Laranja", preco=Decimal("9.50")
+        ),
+    }
+
+
+class Channel:
+    """One customer talking to the bot through one provider."""
+
+    def __init__(self, client, capture, fake):
+        self.client, self.capture, self.fake = client, capture, fake
+        self.last: list = []  # the requests the bot's last turn made to the provider
+
+    def _run(self, post) -> list[str]:
+        before = len(self.fake.sends)
+        with self.capture(execute=True):
+            response = post()
+        assert response.status_code in (200, 202), response.content
+        self.last = self.fake.sends[before:]
+        return [self.seen(r) for r in self.last]
+
+    def say(self, text: str) -> list[str]:
+        return self._run(lambda: self.post_text(text))
+
+    def choose(self, title: str) -> list[str]:
+        """Answer the last menu by typing the number shown next to `title`."""
+        shown = self.seen(self.last[-1])
+        numbers = re.findall(rf"^(\d+)\. {re.escape(title)}(?: – .*)?$", shown, re.M)
+        assert len(numbers) == 1, f"{title!r} is not one option of:\n{shown}"
+        return self.say(numbers[0])
+
+
+class MetaChannel(Channel):
+    key = "meta"
+
+    def make_bot(self, tenant):
+        return bots.chatbot_create(
+            tenant=tenant,
+            name="Pizzaria",
+            provider="meta",
+            phone_number_id=PNID,
+            access_token="meta-token",
+            app_secret=META_SECRET,
+        )
+
+    def post_text(self, text):
+        return meta.post(
+            self.client,
+            meta.text_message(PNID, sender=CUSTOMER, body=text, ts=_clock()),
+            META_SECRET,
+        )
+
+    def seen(self, record) -> str:
+        body = record.json
+        if body["type"] == "text":
+            return body["text"]["body"]
+        action = body["interactive"]["action"]
+        lines = [body["interactive"]["body"]["text"]]
+        lines += [b["reply"]["title"] for b in action.get("buttons", [])]
+        for section in action.get("sections", []):
+            for row in section["rows"]:
+                extra = f" – {row['description']}" if row.get("description") else ""
+                lines.append(row["title"] + extra)
+        return "\n".join(lines)
+
+    def choose(self, title: str) -> list[str]:
+        """Tap the row or button titled `title` in the last interactive message."""
+        body = self.last[-1].json["interactive"]
+        action = body["action"]
+        if body["type"] == "button":
+            (button,) = [b["reply"] for b in action["buttons"] if b["reply"]["title"] == title]
+            payload = meta.button_reply(
+                PNID, sender=CUSTOMER, reply_id=button["id"], title=title, ts=_clock()
+            )
+        else:
+            rows = [r for s in action["sections"] for r in s["rows"] if r["title"] == title]
+            (row,) = rows
+            payload = meta.list_reply(
+                PNID, sender=CUSTOMER, reply_id=row["id"], title=title, ts=_clock()
+            )
+        return self._run(lambda: meta.post(self.client, payload, META_SECRET))
+
+
+class WhaticketChannel(Channel):
+    key = "whaticket"
+
+    def make_bot(self, tenant):
+        return bots.chatbot_create(
+            tenant=tenant,
+            name="Pizzaria",
+            provider="whaticket",
+            provider_config={"base_url": self.fake.url},
+            provider_secrets={"token": wt.TOKEN, "shared_secret": wt.SHARED_SECRET},
+        )
+
+    def post_text(self, text):
+        return wt.post(self.client, wt.text_payload(text, number=CUSTOMER))
+
+    def seen(self, record) -> str:
+        return record.json["body"]
+
+
+class EvolutionChannel(Channel):
+    key = "evolution"
+
+    def make_bot(self, tenant):
+        self.fake.add_instance("loja", state="open")
+        return bots.chatbot_create(
+            tenant=tenant,
+            name="Pizzaria",
+            provider="evolution",
+            provider_config={"base_url": self.fake.url, "instance": "loja"},
+            provider_secrets={"apikey": evo.APIKEY, "webhook_secret": evo.WEBHOOK_SECRET},
+        )
+
+    def post_text(self, text):
+        return evo.post(
+            self.client, self.bot.pk, evo.upsert(sender=CUSTOMER, text=text, ts=_clock())
+        )
+
+    def seen(self, record) -> str:
+        return record.json["text"]
+
+
+FAKES = {"meta": "fake_graph", "whaticket": "fake_whaticket", "evolution": "fake_evolution"}
+
+
+@pytest.fixture(params=[MetaChannel, WhaticketChannel, EvolutionChannel], ids=lambda c: c.key)
+def chat(request, client, tenant, loja, celery_eager, django_capture_on_commit_callbacks):
+    channel = request.param(
+        client,
+        django_capture_on_commit_callbacks,
+        request.getfixturevalue(FAKES[request.param.key]),
+    )
+    channel.bot = channel.make_bot(tenant)
+    flows.flow_install(chatbot=channel.bot, flow="pedidos")
+    return channel
+
+
+_t = [int(time.time())]
+
+
+def _clock():
+    _t[0] += 1
+    return _t[0]
+
+
+def test_an_order_of_two_a_and_one_b_ends_as_one_confirmed_pedido(chat, tenant):
+    seen = chat.say("oi")
+    assert "Vamos fazer seu pedido" in seen[0]
+    assert "Pizzas" in seen[-1] and "Bebidas" in seen[-1]
+
+    seen = chat.choose("Pizzas")
+    assert "Pizza Calabresa" in seen[-1]
+    assert "R$ 47,90" in seen[-1]
+
+    seen = chat.choose("Pizza Margherita")
+    assert "Quantas unidades de *Pizza Margherita*" in seen[-1]
+
+    seen = chat.say("2")
+    assert "2 × Pizza Margherita" in seen[-1]
+    for option in ("Adicionar mais", "Finalizar", "Cancelar"):
+        assert option in seen[-1]
+
+    chat.choose("Adicionar mais")
+    chat.say("bebidas")  # typed, not chosen
+    chat.say("suco")  # part of the name, accents and case ignored
+    chat.say("1")  # the quantity: a number that answers a question, not a menu
+    seen = chat.choose("Finalizar")
+    assert "Total: R$ 109,30" in seen[-1]
+
+    seen = chat.choose("Confirmar")
+    pedido = Pedido.objects.get(tenant=tenant)
+    assert pedido.status == StatusPedido.CONFIRMADO
+    assert pedido.total == Decimal("109.30")
+    assert sorted((i.produto.nome, i.quantidade) for i in pedido.itens.all()) == [
+        ("Pizza Margherita", 2),
+        ("Suco de Laranja", 1),
+    ]
+    assert f"Pedido nº {pedido.numero} confirmado" in seen[-1]
+    assert Conversation.objects.get().status == Conversation.Status.CLOSED
+
+
+def test_every_product_of_a_long_catalog_is_reachable_page_by_page(chat, loja, tenant):
+    for i in range(17):
+        pedidos.produto_create(
+            tenant=tenant,
+            categoria=loja["bebidas"],
+            nome=f"Bebida {i:02d}",
+            preco=Decimal("5.00"),
+        )
+    chat.say("oi")
+    seen = chat.choose("Bebidas")
+    names = set()
+    for _page in range(5):
+        listing = seen[-1]
+        found = re.findall(r"(Bebida \d\d|Suco de Laranja)", listing)
+        assert len(found) <= LIST_ROWS_MAX
+        names.update(found)
+        if "Ver mais" not in listing:
+            break
+        seen = chat.choose("Ver mais")  # a number after the items on text-only providers
+    assert len(names) == 18
+
+
+def test_going_back_from_the_products_shows_the_categories_again(chat):
+    chat.say("oi")
+    chat.choose("Pizzas")
+    seen = chat.choose("Voltar")
+    assert "Pizzas" in seen[-1] and "Bebidas" in seen[-1]
+    seen = chat.choose("Bebidas")
+    assert "Suco de Laranja" in seen[-1]
+
+
+def test_cancel_empties_the_cart(chat, tenant):
+    chat.say("oi")
+    chat.choose("Pizzas")
+    chat.choose("Pizza Calabresa")
+    chat.say("2")
+    seen = chat.choose("Cancelar")
+    assert "carrinho esvaziado" in seen[-1]
+    assert not Pedido.objects.filter(tenant=tenant, status=StatusPedido.CONFIRMADO).exists()
+
+
+def test_a_whaticket_tap_is_understood_by_its_title(
+    client, tenant, loja, fake_whaticket, celery_eager, django_capture_on_commit_callbacks
+):
+    channel = WhaticketChannel(client, django_capture_on_commit_callbacks, fake_whaticket)
+    channel.bot = channel.make_bot(tenant)
+    flows.flow_install(chatbot=channel.bot, flow="pedidos")
+    channel.say("oi")
+    # Whaticket relays a tap as the title the customer saw (selectedDisplayText).
+    seen = channel._run(lambda: wt.post(client, wt.button_payload("Pizzas", number=CUSTOMER)))
+    assert "Pizza Calabresa" in seen[-1]

@@ -1,0 +1,318 @@
+"""The consent ledger: may this customer get proactive messages?
+
+State: `Cliente.optout_em` (null = may be messaged proactively), written only here.
+History: one `ConsentEvent` per change, with who, when and how (keyword, Meta's
+user_preferences webhook, admin, API, erasure), plus an audit entry.
+
+"Proactive" means the business writes first for its own reasons: campaigns, reactivation,
+optional reminders. Replies to the customer and transactional updates (an order status)
+are not proactive and are never blocked here (chatbots.services.send_to_customer asks
+`proactive_refusal` only for sends marked proactive).
+
+Erased people leave an `OptOutMarker`, an HMAC of their phone / WhatsApp user id: a
+customer created again with it starts opted out (`cliente_honour_markers`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from chatbots.text import normalize
+from clientes.models import Cliente
+from clientes.phones import InvalidPhone, normalize_phone
+from compliance import audit
+from compliance.models import ConsentEvent, ConsentSettings, OptOutMarker
+
+logger = logging.getLogger(__name__)
+
+OPTED_OUT = "opted_out"  # Message.error_code of a proactive send the ledger refused
+META_MARKETING = "marketing_messages"
+META_STOP = ("stop",)
+META_RESUME = ("resume", "signup")
+
+Source = ConsentEvent.Source
+
+# --- Keywords and settings -----------------------------------------------------------------
+
+_EDGE_PUNCTUATION = re.compile(r"^[^\w]+|[^\w]+$")
+
+
+def keyword_key(text: str) -> str:
+    """How a typed keyword is compared: accents, case, spaces and surrounding punctuation
+    ignored ("Sair!" = "SAIR" = "sáir"); the word itself must match exactly."""
+    return _EDGE_PUNCTUATION.sub("", normalize(text))
+
+
+def consent_settings(*, tenant) -> ConsentSettings:
+    """The tenant's settings, or an unsaved one holding the defaults.
+
+    The engine loads them with the bot (select_related "chatbot__tenant__consent_settings"),
+    so the keyword interceptor costs no query per message.
+    """
+    try:
+        return tenant.consent_settings
+    except ConsentSettings.DoesNotExist:
+        return ConsentSettings(tenant=tenant)
+
+
+def optout_keywords(cfg: ConsentSettings) -> list[str]:
+    return [str(k) for k in (cfg.optout_keywords or settings.OPTOUT_KEYWORDS) if str(k).strip()]
+
+
+def optin_keywords(cfg: ConsentSettings) -> list[str]:
+    return [str(k) for k in (cfg.optin_keywords or settings.OPTIN_KEYWORDS) if str(k).strip()]
+
+
+# --- Erasure markers -----------------------------------------------------------------------
+
+
+def identity_hash(*, kind: str, value: str) -> str:
+    """HMAC-SHA256 of one identity ("phone:<canonical digits>" or "bsuid:<id>").
+
+    Keyed with CONSENT_HASH_PEPPER (SECRET_KEY by default): without the key, a list of
+    every Brazilian phone number could be hashed to reverse the markers. Changing the key
+    forgets every marker, so it is set once and kept.
+    """
+    key = (settings.CONSENT_HASH_PEPPER or settings.SECRET_KEY).encode()
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def identity_hashes(*, telefone: str = "", user_id: str = "") -> list[str]:
+    hashes = []
+    if telefone:
+        try:
+            hashes.append(identity_hash(kind="phone", value=normalize_phone(telefone)))
+        except InvalidPhone:
+            pass
+    if user_id:
+        hashes.append(identity_hash(kind="bsuid", value=user_id))
+    return hashes
+
+
+def marker_add(*, tenant_id: int, telefone: str = "", user_id: str = "") -> int:
+    hashes = identity_hashes(telefone=telefone, user_id=user_id)
+    if not hashes:
+        return 0
+    created = OptOutMarker.objects.bulk_create(
+        [OptOutMarker(tenant_id=tenant_id, identity_hash=h) for h in hashes],
+        ignore_conflicts=True,
+    )
+    settings_row, _new = ConsentSettings.objects.get_or_create(tenant_id=tenant_id)
+    if not settings_row.has_erasure_markers:
+        ConsentSettings.objects.filter(pk=settings_row.pk).update(has_erasure_markers=True)
+    return len(created)
+
+
+def marker_matches(*, tenant_id: int, telefone: str = "", user_id: str = "") -> bool:
+    hashes = identity_hashes(telefone=telefone, user_id=user_id)
+    return (
+        bool(hashes)
+        and OptOutMarker.objects.filter(tenant_id=tenant_id, identity_hash__in=hashes).exists()
+    )
+
+
+def _markers_remove(cliente: Cliente) -> int:
+    hashes = identity_hashes(telefone=cliente.telefone, user_id=cliente.whatsapp_user_id)
+    if not hashes:
+        return 0
+    deleted, _detail = OptOutMarker.objects.filter(
+        tenant_id=cliente.tenant_id, identity_hash__in=hashes
+    ).delete()
+    return deleted
+
+
+# --- Changing consent ----------------------------------------------------------------------
+
+
+def _default_actor(source: str, cliente: Cliente):
+    if source == Source.KEYWORD:
+        return audit.customer_actor(cliente)
+    if source == Source.META:
+        return audit.system_actor("meta-user-preferences")
+    return None  # the audit context: the admin user or API client of this request
+
+
+def _change(
+    *,
+    cliente: Cliente,
+    opted_out: bool,
+    source: str,
+    actor,
+    detail: str,
+    occurred_at: datetime | None,
+) -> bool:
+    now = timezone.now()
+    with transaction.atomic():
+        rows = Cliente.objects.filter(pk=cliente.pk)
+        if opted_out:
+            changed = rows.filter(optout_em__isnull=True).update(optout_em=occurred_at or now)
+        else:
+            changed = rows.filter(optout_em__isnull=False).update(optout_em=None)
+            _markers_remove(cliente)  # consent given again overrides an erasure marker
+        cliente.optout_em = rows.values_list("optout_em", flat=True).first()
+        if not changed:
+            return False
+        who = audit.actor_from(actor if actor is not None else _default_actor(source, cliente))
+        ConsentEvent.objects.create(
+            tenant_id=cliente.tenant_id,
+            cliente=cliente,
+            opted_out=opted_out,
+            source=source,
+            actor_label=who.label,
+            detail=detail[:255],
+            occurred_at=occurred_at or now,
+        )
+        audit.record(
+            tenant=cliente.tenant_id,
+            actor=who,
+            action="consent.opt_out" if opted_out else "consent.opt_in",
+            obj=cliente,
+            changes={"source": source, "detail": detail[:255]},
+        )
+    logger.info(
+        "consent changed",
+        extra={"cliente_id": cliente.pk, "opted_out": opted_out, "source": source},
+    )
+    return True
+
+
+def consent_opt_out(
+    *,
+    cliente: Cliente,
+    source: str,
+    actor=None,
+    detail: str = "",
+    occurred_at: datetime | None = None,
+) -> bool:
+    """Stop proactive messages to `cliente`. True when this changed the state."""
+    return _change(
+        cliente=cliente,
+        opted_out=True,
+        source=source,
+        actor=actor,
+        detail=detail,
+        occurred_at=occurred_at,
+    )
+
+
+def consent_opt_in(
+    *,
+    cliente: Cliente,
+    source: str,
+    actor=None,
+    detail: str = "",
+    occurred_at: datetime | None = None,
+) -> bool:
+    """Allow proactive messages to `cliente` again. True when this changed the state."""
+    return _change(
+        cliente=cliente,
+        opted_out=False,
+        source=source,
+        actor=actor,
+        detail=detail,
+        occurred_at=occurred_at,
+    )
+
+
+def cliente_honour_markers(*, cliente: Cliente) -> bool:
+    """Called right after a customer is created: someone erased before starts opted out."""
+    if cliente.optout_em is not None:
+        return False
+    if not consent_settings(tenant=cliente.tenant).has_erasure_markers:
+        return False
+    if not marker_matches(
+        tenant_id=cliente.tenant_id, telefone=cliente.telefone, user_id=cliente.whatsapp_user_id
+    ):
+        return False
+    now = timezone.now()
+    Cliente.objects.filter(pk=cliente.pk).update(optout_em=now)
+    cliente.optout_em = now
+    ConsentEvent.objects.create(
+        tenant_id=cliente.tenant_id,
+        cliente=cliente,
+        opted_out=True,
+        source=Source.ERASURE,
+        actor_label=audit.system_actor("erasure-marker").label,
+        detail=_("dados apagados antes, a pedido do titular (LGPD)"),
+        occurred_at=now,
+    )
+    return True
+
+
+def consent_history(*, cliente: Cliente):
+    return ConsentEvent.objects.filter(cliente=cliente).order_by("-occurred_at", "-id")
+
+
+# --- Asking the ledger ---------------------------------------------------------------------
+
+
+def proactive_refusal(*, cliente: Cliente) -> tuple[str, str] | None:
+    """(code, pt-BR detail) when a proactive message to `cliente` must not go, else None.
+
+    Reads the state from the database, not from the instance: a job holding customers
+    loaded minutes ago still sees an opt-out that arrived since.
+    """
+    cliente.optout_em = (
+        Cliente.objects.filter(pk=cliente.pk).values_list("optout_em", flat=True).first()
+    )
+    if cliente.optout_em is not None:
+        return OPTED_OUT, _(
+            "O cliente pediu para não receber mensagens proativas em %(when)s (consentimento "
+            "retirado). Só respostas e avisos de pedidos e agendamentos são enviados."
+        ) % {"when": timezone.localtime(cliente.optout_em).strftime("%d/%m/%Y %H:%M")}
+    # Safety net for customers created by a path that did not call cliente_honour_markers.
+    if marker_matches(
+        tenant_id=cliente.tenant_id, telefone=cliente.telefone, user_id=cliente.whatsapp_user_id
+    ):
+        return OPTED_OUT, _("Os dados deste contato foram apagados a pedido dele (LGPD).")
+    return None
+
+
+# --- Meta's user_preferences webhook -------------------------------------------------------
+
+
+def preference_apply(event) -> None:
+    """Apply one stored `user_preferences` event (claimed by the engine) to the ledger.
+
+    `stop` opts out; `resume` and `signup` opt in. An update older than the customer's last
+    consent change (webhooks arrive out of order, PROTOCOLS.md §1.6) is recorded as done
+    without changing anything.
+    """
+    from chatbots.messages import InboundPreference
+    from chatbots.models import InboundEvent
+    from clientes.services import cliente_upsert_from_whatsapp
+
+    pref = InboundPreference.from_dict(event.payload)
+    state, note = InboundEvent.State.DONE, ""
+    if pref.category != META_MARKETING or pref.value not in (*META_STOP, *META_RESUME):
+        state, note = InboundEvent.State.IGNORED, f"preference {pref.category}:{pref.value}"
+    else:
+        cliente = cliente_upsert_from_whatsapp(
+            tenant=event.chatbot.tenant,
+            wa_id=pref.from_phone,
+            user_id=pref.from_user_id,
+            nome=pref.profile_name,
+        )
+        latest = consent_history(cliente=cliente).values_list("occurred_at", flat=True).first()
+        if latest is not None and latest > pref.timestamp:
+            note = "older than the customer's latest consent change; not applied"
+        else:
+            change = consent_opt_out if pref.value in META_STOP else consent_opt_in
+            change(
+                cliente=cliente,
+                source=Source.META,
+                detail=f"{pref.value}: {pref.detail}"[:255],
+                occurred_at=pref.timestamp,
+            )
+    InboundEvent.objects.filter(pk=event.pk).update(
+        state=state, last_error=note, processed_at=timezone.now()
+    )
