@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -48,6 +48,7 @@ from agenda.availability import (
 from agenda.errors import AgendaErro, AgendaIndisponivel, AgendaNaoConfigurada, SlotTaken
 from agenda.models import Agendamento, Servico
 from chatbots import messages as wa
+from chatbots.handlers import kit
 from chatbots.handlers.base import Context, Handler, Reply
 from chatbots.handlers.registry import register
 from chatbots.models import Message, MessageTemplate, Step
@@ -89,11 +90,9 @@ LIMPO: dict[str, Any] = {
     K_VOLTA: None,
 }
 
-MAIS = "mais"
-VOLTAR = "voltar"
-# WhatsApp allows 10 list rows in total (PROTOCOLS.md §2.2): 8 items + "Ver mais" + "Voltar".
-PAGE_SIZE = 8
-# Days offered at once: 9 + "Voltar" = 10 rows.
+# What a customer types for "Ver mais" here: "outros" (other services, other times) too.
+MAIS_PALAVRAS = (*kit.MORE_WORDS, "outros")
+# Days offered at once: 9 + "Voltar" = 10 rows (PROTOCOLS.md §2.2).
 DIAS_MAX = 9
 MAX_HOPS = 10  # same bound as the engine's steps entered in one turn
 
@@ -117,102 +116,11 @@ def _indisponivel() -> str:
     )
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _texto(body: str) -> wa.Text:
-    return wa.Text(body=_cut(body, wa.TEXT_MAX))
-
-
-def _botoes(body: str, options: list[tuple[str, str]]) -> wa.Buttons:
-    return wa.Buttons(
-        body=_cut(body, wa.INTERACTIVE_BODY_MAX),
-        buttons=[wa.Button(id=i, title=str(t)) for i, t in options],
-    )
-
-
 def _erro_agenda(exc: AgendaErro) -> Reply:
     """No source: say so and end. Cal.com unreachable: say so and stay (nothing lost)."""
     if isinstance(exc, AgendaNaoConfigurada):
-        return Reply(messages=[_texto(_nao_configurada())], end=True)
-    return Reply(messages=[_texto(_indisponivel())])
-
-
-def _only_keys(config: dict, allowed: tuple[str, ...]) -> None:
-    if not isinstance(config, dict):
-        raise ValidationError(_("A configuração deve ser um objeto JSON, por exemplo {}."))
-    unknown = [k for k in config if k not in allowed]
-    if unknown:
-        raise ValidationError(
-            _("Chave desconhecida “%(key)s”. As chaves aceitas são: %(allowed)s.")
-            % {"key": unknown[0], "allowed": ", ".join(allowed) or "—"}
-        )
-    for key in allowed:
-        if key in config and not isinstance(config[key], str):
-            raise ValidationError(_("“%(key)s” deve ser um texto entre aspas.") % {"key": key})
-
-
-def _match_button(
-    ctx: Context, options: list[tuple[str, str]], aliases: dict[str, str]
-) -> str | None:
-    if ctx.reply_id in dict(options):
-        return ctx.reply_id
-    typed = normalize(ctx.text)
-    if typed in aliases:
-        return aliases[typed]
-    found = match_option(ctx.text, options, id_of=lambda o: o[0], title_of=lambda o: o[1])
-    return found[0] if found else None
-
-
-@dataclass
-class _Pagina:
-    items: list
-    pagina: int
-    tem_mais: bool
-
-
-def _pagina(items: list, pagina: Any) -> _Pagina:
-    try:
-        pagina = int(pagina or 0)
-    except (TypeError, ValueError):
-        pagina = 0
-    total = max(1, -(-len(items) // PAGE_SIZE))
-    pagina = min(max(pagina, 0), total - 1)
-    return _Pagina(
-        items=items[pagina * PAGE_SIZE : (pagina + 1) * PAGE_SIZE],
-        pagina=pagina,
-        tem_mais=pagina < total - 1,
-    )
-
-
-def _lista(
-    *, body: str, button: str, prefix: str, rows: list[wa.Row], mais: bool, voltar: bool
-) -> wa.ListMessage:
-    extra = []
-    if mais:
-        extra.append(
-            wa.Row(id=f"{prefix}:{MAIS}", title=_("Ver mais"), description=_("Próxima página"))
-        )
-    if voltar:
-        extra.append(wa.Row(id=f"{prefix}:{VOLTAR}", title=_("Voltar")))
-    return wa.ListMessage(
-        body=_cut(body, wa.INTERACTIVE_BODY_MAX),
-        button=button,
-        sections=[wa.Section(title=_("Opções"), rows=rows + extra)],
-    )
-
-
-def _navegacao(ctx: Context, prefix: str) -> str | None:
-    """MAIS or VOLTAR when the customer tapped or typed one of them."""
-    if ctx.reply_id in (f"{prefix}:{MAIS}", f"{prefix}:{VOLTAR}"):
-        return ctx.reply_id.split(":", 1)[1]
-    typed = normalize(ctx.text)
-    if not ctx.reply_id and typed in ("mais", "ver mais", "proxima", "proximos", "outros"):
-        return MAIS
-    if not ctx.reply_id and typed in ("voltar", "volta"):
-        return VOLTAR
-    return None
+        return Reply(messages=[kit.text(_nao_configurada())], end=True)
+    return Reply(messages=[kit.text(_indisponivel())])
 
 
 def _hoje(ctx: Context) -> date:
@@ -243,6 +151,15 @@ def _reagendando(ctx: Context) -> Agendamento | None:
     return _agendamento_do_cliente(ctx, ctx.state.get(K_REAGENDAR))
 
 
+def _momento(iso: str | None) -> datetime | None:
+    """The aware datetime an ISO text (a tapped time row, the state) names; else None."""
+    try:
+        momento = datetime.fromisoformat(iso or "")
+    except ValueError:
+        return None
+    return momento if timezone.is_aware(momento) else None
+
+
 def _status(agendamento: Agendamento) -> str:
     return agendamento.get_status_display().lower()
 
@@ -255,9 +172,11 @@ SAIR = "agenda:sair"
 
 
 @register
-class AgendaInicioHandler(Handler):
+class AgendaInicioHandler(kit.FlowHandler):
     label = gettext_lazy("Agenda: início (Agendar, Meu horário)")
     config_help = gettext_lazy('Opcional: {"text": "Olá! Quer marcar um horário?"}')
+    KEYS = ("text",)
+    NEXT_STEPS = (SERVICO, MEU_HORARIO)
 
     OPTIONS = [
         (AGENDAR, gettext_lazy("Agendar")),
@@ -274,52 +193,40 @@ class AgendaInicioHandler(Handler):
         "tchau": SAIR,
     }
 
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        _only_keys(config, ("text",))
-
-    @classmethod
-    def referenced_steps(cls, config: dict[str, Any]) -> list[str]:
-        return [SERVICO, MEU_HORARIO]
-
-    def _opcoes(self) -> list[tuple[str, str]]:
-        return [(i, str(t)) for i, t in self.OPTIONS]
-
     def enter(self, ctx: Context) -> Reply:
         body = ctx.config.get("text") or _(
             "Olá! 😊 Sou o assistente de agendamentos. O que você quer fazer?"
         )
-        return Reply(messages=[_botoes(body, self._opcoes())], state=dict(LIMPO))
+        return Reply(messages=[self.ask(body)], state=dict(LIMPO))
 
     def handle(self, ctx: Context) -> Reply:
-        escolha = _match_button(ctx, self._opcoes(), self.ALIASES)
-        if escolha == AGENDAR:
-            return Reply(state=dict(LIMPO), next_step=SERVICO)
+        escolha = self.pressed(ctx)
         if escolha == MEU:
             return Reply(next_step=MEU_HORARIO)
-        if escolha == SAIR:
-            return Reply(messages=[_texto(_("Até logo! 👋"))], end=True)
-        return Reply(
-            messages=[_texto(_("Toque em uma das opções: Agendar, Meu horário ou Encerrar."))],
+        return _agendar_ou_sair(escolha) or Reply(
+            messages=[kit.text(_("Toque em uma das opções: Agendar, Meu horário ou Encerrar."))],
             next_step=INICIO,
         )
+
+
+def _agendar_ou_sair(escolha: str | None) -> Reply | None:
+    """The "Agendar" and "Encerrar" buttons, offered at "inicio" and at "Meu horário"."""
+    if escolha == AGENDAR:
+        return Reply(state=dict(LIMPO), next_step=SERVICO)
+    if escolha == SAIR:
+        return Reply(messages=[kit.text(_("Até logo! 👋"))], end=True)
+    return None
 
 
 # --- agenda_servico --------------------------------------------------------------------
 
 
 @register
-class EscolherServicoHandler(Handler):
+class EscolherServicoHandler(kit.FlowHandler):
     label = gettext_lazy("Agenda: escolher serviço")
     config_help = gettext_lazy('Opcional: {"text": "Qual serviço você quer agendar?"}')
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        _only_keys(config, ("text",))
-
-    @classmethod
-    def referenced_steps(cls, config: dict[str, Any]) -> list[str]:
-        return [DIA]
+    KEYS = ("text",)
+    NEXT_STEPS = (DIA,)
 
     def _items(self, ctx: Context) -> list[Servico]:
         return list(agenda_selectors.servicos_ativos(tenant=ctx.chatbot.tenant))
@@ -332,45 +239,47 @@ class EscolherServicoHandler(Handler):
         items = self._items(ctx)
         if not items:
             return Reply(
-                messages=[_texto(_("Ainda não há serviços disponíveis para agendar. 🙏"))],
+                messages=[kit.text(_("Ainda não há serviços disponíveis para agendar. 🙏"))],
                 end=True,
             )
-        pagina = _pagina(items, ctx.state.get(K_PAGINA))
+        pagina = kit.page_of(items, ctx.state.get(K_PAGINA))
         rows = [
             wa.Row(
                 id=f"srv:{s.pk}",
-                title=_cut(s.nome, wa.LIST_ROW_TITLE_MAX),
-                description=_cut(_descricao_servico(s), wa.LIST_ROW_DESCRIPTION_MAX),
+                title=kit.cut(s.nome, wa.LIST_ROW_TITLE_MAX),
+                description=kit.cut(_descricao_servico(s), wa.LIST_ROW_DESCRIPTION_MAX),
             )
             for s in pagina.items
         ]
         body = ctx.config.get("text") or _("Qual serviço você quer agendar?")
         return Reply(
             messages=[
-                _lista(
-                    body=body,
+                kit.list_message(
+                    body=kit.cut(body, wa.INTERACTIVE_BODY_MAX),
                     button=_("Ver serviços"),
                     prefix="srv",
                     rows=rows,
-                    mais=pagina.tem_mais,
-                    voltar=True,
+                    more=pagina.has_more,
+                    back=True,
                 )
             ]
         )
 
     def handle(self, ctx: Context) -> Reply:
         items = self._items(ctx)
-        pagina = _pagina(items, ctx.state.get(K_PAGINA))
-        navegacao = _navegacao(ctx, "srv")
-        if navegacao == MAIS and pagina.tem_mais:
-            return Reply(state={K_PAGINA: pagina.pagina + 1}, next_step=SERVICO)
-        if navegacao == VOLTAR:
+        pagina = kit.page_of(items, ctx.state.get(K_PAGINA))
+        navegacao = kit.navigation(ctx, "srv", more_words=MAIS_PALAVRAS)
+        if navegacao == kit.MORE and pagina.has_more:
+            return Reply(state={K_PAGINA: pagina.number + 1}, next_step=SERVICO)
+        if navegacao == kit.BACK:
             return Reply(state=dict(LIMPO), next_step=INICIO)
-        escolha = _escolher(ctx, items, pagina, prefix="srv", titulo=lambda s: s.nome)
+        escolha = kit.pick(ctx, items, pagina, prefix="srv", title_of=lambda s: s.nome)
         if escolha is None:
             return Reply(
                 messages=[
-                    _texto(_("Não encontrei esse serviço. Escolha um da lista ou digite o número."))
+                    kit.text(
+                        _("Não encontrei esse serviço. Escolha um da lista ou digite o número.")
+                    )
                 ],
                 next_step=SERVICO,
             )
@@ -386,33 +295,14 @@ def _descricao_servico(servico: Servico) -> str:
     return " · ".join(partes)
 
 
-def _escolher(ctx: Context, items: list, pagina: _Pagina, *, prefix: str, titulo):
-    """The item tapped ("<prefix>:<pk>"), the number typed (on the page shown) or the name."""
-    if ctx.reply_id.startswith(f"{prefix}:"):
-        pk = ctx.reply_id.split(":", 1)[1]
-        return next((i for i in items if str(i.pk) == pk), None)
-    typed = normalize(ctx.text)
-    if typed.isdigit():
-        n = int(typed)
-        return pagina.items[n - 1] if 1 <= n <= len(pagina.items) else None
-    return match_option(ctx.text, items, id_of=lambda i: f"{prefix}:{i.pk}", title_of=titulo)
-
-
 # --- agenda_dia ------------------------------------------------------------------------
 
 
 @register
-class EscolherDiaHandler(Handler):
+class EscolherDiaHandler(kit.FlowHandler):
     label = gettext_lazy("Agenda: escolher dia")
     config_help = gettext_lazy("Sem configuração.")
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        _only_keys(config, ())
-
-    @classmethod
-    def referenced_steps(cls, config: dict[str, Any]) -> list[str]:
-        return [HORARIO]
+    NEXT_STEPS = (HORARIO,)
 
     def enter(self, ctx: Context) -> Reply:
         servico = _servico(ctx)
@@ -431,8 +321,8 @@ class EscolherDiaHandler(Handler):
             }
             if reagendando is not None:
                 texto += "\n" + _("Seu horário atual continua marcado.")
-                return Reply(messages=[_texto(texto)], end=True)
-            return Reply(messages=[_texto(texto)], state={K_PAGINA: 0}, next_step=SERVICO)
+                return Reply(messages=[kit.text(texto)], end=True)
+            return Reply(messages=[kit.text(texto)], state={K_PAGINA: 0}, next_step=SERVICO)
         hoje = _hoje(ctx)
         rows = [
             wa.Row(
@@ -448,30 +338,32 @@ class EscolherDiaHandler(Handler):
             body = _("*%(servico)s*: escolha o dia.") % {"servico": servico.nome}
         return Reply(
             messages=[
-                _lista(
-                    body=body,
+                kit.list_message(
+                    body=kit.cut(body, wa.INTERACTIVE_BODY_MAX),
                     button=_("Ver dias"),
                     prefix="dia",
                     rows=rows,
-                    mais=False,
-                    voltar=reagendando is None,
+                    more=False,
+                    back=reagendando is None,
                 )
             ],
             state={K_DIAS: [d.isoformat() for d in dias]},
         )
 
     def handle(self, ctx: Context) -> Reply:
-        if _navegacao(ctx, "dia") == VOLTAR:
+        if kit.navigation(ctx, "dia", more_words=MAIS_PALAVRAS) == kit.BACK:
             if ctx.state.get(K_REAGENDAR):
                 return Reply(
-                    messages=[_texto(_("Tudo bem, seu horário continua como estava."))], end=True
+                    messages=[kit.text(_("Tudo bem, seu horário continua como estava."))], end=True
                 )
             return Reply(state={K_PAGINA: 0}, next_step=SERVICO)
         dias = [date.fromisoformat(d) for d in ctx.state.get(K_DIAS) or []]
         dia = _dia_escolhido(ctx, dias, _hoje(ctx))
         if dia is None:
             return Reply(
-                messages=[_texto(_("Não entendi o dia. Escolha um da lista, ou digite o número."))],
+                messages=[
+                    kit.text(_("Não entendi o dia. Escolha um da lista, ou digite o número."))
+                ],
                 next_step=DIA,
             )
         return Reply(state={K_DIA: dia.isoformat(), K_PAGINA: 0}, next_step=HORARIO)
@@ -516,17 +408,10 @@ def _dia_escolhido(ctx: Context, dias: list[date], hoje: date) -> date | None:
 
 
 @register
-class EscolherHorarioHandler(Handler):
+class EscolherHorarioHandler(kit.FlowHandler):
     label = gettext_lazy("Agenda: escolher horário")
     config_help = gettext_lazy("Sem configuração.")
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        _only_keys(config, ())
-
-    @classmethod
-    def referenced_steps(cls, config: dict[str, Any]) -> list[str]:
-        return [DIA, CONFIRMAR]
+    NEXT_STEPS = (DIA, CONFIRMAR)
 
     def enter(self, ctx: Context) -> Reply:
         servico = _servico(ctx)
@@ -543,7 +428,7 @@ class EscolherHorarioHandler(Handler):
         if not slots:
             return Reply(
                 messages=[
-                    _texto(
+                    kit.text(
                         _("Não há mais horários livres em %(dia)s. Escolha outro dia:")
                         % {"dia": textos.dia_curto(dia)}
                     )
@@ -551,7 +436,7 @@ class EscolherHorarioHandler(Handler):
                 state={K_DIA: None},
                 next_step=DIA,
             )
-        pagina = _pagina(slots, ctx.state.get(K_PAGINA))
+        pagina = kit.page_of(slots, ctx.state.get(K_PAGINA))
         rows = [
             wa.Row(
                 id=f"hora:{s.inicio.isoformat()}",
@@ -566,31 +451,31 @@ class EscolherHorarioHandler(Handler):
         }
         return Reply(
             messages=[
-                _lista(
-                    body=body,
+                kit.list_message(
+                    body=kit.cut(body, wa.INTERACTIVE_BODY_MAX),
                     button=_("Ver horários"),
                     prefix="hora",
                     rows=rows,
-                    mais=pagina.tem_mais,
-                    voltar=True,
+                    more=pagina.has_more,
+                    back=True,
                 )
             ],
-            state={K_HORAS: [s.inicio.isoformat() for s in slots], K_PAGINA: pagina.pagina},
+            state={K_HORAS: [s.inicio.isoformat() for s in slots], K_PAGINA: pagina.number},
         )
 
     def handle(self, ctx: Context) -> Reply:
         horas = [datetime.fromisoformat(h) for h in ctx.state.get(K_HORAS) or []]
-        pagina = _pagina(horas, ctx.state.get(K_PAGINA))
-        navegacao = _navegacao(ctx, "hora")
-        if navegacao == MAIS and pagina.tem_mais:
-            return Reply(state={K_PAGINA: pagina.pagina + 1}, next_step=HORARIO)
-        if navegacao == VOLTAR:
+        pagina = kit.page_of(horas, ctx.state.get(K_PAGINA))
+        navegacao = kit.navigation(ctx, "hora", more_words=MAIS_PALAVRAS)
+        if navegacao == kit.MORE and pagina.has_more:
+            return Reply(state={K_PAGINA: pagina.number + 1}, next_step=HORARIO)
+        if navegacao == kit.BACK:
             return Reply(state={K_PAGINA: 0, K_DIA: None}, next_step=DIA)
         inicio = _hora_escolhida(ctx, horas, pagina)
         if inicio is None:
             return Reply(
                 messages=[
-                    _texto(
+                    kit.text(
                         _(
                             "Não entendi o horário. Escolha um da lista ou digite, por exemplo, 9:30."
                         )
@@ -601,17 +486,14 @@ class EscolherHorarioHandler(Handler):
         return Reply(state={K_INICIO: inicio.isoformat()}, next_step=CONFIRMAR)
 
 
-def _hora_escolhida(ctx: Context, horas: list[datetime], pagina: _Pagina) -> datetime | None:
+def _hora_escolhida(ctx: Context, horas: list[datetime], pagina: kit.Page) -> datetime | None:
     """The time tapped ("hora:<ISO>"), a number on the page shown, or a typed time."""
     if ctx.reply_id.startswith("hora:"):
-        try:
-            inicio = datetime.fromisoformat(ctx.reply_id[5:])
-        except ValueError:
-            return None
-        return inicio if timezone.is_aware(inicio) else None
+        return _momento(ctx.reply_id[5:])
     typed = normalize(ctx.text).replace(" ", "")
-    if typed.isdigit() and 1 <= int(typed) <= len(pagina.items):
-        return pagina.items[int(typed) - 1]
+    numerada = pagina.numbered(typed)
+    if numerada is not None:
+        return numerada
     digitada = _HORA_DIGITADA.match(typed)
     if digitada is None:
         return None
@@ -627,9 +509,11 @@ NAO = "conf:nao"
 
 
 @register
-class ConfirmarAgendamentoHandler(Handler):
+class ConfirmarAgendamentoHandler(kit.FlowHandler):
     label = gettext_lazy("Agenda: confirmar agendamento")
     config_help = gettext_lazy('Opcional: {"text": "Até lá! Qualquer coisa, é só chamar."}')
+    KEYS = ("text",)
+    NEXT_STEPS = (HORARIO,)
 
     OPTIONS = [
         (SIM, gettext_lazy("Confirmar")),
@@ -647,35 +531,15 @@ class ConfirmarAgendamentoHandler(Handler):
         "desistir": NAO,
     }
 
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        _only_keys(config, ("text",))
-
-    @classmethod
-    def referenced_steps(cls, config: dict[str, Any]) -> list[str]:
-        return [HORARIO]
-
-    def _opcoes(self) -> list[tuple[str, str]]:
-        return [(i, str(t)) for i, t in self.OPTIONS]
-
-    def _inicio(self, ctx: Context) -> datetime | None:
-        try:
-            inicio = datetime.fromisoformat(ctx.state.get(K_INICIO) or "")
-        except ValueError:
-            return None
-        return inicio if timezone.is_aware(inicio) else None
-
     def enter(self, ctx: Context) -> Reply:
-        servico, inicio = _servico(ctx), self._inicio(ctx)
+        servico, inicio = _servico(ctx), _momento(ctx.state.get(K_INICIO))
         if servico is None or inicio is None:
             return Reply(next_step=HORARIO)
         tenant = ctx.chatbot.tenant
         if ctx.state.get(K_REAGENDAR):
             antigo = _reagendando(ctx)
             if antigo is None or not antigo.ativo:
-                return Reply(
-                    messages=[_texto(_("Esse agendamento não pode mais ser remarcado."))], end=True
-                )
+                return _nao_remarcavel()
             body = _("Remarcar %(resumo)s para *%(novo)s*?") % {
                 "resumo": textos.resumo(antigo),
                 "novo": textos.quando(inicio, tenant=tenant),
@@ -685,28 +549,41 @@ class ConfirmarAgendamentoHandler(Handler):
                 "servico": servico.nome,
                 "quando": textos.quando(inicio, tenant=tenant),
             }
-        return Reply(messages=[_botoes(body, self._opcoes())])
+        return Reply(messages=[self.ask(body)])
 
     def handle(self, ctx: Context) -> Reply:
-        escolha = _match_button(ctx, self._opcoes(), self.ALIASES)
+        escolha = self.pressed(ctx)
         if escolha == TROCAR:
-            return Reply(state={K_INICIO: None, K_PAGINA: 0}, next_step=HORARIO)
+            return _outro_horario()
         if escolha == NAO:
             texto = (
                 _("Tudo bem, seu horário continua como estava.")
                 if ctx.state.get(K_REAGENDAR)
                 else _("Tudo bem, não marquei nada. Quando quiser, é só chamar. 😊")
             )
-            return Reply(messages=[_texto(texto)], end=True)
+            return Reply(messages=[kit.text(texto)], end=True)
         if escolha != SIM:
             return Reply(
-                messages=[_texto(_("Toque em Confirmar, Outro horário ou Cancelar."))],
+                messages=[kit.text(_("Toque em Confirmar, Outro horário ou Cancelar."))],
                 next_step=CONFIRMAR,
             )
-        servico, inicio = _servico(ctx), self._inicio(ctx)
+        servico, inicio = _servico(ctx), _momento(ctx.state.get(K_INICIO))
         if servico is None or inicio is None:
             return Reply(next_step=HORARIO)
         return _reservar(ctx, servico=servico, inicio=inicio)
+
+
+def _outro_horario(texto: str | None = None) -> Reply:
+    """Back to the times of the chosen day (from page 1), saying `texto` first if given."""
+    return Reply(
+        messages=[] if texto is None else [kit.text(texto)],
+        state={K_INICIO: None, K_PAGINA: 0},
+        next_step=HORARIO,
+    )
+
+
+def _nao_remarcavel() -> Reply:
+    return Reply(messages=[kit.text(_("Esse agendamento não pode mais ser remarcado."))], end=True)
 
 
 def _reservar(ctx: Context, *, servico: Servico, inicio: datetime) -> Reply:
@@ -715,9 +592,7 @@ def _reservar(ctx: Context, *, servico: Servico, inicio: datetime) -> Reply:
     try:
         if ctx.state.get(K_REAGENDAR):
             if antigo is None:
-                return Reply(
-                    messages=[_texto(_("Esse agendamento não pode mais ser remarcado."))], end=True
-                )
+                return _nao_remarcavel()
             agendamento = agenda_services.agendamento_reagendar(
                 agendamento=antigo, novo_inicio=inicio
             )
@@ -740,37 +615,27 @@ def _reservar(ctx: Context, *, servico: Servico, inicio: datetime) -> Reply:
                 origem=Agendamento.Origem.CHAT,
             )
     except SlotTaken:
-        return Reply(
-            messages=[
-                _texto(
-                    _(
-                        "Poxa, esse horário acabou de ser ocupado por outra pessoa. 😕 "
-                        "Veja os próximos horários livres:"
-                    )
-                )
-            ],
-            state={K_INICIO: None, K_PAGINA: 0},
-            next_step=HORARIO,
+        return _outro_horario(
+            _(
+                "Poxa, esse horário acabou de ser ocupado por outra pessoa. 😕 "
+                "Veja os próximos horários livres:"
+            )
         )
     except AgendaIndisponivel:
         # Nothing was booked anywhere (the service calls Cal.com first): offer the same
         # confirmation again, so one tap retries.
-        return Reply(messages=[_texto(_indisponivel())], next_step=CONFIRMAR)
+        return Reply(messages=[kit.text(_indisponivel())], next_step=CONFIRMAR)
     except AgendaNaoConfigurada as exc:
         return _erro_agenda(exc)
     except ValidationError as exc:
-        return Reply(
-            messages=[_texto(" ".join(exc.messages))],
-            state={K_INICIO: None, K_PAGINA: 0},
-            next_step=HORARIO,
-        )
+        return _outro_horario(" ".join(exc.messages))
     fim = ctx.config.get("text") or _("Você vai receber um lembrete antes. Até lá! 😊")
     if antigo is not None:
         body = _("✅ Remarcado! Seu horário agora é %(resumo)s.\n%(fim)s")
     else:
         body = _("✅ Agendado! %(resumo)s.\n%(fim)s")
     return Reply(
-        messages=[_texto(body % {"resumo": textos.resumo(agendamento), "fim": fim})], end=True
+        messages=[kit.text(body % {"resumo": textos.resumo(agendamento), "fim": fim})], end=True
     )
 
 
@@ -778,19 +643,12 @@ def _reservar(ctx: Context, *, servico: Servico, inicio: datetime) -> Reply:
 
 
 @register
-class MeuHorarioHandler(Handler):
+class MeuHorarioHandler(kit.FlowHandler):
     label = gettext_lazy("Agenda: meu próximo horário (ver, remarcar, cancelar)")
     config_help = gettext_lazy("Sem configuração.")
+    NEXT_STEPS = (SERVICO,)
 
     ALIASES = {"remarcar": textos.REAGENDAR, "mudar": textos.REAGENDAR, "trocar": textos.REAGENDAR}
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        _only_keys(config, ())
-
-    @classmethod
-    def referenced_steps(cls, config: dict[str, Any]) -> list[str]:
-        return [SERVICO]
 
     def _opcoes(self, agendamento: Agendamento | None) -> list[tuple[str, str]]:
         if agendamento is None:
@@ -809,7 +667,7 @@ class MeuHorarioHandler(Handler):
         if agendamento is None:
             return Reply(
                 messages=[
-                    _botoes(
+                    kit.buttons(
                         _("Você não tem nenhum horário marcado. Quer agendar agora?"),
                         self._opcoes(None),
                     )
@@ -821,7 +679,7 @@ class MeuHorarioHandler(Handler):
             "status": _status(agendamento),
         }
         return Reply(
-            messages=[_botoes(body, self._opcoes(agendamento))], state={K_MEU: agendamento.pk}
+            messages=[kit.buttons(body, self._opcoes(agendamento))], state={K_MEU: agendamento.pk}
         )
 
     def handle(self, ctx: Context) -> Reply:
@@ -833,17 +691,16 @@ class MeuHorarioHandler(Handler):
         aliases = {}
         if agendamento is not None:
             aliases = {k: textos.botao_acao(v, agendamento.pk) for k, v in self.ALIASES.items()}
-        escolha = _match_button(ctx, opcoes, aliases)
-        if escolha == AGENDAR:
-            return Reply(state=dict(LIMPO), next_step=SERVICO)
-        if escolha == SAIR:
-            return Reply(messages=[_texto(_("Até logo! 👋"))], end=True)
+        escolha = kit.match_button(ctx, opcoes, aliases)
+        menu = _agendar_ou_sair(escolha)
+        if menu is not None:
+            return menu
         acao = textos.BOTAO_ACAO.match(escolha or "")
         if acao and agendamento is not None:
             return acao_agendamento(ctx, acao["acao"], agendamento)
         return Reply(
             messages=[
-                _texto(
+                kit.text(
                     _("Toque em uma das opções: %(opcoes)s.")
                     % {"opcoes": ", ".join(t for _i, t in opcoes)}
                 )
@@ -865,20 +722,20 @@ def acao_agendamento(ctx: Context, acao: str, agendamento: Agendamento) -> Reply
             try:
                 agenda_services.agendamento_confirmar(agendamento=agendamento)
             except ValidationError as exc:
-                return Reply(messages=[_texto(" ".join(exc.messages))])
+                return Reply(messages=[kit.text(" ".join(exc.messages))])
             texto = _("Obrigado! Seu horário de %(resumo)s está confirmado. Até lá! 😊")
-        return Reply(messages=[_texto(texto % {"resumo": textos.resumo(agendamento)})])
+        return Reply(messages=[kit.text(texto % {"resumo": textos.resumo(agendamento)})])
     if acao == textos.CANCELAR:
         if agendamento.status == Agendamento.Status.CANCELADO:
-            return Reply(messages=[_texto(_("Esse horário já estava cancelado."))])
+            return Reply(messages=[kit.text(_("Esse horário já estava cancelado."))])
         try:
             agenda_services.agendamento_cancelar(
                 agendamento=agendamento, motivo=_("Cancelado pelo cliente no WhatsApp")
             )
         except AgendaIndisponivel:
-            return Reply(messages=[_texto(_indisponivel())])
+            return Reply(messages=[kit.text(_indisponivel())])
         except ValidationError as exc:
-            return Reply(messages=[_texto(" ".join(exc.messages))])
+            return Reply(messages=[kit.text(" ".join(exc.messages))])
         auditar(
             acao="agendamento.cancel",
             agendamento=agendamento,
@@ -890,7 +747,7 @@ def acao_agendamento(ctx: Context, acao: str, agendamento: Agendamento) -> Reply
         )
         return Reply(
             messages=[
-                _texto(
+                kit.text(
                     _(
                         "Pronto, cancelei seu horário de %(resumo)s. Se quiser marcar outro, "
                         "é só chamar. 😊"
@@ -903,7 +760,7 @@ def acao_agendamento(ctx: Context, acao: str, agendamento: Agendamento) -> Reply
         if not agendamento.ativo or agendamento.inicio <= timezone.now():
             return Reply(
                 messages=[
-                    _texto(
+                    kit.text(
                         _("Esse agendamento está %(status)s e não pode ser remarcado.")
                         % {"status": _status(agendamento)}
                     )
@@ -1000,7 +857,7 @@ def interceptar(ctx: Context) -> Reply | None:
     if acao:
         agendamento = _agendamento_do_cliente(ctx, acao["id"])
         if agendamento is None:
-            return Reply(messages=[_texto(_("Não encontrei esse agendamento."))])
+            return Reply(messages=[kit.text(_("Não encontrei esse agendamento."))])
         if acao["acao"] != textos.REMARCAR:
             agendamento = _versao_atual(agendamento)
         return acao_agendamento(ctx, acao["acao"], agendamento)
@@ -1016,7 +873,7 @@ def interceptar(ctx: Context) -> Reply | None:
         if agendamento is not None:
             agenda_services.feedback_comentar(agendamento=agendamento, comentario=ctx.text)
         return Reply(
-            messages=[_texto(_("Obrigado pelo comentário! 🙏"))], state={K_COMENTARIO: None}
+            messages=[kit.text(_("Obrigado pelo comentário! 🙏"))], state={K_COMENTARIO: None}
         )
     atual = ctx.state.get(K_EMBUTIDA)
     if atual in EMBUTIVEIS:
@@ -1043,14 +900,14 @@ def _versao_atual(agendamento: Agendamento) -> Agendamento:
 def _avaliar(ctx: Context, *, agendamento_id: str, nota: int) -> Reply:
     agendamento = _agendamento_do_cliente(ctx, agendamento_id)
     if agendamento is None:
-        return Reply(messages=[_texto(_("Não encontrei esse agendamento."))])
+        return Reply(messages=[kit.text(_("Não encontrei esse agendamento."))])
     try:
         agenda_services.feedback_registrar(agendamento=agendamento, nota=nota)
     except ValidationError as exc:
-        return Reply(messages=[_texto(" ".join(exc.messages))])
+        return Reply(messages=[kit.text(" ".join(exc.messages))])
     return Reply(
         messages=[
-            _texto(
+            kit.text(
                 _(
                     "Obrigado pela avaliação! 💙 Se quiser, escreva em uma mensagem o que "
                     "achou (é opcional)."
@@ -1104,7 +961,7 @@ def _botao_do_template_lembrete(ctx: Context) -> Reply | None:
         return None
     agendamento = agenda_selectors.agendamento_proximo(cliente=ctx.cliente)
     if agendamento is None:
-        return Reply(messages=[_texto(_("Você não tem nenhum horário marcado no momento."))])
+        return Reply(messages=[kit.text(_("Você não tem nenhum horário marcado no momento."))])
     return acao_agendamento(ctx, acao, agendamento)
 
 

@@ -12,17 +12,16 @@ listed in each handler's `config_help`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chatbots import messages as wa
-from chatbots.handlers.base import Context, Handler, Reply
+from chatbots.handlers import kit
+from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.registry import register
-from chatbots.text import match_option, normalize
 from pedidos import selectors, services
 from pedidos.models import Categoria, Pedido, Produto
 from pedidos.money import formatar_reais
@@ -34,16 +33,6 @@ PRODUTO = "selecionar_produto"
 QUANTIDADE = "informar_quantidade"
 ADICIONAR = "adicionar_mais"
 CONFIRMAR = "confirmar_pedido"
-
-MORE_ID = "mais"
-BACK_ID = "voltar"
-# WhatsApp allows 10 list rows in total (PROTOCOLS.md §2.2): items + "ver mais" + "voltar".
-PAGE_SIZE = 8
-
-
-def _cut(text: str, limit: int) -> str:
-    """Fit a catalog name into a WhatsApp field; the full name goes in the description."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _cart(ctx: Context) -> Pedido:
@@ -58,87 +47,26 @@ def _open_cart(ctx: Context) -> Pedido | None:
     )
 
 
-def _only_keys(config: dict, allowed: tuple[str, ...]) -> None:
-    if not isinstance(config, dict):
-        raise ValidationError(_("A configuração deve ser um objeto JSON, por exemplo {}."))
-    unknown = [k for k in config if k not in allowed]
-    if unknown:
-        raise ValidationError(
-            _("Chave desconhecida “%(key)s”. As chaves aceitas são: %(allowed)s.")
-            % {"key": unknown[0], "allowed": ", ".join(allowed) or "—"}
-        )
-    for key in allowed:
-        if key in config and key != "max_quantidade" and not isinstance(config[key], str):
-            raise ValidationError(_("“%(key)s” deve ser um texto entre aspas.") % {"key": key})
-
-
-@dataclass
-class Page:
-    items: list
-    page: int
-    has_more: bool
-
-
-def _page(items: list, page: int) -> Page:
-    pages = max(1, -(-len(items) // PAGE_SIZE))
-    page = min(max(page, 0), pages - 1)
-    chunk = items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-    return Page(items=chunk, page=page, has_more=page < pages - 1)
-
-
-def _choose(ctx: Context, items: list, page: Page, *, prefix: str):
+def _choose(ctx: Context, items: list, page: kit.Page, *, prefix: str):
     """What the customer picked: a row id, a number on the page shown, or a name.
 
-    Returns an item, MORE_ID, BACK_ID or None.
+    Returns an item, kit.MORE, kit.BACK or None. The title of a tap on an older list counts
+    as typed; a typed "mais" on the last page is not understood (never a name search).
     """
-    reply_id = ctx.reply_id
-    if reply_id == f"{prefix}:{MORE_ID}":
-        return MORE_ID
-    if reply_id == f"{prefix}:{BACK_ID}":
-        return BACK_ID
-    if reply_id.startswith(f"{prefix}:"):
-        pk = reply_id.split(":", 1)[1]
-        return next((i for i in items if str(i.pk) == pk), None)
-    typed = normalize(ctx.text)
-    if typed in ("mais", "ver mais", "proxima", "proximos"):
-        return MORE_ID if page.has_more else None
-    if typed in ("voltar", "volta"):
-        return BACK_ID
-    # A number refers to the rows on the page shown; a name searches the whole catalog.
-    if typed.isdigit():
-        n = int(typed)
-        return page.items[n - 1] if 1 <= n <= len(page.items) else None
-    return match_option(
-        ctx.text, items, id_of=lambda i: f"{prefix}:{i.pk}", title_of=lambda i: i.nome
-    )
-
-
-def _list(
-    *, body: str, button: str, prefix: str, page: Page, rows: list[wa.Row], back: bool
-) -> wa.ListMessage:
-    extra = []
-    if page.has_more:
-        extra.append(
-            wa.Row(id=f"{prefix}:{MORE_ID}", title=_("Ver mais"), description=_("Próxima página"))
-        )
-    if back:
-        extra.append(wa.Row(id=f"{prefix}:{BACK_ID}", title=_("Voltar")))
-    return wa.ListMessage(
-        body=body, button=button, sections=[wa.Section(title=_("Opções"), rows=rows + extra)]
-    )
+    choice = kit.navigation(ctx, prefix, read_tap_titles=True)
+    if choice == kit.MORE and not page.has_more and ctx.reply_id != f"{prefix}:{kit.MORE}":
+        return None
+    return choice or kit.pick(ctx, items, page, prefix=prefix, title_of=lambda i: i.nome)
 
 
 # --- 1. inicio -------------------------------------------------------------------------
 
 
 @register
-class InicioHandlerPedidos(Handler):
+class InicioHandlerPedidos(kit.FlowHandler):
     label = gettext_lazy("Pedidos: início (saudação e retomada do carrinho)")
     config_help = gettext_lazy('Opcional: {"text": "Olá! Bem-vindo à nossa loja."}')
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        _only_keys(config, ("text",))
+    KEYS = ("text",)
 
     def enter(self, ctx: Context) -> Reply:
         greeting = ctx.config.get("text") or _("Olá! 😊 Vamos fazer seu pedido.")
@@ -159,13 +87,10 @@ class InicioHandlerPedidos(Handler):
 
 
 @register
-class SelecionarCategoriaHandler(Handler):
+class SelecionarCategoriaHandler(kit.FlowHandler):
     label = gettext_lazy("Pedidos: escolher categoria")
     config_help = gettext_lazy('Opcional: {"text": "Escolha uma categoria:"}')
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        _only_keys(config, ("text",))
+    KEYS = ("text",)
 
     def _items(self, ctx: Context) -> list[Categoria]:
         return list(
@@ -185,19 +110,20 @@ class SelecionarCategoriaHandler(Handler):
                 ],
                 end=True,
             )
-        page = _page(items, ctx.state.get("pagina_categoria", 0))
+        page = kit.page_of(items, ctx.state.get("pagina_categoria", 0))
         rows = [
-            wa.Row(id=f"cat:{c.pk}", title=_cut(c.nome, wa.LIST_ROW_TITLE_MAX)) for c in page.items
+            wa.Row(id=f"cat:{c.pk}", title=kit.cut(c.nome, wa.LIST_ROW_TITLE_MAX))
+            for c in page.items
         ]
         body = ctx.config.get("text") or _("Escolha uma categoria:")
         return Reply(
             messages=[
-                _list(
+                kit.list_message(
                     body=body,
                     button=_("Ver categorias"),
                     prefix="cat",
-                    page=page,
                     rows=rows,
+                    more=page.has_more,
                     back=False,
                 )
             ]
@@ -205,11 +131,11 @@ class SelecionarCategoriaHandler(Handler):
 
     def handle(self, ctx: Context) -> Reply:
         items = self._items(ctx)
-        page = _page(items, ctx.state.get("pagina_categoria", 0))
+        page = kit.page_of(items, ctx.state.get("pagina_categoria", 0))
         choice = _choose(ctx, items, page, prefix="cat")
-        if choice == MORE_ID:
-            return Reply(state={"pagina_categoria": page.page + 1}, next_step=CATEGORIA)
-        if choice in (None, BACK_ID):
+        if choice == kit.MORE:
+            return Reply(state={"pagina_categoria": page.number + 1}, next_step=CATEGORIA)
+        if choice in (None, kit.BACK):
             return Reply(
                 messages=[
                     wa.Text(
@@ -231,13 +157,10 @@ class SelecionarCategoriaHandler(Handler):
 
 
 @register
-class SelecionarProdutoHandler(Handler):
+class SelecionarProdutoHandler(kit.FlowHandler):
     label = gettext_lazy("Pedidos: escolher produto")
     config_help = gettext_lazy('Opcional: {"text": "Escolha um produto:"}')
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        _only_keys(config, ("text",))
+    KEYS = ("text",)
 
     def _categoria(self, ctx: Context) -> Categoria | None:
         return Categoria.objects.filter(
@@ -252,12 +175,12 @@ class SelecionarProdutoHandler(Handler):
                 messages=[wa.Text(body=_("Essa categoria não tem produtos disponíveis agora."))],
                 next_step=CATEGORIA,
             )
-        page = _page(items, ctx.state.get("pagina_produto", 0))
+        page = kit.page_of(items, ctx.state.get("pagina_produto", 0))
         rows = [
             wa.Row(
                 id=f"prod:{p.pk}",
-                title=_cut(p.nome, wa.LIST_ROW_TITLE_MAX),
-                description=_cut(
+                title=kit.cut(p.nome, wa.LIST_ROW_TITLE_MAX),
+                description=kit.cut(
                     " – ".join(filter(None, [formatar_reais(p.preco), p.descricao])),
                     wa.LIST_ROW_DESCRIPTION_MAX,
                 ),
@@ -269,12 +192,12 @@ class SelecionarProdutoHandler(Handler):
         }
         return Reply(
             messages=[
-                _list(
-                    body=_cut(body, wa.INTERACTIVE_BODY_MAX),
+                kit.list_message(
+                    body=kit.cut(body, wa.INTERACTIVE_BODY_MAX),
                     button=_("Ver produtos"),
                     prefix="prod",
-                    page=page,
                     rows=rows,
+                    more=page.has_more,
                     back=True,
                 )
             ]
@@ -285,11 +208,11 @@ class SelecionarProdutoHandler(Handler):
         if categoria is None:
             return Reply(next_step=CATEGORIA)
         items = list(selectors.produtos_disponiveis(categoria=categoria))
-        page = _page(items, ctx.state.get("pagina_produto", 0))
+        page = kit.page_of(items, ctx.state.get("pagina_produto", 0))
         choice = _choose(ctx, items, page, prefix="prod")
-        if choice == MORE_ID:
-            return Reply(state={"pagina_produto": page.page + 1}, next_step=PRODUTO)
-        if choice == BACK_ID:
+        if choice == kit.MORE:
+            return Reply(state={"pagina_produto": page.number + 1}, next_step=PRODUTO)
+        if choice == kit.BACK:
             return Reply(state={"pagina_categoria": 0}, next_step=CATEGORIA)
         if choice is None:
             return Reply(
@@ -310,13 +233,14 @@ class SelecionarProdutoHandler(Handler):
 
 
 @register
-class InformarQuantidadeHandler(Handler):
+class InformarQuantidadeHandler(kit.FlowHandler):
     label = gettext_lazy("Pedidos: informar quantidade")
     config_help = gettext_lazy('Opcional: {"max_quantidade": 20} (padrão 99)')
+    KEYS = ("max_quantidade",)
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        _only_keys(config, ("max_quantidade",))
+        kit.only_keys(config, cls.KEYS, texts=())
         maximo = config.get("max_quantidade", services.QUANTIDADE_MAXIMA)
         if not isinstance(maximo, int) or isinstance(maximo, bool) or maximo < 1:
             raise ValidationError(_("“max_quantidade” deve ser um número inteiro maior que zero."))
@@ -357,31 +281,12 @@ class InformarQuantidadeHandler(Handler):
         return Reply(next_step=ADICIONAR)
 
 
-# --- 5. adicionar_mais -----------------------------------------------------------------
+# --- 5. adicionar_mais and 6. confirmar_pedido: the cart with three buttons ------------
 
 ADD = "pedido:adicionar"
 FINISH = "pedido:finalizar"
 CANCEL = "pedido:cancelar"
 CONFIRM = "pedido:confirmar"
-
-
-def _buttons(body: str, options: list[tuple[str, str]]) -> wa.Buttons:
-    return wa.Buttons(
-        body=_cut(body, wa.INTERACTIVE_BODY_MAX),
-        buttons=[wa.Button(id=i, title=t) for i, t in options],
-    )
-
-
-def _match_button(
-    ctx: Context, options: list[tuple[str, str]], aliases: dict[str, str]
-) -> str | None:
-    if ctx.reply_id in dict(options):
-        return ctx.reply_id
-    typed = normalize(ctx.text)
-    if typed in aliases:
-        return aliases[typed]
-    found = match_option(ctx.text, options, id_of=lambda o: o[0], title_of=lambda o: o[1])
-    return found[0] if found else None
 
 
 def _cancel(ctx: Context) -> Reply:
@@ -398,8 +303,33 @@ def _cancel(ctx: Context) -> Reply:
     )
 
 
+class _CartQuestion(kit.FlowHandler):
+    """Shows the cart and asks with three buttons; "Adicionar mais" and "Cancelar" do the
+    same at both steps, `answer` handles the step's own choices (None: not understood)."""
+
+    QUESTION: ClassVar[str]  # lazy, with %(resumo)s
+
+    def enter(self, ctx: Context) -> Reply:
+        cart = _open_cart(ctx)
+        if cart is None or not cart.itens.exists():
+            return Reply(next_step=CATEGORIA)
+        body = str(self.QUESTION) % {"resumo": selectors.pedido_resumo(pedido=cart)}
+        return Reply(messages=[self.ask(body)])
+
+    def handle(self, ctx: Context) -> Reply:
+        choice = self.pressed(ctx)
+        if choice == ADD:
+            return Reply(state={"pagina_categoria": 0}, next_step=CATEGORIA)
+        if choice == CANCEL:
+            return _cancel(ctx)
+        return self.answer(ctx, choice)
+
+    def answer(self, ctx: Context, choice: str | None) -> Reply:
+        raise NotImplementedError
+
+
 @register
-class AdicionarMaisHandler(Handler):
+class AdicionarMaisHandler(_CartQuestion):
     label = gettext_lazy("Pedidos: adicionar mais itens?")
     config_help = gettext_lazy("Sem configuração.")
 
@@ -409,28 +339,11 @@ class AdicionarMaisHandler(Handler):
         (CANCEL, gettext_lazy("Cancelar")),
     ]
     ALIASES = {"sim": ADD, "mais": ADD, "nao": FINISH, "fechar": FINISH, "finalizar pedido": FINISH}
+    QUESTION = gettext_lazy("🛒 Seu carrinho:\n%(resumo)s\n\nQuer adicionar mais alguma coisa?")
 
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        _only_keys(config, ())
-
-    def enter(self, ctx: Context) -> Reply:
-        cart = _open_cart(ctx)
-        if cart is None or not cart.itens.exists():
-            return Reply(next_step=CATEGORIA)
-        body = _("🛒 Seu carrinho:\n%(resumo)s\n\nQuer adicionar mais alguma coisa?") % {
-            "resumo": selectors.pedido_resumo(pedido=cart)
-        }
-        return Reply(messages=[_buttons(body, [(i, str(t)) for i, t in self.OPTIONS])])
-
-    def handle(self, ctx: Context) -> Reply:
-        choice = _match_button(ctx, [(i, str(t)) for i, t in self.OPTIONS], self.ALIASES)
-        if choice == ADD:
-            return Reply(state={"pagina_categoria": 0}, next_step=CATEGORIA)
+    def answer(self, ctx: Context, choice: str | None) -> Reply:
         if choice == FINISH:
             return Reply(next_step=CONFIRMAR)
-        if choice == CANCEL:
-            return _cancel(ctx)
         return Reply(
             messages=[
                 wa.Text(body=_("Toque em um dos botões: Adicionar mais, Finalizar ou Cancelar."))
@@ -439,13 +352,11 @@ class AdicionarMaisHandler(Handler):
         )
 
 
-# --- 6. confirmar_pedido ---------------------------------------------------------------
-
-
 @register
-class ConfirmarPedidoHandler(Handler):
+class ConfirmarPedidoHandler(_CartQuestion):
     label = gettext_lazy("Pedidos: confirmar pedido")
     config_help = gettext_lazy('Opcional: {"text": "Obrigado! Seu pedido já vai para a cozinha."}')
+    KEYS = ("text",)
 
     OPTIONS = [
         (CONFIRM, gettext_lazy("Confirmar")),
@@ -453,26 +364,9 @@ class ConfirmarPedidoHandler(Handler):
         (CANCEL, gettext_lazy("Cancelar")),
     ]
     ALIASES = {"sim": CONFIRM, "ok": CONFIRM, "confirmo": CONFIRM, "nao": CANCEL}
+    QUESTION = gettext_lazy("Confira seu pedido:\n%(resumo)s\n\nPosso confirmar?")
 
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        _only_keys(config, ("text",))
-
-    def enter(self, ctx: Context) -> Reply:
-        cart = _open_cart(ctx)
-        if cart is None or not cart.itens.exists():
-            return Reply(next_step=CATEGORIA)
-        body = _("Confira seu pedido:\n%(resumo)s\n\nPosso confirmar?") % {
-            "resumo": selectors.pedido_resumo(pedido=cart)
-        }
-        return Reply(messages=[_buttons(body, [(i, str(t)) for i, t in self.OPTIONS])])
-
-    def handle(self, ctx: Context) -> Reply:
-        choice = _match_button(ctx, [(i, str(t)) for i, t in self.OPTIONS], self.ALIASES)
-        if choice == ADD:
-            return Reply(state={"pagina_categoria": 0}, next_step=CATEGORIA)
-        if choice == CANCEL:
-            return _cancel(ctx)
+    def answer(self, ctx: Context, choice: str | None) -> Reply:
         if choice != CONFIRM:
             return Reply(
                 messages=[wa.Text(body=_("Toque em Confirmar, Adicionar mais ou Cancelar."))],
@@ -520,4 +414,4 @@ def catalog_order(ctx: Context) -> Reply | None:
         body += "\n\n" + _("Não incluímos (indisponíveis): %(itens)s.") % {
             "itens": ", ".join(unknown)
         }
-    return Reply(messages=[wa.Text(body=_cut(body, wa.TEXT_MAX))], end=True)
+    return Reply(messages=[kit.text(body)], end=True)
