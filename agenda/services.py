@@ -723,5 +723,26 @@ def calcom_webhook_receber(*, tenant: Tenant, raw_body: bytes, assinatura: str |
         resultado = handler(tenant=tenant, config=config, payload=payload, uid=uid)
         evento.resultado = resultado[:200]
         evento.save(update_fields=["resultado"])
+        if resultado not in CAL_SEM_MUDANCA:
+            _auditar_calcom(tenant=tenant, trigger=trigger, uid=uid, resultado=resultado)
     logger.info("cal.com webhook", extra={"trigger": trigger, "result": resultado})
     return resultado
+
+
+# What a Cal.com delivery may answer without having changed any appointment.
+CAL_SEM_MUDANCA = frozenset({"ignorado", "duplicado", "nada a fazer", "desconhecido", "já existia"})
+
+
+def _auditar_calcom(*, tenant: Tenant, trigger: str, uid: str, resultado: str) -> None:
+    """Changes made by Cal.com (a reschedule or cancellation on its side) are audited like the
+    ones made in the chat, the admin or the API, with Cal.com as the actor."""
+    from compliance import audit
+
+    audit.record_quietly(
+        tenant=tenant,
+        actor=audit.system_actor("calcom-webhook"),
+        action=f"calcom.{trigger.lower()}",
+        object_type="agenda.agendamento",
+        object_id=uid,
+        changes={"resultado": [None, resultado]},
+    )

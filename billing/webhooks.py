@@ -11,9 +11,11 @@ events onto this shape with a few lines of glue, documented in the README:
     {"id": "evt_123", "type": "payment_succeeded", "tenant": "padaria",
      "created": 1767225600, "data": {"plan": "Profissional", "period_end": "...", "amount": "249.00"}}
 
-The signed message is the timestamp, a dot and the raw body bytes (Stripe's scheme), so a
-captured request cannot be replayed later with a fresh timestamp: a timestamp more than
-5 minutes away from our clock is refused. The event id makes the webhook idempotent: an
+The recommended signed message is the timestamp, a dot and the raw body bytes (Stripe's
+scheme), so a captured request cannot be replayed later with a fresh timestamp. A signature
+of the raw body alone (the simpler form many senders produce) is accepted too; with it the
+timestamp header still has to be within 5 minutes of our clock, and a replayed body carries
+the same event id, which changes nothing (below). The event id makes the webhook idempotent: an
 event applied before is acknowledged and changes nothing (`PaymentEvent`, unique id, written
 in the same transaction as the change).
 """
@@ -65,6 +67,11 @@ def sign(*, secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
+def sign_body(*, secret: str, body: bytes) -> str:
+    """`sha256=<hex>`: HMAC-SHA256 keyed with `secret` over the raw body only."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
 def signature_verify(
     *, secret: str, timestamp: str, signature: str, body: bytes, now: datetime | None = None
 ) -> None:
@@ -89,8 +96,16 @@ def signature_verify(
             f"{TIMESTAMP_HEADER} is more than 5 minutes away from the server's clock "
             "(a replay, or a clock to fix).",
         )
-    expected = sign(secret=secret, timestamp=timestamp, body=body)
-    if not signature or not hmac.compare_digest(expected, signature.strip()):
+    given = (signature or "").strip()
+    if given and not given.startswith("sha256="):
+        given = "sha256=" + given
+    expected = (
+        sign(secret=secret, timestamp=timestamp, body=body),
+        sign_body(secret=secret, body=body),
+    )
+    # Compare against both forms every time, so timing does not tell which one is used.
+    matches = [hmac.compare_digest(e.encode(), given.encode()) for e in expected]
+    if not given or not any(matches):
         raise WebhookRejected(
             401,
             "bad_signature",

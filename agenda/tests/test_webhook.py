@@ -157,3 +157,24 @@ def test_a_tenant_without_a_webhook_secret_refuses_every_delivery(
     assert resposta.status_code == 401
     assert "segredo" in resposta.json()["detail"]
     assert not Servico.objects.exists()
+
+
+def test_changes_made_by_cal_com_are_audited_once_with_cal_com_as_the_actor(
+    agora, tenant, agenda_calcom, servico, cliente, enviar
+):
+    from compliance.models import AuditLog
+
+    marcar(tenant, cliente, servico, em(TERCA, "10:00"), cal_booking_uid="uid-velho")
+    reagendado = cal_webhook_body(
+        "BOOKING_RESCHEDULED",
+        "uid-novo",
+        rescheduleUid="uid-velho",
+        startTime="2030-03-05T17:00:00Z",
+        endTime="2030-03-05T17:30:00Z",
+    )
+    enviar(reagendado)
+    enviar(reagendado)  # a duplicate delivery changes nothing and is not audited again
+
+    (entry,) = AuditLog.objects.filter(tenant=tenant, action="calcom.booking_rescheduled")
+    assert entry.actor_label == "system:calcom-webhook"
+    assert entry.object_id == "uid-novo"

@@ -215,3 +215,31 @@ def test_the_readme_signature_example_signs_what_the_webhook_accepts():
         secret=namespace["secret"], timestamp=namespace["timestamp"], body=namespace["body"]
     )
     assert printed in readme.replace(match.group(1), "")  # the value the README announces
+
+
+def test_a_signature_of_the_raw_body_alone_is_accepted_with_a_fresh_timestamp(
+    client, subscription
+):
+    body = json.dumps(event("payment_failed", "evt_body_only")).encode()
+    signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+    def post(ts, sig):
+        return client.post(
+            URL,
+            data=body,
+            content_type="application/json",
+            HTTP_X_BILLING_TIMESTAMP=str(ts),
+            HTTP_X_BILLING_SIGNATURE=sig,
+        )
+
+    stale = post(int(time.time()) - 3600, f"sha256={signature}")
+    assert stale.status_code == 401
+    assert snapshot(subscription)[0] == Subscription.Status.ACTIVE
+
+    fresh = post(int(time.time()), signature)  # the "sha256=" prefix is optional
+    assert fresh.status_code == 200, fresh.content
+    assert snapshot(subscription)[0] == Subscription.Status.PAST_DUE
+
+    replayed = post(int(time.time()), f"sha256={signature}")  # same body, new timestamp
+    assert replayed.json()["status"] == "duplicate"
+    assert PaymentEvent.objects.count() == 1

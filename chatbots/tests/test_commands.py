@@ -140,3 +140,35 @@ def test_list_bindings_and_conversations_never_print_secrets_or_full_phones(tena
     assert "TOKEN-XYZ" not in listing
     assert "5511987654321" not in listing
     assert "*********4321" in listing
+
+
+def test_send_test_sends_inside_the_window_and_refuses_outside_it(tenant, fake_graph):
+    from django.utils import timezone
+
+    bot_id = (
+        cmd(
+            "bind_tenant",
+            "--tenant",
+            tenant.slug,
+            "--phone-number-id",
+            "555010",
+            "--access-token",
+            "tok",
+            "--flow",
+            "menu",
+        )
+        .strip()
+        .splitlines()[-1]
+    )
+
+    out = cmd("send_test", "--bot", bot_id, "--to", "(11) 98765-4321", "--text", "Olá!")
+    assert "failed outside_24h_window" in out
+    assert fake_graph.sends == []
+
+    Conversation.objects.filter(cliente__telefone="5511987654321").update(
+        last_customer_message_at=timezone.now()
+    )
+    out = cmd("send_test", "--bot", bot_id, "--to", "5511987654321", "--text", "Olá de novo!")
+    assert ": sent" in out
+    assert [s.json["text"]["body"] for s in fake_graph.sends] == ["Olá de novo!"]
+    assert fake_graph.sends[0].json["to"] == "+5511987654321"
