@@ -217,9 +217,7 @@ def test_the_readme_signature_example_signs_what_the_webhook_accepts():
     assert printed in readme.replace(match.group(1), "")  # the value the README announces
 
 
-def test_a_signature_of_the_raw_body_alone_is_accepted_with_a_fresh_timestamp(
-    client, subscription
-):
+def test_a_signature_of_the_raw_body_alone_is_accepted_with_a_fresh_timestamp(client, subscription):
     body = json.dumps(event("payment_failed", "evt_body_only")).encode()
     signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
 
