@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUFF := $(VENV)/bin/ruff
 
-.PHONY: help run test test-quick lint fmt migrate makemigrations check-deploy shell superuser
+.PHONY: help run test test-quick lint fmt migrate makemigrations check-deploy shell superuser bench bench-quick
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -17,6 +17,12 @@ test: ## the full test command: ruff, makemigrations --check, pytest on real Pos
 
 test-quick: ## pytest only, tables from the models (development); ARGS="chatbots -x"
 	QUICK=1 ./run_tests.sh $(ARGS)
+
+bench: ## benchmarks of the reply path (~11 min), writes benchmarks/RESULTS.md; ARGS="--only e2e"
+	$(PY) -m benchmarks $(ARGS)
+
+bench-quick: ## a short smoke run (~2 min) to benchmarks/.work/RESULTS-quick.md
+	$(PY) -m benchmarks --quick $(ARGS)
 
 lint: ## ruff check + format check + missing migrations
 	$(RUFF) check .

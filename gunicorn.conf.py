@@ -6,7 +6,7 @@ Environment (all optional):
     PORT (8000), BIND_HOST (0.0.0.0: Render and Replit route to it; use 127.0.0.1 behind
     nginx), WEB_CONCURRENCY (worker processes, 2), WEB_THREADS (threads per worker, 4),
     GUNICORN_TIMEOUT (30 s), GUNICORN_GRACEFUL_TIMEOUT (20 s), GUNICORN_KEEPALIVE (5 s),
-    GUNICORN_MAX_REQUESTS (2000, 0 = never recycle), FORWARDED_ALLOW_IPS (127.0.0.1,::1),
+    GUNICORN_MAX_REQUESTS (20000, 0 = never recycle), FORWARDED_ALLOW_IPS (127.0.0.1,::1),
     PROMETHEUS_MULTIPROC_DIR (DATA_DIR/prometheus), LOG_LEVEL, LOG_FORMAT (json|plain).
 
 Prometheus: each gunicorn worker is its own process, so django-prometheus counters must be
@@ -59,8 +59,11 @@ timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 20)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
 # Recycle workers now and then so a slow leak never grows without bound; jitter keeps them
-# from restarting all at once.
-max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+# from restarting all at once. Not too often: a new worker loads Django again (about a
+# second of CPU), and at 2,000 requests a webhook taking Meta's 80 msg/s restarted each
+# worker every 50 s, costing ~20 % of the web's throughput at full speed
+# (benchmarks/RESULTS.md).
+max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)
 max_requests_jitter = max(1, max_requests // 10) if max_requests else 0
 
 # The worker heartbeat file is touched on every loop; tmpfs avoids stalls on slow disks

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts the whole platform on one machine, in the foreground: the web server (gunicorn),
-# a Celery worker for every queue and Celery beat. Ctrl-C (SIGINT) or SIGTERM stops all
-# three and waits for them.
+# a Celery worker for every queue but `outbound`, one for `outbound` (sends: threads) and
+# Celery beat. Ctrl-C (SIGINT) or SIGTERM stops them all and waits for them.
 #
 #   ./start_services.sh            # embedded default: SQLite, filesystem broker, file cache
 #   PORT=9000 ./start_services.sh
@@ -64,7 +64,7 @@ fi
 
 # --- Configuration ---------------------------------------------------------------------------
 # Loading the settings once, here, reads .env and (embedded mode) generates SECRET_KEY and
-# FIELD_ENCRYPTION_KEYS into it before three processes start at once and race to do it.
+# FIELD_ENCRYPTION_KEYS into it before the processes start at once and race to do it.
 # It also hands the process-level variables that may live in .env to this shell.
 export DJANGO_SETTINGS_MODULE=config.settings
 export PYTHONUNBUFFERED=1
@@ -79,7 +79,8 @@ print(f"export DATA_DIR={shlex.quote(str(settings.DATA_DIR))}")
 for name in (
     "PORT", "BIND_HOST", "WEB_CONCURRENCY", "WEB_THREADS", "GUNICORN_TIMEOUT",
     "GUNICORN_GRACEFUL_TIMEOUT", "GUNICORN_KEEPALIVE", "GUNICORN_MAX_REQUESTS",
-    "FORWARDED_ALLOW_IPS", "PROMETHEUS_MULTIPROC_DIR", "CELERY_CONCURRENCY", "SEED_DEMO",
+    "FORWARDED_ALLOW_IPS", "PROMETHEUS_MULTIPROC_DIR", "CELERY_CONCURRENCY",
+    "CELERY_SEND_CONCURRENCY", "SEED_DEMO",
     "STOP_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT",
 ):
     if os.environ.get(name):
@@ -113,7 +114,7 @@ log "gravando as tarefas periódicas"
 log "coletando os arquivos estáticos"
 "$PYBIN" manage.py collectstatic --noinput -v 0
 
-# --- The three processes ---------------------------------------------------------------------
+# --- The processes ---------------------------------------------------------------------------
 declare -a PIDS=()
 declare -A NAMES=()
 stopping=0
@@ -171,6 +172,11 @@ start web env PROMETHEUS_MULTIPROC_DIR="$PROMETHEUS_DIR" \
 start worker env -u PROMETHEUS_MULTIPROC_DIR \
   "$VENV/bin/celery" -A config worker --queues replies,default,llm,bulk \
   --hostname "local@%h" --concurrency "${CELERY_CONCURRENCY:-2}" --loglevel "$LOG_LEVEL" \
+  --without-gossip --without-mingle
+# Sends and read receipts wait on the provider's API: threads, not processes (config/celery.py).
+start worker_send env -u PROMETHEUS_MULTIPROC_DIR \
+  "$VENV/bin/celery" -A config worker --queues outbound --hostname "send@%h" --pool threads \
+  --concurrency "${CELERY_SEND_CONCURRENCY:-16}" --loglevel "$LOG_LEVEL" \
   --without-gossip --without-mingle
 start beat env -u PROMETHEUS_MULTIPROC_DIR \
   "$VENV/bin/celery" -A config beat --loglevel "$LOG_LEVEL" --pidfile=

@@ -134,6 +134,13 @@ def _process_next(*, chatbot_id: int, contact_key: str) -> Turn | None:
             return None
         message = InboundMessage.from_dict(event.payload)
         turn, error = _run_turn(event.chatbot, message)
+        if message.type != echoes.ECHO_TYPE and message.provider != SIMULATOR:
+            # After the replies were queued: the receipt then rides with their send task.
+            outbound.queue_mark_read(
+                chatbot=event.chatbot,
+                external_id=message.external_id,
+                conversation=turn.conversation,
+            )
         InboundEvent.objects.filter(pk=event.pk).update(
             state=InboundEvent.State.FAILED if error else InboundEvent.State.DONE,
             attempts=F("attempts") + 1,
@@ -160,8 +167,6 @@ def _run_turn(chatbot: Chatbot, message: InboundMessage) -> tuple[Turn, str]:
     conversation.cliente = cliente
     _record_inbound(conversation, message)
     metering.record(tenant_id=conversation.tenant_id, messages_in=1)
-    if message.provider != SIMULATOR:
-        outbound.queue_mark_read(chatbot=chatbot, external_id=message.external_id)
     turn = Turn(conversation=conversation)
     if message.type in PASSIVE_TYPES or not chatbot.active:
         conversation.save(update_fields=["last_customer_message_at", "status", "updated_at"])

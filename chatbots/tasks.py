@@ -15,10 +15,12 @@ def process_inbound(event_id: int) -> None:
 
 
 @shared_task(name="chatbots.tasks.send_outbound", bind=True, acks_late=True, max_retries=None)
-def send_outbound(self, conversation_id: int) -> None:
+def send_outbound(self, conversation_id: int, read: list[str] | None = None) -> None:
+    """Send the conversation's queued replies, then the read receipts (external ids of the
+    customer's messages) that rode along (outbound.queue_mark_read)."""
     from chatbots import outbound
 
-    outbound.send_pending(conversation_id)
+    outbound.send_pending(conversation_id, read=read or ())
 
 
 @shared_task(name="chatbots.tasks.sweep_inbound")

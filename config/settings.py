@@ -329,15 +329,23 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection before and after EVERY task unless
+# this is set: a new PostgreSQL connection (TCP, auth, session setup) per task cost about a
+# third of a reply's worker time (benchmarks/RESULTS.md). With it, a worker process keeps
+# its connection for this many tasks, and config/celery.py applies Django's own rules per
+# task (CONN_MAX_AGE, health check, errors), as the request cycle does for the web.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# Queues: replies (webhook -> reply path, must never wait), llm (slow model calls),
-# bulk (campaigns, reminders, reactivation), default (maintenance).
+# Queues: replies (webhook -> reply path, must never wait), outbound (sends and read
+# receipts: waiting on the provider's API, so a threads pool; config/celery.py), llm (slow
+# model calls), bulk (campaigns, reminders, reactivation), default (maintenance).
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_QUEUE_REPLIES = "replies"
+CELERY_QUEUE_OUTBOUND = "outbound"
 CELERY_QUEUE_LLM = "llm"
 CELERY_QUEUE_BULK = "bulk"
 
@@ -366,6 +374,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": LOG_LEVEL},
+        # The filesystem broker has no host; kombu warns about it on every connection.
+        **({"kombu.connection": {"level": "ERROR"}} if EMBEDDED else {}),
     },
 }
 

@@ -26,7 +26,7 @@ from chatbots.tests.ai_support import assistant_bot, menu_bot, padaria_data, tic
 from config.celery import app
 from tests import meta
 
-QUEUES = ("replies", "llm", "bulk", "default")
+QUEUES = ("replies", "outbound", "llm", "bulk", "default")
 
 
 def store(bot, text: str, sender: str) -> InboundEvent:
@@ -83,8 +83,10 @@ def test_the_llm_task_is_routed_to_the_llm_queue_and_the_reply_tasks_to_replies(
     route = app.amqp.router.route
 
     assert route({}, "chatbots.tasks.answer_llm", (1,), {})["queue"].name == "llm"
-    for name in ("chatbots.tasks.process_inbound", "chatbots.tasks.send_outbound"):
-        assert route({}, name, (1,), {})["queue"].name == "replies"
+    assert route({}, "chatbots.tasks.process_inbound", (1,), {})["queue"].name == "replies"
+    # Sends wait on Meta's API: their own queue, served by a threads pool (Procfile).
+    for name in ("chatbots.tasks.send_outbound", "chatbots.tasks.mark_read"):
+        assert route({}, name, (1,), {})["queue"].name == "outbound"
 
 
 def test_the_engine_queues_the_model_call_on_llm_and_returns_without_calling_it(
@@ -110,7 +112,7 @@ def test_the_engine_queues_the_model_call_on_llm_and_returns_without_calling_it(
     assert tasks["llm"] == [("chatbots.tasks.answer_llm", [inbound.pk])]
     assert all(
         name != "chatbots.tasks.answer_llm"
-        for q in ("replies", "bulk", "default")
+        for q in ("replies", "outbound", "bulk", "default")
         for name, _a in tasks[q]
     )
 
@@ -201,4 +203,22 @@ def test_a_real_worker_on_the_llm_queue_answers_while_the_reply_path_goes_on(
     assert (
         Conversation.objects.get(cliente__telefone=bruno).messages.filter(direction="out").exists()
     )
-    assert published()["replies"]  # the answer's send went to the replies queue, not run here
+    assert published()["outbound"]  # the answer's send went to the outbound queue, not run here
+
+
+def test_a_reply_and_its_read_receipt_leave_as_one_task_on_the_outbound_queue(
+    broker, tenant, django_capture_on_commit_callbacks
+):
+    bot = menu_bot(tenant)
+    event = store(bot, "oi", "5511944440001")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.process_event(event.pk)
+
+    (raw,) = broker.lrange("outbound", 0, -1)
+    envelope = json.loads(raw)
+    args, kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
+    conversation = Conversation.objects.get(chatbot=bot)
+    assert envelope["headers"]["task"] == "chatbots.tasks.send_outbound"
+    assert (args, kwargs) == ([conversation.pk], {"read": [event.external_id]})
+    assert published()["replies"] == []

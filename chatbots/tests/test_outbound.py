@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import transaction
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
-from chatbots import outbound
+from chatbots import outbound, tasks
 from chatbots.messages import Button, Buttons, ListMessage, Row, Section, Template, Text
 from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
 from tests.fakes.graph import unused_url
@@ -438,6 +439,44 @@ def test_a_failed_read_receipt_breaks_nothing(fake_graph, bot):
     outbound.mark_read(bot.pk, "wamid.IN1")  # no exception
 
     assert len(fake_graph.reads) == 1
+
+
+def test_a_read_receipt_rides_with_the_replies_of_its_transaction_and_goes_after_them(
+    fake_graph, bot, conversation, celery_eager, django_capture_on_commit_callbacks, monkeypatch
+):
+    own_task = []
+    monkeypatch.setattr(tasks.mark_read, "delay", lambda *args: own_task.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        outbound.queue_replies(conversation=conversation, messages=[Text(body="Oi")])
+        outbound.queue_mark_read(chatbot=bot, external_id="wamid.IN1", conversation=conversation)
+
+    assert own_task == []  # the send task carried it
+    assert [("read" if r.is_read_receipt else "send") for r in fake_graph.requests] == [
+        "send",
+        "read",
+    ]
+    assert fake_graph.reads[0].json["message_id"] == "wamid.IN1"
+
+
+def test_a_read_receipt_never_rides_with_replies_that_were_rolled_back(
+    fake_graph, bot, conversation, celery_eager, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            outbound.queue_replies(conversation=conversation, messages=[Text(body="Oi")])
+            raise RuntimeError("the handler failed")
+        outbound.queue_mark_read(chatbot=bot, external_id="wamid.IN1", conversation=conversation)
+
+    assert fake_graph.sends == []
+    assert [r.json["message_id"] for r in fake_graph.reads] == ["wamid.IN1"]
+
+
+def test_the_send_task_still_sends_its_read_receipts_when_there_is_nothing_to_send(
+    fake_graph, bot, conversation, celery_eager
+):
+    tasks.send_outbound.delay(conversation.pk, read=["wamid.IN1", "wamid.IN2"])
+
+    assert [r.json["message_id"] for r in fake_graph.reads] == ["wamid.IN1", "wamid.IN2"]
 
 
 def test_a_broker_outage_leaves_the_rows_for_the_sweeper(
