@@ -222,6 +222,8 @@ class Bench:
             parts["fake graph"] = self.graph.pid
         snap = {name: stack.tree_cpu_seconds(pid) for name, pid in parts.items()}
         snap["load generator"] = stack.cpu_seconds(os.getpid())
+        snap["_machine"] = stack.machine_busy_seconds()
+        snap["_time"] = time.time()
         return snap
 
     def stats_reset(self) -> None:
@@ -551,11 +553,21 @@ def e2e_level(b: Bench, target: E2ETarget, level: float | str, *, tag: str) -> d
         "cpu_ms_per_message": {
             name: (cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / max(len(run.ok), 1)
             for name in cpu_after
+            if not name.startswith("_")
         },
+        "other_cores": _other_cores(cpu_before, cpu_after),
         "load_before": before,
         "load_after": _machine_load(),
     }
     return figures
+
+
+def _other_cores(before: dict, after: dict) -> float:
+    """Cores' worth of CPU that processes outside the benchmark used during the run (the
+    machine's busy time minus the stack's own): how much the figures were disturbed."""
+    elapsed = max(after["_time"] - before["_time"], 1e-9)
+    ours = sum(after[k] - before.get(k, 0.0) for k in after if not k.startswith("_"))
+    return max(0.0, (after["_machine"] - before["_machine"] - ours) / elapsed)
 
 
 def e2e_levels(
