@@ -39,8 +39,12 @@ def _fast_password_hasher(settings):
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Redis is shared by the whole run: start every test with an empty cache."""
+    """Redis is shared by the whole run: start every test with an empty cache, and with no
+    webhook routes remembered from an earlier test's (rolled back) bots."""
+    from chatbots import routing
+
     cache.clear()
+    routing.clear()
     yield
 
 

@@ -144,6 +144,23 @@ def on_starting(server):
         stale.unlink(missing_ok=True)
 
 
+def post_worker_init(worker):
+    """Load the URLconf, and everything it imports, before the worker takes a request.
+
+    Django loads it at the first request, which then takes most of a second of CPU: the
+    first webhooks after every start or recycle (max_requests) waited behind it, and a
+    worker that got no traffic during a warm-up paid it in the middle of a busy minute.
+    A broken URLconf is left for the requests to report (500 with the traceback logged),
+    rather than looping worker boots.
+    """
+    try:
+        from django.urls import get_resolver
+
+        get_resolver().url_patterns  # noqa: B018 (the property's side effect is the point)
+    except Exception:
+        worker.log.exception("could not load the URLconf before the first request")
+
+
 def child_exit(server, worker):
     """Drop a dead worker's live gauges (counters and histograms stay and keep adding up)."""
     from prometheus_client import multiprocess

@@ -359,15 +359,38 @@ def scenario_floor(b: Bench) -> dict:
             items = menu_conversations(
                 b.seeded.menu_pnid, b.seeded.app_secret, tag=tag, count=int(2000 * b.opts.duration)
             )
+            cpu_before = b.cpu_snapshot()
             run = load.run_load(
                 port=port, items=items, concurrency=b.opts.concurrency, time_limit=b.opts.duration
             )
-            runs.append({**load.summary(run), "load_before": before, "load_after": _machine_load()})
+            cpu = cpu_per_request(cpu_before, b.cpu_snapshot(), len(run.ok), web="gunicorn floor")
+            runs.append(
+                {**load.summary(run), **cpu, "load_before": before, "load_after": _machine_load()}
+            )
         result = median_dicts(runs)
         result["rss_worker_mb"] = _gunicorn_worker_rss(proc)
         return result
     finally:
         b.stack.stop_proc(proc)
+
+
+def cpu_per_request(before: dict, after: dict, answered: int, *, web: str = "gunicorn") -> dict:
+    """CPU milliseconds per answered request: the web server, PostgreSQL, Redis, the load
+    generator, and all of the machine's busy time (`cpu_machine`, other processes included)."""
+    n = max(answered, 1)
+
+    def ms(name: str) -> float:
+        return (after.get(name, 0.0) - before.get(name, 0.0)) * 1000 / n
+
+    out = {
+        "cpu_web": ms(web),
+        "cpu_postgres": ms("postgres"),
+        "cpu_redis": ms("redis"),
+        "cpu_load": ms("load generator"),
+    }
+    out["cpu_total"] = sum(out.values())
+    out["cpu_machine"] = ms("_machine")
+    return out
 
 
 def _gunicorn_worker_rss(proc: stack.Proc) -> float:
@@ -403,6 +426,7 @@ def scenario_ingest(b: Bench) -> dict:
                 b.seeded.menu_pnid, b.seeded.app_secret, tag=tag, count=count
             )
             before = _machine_load()
+            cpu_before = b.cpu_snapshot()
             if mode == "max":
                 run = load.run_load(
                     port=port,
@@ -418,6 +442,7 @@ def scenario_ingest(b: Bench) -> dict:
                     time_limit=b.opts.duration + 1,
                 )
             figures = load.summary(run)
+            figures.update(cpu_per_request(cpu_before, b.cpu_snapshot(), len(run.ok)))
             prefix = f"wamid.BENCH.{tag}."
             stored = InboundEvent.objects.filter(external_id__startswith=prefix).count()
             figures.update(

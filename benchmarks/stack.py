@@ -90,6 +90,15 @@ def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
     return used / ticks
 
 
+# gunicorn.conf.py as shipped, but no worker recycling (max_requests). The floor answers
+# ~4,000 req/s, so it recycled a worker every few seconds; each recycle costs about a
+# second of CPU, and the closed keep-alive connections reconnect to the surviving worker,
+# which then carries the whole load on one core for the rest of the run. That halved the
+# floor (and so the ingest ratio) at random. At 80 msg/s the shipped 20,000 recycles a
+# worker every ~8 minutes.
+BENCH_GUNICORN_ENV = {"GUNICORN_MAX_REQUESTS": "0"}
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds all cores spent busy since boot (/proc/stat: all but idle and iowait)."""
     try:
@@ -350,7 +359,7 @@ class Stack:
         answers `health_path` (any HTTP status counts as up)."""
         port = free_port()
         python = python or MAIN_VENV / "bin" / "python"
-        env = self.env(PORT=str(port), **(extra_env or {}))
+        env = self.env(PORT=str(port), **{**BENCH_GUNICORN_ENV, **(extra_env or {})})
         proc = self.spawn(
             name,
             [str(python), "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), wsgi_app],

@@ -8,4 +8,8 @@ class ChatbotsConfig(AppConfig):
 
     def ready(self):
         # Registers the start-up checks of handler modules and saved steps (chatbots.checks).
-        from chatbots import checks  # noqa: F401
+        # Connects the signals that drop the webhook's cached bot routes on any bot change.
+        from chatbots import (
+            checks,  # noqa: F401
+            routing,  # noqa: F401
+        )

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import getproxies
 
 import requests
 from django.conf import settings
@@ -96,6 +97,16 @@ def _session() -> requests.Session:
     if session is None or getattr(_local, "pid", None) != pid:
         session = requests.Session()
         session.headers["User-Agent"] = USER_AGENT
+        # With trust_env, requests reads the proxy variables, the CA bundle variables and
+        # ~/.netrc again on every call (a tenth of a send's CPU, benchmarks/RESULTS.md).
+        # Our calls carry their own credentials, so netrc is never wanted; the CA bundle is
+        # read once here, as requests would; only a configured proxy keeps requests' own
+        # per-call handling (it applies NO_PROXY per URL).
+        session.trust_env = bool(getproxies())
+        if not session.trust_env:
+            session.verify = (
+                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            )
         _local.session, _local.pid = session, pid
     return session
 

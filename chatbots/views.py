@@ -1,8 +1,9 @@
 """Provider webhooks. Thin: read, authenticate, parse, store, answer 200 fast.
 
 Meta asks for a median answer under 250 ms and retries anything but 200 for up to 7 days
-(PROTOCOLS.md §1.6), so the POST does one SELECT (the bots the batch names) and one INSERT
-(every message and status of the batch), and processing happens in Celery after commit.
+(PROTOCOLS.md §1.6), so the POST looks up the bots the batch names (cached for a few seconds:
+chatbots/routing.py), does one INSERT (every message and status of the batch), and
+processing happens in Celery after commit.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import Counter
 
-from chatbots import inbound
+from chatbots import inbound, routing
 from chatbots.models import Chatbot
 from chatbots.providers import meta_inbound
 
@@ -94,12 +95,7 @@ class MetaWebhookView(View):
             return _refuse(400, "malformed", str(exc))
 
         if keys:
-            bots = {
-                bot.phone_number_id: bot
-                for bot in Chatbot.objects.filter(phone_number_id__in=keys).only(
-                    "id", "tenant_id", "name", "phone_number_id", "app_secret"
-                )
-            }
+            bots = routing.routes_for(keys)
             if unknown := sorted(keys - bots.keys()):
                 logger.warning(
                     "webhook for unknown phone_number_id; create its bot or remove the number "
@@ -171,7 +167,7 @@ def _check_global_signature(body: bytes, signature: str | None) -> JsonResponse 
 
 
 def _check_signature(
-    body: bytes, signature: str | None, bots: list[Chatbot]
+    body: bytes, signature: str | None, bots: list[routing.BotRoute]
 ) -> JsonResponse | None:
     """The signature must match the app secret of every bot the batch names."""
     secrets: set[str] = set()

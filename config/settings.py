@@ -252,6 +252,9 @@ if not EMBEDDED:
 # webhook reads the raw body itself and enforces WEBHOOK_MAX_BODY_BYTES.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=3 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES + 1024
+# How long each process remembers which bot a phone_number_id names (chatbots/routing.py);
+# 0 looks it up on every webhook. A change made elsewhere reaches a process within this time.
+WEBHOOK_ROUTE_CACHE_SECONDS = env.int("WEBHOOK_ROUTE_CACHE_SECONDS", default=5)
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -374,6 +377,11 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": LOG_LEVEL},
+        # "Task ... received" and "Task ... succeeded" for every task: four lines per customer
+        # message at INFO, more than all our own lines, and a few percent of the workers'
+        # CPU (benchmarks/RESULTS.md). Failures and retries are logged at WARNING and above.
+        "celery.app.trace": {"level": env("CELERY_TASK_LOG_LEVEL", default="WARNING")},
+        "celery.worker.strategy": {"level": env("CELERY_TASK_LOG_LEVEL", default="WARNING")},
         # The filesystem broker has no host; kombu warns about it on every connection.
         **({"kombu.connection": {"level": "ERROR"}} if EMBEDDED else {}),
     },

@@ -46,3 +46,36 @@ def test_the_log_line_carries_no_credentials(fake_graph, caplog):
     assert "/v23.0/1065/messages" in logged
     assert "SEGREDO" not in logged
     assert fake_graph.requests[0].headers["Authorization"] == "Bearer SEGREDO-DO-HEADER"
+
+
+@pytest.fixture
+def fresh_sessions():
+    """Sessions are made once per thread; these tests change the environment they read."""
+    http._local.__dict__.clear()
+    yield
+    http._local.__dict__.clear()
+
+
+def test_credentials_in_a_netrc_file_are_never_added(
+    fake_graph, fresh_sessions, tmp_path, monkeypatch
+):
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login intruso password SEGREDO-DO-NETRC\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+    http.post(f"{fake_graph.url}/v23.0/1065/messages", json={"to": "1"})
+
+    assert "Authorization" not in fake_graph.requests[0].headers
+
+
+def test_a_proxy_configured_in_the_environment_is_used(fake_graph, fresh_sessions, monkeypatch):
+    # The fake answers whatever reaches it: as a proxy it gets the absolute URL.
+    monkeypatch.setenv("HTTP_PROXY", fake_graph.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    http.post("http://graph.example.invalid/v23.0/1065/messages", json={"to": "1"})
+
+    assert fake_graph.requests[0].path == "http://graph.example.invalid/v23.0/1065/messages"

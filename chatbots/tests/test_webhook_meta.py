@@ -553,3 +553,99 @@ def test_a_batch_larger_than_one_insert_is_stored_whole(client, bot, queued):
 
     assert response.status_code == 200
     assert InboundEvent.objects.count() == 1200
+
+
+# --- Bot routes remembered between webhooks -------------------------------------------------------
+
+
+def test_a_second_webhook_for_the_same_number_does_not_look_the_bot_up_again(client, bot, queued):
+    post(client, envelope(messages_change(messages=[text_message("wamid.R1")])))
+    with CaptureQueriesContext(connection) as second:
+        response = post(client, envelope(messages_change(messages=[text_message("wamid.R2")])))
+
+    assert response.status_code == 200
+    assert InboundEvent.objects.filter(chatbot=bot).count() == 2
+    statements = [q["sql"] for q in second.captured_queries]
+    assert not [sql for sql in statements if "chatbots_chatbot" in sql]
+    assert len(statements) == 1  # the INSERT, nothing else
+
+
+def test_a_rotated_app_secret_is_used_at_once_in_the_process_that_saved_it(client, bot, queued):
+    post(client, envelope(messages_change(messages=[text_message("wamid.S1")])))
+    bot.app_secret = "the-new-secret"
+    bot.save()
+
+    old = post(client, envelope(messages_change(messages=[text_message("wamid.S2")])))
+    new = post(
+        client,
+        envelope(messages_change(messages=[text_message("wamid.S3")])),
+        secret="the-new-secret",
+    )
+
+    assert (old.status_code, new.status_code) == (401, 200)
+    assert list(InboundEvent.objects.values_list("external_id", flat=True).order_by("id")) == [
+        "wamid.S1",
+        "wamid.S3",
+    ]
+
+
+def test_a_change_made_by_another_process_is_seen_after_the_ttl(
+    client, bot, queued, settings, monkeypatch
+):
+    from chatbots import routing
+
+    clock = [1000.0]
+    monkeypatch.setattr(routing.time, "monotonic", lambda: clock[0])
+    settings.WEBHOOK_ROUTE_CACHE_SECONDS = 5
+    post(client, envelope(messages_change(messages=[text_message("wamid.T1")])))
+    # Another process rotated the secret: bulk_update sends no signal to this one.
+    bot.app_secret = "rotated-elsewhere"
+    Chatbot.objects.bulk_update([bot], ["app_secret"])
+
+    clock[0] += 4
+    still_old = post(
+        client, envelope(messages_change(messages=[text_message("wamid.T2")])), secret=SECRET
+    )
+    clock[0] += 2
+    refused_old = post(
+        client, envelope(messages_change(messages=[text_message("wamid.T3")])), secret=SECRET
+    )
+    accepted_new = post(
+        client,
+        envelope(messages_change(messages=[text_message("wamid.T4")])),
+        secret="rotated-elsewhere",
+    )
+
+    assert [still_old.status_code, refused_old.status_code, accepted_new.status_code] == [
+        200,
+        401,
+        200,
+    ]
+
+
+def test_a_bot_created_after_a_refusal_gets_its_webhooks_at_once(client, tenant, queued):
+    payload = envelope(messages_change(messages=[text_message("wamid.U1")]))
+    assert post(client, payload).status_code == 404  # unknown numbers are not remembered
+
+    Chatbot.objects.create(
+        tenant=tenant,
+        name="Nova",
+        provider="meta",
+        phone_number_id=PHONE_NUMBER_ID,
+        app_secret=SECRET,
+    )
+
+    assert post(client, payload).status_code == 200
+    assert InboundEvent.objects.filter(external_id="wamid.U1").count() == 1
+
+
+def test_a_deleted_bot_is_forgotten_at_once(client, bot, queued):
+    payload = envelope(messages_change(messages=[text_message("wamid.V1")]))
+    assert post(client, payload).status_code == 200
+
+    bot.delete()
+
+    assert (
+        post(client, envelope(messages_change(messages=[text_message("wamid.V2")]))).status_code
+        == 404
+    )
