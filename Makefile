@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUFF := $(VENV)/bin/ruff
 
-.PHONY: help run test test-quick lint fmt migrate makemigrations check-deploy shell superuser bench bench-quick
+.PHONY: help run test test-quick lint fmt migrate makemigrations check-deploy shell superuser bench bench-quick venv
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -18,11 +18,21 @@ test: ## the full test command: ruff, makemigrations --check, pytest on real Pos
 test-quick: ## pytest only, tables from the models (development); ARGS="chatbots -x"
 	QUICK=1 ./run_tests.sh $(ARGS)
 
-bench: ## benchmarks of the reply path (~11 min), writes benchmarks/RESULTS.md; ARGS="--only e2e"
+bench: venv ## benchmarks of the reply path (~11 min), writes benchmarks/RESULTS.md; ARGS="--only e2e"
 	$(PY) -m benchmarks $(ARGS)
 
-bench-quick: ## a short smoke run (~2 min) to benchmarks/.work/RESULTS-quick.md
+bench-quick: venv ## a short smoke run (~2 min) to benchmarks/.work/RESULTS-quick.md
 	$(PY) -m benchmarks --quick $(ARGS)
+
+# The same virtualenv and change stamp as run_tests.sh, so a fresh clone can `make bench`.
+venv: ## create .venv and install requirements-dev.txt (again when they change)
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	@want=$$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1); \
+	if [ "$$(cat $(VENV)/.dev-requirements.sha 2>/dev/null)" != "$$want" ]; then \
+	  echo "installing requirements-dev.txt into $(VENV)"; \
+	  $(VENV)/bin/pip install --disable-pip-version-check -q -r requirements-dev.txt && \
+	  echo "$$want" > $(VENV)/.dev-requirements.sha; \
+	fi
 
 lint: ## ruff check + format check + missing migrations
 	$(RUFF) check .

@@ -455,11 +455,68 @@ def scenario_ingest(b: Bench) -> dict:
             InboundEvent.objects.filter(external_id__startswith=prefix).delete()
         out[mode] = median_dicts(runs)
         out[mode]["all_stored_match"] = all(r["stored_matches"] for r in runs)
+    out["pieces"] = webhook_pieces(b)
     # Nobody will process these (and the next scenarios wait for an idle system).
     InboundEvent.objects.filter(id__gt=last_before).delete()
     _purge_broker(b)
     out["rss_worker_mb"] = _gunicorn_worker_rss(b.web)
     return out
+
+
+def webhook_pieces(b: Bench, n: int = 500) -> dict:
+    """CPU of the webhook's own steps, timed one by one in this process (PostgreSQL's and
+    Redis's side not included): what the view adds to the floor's request, piece by piece.
+
+    * route: the bot lookup with an empty route cache (the ORM query, the secret decrypted)
+      and with a warm one;
+    * parse: reading the JSON envelope and normalizing it (meta_inbound);
+    * signature: the HMAC-SHA256 check of the body;
+    * insert: the INSERT ... ON CONFLICT of one event, through psycopg;
+    * publish: queueing its processing task on Redis (Celery's apply_async).
+    """
+    from chatbots import inbound, routing
+    from chatbots.providers import meta_inbound
+    from chatbots.tasks import process_inbound
+
+    items = menu_conversations(
+        b.seeded.menu_pnid, b.seeded.app_secret, tag=b.run_tag("pcs"), count=n
+    )
+    pnid = b.seeded.menu_pnid
+    envelopes = [meta_inbound.load_envelope(item.body) for item in items]
+    parsed = [meta_inbound.parse_envelope(env)[0] for env in envelopes]
+    route = routing.routes_for([pnid])[pnid]
+
+    def cpu_us(step) -> float:
+        step(0)  # imports, first connection
+        started = time.process_time()
+        for i in range(n):
+            step(i)
+        return (time.process_time() - started) * 1e6 / n
+
+    def cold_route(_i):
+        routing.clear()
+        routing.routes_for([pnid])
+
+    def parse(i):
+        meta_inbound.parse_envelope(meta_inbound.load_envelope(items[i].body))
+
+    def signature(i):
+        meta_inbound.verify_signature(
+            body=items[i].body, header=items[i].signature, secret=route.app_secret
+        )
+
+    def insert(i):
+        item, raw = parsed[i]
+        inbound._insert_ignoring_duplicates(inbound.event_rows([(route, item, raw)]))
+
+    return {
+        "route_cold_us": cpu_us(cold_route),
+        "route_warm_us": cpu_us(lambda _i: routing.routes_for([pnid])),
+        "parse_us": cpu_us(parse),
+        "signature_us": cpu_us(signature),
+        "insert_us": cpu_us(insert),
+        "publish_us": cpu_us(lambda _i: process_inbound.delay(0)),
+    }
 
 
 def _purge_broker(b: Bench) -> None:

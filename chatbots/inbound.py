@@ -102,6 +102,25 @@ def store_events(
     only newly inserted ids come back, and only those are enqueued for processing, after
     the transaction commits. Generic over providers: the record names its provider.
     """
+    values = event_rows(events)
+    if not values:
+        return []
+    inserted: list[tuple[int, str, str]] = []
+    # One statement is atomic by itself: a batch that fits one INSERT (every Meta batch)
+    # skips BEGIN/COMMIT, two of the webhook's five round trips to PostgreSQL.
+    with transaction.atomic() if len(values) > INSERT_CHUNK else nullcontext():
+        for start in range(0, len(values), INSERT_CHUNK):
+            inserted += _insert_ignoring_duplicates(values[start : start + INSERT_CHUNK])
+        new_ids = [event_id for event_id, _provider, _kind in inserted]
+        transaction.on_commit(partial(enqueue, event_ids=new_ids))
+    _count(values, inserted)
+    return new_ids
+
+
+def event_rows(
+    events: list[tuple[Chatbot, InboundMessage | InboundStatus | InboundPreference, dict]],
+) -> list[list]:
+    """The INSERT's rows (_INSERT_FIELDS order), one per distinct (provider, external id)."""
     now = timezone.now()
     rows: dict[tuple[str, str], list] = {}
     for bot, item, raw in events:
@@ -124,19 +143,7 @@ def store_events(
             "",
             now,
         ]
-    if not rows:
-        return []
-    values = list(rows.values())
-    inserted: list[tuple[int, str, str]] = []
-    # One statement is atomic by itself: a batch that fits one INSERT (every Meta batch)
-    # skips BEGIN/COMMIT, two of the webhook's five round trips to PostgreSQL.
-    with transaction.atomic() if len(values) > INSERT_CHUNK else nullcontext():
-        for start in range(0, len(values), INSERT_CHUNK):
-            inserted += _insert_ignoring_duplicates(values[start : start + INSERT_CHUNK])
-        new_ids = [event_id for event_id, _provider, _kind in inserted]
-        transaction.on_commit(partial(enqueue, event_ids=new_ids))
-    _count(values, inserted)
-    return new_ids
+    return list(rows.values())
 
 
 def _insert_ignoring_duplicates(rows: list[list]) -> list[tuple[int, str, str]]:

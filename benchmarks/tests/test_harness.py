@@ -126,3 +126,22 @@ def test_a_wrong_signature_is_refused_and_nothing_reaches_the_graph_api(graph, b
 def test_the_generator_refuses_to_target_anything_but_loopback():
     with pytest.raises(ValueError, match="loopback"):
         load.run_load(port=80, host="10.0.0.1", items=[], concurrency=1)
+
+
+def _ingest_figures(publish_us: float) -> tuple[dict, dict, dict]:
+    floor = {"rps": 4000.0, "cpu_total": 0.5}
+    ingest = {"rps": 1000.0, "cpu_total": 2.0, "cpu_postgres": 0.25}
+    pieces = {"publish_us": publish_us, "insert_us": 150.0, "signature_us": 2.0, "parse_us": 8.0}
+    return ingest, floor, pieces
+
+
+def test_the_ingest_note_says_the_budget_is_gone_only_when_the_timed_steps_exceed_it():
+    from benchmarks.report import _ingest_bound
+
+    over = _ingest_bound(*_ingest_figures(publish_us=300.0))  # 0.46 + 0.25 > 0.5
+    under = _ingest_bound(*_ingest_figures(publish_us=10.0))  # 0.17 + 0.25 < 0.5
+
+    assert "0.71 ms, more than the whole budget" in over
+    assert "must not do" in over
+    assert "0.42 ms, 84 % of the budget" in under
+    assert "must not do" not in under
