@@ -88,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         stack.log("starting PostgreSQL, Redis, the fake Graph API; creating the schema")
         bench.setup()
         for name in selected:
-            stack.log(f"scenario {name} (load average {stack.loadavg()})")
+            results.setdefault("_calibration_ms", {})[name] = stack.calibration_ms()
+            stack.log(
+                f"scenario {name} (load average {stack.loadavg()}, "
+                f"calibration loop {results['_calibration_ms'][name]:.0f} ms)"
+            )
             t = time.monotonic()
             try:
                 results[name] = SCENARIOS[name](bench)

@@ -25,6 +25,7 @@ import subprocess
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from benchmarks import load, seed, stack
@@ -353,7 +354,8 @@ def scenario_floor(b: Bench) -> dict:
         tag = b.run_tag("floor")
         items = menu_conversations(b.seeded.menu_pnid, b.seeded.app_secret, tag=tag, count=200)
         warmup(port, items)
-        for _ in range(b.opts.runs):
+
+        def one_run() -> dict:
             before = _machine_load()
             tag = b.run_tag("floor")
             items = menu_conversations(
@@ -364,14 +366,51 @@ def scenario_floor(b: Bench) -> dict:
                 port=port, items=items, concurrency=b.opts.concurrency, time_limit=b.opts.duration
             )
             cpu = cpu_per_request(cpu_before, b.cpu_snapshot(), len(run.ok), web="gunicorn floor")
-            runs.append(
-                {**load.summary(run), **cpu, "load_before": before, "load_after": _machine_load()}
-            )
+            return {
+                **load.summary(run),
+                **cpu,
+                "load_before": before,
+                "load_after": _machine_load(),
+            }
+
+        for _ in range(b.opts.runs):
+            runs.append(balanced_run(proc, one_run))
         result = median_dicts(runs)
+        result["unbalanced_discarded"] = sum(r["unbalanced_discarded"] for r in runs)
         result["rss_worker_mb"] = _gunicorn_worker_rss(proc)
         return result
     finally:
         b.stack.stop_proc(proc)
+
+
+# A closed-loop run whose busiest gunicorn worker used more than this share of the web's
+# CPU had (nearly) all its keep-alive connections accepted by one worker.
+UNBALANCED_SHARE = 0.8
+UNBALANCED_TRIES = 4
+
+
+def balanced_run(proc: stack.Proc, one_run) -> dict:
+    """`one_run()` again (up to UNBALANCED_TRIES times) while one gunicorn worker took
+    (nearly) all the connections.
+
+    The closed loop opens its 16 keep-alive connections at once, and which worker accepts
+    each is a race between the two workers' accept loops: now and then one worker wins them
+    all and carries the run on one core while the other idles (the floor measured ~1,500
+    instead of ~3,800 req/s). Production traffic opens and closes connections all the time,
+    so this is about measuring the machine, not a limit of it. Discarded runs are counted in
+    the result (`unbalanced_discarded`)."""
+    discarded = 0
+    while True:
+        kids = stack.children(proc.pid)
+        before = {pid: stack.cpu_seconds(pid) for pid in kids}
+        result = one_run()
+        used = [stack.cpu_seconds(pid) - before[pid] for pid in kids]
+        total = sum(used)
+        share = max(used) / total if total > 0 and used else 1.0
+        if share <= UNBALANCED_SHARE or discarded + 1 >= UNBALANCED_TRIES:
+            return {**result, "unbalanced_discarded": discarded, "busiest_worker_share": share}
+        discarded += 1
+        log(f"{proc.name}: one worker took {share:.0%} of the run's CPU; run again")
 
 
 def cpu_per_request(before: dict, after: dict, answered: int, *, web: str = "gunicorn") -> dict:
@@ -413,48 +452,58 @@ def scenario_ingest(b: Bench) -> dict:
     )
     warmup(port, warm)
     out: dict = {}
+    stored_checks: list[bool] = []
+
+    def one_run(mode: str) -> dict:
+        tag = b.run_tag("ing")
+        count = (
+            int(2000 * b.opts.duration)
+            if mode == "max"
+            else int(b.opts.ingest_rate * b.opts.duration)
+        )
+        items = menu_conversations(b.seeded.menu_pnid, b.seeded.app_secret, tag=tag, count=count)
+        before = _machine_load()
+        cpu_before = b.cpu_snapshot()
+        if mode == "max":
+            run = load.run_load(
+                port=port,
+                items=items,
+                concurrency=b.opts.concurrency,
+                time_limit=b.opts.duration,
+            )
+        else:
+            run = load.run_load(
+                port=port,
+                items=items,
+                rate=b.opts.ingest_rate,
+                time_limit=b.opts.duration + 1,
+            )
+        figures = load.summary(run)
+        figures.update(cpu_per_request(cpu_before, b.cpu_snapshot(), len(run.ok)))
+        prefix = f"wamid.BENCH.{tag}."
+        stored = InboundEvent.objects.filter(external_id__startswith=prefix).count()
+        figures.update(
+            stored=stored,
+            stored_matches=stored == figures["ok"],
+            load_before=before,
+            load_after=_machine_load(),
+        )
+        stored_checks.append(figures["stored_matches"])  # discarded runs count too
+        InboundEvent.objects.filter(external_id__startswith=prefix).delete()
+        return figures
+
     for mode in ("max", "rate"):
         runs = []
+        stored_checks.clear()
         for _ in range(b.opts.runs):
-            tag = b.run_tag("ing")
-            count = (
-                int(2000 * b.opts.duration)
-                if mode == "max"
-                else int(b.opts.ingest_rate * b.opts.duration)
-            )
-            items = menu_conversations(
-                b.seeded.menu_pnid, b.seeded.app_secret, tag=tag, count=count
-            )
-            before = _machine_load()
-            cpu_before = b.cpu_snapshot()
             if mode == "max":
-                run = load.run_load(
-                    port=port,
-                    items=items,
-                    concurrency=b.opts.concurrency,
-                    time_limit=b.opts.duration,
-                )
+                runs.append(balanced_run(b.web, partial(one_run, mode)))
             else:
-                run = load.run_load(
-                    port=port,
-                    items=items,
-                    rate=b.opts.ingest_rate,
-                    time_limit=b.opts.duration + 1,
-                )
-            figures = load.summary(run)
-            figures.update(cpu_per_request(cpu_before, b.cpu_snapshot(), len(run.ok)))
-            prefix = f"wamid.BENCH.{tag}."
-            stored = InboundEvent.objects.filter(external_id__startswith=prefix).count()
-            figures.update(
-                stored=stored,
-                stored_matches=stored == figures["ok"],
-                load_before=before,
-                load_after=_machine_load(),
-            )
-            runs.append(figures)
-            InboundEvent.objects.filter(external_id__startswith=prefix).delete()
+                runs.append(one_run(mode))
         out[mode] = median_dicts(runs)
-        out[mode]["all_stored_match"] = all(r["stored_matches"] for r in runs)
+        out[mode]["all_stored_match"] = all(stored_checks)
+        if mode == "max":
+            out[mode]["unbalanced_discarded"] = sum(r["unbalanced_discarded"] for r in runs)
     out["pieces"] = webhook_pieces(b)
     # Nobody will process these (and the next scenarios wait for an idle system).
     InboundEvent.objects.filter(id__gt=last_before).delete()
