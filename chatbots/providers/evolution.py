@@ -17,7 +17,10 @@ When the bot has a `jwt_key`, Evolution is given that instead and sends
 verify it with hmac/hashlib (`jwt_decode_hs256`). v1.8 webhooks take no headers: for v1
 bots the secret travels in the URL (`?secret=`), the only option that version has.
 
-Only `messages.upsert` is read; every other event is acknowledged and dropped.
+`messages.upsert` carries messages and `messages.update` the delivery status of ours
+(`SERVER_ACK` sent, `DELIVERY_ACK` delivered, `READ`/`PLAYED` read, `ERROR` failed: the
+same forward-only rules as Meta's statuses, chatbots.inbound.apply_status); every other
+event is acknowledged and dropped.
 `fromMe` upserts (our own sends echoed back, or the business typing on its phone) are
 stored as ECHO_TYPE events that never drive the flow: `chatbots.echoes` tells them apart
 and hands the conversation to a person for the latter. Groups are ignored; `@lid`
@@ -48,7 +51,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chatbots import http
-from chatbots.messages import InboundMessage, Media, Outbound
+from chatbots.messages import InboundMessage, InboundStatus, Media, Outbound
 from chatbots.providers import baileys
 from chatbots.providers.base import (
     ECHO_TYPE,
@@ -75,11 +78,22 @@ PROVIDER = "evolution"
 SECRET_HEADER = "X-Webhook-Secret"
 SECRET_QUERY = "secret"  # v1.8 only: its webhooks carry no custom headers
 UPSERT = "messages.upsert"
+UPDATE = "messages.update"
+# Baileys' ack names as Evolution sends them -> our Message statuses. PENDING (not yet on
+# WhatsApp's server) and DELETED say nothing about delivery and are ignored.
+UPDATE_STATUSES = {
+    "SERVER_ACK": "sent",
+    "DELIVERY_ACK": "delivered",
+    "READ": "read",
+    "PLAYED": "read",
+    "ERROR": "failed",
+}
 # Evolution's JWT lives 600 s (§4.2); a little leeway absorbs clock differences.
 JWT_LEEWAY_SECONDS = 60
 # Kinds sendMedia takes by link (v2 `mediatype`); audio and stickers have their own
 # endpoints and go out as text with the link.
 MEDIA_TYPES = frozenset({"image", "video", "document"})
+WEBHOOK_EVENTS = ["MESSAGES_UPSERT", "MESSAGES_UPDATE"]
 
 
 # --- HS256 JWT (no dependency: three base64url parts and one HMAC) -------------------------
@@ -341,7 +355,7 @@ class EvolutionProvider(Provider):
     ) -> list[Parsed]:
         payload = json_body(body)
         event = _event_name(payload.get("event"))
-        if event != UPSERT:
+        if event not in (UPSERT, UPDATE):
             logger.debug("evolution event ignored", extra={"event": event[:64]})
             return []
         instance = str(payload.get("instance") or "")
@@ -361,10 +375,47 @@ class EvolutionProvider(Provider):
         for item in items:
             if not isinstance(item, dict):
                 raise WebhookRefused(400, "malformed", "`data` must be an object")
-            message = parse_upsert(item, bot_key=bot_key)
-            if message is not None:
-                parsed.append((message, item))
+            record = (
+                parse_upsert(item, bot_key=bot_key)
+                if event == UPSERT
+                else parse_update(item, bot_key=bot_key)
+            )
+            if record is not None:
+                parsed.append((record, item))
         return parsed
+
+
+def parse_update(data: dict, *, bot_key: str) -> InboundStatus | None:
+    """One `messages.update` `data` object as an InboundStatus of one of our messages, or
+    None when it is not about a message we sent or says nothing about its delivery.
+
+    v2 sends `{keyId, remoteJid, fromMe, status, messageId (Evolution's row id), ...}`;
+    v1.8 spreads the message key instead: `{id, remoteJid, fromMe, status, datetime (ms)}`.
+    """
+    status = UPDATE_STATUSES.get(str(data.get("status") or "").upper())
+    external_id = str(data.get("keyId") or data.get("id") or "")
+    remote = str(data.get("remoteJid") or "")
+    if status is None or not external_id or data.get("fromMe") is not True:
+        return None  # customers' messages get updates too (read by the business, deleted)
+    if baileys.is_group_or_broadcast(remote):
+        return None
+    seconds = baileys.timestamp_seconds(data.get("timestamp"))
+    if seconds is None and (millis := baileys.timestamp_seconds(data.get("datetime"))):
+        seconds = millis // 1000
+    try:
+        when = datetime.fromtimestamp(seconds, tz=UTC) if seconds else timezone.now()
+    except (OverflowError, OSError, ValueError):
+        when = timezone.now()
+    return InboundStatus(
+        provider=PROVIDER,
+        external_id=external_id[:200],
+        bot_key=bot_key,
+        status=status,
+        timestamp=when,
+        recipient=baileys.jid_user(remote) if remote else "",
+        error_code="evolution_error" if status == "failed" else "",
+        error_title=_("A Evolution informou erro no envio.") if status == "failed" else "",
+    )
 
 
 def parse_upsert(data: dict, *, bot_key: str) -> InboundMessage | None:
@@ -450,15 +501,15 @@ def instance_create(*, chatbot: Chatbot) -> dict:
 
 
 def webhook_set(*, chatbot: Chatbot, url: str, headers: dict[str, str]) -> dict:
-    """`POST /webhook/set/{instance}`: messages.upsert to `url` with `headers` (v2); v1.8
-    takes no headers (the caller puts the secret in `url`)."""
+    """`POST /webhook/set/{instance}`: messages and their statuses to `url` with `headers`
+    (v2); v1.8 takes no headers (the caller puts the secret in `url`)."""
     if api_version(chatbot) == 1:
         body: dict[str, Any] = {
             "enabled": True,
             "url": url,
             "webhook_by_events": False,
             "webhook_base64": False,
-            "events": ["MESSAGES_UPSERT"],
+            "events": WEBHOOK_EVENTS,
         }
     else:
         body = {
@@ -468,7 +519,7 @@ def webhook_set(*, chatbot: Chatbot, url: str, headers: dict[str, str]) -> dict:
                 "headers": headers,
                 "byEvents": False,
                 "base64": False,
-                "events": ["MESSAGES_UPSERT"],
+                "events": WEBHOOK_EVENTS,
             }
         }
     response = _call(chatbot, "POST", "/webhook/set/{instance}", body=body)

@@ -292,6 +292,57 @@ def test_a_numbered_answer_to_a_menu_sent_as_text_picks_that_option(say):
     assert "segunda a sábado" in answer.json["text"]
 
 
+# --- Delivery statuses (messages.update) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_delivery_and_read_statuses_move_the_reply_forward(say, version):
+    (greeting,) = say(evo.upsert(text="oi"))
+    sent_id = greeting.response["key"]["id"]
+    reply = Message.objects.get(provider_message_id=sent_id)
+    assert reply.status == Message.Status.SENT
+
+    say(evo.update(sent_id, "DELIVERY_ACK", version=version, ts=1750000100))
+    say(evo.update(sent_id, "READ", version=version, ts=1750000200))
+    say(evo.update(sent_id, "DELIVERY_ACK", version=version, ts=1750000300))  # late: no-op
+
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.READ
+    assert reply.delivered_at.timestamp() == 1750000100
+    assert reply.read_at.timestamp() == 1750000200
+
+
+def test_an_error_status_marks_the_reply_failed(say):
+    (greeting,) = say(evo.upsert(text="oi"))
+    sent_id = greeting.response["key"]["id"]
+
+    say(evo.update(sent_id, "ERROR"))
+
+    reply = Message.objects.get(provider_message_id=sent_id)
+    assert reply.status == Message.Status.FAILED
+    assert reply.error_code == "evolution_error"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        evo.update("3EB0CUSTOMERS", "READ", from_me=False),  # the business read the customer
+        evo.update("3EB0PENDING", "PENDING"),  # not on WhatsApp's server yet
+        evo.update("3EB0DELETED", "DELETED"),
+    ],
+)
+def test_updates_that_say_nothing_about_our_delivery_store_nothing(client, bot, queued, payload):
+    assert evo.post(client, bot.pk, payload).status_code == 200
+    assert stored() == []
+
+
+def test_a_status_for_a_message_we_did_not_send_is_ignored(say):
+    say(evo.update("3EB0SENTFROMTHEPHONE", "READ"))
+
+    (event,) = InboundEvent.objects.filter(kind=InboundEvent.Kind.STATUS)
+    assert event.state == InboundEvent.State.IGNORED
+
+
 # --- Sending ----------------------------------------------------------------------------------
 
 
@@ -376,7 +427,7 @@ def test_evolution_connect_creates_the_instance_sets_the_webhook_and_prints_the_
     webhook = fake_evolution.instances["nova"]["webhook"]
     assert webhook["url"] == f"https://bots.example.com.br/api/chatbots/webhook/evolution/{bot.pk}/"
     assert webhook["headers"] == {"X-Webhook-Secret": secret}
-    assert webhook["events"] == ["MESSAGES_UPSERT"] and webhook["enabled"] is True
+    assert webhook["events"] == ["MESSAGES_UPSERT", "MESSAGES_UPDATE"] and webhook["enabled"]
     assert evo.PAIRING_CODE in output
     assert evo.QR_CODE in output
     assert render(fake_evolution.qr_modules) in output
@@ -419,6 +470,19 @@ def test_evolution_status_shows_the_state_and_the_webhook(bot, fake_evolution):
     assert f"/api/chatbots/webhook/evolution/{bot.pk}/" in output
     assert "auth=X-Webhook-Secret header" in output
     assert evo.WEBHOOK_SECRET not in output
+
+
+def test_evolution_status_asks_to_reconnect_a_webhook_without_delivery_statuses(
+    bot, fake_evolution
+):
+    run("evolution_connect", "--bot", str(bot.pk))
+    # Connected before statuses were read: Evolution only sends messages.upsert.
+    fake_evolution.instances["loja"]["webhook"]["events"] = ["MESSAGES_UPSERT"]
+
+    output = run("evolution_status", "--bot", str(bot.pk))
+
+    assert "delivery and read statuses do not reach the bot" in output
+    assert "will not hear customers" not in output
 
 
 def test_evolution_status_fails_for_a_missing_instance(bot, fake_evolution):

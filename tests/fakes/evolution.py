@@ -274,6 +274,40 @@ def upsert(
     }
 
 
+def update(
+    msg_id: str,
+    status: str,
+    *,
+    instance: str = "loja",
+    recipient: str = "5511987654321",
+    from_me: bool = True,
+    version: int = 2,
+    ts: int | None = None,
+) -> dict:
+    """A `messages.update` webhook: the delivery status of a message.
+
+    v2 names the WhatsApp id `keyId` (its `messageId` is Evolution's own row id) and adds
+    `instanceId`; v1.8 spreads the message key (`id`) and adds `datetime` in milliseconds
+    and `owner`."""
+    data: dict[str, Any] = {
+        "remoteJid": f"{recipient}@s.whatsapp.net",
+        "fromMe": from_me,
+        "status": status,
+    }
+    if version == 2:
+        data.update(
+            keyId=msg_id,
+            messageId="cm3x0evolutionrowid",
+            participant=f"{recipient}@s.whatsapp.net",
+            instanceId="0d3c7b4e-2a41-4f0e-9f55-7d3c2f1b9a10",
+        )
+        if ts is not None:
+            data["timestamp"] = ts
+    else:
+        data.update(id=msg_id, datetime=(ts or int(time.time())) * 1000, owner=instance)
+    return {"event": "messages.update", "instance": instance, "data": data, "apikey": None}
+
+
 def event(name: str, data: dict | None = None, *, instance: str = "loja") -> dict:
     """Any other event (connection.update, messages.update, ...)."""
     return {"event": name, "instance": instance, "data": data or {}, "apikey": None}

@@ -57,3 +57,10 @@ class Command(BaseCommand):
                     f"the bot will not hear customers: run evolution_connect --bot {bot}"
                 )
             )
+        elif "MESSAGES_UPDATE" not in events:
+            self.stdout.write(
+                self.style.WARNING(
+                    "delivery and read statuses do not reach the bot: run evolution_connect "
+                    f"--bot {bot} again"
+                )
+            )
