@@ -9,8 +9,9 @@ transaction, so:
 * a failure while queueing rolls the claim back, and the next tick tries again.
 
 Messages go out through chatbots.services.send_to_customer, the one outbound service
-(DESIGN.md, "The apps"): it applies WhatsApp's 24-hour window, falling back to the tenant's
-approved reminder template, or records that the message could not be sent. Reminders are
+(DESIGN.md, "The apps"): it applies WhatsApp's 24-hour window, falling back to the bot's
+approved template for that kind of message (TEMPLATE_*), or records that the message could
+not be sent. Reminders are
 notices about the customer's own booking; the no-show offer and the satisfaction question
 are proactive (`proactive=True`): a customer who opted out (SAIR) does not get them.
 """
@@ -35,10 +36,14 @@ from clientes.models import Cliente
 
 logger = logging.getLogger(__name__)
 
-# MessageTemplate.purpose of the template used for reminders outside the 24-hour window.
-# Its body parameters, in order (as many as the template declares): customer's name,
-# service, day ("Ter 05/03"), time ("10:00").
+# MessageTemplate.purpose of the templates sent outside the 24-hour window, one per kind of
+# message. Their body parameters, in order (as many as the template declares): customer's
+# name, service, day ("Ter 05/03"), time ("10:00"). A quick-reply tap answering one of them
+# acts on the customer's appointment (chatbots.handlers.agenda: the next one for a reminder,
+# the last missed one for the no-show offer, the last attended one for the survey).
 TEMPLATE_LEMBRETE = "reminder"
+TEMPLATE_NO_SHOW = "no_show"
+TEMPLATE_FOLLOWUP = "feedback"
 
 
 class SemChatbot(Exception):
@@ -64,9 +69,10 @@ def chatbot_do_cliente(*, cliente: Cliente) -> Chatbot | None:
     return Chatbot.objects.filter(tenant_id=cliente.tenant_id, active=True).order_by("id").first()
 
 
-def _template_lembrete(*, chatbot: Chatbot, agendamento: Agendamento) -> Template | None:
+def _template(*, chatbot: Chatbot, agendamento: Agendamento, uso: str) -> Template | None:
+    """The bot's approved template for `uso` (a purpose above), filled for `agendamento`."""
     registrado = (
-        MessageTemplate.objects.filter(chatbot=chatbot, purpose=TEMPLATE_LEMBRETE, approved=True)
+        MessageTemplate.objects.filter(chatbot=chatbot, purpose=uso, approved=True)
         .order_by("id")
         .first()
     )
@@ -90,9 +96,11 @@ def _enviar(
     agendamento: Agendamento,
     mensagem: Outbound,
     motivo: str,
-    template: bool = False,
+    template: str = "",
     proativa: bool = False,
 ) -> Message:
+    """Send through the customer's bot; outside the 24-hour window, the bot's approved
+    template whose purpose is `template` goes instead (none: recorded as not sent)."""
     chatbot = chatbot_do_cliente(cliente=agendamento.cliente)
     if chatbot is None:
         raise SemChatbot(
@@ -104,7 +112,9 @@ def _enviar(
         chatbot=chatbot,
         cliente=agendamento.cliente,
         message=mensagem,
-        template=_template_lembrete(chatbot=chatbot, agendamento=agendamento) if template else None,
+        template=(
+            _template(chatbot=chatbot, agendamento=agendamento, uso=template) if template else None
+        ),
         reason=motivo,
         proactive=proativa,
     )
@@ -143,7 +153,7 @@ def lembrete_enviar(*, agendamento: Agendamento, tipo: str, agora: datetime) -> 
                 agendamento=agendamento,
                 mensagem=mensagem_lembrete(agendamento=agendamento, agora=agora),
                 motivo=f"reminder_{tipo}",
-                template=True,
+                template=TEMPLATE_LEMBRETE,
             )
         except SemChatbot:
             logger.warning(
@@ -184,7 +194,7 @@ def lembrete_enviar_agora(*, agendamento: Agendamento) -> Message:
             agendamento=agendamento,
             mensagem=mensagem_lembrete(agendamento=agendamento),
             motivo="reminder_manual",
-            template=True,
+            template=TEMPLATE_LEMBRETE,
         )
     except SemChatbot as exc:
         raise ValidationError(str(exc)) from exc
@@ -221,6 +231,7 @@ def no_shows_processar(*, agora: datetime | None = None) -> int:
                     agendamento=agendamento,
                     mensagem=mensagem_no_show(agendamento=agendamento),
                     motivo="no_show",
+                    template=TEMPLATE_NO_SHOW,
                     proativa=True,  # an offer, not a notice: the opt-out ledger decides
                 )
             except SemChatbot:
@@ -261,6 +272,7 @@ def followups_enviar(*, agora: datetime | None = None) -> int:
                     agendamento=agendamento,
                     mensagem=mensagem_followup(agendamento=agendamento),
                     motivo="feedback",
+                    template=TEMPLATE_FOLLOWUP,
                     proativa=True,  # a survey, not a notice: the opt-out ledger decides
                 )
             except SemChatbot:

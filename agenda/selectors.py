@@ -69,6 +69,30 @@ def agendamento_proximo(*, cliente: Cliente, agora: datetime | None = None) -> A
     return agendamentos_do_cliente(cliente=cliente, agora=agora).first()
 
 
+def agendamento_ultima_falta(*, cliente: Cliente) -> Agendamento | None:
+    """The customer's most recent missed appointment (the no-show offer is about it)."""
+    return (
+        Agendamento.objects.filter(cliente=cliente, status=Agendamento.Status.NAO_COMPARECEU)
+        .select_related("servico", "tenant", "cliente")
+        .order_by("-inicio")
+        .first()
+    )
+
+
+def agendamento_ultimo_avaliavel(*, cliente: Cliente) -> Agendamento | None:
+    """The customer's most recent attended appointment they were asked to rate."""
+    return (
+        Agendamento.objects.filter(
+            cliente=cliente,
+            status=Agendamento.Status.CONCLUIDO,
+            followup_enviado_em__isnull=False,
+        )
+        .select_related("servico", "tenant", "cliente")
+        .order_by("-followup_enviado_em")
+        .first()
+    )
+
+
 def agendamentos_para_lembrete(*, tipo: str, agora: datetime) -> QuerySet[Agendamento]:
     """Active appointments whose `tipo` ("24h" or "1h") reminder is due and not yet sent.
 

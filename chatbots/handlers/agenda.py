@@ -864,7 +864,7 @@ def interceptar(ctx: Context) -> Reply | None:
     nota = textos.BOTAO_NOTA.match(reply_id)
     if nota:
         return _avaliar(ctx, agendamento_id=nota["id"], nota=int(nota["nota"]))
-    por_template = _botao_do_template_lembrete(ctx)
+    por_template = _botao_de_template(ctx)
     if por_template is not None:
         return por_template
     aguardando = ctx.state.get(K_COMENTARIO)
@@ -925,20 +925,23 @@ _ACOES_DIGITADAS = {
 }
 
 
-def _botao_do_template_lembrete(ctx: Context) -> Reply | None:
-    """A quick-reply tap on the reminder TEMPLATE (sent outside the 24-hour window).
+_NOTAS_DIGITADAS = {"otimo": 5, "bom": 3, "ruim": 1}
+
+
+def _botao_de_template(ctx: Context) -> Reply | None:
+    """A quick-reply tap on one of the agenda's TEMPLATES (sent outside the 24-hour window).
 
     Template buttons carry a payload fixed when the template was approved, not the
-    appointment id; so the tap counts only when it answers (context) a reminder template
-    we sent in this conversation, and it acts on the customer's next appointment.
+    appointment id; so the tap counts only when it answers (context) an agenda template we
+    sent in this conversation, and which appointment it is about follows from the
+    template's purpose (agenda.notificacoes): the next one for a reminder (Confirmar /
+    Reagendar / Cancelar), the last missed one for the no-show offer (any button: book
+    again), the last rated-to-be one for the survey (Ótimo / Bom / Ruim).
     """
     if ctx.message.type != "button" or not ctx.message.context_id:
         return None
-    acao = _ACOES_DIGITADAS.get(normalize(ctx.text)) or _ACOES_DIGITADAS.get(
-        normalize(ctx.reply_id)
-    )
-    if acao is None:
-        return None
+    from agenda import notificacoes
+
     payload = (
         Message.objects.filter(
             conversation=ctx.conversation,
@@ -949,20 +952,48 @@ def _botao_do_template_lembrete(ctx: Context) -> Reply | None:
         .values_list("payload", flat=True)
         .first()
     )
-    from agenda.notificacoes import TEMPLATE_LEMBRETE
-
     nome = (payload or {}).get("name")
-    if (
-        not nome
-        or not MessageTemplate.objects.filter(
-            chatbot=ctx.chatbot, purpose=TEMPLATE_LEMBRETE, name=nome
-        ).exists()
-    ):
-        return None
-    agendamento = agenda_selectors.agendamento_proximo(cliente=ctx.cliente)
-    if agendamento is None:
-        return Reply(messages=[kit.text(_("Você não tem nenhum horário marcado no momento."))])
-    return acao_agendamento(ctx, acao, agendamento)
+    usos = {
+        notificacoes.TEMPLATE_LEMBRETE,
+        notificacoes.TEMPLATE_NO_SHOW,
+        notificacoes.TEMPLATE_FOLLOWUP,
+    }
+    uso = (
+        MessageTemplate.objects.filter(chatbot=ctx.chatbot, name=nome, purpose__in=usos)
+        .values_list("purpose", flat=True)
+        .first()
+        if nome
+        else None
+    )
+    tocado = [normalize(ctx.text), normalize(ctx.reply_id)]
+    if uso == notificacoes.TEMPLATE_LEMBRETE:
+        acao = next((_ACOES_DIGITADAS[t] for t in tocado if t in _ACOES_DIGITADAS), None)
+        if acao is None:
+            return None
+        agendamento = agenda_selectors.agendamento_proximo(cliente=ctx.cliente)
+        if agendamento is None:
+            return Reply(messages=[kit.text(_("Você não tem nenhum horário marcado no momento."))])
+        return acao_agendamento(ctx, acao, agendamento)
+    if uso == notificacoes.TEMPLATE_NO_SHOW:
+        agendamento = agenda_selectors.agendamento_ultima_falta(cliente=ctx.cliente)
+        if agendamento is None:
+            return None
+        return acao_agendamento(ctx, textos.REMARCAR, agendamento)
+    if uso == notificacoes.TEMPLATE_FOLLOWUP:
+        nota = next(
+            (
+                _NOTAS_DIGITADAS[palavra]
+                for t in tocado
+                for palavra in t.split()
+                if palavra in _NOTAS_DIGITADAS
+            ),
+            None,
+        )
+        agendamento = agenda_selectors.agendamento_ultimo_avaliavel(cliente=ctx.cliente)
+        if nota is None or agendamento is None:
+            return None
+        return _avaliar(ctx, agendamento_id=str(agendamento.pk), nota=nota)
+    return None
 
 
 # --- Audit -----------------------------------------------------------------------------

@@ -317,3 +317,92 @@ def test_a_tap_on_the_reminder_template_confirms_the_next_appointment(
     marcado.refresh_from_db()
     assert marcado.status == Agendamento.Status.CONFIRMADO
     assert "está confirmado" in body_text(chat.last)
+
+
+def _tap_on_template(chat, wamid: str, title: str) -> None:
+    """The customer taps a quick-reply button of the template message `wamid`."""
+    chat.post(
+        meta.envelope(
+            PNID,
+            contacts=[{"profile": {"name": "Maria"}, "wa_id": MARIA}],
+            messages=[
+                {
+                    "from": MARIA,
+                    "id": meta.wamid(),
+                    "timestamp": str(_ts()),
+                    "type": "button",
+                    "context": {"from": "5511900000000", "id": wamid},
+                    "button": {"text": title, "payload": title},
+                }
+            ],
+        )
+    )
+
+
+def _template_sent() -> str:
+    return Message.objects.get(direction="out", type="template").provider_message_id
+
+
+def test_outside_the_window_the_no_show_offer_is_its_template_and_a_tap_books_again(
+    agora, chat, tick, tenant, bot_agenda, agenda_interna, servico, cliente
+):
+    MessageTemplate.objects.create(
+        tenant=tenant,
+        chatbot=bot_agenda,
+        name="sentimos_sua_falta",
+        param_count=2,
+        purpose=notificacoes.TEMPLATE_NO_SHOW,
+        approved=True,
+    )
+    faltou = marcar(tenant, cliente, servico, AGORA - 2 * HORA)  # the customer never wrote
+
+    (enviado,) = tick(bulk_mark_no_shows)
+
+    assert enviado["type"] == "template"
+    assert enviado["template"]["name"] == "sentimos_sua_falta"
+    params = [p["text"] for p in enviado["template"]["components"][0]["parameters"]]
+    assert params == ["Maria", "Consulta"]
+    faltou.refresh_from_db()
+    assert faltou.status == Agendamento.Status.NAO_COMPARECEU
+
+    _tap_on_template(chat, _template_sent(), "Marcar de novo")
+
+    assert "*Consulta*: escolha o dia." in body_text(chat.last)
+
+
+def test_outside_the_window_the_survey_is_its_template_and_a_tap_records_the_score(
+    agora, chat, tick, tenant, bot_agenda, agenda_interna, servico, cliente
+):
+    MessageTemplate.objects.create(
+        tenant=tenant,
+        chatbot=bot_agenda,
+        name="como_foi",
+        param_count=2,
+        purpose=notificacoes.TEMPLATE_FOLLOWUP,
+        approved=True,
+    )
+    atendido = marcar(
+        tenant, cliente, servico, AGORA - 2 * HORA, status="concluido", compareceu=True
+    )
+
+    (enviado,) = tick(bulk_send_followups)
+    assert enviado["template"]["name"] == "como_foi"
+
+    _tap_on_template(chat, _template_sent(), "Bom")
+
+    assert "Obrigado pela avaliação" in body_text(chat.last)
+    feedback = FeedbackEvent.objects.get()
+    assert (feedback.agendamento, feedback.nota) == (atendido, 3)
+
+
+def test_outside_the_window_without_templates_offer_and_survey_are_recorded_as_not_sent(
+    agora, tick, tenant, bot_agenda, agenda_interna, servico, cliente
+):
+    marcar(tenant, cliente, servico, AGORA - 2 * HORA)
+    marcar(tenant, cliente, servico, AGORA - 3 * HORA, status="concluido", compareceu=True)
+
+    assert tick(bulk_mark_no_shows) == []
+    assert tick(bulk_send_followups) == []
+
+    codes = Message.objects.filter(direction="out").values_list("status", "error_code")
+    assert sorted(codes) == [("failed", "outside_24h_window")] * 2
