@@ -27,8 +27,32 @@ from billing.models import (
 from billing.tenancy import user_tenants
 
 
+class MembershipFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        if any(self.errors) or self.instance.pk is None:
+            return
+        kept = [
+            form for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        existing = sum(1 for form in kept if form.instance.pk)
+        removed = sum(
+            1 for form in self.forms if form.instance.pk and form.cleaned_data.get("DELETE")
+        )
+        # Seats this save takes, net of the ones it frees; the plan decides (the same
+        # check as services.membership_add).
+        net = (len(kept) - existing) - removed
+        if net <= 0:
+            return
+        try:
+            services.staff_limit_check(tenant=self.instance, adding=net)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    formset = MembershipFormSet
     extra = 0
     autocomplete_fields = ["user"]
 

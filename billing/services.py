@@ -74,16 +74,44 @@ def _audit(**kwargs) -> None:
     record(actor=None, **kwargs)
 
 
+def staff_limit_check(*, tenant: Tenant, adding: int = 1, lock: bool = False) -> None:
+    """Refuse `adding` more staff members when the plan's seats (Plan.max_staff) would be
+    exceeded. Like chatbot_limit_check: a tenant without a subscription is not limited, and
+    `lock` holds the subscription row until the caller's transaction ends, so two
+    concurrent additions cannot both take the last seat."""
+    subs = Subscription.objects.select_related("plan").filter(tenant=tenant)
+    if lock:
+        subs = subs.select_for_update(of=("self",))
+    sub = subs.first()
+    if sub is None:
+        return
+    limit = sub.plan.max_staff
+    if Membership.objects.filter(tenant=tenant).count() + adding > limit:
+        raise ValidationError(
+            _(
+                "Seu plano %(plan)s permite %(limit)d usuário(s) da equipe. Remova o acesso "
+                "de alguém ou mude de plano para dar acesso a mais uma pessoa."
+            )
+            % {"plan": sub.plan.name, "limit": limit},
+            code="plan_limit",
+        )
+
+
+@transaction.atomic
 def membership_add(*, tenant: Tenant, email: str, role: str, password: str | None = None):
     """Give a staff user access to a tenant's admin; creates the user when new.
 
     Returns (user, password) where password is set only when this call created the user.
+    A new member beyond the plan's seats is refused (ValidationError, nothing created);
+    changing the role of a member the tenant already has is always allowed.
     """
     User = get_user_model()
     user = (
         User.objects.filter(email__iexact=email).first()
         or User.objects.filter(username=email).first()
     )
+    if user is None or not Membership.objects.filter(user=user, tenant=tenant).exists():
+        staff_limit_check(tenant=tenant, lock=True)
     new_password = None
     if user is None:
         new_password = password or secrets.token_urlsafe(12)
