@@ -271,8 +271,14 @@ class Flow:
             if reply.next_step and not (reply.end or reply.handoff):
                 self._goto(self._step(reply.next_step), out)
         elif current is None:
-            # A new conversation (or its step was removed): greet with the first step.
+            # A new conversation (or its step was removed): greet with the first step, and
+            # answer the question the customer may have opened with (the assistant).
             self._goto(self.first_step(), out)
+            entered = self.steps.get(self.conversation.current_step)
+            if entered is not None and self.conversation.status == Conversation.Status.BOT:
+                opening = assistant.opening_reply(self.context(entered, message))
+                if opening is not None:
+                    self._apply(opening, out)
         else:
             ctx = self.context(current, message)
             reply = self._handler(current).handle(ctx)

@@ -32,7 +32,7 @@ from chatbots import messages as wa
 from chatbots.ai import guard, intent, knowledge
 from chatbots.ai.breaker import gemini_breaker
 from chatbots.ai.client import ModelError, ai_configured, generate_json
-from chatbots.ai.options import ai_options, flow_steps, handoff_offer_on
+from chatbots.ai.options import ai_options, assistant_in_use, flow_steps, handoff_offer_on
 from chatbots.ai.prompt import ANSWER_SCHEMA, allowed_link_domains, prompt_build
 from chatbots.handlers.base import Context, Reply
 from chatbots.messages import InboundMessage
@@ -177,6 +177,22 @@ def not_understood_reply(ctx: Context, reply: Reply) -> Reply:
     if guess.settled:
         return reply  # "1", "oi", "menu"...: the step's own re-prompt is the right answer
     return reply_to_free_text(ctx, fallback=reply)
+
+
+def opening_reply(ctx: Context) -> Reply | None:
+    """A new conversation's first message, after the flow's greeting: when the customer
+    opened with a question ("vocês abrem domingo?", not "oi", a number or "menu") and the
+    assistant answers this bot's free text (its step is the one just entered, or
+    "ai_fallback" is on), answer it too, rather than make them ask again. None: the
+    greeting is the whole answer."""
+    if ctx.message is None or ctx.message.type != "text" or not ctx.text:
+        return None
+    if not assistant_in_use(ctx.chatbot, ctx.step):
+        return None
+    if intent.classify_local(ctx.text).settled:
+        return None
+    reply = reply_to_free_text(ctx, fallback=Reply())
+    return reply if reply.messages or reply.handoff else None
 
 
 def answer_later(*, message_id: int) -> None:

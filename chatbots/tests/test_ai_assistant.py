@@ -86,6 +86,35 @@ def test_a_grounded_answer_uses_the_tenants_facts_and_never_another_tenants(
     assert request.user_texts[-1] == "vocês abrem domingo?"
 
 
+def test_a_question_as_the_very_first_message_is_greeted_and_answered(
+    client, celery_eager, django_capture_on_commit_callbacks, fake_gemini, padaria
+):
+    fake_gemini.answer_with(answer="Aos domingos abrimos das 8h às 12h. 😊")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        send(client, padaria, "vocês abrem domingo?")
+
+    said = [m.text for m in bot_said(padaria)]
+    assert said[0].startswith("Pode perguntar!")  # the assistant step's greeting first
+    assert said[-1] == "Aos domingos abrimos das 8h às 12h. 😊"
+    [request] = fake_gemini.requests
+    assert request.user_texts[-1] == "vocês abrem domingo?"
+
+
+def test_an_opening_hello_is_only_greeted_and_a_bot_without_the_assistant_only_greets(
+    client, celery_eager, django_capture_on_commit_callbacks, fake_gemini, tenant, padaria
+):
+    plain_menu = menu_bot(tenant)  # no "ai_fallback": its flow answers, not the model
+
+    with django_capture_on_commit_callbacks(execute=True):
+        send(client, padaria, "oi")
+        send(client, plain_menu, "vocês abrem domingo?", sender="5511988887777")
+
+    assert len(bot_said(padaria)) == 1
+    assert len(bot_said(plain_menu, "5511988887777")) == 1
+    assert fake_gemini.requests == []
+
+
 def test_the_conversation_so_far_goes_along_as_turns(say, fake_gemini, padaria):
     say(padaria, "quanto custa o pão de queijo?")
     say(padaria, "e entregam no centro?")
