@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fakes.graph",
     "tests.fakes.whaticket",
     "tests.fakes.evolution",
+    "tests.fakes.files",
     "tests.fakes.gemini",
 ]
 

@@ -15,9 +15,11 @@ not sit in a retry loop).
 
 from __future__ import annotations
 
+import ipaddress
 import json as jsonlib
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -123,6 +125,7 @@ def request(
     *,
     json: Any = None,
     data: Any = None,
+    files: Mapping[str, tuple[str, bytes, str]] | None = None,
     params: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float | None = None,
@@ -131,7 +134,8 @@ def request(
 
     Raises HTTPTimeout or HTTPConnectionError when there is no response at all. `timeout`
     (seconds, for connecting and for each read) defaults to settings.HTTP_TIMEOUT_SECONDS;
-    a caller may pass less, never "no timeout".
+    a caller may pass less, never "no timeout". `files` ({field: (filename, bytes,
+    content type)}) sends `data` and the files as multipart/form-data.
     """
     limit = float(timeout if timeout is not None else settings.HTTP_TIMEOUT_SECONDS)
     started = time.monotonic()
@@ -141,6 +145,7 @@ def request(
             url,
             json=json,
             data=data,
+            files=dict(files) if files else None,
             params=params,
             headers=dict(headers or {}),
             timeout=limit,
@@ -177,6 +182,77 @@ def request(
         headers=raw.headers,
         elapsed=elapsed,
     )
+
+
+class HTTPRefused(HTTPError):
+    """A download we will not make: a private address, or a file over the size limit."""
+
+    retryable = False
+
+
+@dataclass(frozen=True)
+class Download:
+    content: bytes
+    content_type: str
+    filename: str
+
+
+def download(url: str, *, max_bytes: int, timeout: float | None = None) -> Download:
+    """GET a file a message links to (a catalog photo, a PDF menu), at most `max_bytes`.
+
+    The URL is the business's own configuration, but it is fetched from inside our network:
+    so only http(s) to public addresses (unless settings.HTTP_DOWNLOAD_ALLOW_PRIVATE, for
+    tests and all-internal set-ups), refused when the server declares or sends more than
+    `max_bytes`. Raises HTTPRefused for those, HTTPTimeout / HTTPConnectionError /
+    HTTPStatusError otherwise.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise HTTPRefused(f"only http(s) links can be downloaded: {_safe_url(url)}")
+    if not settings.HTTP_DOWNLOAD_ALLOW_PRIVATE:
+        _refuse_private_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    limit = float(timeout if timeout is not None else settings.HTTP_TIMEOUT_SECONDS)
+    try:
+        with _session().get(url, stream=True, timeout=limit, allow_redirects=False) as raw:
+            if raw.status_code >= 400 or raw.is_redirect:
+                # Redirects are not followed: each hop would need the address check again.
+                raise HTTPStatusError(
+                    HTTPResponse(status_code=raw.status_code, content=b"", url=raw.url)
+                )
+            declared = int(raw.headers.get("Content-Length") or 0)
+            if declared > max_bytes:
+                raise HTTPRefused(f"{_safe_url(url)}: {declared} bytes, over {max_bytes}")
+            chunks, size = [], 0
+            for chunk in raw.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise HTTPRefused(f"{_safe_url(url)}: over {max_bytes} bytes")
+                chunks.append(chunk)
+            content_type = (raw.headers.get("Content-Type") or "").split(";")[0].strip()
+    except requests.Timeout as exc:
+        raise HTTPTimeout(f"GET {_safe_url(url)}: no answer in {limit:g} s") from exc
+    except requests.ConnectionError as exc:
+        raise HTTPConnectionError(f"GET {_safe_url(url)}: {type(exc).__name__}") from exc
+    except requests.RequestException as exc:
+        raise HTTPError(f"GET {_safe_url(url)}: {exc}") from exc
+    filename = parts.path.rsplit("/", 1)[-1] or "arquivo"
+    logger.info("http download", extra={"url": _safe_url(url), "bytes": size})
+    return Download(
+        content=b"".join(chunks),
+        content_type=content_type or "application/octet-stream",
+        filename=filename[:200],
+    )
+
+
+def _refuse_private_host(host: str, port: int) -> None:
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        raise HTTPConnectionError(f"cannot resolve {host}") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise HTTPRefused(f"{host} is a private address ({address}); not downloaded")
 
 
 def get(url: str, **kwargs: Any) -> HTTPResponse:

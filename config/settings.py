@@ -407,6 +407,9 @@ WHATSAPP_GRAPH_API_VERSION = env("WHATSAPP_GRAPH_API_VERSION", default="v23.0")
 WHATSAPP_VERIFY_TOKEN = env("WHATSAPP_VERIFY_TOKEN", default="")
 WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="")
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=10.0)
+# Files that messages link to are downloaded only from public addresses (chatbots.http.download:
+# a link to an internal address would otherwise be fetched from inside the network).
+HTTP_DOWNLOAD_ALLOW_PRIVATE = env.bool("HTTP_DOWNLOAD_ALLOW_PRIVATE", default=False)
 CHATBOT_HANDLER_MODULES = env.list("CHATBOT_HANDLER_MODULES", default=[])
 CAL_API_BASE_URL = env("CAL_API_BASE_URL", default="https://api.cal.com")
 CAL_DEFAULT_DAYS_AHEAD = env.int("CAL_DEFAULT_DAYS_AHEAD", default=14)

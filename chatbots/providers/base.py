@@ -168,6 +168,8 @@ class Provider:
         *,
         headers: Mapping[str, str],
         json: Any = None,
+        data: Any = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
         params: Mapping[str, Any] | None = None,
         timeout: float | None = None,
     ) -> http.HTTPResponse:
@@ -175,7 +177,14 @@ class Provider:
         retryable ProviderError; a non-2xx answer is classified by `error_from_response`."""
         try:
             response = http.request(
-                method, url, json=json, params=params, headers=headers, timeout=timeout
+                method,
+                url,
+                json=json,
+                data=data,
+                files=files,
+                params=params,
+                headers=headers,
+                timeout=timeout,
             )
         except http.HTTPTimeout as exc:
             raise ProviderError("timeout", str(exc), retryable=True) from exc

@@ -25,10 +25,13 @@ the `X-Webhook-Token`, else the one Whaticket bot whose shared secret verifies t
 signature (the original single-URL, single-bot set-up).
 
 Outbound: `POST {base_url}/api/messages/send` with `Authorization: Bearer <token>` and
-`{"number": <digits>, "body": <text>}` (+ `whatsappId`). Whaticket sends text only over
-this API, so buttons and lists go out as numbered text (`Provider.degrade`) and media as
-caption plus link. The community edition answers an empty 200 without a message id, so
-the message gets our own id ("whaticket.<uuid>"); status webhooks do not exist.
+`{"number": <digits>, "body": <text>}` (+ `whatsappId`). Buttons and lists go out as
+numbered text (`Provider.degrade`). Media with a link is downloaded (chatbots.http.download:
+public addresses only, at most MEDIA_MAX_BYTES) and sent as the multipart field `medias`
+with the caption as `body`; when the file cannot be fetched it goes as caption plus link,
+as before, and the reason is logged. The community edition answers an empty 200 without a
+message id, so the message gets our own id ("whaticket.<uuid>"); status webhooks do not
+exist.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chatbots import http
-from chatbots.messages import InboundMessage, Outbound
+from chatbots.messages import InboundMessage, Media, Outbound
 from chatbots.providers import baileys
 from chatbots.providers.base import (
     ECHO_TYPE,
@@ -78,6 +81,9 @@ TIMESTAMP_HEADER = "X-Timestamp"
 SIGNATURE_HEADER = "X-Signature"
 TOKEN_HEADER = "X-Webhook-Token"
 SEND_PATH = "/api/messages/send"
+# WhatsApp's cap for video and audio (images: 5 MB; documents: 100 MB, sent as links here
+# when larger than this, rather than held in a worker's memory).
+MEDIA_MAX_BYTES = 16 * 1024 * 1024
 ID_PREFIX = "whaticket."
 _NON_DIGITS = re.compile(r"\D+")
 
@@ -107,7 +113,7 @@ def _dict(value: Any) -> dict:
 class WhaticketProvider(Provider):
     key = PROVIDER
     label = gettext_lazy("Whaticket")
-    native_kinds = frozenset({"text"})
+    native_kinds = frozenset({"text", "media"})
     customer_window = False
 
     # --- Outbound ------------------------------------------------------------------------
@@ -122,8 +128,22 @@ class WhaticketProvider(Provider):
                 _("O Whaticket só envia para números de telefone; este cliente não tem um."),
                 retryable=False,
             )
-        body: dict[str, Any] = {"number": number, "body": as_text(message).body}
         whatsapp_id = _first(chatbot_config(chatbot).get("whatsapp_id"))
+        attachment = _attachment(message) if isinstance(message, Media) else None
+        if attachment is not None:
+            # multipart: every field is text; the file goes as `medias`.
+            fields = {"number": number, "body": message.caption}
+            if whatsapp_id:
+                fields["whatsappId"] = whatsapp_id
+            response = self.call(
+                "POST",
+                self._url(chatbot, SEND_PATH),
+                headers=self._headers(chatbot),
+                data=fields,
+                files={"medias": attachment},
+            )
+            return SendResult(external_id=_sent_id(response))
+        body: dict[str, Any] = {"number": number, "body": as_text(message).body}
         if whatsapp_id:
             body["whatsappId"] = int(whatsapp_id) if whatsapp_id.isdigit() else whatsapp_id
         response = self.call(
@@ -180,7 +200,8 @@ class WhaticketProvider(Provider):
         token = chatbot_secrets(chatbot).get("token", "")
         if not token:
             raise not_configured(chatbot, _("o token da API do Whaticket (segredo “token”)"))
-        return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        # No Content-Type: requests sets it (JSON, or multipart with its boundary).
+        return {"Authorization": f"Bearer {token}"}
 
     # --- Inbound -------------------------------------------------------------------------
 
@@ -315,6 +336,22 @@ def _timestamp(header: str, payload: dict) -> datetime:
         return datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return timezone.now()
+
+
+def _attachment(message: Media) -> tuple[str, bytes, str] | None:
+    """(filename, bytes, content type) of a media message's link, or None to send it as
+    caption plus link (no link, or the file could not be fetched: logged)."""
+    if not message.link:
+        return None
+    try:
+        got = http.download(message.link, max_bytes=MEDIA_MAX_BYTES)
+    except http.HTTPError as exc:
+        logger.warning(
+            "whaticket media sent as a link: the file could not be downloaded",
+            extra={"reason": str(exc)[:300]},
+        )
+        return None
+    return (message.filename or got.filename, got.content, got.content_type)
 
 
 def _sent_id(response: http.HTTPResponse) -> str:

@@ -79,3 +79,22 @@ def test_a_proxy_configured_in_the_environment_is_used(fake_graph, fresh_session
     http.post("http://graph.example.invalid/v23.0/1065/messages", json={"to": "1"})
 
     assert fake_graph.requests[0].path == "http://graph.example.invalid/v23.0/1065/messages"
+
+
+def test_a_download_from_a_private_address_is_refused_before_connecting(fake_graph, settings):
+    settings.HTTP_DOWNLOAD_ALLOW_PRIVATE = False
+    for url in (f"{fake_graph.url}/x.jpg", "http://10.0.0.8/x.jpg", "http://[::1]:9/x.jpg"):
+        with pytest.raises(http.HTTPRefused):
+            http.download(url, max_bytes=1000)
+    assert fake_graph.requests == []
+    with pytest.raises(http.HTTPRefused):
+        http.download("file:///etc/passwd", max_bytes=1000)
+
+
+def test_a_download_stops_at_the_size_limit_and_does_not_follow_redirects(fake_files):
+    ok = http.download(fake_files.add("a.png", b"p" * 100, "image/png"), max_bytes=100)
+    assert (ok.content, ok.content_type, ok.filename) == (b"p" * 100, "image/png", "a.png")
+    with pytest.raises(http.HTTPRefused):
+        http.download(f"{fake_files.url}/big/101", max_bytes=100)
+    with pytest.raises(http.HTTPStatusError):
+        http.download(f"{fake_files.url}/files/missing", max_bytes=100)

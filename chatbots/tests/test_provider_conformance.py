@@ -325,7 +325,7 @@ LIST = ListMessage(
         )
     ],
 )
-PICTURE = Media(media_type="image", link="https://example.com/pizza.jpg", caption="Nossa pizza")
+PICTURE = Media(media_type="image", link="https://example.invalid/pizza.jpg", caption="Nossa pizza")
 
 
 def test_it_sends_a_text_and_returns_the_providers_id(harness, tenant):
@@ -342,7 +342,7 @@ def test_it_sends_a_text_and_returns_the_providers_id(harness, tenant):
     [
         (MENU, ["Posso confirmar?", "Confirmar", "Cancelar"]),
         (LIST, ["Escolha uma categoria:", "Pizzas", "Bebidas"]),
-        (PICTURE, ["Nossa pizza", "https://example.com/pizza.jpg"]),
+        (PICTURE, ["Nossa pizza", "https://example.invalid/pizza.jpg"]),
     ],
     ids=["buttons", "list", "media"],
 )

@@ -16,7 +16,7 @@ from django.utils import timezone
 from requests.structures import CaseInsensitiveDict
 
 from chatbots import bots
-from chatbots.messages import Text
+from chatbots.messages import Media, Text
 from chatbots.models import Conversation, InboundEvent, Message
 from chatbots.providers import whaticket
 from chatbots.providers.base import WebhookRefused
@@ -310,6 +310,70 @@ def test_it_sends_digits_and_the_text_with_the_bearer_token(bot, fake_whaticket)
     assert record.headers["Authorization"] == f"Bearer {wt.TOKEN}"
     assert record.json == {"number": "5511987654321", "body": "Seu pedido saiu!", "whatsappId": 3}
     assert result.external_id.startswith("whaticket.")  # the community edition returns no id
+
+
+PHOTO = b"\xff\xd8\xff\xe0" + b"fake jpeg bytes" * 100
+
+
+def test_a_photo_link_is_uploaded_as_the_medias_file_with_its_caption(
+    bot, fake_whaticket, fake_files
+):
+    bots.chatbot_update(
+        chatbot=bot, provider_config={"base_url": fake_whaticket.url, "whatsapp_id": "3"}
+    )
+    link = fake_files.add("pizza.jpg", PHOTO, "image/jpeg")
+
+    whaticket.WhaticketProvider().send(
+        bot, "5511987654321", Media(media_type="image", link=link, caption="Nossa pizza")
+    )
+
+    (record,) = fake_whaticket.sends
+    assert record.headers["Authorization"] == f"Bearer {wt.TOKEN}"
+    assert record.json == {"number": "5511987654321", "body": "Nossa pizza", "whatsappId": "3"}
+    assert record.files == [("medias", "pizza.jpg", "image/jpeg", PHOTO)]
+
+
+def test_a_document_keeps_the_filename_it_was_given(bot, fake_whaticket, fake_files):
+    link = fake_files.add("c4a1.pdf", b"%PDF-1.4 cardapio", "application/pdf")
+
+    whaticket.WhaticketProvider().send(
+        bot, "5511987654321", Media(media_type="document", link=link, filename="cardapio.pdf")
+    )
+
+    (record,) = fake_whaticket.sends
+    assert record.files == [("medias", "cardapio.pdf", "application/pdf", b"%PDF-1.4 cardapio")]
+
+
+def test_a_file_that_cannot_be_fetched_goes_as_caption_and_link(
+    bot, fake_whaticket, fake_files, monkeypatch, caplog
+):
+    monkeypatch.setattr(whaticket, "MEDIA_MAX_BYTES", 1000)
+    too_big = f"{fake_files.url}/big/5000"
+    missing = f"{fake_files.url}/files/nao-existe.jpg"
+
+    for link in (too_big, missing):
+        whaticket.WhaticketProvider().send(
+            bot, "5511987654321", Media(media_type="video", link=link, caption="Veja")
+        )
+
+    assert [(r.json["body"], r.files) for r in fake_whaticket.sends] == [
+        (f"Veja\n{too_big}", []),
+        (f"Veja\n{missing}", []),
+    ]
+    assert "could not be downloaded" in caplog.text
+
+
+def test_a_link_to_an_internal_address_is_never_fetched(bot, fake_whaticket, fake_files, settings):
+    settings.HTTP_DOWNLOAD_ALLOW_PRIVATE = False  # the default
+    link = fake_files.add("segredo.jpg", PHOTO, "image/jpeg")
+
+    whaticket.WhaticketProvider().send(
+        bot, "5511987654321", Media(media_type="image", link=link, caption="Foto")
+    )
+
+    (record,) = fake_whaticket.sends
+    assert record.files == []
+    assert record.json["body"] == f"Foto\n{link}"
 
 
 def test_the_24_hour_window_does_not_stop_a_whaticket_bot(

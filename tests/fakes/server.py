@@ -14,6 +14,8 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -28,6 +30,9 @@ class RecordedRequest:
     headers: CaseInsensitiveDict
     json: Any
     query: dict[str, str] = field(default_factory=dict)
+    # multipart/form-data: the text fields are in `json` (a dict), the files here as
+    # (field, filename, content type, bytes).
+    files: list[tuple[str, str, str, bytes]] = field(default_factory=list)
     status: int = 0
     response: Any = None
 
@@ -102,10 +107,15 @@ class FakeServer:
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", errors="replace")
+        files: list[tuple[str, str, str, bytes]] = []
+        ctype = handler.headers.get("Content-Type") or ""
+        if ctype.startswith("multipart/form-data"):
+            body, files = _multipart(ctype, raw)
+        else:
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode("utf-8", errors="replace")
         parts = urlsplit(handler.path)
         record = RecordedRequest(
             method=handler.command,
@@ -113,6 +123,7 @@ class FakeServer:
             headers=CaseInsensitiveDict(handler.headers.items()),
             json=body,
             query=dict(parse_qsl(parts.query)),
+            files=files,
         )
         with self._lock:
             self._requests.append(record)
@@ -139,3 +150,21 @@ class FakeServer:
             handler.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
             pass
+
+
+def _multipart(content_type: str, raw: bytes) -> tuple[dict, list[tuple[str, str, str, bytes]]]:
+    """A multipart/form-data body as (text fields, files), with the stdlib's MIME parser."""
+    message = BytesParser(policy=policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw
+    )
+    fields: dict = {}
+    files: list[tuple[str, str, str, bytes]] = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        filename = part.get_filename()
+        payload = part.get_payload(decode=True) or b""
+        if filename is not None:
+            files.append((name, filename, part.get_content_type(), payload))
+        else:
+            fields[name] = payload.decode("utf-8")
+    return fields, files
