@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 TEXT_MAX = 4096  # text.body
 INTERACTIVE_BODY_MAX = 1024  # interactive.body.text
@@ -45,8 +45,26 @@ def _check_len(what: str, value: str, limit: int, *, required: bool = True) -> N
 # --- Inbound -----------------------------------------------------------------------------
 
 
+class _Record:
+    """JSON round trip of the inbound records, as stored in InboundEvent.payload: the
+    dataclass's fields, with `timestamp` as ISO 8601."""
+
+    timestamp: datetime
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["timestamp"] = self.timestamp.isoformat()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Self:
+        d = dict(d)
+        d["timestamp"] = datetime.fromisoformat(d["timestamp"])
+        return cls(**d)
+
+
 @dataclass
-class InboundMessage:
+class InboundMessage(_Record):
     """One customer message, whatever the provider.
 
     `text` is what the customer said or tapped (body, button/row title, caption);
@@ -71,20 +89,9 @@ class InboundMessage:
     def contact_key(self) -> str:
         return self.from_phone or self.from_user_id
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["timestamp"] = self.timestamp.isoformat()
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> InboundMessage:
-        d = dict(d)
-        d["timestamp"] = datetime.fromisoformat(d["timestamp"])
-        return cls(**d)
-
 
 @dataclass
-class InboundStatus:
+class InboundStatus(_Record):
     """A delivery status for one of our outbound messages."""
 
     provider: str
@@ -97,20 +104,9 @@ class InboundStatus:
     error_title: str = ""
     error_detail: str = ""
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["timestamp"] = self.timestamp.isoformat()
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> InboundStatus:
-        d = dict(d)
-        d["timestamp"] = datetime.fromisoformat(d["timestamp"])
-        return cls(**d)
-
 
 @dataclass
-class InboundPreference:
+class InboundPreference(_Record):
     """A customer's messaging preference reported by the provider: Meta's `user_preferences`
     webhook (category "marketing_messages", value "stop" | "resume" | "signup"). Applied to
     the consent ledger by compliance.consent.preference_apply."""
@@ -129,17 +125,6 @@ class InboundPreference:
     @property
     def contact_key(self) -> str:
         return self.from_phone or self.from_user_id
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["timestamp"] = self.timestamp.isoformat()
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> InboundPreference:
-        d = dict(d)
-        d["timestamp"] = datetime.fromisoformat(d["timestamp"])
-        return cls(**d)
 
 
 # --- Outbound ----------------------------------------------------------------------------

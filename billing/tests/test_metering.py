@@ -12,34 +12,11 @@ from django.utils import timezone
 from billing import metering
 from billing.models import DailyUsage, UsageFlush
 from billing.tests.conftest import totals
+from tests.concurrency import run_at_once
 from tests.factories import TenantFactory
 
 WORKERS = 6
 PER_WORKER = 150
-
-
-def _run_threads(targets):
-    barrier = threading.Barrier(len(targets))
-    errors = []
-
-    def wrap(fn):
-        def inner():
-            try:
-                barrier.wait()
-                fn()
-            except Exception as exc:  # surfaced below
-                errors.append(exc)
-            finally:
-                connection.close()
-
-        return inner
-
-    threads = [threading.Thread(target=wrap(fn)) for fn in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
 
 
 @pytest.mark.django_db(transaction=True)
@@ -70,7 +47,7 @@ def test_counts_stay_exact_with_many_workers_and_flushes_in_between(tenant, othe
     for t in threads:
         t.start()
     try:
-        _run_threads(workers)
+        run_at_once(workers)
     finally:
         done.set()
         for t in threads:
@@ -177,7 +154,7 @@ def test_without_redis_every_worker_adds_to_the_database_row(tenant, settings):
     settings.REDIS_URL = ""  # the embedded mode
     targets = [lambda: [metering.record(tenant_id=tenant.pk, messages_in=1) for _ in range(40)]] * 4
 
-    _run_threads(targets)
+    run_at_once(targets)
 
     assert totals(tenant)["messages_in"] == 160
     assert metering.flush() == {tenant.pk}  # so the flush task checks its alerts

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -14,6 +13,7 @@ from chatbots import bots, engine, flows
 from chatbots.models import Conversation, InboundEvent, Message
 from clientes.models import Cliente
 from tests import meta
+from tests.concurrency import run_at_once
 
 SECRET = "engine-test-app-secret"
 PNID = "1000001"
@@ -179,30 +179,6 @@ def test_reactions_are_recorded_but_do_not_drive_the_flow(run, menu_bot):
 # --- Exactly once and in order, with several workers -----------------------------------
 
 
-def _threads(targets):
-    barrier = threading.Barrier(len(targets))
-    errors = []
-
-    def wrap(fn):
-        def inner():
-            try:
-                barrier.wait()
-                fn()
-            except Exception as exc:  # surfaced below
-                errors.append(exc)
-            finally:
-                connection.close()
-
-        return inner
-
-    threads = [threading.Thread(target=wrap(fn)) for fn in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not errors, errors
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_same_message_delivered_three_times_concurrently_is_answered_once(tenant, celery_eager):
     bot = bots.chatbot_create(
@@ -215,7 +191,7 @@ def test_the_same_message_delivered_three_times_concurrently_is_answered_once(te
     def post():
         statuses.append(meta.post(Client(), payload, SECRET).status_code)
 
-    _threads([post, post, post])
+    run_at_once([post, post, post])
     # ...and once more, late, as Meta's retries do
     statuses.append(meta.post(Client(), payload, SECRET).status_code)
 
@@ -232,7 +208,7 @@ def test_one_event_processed_by_three_workers_at_once_is_processed_once(tenant):
     flows.flow_install(chatbot=bot, flow="menu")
     event = _store(bot, "oi", ts=1_700_000_000)
 
-    _threads([lambda: engine.process_event(event.pk)] * 3)
+    run_at_once([lambda: engine.process_event(event.pk)] * 3)
 
     assert Message.objects.filter(direction="out").count() == 1
     event.refresh_from_db()
@@ -257,7 +233,7 @@ def test_two_messages_of_one_customer_on_two_workers_are_handled_in_order(tenant
         return original(self, ctx)
 
     monkeypatch.setattr(generic.MenuHandler, "enter", slow_enter)
-    _threads([lambda: engine.process_event(second.pk), lambda: engine.process_event(first.pk)])
+    run_at_once([lambda: engine.process_event(second.pk), lambda: engine.process_event(first.pk)])
 
     conv = Conversation.objects.get()
     inbound = list(

@@ -294,25 +294,10 @@ def test_a_tap_on_the_reminder_template_confirms_the_next_appointment(
     )
     marcado = marcar(tenant, cliente, servico, em(SEGUNDA, "15:00"), status="pendente")
     tick(bulk_send_reminders)
-    wamid = Message.objects.get(direction="out", type="template").provider_message_id
+    wamid = _template_sent()
     assert wamid
 
-    chat.post(
-        meta.envelope(
-            PNID,
-            contacts=[{"profile": {"name": "Maria"}, "wa_id": MARIA}],
-            messages=[
-                {
-                    "from": MARIA,
-                    "id": meta.wamid(),
-                    "timestamp": str(_ts()),
-                    "type": "button",
-                    "context": {"from": "5511900000000", "id": wamid},
-                    "button": {"text": "Confirmar", "payload": "Confirmar"},
-                }
-            ],
-        )
-    )
+    _tap_on_template(chat, wamid, "Confirmar")
 
     marcado.refresh_from_db()
     assert marcado.status == Agendamento.Status.CONFIRMADO
