@@ -170,3 +170,48 @@ def test_gunicorn_adds_up_every_workers_metrics_and_logs_json_with_the_request_i
     assert len(traced) == 1
     assert "5511987654321" not in traced[0]["path"]
     assert traced[0]["path"].endswith("4321/")
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def exception(self, message: str, *args) -> None:
+        self.errors.append(message % args if args else message)
+
+
+class _Worker:
+    def __init__(self) -> None:
+        self.log = _Log()
+
+
+def _gunicorn_hook(name: str):
+    import runpy
+
+    return runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))[name]
+
+
+def test_a_gunicorn_worker_loads_the_urlconf_before_its_first_request(settings):
+    from django.urls import clear_url_caches, get_resolver
+
+    settings.ROOT_URLCONF = "config.urls"
+    clear_url_caches()
+    assert "url_patterns" not in get_resolver().__dict__  # Django loads it lazily
+
+    worker = _Worker()
+    _gunicorn_hook("post_worker_init")(worker)
+
+    assert "url_patterns" in get_resolver().__dict__
+    assert worker.log.errors == []
+
+
+def test_a_broken_urlconf_is_logged_and_left_to_the_requests(settings):
+    from django.urls import clear_url_caches
+
+    settings.ROOT_URLCONF = "config.no_such_urls"
+    clear_url_caches()
+    worker = _Worker()
+
+    _gunicorn_hook("post_worker_init")(worker)  # does not raise: no boot loop
+
+    assert worker.log.errors == ["could not load the URLconf before the first request"]
