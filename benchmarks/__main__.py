@@ -88,11 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.log("starting PostgreSQL, Redis, the fake Graph API; creating the schema")
         bench.setup()
         for name in selected:
-            results.setdefault("_calibration_ms", {})[name] = stack.calibration_ms()
-            stack.log(
-                f"scenario {name} (load average {stack.loadavg()}, "
-                f"calibration loop {results['_calibration_ms'][name]:.0f} ms)"
-            )
+            stack.log(f"scenario {name} (load average {stack.loadavg()})")
             t = time.monotonic()
             try:
                 results[name] = SCENARIOS[name](bench)

@@ -687,6 +687,10 @@ def e2e_level(b: Bench, target: E2ETarget, level: float | str, *, tag: str) -> d
             if not name.startswith("_")
         },
         "other_cores": _other_cores(cpu_before, cpu_after),
+        # Fixed work per message (benchmarks/fakegraph.py): how fast the host was.
+        "yardstick_ms": (cpu_after.get("fake graph", 0.0) - cpu_before.get("fake graph", 0.0))
+        * 1000
+        / max(len(run.ok), 1),
         "load_before": before,
         "load_after": _machine_load(),
     }

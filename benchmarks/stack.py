@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import shutil
 import signal
@@ -98,23 +97,6 @@ def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
 # floor (and so the ingest ratio) at random. At 80 msg/s the shipped 20,000 recycles a
 # worker every ~8 minutes.
 BENCH_GUNICORN_ENV = {"GUNICORN_MAX_REQUESTS": "0"}
-
-
-def calibration_ms() -> float:
-    """CPU milliseconds of a fixed pure-Python loop, best of three.
-
-    The machine is a VM on a shared host: a busy neighbour slows every process alike
-    without showing as load or steal time. Timed before each scenario, this shows how fast
-    the cores were when the figures were taken (27 ms on a quiet moment of this machine,
-    36 ms on a busy one)."""
-    best = math.inf
-    for _ in range(3):
-        started = time.process_time()
-        total = 0
-        for i in range(1_000_000):
-            total += i % 7
-        best = min(best, time.process_time() - started)
-    return best * 1000
 
 
 def machine_busy_seconds() -> float:
