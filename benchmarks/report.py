@@ -581,10 +581,11 @@ def _e2e(r: dict, bench) -> str:
         "used during the run (the machine's busy time minus the stack's own, median of the "
         "runs): well above 0, the figures are lower than this machine alone gives. "
         "`yardstick ms` = CPU the fake Graph API used per message (median of the runs): its "
-        "work per message is fixed (parse a POST, answer JSON), so when it rises the host "
-        "itself is slower (on this VM, ~0.3 ms on a quiet host, up to ~0.7 ms on a busy "
-        "one, which neither the load average nor steal time shows), and every other figure "
-        "of the row is slowed in proportion."
+        "work per message is nearly fixed (parse two POSTs, answer JSON; a little more per "
+        "message at low rates, when fewer requests share a wake-up), so when it rises at the "
+        "same offered load the host itself is slower (on this VM ~0.3 ms at 80 msg/s on a "
+        "quiet host, up to ~0.7 ms on a busy one, which neither the load average nor steal "
+        "time shows), and the rest of the row is slowed in proportion."
         "\n\n" + table(E2E_HEADER, _e2e_rows(r["e2e"], _levels(bench)))
     )
 
