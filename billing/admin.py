@@ -32,20 +32,21 @@ class MembershipFormSet(forms.BaseInlineFormSet):
         super().clean()
         if any(self.errors) or self.instance.pk is None:
             return
-        kept = [
-            form for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")
-        ]
-        existing = sum(1 for form in kept if form.instance.pk)
-        removed = sum(
-            1 for form in self.forms if form.instance.pk and form.cleaned_data.get("DELETE")
+        deleting = [form.cleaned_data.get("DELETE") for form in self.forms]
+        added = sum(
+            1
+            for form, gone in zip(self.forms, deleting, strict=True)
+            if form.cleaned_data and not form.instance.pk and not gone
         )
-        # Seats this save takes, net of the ones it frees; the plan decides (the same
-        # check as services.membership_add).
-        net = (len(kept) - existing) - removed
-        if net <= 0:
+        removed = sum(
+            1 for form, gone in zip(self.forms, deleting, strict=True) if form.instance.pk and gone
+        )
+        if added - removed <= 0:  # seats this save takes, net of the ones it frees
             return
         try:
-            services.staff_limit_check(tenant=self.instance, adding=net)
+            quotas.seat_limit_check(
+                tenant=self.instance, kind=LimitKind.STAFF, adding=added - removed
+            )
         except ValidationError as exc:
             raise forms.ValidationError(exc.messages) from None
 

@@ -178,14 +178,7 @@ def seats_check(*, tenant_id: int, kind: str, now: datetime | None = None) -> li
     sub = quotas.subscription_of(tenant) if tenant else None
     if sub is None:
         return []
-    if kind == LimitKind.CHATBOTS:
-        from chatbots.models import Chatbot  # billing does not depend on chatbots at import
-
-        used, limit = Chatbot.objects.filter(tenant_id=tenant_id).count(), sub.plan.max_chatbots
-    elif kind == LimitKind.STAFF:
-        used, limit = Membership.objects.filter(tenant_id=tenant_id).count(), sub.plan.max_staff
-    else:
-        raise ValueError(f"not a seat limit: {kind!r}")
+    used, limit = quotas.seats_used(tenant_id=tenant_id, kind=kind), quotas.seat_cap(sub.plan, kind)
     start, _end = quotas.usage_period(sub, now=now or timezone.now())
     return _raise_reached(tenant_id=tenant_id, period_start=start, checks=[(kind, used, limit)])
 

@@ -22,12 +22,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from billing import metering
-from billing.models import LimitKind, Subscription, Tenant
+from billing.models import LimitKind, Membership, Plan, Subscription, Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -352,3 +353,54 @@ def sending_allowed(*, tenant_id: int) -> bool:
         )
         cache.set(key, status, timeout=settings.BILLING_QUOTA_CACHE_SECONDS)
     return status != Subscription.Status.CANCELED
+
+
+# --- Seats: chatbots and staff members ------------------------------------------------------
+
+SEAT_REFUSALS = {
+    LimitKind.CHATBOTS: gettext_lazy(
+        "Seu plano %(plan)s permite %(limit)d chatbot(s). Exclua um chatbot ou mude de plano "
+        "para criar outro."
+    ),
+    LimitKind.STAFF: gettext_lazy(
+        "Seu plano %(plan)s permite %(limit)d usuário(s) da equipe. Remova o acesso de alguém "
+        "ou mude de plano para dar acesso a mais uma pessoa."
+    ),
+}
+
+
+def seats_used(*, tenant_id: int, kind: str) -> int:
+    """How many of a seat kind the tenant has: chatbots or staff members."""
+    if kind == LimitKind.CHATBOTS:
+        from chatbots.models import Chatbot  # billing does not depend on chatbots at import
+
+        return Chatbot.objects.filter(tenant_id=tenant_id).count()
+    if kind == LimitKind.STAFF:
+        return Membership.objects.filter(tenant_id=tenant_id).count()
+    raise ValueError(f"not a seat limit: {kind!r}")
+
+
+def seat_cap(plan: Plan, kind: str) -> int:
+    return plan.max_chatbots if kind == LimitKind.CHATBOTS else plan.max_staff
+
+
+def seat_limit_check(*, tenant: Tenant, kind: str, adding: int = 1, lock: bool = False) -> None:
+    """Refuse `adding` more chatbots or staff members beyond the plan's cap (ValidationError,
+    code "plan_limit", in the words the admin and the API show).
+
+    A tenant without a subscription is not limited (set-up commands and tests create bare
+    tenants). With `lock`, the subscription row is locked until the caller's transaction
+    ends, so two concurrent additions cannot both take the last seat.
+    """
+    subs = Subscription.objects.select_related("plan").filter(tenant=tenant)
+    if lock:
+        subs = subs.select_for_update(of=("self",))
+    sub = subs.first()
+    if sub is None:
+        return
+    limit = seat_cap(sub.plan, kind)
+    if seats_used(tenant_id=tenant.pk, kind=kind) + adding > limit:
+        raise ValidationError(
+            str(SEAT_REFUSALS[kind]) % {"plan": sub.plan.name, "limit": limit},
+            code="plan_limit",
+        )

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing import quotas
 from billing.models import (
     BillingSettings,
     LimitKind,
@@ -74,29 +75,6 @@ def _audit(**kwargs) -> None:
     record(actor=None, **kwargs)
 
 
-def staff_limit_check(*, tenant: Tenant, adding: int = 1, lock: bool = False) -> None:
-    """Refuse `adding` more staff members when the plan's seats (Plan.max_staff) would be
-    exceeded. Like chatbot_limit_check: a tenant without a subscription is not limited, and
-    `lock` holds the subscription row until the caller's transaction ends, so two
-    concurrent additions cannot both take the last seat."""
-    subs = Subscription.objects.select_related("plan").filter(tenant=tenant)
-    if lock:
-        subs = subs.select_for_update(of=("self",))
-    sub = subs.first()
-    if sub is None:
-        return
-    limit = sub.plan.max_staff
-    if Membership.objects.filter(tenant=tenant).count() + adding > limit:
-        raise ValidationError(
-            _(
-                "Seu plano %(plan)s permite %(limit)d usuário(s) da equipe. Remova o acesso "
-                "de alguém ou mude de plano para dar acesso a mais uma pessoa."
-            )
-            % {"plan": sub.plan.name, "limit": limit},
-            code="plan_limit",
-        )
-
-
 @transaction.atomic
 def membership_add(*, tenant: Tenant, email: str, role: str, password: str | None = None):
     """Give a staff user access to a tenant's admin; creates the user when new.
@@ -111,7 +89,7 @@ def membership_add(*, tenant: Tenant, email: str, role: str, password: str | Non
         or User.objects.filter(username=email).first()
     )
     if user is None or not Membership.objects.filter(user=user, tenant=tenant).exists():
-        staff_limit_check(tenant=tenant, lock=True)
+        quotas.seat_limit_check(tenant=tenant, kind=LimitKind.STAFF, lock=True)
     new_password = None
     if user is None:
         new_password = password or secrets.token_urlsafe(12)

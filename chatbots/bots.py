@@ -22,8 +22,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from billing import alerts
-from billing.models import LimitKind, Subscription, Tenant
+from billing import alerts, quotas
+from billing.models import LimitKind, Tenant
 from chatbots.models import Chatbot, Step
 
 SECRET_FIELDS = ("access_token", "app_secret", "provider_secrets")
@@ -50,29 +50,9 @@ STEP_FIELDS = frozenset({"code", "handler_path", "order", "config", "active"})
 
 
 def chatbot_limit_check(*, tenant: Tenant, lock: bool = False) -> None:
-    """Refuse one more bot when the tenant's plan is full (Plan.max_chatbots).
-
-    The hook point for plan limits on bots. A tenant without a subscription is not limited
-    (set-up commands and tests create bare tenants). With `lock`, the subscription row is
-    locked until the caller's transaction ends, so two concurrent creations cannot both
-    pass the check.
-    """
-    subs = Subscription.objects.select_related("plan").filter(tenant=tenant)
-    if lock:
-        subs = subs.select_for_update(of=("self",))
-    sub = subs.first()
-    if sub is None:
-        return
-    limit = sub.plan.max_chatbots
-    if Chatbot.objects.filter(tenant=tenant).count() >= limit:
-        raise ValidationError(
-            _(
-                "Seu plano %(plan)s permite %(limit)d chatbot(s). Exclua um chatbot ou mude "
-                "de plano para criar outro."
-            )
-            % {"plan": sub.plan.name, "limit": limit},
-            code="plan_limit",
-        )
+    """Refuse one more bot when the tenant's plan is full (Plan.max_chatbots): the hook
+    point for plan limits on bots (billing.quotas.seat_limit_check)."""
+    quotas.seat_limit_check(tenant=tenant, kind=LimitKind.CHATBOTS, lock=lock)
 
 
 # --- Chatbots ------------------------------------------------------------------------------

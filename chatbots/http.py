@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -113,6 +114,31 @@ def _session() -> requests.Session:
     return session
 
 
+def _limit(timeout: float | None) -> float:
+    return float(timeout if timeout is not None else settings.HTTP_TIMEOUT_SECONDS)
+
+
+@contextmanager
+def _transport_errors(method: str, url: str, limit: float):
+    """requests' exceptions as ours, logged without credentials (see the module docstring)."""
+    what = f"{method.upper()} {_safe_url(url)}"
+    try:
+        yield
+    except requests.Timeout as exc:
+        logger.warning(
+            "http timeout",
+            extra={"method": method.upper(), "url": _safe_url(url), "timeout": limit},
+        )
+        raise HTTPTimeout(f"{what}: no answer in {limit:g} s") from exc
+    except requests.ConnectionError as exc:
+        logger.warning(
+            "http connection error", extra={"method": method.upper(), "url": _safe_url(url)}
+        )
+        raise HTTPConnectionError(f"{what}: {type(exc).__name__}") from exc
+    except requests.RequestException as exc:  # invalid URL, too many redirects, ...
+        raise HTTPError(f"{what}: {exc}") from exc
+
+
 def _safe_url(url: str) -> str:
     """scheme://host/path only: query strings may carry API keys, and never log those."""
     parts = urlsplit(url)
@@ -137,9 +163,9 @@ def request(
     a caller may pass less, never "no timeout". `files` ({field: (filename, bytes,
     content type)}) sends `data` and the files as multipart/form-data.
     """
-    limit = float(timeout if timeout is not None else settings.HTTP_TIMEOUT_SECONDS)
+    limit = _limit(timeout)
     started = time.monotonic()
-    try:
+    with _transport_errors(method, url, limit):
         raw = _session().request(
             method.upper(),
             url,
@@ -150,21 +176,6 @@ def request(
             headers=dict(headers or {}),
             timeout=limit,
         )
-    except requests.Timeout as exc:
-        logger.warning(
-            "http timeout",
-            extra={"method": method.upper(), "url": _safe_url(url), "timeout": limit},
-        )
-        raise HTTPTimeout(f"{method.upper()} {_safe_url(url)}: no answer in {limit:g} s") from exc
-    except requests.ConnectionError as exc:
-        logger.warning(
-            "http connection error", extra={"method": method.upper(), "url": _safe_url(url)}
-        )
-        raise HTTPConnectionError(
-            f"{method.upper()} {_safe_url(url)}: {type(exc).__name__}"
-        ) from exc
-    except requests.RequestException as exc:  # invalid URL, too many redirects, ...
-        raise HTTPError(f"{method.upper()} {_safe_url(url)}: {exc}") from exc
     elapsed = time.monotonic() - started
     logger.info(
         "http call",
@@ -211,30 +222,26 @@ def download(url: str, *, max_bytes: int, timeout: float | None = None) -> Downl
         raise HTTPRefused(f"only http(s) links can be downloaded: {_safe_url(url)}")
     if not settings.HTTP_DOWNLOAD_ALLOW_PRIVATE:
         _refuse_private_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-    limit = float(timeout if timeout is not None else settings.HTTP_TIMEOUT_SECONDS)
-    try:
-        with _session().get(url, stream=True, timeout=limit, allow_redirects=False) as raw:
-            if raw.status_code >= 400 or raw.is_redirect:
-                # Redirects are not followed: each hop would need the address check again.
-                raise HTTPStatusError(
-                    HTTPResponse(status_code=raw.status_code, content=b"", url=raw.url)
-                )
-            declared = int(raw.headers.get("Content-Length") or 0)
-            if declared > max_bytes:
-                raise HTTPRefused(f"{_safe_url(url)}: {declared} bytes, over {max_bytes}")
-            chunks, size = [], 0
-            for chunk in raw.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise HTTPRefused(f"{_safe_url(url)}: over {max_bytes} bytes")
-                chunks.append(chunk)
-            content_type = (raw.headers.get("Content-Type") or "").split(";")[0].strip()
-    except requests.Timeout as exc:
-        raise HTTPTimeout(f"GET {_safe_url(url)}: no answer in {limit:g} s") from exc
-    except requests.ConnectionError as exc:
-        raise HTTPConnectionError(f"GET {_safe_url(url)}: {type(exc).__name__}") from exc
-    except requests.RequestException as exc:
-        raise HTTPError(f"GET {_safe_url(url)}: {exc}") from exc
+    limit = _limit(timeout)
+    with (
+        _transport_errors("GET", url, limit),
+        _session().get(url, stream=True, timeout=limit, allow_redirects=False) as raw,
+    ):
+        if raw.status_code >= 400 or raw.is_redirect:
+            # Redirects are not followed: each hop would need the address check again.
+            raise HTTPStatusError(
+                HTTPResponse(status_code=raw.status_code, content=b"", url=raw.url)
+            )
+        declared = int(raw.headers.get("Content-Length") or 0)
+        if declared > max_bytes:
+            raise HTTPRefused(f"{_safe_url(url)}: {declared} bytes, over {max_bytes}")
+        chunks, size = [], 0
+        for chunk in raw.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > max_bytes:
+                raise HTTPRefused(f"{_safe_url(url)}: over {max_bytes} bytes")
+            chunks.append(chunk)
+        content_type = (raw.headers.get("Content-Type") or "").split(";")[0].strip()
     filename = parts.path.rsplit("/", 1)[-1] or "arquivo"
     logger.info("http download", extra={"url": _safe_url(url), "bytes": size})
     return Download(

@@ -3,7 +3,7 @@
 Every Meta POST names its bots by `phone_number_id`. Looking them up was an ORM query plus
 the decryption of the app secret, a fifth of the webhook's CPU at full speed
 (benchmarks/RESULTS.md), for rows that change a few times a year. So each process keeps
-what it found for ROUTE_TTL seconds (settings.WEBHOOK_ROUTE_CACHE_SECONDS):
+what it found for settings.WEBHOOK_ROUTE_CACHE_SECONDS (5 by default):
 
 * a save or delete of a Chatbot clears this process's entries at once (signals below);
   other processes see the change within the TTL. Until then a rotated app secret is refused

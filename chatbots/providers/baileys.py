@@ -12,7 +12,10 @@ opened first.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+
+from django.utils import timezone
 
 from chatbots.messages import MEDIA_KINDS
 
@@ -148,3 +151,14 @@ def timestamp_seconds(raw: Any) -> int | None:
         return int(raw)
     except (TypeError, ValueError):
         return None
+
+
+def moment(seconds: int | None) -> datetime:
+    """The time `seconds` (Unix, from timestamp_seconds) names; now when it is missing or
+    out of range (a gateway's clock or a malformed field must not lose the message)."""
+    if not seconds:
+        return timezone.now()
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return timezone.now()

@@ -42,11 +42,9 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -402,10 +400,7 @@ def parse_update(data: dict, *, bot_key: str) -> InboundStatus | None:
     seconds = baileys.timestamp_seconds(data.get("timestamp"))
     if seconds is None and (millis := baileys.timestamp_seconds(data.get("datetime"))):
         seconds = millis // 1000
-    try:
-        when = datetime.fromtimestamp(seconds, tz=UTC) if seconds else timezone.now()
-    except (OverflowError, OSError, ValueError):
-        when = timezone.now()
+    when = baileys.moment(seconds)
     return InboundStatus(
         provider=PROVIDER,
         external_id=external_id[:200],
@@ -447,11 +442,7 @@ def parse_upsert(data: dict, *, bot_key: str) -> InboundMessage | None:
         kind = ECHO_TYPE
     if data.get("messageType"):
         extra["evolution_type"] = str(data["messageType"])[:64]
-    seconds = baileys.timestamp_seconds(data.get("messageTimestamp"))
-    try:
-        when = datetime.fromtimestamp(seconds, tz=UTC) if seconds is not None else timezone.now()
-    except (OverflowError, OSError, ValueError):
-        when = timezone.now()
+    when = baileys.moment(baileys.timestamp_seconds(data.get("messageTimestamp")))
     return InboundMessage(
         provider=PROVIDER,
         external_id=external_id[:255],

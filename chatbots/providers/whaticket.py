@@ -43,10 +43,9 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -330,12 +329,7 @@ def _timestamp(header: str, payload: dict) -> datetime:
     seconds = baileys.timestamp_seconds(payload.get("messageTimestamp"))
     if seconds is None:
         seconds = baileys.timestamp_seconds(header)
-    if seconds is None:
-        return timezone.now()
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return timezone.now()
+    return baileys.moment(seconds)
 
 
 def _attachment(message: Media) -> tuple[str, bytes, str] | None:

@@ -25,6 +25,18 @@ TERCA = SEGUNDA + timedelta(days=1)
 HORA = timedelta(hours=1)
 
 
+def approved_template(bot, name: str, purpose: str, *, params: int) -> MessageTemplate:
+    """A template Meta approved for `bot`, registered for `purpose` (notificacoes.TEMPLATE_*)."""
+    return MessageTemplate.objects.create(
+        tenant=bot.tenant,
+        chatbot=bot,
+        name=name,
+        param_count=params,
+        purpose=purpose,
+        approved=True,
+    )
+
+
 @pytest.fixture
 def tick(fake_graph, django_capture_on_commit_callbacks, celery_eager):
     """Run one beat tick of a task; return what Meta was asked to send."""
@@ -109,14 +121,7 @@ def test_outside_the_window_the_approved_reminder_template_goes(
     agora, tick, tenant, agenda_interna, servico, cliente
 ):
     bot = make_bot(tenant)  # the customer never wrote to it
-    MessageTemplate.objects.create(
-        tenant=tenant,
-        chatbot=bot,
-        name="lembrete_horario",
-        param_count=4,
-        purpose=notificacoes.TEMPLATE_LEMBRETE,
-        approved=True,
-    )
+    approved_template(bot, "lembrete_horario", notificacoes.TEMPLATE_LEMBRETE, params=4)
     marcar(tenant, cliente, servico, em(SEGUNDA, "15:00"))
 
     (enviado,) = tick(bulk_send_reminders)
@@ -284,14 +289,7 @@ def test_a_tap_on_the_reminder_template_confirms_the_next_appointment(
 ):
     """Outside the 24-hour window the reminder is a template, whose quick-reply buttons carry
     a fixed payload, not the appointment: the tap answering it acts on the next one."""
-    MessageTemplate.objects.create(
-        tenant=tenant,
-        chatbot=bot_agenda,
-        name="lembrete_horario",
-        param_count=0,
-        purpose=notificacoes.TEMPLATE_LEMBRETE,
-        approved=True,
-    )
+    approved_template(bot_agenda, "lembrete_horario", notificacoes.TEMPLATE_LEMBRETE, params=0)
     marcado = marcar(tenant, cliente, servico, em(SEGUNDA, "15:00"), status="pendente")
     tick(bulk_send_reminders)
     wamid = _template_sent()
@@ -331,14 +329,7 @@ def _template_sent() -> str:
 def test_outside_the_window_the_no_show_offer_is_its_template_and_a_tap_books_again(
     agora, chat, tick, tenant, bot_agenda, agenda_interna, servico, cliente
 ):
-    MessageTemplate.objects.create(
-        tenant=tenant,
-        chatbot=bot_agenda,
-        name="sentimos_sua_falta",
-        param_count=2,
-        purpose=notificacoes.TEMPLATE_NO_SHOW,
-        approved=True,
-    )
+    approved_template(bot_agenda, "sentimos_sua_falta", notificacoes.TEMPLATE_NO_SHOW, params=2)
     faltou = marcar(tenant, cliente, servico, AGORA - 2 * HORA)  # the customer never wrote
 
     (enviado,) = tick(bulk_mark_no_shows)
@@ -358,14 +349,7 @@ def test_outside_the_window_the_no_show_offer_is_its_template_and_a_tap_books_ag
 def test_outside_the_window_the_survey_is_its_template_and_a_tap_records_the_score(
     agora, chat, tick, tenant, bot_agenda, agenda_interna, servico, cliente
 ):
-    MessageTemplate.objects.create(
-        tenant=tenant,
-        chatbot=bot_agenda,
-        name="como_foi",
-        param_count=2,
-        purpose=notificacoes.TEMPLATE_FOLLOWUP,
-        approved=True,
-    )
+    approved_template(bot_agenda, "como_foi", notificacoes.TEMPLATE_FOLLOWUP, params=2)
     atendido = marcar(
         tenant, cliente, servico, AGORA - 2 * HORA, status="concluido", compareceu=True
     )
