@@ -1,9 +1,9 @@
-"""Cal.com API v2 client and webhook signature check (PROTOCOLS.md §6).
+"""Cal.com API v2 client and webhook signature check (Cal.com: https://cal.com/docs/api-reference/v2).
 
 API v1 was shut down in April 2026; v2 authenticates with `Authorization: Bearer <key>` and
 needs a `cal-api-version` header per endpoint; without it Cal.com silently answers with an
 older version of the endpoint. Base URL from CAL_API_BASE_URL, so self-hosted instances and
-tests (a fake server on 127.0.0.1) work. All HTTP goes through chatbots.http.
+tests (a fake server on 127.0.0.1) work. All HTTP goes through config.http.
 
 Any failure to talk to Cal.com (timeout, refused connection, 5xx, an error body) becomes
 AgendaIndisponivel, whose text the customer may read; a refused booking because the time
@@ -23,15 +23,15 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 
 from agenda.errors import AgendaIndisponivel, SlotTaken
-from chatbots import http
+from config import http
 
 logger = logging.getLogger(__name__)
 
-# cal-api-version per endpoint (PROTOCOLS.md §6.2).
+# cal-api-version per endpoint (Cal.com: https://cal.com/docs/api-reference/v2).
 VERSAO_SLOTS = "2024-09-04"
 VERSAO_BOOKINGS = "2024-08-13"
 
-# The literal header value Cal.com sends when the webhook has no secret (PROTOCOLS.md §6.3).
+# The literal header value Cal.com sends when the webhook has no secret (Cal.com: https://cal.com/docs/developing/guides/automation/webhooks).
 SEM_SEGREDO = "no-secret-provided"
 
 # Phrases of Cal.com's booking errors that mean "that time is not free any more".

@@ -344,7 +344,7 @@ class FeedbackEvent(TenantOwned):
 
 
 class CalWebhookEvento(TenantOwned):
-    """A Cal.com webhook already applied: deliveries are at-least-once (PROTOCOLS.md §6.3),
+    """A Cal.com webhook already applied: deliveries are at-least-once (Cal.com: https://cal.com/docs/developing/guides/automation/webhooks),
     so (trigger, booking uid) is applied once and repeats are acknowledged without effect."""
 
     trigger = models.CharField(_("evento"), max_length=64)

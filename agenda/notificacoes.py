@@ -30,8 +30,8 @@ from django.utils.translation import gettext as _
 from agenda import selectors, services, textos
 from agenda.availability import fuso_do_tenant
 from agenda.models import Agendamento
-from chatbots.messages import Button, Buttons, Outbound, Template
 from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
+from chatbots.wire import Button, Buttons, Outbound, Template
 from clientes.models import Cliente
 
 logger = logging.getLogger(__name__)

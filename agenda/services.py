@@ -618,7 +618,7 @@ def _cal_booking_created(
 def _cal_booking_rescheduled(
     *, tenant: Tenant, config: ConfiguracaoAgenda, payload: dict, uid: str
 ) -> str:
-    # Which of uid / rescheduleUid is the old booking is unconfirmed (PROTOCOLS.md §6.3):
+    # Which of uid / rescheduleUid is the old booking is unconfirmed (Cal.com: https://cal.com/docs/developing/guides/automation/webhooks):
     # the one we already hold as active is the old one, the other one is the new.
     outro = str(payload.get("rescheduleUid") or "")
     uids = [u for u in (uid, outro) if u]

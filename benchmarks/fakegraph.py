@@ -1,6 +1,6 @@
 """A fake Meta Graph API for the benchmarks: a raw asyncio HTTP/1.1 server on 127.0.0.1.
 
-It answers like Meta (PROTOCOLS.md §2): a send gets `{"messaging_product": "whatsapp",
+It answers like Meta (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages): a send gets `{"messaging_product": "whatsapp",
 "contacts": [...], "messages": [{"id": "wamid.<unique>"}]}`, a read receipt gets
 `{"success": true}`, a request without a bearer token gets error 190. Keep-alive, no
 framework, one event loop: a few tens of microseconds per request, so it is never what

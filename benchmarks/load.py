@@ -78,7 +78,7 @@ def sign(body: bytes, secret: str) -> str:
 
 
 def text_payload(phone_number_id: str, *, sender: str, body: str, mid: str, ts: int) -> dict:
-    """A Meta `messages` webhook with one text message (PROTOCOLS.md §1.3)."""
+    """A Meta `messages` webhook with one text message (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components)."""
     return _envelope(
         phone_number_id,
         sender,
@@ -106,7 +106,7 @@ def reply_payload(
 
 def _envelope(phone_number_id: str, sender: str, message: dict) -> dict:
     # Since 2026 Meta adds the business-scoped user id (BSUID) next to the phone number
-    # (PROTOCOLS.md §1.3); pywa 4.5 requires it.
+    # (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components); pywa 4.5 requires it.
     user_id = f"BR.{sender}"
     message["from_user_id"] = user_id
     return {

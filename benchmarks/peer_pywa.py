@@ -24,7 +24,7 @@ import httpx
 from pywa import WhatsApp, filters, types
 from pywa.utils import UserIdentifier
 
-# The product's menu flow texts (chatbots/flows.py menu_flow), so both send the same bytes.
+# The product's menu flow texts (chatbots/starter_flows.py menu_flow), so both send the same bytes.
 MENU_TEXT = "Olá! 👋 Sou o assistente virtual. Como posso ajudar?"
 MENU_BUTTONS = [
     ("info", "Horário e endereço"),

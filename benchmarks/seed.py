@@ -68,7 +68,7 @@ def seed() -> Seeded:
     order flow and the demo catalog; an approved reminder template."""
     from billing.models import Plan
     from billing.services import tenant_create
-    from chatbots import bots, flows
+    from chatbots import bots, starter_flows
     from chatbots.models import MessageTemplate
     from pedidos.demo import catalogo_demo
 
@@ -86,10 +86,10 @@ def seed() -> Seeded:
         "messages_per_second": 1000,
     }
     menu = bots.chatbot_create(tenant=tenant, name="Menu", phone_number_id=MENU_PNID, **common)
-    flows.flow_install(chatbot=menu, flow="menu")
+    starter_flows.flow_install(chatbot=menu, flow="menu")
     order = bots.chatbot_create(tenant=tenant, name="Pedidos", phone_number_id=ORDER_PNID, **common)
     catalogo_demo(tenant=tenant)
-    flows.flow_install(chatbot=order, flow="pedidos")
+    starter_flows.flow_install(chatbot=order, flow="pedidos")
     MessageTemplate.objects.create(
         tenant=tenant,
         chatbot=menu,

@@ -291,7 +291,7 @@ def alert_webhook(*, alert_id: int) -> bool:
     refusals (4xx) are recorded on the alert and not retried.
     """
     from billing import webhooks
-    from chatbots import http
+    from config import http
 
     alert = BillingAlert.objects.select_related("tenant").filter(pk=alert_id).first()
     if alert is None or alert.webhook_sent_at is not None:

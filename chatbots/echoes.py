@@ -1,6 +1,6 @@
 """Messages the business sent from its own WhatsApp: never a customer turn.
 
-Unofficial gateways (Evolution's `fromMe` upserts, PROTOCOLS.md §4.1) report every message
+Unofficial gateways (Evolution's `fromMe` upserts, Evolution API: https://doc.evolution-api.com/v2/en/configuration/webhooks) report every message
 the connected number sends: the echoes of our own API sends AND what a person at the
 business types on the phone. Providers store both as ECHO_TYPE events; the engine hands
 them here instead of to the flow, so an echo never triggers the bot (no reply loops).
@@ -25,9 +25,9 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from chatbots.messages import InboundMessage
 from chatbots.models import Chatbot, Conversation, Message
 from chatbots.providers.base import ECHO_TYPE
+from chatbots.wire import InboundMessage
 from clientes.services import cliente_upsert_from_whatsapp
 
 logger = logging.getLogger(__name__)

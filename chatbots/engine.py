@@ -28,8 +28,8 @@ from chatbots import echoes, inbound, interceptors, numbered, outbound
 from chatbots.ai import assistant, intent
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.registry import HandlerNotFound, load_handler
-from chatbots.messages import InboundMessage, MessageLimitError, Outbound, Text
 from chatbots.models import Chatbot, Conversation, InboundEvent, Message, Step
+from chatbots.wire import InboundMessage, MessageLimitError, Outbound, Text
 from clientes.services import cliente_upsert_from_whatsapp
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ transaction that holds its contact's lock; a crash then rolls it back to pending
 
 `store_events` inserts with ON CONFLICT DO NOTHING on (provider, external_id), so a
 provider's retries and duplicate deliveries (Meta retries for up to 7 days and sends to
-every subscribed app, PROTOCOLS.md §1.6) insert nothing and enqueue nothing. Every task
+every subscribed app, Meta: https://developers.facebook.com/docs/graph-api/webhooks/getting-started) insert nothing and enqueue nothing. Every task
 takes an id and claims its row with a conditional UPDATE, so a task delivered twice, or a
 row enqueued by both the webhook and the sweeper, is processed once.
 
@@ -37,12 +37,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from prometheus_client import Counter
 
-from chatbots.messages import InboundMessage, InboundPreference, InboundStatus
 from chatbots.models import Chatbot, InboundEvent, Message
+from chatbots.wire import InboundMessage, InboundPreference, InboundStatus
 
 logger = logging.getLogger(__name__)
 
-# Rows per INSERT. Meta batches up to 1,000 updates per POST (PROTOCOLS.md §1.2), so any
+# Rows per INSERT. Meta batches up to 1,000 updates per POST (Meta: https://developers.facebook.com/docs/graph-api/webhooks/getting-started), so any
 # Meta batch is one statement; 1,000 × 13 parameters stays below PostgreSQL's 65,535 and
 # SQLite's 32,766 bound parameters.
 INSERT_CHUNK = 1000

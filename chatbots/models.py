@@ -44,7 +44,7 @@ class Chatbot(TenantOwned):
     # Secret provider settings other than Meta's (API keys, shared secrets), as JSON text.
     provider_secrets = EncryptedTextField(_("segredos do provedor"), blank=True)
     active = models.BooleanField(_("ativo"), default=True)
-    # Meta's default throughput per number (PROTOCOLS.md §2.5); 1,000 after an upgrade.
+    # Meta's default throughput per number (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/overview#throughput); 1,000 after an upgrade.
     messages_per_second = models.PositiveIntegerField(_("mensagens por segundo"), default=80)
     language = models.CharField(_("idioma"), max_length=16, default="pt_BR")
     # Per-bot behaviour (fallback step, apology text, handoff notice, ...): see chatbots.options.

@@ -16,10 +16,10 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from chatbots.messages import InboundMessage
 from chatbots.models import Conversation, Message
 from chatbots.providers.registry import UnknownProvider, get_provider
 from chatbots.text import normalize
+from chatbots.wire import InboundMessage
 
 # "2", "2.", "2)", "02", "2️⃣" (normalize() turns the keycap into "2").
 _NUMBER = re.compile(r"^0*(\d{1,2})\s*[.)]?$")

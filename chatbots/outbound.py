@@ -36,17 +36,17 @@ from django.utils.translation import gettext as _
 from prometheus_client import Counter
 
 from billing import metering, quotas
-from chatbots.messages import MessageLimitError, Outbound, Template, outbound_from_dict
 from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
 from chatbots.providers.base import Provider, ProviderError
 from chatbots.providers.registry import UnknownProvider, get_provider
 from chatbots.ratelimit import chatbot_take_token, seconds_until
+from chatbots.wire import MessageLimitError, Outbound, Template, outbound_from_dict
 from clientes.models import Cliente
 
 logger = logging.getLogger(__name__)
 
 # Meta's customer-service window: 24 h after the customer's last message; outside it only
-# approved templates may be sent (PROTOCOLS.md §2.6; Meta error 131047 otherwise).
+# approved templates may be sent (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages#customer-service-windows; Meta error 131047 otherwise).
 CUSTOMER_WINDOW = timedelta(hours=24)
 # Backoff steps in seconds for retries 1..5 (then the row fails). Short on purpose: a chat
 # reply that comes a minute late is already a bad reply.
@@ -374,7 +374,7 @@ def retry_countdown(attempt: int, *, retry_after: float | None = None) -> float:
 
 
 def window_open(conversation: Conversation, *, now: datetime | None = None) -> bool:
-    """Whether the 24-hour customer-service window is open (PROTOCOLS.md §2.6).
+    """Whether the 24-hour customer-service window is open (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages#customer-service-windows).
 
     Only providers that have the window (Provider.customer_window: Meta, and the stub that
     stands in for it) close it; for the others (Whaticket, Evolution) it is always open.

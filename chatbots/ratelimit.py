@@ -1,7 +1,7 @@
 """Per-number send governor: a token bucket per chatbot, shared by every worker through Redis.
 
 Why: Meta allows each number 80 messages/s by default (1,000 after an upgrade, 20 for
-coexistence numbers; PROTOCOLS.md §2.5) and answers 130429 beyond that. Staying under the
+coexistence numbers; Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/overview#throughput) and answers 130429 beyond that. Staying under the
 limit ourselves is cheaper than being refused. The rate is Chatbot.messages_per_second; the
 bucket holds one second's worth of tokens, so a burst of N goes out at once and then N per
 second.

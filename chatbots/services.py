@@ -14,8 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from chatbots import outbound
-from chatbots.messages import Outbound, Template
 from chatbots.models import Chatbot, Conversation, Message
+from chatbots.wire import Outbound, Template
 from clientes.models import Cliente
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def send_to_customer(
     """Queue `message` to `cliente` through `chatbot` and return its outbound row.
 
     Inside the 24-hour customer-service window `message` is queued. Outside it (or when the
-    customer never wrote) Meta accepts only approved templates (PROTOCOLS.md §2.6): then
+    customer never wrote) Meta accepts only approved templates (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages#customer-service-windows): then
     `template` is queued instead (it must be an approved MessageTemplate of this bot with
     the right number of parameters), or `message` itself if it is such a template.
     Otherwise nothing is sent: a `failed` row records why (`outside_24h_window`,

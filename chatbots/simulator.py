@@ -13,8 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from chatbots import engine, outbound
-from chatbots.messages import InboundMessage
 from chatbots.models import Chatbot, InboundEvent, Message
+from chatbots.wire import InboundMessage
 from clientes.phones import normalize_phone
 
 

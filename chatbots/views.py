@@ -1,7 +1,7 @@
 """Provider webhooks. Thin: read, authenticate, parse, store, answer 200 fast.
 
 Meta asks for a median answer under 250 ms and retries anything but 200 for up to 7 days
-(PROTOCOLS.md §1.6), so the POST looks up the bots the batch names (cached for a few seconds:
+(Meta: https://developers.facebook.com/docs/graph-api/webhooks/getting-started), so the POST looks up the bots the batch names (cached for a few seconds:
 chatbots/routing.py), does one INSERT (every message and status of the batch), and
 processing happens in Celery after commit.
 """
@@ -39,7 +39,7 @@ def _refuse(status: int, reason: str, detail: str) -> JsonResponse:
 
 @method_decorator(csrf_exempt, name="dispatch")
 class MetaWebhookView(View):
-    """`GET/POST /api/chatbots/webhook/`: Meta WhatsApp Cloud API (PROTOCOLS.md §1).
+    """`GET/POST /api/chatbots/webhook/`: Meta WhatsApp Cloud API (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components).
 
     GET (subscription check, §1.1): 200 with `hub.challenge` as plain text when
     `hub.mode == "subscribe"` and `hub.verify_token` equals the verify token of an active

@@ -284,11 +284,11 @@ def preference_apply(event) -> None:
     """Apply one stored `user_preferences` event (claimed by the engine) to the ledger.
 
     `stop` opts out; `resume` and `signup` opt in. An update older than the customer's last
-    consent change (webhooks arrive out of order, PROTOCOLS.md §1.6) is recorded as done
+    consent change (webhooks arrive out of order, Meta: https://developers.facebook.com/docs/graph-api/webhooks/getting-started) is recorded as done
     without changing anything.
     """
-    from chatbots.messages import InboundPreference
     from chatbots.models import InboundEvent
+    from chatbots.wire import InboundPreference
     from clientes.services import cliente_upsert_from_whatsapp
 
     pref = InboundPreference.from_dict(event.payload)

@@ -31,8 +31,8 @@ from collections.abc import Callable
 from django.utils.translation import gettext as _
 
 from chatbots.handlers.base import Context, Reply
-from chatbots.messages import Text
 from chatbots.models import Conversation
+from chatbots.wire import Text
 from compliance import consent
 from compliance.models import ConsentEvent
 

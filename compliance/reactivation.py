@@ -12,7 +12,7 @@ the tenants whose local hour it is — each active bot with an approved template
 * are not waiting for or talking to a person.
 
 Never free-form: outside the 24-hour window Meta accepts only approved templates
-(PROTOCOLS.md §2.6), and this job sends the template even inside it. At most
+(Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages#customer-service-windows), and this job sends the template even inside it. At most
 REACTIVATION_MAX_PER_RUN customers per bot and run, oldest silence first; each send is a
 task on the bulk queue, spread by countdowns at REACTIVATION_SENDS_PER_SECOND (never above
 the number's own rate), and the outbound token bucket paces them again, so replies to
@@ -37,8 +37,8 @@ from django.utils.translation import gettext as _
 from prometheus_client import Counter
 
 from billing.models import Tenant
-from chatbots.messages import Template
 from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
+from chatbots.wire import Template
 from compliance.models import ReactivationSend
 
 logger = logging.getLogger(__name__)

@@ -248,7 +248,7 @@ if not EMBEDDED:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
-# Meta batches up to 1000 updates and payloads can reach 3 MB (PROTOCOLS.md §1.2); the
+# Meta batches up to 1000 updates and payloads can reach 3 MB (Meta: https://developers.facebook.com/docs/graph-api/webhooks/getting-started); the
 # webhook reads the raw body itself and enforces WEBHOOK_MAX_BODY_BYTES.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=3 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES + 1024
@@ -407,7 +407,7 @@ WHATSAPP_GRAPH_API_VERSION = env("WHATSAPP_GRAPH_API_VERSION", default="v23.0")
 WHATSAPP_VERIFY_TOKEN = env("WHATSAPP_VERIFY_TOKEN", default="")
 WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="")
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=10.0)
-# Files that messages link to are downloaded only from public addresses (chatbots.http.download:
+# Files that messages link to are downloaded only from public addresses (config.http.download:
 # a link to an internal address would otherwise be fetched from inside the network).
 HTTP_DOWNLOAD_ALLOW_PRIVATE = env.bool("HTTP_DOWNLOAD_ALLOW_PRIVATE", default=False)
 CHATBOT_HANDLER_MODULES = env.list("CHATBOT_HANDLER_MODULES", default=[])

@@ -27,8 +27,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.models import Tenant
-from chatbots.messages import Template, Text
 from chatbots.models import Chatbot, Conversation, MessageTemplate
+from chatbots.wire import Template, Text
 from clientes.models import Cliente
 from pedidos import status as st
 from pedidos.models import Categoria, ItemPedido, Pedido, Produto

@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from agenda.models import ConfiguracaoAgenda, HorarioFuncionamento, Servico
 from agenda.services import configuracao_definir
-from chatbots import flows
+from chatbots import starter_flows
 from chatbots.models import Chatbot
 
 
@@ -61,8 +61,8 @@ def test_bind_tenant_leaves_an_existing_agenda_alone(tenant):
 
 
 def test_the_demo_gets_an_agenda_bot_with_services_and_hours_idempotently(tenant):
-    flows.install_demo(tenant)
-    flows.install_demo(tenant)
+    starter_flows.install_demo(tenant)
+    starter_flows.install_demo(tenant)
 
     agenda_bot = Chatbot.objects.get(tenant=tenant, name="Demo Agenda")
     assert agenda_bot.steps.filter(code="agenda_dia").exists()

@@ -124,7 +124,7 @@ def test_seed_demo_installs_the_demo_bot_when_chatbots_offers_one(
         return Chatbot.objects.get_or_create(tenant=tenant, name="Bot da demo")[0]
 
     monkeypatch.setitem(
-        sys.modules, "chatbots.flows", types.SimpleNamespace(install_demo=install_demo)
+        sys.modules, "chatbots.starter_flows", types.SimpleNamespace(install_demo=install_demo)
     )
     output = run("seed_demo")
     run("seed_demo")
@@ -133,7 +133,9 @@ def test_seed_demo_installs_the_demo_bot_when_chatbots_offers_one(
 
 
 def test_seed_demo_runs_without_a_demo_bot(db, no_demo_password, monkeypatch):
-    monkeypatch.setitem(sys.modules, "chatbots.flows", types.ModuleType("chatbots.flows"))
+    monkeypatch.setitem(
+        sys.modules, "chatbots.starter_flows", types.ModuleType("chatbots.starter_flows")
+    )
     run("seed_demo")
     assert Tenant.objects.filter(slug="demo").exists()
     assert not Chatbot.objects.exists()

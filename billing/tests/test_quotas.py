@@ -13,9 +13,9 @@ from django.utils import timezone
 from billing import quotas
 from billing.models import BillingAlert, BillingSettings, LimitKind, Membership, Subscription
 from billing.tests.conftest import totals, usage_today
-from chatbots import bots, flows, services
-from chatbots.messages import Text
+from chatbots import bots, services, starter_flows
 from chatbots.models import Conversation, Message
+from chatbots.wire import Text
 from clientes.models import Cliente
 from tests import meta
 from tests.factories import MembershipFactory
@@ -36,7 +36,7 @@ def bot(tenant):
         access_token="test-token",
         app_secret=SECRET,
     )
-    flows.flow_install(chatbot=chatbot, flow="menu")
+    starter_flows.flow_install(chatbot=chatbot, flow="menu")
     return chatbot
 
 
@@ -164,8 +164,8 @@ def test_outbound_refuses_to_send_for_a_canceled_tenant(
 
 
 def _stored(bot, text: str):
-    from chatbots.messages import InboundMessage
     from chatbots.models import InboundEvent
+    from chatbots.wire import InboundMessage
 
     msg = InboundMessage(
         provider="meta",

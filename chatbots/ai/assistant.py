@@ -28,15 +28,15 @@ from django.utils.translation import gettext_lazy
 from prometheus_client import Counter
 
 from billing.models import Tenant
-from chatbots import messages as wa
+from chatbots import wire as wa
 from chatbots.ai import guard, intent, knowledge
 from chatbots.ai.breaker import gemini_breaker
 from chatbots.ai.client import ModelError, ai_configured, generate_json
 from chatbots.ai.options import ai_options, assistant_in_use, flow_steps, handoff_offer_on
 from chatbots.ai.prompt import ANSWER_SCHEMA, allowed_link_domains, prompt_build
 from chatbots.handlers.base import Context, Reply
-from chatbots.messages import InboundMessage
 from chatbots.models import Conversation, Message, Step
+from chatbots.wire import InboundMessage
 
 logger = logging.getLogger(__name__)
 

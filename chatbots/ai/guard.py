@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 from prometheus_client import Counter
 
 # Customers ask short questions; long messages are where instructions hide. WhatsApp allows
-# 4096 characters in a text (chatbots.messages.TEXT_MAX); we stop well before that.
+# 4096 characters in a text (chatbots.wire.TEXT_MAX); we stop well before that.
 MAX_INPUT_CHARS = 1200
 # The answer must fit in an interactive body (1024, Meta "interactive" object) so it can
 # carry the "go to the order flow" / "talk to a person" buttons.

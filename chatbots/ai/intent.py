@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter
 
-from chatbots.messages import InboundMessage
 from chatbots.models import Message
 from chatbots.text import normalize
+from chatbots.wire import InboundMessage
 
 Intent = Message.Intent
 Polarity = Message.Polarity

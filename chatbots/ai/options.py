@@ -21,7 +21,7 @@ from typing import Any
 
 from chatbots.models import Chatbot, Message, Step
 
-ASSISTANT_PATH = "chatbots.handlers.ia.AssistenteHandler"
+ASSISTANT_PATH = "chatbots.handlers.assistant.AssistenteHandler"
 ORDER_FLOW_START = "chatbots.handlers.pedidos.InicioHandlerPedidos"
 AGENDA_START = "chatbots.handlers.agenda.AgendaInicioHandler"
 AGENDA_HANDLERS = "chatbots.handlers.agenda."

@@ -47,7 +47,7 @@ from agenda.availability import (
 )
 from agenda.errors import AgendaErro, AgendaIndisponivel, AgendaNaoConfigurada, SlotTaken
 from agenda.models import Agendamento, Servico
-from chatbots import messages as wa
+from chatbots import wire as wa
 from chatbots.handlers import kit
 from chatbots.handlers.base import Context, Handler, Reply
 from chatbots.handlers.registry import register
@@ -92,7 +92,7 @@ LIMPO: dict[str, Any] = {
 
 # What a customer types for "Ver mais" here: "outros" (other services, other times) too.
 MAIS_PALAVRAS = (*kit.MORE_WORDS, "outros")
-# Days offered at once: 9 + "Voltar" = 10 rows (PROTOCOLS.md §2.2).
+# Days offered at once: 9 + "Voltar" = 10 rows (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-list-messages).
 DIAS_MAX = 9
 MAX_HOPS = 10  # same bound as the engine's steps entered in one turn
 

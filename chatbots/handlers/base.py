@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from chatbots.messages import InboundMessage, Outbound
+from chatbots.wire import InboundMessage, Outbound
 
 if TYPE_CHECKING:
     from chatbots.models import Chatbot, Conversation, Step
@@ -44,6 +44,8 @@ class Reply:
     # The step did not understand the answer and these messages re-prompt; a bot with the
     # assistant as fallback (Chatbot.options "ai_fallback") answers instead (chatbots.ai).
     not_understood: bool = False
+    # Restart the flow at its first step (an interceptor's "menu"); the engine enters it.
+    restart: bool = False
 
 
 @dataclass

@@ -18,7 +18,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from chatbots import messages as wa
+from chatbots import wire as wa
 from chatbots.handlers.base import Context, Handler, Reply
 from chatbots.handlers.registry import register
 from chatbots.text import match_option, normalize

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from chatbots import messages as wa
+from chatbots import wire as wa
 from chatbots.handlers.base import Context, Handler
 from chatbots.text import match_option, normalize
 
@@ -34,7 +34,7 @@ BACK = "voltar"
 # What a customer types for them, in normalize()d form (no accents, lower case).
 MORE_WORDS: tuple[str, ...] = ("mais", "ver mais", "proxima", "proximos")
 BACK_WORDS: tuple[str, ...] = ("voltar", "volta")
-# WhatsApp allows 10 list rows in total (PROTOCOLS.md §2.2): 8 items + "Ver mais" + "Voltar".
+# WhatsApp allows 10 list rows in total (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-list-messages): 8 items + "Ver mais" + "Voltar".
 PAGE_SIZE = 8
 
 
@@ -45,13 +45,13 @@ def cut(text: str, limit: int) -> str:
     """Fit `text` into a WhatsApp field of `limit` characters, marking the cut with "…".
 
     Catalog names and business texts are not ours to refuse at send time: WhatsApp would
-    reject the whole message (chatbots.messages checks the same limits when it is built).
+    reject the whole message (chatbots.wire checks the same limits when it is built).
     """
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def text(body: str) -> wa.Text:
-    """A plain text message, cut to the 4096 characters WhatsApp allows (PROTOCOLS.md §2.2)."""
+    """A plain text message, cut to the 4096 characters WhatsApp allows (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-list-messages)."""
     return wa.Text(body=cut(body, wa.TEXT_MAX))
 
 

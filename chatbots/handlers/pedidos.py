@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from chatbots import messages as wa
+from chatbots import wire as wa
 from chatbots.handlers import kit
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.registry import register

@@ -36,7 +36,7 @@ BUILTIN_HANDLER_MODULES: list[str] = [
     "chatbots.handlers.generic",
     "chatbots.handlers.pedidos",
     "chatbots.handlers.agenda",
-    "chatbots.handlers.ia",
+    "chatbots.handlers.assistant",
 ]
 
 _registry: dict[str, type[Handler]] = {}

@@ -2,7 +2,7 @@
 
 Both gateways run on an unofficial WhatsApp Web connection and pass on the same
 `message` object (`{"conversation": "oi"}`, `{"extendedTextMessage": {"text": ...}}`,
-`{"buttonsResponseMessage": {...}}`, ...), so one reader serves both (PROTOCOLS.md §4.1, §5).
+`{"buttonsResponseMessage": {...}}`, ...), so one reader serves both (Evolution API: https://doc.evolution-api.com/v2/en/configuration/webhooks; Whaticket: https://github.com/canove/whaticket-community).
 
 Where the text sits differs by version: Evolution v2.2+ normalizes it into `conversation`;
 v1.x and raw Baileys keep `extendedTextMessage.text` for replies and links. Both are read.
@@ -17,7 +17,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from chatbots.messages import MEDIA_KINDS
+from chatbots.wire import MEDIA_KINDS
 
 WRAPPERS = (
     "ephemeralMessage",

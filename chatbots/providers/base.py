@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.utils.translation import gettext as _
 
-from chatbots import http
-from chatbots.messages import TEXT_MAX, InboundMessage, InboundStatus, Media, Outbound, Text
+from chatbots.wire import TEXT_MAX, InboundMessage, InboundStatus, Media, Outbound, Text
+from config import http
 
 if TYPE_CHECKING:
     from chatbots.models import Chatbot
@@ -129,7 +129,7 @@ class Provider:
     #: Outbound kinds the provider sends natively; others degrade to their text preview.
     native_kinds: ClassVar[frozenset[str]] = frozenset({"text"})
     #: Whether Meta's 24-hour customer-service window applies: outside it only approved
-    #: templates may be sent (PROTOCOLS.md §2.6). Unofficial gateways have no such rule.
+    #: templates may be sent (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages#customer-service-windows). Unofficial gateways have no such rule.
     customer_window: ClassVar[bool] = False
 
     def send(
@@ -173,7 +173,7 @@ class Provider:
         params: Mapping[str, Any] | None = None,
         timeout: float | None = None,
     ) -> http.HTTPResponse:
-        """One HTTP call through chatbots.http. No answer (timeout, refused connection) is a
+        """One HTTP call through config.http. No answer (timeout, refused connection) is a
         retryable ProviderError; a non-2xx answer is classified by `error_from_response`."""
         try:
             response = http.request(

@@ -1,5 +1,5 @@
 """Evolution API (v2, with the v1.8 differences): an open-source WhatsApp Web gateway
-(PROTOCOLS.md §4).
+(Evolution API: https://doc.evolution-api.com/).
 
 Per-bot settings:
 
@@ -48,8 +48,6 @@ from urllib.parse import quote
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from chatbots import http
-from chatbots.messages import InboundMessage, InboundStatus, Media, Outbound
 from chatbots.providers import baileys
 from chatbots.providers.base import (
     ECHO_TYPE,
@@ -65,7 +63,9 @@ from chatbots.providers.base import (
     not_configured,
 )
 from chatbots.providers.registry import register
+from chatbots.wire import InboundMessage, InboundStatus, Media, Outbound
 from clientes.phones import InvalidPhone, normalize_phone
+from config import http
 
 if TYPE_CHECKING:
     from chatbots.models import Chatbot

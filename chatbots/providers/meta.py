@@ -1,4 +1,4 @@
-"""Meta WhatsApp Cloud API: sending messages and read receipts (PROTOCOLS.md §2).
+"""Meta WhatsApp Cloud API: sending messages and read receipts (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages).
 
 Webhook verification and parsing live in `chatbots.providers.meta_inbound`.
 
@@ -20,8 +20,9 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from chatbots import http
-from chatbots.messages import (
+from chatbots.providers import meta_inbound
+from chatbots.providers.base import Parsed, Provider, ProviderError, SendResult, WebhookRefused
+from chatbots.wire import (
     Buttons,
     ListMessage,
     Media,
@@ -29,15 +30,14 @@ from chatbots.messages import (
     Template,
     Text,
 )
-from chatbots.providers import meta_inbound
-from chatbots.providers.base import Parsed, Provider, ProviderError, SendResult, WebhookRefused
+from config import http
 
 if TYPE_CHECKING:
     from chatbots.models import Chatbot
 
 logger = logging.getLogger(__name__)
 
-# Error codes, Meta docs "support/error-codes" (PROTOCOLS.md §2.4).
+# Error codes, Meta docs "support/error-codes" (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
 # Worth retrying after a pause: throughput (130429), pair rate (131056), account in
 # maintenance during a throughput upgrade (131057), app/WABA call-rate limits (4, 80007),
 # temporary service trouble (2).

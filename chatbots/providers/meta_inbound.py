@@ -1,4 +1,4 @@
-"""Meta WhatsApp Cloud API webhooks: signature check and envelope parsing (PROTOCOLS.md §1).
+"""Meta WhatsApp Cloud API webhooks: signature check and envelope parsing (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components).
 
 Nothing here touches the database: the view loads the bots named by `routing_keys`, checks
 `verify_signature` against their app secrets, and hands what `parse_envelope` returns to
@@ -32,7 +32,7 @@ from typing import Any
 from django.utils import timezone
 from prometheus_client import Counter
 
-from chatbots.messages import MEDIA_KINDS, InboundMessage, InboundPreference, InboundStatus
+from chatbots.wire import MEDIA_KINDS, InboundMessage, InboundPreference, InboundStatus
 from clientes.phones import InvalidPhone, normalize_phone
 
 logger = logging.getLogger(__name__)

@@ -28,7 +28,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from chatbots.messages import OUTBOUND_KINDS, InboundMessage, Outbound
 from chatbots.providers.base import (
     Parsed,
     Provider,
@@ -37,6 +36,7 @@ from chatbots.providers.base import (
     chatbot_secrets,
     json_body,
 )
+from chatbots.wire import OUTBOUND_KINDS, InboundMessage, Outbound
 from clientes.phones import InvalidPhone, normalize_phone
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Whaticket: the ticket inbox the original system was built around (PROTOCOLS.md §5).
+"""Whaticket: the ticket inbox the original system was built around (Whaticket: https://github.com/canove/whaticket-community).
 
 Per-bot settings:
 
@@ -26,7 +26,7 @@ signature (the original single-URL, single-bot set-up).
 
 Outbound: `POST {base_url}/api/messages/send` with `Authorization: Bearer <token>` and
 `{"number": <digits>, "body": <text>}` (+ `whatsappId`). Buttons and lists go out as
-numbered text (`Provider.degrade`). Media with a link is downloaded (chatbots.http.download:
+numbered text (`Provider.degrade`). Media with a link is downloaded (config.http.download:
 public addresses only, at most MEDIA_MAX_BYTES) and sent as the multipart field `medias`
 with the caption as `body`; when the file cannot be fetched it goes as caption plus link,
 as before, and the reason is logged. The community edition answers an empty 200 without a
@@ -49,8 +49,6 @@ from typing import TYPE_CHECKING, Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from chatbots import http
-from chatbots.messages import InboundMessage, Media, Outbound
 from chatbots.providers import baileys
 from chatbots.providers.base import (
     ECHO_TYPE,
@@ -66,7 +64,9 @@ from chatbots.providers.base import (
     not_configured,
 )
 from chatbots.providers.registry import register
+from chatbots.wire import InboundMessage, Media, Outbound
 from clientes.phones import InvalidPhone, normalize_phone
+from config import http
 
 if TYPE_CHECKING:
     from chatbots.models import Chatbot

@@ -6,14 +6,14 @@ import itertools
 import time
 from decimal import Decimal
 
-from chatbots import bots, flows
+from chatbots import bots, starter_flows
 from chatbots.models import BusinessProfile, Chatbot, Conversation, KnowledgeEntry, Message
 from pedidos import services as pedidos
 from tests import meta
 
 SECRET = "ai-test-app-secret"
 CUSTOMER = "5511987654321"
-ASSISTANT = "chatbots.handlers.ia.AssistenteHandler"
+ASSISTANT = "chatbots.handlers.assistant.AssistenteHandler"
 _pnids = itertools.count(4_000_001)
 _clock = [int(time.time())]
 
@@ -35,7 +35,7 @@ def assistant_bot(tenant, *, options: dict | None = None, order_flow: bool = Tru
         options=options or {},
     )
     if order_flow:
-        flows.flow_install(chatbot=bot, flow="pedidos")
+        starter_flows.flow_install(chatbot=bot, flow="pedidos")
         for step in bot.steps.all():
             step.order += 1
             step.save(update_fields=["order"])
@@ -52,7 +52,7 @@ def menu_bot(tenant, *, options: dict | None = None) -> Chatbot:
         app_secret=SECRET,
         options=options or {},
     )
-    flows.flow_install(chatbot=bot, flow="menu")
+    starter_flows.flow_install(chatbot=bot, flow="menu")
     return bot
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from billing import metering
 from billing.models import Plan, Subscription
-from chatbots import bots, flows
+from chatbots import bots, starter_flows
 from chatbots.ai import assistant
 from chatbots.models import Conversation, KnowledgeEntry, Message
 from chatbots.tests.ai_support import (
@@ -408,7 +408,7 @@ def test_the_order_flows_not_found_re_prompt_becomes_an_answer(say, fake_gemini,
         app_secret="ai-test-app-secret",
         options={"ai_fallback": True},
     )
-    flows.flow_install(chatbot=bot, flow="pedidos")
+    starter_flows.flow_install(chatbot=bot, flow="pedidos")
     fake_gemini.answer_with(answer="A entrega no Centro custa R$ 5,00.")
     say(bot, "oi")
     assert conversation_of(bot).current_step == "selecionar_categoria"

@@ -20,9 +20,9 @@ from django.db import connection
 
 from chatbots import engine
 from chatbots.ai import assistant
-from chatbots.messages import InboundMessage
 from chatbots.models import Conversation, InboundEvent, Message
 from chatbots.tests.ai_support import assistant_bot, menu_bot, padaria_data, tick
+from chatbots.wire import InboundMessage
 from config.celery import app
 from tests import meta
 

@@ -42,7 +42,7 @@ def _cases() -> list:
 
 
 def _expected_external_ids(envelope: dict) -> set[str]:
-    """What Meta's dedup rule (PROTOCOLS.md §1.6) says must be stored: messages by wamid,
+    """What Meta's dedup rule (Meta: https://developers.facebook.com/docs/graph-api/webhooks/getting-started) says must be stored: messages by wamid,
     statuses by (wamid, status), from `messages` changes; marketing preferences from
     `user_preferences` changes."""
     ids = set()

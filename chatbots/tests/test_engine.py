@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from chatbots import bots, engine, flows
+from chatbots import bots, engine, starter_flows
 from chatbots.models import Conversation, InboundEvent, Message
 from clientes.models import Cliente
 from tests import meta
@@ -30,7 +30,7 @@ def menu_bot(tenant):
         app_secret=SECRET,
         verify_token="vt",
     )
-    flows.flow_install(chatbot=bot, flow="menu")
+    starter_flows.flow_install(chatbot=bot, flow="menu")
     return bot
 
 
@@ -184,7 +184,7 @@ def test_the_same_message_delivered_three_times_concurrently_is_answered_once(te
     bot = bots.chatbot_create(
         tenant=tenant, name="P", provider="stub", phone_number_id=PNID, app_secret=SECRET
     )
-    flows.flow_install(chatbot=bot, flow="menu")
+    starter_flows.flow_install(chatbot=bot, flow="menu")
     payload = meta.text_message(PNID, sender=CUSTOMER, body="oi")
     statuses = []
 
@@ -205,7 +205,7 @@ def test_the_same_message_delivered_three_times_concurrently_is_answered_once(te
 @pytest.mark.django_db(transaction=True)
 def test_one_event_processed_by_three_workers_at_once_is_processed_once(tenant):
     bot = bots.chatbot_create(tenant=tenant, name="P", provider="stub", phone_number_id=PNID)
-    flows.flow_install(chatbot=bot, flow="menu")
+    starter_flows.flow_install(chatbot=bot, flow="menu")
     event = _store(bot, "oi", ts=1_700_000_000)
 
     run_at_once([lambda: engine.process_event(event.pk)] * 3)
@@ -219,7 +219,7 @@ def test_one_event_processed_by_three_workers_at_once_is_processed_once(tenant):
 @pytest.mark.django_db(transaction=True)
 def test_two_messages_of_one_customer_on_two_workers_are_handled_in_order(tenant, monkeypatch):
     bot = bots.chatbot_create(tenant=tenant, name="P", provider="stub", phone_number_id=PNID)
-    flows.flow_install(chatbot=bot, flow="menu")
+    starter_flows.flow_install(chatbot=bot, flow="menu")
     first = _store(bot, "oi", ts=1_700_000_000)
     second = _store(bot, "1", ts=1_700_000_005)  # picks "Horário e endereço" from the menu
 
@@ -249,7 +249,7 @@ def test_two_messages_of_one_customer_on_two_workers_are_handled_in_order(tenant
 def _store(bot, text, *, ts):
     from datetime import UTC, datetime
 
-    from chatbots.messages import InboundMessage
+    from chatbots.wire import InboundMessage
 
     msg = InboundMessage(
         provider="meta",

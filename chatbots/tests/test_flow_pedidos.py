@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from chatbots import bots, flows
-from chatbots.messages import LIST_ROWS_MAX
+from chatbots import bots, starter_flows
 from chatbots.models import Conversation, Message
+from chatbots.wire import LIST_ROWS_MAX
 from pedidos import services as pedidos
 from pedidos.models import Pedido
 from pedidos.status import StatusPedido
@@ -49,7 +49,7 @@ def bot(tenant, loja):
         access_token="test-token",
         app_secret=SECRET,
     )
-    flows.flow_install(chatbot=chatbot, flow="pedidos")
+    starter_flows.flow_install(chatbot=chatbot, flow="pedidos")
     return chatbot
 
 

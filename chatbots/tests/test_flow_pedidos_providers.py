@@ -15,9 +15,9 @@ from decimal import Decimal
 
 import pytest
 
-from chatbots import bots, flows
-from chatbots.messages import LIST_ROWS_MAX
+from chatbots import bots, starter_flows
 from chatbots.models import Conversation
+from chatbots.wire import LIST_ROWS_MAX
 from pedidos import services as pedidos
 from pedidos.models import Pedido
 from pedidos.status import StatusPedido
@@ -178,7 +178,7 @@ def chat(request, client, tenant, loja, celery_eager, django_capture_on_commit_c
         request.getfixturevalue(FAKES[request.param.key]),
     )
     channel.bot = channel.make_bot(tenant)
-    flows.flow_install(chatbot=channel.bot, flow="pedidos")
+    starter_flows.flow_install(chatbot=channel.bot, flow="pedidos")
     return channel
 
 
@@ -272,7 +272,7 @@ def test_a_whaticket_tap_is_understood_by_its_title(
 ):
     channel = WhaticketChannel(client, django_capture_on_commit_callbacks, fake_whaticket)
     channel.bot = channel.make_bot(tenant)
-    flows.flow_install(chatbot=channel.bot, flow="pedidos")
+    starter_flows.flow_install(chatbot=channel.bot, flow="pedidos")
     channel.say("oi")
     # Whaticket relays a tap as the title the customer saw (selectedDisplayText).
     seen = channel._run(lambda: wt.post(client, wt.button_payload("Pizzas", number=CUSTOMER)))

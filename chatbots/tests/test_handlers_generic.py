@@ -17,8 +17,8 @@ from chatbots.handlers.generic import (
     MessageHandler,
     QuestionHandler,
 )
-from chatbots.messages import Buttons, InboundMessage, ListMessage, Text
 from chatbots.models import Chatbot, Conversation, Step
+from chatbots.wire import Buttons, InboundMessage, ListMessage, Text
 
 _ids = itertools.count(1)
 

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from chatbots import inbound
-from chatbots.messages import InboundMessage, InboundStatus
 from chatbots.models import Chatbot, Conversation, InboundEvent, Message
+from chatbots.wire import InboundMessage, InboundStatus
 from tests.factories import ClienteFactory, TenantFactory
 
 State = InboundEvent.State

@@ -16,8 +16,8 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from chatbots import outbound, tasks
-from chatbots.messages import Button, Buttons, ListMessage, Row, Section, Template, Text
 from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
+from chatbots.wire import Button, Buttons, ListMessage, Row, Section, Template, Text
 from tests.fakes.graph import unused_url
 
 START = timezone.make_aware(datetime(2025, 3, 10, 9, 0))

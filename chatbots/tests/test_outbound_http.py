@@ -1,4 +1,4 @@
-"""chatbots.http, the one outbound-HTTP module: timeouts, error mapping, no secrets in logs."""
+"""config.http, the one outbound-HTTP module: timeouts, error mapping, no secrets in logs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from chatbots import http
+from config import http
 from tests.fakes.graph import unused_url
 
 
@@ -34,7 +34,7 @@ def test_a_refused_connection_raises_a_connection_error():
 
 
 def test_the_log_line_carries_no_credentials(fake_graph, caplog):
-    with caplog.at_level(logging.DEBUG, logger="chatbots.http"):
+    with caplog.at_level(logging.DEBUG, logger="config.http"):
         http.post(
             f"{fake_graph.url}/v23.0/1065/messages",
             params={"access_token": "SEGREDO-DA-URL"},

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from django.utils import translation
 
-from chatbots.messages import Text
 from chatbots.models import Chatbot
 from chatbots.providers.meta import MetaProvider
 from chatbots.providers.registry import UnknownProvider, get_provider, provider_choices
 from chatbots.providers.stub import StubProvider
+from chatbots.wire import Text
 
 
 def test_it_returns_the_registered_providers():

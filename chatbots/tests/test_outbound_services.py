@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from chatbots.messages import Template, Text
 from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
 from chatbots.services import send_to_customer
+from chatbots.wire import Template, Text
 from tests.factories import ClienteFactory
 
 AVISO = Text(body="Seu pedido #42 saiu para entrega!")

@@ -16,7 +16,10 @@ import pytest
 from requests.structures import CaseInsensitiveDict
 
 from chatbots import bots
-from chatbots.messages import (
+from chatbots.providers.base import ProviderError, WebhookRefused
+from chatbots.providers.registry import get_provider, provider_choices
+from chatbots.providers.stub import stub_signature
+from chatbots.wire import (
     Button,
     Buttons,
     InboundMessage,
@@ -27,9 +30,6 @@ from chatbots.messages import (
     Template,
     Text,
 )
-from chatbots.providers.base import ProviderError, WebhookRefused
-from chatbots.providers.registry import get_provider, provider_choices
-from chatbots.providers.stub import stub_signature
 from tests import meta
 from tests.fakes import evolution as evo
 from tests.fakes import whaticket as wt

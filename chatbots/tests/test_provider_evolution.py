@@ -12,12 +12,12 @@ import zlib
 import pytest
 from django.core.management import CommandError, call_command
 
-from chatbots import bots, flows
-from chatbots.messages import Media, Text
+from chatbots import bots, starter_flows
 from chatbots.models import Conversation, InboundEvent, Message
 from chatbots.providers import evolution
 from chatbots.providers.base import chatbot_secrets
 from chatbots.qrtext import QRImageError, png_dark_pixels, qr_modules, qr_text_from_png, render
+from chatbots.wire import Media, Text
 from tests.fakes import evolution as evo
 
 CUSTOMER = "5511987654321"
@@ -226,7 +226,7 @@ def test_a_v1_bot_takes_its_secret_from_the_url(client, bot, queued):
 
 @pytest.fixture
 def menu_bot(bot):
-    flows.flow_install(chatbot=bot, flow="menu")
+    starter_flows.flow_install(chatbot=bot, flow="menu")
     return bot
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from chatbots.messages import Template, Text
 from chatbots.models import Chatbot
 from chatbots.providers.base import ProviderError
 from chatbots.providers.meta import MetaProvider
+from chatbots.wire import Template, Text
 from tests.fakes.graph import unused_url
 
 TO = "5511987654321"

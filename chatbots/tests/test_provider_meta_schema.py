@@ -25,7 +25,8 @@ from django.conf import settings
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from chatbots.messages import (
+from chatbots.providers.meta import build_body, mark_read_body
+from chatbots.wire import (
     Button,
     Buttons,
     ListMessage,
@@ -35,7 +36,6 @@ from chatbots.messages import (
     Template,
     Text,
 )
-from chatbots.providers.meta import build_body, mark_read_body
 
 CORPUS = Path(settings.BASE_DIR).parent / "shared" / "corpus" / "meta-openapi"
 SPEC = CORPUS / "business-messaging-api_v23.0.yaml"

@@ -16,11 +16,11 @@ from django.utils import timezone
 from requests.structures import CaseInsensitiveDict
 
 from chatbots import bots
-from chatbots.messages import Media, Text
 from chatbots.models import Conversation, InboundEvent, Message
 from chatbots.providers import whaticket
 from chatbots.providers.base import WebhookRefused
 from chatbots.services import send_to_customer
+from chatbots.wire import Media, Text
 from clientes.services import cliente_upsert_from_whatsapp
 from tests.fakes import whaticket as wt
 

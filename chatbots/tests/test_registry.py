@@ -91,7 +91,7 @@ def test_it_refuses_a_class_that_is_not_a_handler():
     error = _reason(f"{__name__}.NotAHandler")
     assert error.reason == "not_handler"
     assert "não é uma subclasse de Handler" in str(error)
-    assert _reason("chatbots.messages.Text").reason == "not_handler"
+    assert _reason("chatbots.wire.Text").reason == "not_handler"
 
 
 def test_it_refuses_a_handler_subclass_that_is_not_registered():

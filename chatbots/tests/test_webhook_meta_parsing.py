@@ -1,4 +1,4 @@
-"""What handlers get from each Meta message type (PROTOCOLS.md §1.3 and §1.7)."""
+"""What handlers get from each Meta message type (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components; Meta: https://developers.facebook.com/docs/whatsapp/business-scoped-user-ids)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chatbots.messages import InboundMessage
 from chatbots.providers.meta_inbound import MetaPayloadError, parse_envelope, parse_message
+from chatbots.wire import InboundMessage
 
 CONTACT = {"profile": {"name": "Maria"}, "wa_id": "5511987654321"}
 

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from agenda.models import Agendamento, FeedbackEvent, Servico
-from chatbots import bots, flows
+from chatbots import bots, starter_flows
 from chatbots.models import Conversation, InboundEvent, Message
 from clientes.models import Cliente
 from compliance import audit, consent
@@ -46,7 +46,7 @@ def bot(tenant, loja):
         access_token="test-token-compliance",
         app_secret=SECRET,
     )
-    flows.flow_install(chatbot=chatbot, flow="pedidos")
+    starter_flows.flow_install(chatbot=chatbot, flow="pedidos")
     return chatbot
 
 

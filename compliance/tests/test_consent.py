@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from chatbots.messages import Template, Text
 from chatbots.models import Conversation, InboundEvent, Message, MessageTemplate
 from chatbots.services import send_to_customer
+from chatbots.wire import Template, Text
 from clientes.models import Cliente
 from compliance import consent
 from compliance.models import AuditLog, ConsentEvent, ConsentSettings
@@ -351,8 +351,8 @@ def test_the_admin_action_opts_customers_out(manager_client, cliente):
 
 def _context(bot, cliente, *, text="", reply_id="", step_path=""):
     from chatbots.handlers.base import Context
-    from chatbots.messages import InboundMessage
     from chatbots.models import Step
+    from chatbots.wire import InboundMessage
 
     conversation = Conversation.objects.create(tenant=bot.tenant, chatbot=bot, cliente=cliente)
     step = Step(chatbot=bot, code="x", handler_path=step_path) if step_path else None

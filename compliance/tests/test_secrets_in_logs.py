@@ -10,10 +10,10 @@ import pytest
 
 from agenda.services import configuracao_definir
 from billing.services import api_key_create
-from chatbots import bots, flows
-from chatbots.messages import Text
+from chatbots import bots, starter_flows
 from chatbots.models import Chatbot, Conversation
 from chatbots.services import send_to_customer
+from chatbots.wire import Text
 from clientes.models import Cliente
 from config.logging import JsonFormatter, PlainFormatter, RequestIdFilter
 from tests import meta
@@ -59,7 +59,7 @@ def planted(tenant, loja):
         access_token=ACCESS_TOKEN,
         app_secret=APP_SECRET,
     )
-    flows.flow_install(chatbot=bot, flow="pedidos")
+    starter_flows.flow_install(chatbot=bot, flow="pedidos")
     config = configuracao_definir(tenant=tenant, fonte="calcom", cal_api_key=CAL_KEY)
     _key, plain_key = api_key_create(tenant=tenant, name="integração")
     return {"bot": bot, "config": config, "api_key": plain_key}

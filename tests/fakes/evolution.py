@@ -1,4 +1,4 @@
-"""A fake Evolution API server on 127.0.0.1 (PROTOCOLS.md §4), and webhook builders.
+"""A fake Evolution API server on 127.0.0.1 (Evolution API: https://doc.evolution-api.com/), and webhook builders.
 
 Loaded for every test by `pytest_plugins` in the root conftest.py:
 

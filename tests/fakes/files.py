@@ -4,7 +4,7 @@
         url = fake_files.add("foto.jpg", b"...", "image/jpeg")
 
 `add` returns the URL; `/big/<n>` answers n bytes (for size limits) and anything else 404.
-Downloads from private addresses are refused by default (chatbots.http.download), so the
+Downloads from private addresses are refused by default (config.http.download), so the
 fixture allows them for the test that uses it.
 """
 

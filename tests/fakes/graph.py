@@ -7,7 +7,7 @@ Loaded for every test by `pytest_plugins = ["tests.fakes.graph"]` in the root co
         ...
         assert [r.json["text"]["body"] for r in fake_graph.sends] == ["Oi", "Oi", "Oi"]
 
-What it does, like Meta (PROTOCOLS.md §2):
+What it does, like Meta (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages):
 * `POST /{version}/{phone_number_id}/messages` with `Authorization: Bearer <token>`:
   a send answers `{"messaging_product":"whatsapp","contacts":[{"input","wa_id"}],
   "messages":[{"id":"wamid.<unique>"}]}`; a read receipt (`status: "read"`) answers

@@ -1,4 +1,4 @@
-"""A fake Whaticket backend on 127.0.0.1 (PROTOCOLS.md §5), and Whaticket webhook builders.
+"""A fake Whaticket backend on 127.0.0.1 (Whaticket: https://github.com/canove/whaticket-community), and Whaticket webhook builders.
 
 Loaded for every test by `pytest_plugins` in the root conftest.py:
 

@@ -10,8 +10,8 @@ from agenda.models import Agendamento
 from agenda.services import servico_criar
 from agenda.tests.chat.whatsapp import body_text, buttons, rows
 from agenda.tests.conftest import SEGUNDA, em
-from chatbots.messages import LIST_ROWS_MAX
 from chatbots.models import Conversation
+from chatbots.wire import LIST_ROWS_MAX
 
 TERCA = SEGUNDA + timedelta(days=1)
 

@@ -7,7 +7,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
-from chatbots import bots, flows
+from chatbots import bots, starter_flows
 from tests import meta
 
 SECRET = "agenda-chat-secret"
@@ -97,5 +97,5 @@ def make_bot(tenant, *, pnid: str = PNID, flow: str = "agenda", name: str = "Age
         access_token="test-token",
         app_secret=SECRET,
     )
-    flows.flow_install(chatbot=chatbot, flow=flow)
+    starter_flows.flow_install(chatbot=chatbot, flow=flow)
     return chatbot

@@ -2,7 +2,7 @@
 
 Idempotent: running it again updates the plans, keeps the admin's password (unless
 DEMO_ADMIN_PASSWORD is set) and adds nothing twice. The demo bot comes from
-`chatbots.flows.install_demo(tenant=...)` when that function exists.
+`chatbots.starter_flows.install_demo(tenant=...)` when that function exists.
 """
 
 from __future__ import annotations
@@ -91,11 +91,11 @@ def demo_admin_ensure(*, password: str) -> tuple[object, str | None, bool]:
 
 
 def install_demo_bot(tenant: Tenant):
-    """Call chatbots.flows.install_demo when it exists (it is written separately)."""
+    """Call chatbots.starter_flows.install_demo when it exists (it is written separately)."""
     try:
-        flows = importlib.import_module("chatbots.flows")
+        flows = importlib.import_module("chatbots.starter_flows")
     except ModuleNotFoundError as exc:
-        if exc.name != "chatbots.flows":
+        if exc.name != "chatbots.starter_flows":
             raise  # the module exists but is broken: say so
         return None
     install = getattr(flows, "install_demo", None)

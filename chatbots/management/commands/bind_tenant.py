@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.models import Tenant
-from chatbots import bots, flows
+from chatbots import bots, starter_flows
 from chatbots.models import Chatbot
 
 
@@ -23,7 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--access-token", default="")
         parser.add_argument("--app-secret", default="")
         parser.add_argument("--verify-token", default="")
-        parser.add_argument("--flow", default="", help=f"starter flow: {', '.join(flows.FLOWS)}")
+        parser.add_argument(
+            "--flow", default="", help=f"starter flow: {', '.join(starter_flows.FLOWS)}"
+        )
 
     def handle(self, *args, **o):
         tenant = Tenant.objects.filter(slug=o["tenant"]).first()
@@ -33,8 +35,10 @@ class Command(BaseCommand):
             )
         if o["provider"] == "meta" and not o["phone_number_id"]:
             raise CommandError("--phone-number-id is required for the meta provider.")
-        if o["flow"] and o["flow"] not in flows.FLOWS:
-            raise CommandError(f"Unknown flow {o['flow']!r}. Available: {', '.join(flows.FLOWS)}.")
+        if o["flow"] and o["flow"] not in starter_flows.FLOWS:
+            raise CommandError(
+                f"Unknown flow {o['flow']!r}. Available: {', '.join(starter_flows.FLOWS)}."
+            )
         fields = {
             "provider": o["provider"],
             "phone_number_id": o["phone_number_id"] or None,
@@ -66,9 +70,9 @@ class Command(BaseCommand):
                 chatbot = bots.chatbot_update(chatbot=chatbot, **fields)
                 verb = "updated"
             if o["flow"]:
-                steps = flows.flow_install(chatbot=chatbot, flow=o["flow"])
+                steps = starter_flows.flow_install(chatbot=chatbot, flow=o["flow"])
                 self.stdout.write(f"installed flow {o['flow']}: {', '.join(s.code for s in steps)}")
-                note = flows.flow_prepare(tenant=tenant, flow=o["flow"])
+                note = starter_flows.flow_prepare(tenant=tenant, flow=o["flow"])
                 if note:
                     self.stdout.write(note)
         except ValidationError as exc:

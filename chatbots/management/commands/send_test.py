@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from chatbots import outbound
-from chatbots.messages import Text
 from chatbots.models import Chatbot, Message
 from chatbots.services import send_to_customer
+from chatbots.wire import Text
 from clientes.phones import InvalidPhone, normalize_phone
 from clientes.services import cliente_upsert_from_whatsapp
 

@@ -7,7 +7,7 @@ URL settings at a fake server on 127.0.0.1, or patch `request`). ruff bans impor
 `requests` anywhere else (pyproject.toml, TID251).
 
 HTTP error statuses are NOT exceptions here: providers branch on the error body they get
-(Meta's `error.code`, PROTOCOLS.md §2.3), so they receive every response and decide.
+(Meta's `error.code`, Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes), so they receive every response and decide.
 `HTTPResponse.raise_for_status()` is there for callers that only care about success.
 Retries are the caller's policy too (Celery tasks retry with backoff; a web request should
 not sit in a retry loop).

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from chatbots import messages as wa
+from chatbots import wire as wa
 from chatbots.ai import assistant, intent
 from chatbots.ai.options import FLOW_INTENTS, flow_steps
 from chatbots.handlers.base import Context, Handler, Reply

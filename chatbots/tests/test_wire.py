@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chatbots.messages import (
+from chatbots.wire import (
     Button,
     Buttons,
     InboundMessage,

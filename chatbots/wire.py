@@ -2,7 +2,7 @@
 
 Nothing above the provider layer sees a provider's JSON. WhatsApp's limits are enforced
 when a message is built (MessageLimitError), never discovered as an error from Meta.
-Limits: Meta docs "messages/send-messages" and the v23.0 OpenAPI schemas (PROTOCOLS.md §2.2).
+Limits: Meta docs "messages/send-messages" and the v23.0 OpenAPI schemas (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-list-messages).
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def unsupported_message(ctx: Context) -> Reply | None:
 
 
 def _text(body: str):
-    from chatbots.messages import Text
+    from chatbots.wire import Text
 
     return Text(body=body)
 
