@@ -7,9 +7,16 @@ class ChatbotsConfig(AppConfig):
     verbose_name = _("Chatbots")
 
     def ready(self):
-        # Registers the start-up checks of handler modules and saved steps (chatbots.checks).
+        # Registers the start-up checks of handler modules, interceptors and saved steps
+        # (chatbots.checks).
         # Connects the signals that drop the webhook's cached bot routes on any bot change.
         from chatbots import (
             checks,  # noqa: F401
+            inbound,
             routing,  # noqa: F401
+            tasks,
         )
+
+        # Stored webhook events are processed by the engine's task; the messaging core
+        # (chatbots.inbound) only knows the function it was given.
+        inbound.register_dispatcher(tasks.dispatch_inbound)

@@ -2,6 +2,9 @@
 
 * chatbots.E002 (every command): a handler module (built-in or listed in
   CHATBOT_HANDLER_MODULES) does not import.
+* chatbots.E003 (every command): an entry of CHATBOT_INTERCEPTORS does not import.
+* chatbots.E004 (every command): an entry of CHATBOT_INTERCEPTORS is not an Interceptor
+  subclass (chatbots.interceptors.base).
 * chatbots.E001 (database checks): an active step of an active bot names a handler that does
   not load (does not import, is not a Handler, or is not registered).
 * chatbots.W001 (database checks): such a step's config is refused by its handler.
@@ -34,6 +37,11 @@ from chatbots.handlers.registry import (
     load_handler,
     load_modules,
 )
+from chatbots.interceptors.registry import (
+    InterceptorNotFound,
+    interceptor_paths,
+    load_interceptor,
+)
 
 CHECK_TAG = "chatbots"
 
@@ -56,6 +64,30 @@ def check_handler_modules(app_configs=None, **kwargs: Any) -> list[checks.CheckM
                     id="chatbots.E002",
                 )
             )
+    return errors
+
+
+@checks.register(CHECK_TAG)
+def check_interceptors(app_configs=None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """chatbots.E003/E004: every entry of CHATBOT_INTERCEPTORS imports and is an Interceptor."""
+    errors: list[checks.CheckMessage] = []
+    for path in interceptor_paths():
+        try:
+            load_interceptor(path)
+        except InterceptorNotFound as exc:
+            if exc.reason == "import":
+                hint = (
+                    "Fix the module, or correct the dotted class path in CHATBOT_INTERCEPTORS "
+                    "(config/settings.py)."
+                )
+                check_id = "chatbots.E003"
+            else:
+                hint = (
+                    "Make the class a subclass of chatbots.interceptors.base.Interceptor with "
+                    "an intercept(ctx) method, or remove it from CHATBOT_INTERCEPTORS."
+                )
+                check_id = "chatbots.E004"
+            errors.append(checks.Error(str(exc), hint=hint, id=check_id))
     return errors
 
 

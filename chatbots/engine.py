@@ -19,18 +19,21 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from prometheus_client import Counter
 
 from billing import metering
-from chatbots import echoes, inbound, interceptors, numbered, outbound
+from chatbots import echoes, inbound, numbered, outbound
 from chatbots.ai import assistant, intent
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.registry import HandlerNotFound, load_handler
+from chatbots.interceptors.registry import run as run_interceptors
 from chatbots.models import Chatbot, Conversation, InboundEvent, Message, Step
-from chatbots.wire import InboundMessage, MessageLimitError, Outbound, Text
+from chatbots.wire import InboundMessage, InboundPreference, MessageLimitError, Outbound, Text
 from clientes.services import cliente_upsert_from_whatsapp
+from compliance import consent
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +86,26 @@ def process_event(event_id: int) -> None:
     if head["kind"] == InboundEvent.Kind.PREFERENCE:  # a marketing opt-out/opt-in (Meta)
         event = inbound.claim(event_id)
         if event is not None:
-            from compliance.consent import preference_apply
-
-            preference_apply(event)
+            _apply_preference(event)
         return
     _process_next(chatbot_id=head["chatbot_id"], contact_key=head["contact_key"])
+
+
+def _apply_preference(event: InboundEvent) -> None:
+    """Meta's marketing preference to the consent ledger, then the event's end."""
+    pref = InboundPreference.from_dict(event.payload)
+    outcome = consent.preference_apply(
+        tenant=event.chatbot.tenant,
+        wa_id=pref.from_phone,
+        user_id=pref.from_user_id,
+        nome=pref.profile_name,
+        category=pref.category,
+        value=pref.value,
+        detail=pref.detail,
+        occurred_at=pref.timestamp,
+    )
+    state = InboundEvent.State.DONE if outcome.tracked else InboundEvent.State.IGNORED
+    inbound.finish(event, state, outcome.note)
 
 
 def drain_contact(*, chatbot_id: int, contact_key: str) -> list[Turn]:
@@ -103,7 +121,17 @@ def drain_contact(*, chatbot_id: int, contact_key: str) -> list[Turn]:
 # --- One message -------------------------------------------------------------------------
 
 
-def _lock_contact(chatbot_id: int, contact_key: str) -> None:
+def lock_contact(*, chatbot_id: int, contact_key: str) -> None:
+    """Hold the (bot, contact) lock until the current transaction ends.
+
+    Every turn runs under it, so one contact's messages are processed one at a time and in
+    order. Code outside a turn that writes into the conversation (the assistant saving an
+    answer the model gave later) takes it too, so it never interleaves with a turn.
+    `contact_key` is the event's InboundEvent.contact_key. Call it inside
+    transaction.atomic(): the lock is released at commit or rollback, never held longer.
+    """
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("lock_contact() must run inside transaction.atomic()")
     if connection.vendor == "postgresql":
         # Two int4 keys: the bot and a hash of the contact. Collisions only serialize two
         # contacts, never mix them up.
@@ -114,10 +142,11 @@ def _lock_contact(chatbot_id: int, contact_key: str) -> None:
 
 def _process_next(*, chatbot_id: int, contact_key: str) -> Turn | None:
     with transaction.atomic():
-        _lock_contact(chatbot_id, contact_key)
+        lock_contact(chatbot_id=chatbot_id, contact_key=contact_key)
         event = (
             # The plan comes along for the quota interceptor (billing.quotas), and the consent
-            # settings for the opt-out keywords interceptor (compliance), in this query.
+            # settings for the opt-out keywords interceptor (chatbots.interceptors.consent),
+            # in this query.
             InboundEvent.objects.select_related(
                 "chatbot__tenant__subscription__plan", "chatbot__tenant__consent_settings"
             )
@@ -260,8 +289,8 @@ class Flow:
         """Return the replies to `message`, updating the conversation in memory."""
         out: list[Outbound] = []
         current = self.steps.get(self.conversation.current_step)
-        reply = interceptors.run(self.context(current, message))
-        if isinstance(reply, interceptors.Restart):
+        reply = run_interceptors(self.context(current, message))
+        if reply is not None and reply.restart:
             self._apply(reply, out)
             self._goto(self.first_step(), out)
         elif reply is not None:

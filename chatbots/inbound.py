@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from datetime import timedelta
 from functools import partial
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.fields import DateTimeField
@@ -59,6 +60,9 @@ INBOUND_EVENTS = Counter(
 )
 
 State = InboundEvent.State
+
+# Queues processing of one event id; set at start-up by register_dispatcher.
+_dispatch: Callable[[int], object] | None = None
 
 _INSERT_FIELDS = (
     "tenant",
@@ -182,20 +186,37 @@ def _count(rows: list[list], inserted: list[tuple[int, str, str]]) -> None:
         INBOUND_EVENTS.labels(provider=provider, kind=kind, result="duplicate").inc(total - new)
 
 
+def register_dispatcher(dispatch: Callable[[int], object]) -> None:
+    """Set who queues processing of a stored event: `dispatch(event_id)`.
+
+    The conversation layer registers its task at start-up (chatbots.apps, with
+    chatbots.tasks.dispatch_inbound), so this module, part of the messaging core, never
+    imports the engine. Registering again replaces the dispatcher.
+    """
+    global _dispatch
+    _dispatch = dispatch
+
+
 def enqueue(*, event_ids: Iterable[int]) -> int:
     """Queue processing of each event; return how many were queued.
 
     A broker outage must not lose the webhook's 200: the rows are stored and stay pending,
     and the sweeper queues them again. So errors are logged, not raised, and the first one
     stops the loop (each further try would wait for the broker's connection timeout).
+    No dispatcher registered is a deployment error, raised: nothing would ever process.
     """
-    from chatbots.tasks import process_inbound
-
+    dispatch = _dispatch
+    if dispatch is None:
+        raise ImproperlyConfigured(
+            "No inbound dispatcher is registered, so stored webhook events would never be "
+            "processed. chatbots.apps.ChatbotsConfig.ready() registers it: check that "
+            "'chatbots' (or 'chatbots.apps.ChatbotsConfig') is in INSTALLED_APPS."
+        )
     queued = 0
     event_ids = list(event_ids)
     for event_id in event_ids:
         try:
-            process_inbound.delay(event_id)
+            dispatch(event_id)
         except Exception:
             logger.exception(
                 "could not queue inbound events; the sweeper will retry them",
@@ -324,15 +345,15 @@ def apply_status(event: InboundEvent) -> None:
     )
     with transaction.atomic():
         if target not in ALLOWED_FROM:
-            _finish(event, State.IGNORED, f"status {status.status!r} is not tracked")
+            finish(event, State.IGNORED, f"status {status.status!r} is not tracked")
             return
         moved = messages.filter(status__in=ALLOWED_FROM[target]).update(
             status=target, **_status_fields(target, status)
         )
         if moved or messages.exists():
-            _finish(event, State.DONE)
+            finish(event, State.DONE)
         else:
-            _finish(event, State.IGNORED, "no outbound message with this id")
+            finish(event, State.IGNORED, "no outbound message with this id")
 
 
 def _status_fields(target: str, status: InboundStatus) -> dict:
@@ -359,7 +380,8 @@ def _status_fields(target: str, status: InboundStatus) -> dict:
     }
 
 
-def _finish(event: InboundEvent, state: str, error: str = "") -> None:
+def finish(event: InboundEvent, state: str, error: str = "") -> None:
+    """Record a claimed event's end: `state` (done, failed, ignored) and why, if anything."""
     event.state, event.last_error, event.processed_at = state, error, timezone.now()
     InboundEvent.objects.filter(pk=event.pk).update(
         state=state, last_error=error, processed_at=event.processed_at

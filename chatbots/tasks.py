@@ -1,10 +1,18 @@
 """Celery tasks of the messaging core: thin. They take ids, and one service claims the
 work with a conditional UPDATE, so a duplicate delivery of a task does nothing.
+
+The assistant's model call is chatbots.ai.tasks.answer_llm (same task name as before).
 """
 
 from __future__ import annotations
 
 from celery import shared_task
+
+
+def dispatch_inbound(event_id: int) -> None:
+    """Queue processing of one stored inbound event: chatbots.inbound's dispatcher, registered
+    at start-up by chatbots.apps, so the messaging core never imports the engine."""
+    process_inbound.delay(event_id)
 
 
 @shared_task(name="chatbots.tasks.process_inbound", acks_late=True)
@@ -42,13 +50,3 @@ def mark_read(chatbot_id: int, external_id: str) -> None:
     from chatbots import outbound
 
     outbound.mark_read(chatbot_id, external_id)
-
-
-# Routed to the `llm` queue by config/celery.py ("chatbots.tasks.*_llm"): a model call takes
-# seconds and must never hold up the replies queue. The SDK's timeout and retries end well
-# inside the soft limit.
-@shared_task(name="chatbots.tasks.answer_llm", acks_late=True, soft_time_limit=90, time_limit=120)
-def answer_llm(message_id: int) -> None:
-    from chatbots.ai import assistant
-
-    assistant.answer_message(message_id=message_id)

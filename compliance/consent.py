@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -280,39 +281,49 @@ def proactive_refusal(*, cliente: Cliente) -> tuple[str, str] | None:
 # --- Meta's user_preferences webhook -------------------------------------------------------
 
 
-def preference_apply(event) -> None:
-    """Apply one stored `user_preferences` event (claimed by the engine) to the ledger.
+@dataclass(frozen=True)
+class PreferenceOutcome:
+    """What `preference_apply` did. `tracked` is False for a preference the ledger does not
+    keep (another category or value); `note` says why nothing changed, empty when the
+    ledger changed."""
+
+    tracked: bool
+    note: str = ""
+
+
+def preference_apply(
+    *,
+    tenant,
+    wa_id: str,
+    user_id: str = "",
+    nome: str = "",
+    category: str,
+    value: str,
+    detail: str = "",
+    occurred_at: datetime,
+) -> PreferenceOutcome:
+    """Apply one of Meta's `user_preferences` updates to the customer's consent.
 
     `stop` opts out; `resume` and `signup` opt in. An update older than the customer's last
-    consent change (webhooks arrive out of order, Meta: https://developers.facebook.com/docs/graph-api/webhooks/getting-started) is recorded as done
-    without changing anything.
+    consent change (webhooks arrive out of order, Meta:
+    https://developers.facebook.com/docs/graph-api/webhooks/getting-started) changes
+    nothing. The caller (the engine, which claimed the stored event) finishes the event.
     """
-    from chatbots.models import InboundEvent
-    from chatbots.wire import InboundPreference
     from clientes.services import cliente_upsert_from_whatsapp
 
-    pref = InboundPreference.from_dict(event.payload)
-    state, note = InboundEvent.State.DONE, ""
-    if pref.category != META_MARKETING or pref.value not in (*META_STOP, *META_RESUME):
-        state, note = InboundEvent.State.IGNORED, f"preference {pref.category}:{pref.value}"
-    else:
-        cliente = cliente_upsert_from_whatsapp(
-            tenant=event.chatbot.tenant,
-            wa_id=pref.from_phone,
-            user_id=pref.from_user_id,
-            nome=pref.profile_name,
+    if category != META_MARKETING or value not in (*META_STOP, *META_RESUME):
+        return PreferenceOutcome(tracked=False, note=f"preference {category}:{value}")
+    cliente = cliente_upsert_from_whatsapp(tenant=tenant, wa_id=wa_id, user_id=user_id, nome=nome)
+    latest = consent_history(cliente=cliente).values_list("occurred_at", flat=True).first()
+    if latest is not None and latest > occurred_at:
+        return PreferenceOutcome(
+            tracked=True, note="older than the customer's latest consent change; not applied"
         )
-        latest = consent_history(cliente=cliente).values_list("occurred_at", flat=True).first()
-        if latest is not None and latest > pref.timestamp:
-            note = "older than the customer's latest consent change; not applied"
-        else:
-            change = consent_opt_out if pref.value in META_STOP else consent_opt_in
-            change(
-                cliente=cliente,
-                source=Source.META,
-                detail=f"{pref.value}: {pref.detail}"[:255],
-                occurred_at=pref.timestamp,
-            )
-    InboundEvent.objects.filter(pk=event.pk).update(
-        state=state, last_error=note, processed_at=timezone.now()
+    change = consent_opt_out if value in META_STOP else consent_opt_in
+    change(
+        cliente=cliente,
+        source=Source.META,
+        detail=f"{value}: {detail}"[:255],
+        occurred_at=occurred_at,
     )
+    return PreferenceOutcome(tracked=True)

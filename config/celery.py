@@ -40,6 +40,8 @@ app.conf.task_routes = {
     "*.tasks.bulk_*": {"queue": "bulk"},
 }
 app.autodiscover_tasks()
+# Task modules that are not an app's own `tasks` (autodiscovery finds only those).
+app.conf.include = ["chatbots.ai.tasks"]
 
 
 @task_prerun.connect

@@ -411,6 +411,21 @@ HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=10.0)
 # a link to an internal address would otherwise be fetched from inside the network).
 HTTP_DOWNLOAD_ALLOW_PRIVATE = env.bool("HTTP_DOWNLOAD_ALLOW_PRIVATE", default=False)
 CHATBOT_HANDLER_MODULES = env.list("CHATBOT_HANDLER_MODULES", default=[])
+# Rules run on every customer message before the current step, in this order; the first that
+# answers handles the message (contract: chatbots/interceptors/base.py). Opt-out comes first
+# (LGPD: a "SAIR" is honoured wherever the customer is), then a person attending keeps the
+# bot quiet, then "menu"; the plan's quota also gates that restart.
+CHATBOT_INTERCEPTORS = [
+    "chatbots.interceptors.consent.OptOutKeywords",
+    "chatbots.interceptors.core.HumanHandoff",
+    "chatbots.interceptors.core.GlobalCommands",
+    "chatbots.interceptors.quota.PlanQuota",
+    "chatbots.interceptors.appointments.AppointmentButtons",
+    "chatbots.interceptors.core.UnsupportedMessage",
+    "chatbots.handlers.pedidos.CatalogOrder",
+    "chatbots.ai.interceptors.AssistantButtons",
+    "chatbots.ai.interceptors.AssistantPersonOffer",
+]
 CAL_API_BASE_URL = env("CAL_API_BASE_URL", default="https://api.cal.com")
 CAL_DEFAULT_DAYS_AHEAD = env.int("CAL_DEFAULT_DAYS_AHEAD", default=14)
 GEMINI_API_KEY = env("GEMINI_API_KEY", default="")

@@ -11,7 +11,9 @@ Pieces, each in its own module:
 * `knowledge`: the non-AI answers (keyword match on the knowledge entries and our facts);
 * `assistant`: the turn itself, on the replies path (decide, defer) and on the `llm` queue
   (call, check, save the reply under the contact's lock).
+* `interceptors`: its buttons and its "talk to a person?" offer, in any step;
+* `tasks`: the `llm` queue's task.
 
 Model calls never run in the webhook request nor on the `replies` queue: the engine queues
-`chatbots.tasks.answer_llm` (routed to `llm`) and the answer is saved and sent from there.
+`chatbots.ai.tasks.answer_llm` (routed to `llm`) and the answer is saved and sent from there.
 """

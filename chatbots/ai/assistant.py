@@ -4,7 +4,7 @@ On the replies path (the engine, queue `replies`), `reply_to_free_text` decides 
 milliseconds and never calls the model: a blocked message gets the fallback; without a
 usable model (no key, plan without AI or over its allowance, circuit breaker open) the
 business's answer comes from the knowledge entries and our facts (chatbots.ai.knowledge),
-or the bot's fallback; otherwise `chatbots.tasks.answer_llm` is queued on `llm` with the
+or the bot's fallback; otherwise `chatbots.ai.tasks.answer_llm` is queued on `llm` with the
 inbound Message id and the engine's turn ends (with "one moment" only if the bot says so).
 
 On the `llm` queue, `answer_message` builds the grounded prompt, asks the breaker, calls the
@@ -46,8 +46,8 @@ ANSWERS = Counter(
     ["source"],
 )
 
-# Taps on the buttons the assistant offers. The ids are ours, handled by `button_tap`
-# whatever step the conversation is at.
+# Taps on the buttons the assistant offers. The ids are ours, handled by
+# chatbots.ai.interceptors.AssistantButtons whatever step the conversation is at.
 PREFIX = "ai:"
 PERSON_ID = "ai:humano"
 MENU_ID = "ai:menu"
@@ -201,7 +201,7 @@ def answer_later(*, message_id: int) -> None:
 
 
 def _publish(message_id: int) -> None:
-    from chatbots import tasks
+    from chatbots.ai import tasks
     from config.celery import app
 
     try:
@@ -228,41 +228,11 @@ def _inbound_id(ctx: Context) -> int | None:
     )
 
 
-def button_tap(ctx: Context) -> Reply | None:
-    """Interceptor: taps on the assistant's buttons, whatever step the conversation is at."""
-    reply_id = ctx.reply_id
-    if not reply_id.startswith(PREFIX):
-        return None
-    if reply_id == PERSON_ID:
-        text = (ai_options(ctx.chatbot).handoff_text or str(HANDOFF_TEXT))[: wa.TEXT_MAX]
-        return Reply(messages=[wa.Text(body=text)], handoff=True)
-    if reply_id == STAY_ID:
-        return Reply(messages=[wa.Text(body=str(STAY_TEXT))])
-    if reply_id.startswith(GOTO_PREFIX):
-        code = reply_id.removeprefix(GOTO_PREFIX)
-        if Step.objects.filter(chatbot=ctx.chatbot, code=code, active=True).exists():
-            return Reply(next_step=code, clear_state=True)
-    from chatbots.interceptors import Restart
-
-    return Restart(clear_state=True)  # "Ver menu", or a button of a step that is gone
-
-
-def person_interceptor(ctx: Context) -> Reply | None:
-    """Interceptor: an explicit request for a person, or a very negative message, gets the
-    "talk to a person?" buttons, when the bot uses the assistant."""
-    if ctx.message is None or ctx.message.type != "text":
-        return None
-    guess = intent.classify_local(ctx.text)
-    if not intent.wants_person(guess) or not handoff_offer_on(ctx.chatbot, ctx.step):
-        return None
-    return Reply(messages=[person_offer(guess)])
-
-
 # --- The llm queue ------------------------------------------------------------------------
 
 
 def answer_message(*, message_id: int) -> list[Message]:
-    """Body of chatbots.tasks.answer_llm: answer one inbound message with the model.
+    """Body of chatbots.ai.tasks.answer_llm: answer one inbound message with the model.
 
     Returns the queued reply rows (empty when nothing was sent: a duplicate task, a
     conversation a person took over, an answer too late to make sense).
@@ -408,7 +378,7 @@ def _save(
     from chatbots import engine, outbound
 
     with transaction.atomic():
-        engine._lock_contact(conversation.chatbot_id, _contact_key(inbound))
+        engine.lock_contact(chatbot_id=conversation.chatbot_id, contact_key=_contact_key(inbound))
         status = (
             Conversation.objects.filter(pk=conversation.pk).values_list("status", flat=True).first()
         )

@@ -11,7 +11,7 @@ end-of-life and must not be used).
 * Structured output: response_mime_type="application/json" + response_schema; the answer
   is parsed here, so callers get a dict or a ModelError, never half-valid text.
 
-Calls happen only on the `llm` Celery queue (chatbots.tasks.answer_llm), never in a web
+Calls happen only on the `llm` Celery queue (chatbots.ai.tasks.answer_llm), never in a web
 request or on the replies queue.
 """
 

@@ -77,6 +77,9 @@ class Handler:
     label: ClassVar[str] = ""
     #: Shown under the config field in the admin: what keys the config takes.
     config_help: ClassVar[str] = ""
+    #: A typed "cancelar" at this step is the step's own answer (it cancels what the step is
+    #: about), never an opt-out nor another flow's cancel (chatbots.handlers.cancel).
+    owns_cancel: ClassVar[bool] = False
 
     @classmethod
     def path(cls) -> str:

@@ -19,9 +19,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chatbots import wire as wa
-from chatbots.handlers import kit
+from chatbots.handlers import cancel, kit
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.registry import register
+from chatbots.interceptors.base import Interceptor
 from pedidos import selectors, services
 from pedidos.models import Categoria, Pedido, Produto
 from pedidos.money import formatar_reais
@@ -415,3 +416,34 @@ def catalog_order(ctx: Context) -> Reply | None:
             "itens": ", ".join(unknown)
         }
     return Reply(messages=[kit.text(body)], end=True)
+
+
+class CatalogOrder(Interceptor):
+    """A cart sent from the WhatsApp catalog becomes an order, whatever the step."""
+
+    def intercept(self, ctx: Context) -> Reply | None:
+        return catalog_order(ctx)
+
+
+# --- A typed "cancelar" (chatbots.handlers.cancel) -------------------------------------
+
+
+@cancel.register
+def cancel_open_order(ctx: Context) -> Reply | None:
+    """Typed "cancelar" at an order step, or with items in the open cart: the same as the
+    order steps' Cancelar button (cart emptied, conversation ended)."""
+    at_order_step = ctx.step is not None and ctx.step.handler_path.startswith(f"{__name__}.")
+    cart = _open_cart(ctx)
+    has_items = cart is not None and cart.itens.exists()
+    if not (at_order_step or has_items):
+        return None
+    if has_items:
+        services.carrinho_esvaziar(pedido=cart)
+    return Reply(
+        messages=[
+            wa.Text(
+                body=_("Pedido cancelado e carrinho esvaziado. Quando quiser, é só mandar um oi.")
+            )
+        ],
+        end=True,
+    )

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -87,6 +90,28 @@ def test_the_llm_task_is_routed_to_the_llm_queue_and_the_reply_tasks_to_replies(
     # Sends wait on Meta's API: their own queue, served by a threads pool (Procfile).
     for name in ("chatbots.tasks.send_outbound", "chatbots.tasks.mark_read"):
         assert route({}, name, (1,), {})["queue"].name == "outbound"
+
+
+def test_a_worker_registers_the_llm_task_under_its_name():
+    """A fresh process, as a worker starts: the task module is found without being imported
+    by anything else first."""
+    code = (
+        "import django; django.setup()\n"
+        "import sys\n"
+        "from config.celery import app\n"
+        "assert 'chatbots.ai.tasks' not in sys.modules\n"
+        "app.loader.import_default_modules()\n"
+        "assert 'chatbots.tasks.answer_llm' in app.tasks, sorted(app.tasks)\n"
+        "assert app.tasks['chatbots.tasks.answer_llm'].__module__ == 'chatbots.ai.tasks'\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        timeout=60,
+        env=env,
+        cwd=str(django_settings.BASE_DIR),
+    )
 
 
 def test_the_engine_queues_the_model_call_on_llm_and_returns_without_calling_it(

@@ -272,6 +272,14 @@ def _store(bot, text, *, ts):
     )
 
 
+def test_the_contact_lock_refuses_to_run_outside_a_transaction():
+    from django.db.transaction import TransactionManagementError
+
+    # Outside a transaction PostgreSQL would release the lock at once: a silent no-op.
+    with pytest.raises(TransactionManagementError, match="transaction.atomic"):
+        engine.lock_contact(chatbot_id=1, contact_key=CUSTOMER)
+
+
 # --- Cost per message ------------------------------------------------------------------
 
 

@@ -148,6 +148,29 @@ def test_it_queues_new_events_only_after_commit(bot, queued, django_capture_on_c
     assert queued == ids
 
 
+def test_the_engine_task_is_the_registered_dispatcher():
+    from chatbots import tasks
+
+    assert inbound._dispatch is tasks.dispatch_inbound
+
+
+def test_queueing_without_a_dispatcher_fails_loudly(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    monkeypatch.setattr(inbound, "_dispatch", None)
+    with pytest.raises(ImproperlyConfigured, match="INSTALLED_APPS"):
+        inbound.enqueue(event_ids=[1])
+
+
+def test_a_registered_dispatcher_gets_each_id(monkeypatch):
+    got: list[int] = []
+    monkeypatch.setattr(inbound, "_dispatch", None)
+    inbound.register_dispatcher(got.append)
+
+    assert inbound.enqueue(event_ids=[3, 5]) == 2
+    assert got == [3, 5]
+
+
 # --- claim -----------------------------------------------------------------------------------
 
 

@@ -376,7 +376,7 @@ def _context(bot, cliente, *, text="", reply_id="", step_path=""):
 
 
 def test_cancelar_typed_at_an_appointment_step_goes_to_that_step(bot, cliente):
-    from compliance.interceptor import optout_keywords
+    from chatbots.interceptors.consent import OptOutKeywords
 
     ctx = _context(
         bot,
@@ -385,15 +385,15 @@ def test_cancelar_typed_at_an_appointment_step_goes_to_that_step(bot, cliente):
         step_path="chatbots.handlers.agenda.ConfirmarAgendamentoHandler",
     )
 
-    assert optout_keywords(ctx) is None
+    assert OptOutKeywords().intercept(ctx) is None
     cliente.refresh_from_db()
     assert cliente.optout_em is None
 
 
 def test_a_template_button_with_our_payload_opts_out(bot, cliente):
-    from compliance.interceptor import optout_keywords
+    from chatbots.interceptors.consent import OptOutKeywords
 
-    reply = optout_keywords(
+    reply = OptOutKeywords().intercept(
         _context(bot, cliente, text="Não quero mais", reply_id="compliance:sair")
     )
 
