@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from agenda import services
 from agenda.models import ConfiguracaoAgenda, HorarioFuncionamento, Servico
-from agenda.selectors import configuracao_obter
+from agenda.selectors import configuracao_get
 from billing.models import Tenant
 
 # Monday to Friday, 9:00 to 18:00 (date.weekday() numbers).
@@ -35,11 +35,11 @@ def horarios_definir(*, tenant: Tenant, horarios: list[tuple[int, time, time]]) 
 def agenda_padrao_garantir(*, tenant: Tenant) -> str:
     """Give a tenant without an availability source the built-in calendar, Monday to Friday
     9:00-18:00. Returns what was done (for the command's output), "" if nothing was needed."""
-    config = configuracao_obter(tenant=tenant)
+    config = configuracao_get(tenant=tenant)
     if config is not None and config.fonte:
         return ""
     with transaction.atomic():
-        services.configuracao_definir(tenant=tenant, fonte=ConfiguracaoAgenda.Fonte.INTERNA)
+        services.configuracao_set(tenant=tenant, fonte=ConfiguracaoAgenda.Fonte.INTERNA)
         if not HorarioFuncionamento.objects.filter(tenant=tenant).exists():
             horarios_definir(tenant=tenant, horarios=HORARIO_PADRAO)
     return _(
@@ -53,4 +53,4 @@ def agenda_demo(*, tenant: Tenant) -> None:
     agenda_padrao_garantir(tenant=tenant)
     for nome, minutos in SERVICOS_DEMO:
         if not Servico.objects.filter(tenant=tenant, nome=nome).exists():
-            services.servico_criar(tenant=tenant, nome=nome, duracao_minutos=minutos)
+            services.servico_create(tenant=tenant, nome=nome, duracao_minutos=minutos)
