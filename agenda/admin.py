@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from agenda import notificacoes, selectors, services
-from agenda.availability import configuracao_ativa, horario_validar
+from agenda.availability import configuracao_get_active, horario_validate
 from agenda.errors import AgendaErro, SlotTaken
 from agenda.models import (
     Agendamento,
@@ -42,7 +42,7 @@ class ServicoAdmin(TenantScopedAdmin):
     list_select_related = ["tenant"]
 
     def delete_model(self, request, obj):
-        services.servico_excluir(servico=obj)
+        services.servico_delete(servico=obj)
 
 
 @admin.register(HorarioFuncionamento)
@@ -170,14 +170,14 @@ class AgendamentoForm(TenantConsistencyForm):
             return cleaned
         tenant, servico, inicio = campos
         try:
-            config = configuracao_ativa(tenant)
+            config = configuracao_get_active(tenant)
         except AgendaErro as exc:
             raise ValidationError(exc.message) from exc
         fim = inicio + timedelta(minutes=servico.duracao_minutos)
-        horario_validar(
+        horario_validate(
             tenant=tenant, config=config, inicio=inicio, fim=fim, exigir_antecedencia=False
         )
-        if selectors.horario_ocupado(tenant_id=tenant.pk, inicio=inicio, fim=fim):
+        if selectors.horario_is_taken(tenant_id=tenant.pk, inicio=inicio, fim=fim):
             raise ValidationError({"inicio": SlotTaken().message})
         return cleaned
 
@@ -234,7 +234,7 @@ class AgendamentoAdmin(TenantScopedAdmin):
             obj.save(update_fields=["observacoes", "atualizado_em"])
             return
         try:
-            novo = services.agendamento_criar(
+            novo = services.agendamento_create(
                 tenant=obj.tenant,
                 cliente=obj.cliente,
                 servico=obj.servico,
@@ -274,7 +274,7 @@ class AgendamentoAdmin(TenantScopedAdmin):
         self._aplicar(
             request,
             queryset,
-            lambda a: services.agendamento_confirmar(agendamento=a),
+            lambda a: services.agendamento_confirm(agendamento=a),
             _("%(n)s agendamento(s) confirmado(s)."),
         )
 
@@ -283,9 +283,7 @@ class AgendamentoAdmin(TenantScopedAdmin):
         self._aplicar(
             request,
             queryset,
-            lambda a: services.agendamento_cancelar(
-                agendamento=a, motivo=_("Cancelado pela equipe")
-            ),
+            lambda a: services.agendamento_cancel(agendamento=a, motivo=_("Cancelado pela equipe")),
             _("%(n)s agendamento(s) cancelado(s)."),
         )
 
@@ -316,7 +314,7 @@ class AgendamentoAdmin(TenantScopedAdmin):
         self._aplicar(
             request,
             queryset,
-            lambda a: services.agendamento_marcar_presenca(agendamento=a, compareceu=True),
+            lambda a: services.agendamento_mark_attendance(agendamento=a, compareceu=True),
             _("%(n)s presença(s) registrada(s)."),
         )
 
@@ -325,7 +323,7 @@ class AgendamentoAdmin(TenantScopedAdmin):
         self._aplicar(
             request,
             queryset,
-            lambda a: services.agendamento_marcar_presenca(agendamento=a, compareceu=False),
+            lambda a: services.agendamento_mark_attendance(agendamento=a, compareceu=False),
             _("%(n)s falta(s) registrada(s)."),
         )
 
@@ -335,8 +333,8 @@ class AgendamentoAdmin(TenantScopedAdmin):
         inicio = fim - timedelta(days=30)
         figuras = []
         for tenant in user_tenants(request.user).order_by("name")[:FIGURAS_MAX_EMPRESAS]:
-            taxa = selectors.taxa_comparecimento(tenant=tenant, inicio=inicio, fim=fim)
-            media = selectors.satisfacao_media(tenant=tenant, dias=30)
+            taxa = selectors.agendamento_attendance_rate(tenant=tenant, inicio=inicio, fim=fim)
+            media = selectors.feedback_average_score(tenant=tenant, dias=30)
             figuras.append(
                 {
                     "empresa": tenant.name,

@@ -25,7 +25,7 @@ from agenda.models import (
     HorarioFuncionamento,
     Servico,
 )
-from agenda.selectors import configuracao_obter
+from agenda.selectors import configuracao_get
 from billing.models import Tenant
 
 
@@ -46,13 +46,13 @@ class Janela:
     inicio_minimo: datetime  # now plus the minimum notice
 
 
-def fuso_do_tenant(tenant: Tenant) -> ZoneInfo:
+def tenant_time_zone(tenant: Tenant) -> ZoneInfo:
     return ZoneInfo(tenant.time_zone or "America/Sao_Paulo")
 
 
-def configuracao_ativa(tenant: Tenant) -> ConfiguracaoAgenda:
+def configuracao_get_active(tenant: Tenant) -> ConfiguracaoAgenda:
     """The tenant's configuration with a source, or AgendaNaoConfigurada."""
-    config = configuracao_obter(tenant=tenant)
+    config = configuracao_get(tenant=tenant)
     if config is None or not config.fonte:
         raise AgendaNaoConfigurada()
     if config.fonte == ConfiguracaoAgenda.Fonte.CALCOM and not config.cal_api_key:
@@ -62,9 +62,11 @@ def configuracao_ativa(tenant: Tenant) -> ConfiguracaoAgenda:
     return config
 
 
-def janela(*, tenant: Tenant, config: ConfiguracaoAgenda, agora: datetime | None = None) -> Janela:
+def booking_window(
+    *, tenant: Tenant, config: ConfiguracaoAgenda, agora: datetime | None = None
+) -> Janela:
     agora = agora or timezone.now()
-    hoje = agora.astimezone(fuso_do_tenant(tenant)).date()
+    hoje = agora.astimezone(tenant_time_zone(tenant)).date()
     return Janela(
         hoje=hoje,
         ultimo_dia=hoje + timedelta(days=config.dias_antecedencia),
@@ -72,11 +74,11 @@ def janela(*, tenant: Tenant, config: ConfiguracaoAgenda, agora: datetime | None
     )
 
 
-def _dias(primeiro: date, ultimo: date) -> list[date]:
+def _days_between(primeiro: date, ultimo: date) -> list[date]:
     return [primeiro + timedelta(days=n) for n in range((ultimo - primeiro).days + 1)]
 
 
-def event_type_do_servico(*, servico: Servico, config: ConfiguracaoAgenda) -> int:
+def servico_event_type(*, servico: Servico, config: ConfiguracaoAgenda) -> int:
     """The Cal.com event type a service books: its own, else the agenda's default."""
     event_type_id = servico.cal_event_type_id or config.cal_event_type_id
     if not event_type_id:
@@ -87,7 +89,7 @@ def event_type_do_servico(*, servico: Servico, config: ConfiguracaoAgenda) -> in
     return event_type_id
 
 
-def _interna(
+def _builtin_slots(
     *,
     tenant: Tenant,
     servico: Servico,
@@ -95,7 +97,7 @@ def _interna(
     ultimo: date,
     inicio_minimo: datetime,
 ) -> dict[date, list[Slot]]:
-    tz = fuso_do_tenant(tenant)
+    tz = tenant_time_zone(tenant)
     horarios: dict[int, list[tuple]] = {}
     for dia_semana, abre, fecha in HorarioFuncionamento.objects.filter(tenant=tenant).values_list(
         "dia_semana", "abre", "fecha"
@@ -117,7 +119,7 @@ def _interna(
     )
     duracao = timedelta(minutes=servico.duracao_minutos)
     resultado: dict[date, list[Slot]] = {}
-    for dia in _dias(primeiro, ultimo):
+    for dia in _days_between(primeiro, ultimo):
         if dia in fechados:
             continue
         slots = []
@@ -135,7 +137,7 @@ def _interna(
     return resultado
 
 
-def _calcom(
+def _calcom_slots(
     *,
     tenant: Tenant,
     servico: Servico,
@@ -144,10 +146,10 @@ def _calcom(
     ultimo: date,
     inicio_minimo: datetime,
 ) -> dict[date, list[Slot]]:
-    tz = fuso_do_tenant(tenant)
-    horarios = calcom.horarios_listar(
+    tz = tenant_time_zone(tenant)
+    horarios = calcom.horario_list(
         api_key=config.cal_api_key,
-        event_type_id=event_type_do_servico(servico=servico, config=config),
+        event_type_id=servico_event_type(servico=servico, config=config),
         primeiro_dia=primeiro,
         ultimo_dia=ultimo,
         fuso=str(tz),
@@ -163,19 +165,19 @@ def _calcom(
     return resultado
 
 
-def _por_dia(
+def _slots_by_day(
     *, tenant: Tenant, servico: Servico, primeiro: date, ultimo: date
 ) -> dict[date, list[Slot]]:
     if servico.tenant_id != tenant.pk:
         raise ValidationError({"servico": _("Serviço não encontrado.")})
-    config = configuracao_ativa(tenant)
-    atual = janela(tenant=tenant, config=config)
+    config = configuracao_get_active(tenant)
+    atual = booking_window(tenant=tenant, config=config)
     primeiro = max(primeiro, atual.hoje)
     ultimo = min(ultimo, atual.ultimo_dia)
     if primeiro > ultimo or not servico.ativo:
         return {}
     if config.fonte == ConfiguracaoAgenda.Fonte.CALCOM:
-        return _calcom(
+        return _calcom_slots(
             tenant=tenant,
             servico=servico,
             config=config,
@@ -183,7 +185,7 @@ def _por_dia(
             ultimo=ultimo,
             inicio_minimo=atual.inicio_minimo,
         )
-    return _interna(
+    return _builtin_slots(
         tenant=tenant,
         servico=servico,
         primeiro=primeiro,
@@ -192,24 +194,26 @@ def _por_dia(
     )
 
 
-def disponibilidade(*, tenant: Tenant, servico: Servico, dia: date) -> list[Slot]:
+def free_slots(*, tenant: Tenant, servico: Servico, dia: date) -> list[Slot]:
     """Free slots of `servico` on `dia` (a date in the tenant's time zone), in order.
 
     Raises AgendaNaoConfigurada when the tenant has no source, AgendaIndisponivel when
     Cal.com cannot be reached.
     """
-    return _por_dia(tenant=tenant, servico=servico, primeiro=dia, ultimo=dia).get(dia, [])
+    return _slots_by_day(tenant=tenant, servico=servico, primeiro=dia, ultimo=dia).get(dia, [])
 
 
-def proximos_dias_com_vaga(*, tenant: Tenant, servico: Servico, limite: int = 7) -> list[date]:
+def days_with_free_slots(*, tenant: Tenant, servico: Servico, limite: int = 7) -> list[date]:
     """Up to `limite` days, from today on, with at least one free slot (one Cal.com call)."""
-    config = configuracao_ativa(tenant)
-    atual = janela(tenant=tenant, config=config)
-    por_dia = _por_dia(tenant=tenant, servico=servico, primeiro=atual.hoje, ultimo=atual.ultimo_dia)
+    config = configuracao_get_active(tenant)
+    atual = booking_window(tenant=tenant, config=config)
+    por_dia = _slots_by_day(
+        tenant=tenant, servico=servico, primeiro=atual.hoje, ultimo=atual.ultimo_dia
+    )
     return sorted(dia for dia, slots in por_dia.items() if slots)[:limite]
 
 
-def horario_validar(
+def horario_validate(
     *,
     tenant: Tenant,
     config: ConfiguracaoAgenda,
@@ -225,7 +229,7 @@ def horario_validar(
     if timezone.is_naive(inicio):
         raise ValidationError({"inicio": _("Informe o horário com fuso horário.")})
     agora = timezone.now()
-    atual = janela(tenant=tenant, config=config, agora=agora)
+    atual = booking_window(tenant=tenant, config=config, agora=agora)
     if inicio <= agora:
         raise ValidationError({"inicio": _("Esse horário já passou.")})
     if exigir_antecedencia and inicio < atual.inicio_minimo:
@@ -235,7 +239,7 @@ def horario_validar(
                 % {"min": config.antecedencia_minima_minutos}
             }
         )
-    tz = fuso_do_tenant(tenant)
+    tz = tenant_time_zone(tenant)
     inicio_local, fim_local = inicio.astimezone(tz), fim.astimezone(tz)
     if inicio_local.date() > atual.ultimo_dia:
         raise ValidationError(

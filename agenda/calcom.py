@@ -28,14 +28,14 @@ from config import http
 logger = logging.getLogger(__name__)
 
 # cal-api-version per endpoint (Cal.com: https://cal.com/docs/api-reference/v2).
-VERSAO_SLOTS = "2024-09-04"
-VERSAO_BOOKINGS = "2024-08-13"
+SLOTS_API_VERSION = "2024-09-04"
+BOOKINGS_API_VERSION = "2024-08-13"
 
 # The literal header value Cal.com sends when the webhook has no secret (Cal.com: https://cal.com/docs/developing/guides/automation/webhooks).
-SEM_SEGREDO = "no-secret-provided"
+NO_SECRET = "no-secret-provided"
 
 # Phrases of Cal.com's booking errors that mean "that time is not free any more".
-_FRASES_OCUPADO = (
+_TAKEN_PHRASES = (
     "already has booking",
     "not available",
     "no_available_users",
@@ -78,7 +78,7 @@ def _url(path: str) -> str:
     return base + path
 
 
-def _chamar(
+def _call(
     method: str,
     path: str,
     *,
@@ -116,7 +116,7 @@ def _chamar(
     return corpo
 
 
-def _data_hora(valor: Any) -> datetime | None:
+def parse_datetime(valor: Any) -> datetime | None:
     if not isinstance(valor, str) or not valor:
         return None
     try:
@@ -130,7 +130,7 @@ def _utc_iso(valor: datetime) -> str:
     return valor.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def horarios_listar(
+def horario_list(
     *, api_key: str, event_type_id: int, primeiro_dia: date, ultimo_dia: date, fuso: str
 ) -> list[CalHorario]:
     """Free start times of an event type from the first to the last day (inclusive, in `fuso`).
@@ -140,11 +140,11 @@ def horarios_listar(
     tz = ZoneInfo(fuso)
     inicio = datetime.combine(primeiro_dia, time.min, tzinfo=tz)
     fim = datetime.combine(ultimo_dia + timedelta(days=1), time.min, tzinfo=tz)
-    corpo = _chamar(
+    corpo = _call(
         "GET",
         "/v2/slots",
         api_key=api_key,
-        versao=VERSAO_SLOTS,
+        versao=SLOTS_API_VERSION,
         params={
             "eventTypeId": event_type_id,
             "start": _utc_iso(inicio),
@@ -158,16 +158,16 @@ def horarios_listar(
     horarios = []
     for lista in dados.values():
         for item in lista if isinstance(lista, list) else []:
-            inicio_slot = _data_hora(item.get("start") if isinstance(item, dict) else item)
+            inicio_slot = parse_datetime(item.get("start") if isinstance(item, dict) else item)
             if inicio_slot is None:
                 continue
-            fim_slot = _data_hora(item.get("end")) if isinstance(item, dict) else None
+            fim_slot = parse_datetime(item.get("end")) if isinstance(item, dict) else None
             horarios.append(CalHorario(inicio=inicio_slot, fim=fim_slot))
     horarios.sort(key=lambda h: h.inicio)
     return horarios
 
 
-def _reserva(corpo: dict[str, Any]) -> CalReserva:
+def _reserva_from_body(corpo: dict[str, Any]) -> CalReserva:
     dados = corpo.get("data")
     if isinstance(dados, list):  # recurring bookings answer a list; we book single ones
         dados = dados[0] if dados else None
@@ -175,21 +175,21 @@ def _reserva(corpo: dict[str, Any]) -> CalReserva:
         raise CalErro(status_code=200, codigo="bad_body", detalhe="booking without uid")
     return CalReserva(
         uid=str(dados["uid"]),
-        inicio=_data_hora(dados.get("start")),
-        fim=_data_hora(dados.get("end")),
+        inicio=parse_datetime(dados.get("start")),
+        fim=parse_datetime(dados.get("end")),
     )
 
 
-def _ocupado(exc: CalErro) -> bool:
+def _is_taken(exc: CalErro) -> bool:
     if exc.status_code == 409:
         return True
     if exc.status_code != 400:
         return False
     texto = f"{exc.codigo} {exc.detalhe}".lower()
-    return any(frase in texto for frase in _FRASES_OCUPADO)
+    return any(frase in texto for frase in _TAKEN_PHRASES)
 
 
-def reserva_criar(
+def reserva_create(
     *,
     api_key: str,
     event_type_id: int,
@@ -216,23 +216,25 @@ def reserva_criar(
         # Cal.com accepts at most 50 metadata keys of string values.
         body["metadata"] = {str(k): str(v)[:500] for k, v in list(metadata.items())[:50]}
     try:
-        corpo = _chamar("POST", "/v2/bookings", api_key=api_key, versao=VERSAO_BOOKINGS, json=body)
+        corpo = _call(
+            "POST", "/v2/bookings", api_key=api_key, versao=BOOKINGS_API_VERSION, json=body
+        )
     except CalErro as exc:
-        if _ocupado(exc):
+        if _is_taken(exc):
             raise SlotTaken() from exc
         raise
-    return _reserva(corpo)
+    return _reserva_from_body(corpo)
 
 
-def reserva_cancelar(*, api_key: str, uid: str, motivo: str = "") -> None:
+def reserva_cancel(*, api_key: str, uid: str, motivo: str = "") -> None:
     """POST /v2/bookings/{uid}/cancel. A booking Cal.com no longer knows counts as cancelled."""
     body = {"cancellationReason": motivo} if motivo else {}
     try:
-        _chamar(
+        _call(
             "POST",
             f"/v2/bookings/{uid}/cancel",
             api_key=api_key,
-            versao=VERSAO_BOOKINGS,
+            versao=BOOKINGS_API_VERSION,
             json=body,
         )
     except CalErro as exc:
@@ -241,7 +243,7 @@ def reserva_cancelar(*, api_key: str, uid: str, motivo: str = "") -> None:
         raise
 
 
-def reserva_reagendar(
+def reserva_reschedule(
     *, api_key: str, uid: str, novo_inicio: datetime, motivo: str = ""
 ) -> CalReserva:
     """POST /v2/bookings/{uid}/reschedule. Cal.com answers 201 with a NEW booking uid."""
@@ -249,21 +251,21 @@ def reserva_reagendar(
     if motivo:
         body["reschedulingReason"] = motivo
     try:
-        corpo = _chamar(
+        corpo = _call(
             "POST",
             f"/v2/bookings/{uid}/reschedule",
             api_key=api_key,
-            versao=VERSAO_BOOKINGS,
+            versao=BOOKINGS_API_VERSION,
             json=body,
         )
     except CalErro as exc:
-        if _ocupado(exc):
+        if _is_taken(exc):
             raise SlotTaken() from exc
         raise
-    return _reserva(corpo)
+    return _reserva_from_body(corpo)
 
 
-def verificar_assinatura(*, raw_body: bytes, header: str | None, secret: str) -> bool:
+def verify_signature(*, raw_body: bytes, header: str | None, secret: str) -> bool:
     """True when `header` (X-Cal-Signature-256) is the hex HMAC-SHA256 of the raw body.
 
     Cal.com sends bare lowercase hex; a "sha256=" prefix is tolerated. Without a configured
@@ -274,7 +276,7 @@ def verificar_assinatura(*, raw_body: bytes, header: str | None, secret: str) ->
     valor = header.strip()
     if valor[:7].lower() == "sha256=":
         valor = valor[7:]
-    if valor == SEM_SEGREDO:
+    if valor == NO_SECRET:
         return False
     esperado = hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(esperado.encode(), valor.lower().encode("utf-8", "replace"))

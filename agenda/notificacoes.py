@@ -1,8 +1,8 @@
 """What the agenda tells customers on its own: reminders (24 h and 1 h before), the "we
 missed you" after a no-show and the satisfaction question after an attended appointment.
 
-Each job claims its work with a conditional UPDATE (agenda.services: lembrete_reivindicar,
-agendamento_marcar_no_show, followup_reivindicar) and queues the message in the SAME
+Each job claims its work with a conditional UPDATE (agenda.services: lembrete_claim,
+agendamento_mark_no_show, followup_claim) and queues the message in the SAME
 transaction, so:
 * two beat ticks or two workers never send the same thing twice (the second UPDATE waits
   for the first transaction and then matches no row);
@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agenda import selectors, services, textos
-from agenda.availability import fuso_do_tenant
+from agenda.availability import tenant_time_zone
 from agenda.models import Agendamento
 from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
 from chatbots.wire import Button, Buttons, Outbound, Template
@@ -78,7 +78,7 @@ def _template(*, chatbot: Chatbot, agendamento: Agendamento, uso: str) -> Templa
     )
     if registrado is None:
         return None
-    local = agendamento.inicio.astimezone(fuso_do_tenant(agendamento.tenant))
+    local = agendamento.inicio.astimezone(tenant_time_zone(agendamento.tenant))
     params = [
         agendamento.cliente.nome or _("cliente"),
         agendamento.servico.nome,
@@ -146,7 +146,7 @@ def lembrete_enviar(*, agendamento: Agendamento, tipo: str, agora: datetime) -> 
     call did it; False when someone else already had (or the appointment is no longer
     active). Without a bot to send through, the claim stays and the reason is logged."""
     with transaction.atomic():
-        if not services.lembrete_reivindicar(agendamento_id=agendamento.pk, tipo=tipo, agora=agora):
+        if not services.lembrete_claim(agendamento_id=agendamento.pk, tipo=tipo, agora=agora):
             return False
         try:
             _enviar(
@@ -167,10 +167,10 @@ def lembretes_enviar(*, agora: datetime | None = None) -> dict[str, int]:
     """The periodic reminder job: every due 24 h and 1 h reminder, once each."""
     agora = agora or timezone.now()
     enviados = {}
-    for tipo in selectors.LEMBRETES:
+    for tipo in selectors.REMINDERS:
         enviados[tipo] = sum(
             lembrete_enviar(agendamento=agendamento, tipo=tipo, agora=agora)
-            for agendamento in selectors.agendamentos_para_lembrete(tipo=tipo, agora=agora)
+            for agendamento in selectors.agendamento_list_reminder_due(tipo=tipo, agora=agora)
         )
     if any(enviados.values()):
         logger.info("agenda reminders", extra={"enviados": enviados})
@@ -221,9 +221,9 @@ def no_shows_processar(*, agora: datetime | None = None) -> int:
     again. Returns how many were marked."""
     agora = agora or timezone.now()
     marcados = 0
-    for agendamento in selectors.agendamentos_no_show(agora=agora):
+    for agendamento in selectors.agendamento_list_no_show_due(agora=agora):
         with transaction.atomic():
-            if not services.agendamento_marcar_no_show(agendamento_id=agendamento.pk):
+            if not services.agendamento_mark_no_show(agendamento_id=agendamento.pk):
                 continue  # staff marked attendance meanwhile, or another worker got it
             marcados += 1
             try:
@@ -262,9 +262,9 @@ def followups_enviar(*, agora: datetime | None = None) -> int:
     hour after its end. Returns how many were sent."""
     agora = agora or timezone.now()
     enviados = 0
-    for agendamento in selectors.agendamentos_para_followup(agora=agora):
+    for agendamento in selectors.agendamento_list_followup_due(agora=agora):
         with transaction.atomic():
-            if not services.followup_reivindicar(agendamento_id=agendamento.pk, agora=agora):
+            if not services.followup_claim(agendamento_id=agendamento.pk, agora=agora):
                 continue
             enviados += 1
             try:

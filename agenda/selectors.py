@@ -19,21 +19,21 @@ from clientes.models import Cliente
 
 # When each reminder is due: the start is within (agora + desde, agora + ate]. A 24 h reminder
 # not sent before the last hour is dropped; the 1 h reminder covers that hour.
-LEMBRETES: dict[str, tuple[str, timedelta, timedelta]] = {
+REMINDERS: dict[str, tuple[str, timedelta, timedelta]] = {
     "24h": ("lembrete_24h_enviado_em", timedelta(hours=1), timedelta(hours=24)),
     "1h": ("lembrete_1h_enviado_em", timedelta(0), timedelta(hours=1)),
 }
 # The satisfaction question goes one hour after the end (issue "Appointments"); after a day
 # the customer's memory and WhatsApp's 24-hour window have both passed, so it is skipped.
-FOLLOWUP_ATRASO = timedelta(hours=1)
-FOLLOWUP_VALIDADE = timedelta(hours=24)
+FOLLOWUP_DELAY = timedelta(hours=1)
+FOLLOWUP_EXPIRY = timedelta(hours=24)
 
 
-def configuracao_obter(*, tenant: Tenant) -> ConfiguracaoAgenda | None:
+def configuracao_get(*, tenant: Tenant) -> ConfiguracaoAgenda | None:
     return ConfiguracaoAgenda.objects.filter(tenant=tenant).first()
 
 
-def horario_ocupado(
+def horario_is_taken(
     *, tenant_id: int, inicio: datetime, fim: datetime, exceto: int | None = None
 ) -> bool:
     """Whether an active appointment of the tenant overlaps [inicio, fim)."""
@@ -45,11 +45,41 @@ def horario_ocupado(
     return qs.exists()
 
 
-def servicos_ativos(*, tenant: Tenant) -> QuerySet[Servico]:
+def servico_list_active(*, tenant: Tenant) -> QuerySet[Servico]:
     return Servico.objects.filter(tenant=tenant, ativo=True).order_by("nome")
 
 
-def agendamentos_do_cliente(
+def servico_get_active(*, tenant_id: int, pk: int) -> Servico | None:
+    """The tenant's service `pk` while it can be booked; else None."""
+    return Servico.objects.filter(tenant_id=tenant_id, pk=pk, ativo=True).first()
+
+
+def agendamento_get_of_cliente(*, tenant_id: int, cliente_id: int, pk: int) -> Agendamento | None:
+    """Appointment `pk` if it is this customer's, in this tenant; else None (a reply id
+    that names someone else's appointment finds nothing)."""
+    return (
+        Agendamento.objects.select_related("servico", "tenant", "cliente")
+        .filter(pk=pk, tenant_id=tenant_id, cliente_id=cliente_id)
+        .first()
+    )
+
+
+def agendamento_latest_version(*, agendamento: Agendamento, max_hops: int = 10) -> Agendamento:
+    """The appointment `agendamento` became through reschedules (Agendamento.reagendado_para),
+    itself when it was not moved; at most `max_hops` moves are followed."""
+    for _hop in range(max_hops):
+        if (
+            agendamento.status != Agendamento.Status.REAGENDADO
+            or not agendamento.reagendado_para_id
+        ):
+            break
+        agendamento = Agendamento.objects.select_related("servico", "tenant", "cliente").get(
+            pk=agendamento.reagendado_para_id
+        )
+    return agendamento
+
+
+def agendamento_list_upcoming(
     *, cliente: Cliente, agora: datetime | None = None
 ) -> QuerySet[Agendamento]:
     """The customer's active appointments that have not started yet, soonest first."""
@@ -65,11 +95,11 @@ def agendamentos_do_cliente(
     )
 
 
-def agendamento_proximo(*, cliente: Cliente, agora: datetime | None = None) -> Agendamento | None:
-    return agendamentos_do_cliente(cliente=cliente, agora=agora).first()
+def agendamento_next(*, cliente: Cliente, agora: datetime | None = None) -> Agendamento | None:
+    return agendamento_list_upcoming(cliente=cliente, agora=agora).first()
 
 
-def agendamento_ultima_falta(*, cliente: Cliente) -> Agendamento | None:
+def agendamento_last_no_show(*, cliente: Cliente) -> Agendamento | None:
     """The customer's most recent missed appointment (the no-show offer is about it)."""
     return (
         Agendamento.objects.filter(cliente=cliente, status=Agendamento.Status.NAO_COMPARECEU)
@@ -79,7 +109,7 @@ def agendamento_ultima_falta(*, cliente: Cliente) -> Agendamento | None:
     )
 
 
-def agendamento_ultimo_avaliavel(*, cliente: Cliente) -> Agendamento | None:
+def agendamento_last_rateable(*, cliente: Cliente) -> Agendamento | None:
     """The customer's most recent attended appointment they were asked to rate."""
     return (
         Agendamento.objects.filter(
@@ -93,16 +123,16 @@ def agendamento_ultimo_avaliavel(*, cliente: Cliente) -> Agendamento | None:
     )
 
 
-def agendamentos_para_lembrete(*, tipo: str, agora: datetime) -> QuerySet[Agendamento]:
+def agendamento_list_reminder_due(*, tipo: str, agora: datetime) -> QuerySet[Agendamento]:
     """Active appointments whose `tipo` ("24h" or "1h") reminder is due and not yet sent.
 
     Reads the partial index agenda_lembrete_<tipo>_idx. Sending must still claim each row
-    with `services.lembrete_reivindicar` so two workers never send the same reminder.
+    with `services.lembrete_claim` so two workers never send the same reminder.
     """
     try:
-        campo, desde, ate = LEMBRETES[tipo]
+        campo, desde, ate = REMINDERS[tipo]
     except KeyError:
-        raise ValueError(f"unknown reminder kind {tipo!r}; use one of {sorted(LEMBRETES)}")
+        raise ValueError(f"unknown reminder kind {tipo!r}; use one of {sorted(REMINDERS)}")
     return (
         Agendamento.objects.filter(
             **{f"{campo}__isnull": True},
@@ -116,7 +146,7 @@ def agendamentos_para_lembrete(*, tipo: str, agora: datetime) -> QuerySet[Agenda
     )
 
 
-def agendamentos_no_show(*, agora: datetime) -> QuerySet[Agendamento]:
+def agendamento_list_no_show_due(*, agora: datetime) -> QuerySet[Agendamento]:
     """Active appointments past their end plus the tenant's tolerance: customers who did not
     come (staff who saw them mark attendance, which moves them out of the active statuses).
 
@@ -142,15 +172,15 @@ def agendamentos_no_show(*, agora: datetime) -> QuerySet[Agendamento]:
     )
 
 
-def agendamentos_para_followup(*, agora: datetime) -> QuerySet[Agendamento]:
+def agendamento_list_followup_due(*, agora: datetime) -> QuerySet[Agendamento]:
     """Attended appointments that ended at least an hour ago (and less than a day ago) and
     were not asked about satisfaction yet. Reads agenda_followup_idx."""
     return (
         Agendamento.objects.filter(
             status=Agendamento.Status.CONCLUIDO,
             followup_enviado_em__isnull=True,
-            fim__lte=agora - FOLLOWUP_ATRASO,
-            fim__gt=agora - FOLLOWUP_VALIDADE,
+            fim__lte=agora - FOLLOWUP_DELAY,
+            fim__gt=agora - FOLLOWUP_EXPIRY,
             tenant__active=True,
         )
         .select_related("tenant", "cliente", "servico")
@@ -158,7 +188,7 @@ def agendamentos_para_followup(*, agora: datetime) -> QuerySet[Agendamento]:
     )
 
 
-def taxa_comparecimento(*, tenant: Tenant, inicio: datetime, fim: datetime) -> float | None:
+def agendamento_attendance_rate(*, tenant: Tenant, inicio: datetime, fim: datetime) -> float | None:
     """Attended / (attended + no-show) of appointments starting in [inicio, fim); None when
     there is nothing to measure yet."""
     contagem = Agendamento.objects.filter(
@@ -175,7 +205,7 @@ def taxa_comparecimento(*, tenant: Tenant, inicio: datetime, fim: datetime) -> f
     return contagem["presentes"] / contagem["total"]
 
 
-def satisfacao_media(*, tenant: Tenant, dias: int = 30) -> float | None:
+def feedback_average_score(*, tenant: Tenant, dias: int = 30) -> float | None:
     """Average score (1-5) of the feedback received in the last `dias` days; None if none."""
     media = FeedbackEvent.objects.filter(
         tenant=tenant, recebido_em__gte=timezone.now() - timedelta(days=dias)

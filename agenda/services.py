@@ -1,5 +1,6 @@
-"""Writes on the agenda: services, appointments, attendance, feedback, job claims and the
-Cal.com webhook. Views, admin actions, chat handlers and tasks call these, never `.save()`.
+"""Writes on the agenda: configuration, services, appointments, attendance, feedback, the
+periodic jobs' claims and the agenda's audit entries. Views, admin actions, chat handlers,
+tasks and the Cal.com webhook mapping (agenda.calcom_webhook) call these, never `.save()`.
 
 No double booking: on PostgreSQL the exclusion constraint `agenda_sem_sobreposicao` is the
 guard (our check before inserting only gives a friendlier early answer); on SQLite the
@@ -13,9 +14,7 @@ transaction is held open during the HTTP call.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,40 +25,28 @@ from django.utils.translation import gettext as _
 
 from agenda import calcom
 from agenda.availability import (
-    configuracao_ativa,
-    event_type_do_servico,
-    fuso_do_tenant,
-    horario_validar,
+    configuracao_get_active,
+    horario_validate,
+    servico_event_type,
+    tenant_time_zone,
 )
-from agenda.errors import (
-    AgendaIndisponivel,
-    SlotTaken,
-    WebhookAssinaturaInvalida,
-    WebhookInvalido,
-)
-from agenda.models import (
-    Agendamento,
-    CalWebhookEvento,
-    ConfiguracaoAgenda,
-    FeedbackEvent,
-    Servico,
-)
-from agenda.selectors import LEMBRETES, configuracao_obter, horario_ocupado
+from agenda.errors import AgendaIndisponivel, SlotTaken
+from agenda.models import Agendamento, ConfiguracaoAgenda, FeedbackEvent, Servico
+from agenda.selectors import REMINDERS, configuracao_get, horario_is_taken
 from billing.models import Tenant
 from clientes.models import Cliente
-from clientes.phones import InvalidPhone, normalize_phone
-from clientes.services import cliente_create, cliente_upsert_from_whatsapp
+from compliance import audit
 
 logger = logging.getLogger(__name__)
 
-CONSTRAINT_SOBREPOSICAO = "agenda_sem_sobreposicao"
-CONSTRAINT_UID = "agenda_cal_uid_unico"
+OVERLAP_CONSTRAINT = "agenda_sem_sobreposicao"
+CAL_UID_CONSTRAINT = "agenda_cal_uid_unico"
 
 
 # --- configuration and services ---------------------------------------------------------
 
 
-def configuracao_definir(*, tenant: Tenant, **campos: Any) -> ConfiguracaoAgenda:
+def configuracao_set(*, tenant: Tenant, **campos: Any) -> ConfiguracaoAgenda:
     """Create or update the tenant's agenda configuration (fonte, Cal.com keys, rules)."""
     if "fonte" in campos and campos["fonte"] not in ConfiguracaoAgenda.Fonte.values:
         raise ValidationError({"fonte": _("Fonte de disponibilidade desconhecida.")})
@@ -71,7 +58,7 @@ def configuracao_definir(*, tenant: Tenant, **campos: Any) -> ConfiguracaoAgenda
     return config
 
 
-def servico_criar(
+def servico_create(
     *,
     tenant: Tenant,
     nome: str,
@@ -93,7 +80,7 @@ def servico_criar(
     return servico
 
 
-def servico_atualizar(*, servico: Servico, **mudancas: Any) -> Servico:
+def servico_update(*, servico: Servico, **mudancas: Any) -> Servico:
     for campo, valor in mudancas.items():
         setattr(servico, campo, valor)
     servico.full_clean()
@@ -101,7 +88,7 @@ def servico_atualizar(*, servico: Servico, **mudancas: Any) -> Servico:
     return servico
 
 
-def servico_excluir(*, servico: Servico) -> None:
+def servico_delete(*, servico: Servico) -> None:
     if servico.agendamentos.exists():
         raise ValidationError(
             _("Este serviço tem agendamentos e não pode ser excluído; desative-o em vez disso.")
@@ -112,13 +99,13 @@ def servico_excluir(*, servico: Servico) -> None:
 # --- the no-overlap insert --------------------------------------------------------------
 
 
-def _constraint_violada(exc: IntegrityError) -> str:
+def _violated_constraint(exc: IntegrityError) -> str:
     diag = getattr(exc.__cause__, "diag", None)
     nome = getattr(diag, "constraint_name", None) or ""
     if nome:
         return nome
     texto = str(exc)
-    for candidato in (CONSTRAINT_SOBREPOSICAO, CONSTRAINT_UID):
+    for candidato in (OVERLAP_CONSTRAINT, CAL_UID_CONSTRAINT):
         if candidato in texto:
             return candidato
     return ""
@@ -129,7 +116,7 @@ def _constraint_violada(exc: IntegrityError) -> str:
 # aborted with "deadlock detected" (SQLSTATE 40P01) instead of an exclusion violation.
 # Retrying that insert waits for the winner and gets the plain answer.
 DEADLOCK = "40P01"
-TENTATIVAS_INSERT = 3
+INSERT_ATTEMPTS = 3
 
 
 def _sqlstate(exc: Exception) -> str:
@@ -137,32 +124,32 @@ def _sqlstate(exc: Exception) -> str:
     return getattr(causa, "sqlstate", None) or getattr(getattr(causa, "diag", None), "sqlstate", "")
 
 
-def _inserir(**campos: Any) -> Agendamento:
+def agendamento_insert(**campos: Any) -> Agendamento:
     """Insert an active appointment or raise SlotTaken. Other IntegrityErrors propagate."""
     agendamento = Agendamento(**campos)
     with transaction.atomic():
-        if horario_ocupado(
+        if horario_is_taken(
             tenant_id=agendamento.tenant_id, inicio=agendamento.inicio, fim=agendamento.fim
         ):
             raise SlotTaken()
-        for tentativa in range(1, TENTATIVAS_INSERT + 1):
+        for tentativa in range(1, INSERT_ATTEMPTS + 1):
             try:
                 with transaction.atomic():
                     agendamento.save(force_insert=True)
                 break
             except IntegrityError as exc:
-                if _constraint_violada(exc) == CONSTRAINT_SOBREPOSICAO:
+                if _violated_constraint(exc) == OVERLAP_CONSTRAINT:
                     raise SlotTaken() from exc
                 raise
             except OperationalError as exc:
-                if _sqlstate(exc) != DEADLOCK or tentativa == TENTATIVAS_INSERT:
+                if _sqlstate(exc) != DEADLOCK or tentativa == INSERT_ATTEMPTS:
                     raise
                 agendamento.pk = None
                 logger.info("agenda insert deadlock, retrying", extra={"tentativa": tentativa})
     return agendamento
 
 
-def _mesmo_tenant(tenant: Tenant, **objetos: Any) -> None:
+def _check_same_tenant(tenant: Tenant, **objetos: Any) -> None:
     for nome, objeto in objetos.items():
         if objeto.tenant_id != tenant.pk:
             raise ValidationError({nome: _("Este registro pertence a outra empresa.")})
@@ -171,7 +158,7 @@ def _mesmo_tenant(tenant: Tenant, **objetos: Any) -> None:
 # --- appointments -----------------------------------------------------------------------
 
 
-def agendamento_criar(
+def agendamento_create(
     *,
     tenant: Tenant,
     cliente: Cliente,
@@ -186,14 +173,14 @@ def agendamento_criar(
     time is taken), AgendaNaoConfigurada, or AgendaIndisponivel (Cal.com failed: nothing
     was booked anywhere).
     """
-    _mesmo_tenant(tenant, cliente=cliente, servico=servico)
+    _check_same_tenant(tenant, cliente=cliente, servico=servico)
     if origem not in Agendamento.Origem.values:
         raise ValidationError({"origem": _("Origem de agendamento desconhecida.")})
     if not servico.ativo:
         raise ValidationError({"servico": _("Este serviço não está disponível para agendamento.")})
-    config = configuracao_ativa(tenant)
+    config = configuracao_get_active(tenant)
     fim = inicio + timedelta(minutes=servico.duracao_minutos)
-    horario_validar(
+    horario_validate(
         tenant=tenant,
         config=config,
         inicio=inicio,
@@ -211,7 +198,7 @@ def agendamento_criar(
         "status": Agendamento.Status.PENDENTE,
     }
     if config.fonte != ConfiguracaoAgenda.Fonte.CALCOM:
-        return _inserir(**campos)
+        return agendamento_insert(**campos)
 
     if not cliente.telefone:
         # Cal.com needs the attendee's phone or email, and a customer here may have neither.
@@ -219,14 +206,14 @@ def agendamento_criar(
             {"cliente": _("Para agendar pelo Cal.com, o cliente precisa ter telefone.")}
         )
     # Do not bother Cal.com for a time we already know is taken.
-    if horario_ocupado(tenant_id=tenant.pk, inicio=inicio, fim=fim):
+    if horario_is_taken(tenant_id=tenant.pk, inicio=inicio, fim=fim):
         raise SlotTaken()
-    reserva = calcom.reserva_criar(
+    reserva = calcom.reserva_create(
         api_key=config.cal_api_key,
-        event_type_id=event_type_do_servico(servico=servico, config=config),
+        event_type_id=servico_event_type(servico=servico, config=config),
         inicio=inicio,
         nome=cliente.nome,
-        fuso=str(fuso_do_tenant(tenant)),
+        fuso=str(tenant_time_zone(tenant)),
         telefone=cliente.telefone,
         metadata={"origem": origem, "cliente_id": str(cliente.pk), "empresa": tenant.slug},
     )
@@ -234,7 +221,7 @@ def agendamento_criar(
     if reserva.fim and reserva.inicio and reserva.fim > reserva.inicio:
         campos["inicio"], campos["fim"] = reserva.inicio, reserva.fim
     try:
-        return _inserir(**campos)
+        return agendamento_insert(**campos)
     except (SlotTaken, IntegrityError):
         # Cal.com's BOOKING_CREATED webhook may have stored this very booking first.
         existente = Agendamento.objects.filter(tenant=tenant, cal_booking_uid=reserva.uid).first()
@@ -242,21 +229,21 @@ def agendamento_criar(
             existente.origem, existente.observacoes = origem, observacoes or existente.observacoes
             existente.save(update_fields=["origem", "observacoes", "atualizado_em"])
             return existente
-        _calcom_desfazer(config=config, uid=reserva.uid)
+        _calcom_undo_booking(config=config, uid=reserva.uid)
         raise
 
 
-def _calcom_desfazer(*, config: ConfiguracaoAgenda, uid: str) -> None:
+def _calcom_undo_booking(*, config: ConfiguracaoAgenda, uid: str) -> None:
     """Best effort: cancel a Cal.com booking we could not store (it would block the slot)."""
     try:
-        calcom.reserva_cancelar(
+        calcom.reserva_cancel(
             api_key=config.cal_api_key, uid=uid, motivo=_("Horário ocupado em outro canal")
         )
     except AgendaIndisponivel:
         logger.error("cal.com booking left without a local appointment", extra={"uid": uid})
 
 
-def agendamento_confirmar(*, agendamento: Agendamento) -> Agendamento:
+def agendamento_confirm(*, agendamento: Agendamento) -> Agendamento:
     """The customer confirms they will come. Confirming twice is harmless."""
     if agendamento.status == Agendamento.Status.CONFIRMADO:
         return agendamento
@@ -272,7 +259,7 @@ def agendamento_confirmar(*, agendamento: Agendamento) -> Agendamento:
     return agendamento
 
 
-def agendamento_cancelar(
+def agendamento_cancel(
     *, agendamento: Agendamento, motivo: str = "", sincronizar_calcom: bool = True
 ) -> Agendamento:
     """Cancel an active appointment (also in Cal.com when it came from there).
@@ -288,9 +275,9 @@ def agendamento_cancelar(
             % {"status": agendamento.get_status_display().lower()}
         )
     if sincronizar_calcom and agendamento.cal_booking_uid:
-        config = configuracao_obter(tenant=agendamento.tenant)
+        config = configuracao_get(tenant=agendamento.tenant)
         if config is not None and config.cal_api_key:
-            calcom.reserva_cancelar(
+            calcom.reserva_cancel(
                 api_key=config.cal_api_key, uid=agendamento.cal_booking_uid, motivo=motivo
             )
         else:
@@ -305,7 +292,7 @@ def agendamento_cancelar(
     return agendamento
 
 
-def _reagendar_local(
+def agendamento_reschedule_local(
     *, agendamento_id: int, novo_inicio: datetime, novo_fim: datetime, novo_uid: str
 ) -> Agendamento:
     with transaction.atomic():
@@ -322,7 +309,7 @@ def _reagendar_local(
         status_anterior = atual.status
         atual.status = Agendamento.Status.REAGENDADO
         atual.save(update_fields=["status", "atualizado_em"])
-        novo = _inserir(
+        novo = agendamento_insert(
             tenant_id=atual.tenant_id,
             cliente_id=atual.cliente_id,
             servico_id=atual.servico_id,
@@ -342,7 +329,7 @@ def _reagendar_local(
     return novo
 
 
-def agendamento_reagendar(*, agendamento: Agendamento, novo_inicio: datetime) -> Agendamento:
+def agendamento_reschedule(*, agendamento: Agendamento, novo_inicio: datetime) -> Agendamento:
     """Move an active appointment: the old row becomes `reagendado` and points to the new one,
     which is returned (same customer, service and status; reminders start afresh).
 
@@ -356,29 +343,29 @@ def agendamento_reagendar(*, agendamento: Agendamento, novo_inicio: datetime) ->
             % {"status": agendamento.get_status_display().lower()}
         )
     tenant = agendamento.tenant
-    config = configuracao_ativa(tenant)
+    config = configuracao_get_active(tenant)
     novo_fim = novo_inicio + timedelta(minutes=agendamento.servico.duracao_minutos)
-    horario_validar(
+    horario_validate(
         tenant=tenant,
         config=config,
         inicio=novo_inicio,
         fim=novo_fim,
         exigir_antecedencia=agendamento.origem == Agendamento.Origem.CHAT,
     )
-    if horario_ocupado(
+    if horario_is_taken(
         tenant_id=tenant.pk, inicio=novo_inicio, fim=novo_fim, exceto=agendamento.pk
     ):
         raise SlotTaken()
     novo_uid = ""
     if agendamento.cal_booking_uid and config.fonte == ConfiguracaoAgenda.Fonte.CALCOM:
-        reserva = calcom.reserva_reagendar(
+        reserva = calcom.reserva_reschedule(
             api_key=config.cal_api_key, uid=agendamento.cal_booking_uid, novo_inicio=novo_inicio
         )
         novo_uid = reserva.uid
         if reserva.inicio and reserva.fim and reserva.fim > reserva.inicio:
             novo_inicio, novo_fim = reserva.inicio, reserva.fim
     try:
-        return _reagendar_local(
+        return agendamento_reschedule_local(
             agendamento_id=agendamento.pk,
             novo_inicio=novo_inicio,
             novo_fim=novo_fim,
@@ -393,7 +380,7 @@ def agendamento_reagendar(*, agendamento: Agendamento, novo_inicio: datetime) ->
         raise
 
 
-def agendamento_marcar_presenca(*, agendamento: Agendamento, compareceu: bool) -> Agendamento:
+def agendamento_mark_attendance(*, agendamento: Agendamento, compareceu: bool) -> Agendamento:
     """Staff record whether the customer came: `concluido` or `nao_compareceu`.
 
     Also corrects an automatic no-show. Refused before the start and for cancelled or
@@ -419,7 +406,7 @@ def agendamento_marcar_presenca(*, agendamento: Agendamento, compareceu: bool) -
     return agendamento
 
 
-def agendamento_marcar_no_show(*, agendamento_id: int) -> bool:
+def agendamento_mark_no_show(*, agendamento_id: int) -> bool:
     """The no-show job's claim: an active appointment becomes `nao_compareceu`. True only for
     the one caller that changed it, so the "want to rebook?" message goes out once."""
     return bool(
@@ -431,10 +418,10 @@ def agendamento_marcar_no_show(*, agendamento_id: int) -> bool:
     )
 
 
-def lembrete_reivindicar(*, agendamento_id: int, tipo: str, agora: datetime) -> bool:
+def lembrete_claim(*, agendamento_id: int, tipo: str, agora: datetime) -> bool:
     """Claim the `tipo` ("24h"/"1h") reminder of one appointment with a conditional UPDATE:
     True for exactly one caller, however many beat ticks or workers race for it."""
-    campo = LEMBRETES[tipo][0]
+    campo = REMINDERS[tipo][0]
     return bool(
         Agendamento.objects.filter(
             pk=agendamento_id, status__in=Agendamento.ATIVOS, **{f"{campo}__isnull": True}
@@ -442,13 +429,13 @@ def lembrete_reivindicar(*, agendamento_id: int, tipo: str, agora: datetime) -> 
     )
 
 
-def lembrete_liberar(*, agendamento_id: int, tipo: str) -> None:
+def lembrete_release(*, agendamento_id: int, tipo: str) -> None:
     """Undo a claim whose message could not be queued, so a later tick tries again."""
-    campo = LEMBRETES[tipo][0]
+    campo = REMINDERS[tipo][0]
     Agendamento.objects.filter(pk=agendamento_id).update(**{campo: None})
 
 
-def followup_reivindicar(*, agendamento_id: int, agora: datetime) -> bool:
+def followup_claim(*, agendamento_id: int, agora: datetime) -> bool:
     """Claim the satisfaction question of one attended appointment (once per appointment)."""
     return bool(
         Agendamento.objects.filter(
@@ -459,9 +446,7 @@ def followup_reivindicar(*, agendamento_id: int, agora: datetime) -> bool:
     )
 
 
-def feedback_registrar(
-    *, agendamento: Agendamento, nota: int, comentario: str = ""
-) -> FeedbackEvent:
+def feedback_record(*, agendamento: Agendamento, nota: int, comentario: str = "") -> FeedbackEvent:
     """Store the customer's score (1-5). Answering again replaces the score."""
     try:
         nota = int(nota)
@@ -482,7 +467,7 @@ def feedback_registrar(
     return feedback
 
 
-def feedback_comentar(*, agendamento: Agendamento, comentario: str) -> FeedbackEvent | None:
+def feedback_comment(*, agendamento: Agendamento, comentario: str) -> FeedbackEvent | None:
     """Attach the free-text comment sent after the score; None if there is no score yet."""
     feedback = FeedbackEvent.objects.filter(agendamento=agendamento).first()
     if feedback is None or not comentario.strip():
@@ -493,256 +478,35 @@ def feedback_comentar(*, agendamento: Agendamento, comentario: str) -> FeedbackE
     return feedback
 
 
-# --- Cal.com webhook --------------------------------------------------------------------
-
-_PARECE_TELEFONE = re.compile(r"^\+?[\d\s().-]{8,20}$")
+# --- audit ------------------------------------------------------------------------------
 
 
-def _valor(resposta: Any) -> Any:
-    """Cal.com booking responses are either plain values or {"value": ..., ...}."""
-    return resposta.get("value") if isinstance(resposta, dict) else resposta
+def agendamento_audit(
+    *,
+    tenant: Tenant,
+    action: str,
+    changes: dict[str, list],
+    agendamento: Agendamento | None = None,
+    cliente: Cliente | None = None,
+    cal_booking_uid: str = "",
+) -> None:
+    """Record an agenda change that the admin's and the API's own audit do not see.
 
-
-def _telefones_do_payload(payload: dict) -> list[str]:
-    candidatos: list[Any] = []
-    for participante in payload.get("attendees") or []:
-        if isinstance(participante, dict):
-            candidatos.append(participante.get("phoneNumber"))
-    respostas = payload.get("responses") or {}
-    if isinstance(respostas, dict):
-        for chave in ("attendeePhoneNumber", "phone"):
-            candidatos.append(_valor(respostas.get(chave)))
-        local = respostas.get("location")
-        if isinstance(local, dict):
-            candidatos.extend([local.get("value"), local.get("optionValue")])
-        else:
-            candidatos.append(local)
-    telefones = []
-    for candidato in candidatos:
-        if isinstance(candidato, str) and _PARECE_TELEFONE.match(candidato.strip()):
-            try:
-                telefones.append(normalize_phone(candidato))
-            except InvalidPhone:
-                continue
-    return telefones
-
-
-def _nome_do_payload(payload: dict) -> str:
-    for participante in payload.get("attendees") or []:
-        if isinstance(participante, dict) and participante.get("name"):
-            return str(participante["name"])[:200]
-    respostas = payload.get("responses") or {}
-    nome = _valor(respostas.get("name")) if isinstance(respostas, dict) else None
-    return str(nome)[:200] if isinstance(nome, str) else ""
-
-
-def _cliente_do_payload(*, tenant: Tenant, payload: dict) -> Cliente:
-    nome = _nome_do_payload(payload)
-    telefones = _telefones_do_payload(payload)
-    if telefones:
-        return cliente_upsert_from_whatsapp(tenant=tenant, wa_id=telefones[0], nome=nome)
-    # No phone (an email-only attendee): keep the booking; staff can add the phone later.
-    return cliente_create(tenant=tenant, nome=nome or _("Cliente do Cal.com"))
-
-
-def _servico_do_payload(
-    *, tenant: Tenant, config: ConfiguracaoAgenda, payload: dict, duracao: timedelta
-) -> Servico:
-    event_type_id = payload.get("eventTypeId")
-    if isinstance(event_type_id, int | str) and str(event_type_id).isdigit():
-        event_type_id = int(event_type_id)
-        servico = Servico.objects.filter(tenant=tenant, cal_event_type_id=event_type_id).first()
-        if servico is None and event_type_id == config.cal_event_type_id:
-            servico = Servico.objects.filter(
-                tenant=tenant, cal_event_type_id__isnull=True, ativo=True
-            ).first()
-        if servico is not None:
-            return servico
-    else:
-        event_type_id = None
-    # An event type we do not know yet: keep the booking under a new, inactive service
-    # that staff can rename and activate.
-    minutos = max(5, int(duracao.total_seconds() // 60))
-    nome = str(payload.get("type") or payload.get("title") or "Cal.com")[:120]
-    servico, _criado = Servico.objects.get_or_create(
-        tenant=tenant,
-        cal_event_type_id=event_type_id,
-        nome=nome,
-        defaults={"duracao_minutos": minutos, "ativo": False},
-    )
-    return servico
-
-
-def _horarios_do_payload(payload: dict) -> tuple[datetime, datetime]:
-    inicio = calcom._data_hora(payload.get("startTime"))
-    fim = calcom._data_hora(payload.get("endTime"))
-    if inicio is None or fim is None or fim <= inicio:
-        raise WebhookInvalido(_("O webhook do Cal.com não trouxe startTime/endTime válidos."))
-    return inicio, fim
-
-
-def _cal_criar_local(*, tenant: Tenant, config: ConfiguracaoAgenda, payload: dict, uid: str) -> str:
-    inicio, fim = _horarios_do_payload(payload)
-    cliente = _cliente_do_payload(tenant=tenant, payload=payload)
-    servico = _servico_do_payload(
-        tenant=tenant, config=config, payload=payload, duracao=fim - inicio
-    )
-    try:
-        _inserir(
-            tenant=tenant,
-            cliente=cliente,
-            servico=servico,
-            inicio=inicio,
-            fim=fim,
-            origem=Agendamento.Origem.CALCOM,
-            status=Agendamento.Status.PENDENTE,
-            cal_booking_uid=uid,
-            observacoes=str(payload.get("additionalNotes") or "")[:2000],
-        )
-    except (SlotTaken, IntegrityError):
-        if Agendamento.objects.filter(tenant=tenant, cal_booking_uid=uid).exists():
-            return "já existia"
-        logger.warning("cal.com booking overlaps a local appointment", extra={"uid": uid})
-        return "conflito: horário ocupado por outro agendamento"
-    return "criado"
-
-
-def _cal_booking_created(
-    *, tenant: Tenant, config: ConfiguracaoAgenda, payload: dict, uid: str
-) -> str:
-    if Agendamento.objects.filter(tenant=tenant, cal_booking_uid=uid).exists():
-        return "já existia"
-    return _cal_criar_local(tenant=tenant, config=config, payload=payload, uid=uid)
-
-
-def _cal_booking_rescheduled(
-    *, tenant: Tenant, config: ConfiguracaoAgenda, payload: dict, uid: str
-) -> str:
-    # Which of uid / rescheduleUid is the old booking is unconfirmed (Cal.com: https://cal.com/docs/developing/guides/automation/webhooks):
-    # the one we already hold as active is the old one, the other one is the new.
-    outro = str(payload.get("rescheduleUid") or "")
-    uids = [u for u in (uid, outro) if u]
-    antigo = (
-        Agendamento.objects.filter(
-            tenant=tenant, cal_booking_uid__in=uids, status__in=Agendamento.ATIVOS
-        )
-        .order_by("inicio")
-        .first()
-    )
-    inicio, fim = _horarios_do_payload(payload)
-    novo_uid = next((u for u in uids if antigo is None or u != antigo.cal_booking_uid), "")
-    if antigo is None:
-        if Agendamento.objects.filter(tenant=tenant, cal_booking_uid=uid).exists():
-            return "já existia"
-        return _cal_criar_local(tenant=tenant, config=config, payload=payload, uid=uid)
-    if not novo_uid:
-        # Same uid, new time: Cal.com moved the booking in place.
-        if horario_ocupado(tenant_id=tenant.pk, inicio=inicio, fim=fim, exceto=antigo.pk):
-            return "conflito: horário ocupado por outro agendamento"
-        antigo.inicio, antigo.fim = inicio, fim
-        antigo.lembrete_24h_enviado_em = antigo.lembrete_1h_enviado_em = None
-        antigo.save()
-        return "horário alterado"
-    if Agendamento.objects.filter(tenant=tenant, cal_booking_uid=novo_uid).exists():
-        return "já existia"
-    try:
-        _reagendar_local(
-            agendamento_id=antigo.pk, novo_inicio=inicio, novo_fim=fim, novo_uid=novo_uid
-        )
-    except SlotTaken:
-        return "conflito: horário ocupado por outro agendamento"
-    return "reagendado"
-
-
-def _cal_booking_cancelled(
-    *, tenant: Tenant, config: ConfiguracaoAgenda, payload: dict, uid: str
-) -> str:
-    agendamento = Agendamento.objects.filter(tenant=tenant, cal_booking_uid=uid).first()
-    if agendamento is None:
-        return "desconhecido"
-    if not agendamento.ativo:
-        return "nada a fazer"
-    agendamento_cancelar(agendamento=agendamento, sincronizar_calcom=False)
-    return "cancelado"
-
-
-def _cal_meeting_ended(
-    *, tenant: Tenant, config: ConfiguracaoAgenda, payload: dict, uid: str
-) -> str:
-    # Cal.com fires this on schedule at the end time; we take it as "it took place", which
-    # keeps the no-show job from flagging it. Staff can still correct attendance.
-    atualizados = Agendamento.objects.filter(
-        tenant=tenant, cal_booking_uid=uid, status__in=Agendamento.ATIVOS
-    ).update(status=Agendamento.Status.CONCLUIDO, compareceu=True, atualizado_em=timezone.now())
-    return "concluído" if atualizados else "nada a fazer"
-
-
-CAL_WEBHOOK_HANDLERS = {
-    "BOOKING_CREATED": _cal_booking_created,
-    "BOOKING_RESCHEDULED": _cal_booking_rescheduled,
-    "BOOKING_CANCELLED": _cal_booking_cancelled,
-    "MEETING_ENDED": _cal_meeting_ended,
-}
-
-
-def calcom_webhook_receber(*, tenant: Tenant, raw_body: bytes, assinatura: str | None) -> str:
-    """Apply one Cal.com webhook delivery to the tenant's appointments; returns what it did.
-
-    Raises WebhookAssinaturaInvalida (answer 401) before reading anything, and
-    WebhookInvalido (400) for an unreadable body; in both cases nothing is stored. A repeat
-    of an applied (triggerEvent, payload.uid) does nothing and returns "duplicado".
+    Two writers have them: the customer in the chat (`cliente` changed `agendamento`) and
+    Cal.com, through its webhook (no `cliente`; the entry names the booking uid, since a
+    delivery need not match one appointment). Called after the change is made: a failure to
+    audit is logged, never turned into a failed change (compliance.audit.record_quietly).
     """
-    config = configuracao_obter(tenant=tenant)
-    segredo = config.cal_webhook_secret if config is not None else ""
-    if not segredo:
-        raise WebhookAssinaturaInvalida(
-            _("Configure o segredo do webhook do Cal.com na agenda da empresa.")
-        )
-    if not calcom.verificar_assinatura(raw_body=raw_body, header=assinatura, secret=segredo):
-        raise WebhookAssinaturaInvalida()
-    try:
-        envelope = json.loads(raw_body)
-    except ValueError:
-        raise WebhookInvalido(_("O corpo do webhook do Cal.com não é JSON."))
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("payload"), dict):
-        raise WebhookInvalido(_("O webhook do Cal.com não tem triggerEvent e payload."))
-    trigger = str(envelope.get("triggerEvent") or "")
-    handler = CAL_WEBHOOK_HANDLERS.get(trigger)
-    if handler is None:
-        return "ignorado"
-    payload = envelope["payload"]
-    uid = str(payload.get("uid") or payload.get("bookingUid") or "")[:100]
-    if not uid:
-        raise WebhookInvalido(_("O webhook do Cal.com não trouxe o uid da reserva."))
-    with transaction.atomic():
-        evento, criado = CalWebhookEvento.objects.get_or_create(
-            tenant=tenant, trigger=trigger, uid=uid
-        )
-        if not criado:
-            return "duplicado"
-        resultado = handler(tenant=tenant, config=config, payload=payload, uid=uid)
-        evento.resultado = resultado[:200]
-        evento.save(update_fields=["resultado"])
-        if resultado not in CAL_SEM_MUDANCA:
-            _auditar_calcom(tenant=tenant, trigger=trigger, uid=uid, resultado=resultado)
-    logger.info("cal.com webhook", extra={"trigger": trigger, "result": resultado})
-    return resultado
-
-
-# What a Cal.com delivery may answer without having changed any appointment.
-CAL_SEM_MUDANCA = frozenset({"ignorado", "duplicado", "nada a fazer", "desconhecido", "já existia"})
-
-
-def _auditar_calcom(*, tenant: Tenant, trigger: str, uid: str, resultado: str) -> None:
-    """Changes made by Cal.com (a reschedule or cancellation on its side) are audited like the
-    ones made in the chat, the admin or the API, with Cal.com as the actor."""
-    from compliance import audit
-
+    if cliente is not None:
+        actor = audit.customer_actor(cliente)
+    else:
+        actor = audit.system_actor("calcom-webhook")
     audit.record_quietly(
         tenant=tenant,
-        actor=audit.system_actor("calcom-webhook"),
-        action=f"calcom.{trigger.lower()}",
+        actor=actor,
+        action=action,
+        obj=agendamento,
         object_type="agenda.agendamento",
-        object_id=uid,
-        changes={"resultado": [None, resultado]},
+        object_id=cal_booking_uid,
+        changes=changes,
     )

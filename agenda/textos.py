@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from agenda.availability import fuso_do_tenant
+from agenda.availability import tenant_time_zone
 from agenda.models import Agendamento
 
 # date.weekday() order. Three letters fit a WhatsApp list row title (24 characters).
@@ -70,7 +70,7 @@ def hora(momento: datetime) -> str:
 def quando(inicio: datetime, *, tenant, agora: datetime | None = None) -> str:
     """When an appointment is, the way one says it: "hoje às 09:30", "amanhã (Ter 05/03) às
     10:00", "Qui 07/03 às 14:00", in the tenant's time zone."""
-    fuso = fuso_do_tenant(tenant)
+    fuso = tenant_time_zone(tenant)
     local = inicio.astimezone(fuso)
     hoje = (agora or timezone.now()).astimezone(fuso).date()
     if local.date() == hoje:

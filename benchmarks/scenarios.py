@@ -1143,7 +1143,7 @@ def scenario_reminders(b: Bench) -> dict:
         task_name = "agenda.tasks.bulk_send_reminders"
     except ImportError:  # the task is not there yet: the selector and the claim
         bulk_send_reminders = None
-        task_name = "agenda.selectors.agendamentos_para_lembrete + services.lembrete_reivindicar"
+        task_name = "agenda.selectors.agendamento_list_reminder_due + services.lembrete_claim"
     out: dict = {"task": task_name, "sizes": []}
     sizes = list(b.opts.reminder_sizes)
     plan = [(size, b.opts.reminder_due) for size in sizes]
@@ -1164,7 +1164,7 @@ def scenario_reminders(b: Bench) -> dict:
             queries.append(counter.count)
             sent.append(sum(result.values()) if isinstance(result, dict) else result)
         agora = timezone.now()
-        qs = selectors.agendamentos_para_lembrete(tipo="24h", agora=agora)
+        qs = selectors.agendamento_list_reminder_due(tipo="24h", agora=agora)
         plan_text = qs.explain(analyze=True)
         exec_ms = re.search(r"Execution Time: ([\d.]+) ms", plan_text)
         out["sizes"].append(
@@ -1206,9 +1206,9 @@ def _claim_due() -> int:
 
     agora = timezone.now()
     claimed = 0
-    for tipo in selectors.LEMBRETES:
-        for ag in selectors.agendamentos_para_lembrete(tipo=tipo, agora=agora):
-            claimed += services.lembrete_reivindicar(agendamento_id=ag.pk, tipo=tipo, agora=agora)
+    for tipo in selectors.REMINDERS:
+        for ag in selectors.agendamento_list_reminder_due(tipo=tipo, agora=agora):
+            claimed += services.lembrete_claim(agendamento_id=ag.pk, tipo=tipo, agora=agora)
     return claimed
 
 

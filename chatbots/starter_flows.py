@@ -93,9 +93,9 @@ FLOWS: dict[str, Callable[[], list[StepSpec]]] = {
 
 
 def _agenda_prepare(tenant: Tenant) -> str:
-    from agenda.padroes import agenda_padrao_garantir
+    from agenda.defaults import agenda_default_ensure
 
-    return agenda_padrao_garantir(tenant=tenant)
+    return agenda_default_ensure(tenant=tenant)
 
 
 # What a flow needs from the tenant besides its steps (bind_tenant runs it and prints the
@@ -160,9 +160,9 @@ def install_demo(tenant: Tenant) -> Chatbot:
 
 def install_demo_agenda(tenant: Tenant) -> Chatbot:
     """The "Demo Agenda" bot: services "Corte de cabelo" and "Barba", Mon-Fri 9h-18h."""
-    from agenda.padroes import agenda_demo
+    from agenda.defaults import agenda_demo_install
 
-    agenda_demo(tenant=tenant)
+    agenda_demo_install(tenant=tenant)
     chatbot = Chatbot.objects.filter(tenant=tenant, name="Demo Agenda").first()
     if chatbot is None:
         chatbot = bots.chatbot_create(

@@ -19,7 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agenda import notificacoes, services
+from agenda import calcom_webhook, notificacoes, services
 from agenda.api.serializers import (
     AgendamentoCriarSerializer,
     AgendamentoSerializer,
@@ -31,7 +31,7 @@ from agenda.api.serializers import (
     ReagendarSerializer,
     ServicoSerializer,
 )
-from agenda.availability import disponibilidade, fuso_do_tenant
+from agenda.availability import free_slots, tenant_time_zone
 from agenda.errors import (
     AgendaIndisponivel,
     AgendaNaoConfigurada,
@@ -86,17 +86,17 @@ class ServicoViewSet(TenantScopedViewSet):
     ordering_fields = ["nome", "duracao_minutos"]
 
     def perform_create(self, serializer):
-        serializer.instance = services.servico_criar(
+        serializer.instance = services.servico_create(
             tenant=self.require_tenant(), **serializer.validated_data
         )
 
     def perform_update(self, serializer):
-        serializer.instance = services.servico_atualizar(
+        serializer.instance = services.servico_update(
             servico=serializer.instance, **serializer.validated_data
         )
 
     def perform_destroy(self, instance):
-        services.servico_excluir(servico=instance)
+        services.servico_delete(servico=instance)
 
 
 class AgendamentoFilter(django_filters.FilterSet):
@@ -114,7 +114,7 @@ class AgendamentoFilter(django_filters.FilterSet):
 
     def _meia_noite(self, dia):
         tenant = getattr(self.request, "tenant", None)
-        tz = fuso_do_tenant(tenant) if tenant is not None else timezone.get_current_timezone()
+        tz = tenant_time_zone(tenant) if tenant is not None else timezone.get_current_timezone()
         return datetime.combine(dia, datetime.min.time(), tzinfo=tz)
 
     def filter_desde(self, qs, name, value):
@@ -146,7 +146,7 @@ class AgendamentoViewSet(TenantScopedViewSet):
         )
         entrada.is_valid(raise_exception=True)
         with _erros_da_agenda():
-            agendamento = services.agendamento_criar(
+            agendamento = services.agendamento_create(
                 tenant=tenant, origem=Agendamento.Origem.API, **entrada.validated_data
             )
         return self._responder(agendamento, status.HTTP_201_CREATED)
@@ -154,7 +154,7 @@ class AgendamentoViewSet(TenantScopedViewSet):
     @extend_schema(request=None, responses=AgendamentoSerializer)
     @action(detail=True, methods=["post"])
     def confirmar(self, request, pk=None):
-        return self._responder(services.agendamento_confirmar(agendamento=self.get_object()))
+        return self._responder(services.agendamento_confirm(agendamento=self.get_object()))
 
     @extend_schema(request=CancelarSerializer, responses=AgendamentoSerializer)
     @action(detail=True, methods=["post"])
@@ -162,7 +162,7 @@ class AgendamentoViewSet(TenantScopedViewSet):
         entrada = CancelarSerializer(data=request.data)
         entrada.is_valid(raise_exception=True)
         with _erros_da_agenda():
-            agendamento = services.agendamento_cancelar(
+            agendamento = services.agendamento_cancel(
                 agendamento=self.get_object(), motivo=entrada.validated_data["motivo"]
             )
         return self._responder(agendamento)
@@ -174,7 +174,7 @@ class AgendamentoViewSet(TenantScopedViewSet):
         entrada = ReagendarSerializer(data=request.data)
         entrada.is_valid(raise_exception=True)
         with _erros_da_agenda():
-            novo = services.agendamento_reagendar(
+            novo = services.agendamento_reschedule(
                 agendamento=self.get_object(), novo_inicio=entrada.validated_data["inicio"]
             )
         return self._responder(novo, status.HTTP_201_CREATED)
@@ -201,7 +201,7 @@ class AgendamentoViewSet(TenantScopedViewSet):
     def presenca(self, request, pk=None):
         entrada = PresencaSerializer(data=request.data)
         entrada.is_valid(raise_exception=True)
-        agendamento = services.agendamento_marcar_presenca(
+        agendamento = services.agendamento_mark_attendance(
             agendamento=self.get_object(), compareceu=entrada.validated_data["compareceu"]
         )
         return self._responder(agendamento)
@@ -232,7 +232,7 @@ class DisponibilidadeView(APIView):
             raise exceptions.NotFound(_("Serviço não encontrado."))
         dia = entrada.validated_data["data"]
         with _erros_da_agenda():
-            slots = disponibilidade(tenant=tenant, servico=servico, dia=dia)
+            slots = free_slots(tenant=tenant, servico=servico, dia=dia)
         saida = DisponibilidadeSerializer(
             {
                 "servico": servico.pk,
@@ -269,7 +269,7 @@ def cal_webhook(request: HttpRequest, tenant_slug: str | None = None) -> JsonRes
     if tamanho > settings.WEBHOOK_MAX_BODY_BYTES:
         return _json(_("Corpo grande demais."), 413)
     try:
-        resultado = services.calcom_webhook_receber(
+        resultado = calcom_webhook.calcom_webhook_receive(
             tenant=tenant,
             raw_body=request.body,
             assinatura=request.headers.get("X-Cal-Signature-256"),

@@ -14,7 +14,7 @@ import time_machine
 from pytest_httpserver import HTTPServer
 
 from agenda.models import Agendamento, HorarioFuncionamento
-from agenda.services import configuracao_definir, servico_criar
+from agenda.services import configuracao_set, servico_create
 
 SP = ZoneInfo("America/Sao_Paulo")
 SEGUNDA = date(2030, 3, 4)  # a Monday
@@ -38,7 +38,7 @@ def agora():
 @pytest.fixture
 def agenda_interna(tenant):
     """Mon-Fri 09:00-12:00 and 14:00-18:00; book up to 7 days ahead, 60 min notice."""
-    config = configuracao_definir(
+    config = configuracao_set(
         tenant=tenant, fonte="interna", dias_antecedencia=7, antecedencia_minima_minutos=60
     )
     HorarioFuncionamento.objects.bulk_create(
@@ -51,7 +51,7 @@ def agenda_interna(tenant):
 
 @pytest.fixture
 def servico(tenant):
-    return servico_criar(tenant=tenant, nome="Consulta", duracao_minutos=30)
+    return servico_create(tenant=tenant, nome="Consulta", duracao_minutos=30)
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +75,7 @@ def fake_cal(cal_server, settings):
 
 @pytest.fixture
 def agenda_calcom(tenant, fake_cal):
-    return configuracao_definir(
+    return configuracao_set(
         tenant=tenant,
         fonte="calcom",
         cal_api_key=CAL_KEY,

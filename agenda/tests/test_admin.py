@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from agenda.models import Agendamento, ConfiguracaoAgenda, FeedbackEvent
-from agenda.services import servico_criar
+from agenda.services import servico_create
 from agenda.tests.conftest import AGORA, CAL_KEY, SEGUNDA, em, marcar
 from tests.factories import ClienteFactory
 
@@ -25,7 +25,7 @@ def test_the_list_shows_only_the_tenants_appointments_and_its_figures(
     passado = marcar(tenant, cliente, servico, AGORA - timedelta(days=1), status="concluido")
     FeedbackEvent.objects.create(tenant=tenant, agendamento=passado, nota=4, recebido_em=AGORA)
     marcar(tenant, cliente, servico, AGORA - timedelta(days=2), status="nao_compareceu")
-    alheio = servico_criar(tenant=other_tenant, nome="Clareamento", duracao_minutos=30)
+    alheio = servico_create(tenant=other_tenant, nome="Clareamento", duracao_minutos=30)
     marcar(other_tenant, ClienteFactory(tenant=other_tenant), alheio, em(TERCA, "10:00"))
 
     resposta = staff.get(LISTA)

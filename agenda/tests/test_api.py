@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from agenda.models import Agendamento, Servico
-from agenda.services import servico_criar
+from agenda.services import servico_create
 from agenda.tests.conftest import SEGUNDA, em, marcar
 from billing.services import api_key_create
 from tests.factories import ClienteFactory
@@ -75,7 +75,7 @@ def test_it_refuses_another_tenants_customer_or_service(
     agora, key_client, other_tenant, agenda_interna, servico
 ):
     estranho = ClienteFactory(tenant=other_tenant)
-    servico_alheio = servico_criar(tenant=other_tenant, nome="X", duracao_minutos=30)
+    servico_alheio = servico_create(tenant=other_tenant, nome="X", duracao_minutos=30)
 
     resposta = key_client.post(
         "/api/agenda/agendamentos/",

@@ -4,10 +4,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from agenda.availability import disponibilidade, proximos_dias_com_vaga
+from agenda.availability import days_with_free_slots, free_slots
 from agenda.errors import AgendaNaoConfigurada
 from agenda.models import Agendamento, DataFechada, HorarioFuncionamento
-from agenda.services import configuracao_definir, servico_criar
+from agenda.services import configuracao_set, servico_create
 from agenda.tests.conftest import SEGUNDA, em, marcar
 
 TERCA = SEGUNDA + timedelta(days=1)
@@ -20,10 +20,10 @@ def horas(slots):
 def test_it_offers_business_hours_in_steps_of_the_service_duration(
     agora, tenant, agenda_interna, servico
 ):
-    longo = servico_criar(tenant=tenant, nome="Avaliação", duracao_minutos=45)
+    longo = servico_create(tenant=tenant, nome="Avaliação", duracao_minutos=45)
 
-    meia_hora = disponibilidade(tenant=tenant, servico=servico, dia=TERCA)
-    tres_quartos = disponibilidade(tenant=tenant, servico=longo, dia=TERCA)
+    meia_hora = free_slots(tenant=tenant, servico=servico, dia=TERCA)
+    tres_quartos = free_slots(tenant=tenant, servico=longo, dia=TERCA)
 
     assert horas(meia_hora) == [
         "09:00", "09:30", "10:00", "10:30", "11:00", "11:30",
@@ -42,10 +42,10 @@ def test_it_leaves_out_times_taken_by_active_appointments(
 ):
     marcar(tenant, cliente, servico, em(TERCA, "10:00"))
     marcar(tenant, cliente, servico, em(TERCA, "11:00"), status=Agendamento.Status.CANCELADO)
-    longo = servico_criar(tenant=tenant, nome="Avaliação", duracao_minutos=45)
+    longo = servico_create(tenant=tenant, nome="Avaliação", duracao_minutos=45)
     marcar(tenant, cliente, longo, em(TERCA, "14:10"), status=Agendamento.Status.PENDENTE)
 
-    livres = horas(disponibilidade(tenant=tenant, servico=servico, dia=TERCA))
+    livres = horas(free_slots(tenant=tenant, servico=servico, dia=TERCA))
 
     assert "10:00" not in livres
     assert "11:00" in livres  # a cancelled appointment frees its time
@@ -55,8 +55,8 @@ def test_it_leaves_out_times_taken_by_active_appointments(
 
 def test_it_never_offers_the_past_or_less_than_the_minimum_notice(tenant, agenda_interna, servico):
     with time_machine.travel(em(SEGUNDA, "10:10"), tick=False):
-        hoje = horas(disponibilidade(tenant=tenant, servico=servico, dia=SEGUNDA))
-        ontem = disponibilidade(tenant=tenant, servico=servico, dia=SEGUNDA - timedelta(days=7))
+        hoje = horas(free_slots(tenant=tenant, servico=servico, dia=SEGUNDA))
+        ontem = free_slots(tenant=tenant, servico=servico, dia=SEGUNDA - timedelta(days=7))
 
     assert hoje[0] == "11:30"  # 10:10 + 60 minutes of notice
     assert "11:00" not in hoje
@@ -69,22 +69,22 @@ def test_it_offers_nothing_on_closed_dates_or_days_without_hours(
     DataFechada.objects.create(tenant=tenant, data=TERCA, motivo="Carnaval")
     sabado = SEGUNDA + timedelta(days=5)
 
-    assert disponibilidade(tenant=tenant, servico=servico, dia=TERCA) == []
-    assert disponibilidade(tenant=tenant, servico=servico, dia=sabado) == []
+    assert free_slots(tenant=tenant, servico=servico, dia=TERCA) == []
+    assert free_slots(tenant=tenant, servico=servico, dia=sabado) == []
 
 
 def test_it_offers_nothing_beyond_the_days_ahead(agora, tenant, agenda_interna, servico):
     ultimo = SEGUNDA + timedelta(days=7)
 
-    assert disponibilidade(tenant=tenant, servico=servico, dia=ultimo) != []
-    assert disponibilidade(tenant=tenant, servico=servico, dia=ultimo + timedelta(days=1)) == []
+    assert free_slots(tenant=tenant, servico=servico, dia=ultimo) != []
+    assert free_slots(tenant=tenant, servico=servico, dia=ultimo + timedelta(days=1)) == []
 
 
 def test_it_lists_the_next_days_with_free_slots(agora, tenant, agenda_interna, servico):
     DataFechada.objects.create(tenant=tenant, data=TERCA)
 
-    dias = proximos_dias_com_vaga(tenant=tenant, servico=servico)
-    tres = proximos_dias_com_vaga(tenant=tenant, servico=servico, limite=3)
+    dias = days_with_free_slots(tenant=tenant, servico=servico)
+    tres = days_with_free_slots(tenant=tenant, servico=servico, limite=3)
 
     offsets = [(d - SEGUNDA).days for d in dias]
     assert offsets == [0, 2, 3, 4, 7]  # no Tuesday (closed), no weekend, nothing after 7 days
@@ -94,10 +94,10 @@ def test_it_lists_the_next_days_with_free_slots(agora, tenant, agenda_interna, s
 def test_it_uses_the_tenant_time_zone(agora, tenant, servico):
     tenant.time_zone = "America/Manaus"  # UTC-4, an hour behind São Paulo
     tenant.save()
-    configuracao_definir(tenant=tenant, fonte="interna", antecedencia_minima_minutos=0)
+    configuracao_set(tenant=tenant, fonte="interna", antecedencia_minima_minutos=0)
     HorarioFuncionamento.objects.create(tenant=tenant, dia_semana=1, abre="09:00", fecha="10:00")
 
-    slots = disponibilidade(tenant=tenant, servico=servico, dia=TERCA)
+    slots = free_slots(tenant=tenant, servico=servico, dia=TERCA)
 
     assert [s.inicio.astimezone(UTC) for s in slots] == [
         datetime(2030, 3, 5, 13, 0, tzinfo=UTC),
@@ -108,8 +108,8 @@ def test_it_uses_the_tenant_time_zone(agora, tenant, servico):
 
 def test_it_says_the_agenda_is_not_configured(agora, tenant, servico):
     with pytest.raises(AgendaNaoConfigurada, match="não está configurada"):
-        disponibilidade(tenant=tenant, servico=servico, dia=TERCA)
+        free_slots(tenant=tenant, servico=servico, dia=TERCA)
 
-    configuracao_definir(tenant=tenant, fonte="interna")
+    configuracao_set(tenant=tenant, fonte="interna")
     with pytest.raises(AgendaNaoConfigurada, match="horários de funcionamento"):
-        disponibilidade(tenant=tenant, servico=servico, dia=TERCA)
+        free_slots(tenant=tenant, servico=servico, dia=TERCA)

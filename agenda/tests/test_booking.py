@@ -12,13 +12,13 @@ from agenda import services
 from agenda.errors import SlotTaken
 from agenda.models import Agendamento, FeedbackEvent, HorarioFuncionamento
 from agenda.services import (
-    agendamento_cancelar,
-    agendamento_confirmar,
-    agendamento_criar,
-    agendamento_marcar_presenca,
-    agendamento_reagendar,
-    feedback_comentar,
-    feedback_registrar,
+    agendamento_cancel,
+    agendamento_confirm,
+    agendamento_create,
+    agendamento_mark_attendance,
+    agendamento_reschedule,
+    feedback_comment,
+    feedback_record,
 )
 from agenda.tests.conftest import AGORA, SEGUNDA, em, marcar
 from tests.factories import ClienteFactory
@@ -27,7 +27,7 @@ TERCA = SEGUNDA + timedelta(days=1)
 
 
 def criar(tenant, cliente, servico, inicio, origem="chat"):
-    return agendamento_criar(
+    return agendamento_create(
         tenant=tenant, cliente=cliente, servico=servico, inicio=inicio, origem=origem
     )
 
@@ -60,7 +60,7 @@ def test_it_maps_the_database_constraint_to_slot_taken(
 ):
     """When two requests pass the early check together, the constraint still says no."""
     criar(tenant, cliente, servico, em(TERCA, "10:00"))
-    monkeypatch.setattr(services, "horario_ocupado", lambda **kwargs: False)
+    monkeypatch.setattr(services, "horario_is_taken", lambda **kwargs: False)
 
     with pytest.raises(SlotTaken):
         criar(tenant, ClienteFactory(tenant=tenant), servico, em(TERCA, "10:00"))
@@ -107,7 +107,7 @@ def test_the_exclusion_constraint_refuses_overlaps_even_without_the_service(
     marcar(tenant, cliente, servico, em(TERCA, "10:00"))
     marcar(tenant, cliente, servico, em(TERCA, "10:30"))  # touching is not overlapping
     marcar(tenant, cliente, servico, em(TERCA, "10:10"), status=Agendamento.Status.CANCELADO)
-    outro_servico = services.servico_criar(tenant=other_tenant, nome="X", duracao_minutos=30)
+    outro_servico = services.servico_create(tenant=other_tenant, nome="X", duracao_minutos=30)
     marcar(other_tenant, ClienteFactory(tenant=other_tenant), outro_servico, em(TERCA, "10:00"))
 
     with pytest.raises(IntegrityError, match="agenda_sem_sobreposicao"), transaction.atomic():
@@ -120,9 +120,9 @@ def test_the_exclusion_constraint_refuses_overlaps_even_without_the_service(
 
 @pytest.mark.django_db(transaction=True)
 def test_two_customers_racing_for_the_last_slot_get_one_booking(tenant, servico):
-    from agenda.services import configuracao_definir
+    from agenda.services import configuracao_set
 
-    configuracao_definir(tenant=tenant, fonte="interna", antecedencia_minima_minutos=0)
+    configuracao_set(tenant=tenant, fonte="interna", antecedencia_minima_minutos=0)
     HorarioFuncionamento.objects.create(tenant=tenant, dia_semana=1, abre="09:00", fecha="09:30")
     clientes = [ClienteFactory(tenant=tenant), ClienteFactory(tenant=tenant)]
     largada = threading.Barrier(2)
@@ -154,14 +154,14 @@ def test_two_customers_racing_for_the_last_slot_get_one_booking(tenant, servico)
 def test_it_confirms_and_cancels(agora, tenant, agenda_interna, servico, cliente):
     agendamento = criar(tenant, cliente, servico, em(TERCA, "10:00"))
 
-    agendamento_confirmar(agendamento=agendamento)
-    agendamento_confirmar(agendamento=agendamento)  # a second tap changes nothing
+    agendamento_confirm(agendamento=agendamento)
+    agendamento_confirm(agendamento=agendamento)  # a second tap changes nothing
     assert agendamento.status == Agendamento.Status.CONFIRMADO
 
-    agendamento_cancelar(agendamento=agendamento)
+    agendamento_cancel(agendamento=agendamento)
     assert agendamento.status == Agendamento.Status.CANCELADO
     with pytest.raises(ValidationError, match="cancelado"):
-        agendamento_confirmar(agendamento=agendamento)
+        agendamento_confirm(agendamento=agendamento)
     # The freed time can be booked again.
     assert criar(tenant, ClienteFactory(tenant=tenant), servico, em(TERCA, "10:00")).pk
 
@@ -170,9 +170,9 @@ def test_rescheduling_links_the_old_appointment_to_the_new(
     agora, tenant, agenda_interna, servico, cliente
 ):
     antigo = criar(tenant, cliente, servico, em(TERCA, "10:00"))
-    agendamento_confirmar(agendamento=antigo)
+    agendamento_confirm(agendamento=antigo)
 
-    novo = agendamento_reagendar(agendamento=antigo, novo_inicio=em(TERCA, "10:15"))
+    novo = agendamento_reschedule(agendamento=antigo, novo_inicio=em(TERCA, "10:15"))
 
     antigo.refresh_from_db()
     assert antigo.status == Agendamento.Status.REAGENDADO
@@ -189,7 +189,7 @@ def test_rescheduling_onto_a_taken_time_keeps_the_old_appointment(
     criar(tenant, ClienteFactory(tenant=tenant), servico, em(TERCA, "11:00"))
 
     with pytest.raises(SlotTaken):
-        agendamento_reagendar(agendamento=antigo, novo_inicio=em(TERCA, "11:00"))
+        agendamento_reschedule(agendamento=antigo, novo_inicio=em(TERCA, "11:00"))
 
     antigo.refresh_from_db()
     assert antigo.status == Agendamento.Status.PENDENTE and antigo.reagendado_para is None
@@ -201,12 +201,12 @@ def test_attendance_is_marked_only_once_the_appointment_started(
 ):
     agendamento = criar(tenant, cliente, servico, em(TERCA, "10:00"))
     with pytest.raises(ValidationError, match="ainda não começou"):
-        agendamento_marcar_presenca(agendamento=agendamento, compareceu=True)
+        agendamento_mark_attendance(agendamento=agendamento, compareceu=True)
 
     agora.move_to(em(TERCA, "10:40"))
-    agendamento_marcar_presenca(agendamento=agendamento, compareceu=False)
+    agendamento_mark_attendance(agendamento=agendamento, compareceu=False)
     assert agendamento.status == Agendamento.Status.NAO_COMPARECEU
-    agendamento_marcar_presenca(agendamento=agendamento, compareceu=True)  # staff correct it
+    agendamento_mark_attendance(agendamento=agendamento, compareceu=True)  # staff correct it
     agendamento.refresh_from_db()
     assert (agendamento.status, agendamento.compareceu) == (Agendamento.Status.CONCLUIDO, True)
 
@@ -216,11 +216,11 @@ def test_feedback_keeps_one_score_per_appointment_and_the_comment_after_it(
 ):
     agendamento = marcar(tenant, cliente, servico, em(SEGUNDA, "07:00"))
     with pytest.raises(ValidationError, match="1 a 5"):
-        feedback_registrar(agendamento=agendamento, nota=6)
+        feedback_record(agendamento=agendamento, nota=6)
 
-    feedback_registrar(agendamento=agendamento, nota=4)
-    feedback_registrar(agendamento=agendamento, nota=5)
-    feedback_comentar(agendamento=agendamento, comentario="Atendimento ótimo!")
+    feedback_record(agendamento=agendamento, nota=4)
+    feedback_record(agendamento=agendamento, nota=5)
+    feedback_comment(agendamento=agendamento, comentario="Atendimento ótimo!")
 
     feedback = FeedbackEvent.objects.get()
     assert (feedback.nota, feedback.comentario, feedback.tenant) == (
@@ -234,13 +234,13 @@ def test_job_claims_succeed_once(agora, tenant, servico, cliente):
     agendamento = marcar(tenant, cliente, servico, em(TERCA, "10:00"))
 
     primeiros = [
-        services.lembrete_reivindicar(agendamento_id=agendamento.pk, tipo="24h", agora=AGORA),
-        services.lembrete_reivindicar(agendamento_id=agendamento.pk, tipo="24h", agora=AGORA),
-        services.lembrete_reivindicar(agendamento_id=agendamento.pk, tipo="1h", agora=AGORA),
+        services.lembrete_claim(agendamento_id=agendamento.pk, tipo="24h", agora=AGORA),
+        services.lembrete_claim(agendamento_id=agendamento.pk, tipo="24h", agora=AGORA),
+        services.lembrete_claim(agendamento_id=agendamento.pk, tipo="1h", agora=AGORA),
     ]
     no_show = [
-        services.agendamento_marcar_no_show(agendamento_id=agendamento.pk),
-        services.agendamento_marcar_no_show(agendamento_id=agendamento.pk),
+        services.agendamento_mark_no_show(agendamento_id=agendamento.pk),
+        services.agendamento_mark_no_show(agendamento_id=agendamento.pk),
     ]
 
     assert primeiros == [True, False, True]

@@ -7,15 +7,15 @@ from datetime import timedelta
 import pytest
 from werkzeug import Response
 
-from agenda.availability import disponibilidade, proximos_dias_com_vaga
-from agenda.calcom import verificar_assinatura
+from agenda.availability import days_with_free_slots, free_slots
+from agenda.calcom import verify_signature
 from agenda.errors import AgendaIndisponivel, SlotTaken
 from agenda.models import Agendamento
 from agenda.services import (
-    agendamento_cancelar,
-    agendamento_criar,
-    agendamento_reagendar,
-    servico_criar,
+    agendamento_cancel,
+    agendamento_create,
+    agendamento_reschedule,
+    servico_create,
 )
 from agenda.tests.conftest import CAL_EVENT_TYPE, CAL_KEY, SEGUNDA, assinar, em, marcar
 
@@ -47,7 +47,7 @@ def test_cal_com_slots_become_our_slots(agora, tenant, agenda_calcom, servico, c
         }
     )
 
-    slots = disponibilidade(tenant=tenant, servico=servico, dia=TERCA)
+    slots = free_slots(tenant=tenant, servico=servico, dia=TERCA)
 
     assert [(s.inicio, s.fim) for s in slots] == [
         (em(TERCA, "10:00"), em(TERCA, "10:30")),
@@ -64,7 +64,7 @@ def test_cal_com_slots_become_our_slots(agora, tenant, agenda_calcom, servico, c
 def test_a_service_uses_its_own_event_type_and_one_call_lists_the_days(
     agora, tenant, agenda_calcom, cal
 ):
-    servico = servico_criar(tenant=tenant, nome="Corte", duracao_minutos=60, cal_event_type_id=7)
+    servico = servico_create(tenant=tenant, nome="Corte", duracao_minutos=60, cal_event_type_id=7)
     cal.expect_request("/v2/slots").respond_with_json(
         {
             "status": "success",
@@ -75,7 +75,7 @@ def test_a_service_uses_its_own_event_type_and_one_call_lists_the_days(
         }
     )
 
-    dias = proximos_dias_com_vaga(tenant=tenant, servico=servico)
+    dias = days_with_free_slots(tenant=tenant, servico=servico)
 
     assert dias == [TERCA, TERCA + timedelta(days=2)]
     assert len(cal.log) == 1
@@ -87,7 +87,7 @@ def test_cal_com_errors_and_timeouts_say_the_agenda_is_unreachable(
 ):
     cal.expect_request("/v2/slots").respond_with_data("boom", status=500)
     with pytest.raises(AgendaIndisponivel, match="Não consegui acessar a agenda agora"):
-        disponibilidade(tenant=tenant, servico=servico, dia=TERCA)
+        free_slots(tenant=tenant, servico=servico, dia=TERCA)
 
     settings.HTTP_TIMEOUT_SECONDS = 0.3
     cal.clear()
@@ -98,7 +98,7 @@ def test_cal_com_errors_and_timeouts_say_the_agenda_is_unreachable(
 
     cal.expect_request("/v2/bookings", method="POST").respond_with_handler(lento)
     with pytest.raises(AgendaIndisponivel):
-        agendamento_criar(
+        agendamento_create(
             tenant=tenant,
             cliente=cliente,
             servico=servico,
@@ -116,7 +116,7 @@ def test_booking_creates_the_cal_com_booking_first(
         status=201,
     )
 
-    agendamento = agendamento_criar(
+    agendamento = agendamento_create(
         tenant=tenant, cliente=cliente, servico=servico, inicio=em(TERCA, "10:00"), origem="chat"
     )
 
@@ -153,7 +153,7 @@ def test_a_time_cal_com_refuses_is_a_taken_slot(
     )
 
     with pytest.raises(SlotTaken):
-        agendamento_criar(
+        agendamento_create(
             tenant=tenant,
             cliente=cliente,
             servico=servico,
@@ -173,8 +173,8 @@ def test_cancel_and_reschedule_go_to_cal_com(agora, tenant, agenda_calcom, servi
         {"status": "success", "data": {}}
     )
 
-    novo = agendamento_reagendar(agendamento=antigo, novo_inicio=em(TERCA, "11:00"))
-    agendamento_cancelar(agendamento=outro, motivo="Imprevisto")
+    novo = agendamento_reschedule(agendamento=antigo, novo_inicio=em(TERCA, "11:00"))
+    agendamento_cancel(agendamento=outro, motivo="Imprevisto")
 
     reagendar, cancelar = (pedido for pedido, _resposta in cal.log)
     assert reagendar.headers["cal-api-version"] == "2024-08-13"
@@ -193,7 +193,7 @@ def test_a_failed_cal_com_cancel_changes_nothing(
     cal.expect_request("/v2/bookings/uid-1/cancel").respond_with_data("", status=502)
 
     with pytest.raises(AgendaIndisponivel):
-        agendamento_cancelar(agendamento=agendamento)
+        agendamento_cancel(agendamento=agendamento)
 
     agendamento.refresh_from_db()
     assert agendamento.status == Agendamento.Status.CONFIRMADO
@@ -216,14 +216,14 @@ def test_it_checks_the_webhook_signature(header, esperado):
     corpo = b'{"triggerEvent":"BOOKING_CREATED","payload":{}}'
 
     assert (
-        verificar_assinatura(raw_body=corpo, header=header(corpo), secret="segredo-do-webhook")
+        verify_signature(raw_body=corpo, header=header(corpo), secret="segredo-do-webhook")
         is esperado
     )
 
 
 def test_without_a_secret_no_signature_is_accepted():
-    assert not verificar_assinatura(raw_body=b"{}", header="no-secret-provided", secret="")
-    assert not verificar_assinatura(raw_body=b"{}", header=assinar(b"{}", ""), secret="")
+    assert not verify_signature(raw_body=b"{}", header="no-secret-provided", secret="")
+    assert not verify_signature(raw_body=b"{}", header=assinar(b"{}", ""), secret="")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -256,7 +256,7 @@ def test_a_booking_the_webhook_stored_first_is_adopted_not_cancelled(
     import time_machine
 
     with time_machine.travel(AGORA, tick=False):
-        agendamento = agendamento_criar(
+        agendamento = agendamento_create(
             tenant=tenant,
             cliente=cliente,
             servico=servico,

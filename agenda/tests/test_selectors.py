@@ -6,13 +6,13 @@ from django.db import connection
 
 from agenda.models import Agendamento, FeedbackEvent
 from agenda.selectors import (
-    agendamentos_no_show,
-    agendamentos_para_followup,
-    agendamentos_para_lembrete,
-    satisfacao_media,
-    taxa_comparecimento,
+    agendamento_attendance_rate,
+    agendamento_list_followup_due,
+    agendamento_list_no_show_due,
+    agendamento_list_reminder_due,
+    feedback_average_score,
 )
-from agenda.services import configuracao_definir, servico_criar
+from agenda.services import configuracao_set, servico_create
 from agenda.tests.conftest import AGORA, marcar
 from tests.factories import ClienteFactory
 
@@ -28,8 +28,8 @@ def test_reminders_are_due_24h_and_1h_before_the_start(agora, tenant, servico, c
     marcar(tenant, cliente, servico, AGORA + 3 * HORA, lembrete_24h_enviado_em=AGORA)
     marcar(tenant, cliente, servico, AGORA + 4 * HORA, status=Agendamento.Status.CANCELADO)
 
-    vinte_quatro = list(agendamentos_para_lembrete(tipo="24h", agora=AGORA))
-    uma = list(agendamentos_para_lembrete(tipo="1h", agora=AGORA))
+    vinte_quatro = list(agendamento_list_reminder_due(tipo="24h", agora=AGORA))
+    uma = list(agendamento_list_reminder_due(tipo="1h", agora=AGORA))
 
     assert vinte_quatro == [em_5h, em_23h]
     assert uma == [em_30min]
@@ -42,8 +42,8 @@ def test_the_reminder_query_reads_only_due_rows_of_100_000(
     due = [marcar(tenant, cliente, servico, AGORA + (2 + i) * HORA) for i in range(5)]
 
     with django_assert_num_queries(1):
-        encontrados = list(agendamentos_para_lembrete(tipo="24h", agora=AGORA))
-    plano = agendamentos_para_lembrete(tipo="24h", agora=AGORA).explain()
+        encontrados = list(agendamento_list_reminder_due(tipo="24h", agora=AGORA))
+    plano = agendamento_list_reminder_due(tipo="24h", agora=AGORA).explain()
 
     assert encontrados == due
     assert Agendamento.objects.count() == 100_005
@@ -76,18 +76,18 @@ def marcar_em_massa(tenant, cliente, servico):
 
 
 def test_no_shows_wait_for_each_tenants_tolerance(agora, tenant, other_tenant, servico, cliente):
-    configuracao_definir(tenant=other_tenant, tolerancia_no_show_minutos=60)
-    servico_b = servico_criar(tenant=other_tenant, nome="B", duracao_minutos=30)
+    configuracao_set(tenant=other_tenant, tolerancia_no_show_minutos=60)
+    servico_b = servico_create(tenant=other_tenant, nome="B", duracao_minutos=30)
     cliente_b = ClienteFactory(tenant=other_tenant)
     # Ended 20 minutes ago: past the default 15 min, within the other tenant's 60.
     vencido = marcar(tenant, cliente, servico, AGORA - timedelta(minutes=50))
     marcar(other_tenant, cliente_b, servico_b, AGORA - timedelta(minutes=50))
-    curto = servico_criar(tenant=tenant, nome="Retorno", duracao_minutos=10)
+    curto = servico_create(tenant=tenant, nome="Retorno", duracao_minutos=10)
     recente = marcar(tenant, cliente, curto, AGORA - timedelta(minutes=20))  # ended 10 ago
     marcar(tenant, cliente, servico, AGORA - 3 * HORA, status=Agendamento.Status.CONCLUIDO)
     antigo_b = marcar(other_tenant, cliente_b, servico_b, AGORA - 2 * HORA)
 
-    faltas = list(agendamentos_no_show(agora=AGORA))
+    faltas = list(agendamento_list_no_show_due(agora=AGORA))
 
     assert faltas == [antigo_b, vencido]
     assert recente not in faltas
@@ -101,13 +101,13 @@ def test_follow_up_goes_an_hour_after_an_attended_appointment(agora, tenant, ser
     marcar(tenant, cliente, servico, AGORA - 4 * HORA, status=Agendamento.Status.NAO_COMPARECEU)
     marcar(tenant, cliente, servico, AGORA - 30 * HORA, status=concluido)  # too late to ask
 
-    assert list(agendamentos_para_followup(agora=AGORA)) == [devido]
+    assert list(agendamento_list_followup_due(agora=AGORA)) == [devido]
 
 
 def test_attendance_rate_and_satisfaction(agora, tenant, servico, cliente):
     inicio, fim = AGORA - timedelta(days=30), AGORA
-    assert taxa_comparecimento(tenant=tenant, inicio=inicio, fim=fim) is None
-    assert satisfacao_media(tenant=tenant) is None
+    assert agendamento_attendance_rate(tenant=tenant, inicio=inicio, fim=fim) is None
+    assert feedback_average_score(tenant=tenant) is None
 
     veio = [
         marcar(tenant, cliente, servico, AGORA - i * HORA, status=Agendamento.Status.CONCLUIDO)
@@ -123,5 +123,5 @@ def test_attendance_rate_and_satisfaction(agora, tenant, servico, cliente):
             recebido_em=AGORA - timedelta(days=dias),
         )
 
-    assert taxa_comparecimento(tenant=tenant, inicio=inicio, fim=fim) == 0.75
-    assert satisfacao_media(tenant=tenant, dias=30) == 4.5
+    assert agendamento_attendance_rate(tenant=tenant, inicio=inicio, fim=fim) == 0.75
+    assert feedback_average_score(tenant=tenant, dias=30) == 4.5

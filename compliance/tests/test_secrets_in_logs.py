@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from agenda.services import configuracao_definir
+from agenda.services import configuracao_set
 from billing.services import api_key_create
 from chatbots import bots, starter_flows
 from chatbots.models import Chatbot, Conversation
@@ -60,7 +60,7 @@ def planted(tenant, loja):
         app_secret=APP_SECRET,
     )
     starter_flows.flow_install(chatbot=bot, flow="pedidos")
-    config = configuracao_definir(tenant=tenant, fonte="calcom", cal_api_key=CAL_KEY)
+    config = configuracao_set(tenant=tenant, fonte="calcom", cal_api_key=CAL_KEY)
     _key, plain_key = api_key_create(tenant=tenant, name="integração")
     return {"bot": bot, "config": config, "api_key": plain_key}
 

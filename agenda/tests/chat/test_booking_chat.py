@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 from agenda.models import Agendamento
-from agenda.services import servico_criar
+from agenda.services import servico_create
 from agenda.tests.chat.whatsapp import body_text, buttons, rows
 from agenda.tests.conftest import SEGUNDA, em
 from chatbots.models import Conversation
@@ -65,7 +65,7 @@ def test_a_customer_books_on_the_built_in_calendar(agora, chat, tenant, agenda_i
 def test_days_and_times_can_be_typed_by_number_weekday_and_hour(
     agora, chat, tenant, agenda_interna, servico
 ):
-    servico_criar(tenant=tenant, nome="Retorno", duracao_minutos=20)
+    servico_create(tenant=tenant, nome="Retorno", duracao_minutos=20)
     chat.text("oi")
     chat.text("agendar")
     chat.text("2")  # second service of the list: "Retorno"

@@ -10,9 +10,9 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from agenda.defaults import horario_funcionamento_replace
 from agenda.models import Agendamento
-from agenda.padroes import horarios_definir
-from agenda.services import configuracao_definir
+from agenda.services import configuracao_set
 from agenda.tests.chat.whatsapp import JOAO, MARIA, PNID, SECRET, _ts, make_bot
 from chatbots.models import Message
 from tests import meta
@@ -45,8 +45,8 @@ def test_two_customers_racing_for_the_last_slot_get_one_booking_and_one_polite_n
     agora, tenant, servico, celery_eager, fake_graph
 ):
     # One bookable slot in the whole window: Tuesday 10:00-10:30.
-    configuracao_definir(tenant=tenant, fonte="interna", dias_antecedencia=7)
-    horarios_definir(tenant=tenant, horarios=[(1, time(10), time(10, 30))])
+    configuracao_set(tenant=tenant, fonte="interna", dias_antecedencia=7)
+    horario_funcionamento_replace(tenant=tenant, horarios=[(1, time(10), time(10, 30))])
     make_bot(tenant)
     for phone in (MARIA, JOAO):
         _to_confirm_step(phone, servico)

@@ -10,47 +10,49 @@ from django.utils.translation import gettext as _
 
 from agenda import services
 from agenda.models import ConfiguracaoAgenda, HorarioFuncionamento, Servico
-from agenda.selectors import configuracao_obter
+from agenda.selectors import configuracao_get
 from billing.models import Tenant
 
 # Monday to Friday, 9:00 to 18:00 (date.weekday() numbers).
-HORARIO_PADRAO = [(dia, time(9), time(18)) for dia in range(5)]
+DEFAULT_HOURS = [(weekday, time(9), time(18)) for weekday in range(5)]
 
-SERVICOS_DEMO = [("Corte de cabelo", 30), ("Barba", 20)]
+DEMO_SERVICES = [("Corte de cabelo", 30), ("Barba", 20)]
 
 
-def horarios_definir(*, tenant: Tenant, horarios: list[tuple[int, time, time]]) -> list:
+def horario_funcionamento_replace(
+    *, tenant: Tenant, horarios: list[tuple[int, time, time]]
+) -> list:
     """Replace the tenant's business hours with `horarios` [(weekday, opens, closes)]."""
-    novos = [
-        HorarioFuncionamento(tenant=tenant, dia_semana=dia, abre=abre, fecha=fecha)
-        for dia, abre, fecha in horarios
+    rows = [
+        HorarioFuncionamento(tenant=tenant, dia_semana=weekday, abre=opens, fecha=closes)
+        for weekday, opens, closes in horarios
     ]
-    for horario in novos:
-        horario.full_clean()
+    for row in rows:
+        row.full_clean()
     with transaction.atomic():
         HorarioFuncionamento.objects.filter(tenant=tenant).delete()
-        return HorarioFuncionamento.objects.bulk_create(novos)
+        return HorarioFuncionamento.objects.bulk_create(rows)
 
 
-def agenda_padrao_garantir(*, tenant: Tenant) -> str:
+def agenda_default_ensure(*, tenant: Tenant) -> str:
     """Give a tenant without an availability source the built-in calendar, Monday to Friday
     9:00-18:00. Returns what was done (for the command's output), "" if nothing was needed."""
-    config = configuracao_obter(tenant=tenant)
+    config = configuracao_get(tenant=tenant)
     if config is not None and config.fonte:
         return ""
     with transaction.atomic():
-        services.configuracao_definir(tenant=tenant, fonte=ConfiguracaoAgenda.Fonte.INTERNA)
+        services.configuracao_set(tenant=tenant, fonte=ConfiguracaoAgenda.Fonte.INTERNA)
         if not HorarioFuncionamento.objects.filter(tenant=tenant).exists():
-            horarios_definir(tenant=tenant, horarios=HORARIO_PADRAO)
+            horario_funcionamento_replace(tenant=tenant, horarios=DEFAULT_HOURS)
     return _(
         "Agenda configurada com a agenda própria, de segunda a sexta, das 9h às 18h. "
         "Ajuste horários, serviços e datas fechadas no painel (Agenda)."
     )
 
 
-def agenda_demo(*, tenant: Tenant) -> None:
+def agenda_demo_install(*, tenant: Tenant) -> None:
     """The demo tenant's services and business hours."""
-    agenda_padrao_garantir(tenant=tenant)
-    for nome, minutos in SERVICOS_DEMO:
-        if not Servico.objects.filter(tenant=tenant, nome=nome).exists():
-            services.servico_criar(tenant=tenant, nome=nome, duracao_minutos=minutos)
+    agenda_default_ensure(tenant=tenant)
+    for name, minutes in DEMO_SERVICES:
+        if not Servico.objects.filter(tenant=tenant, nome=name).exists():
+            services.servico_create(tenant=tenant, nome=name, duracao_minutos=minutes)

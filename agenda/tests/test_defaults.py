@@ -7,7 +7,7 @@ from io import StringIO
 from django.core.management import call_command
 
 from agenda.models import ConfiguracaoAgenda, HorarioFuncionamento, Servico
-from agenda.services import configuracao_definir
+from agenda.services import configuracao_set
 from chatbots import starter_flows
 from chatbots.models import Chatbot
 
@@ -51,7 +51,7 @@ def test_bind_tenant_installs_the_agenda_flow_and_a_default_calendar_once(tenant
 
 
 def test_bind_tenant_leaves_an_existing_agenda_alone(tenant):
-    configuracao_definir(tenant=tenant, fonte="calcom", cal_api_key="cal_x")
+    configuracao_set(tenant=tenant, fonte="calcom", cal_api_key="cal_x")
 
     out = bind(tenant)
 

@@ -1,0 +1,44 @@
+"""The appointment flow: book, see, reschedule or cancel an appointment in the chat.
+
+    inicio (Agendar · Meu horário · Encerrar)
+      ├─ agenda_servico ─▶ agenda_dia ─▶ agenda_horario ─▶ agenda_confirmar ─▶ booked
+      └─ agenda_meu_horario (Confirmar · Reagendar · Cancelar the next appointment)
+
+- `steps`: the booking steps, from inicio to agenda_confirmar;
+- `my_appointment`: agenda_meu_horario and the actions on one appointment;
+- `buttons`: the interceptor for buttons that carry an appointment, from any step;
+- `embedded`: the agenda steps run inside a flow that has none (a reschedule mid-order);
+- `base`: step codes, state keys and the base class of the steps.
+
+Steps name their handler `chatbots.handlers.agenda.<Class>` (AgendaStep.path): the classes
+are re-exported here under that path, whichever module defines them.
+
+Errors: no availability source -> "a agenda não está configurada", end; Cal.com down ->
+"não consegui acessar a agenda agora", stay at the step with everything chosen so far, so
+the customer just tries again; a time taken between offer and confirmation -> say so and
+offer the free ones.
+"""
+
+from chatbots.handlers.agenda.buttons import AppointmentButtons, interceptar
+from chatbots.handlers.agenda.embedded import enter_agenda
+from chatbots.handlers.agenda.my_appointment import MeuHorarioHandler, appointment_action
+from chatbots.handlers.agenda.steps import (
+    AgendaInicioHandler,
+    ConfirmarAgendamentoHandler,
+    EscolherDiaHandler,
+    EscolherHorarioHandler,
+    EscolherServicoHandler,
+)
+
+__all__ = [
+    "AgendaInicioHandler",
+    "AppointmentButtons",
+    "ConfirmarAgendamentoHandler",
+    "EscolherDiaHandler",
+    "EscolherHorarioHandler",
+    "EscolherServicoHandler",
+    "MeuHorarioHandler",
+    "appointment_action",
+    "enter_agenda",
+    "interceptar",
+]
