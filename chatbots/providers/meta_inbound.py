@@ -1,7 +1,8 @@
 """Meta WhatsApp Cloud API webhooks: signature check and envelope parsing (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components).
 
-Nothing here touches the database: the view loads the bots named by `routing_keys`, checks
-`verify_signature` against their app secrets, and hands what `parse_envelope` returns to
+Nothing here touches the database: the Meta provider (chatbots.providers.meta) loads the
+bots named by `routing_keys`, checks `verify_signature` against their app secrets, and the
+webhook (chatbots.webhooks) hands what `parse_envelope` returns to
 `chatbots.inbound.store_events`.
 
 What a batch may contain (§1.2): any number of `entry[] × changes[]`. Each change names its
@@ -39,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 PROVIDER = "meta"
 OBJECT = "whatsapp_business_account"
-SIGNATURE_HEADER = "HTTP_X_HUB_SIGNATURE_256"  # X-Hub-Signature-256, as Django names it
+SIGNATURE_HEADER = "X-Hub-Signature-256"
 SIGNATURE_PREFIX = "sha256="
 
 # Webhook fields Meta documents for WhatsApp. Anything else is counted as "other", so a

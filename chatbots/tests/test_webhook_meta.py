@@ -461,7 +461,7 @@ def test_it_refuses_an_unknown_phone_number_id_and_logs_it(client, bot, queued, 
         messages_change("777666555", messages=[text_message("wamid.U2")]),
     )
 
-    with caplog.at_level("WARNING", logger="chatbots.views"):
+    with caplog.at_level("WARNING", logger="chatbots.providers.meta"):
         response = post(client, payload)
 
     assert response.status_code == 404
