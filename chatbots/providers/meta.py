@@ -11,8 +11,8 @@ Every body built here validates against the request schema of
 `POST /{Version}/{Phone-Number-ID}/messages` in Meta's OpenAPI description
 (corpus/meta-openapi/business-messaging-api_v23.0.yaml; see test_provider_meta_schema.py).
 Errors are classified by Meta's `error.code` (and `error_data.details` for the text), not by
-the HTTP status or title, as Meta asks (§2.3); the HTTP status only decides for codes we do
-not know.
+the HTTP status or title, as Meta's error codes page (below) asks; the HTTP status only
+decides for codes we do not know.
 """
 
 from __future__ import annotations
@@ -63,13 +63,14 @@ RETRYABLE_CODES = frozenset({2, 4, 80007, 130429, 131056, 131057})
 PERMANENT_CODES = frozenset(
     {100, 190, 131008, 131009, 131026, 131047, 131048, 131049, 131050, 131051, 131052, 131053}
 )
-# Pair limit: 1 message every 6 s to the same user (§2.5); waiting less only fails again.
+# Pair limit (code 131056): 1 message every 6 s to the same user; waiting less only fails
+# again.
 PAIR_RATE_WAIT_SECONDS = 6.0
 
 
 def recipient(to: str) -> str:
     """Meta wants `+` and the country code on `to`: without the `+` it prepends the business
-    number's own country code and can misroute the message (§2.1). Non-numeric ids (a
+    number's own country code and can misroute the message. Non-numeric ids (a
     business-scoped user id) are passed as they are."""
     to = to.strip()
     digits = to.lstrip("+")
@@ -210,7 +211,7 @@ class MetaProvider(Provider):
         try:
             return SendResult(external_id=str(response.json()["messages"][0]["id"]))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            # 200 means Meta accepted the message (§2.3): sending again could duplicate it.
+            # 200 means Meta accepted the message: sending again could duplicate it.
             raise ProviderError(
                 "invalid_response",
                 _("A Meta aceitou o envio mas não devolveu o ID da mensagem: %(body)s")
