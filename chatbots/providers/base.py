@@ -229,30 +229,9 @@ class Provider:
     def error_is_retryable(self, response: http.HTTPResponse) -> bool:
         return self.error_from_response(response).retryable
 
-    def call(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        json: Any = None,
-        data: Any = None,
-        files: Mapping[str, tuple[str, bytes, str]] | None = None,
-        params: Mapping[str, Any] | None = None,
-        timeout: float | None = None,
-    ) -> http.HTTPResponse:
-        """`http_call` with this provider's `error_from_response`."""
-        return http_call(
-            method,
-            url,
-            headers=headers,
-            json=json,
-            data=data,
-            files=files,
-            params=params,
-            timeout=timeout,
-            error_from_response=self.error_from_response,
-        )
+    def call(self, method: str, url: str, **kwargs: Any) -> http.HTTPResponse:
+        """`http_call` (the same arguments) with this provider's `error_from_response`."""
+        return http_call(method, url, error_from_response=self.error_from_response, **kwargs)
 
     # --- Inbound webhooks ----------------------------------------------------------------
 
