@@ -2,8 +2,7 @@
 
 from django.urls import path, re_path
 
-from chatbots.views import MetaWebhookView
-from chatbots.webhooks_other import EvolutionWebhookView, WhaticketWebhookView
+from chatbots.webhooks import EvolutionWebhookView, MetaWebhookView, WhaticketWebhookView
 
 urlpatterns = [
     path("webhook/", MetaWebhookView.as_view(), name="chatbots-webhook-meta"),

@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from chatbots.webhooks_other import WhaticketWebhookView
+from chatbots.webhooks import WhaticketWebhookView
 from config import health
 
 

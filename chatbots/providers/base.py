@@ -16,17 +16,21 @@ test_provider_conformance.py, runs the same tests against each one):
   text, "1. Título", which `chatbots.numbered` maps back to the option's id when the
   customer answers with the number), `error_from_response` / `error_is_retryable`;
 * inbound: `verify_request` (raises WebhookRefused: nothing is stored) and `parse_request`
-  (normalized InboundMessage / InboundStatus records, each with its raw JSON);
+  (normalized InboundMessage / InboundStatus records, each with its raw JSON); a provider
+  whose one webhook URL serves every bot also sets `routes_by_body` and implements
+  `route_request` and `verify_routes` (see `Provider`);
 * `check_connection`: the provider's cheapest authenticated call, for the admin's and the
   API's "test connection";
-* `customer_window`: whether Meta's 24-hour customer-service window applies (§2.6).
+* `customer_window`: whether Meta's 24-hour customer-service window applies.
+
+The webhook views that drive the inbound side are in `chatbots.webhooks`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -37,6 +41,7 @@ from config import http
 
 if TYPE_CHECKING:
     from chatbots.models import Chatbot
+    from chatbots.routing import BotRoute
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +128,76 @@ def as_text(message: Outbound) -> Text:
     return Text(body=body[:TEXT_MAX])
 
 
+def status_error(response: http.HTTPResponse) -> ProviderError:
+    """Classify a non-2xx answer by its HTTP status alone: 429 and 5xx are worth retrying
+    (throttled, or the gateway is having trouble); any other 4xx is permanent as it stands
+    (bad credentials, bad number, unknown instance)."""
+    status = response.status_code
+    return ProviderError(
+        f"http_{status}",
+        response.text[:300],
+        retryable=status == 429 or status >= 500,
+        retry_after=retry_after_header(response),
+    )
+
+
+def http_call(
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    json: Any = None,
+    data: Any = None,
+    files: Mapping[str, tuple[str, bytes, str]] | None = None,
+    params: Mapping[str, Any] | None = None,
+    timeout: float | None = None,
+    error_from_response: Callable[[http.HTTPResponse], ProviderError] = status_error,
+) -> http.HTTPResponse:
+    """One HTTP call through config.http. No answer (timeout, refused connection) is a
+    retryable ProviderError; a non-2xx answer is classified by `error_from_response`."""
+    try:
+        response = http.request(
+            method,
+            url,
+            json=json,
+            data=data,
+            files=files,
+            params=params,
+            headers=headers,
+            timeout=timeout,
+        )
+    except http.HTTPTimeout as exc:
+        raise ProviderError("timeout", str(exc), retryable=True) from exc
+    except http.HTTPConnectionError as exc:
+        raise ProviderError("connection_error", str(exc), retryable=True) from exc
+    except http.HTTPError as exc:  # an invalid URL and the like: the setting is wrong
+        raise ProviderError("http_error", str(exc), retryable=False) from exc
+    if not (200 <= response.status_code < 300):
+        raise error_from_response(response)
+    return response
+
+
 class Provider:
+    """One WhatsApp gateway. Every method takes the bot it works for.
+
+    How the webhook (chatbots.webhooks) finds the bot of a request depends on
+    `routes_by_body`:
+
+    * False (most gateways): the view finds the bot from the request itself before it
+      reads the body (the bot id in the URL; Whaticket also by its token header, or by the
+      bot whose secret verifies the signature). It calls `verify_request(bot)`, then
+      `parse_request(bot)`, and stores every record for that bot.
+    * True: one URL serves every bot and the body names the bot of each record, possibly
+      several bots in one request (Meta: one callback URL per Meta app, each change of a
+      batch naming its number by `metadata.phone_number_id`). The view calls
+      `route_request` (the bots the body names, keyed by the `bot_key` their records
+      carry), `verify_routes` (the request authenticated for all of them at once: one
+      signature covers the whole body), then `parse_request(None)`, and stores each record
+      for the bot its `bot_key` names; a record naming no bot is dropped.
+
+    Either way a WebhookRefused raised by any step stores nothing.
+    """
+
     key: ClassVar[str]
     label: ClassVar[str]
     #: Outbound kinds the provider sends natively; others degrade to their text preview.
@@ -131,6 +205,8 @@ class Provider:
     #: Whether Meta's 24-hour customer-service window applies: outside it only approved
     #: templates may be sent (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages#customer-service-windows). Unofficial gateways have no such rule.
     customer_window: ClassVar[bool] = False
+    #: Whether the body, not the URL, names the bot of each record (see the class docstring).
+    routes_by_body: ClassVar[bool] = False
 
     def send(
         self, chatbot: Chatbot, to: str, message: Outbound, *, context_id: str = ""
@@ -147,54 +223,15 @@ class Provider:
         return message if message.kind in self.native_kinds else as_text(message)
 
     def error_from_response(self, response: http.HTTPResponse) -> ProviderError:
-        """Classify a non-2xx answer. Default: 429 and 5xx are worth retrying (throttled,
-        or the gateway is having trouble); any other 4xx is permanent as it stands (bad
-        credentials, bad number, unknown instance)."""
-        status = response.status_code
-        return ProviderError(
-            f"http_{status}",
-            response.text[:300],
-            retryable=status == 429 or status >= 500,
-            retry_after=_retry_after(response),
-        )
+        """Classify a non-2xx answer. Default: by the HTTP status (`status_error`)."""
+        return status_error(response)
 
     def error_is_retryable(self, response: http.HTTPResponse) -> bool:
         return self.error_from_response(response).retryable
 
-    def call(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        json: Any = None,
-        data: Any = None,
-        files: Mapping[str, tuple[str, bytes, str]] | None = None,
-        params: Mapping[str, Any] | None = None,
-        timeout: float | None = None,
-    ) -> http.HTTPResponse:
-        """One HTTP call through config.http. No answer (timeout, refused connection) is a
-        retryable ProviderError; a non-2xx answer is classified by `error_from_response`."""
-        try:
-            response = http.request(
-                method,
-                url,
-                json=json,
-                data=data,
-                files=files,
-                params=params,
-                headers=headers,
-                timeout=timeout,
-            )
-        except http.HTTPTimeout as exc:
-            raise ProviderError("timeout", str(exc), retryable=True) from exc
-        except http.HTTPConnectionError as exc:
-            raise ProviderError("connection_error", str(exc), retryable=True) from exc
-        except http.HTTPError as exc:  # an invalid URL and the like: the setting is wrong
-            raise ProviderError("http_error", str(exc), retryable=False) from exc
-        if not (200 <= response.status_code < 300):
-            raise self.error_from_response(response)
-        return response
+    def call(self, method: str, url: str, **kwargs: Any) -> http.HTTPResponse:
+        """`http_call` (the same arguments) with this provider's `error_from_response`."""
+        return http_call(method, url, error_from_response=self.error_from_response, **kwargs)
 
     # --- Inbound webhooks ----------------------------------------------------------------
 
@@ -215,8 +252,32 @@ class Provider:
         self, chatbot: Chatbot | None, *, headers: Mapping[str, str], body: bytes
     ) -> list[Parsed]:
         """The normalized records of a verified request (possibly none: events we ignore).
-        Raise WebhookRefused(400) for a body that cannot be read."""
+        Raise WebhookRefused(400) for a body that cannot be read. `chatbot` is None when
+        the body routes (`routes_by_body`): every record of the request, each naming its
+        bot by `bot_key`."""
         raise WebhookRefused(404, "no_webhook", f"provider {self.key!r} receives no webhooks")
+
+    def route_request(
+        self, *, headers: Mapping[str, str], body: bytes
+    ) -> Mapping[str, Chatbot | BotRoute]:
+        """`routes_by_body` only: bot key -> bot for every key the body names, read before
+        authenticating (whose secret signs the body depends on which bots it names); empty
+        when it names none. A bot may be a frozen copy of the few fields the webhook needs
+        (chatbots.routing.BotRoute: pk, tenant_id and the credentials). Raise
+        WebhookRefused: 400 for a body that cannot be read, 404 for a key that names no
+        bot."""
+        raise WebhookRefused(404, "no_webhook", f"provider {self.key!r} does not route by body")
+
+    def verify_routes(
+        self,
+        routes: Mapping[str, Chatbot | BotRoute],
+        *,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> None:
+        """`routes_by_body` only: `verify_request` for every bot of `routes` at once (which
+        may be empty: a request that names no bot, and so stores nothing)."""
+        raise WebhookRefused(404, "no_webhook", f"provider {self.key!r} does not route by body")
 
     # --- Health ----------------------------------------------------------------------------
 
@@ -225,7 +286,8 @@ class Provider:
         return False, _("Este provedor não tem teste de conexão.")
 
 
-def _retry_after(response: http.HTTPResponse) -> float | None:
+def retry_after_header(response: http.HTTPResponse) -> float | None:
+    """Seconds the provider asked us to wait (`Retry-After`), if it said."""
     value = (response.headers or {}).get("Retry-After")
     try:
         return max(float(value), 0.0) if value is not None else None

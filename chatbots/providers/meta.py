@@ -1,13 +1,18 @@
-"""Meta WhatsApp Cloud API: sending messages and read receipts (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages).
+"""Meta WhatsApp Cloud API: sending messages and read receipts (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages),
+and the webhook's routing and authentication.
 
-Webhook verification and parsing live in `chatbots.providers.meta_inbound`.
+Inbound, Meta posts every number of a Meta app to one callback URL, so the body routes
+(`Provider.routes_by_body`): `route_request` looks up the bots a batch names by
+`phone_number_id` (chatbots.routing, a per-process cache), `verify_routes` checks
+`X-Hub-Signature-256` against their app secrets. Reading and normalizing the envelope is
+`chatbots.providers.meta_inbound`.
 
 Every body built here validates against the request schema of
 `POST /{Version}/{Phone-Number-ID}/messages` in Meta's OpenAPI description
 (corpus/meta-openapi/business-messaging-api_v23.0.yaml; see test_provider_meta_schema.py).
 Errors are classified by Meta's `error.code` (and `error_data.details` for the text), not by
-the HTTP status or title, as Meta asks (§2.3); the HTTP status only decides for codes we do
-not know.
+the HTTP status or title, as Meta's error codes page (below) asks; the HTTP status only
+decides for codes we do not know.
 """
 
 from __future__ import annotations
@@ -20,8 +25,16 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from chatbots import routing
 from chatbots.providers import meta_inbound
-from chatbots.providers.base import Parsed, Provider, ProviderError, SendResult, WebhookRefused
+from chatbots.providers.base import (
+    Parsed,
+    Provider,
+    ProviderError,
+    SendResult,
+    WebhookRefused,
+    retry_after_header,
+)
 from chatbots.wire import (
     Buttons,
     ListMessage,
@@ -34,6 +47,7 @@ from config import http
 
 if TYPE_CHECKING:
     from chatbots.models import Chatbot
+    from chatbots.routing import BotRoute
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +63,14 @@ RETRYABLE_CODES = frozenset({2, 4, 80007, 130429, 131056, 131057})
 PERMANENT_CODES = frozenset(
     {100, 190, 131008, 131009, 131026, 131047, 131048, 131049, 131050, 131051, 131052, 131053}
 )
-# Pair limit: 1 message every 6 s to the same user (§2.5); waiting less only fails again.
+# Pair limit (code 131056): 1 message every 6 s to the same user; waiting less only fails
+# again.
 PAIR_RATE_WAIT_SECONDS = 6.0
 
 
 def recipient(to: str) -> str:
     """Meta wants `+` and the country code on `to`: without the `+` it prepends the business
-    number's own country code and can misroute the message (§2.1). Non-numeric ids (a
+    number's own country code and can misroute the message. Non-numeric ids (a
     business-scoped user id) are passed as they are."""
     to = to.strip()
     digits = to.lstrip("+")
@@ -163,7 +178,7 @@ def error_from_response(response: http.HTTPResponse) -> ProviderError:
     title = str(error.get("message") or "")
     details = str((error.get("error_data") or {}).get("details") or "")
     detail = " — ".join(t for t in (title, details) if t) or response.text[:300]
-    retry_after = _retry_after(response)
+    retry_after = retry_after_header(response)
     if code is None:  # no Graph error body (a proxy, an outage page): only the status says
         return ProviderError(
             f"http_{status}",
@@ -182,19 +197,12 @@ def error_from_response(response: http.HTTPResponse) -> ProviderError:
     return ProviderError(str(code), detail[:2000], retryable=retryable, retry_after=retry_after)
 
 
-def _retry_after(response: http.HTTPResponse) -> float | None:
-    value = (response.headers or {}).get("Retry-After")
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except ValueError:
-        return None
-
-
 class MetaProvider(Provider):
     key = "meta"
     label = gettext_lazy("Meta (WhatsApp Cloud API oficial)")
     native_kinds = frozenset({"text", "buttons", "list", "media", "template"})
     customer_window = True
+    routes_by_body = True
 
     def send(
         self, chatbot: Chatbot, to: str, message: Outbound, *, context_id: str = ""
@@ -203,7 +211,7 @@ class MetaProvider(Provider):
         try:
             return SendResult(external_id=str(response.json()["messages"][0]["id"]))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            # 200 means Meta accepted the message (§2.3): sending again could duplicate it.
+            # 200 means Meta accepted the message: sending again could duplicate it.
             raise ProviderError(
                 "invalid_response",
                 _("A Meta aceitou o envio mas não devolveu o ID da mensagem: %(body)s")
@@ -276,6 +284,62 @@ class MetaProvider(Provider):
             "quality": data.get("quality_rating") or "?",
         }
 
+    # --- Inbound webhooks ---------------------------------------------------------------
+
+    def route_request(self, *, headers: Mapping[str, str], body: bytes) -> dict[str, BotRoute]:
+        """phone_number_id -> bot for every `value.metadata.phone_number_id` of the batch.
+
+        400 when the body is not an envelope. An `object` other than
+        "whatsapp_business_account" (another product of the same Meta app) and changes
+        without metadata (account_update, message_template_*) name no bot. 404 when a
+        number matches no bot (logged): Meta keeps retrying for 7 days, so messages to a
+        number registered late still arrive once its bot is created.
+        """
+        try:
+            envelope = meta_inbound.load_envelope(body)
+            whatsapp = meta_inbound.is_whatsapp(envelope)
+            keys = meta_inbound.routing_keys(envelope) if whatsapp else set()
+        except meta_inbound.MetaPayloadError as exc:
+            raise WebhookRefused(400, "malformed", str(exc)) from None
+        if not keys:
+            return {}
+        routes = routing.routes_for(keys)
+        if unknown := sorted(keys - routes.keys()):
+            logger.warning(
+                "webhook for unknown phone_number_id; create its bot or remove the number "
+                "from the Meta app",
+                extra={"phone_number_ids": unknown},
+            )
+            raise WebhookRefused(404, "unknown_phone_number_id", ", ".join(unknown))
+        return routes
+
+    def verify_routes(
+        self,
+        routes: Mapping[str, Chatbot | BotRoute],
+        *,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> None:
+        """`X-Hub-Signature-256` must match the app secret of EVERY bot the batch names.
+
+        Meta signs with the APP secret, one per Meta app, and a batch names only numbers of
+        one app, which share it; a bot without one uses WHATSAPP_APP_SECRET. Bots with
+        different secrets in one batch, or a bot with no secret at all, mean 401.
+
+        A batch naming no bot (account-level changes, other objects) is checked against
+        WHATSAPP_APP_SECRET when that is set, and accepted unchecked otherwise: there is no
+        bot to store it for, and an unverified body that stores nothing can do no harm.
+        """
+        header = headers.get(meta_inbound.SIGNATURE_HEADER)
+        if routes:
+            _verify_signature(body, header, list(routes.values()))
+            return
+        secret = settings.WHATSAPP_APP_SECRET
+        if secret and not meta_inbound.verify_signature(body=body, header=header, secret=secret):
+            raise WebhookRefused(
+                401, "bad_signature", f"{meta_inbound.SIGNATURE_HEADER} does not match"
+            )
+
     def verify_request(
         self,
         chatbot: Chatbot | None,
@@ -284,20 +348,9 @@ class MetaProvider(Provider):
         body: bytes,
         query: Mapping[str, str] | None = None,
     ) -> None:
-        """`X-Hub-Signature-256` keyed with the bot's app secret (or WHATSAPP_APP_SECRET).
-
-        The Meta webhook view (chatbots.views) routes batches by phone_number_id and checks
-        every bot a batch names; this is the same check for one bot."""
-        secret = (
-            (chatbot.app_secret if chatbot else "") or settings.WHATSAPP_APP_SECRET or ""
-        ).strip()
-        if not secret:
-            raise WebhookRefused(401, "no_app_secret", "the bot has no app secret configured")
-        header = headers.get("X-Hub-Signature-256")
-        if not header:
-            raise WebhookRefused(401, "missing_signature", "X-Hub-Signature-256 header is required")
-        if not meta_inbound.verify_signature(body=body, header=header, secret=secret):
-            raise WebhookRefused(401, "bad_signature", "X-Hub-Signature-256 does not match")
+        """`verify_routes` for one bot; None stands for a bot without an app secret (then
+        only WHATSAPP_APP_SECRET can sign)."""
+        _verify_signature(body, headers.get(meta_inbound.SIGNATURE_HEADER), [chatbot])
 
     def parse_request(
         self, chatbot: Chatbot | None, *, headers: Mapping[str, str], body: bytes
@@ -310,3 +363,34 @@ class MetaProvider(Provider):
         if chatbot is None:
             return parsed
         return [(item, raw) for item, raw in parsed if item.bot_key == chatbot.phone_number_id]
+
+
+def _verify_signature(
+    body: bytes, header: str | None, bots: list[Chatbot | BotRoute | None]
+) -> None:
+    """WebhookRefused(401) unless `header` signs `body` with the app secret of every bot."""
+    secrets: set[str] = set()
+    for bot in bots:
+        secret = ((bot.app_secret if bot else "") or settings.WHATSAPP_APP_SECRET or "").strip()
+        if not secret:
+            logger.error(
+                "webhook refused: bot has no app secret; set it on the bot or WHATSAPP_APP_SECRET",
+                extra={"chatbot_id": bot.pk if bot else None},
+            )
+            raise WebhookRefused(401, "no_app_secret", "the bot has no app secret configured")
+        secrets.add(secret)
+    if not header:
+        raise WebhookRefused(
+            401, "missing_signature", f"{meta_inbound.SIGNATURE_HEADER} header is required"
+        )
+    if not all(meta_inbound.verify_signature(body=body, header=header, secret=s) for s in secrets):
+        logger.warning(
+            "webhook signature mismatch",
+            extra={
+                "chatbot_ids": sorted(bot.pk for bot in bots if bot),
+                "distinct_app_secrets": len(secrets),
+            },
+        )
+        raise WebhookRefused(
+            401, "bad_signature", f"{meta_inbound.SIGNATURE_HEADER} does not match"
+        )

@@ -1,10 +1,11 @@
 """Meta WhatsApp Cloud API webhooks: signature check and envelope parsing (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components).
 
-Nothing here touches the database: the view loads the bots named by `routing_keys`, checks
-`verify_signature` against their app secrets, and hands what `parse_envelope` returns to
+Nothing here touches the database: the Meta provider (chatbots.providers.meta) loads the
+bots named by `routing_keys`, checks `verify_signature` against their app secrets, and the
+webhook (chatbots.webhooks) hands what `parse_envelope` returns to
 `chatbots.inbound.store_events`.
 
-What a batch may contain (§1.2): any number of `entry[] × changes[]`. Each change names its
+What a batch may contain: any number of `entry[] × changes[]`. Each change names its
 `field`; FIELD_PARSERS maps a field to the function that turns the change's `value` into
 normalized records. Parsed today: `messages` (`messages[]` -> InboundMessage,
 `statuses[]` -> InboundStatus) and `user_preferences` (a customer stopped or resumed
@@ -39,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 PROVIDER = "meta"
 OBJECT = "whatsapp_business_account"
-SIGNATURE_HEADER = "HTTP_X_HUB_SIGNATURE_256"  # X-Hub-Signature-256, as Django names it
+SIGNATURE_HEADER = "X-Hub-Signature-256"
 SIGNATURE_PREFIX = "sha256="
 
 # Webhook fields Meta documents for WhatsApp. Anything else is counted as "other", so a
@@ -109,7 +110,8 @@ def load_envelope(body: bytes) -> dict:
 
 
 def verify_signature(*, body: bytes, header: str | None, secret: str) -> bool:
-    """True when `header` is `sha256=<hex HMAC-SHA256 of body keyed with secret>` (§1.5).
+    """True when `header` is `sha256=<hex HMAC-SHA256 of body keyed with secret>`
+    (Meta: https://developers.facebook.com/docs/graph-api/webhooks/getting-started).
 
     The raw bytes are hashed, never re-serialized JSON; the comparison is constant-time.
     """
@@ -301,7 +303,7 @@ def parse_message(
     if extras := {k: v for k, v in context.items() if k != "id"}:
         data["context"] = extras  # forwarded flags, referred_product, the quoted sender
     if isinstance(msg.get("referral"), dict):
-        data["referral"] = msg["referral"]  # Click-to-WhatsApp ad or post (§1.3)
+        data["referral"] = msg["referral"]  # Click-to-WhatsApp ad or post
     errors = _errors(msg.get("errors")) + list(value_errors or [])
     if errors:
         data["errors"] = errors
@@ -322,7 +324,7 @@ def parse_message(
 
 
 def parse_status(status: dict, *, bot_key: str) -> InboundStatus:
-    """One `statuses[]` item as an InboundStatus; a failure keeps Meta's first error (§1.4)."""
+    """One `statuses[]` item as an InboundStatus; a failure keeps Meta's first error."""
     errors = _errors(status.get("errors"))
     first = errors[0] if errors else {}
     raw_recipient = str(status.get("recipient_id") or "")
@@ -340,7 +342,7 @@ def parse_status(status: dict, *, bot_key: str) -> InboundStatus:
     )
 
 
-# --- Message content, by type (§1.3) -----------------------------------------------------------
+# --- Message content, by type ----------------------------------------------------------------
 
 Content = tuple[str, str, dict[str, Any]]  # text, reply_id, data
 
@@ -505,7 +507,7 @@ def _as_list(raw: Any) -> list:
 
 
 def _phone(raw: str) -> str:
-    """Meta's wa_id always carries its country code (§1.2): never prepend Brazil's."""
+    """Meta's wa_id always carries its country code: never prepend Brazil's."""
     if not raw or not raw.lstrip("+").isdigit():
         return ""
     try:
@@ -515,7 +517,7 @@ def _phone(raw: str) -> str:
 
 
 def _timestamp(raw: Any) -> datetime:
-    """Meta's `timestamp` is Unix seconds as a string (§1.2)."""
+    """Meta's `timestamp` is Unix seconds as a string."""
     try:
         return datetime.fromtimestamp(int(raw), tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):

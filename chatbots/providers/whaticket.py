@@ -20,7 +20,7 @@ Inbound (the original system's contract): `POST /webhook/whaticket` or
 
 Every authentication failure answers 401 (missing headers, stale or unreadable timestamp,
 wrong signature, wrong token), a body we cannot read 400, and nothing is stored. Which bot
-a request is for is decided by the view (chatbots.webhooks_other): the id in the URL, else
+a request is for is decided by the view (chatbots.webhooks): the id in the URL, else
 the `X-Webhook-Token`, else the one Whaticket bot whose shared secret verifies the
 signature (the original single-URL, single-bot set-up).
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from chatbots import bots
 from chatbots.models import Chatbot
-from chatbots.providers import evolution
+from chatbots.providers import evolution, evolution_instance
 from chatbots.providers.base import ProviderError, chatbot_secrets
 from chatbots.qrtext import QRImageError, decode_data_url, qr_text_from_png
 
@@ -55,17 +55,17 @@ class Command(BaseCommand):
             raise CommandError(f"Evolution refused: {exc.code}: {exc.detail}") from None
 
     def _connect(self, chatbot: Chatbot, *, number: str, invert: bool) -> None:
-        name = evolution.instance_name(chatbot)
-        state = evolution.instance_state(chatbot=chatbot)
+        name = evolution_instance.instance_name(chatbot)
+        state = evolution_instance.instance_state(chatbot=chatbot)
         if state is None:
-            evolution.instance_create(chatbot=chatbot)
+            evolution_instance.instance_create(chatbot=chatbot)
             self.stdout.write(f"instance {name!r} created")
-            state = evolution.instance_state(chatbot=chatbot) or "close"
+            state = evolution_instance.instance_state(chatbot=chatbot) or "close"
         else:
             self.stdout.write(f"instance {name!r} exists (state: {state})")
 
         url, headers = self._webhook_target(chatbot)
-        evolution.webhook_set(chatbot=chatbot, url=url, headers=headers)
+        evolution_instance.webhook_set(chatbot=chatbot, url=url, headers=headers)
         shown = url.split("?", 1)[0]
         self.stdout.write(f"webhook set to {shown} (messages.upsert, authenticated)")
         if "127.0.0.1" in url or "localhost" in url:
@@ -79,7 +79,7 @@ class Command(BaseCommand):
         if state == "open":
             self.stdout.write(self.style.SUCCESS("already connected: nothing to pair"))
             return
-        answer = evolution.instance_connect(chatbot=chatbot, number=number)
+        answer = evolution_instance.instance_connect(chatbot=chatbot, number=number)
         instance = answer.get("instance") if isinstance(answer.get("instance"), dict) else {}
         if instance.get("state") == "open":
             self.stdout.write(self.style.SUCCESS("already connected: nothing to pair"))
@@ -100,7 +100,7 @@ class Command(BaseCommand):
                 chatbot=chatbot, provider_secrets={**stored, "webhook_secret": secret}
             )
             self.stdout.write("webhook_secret generated and saved on the bot")
-        if evolution.api_version(chatbot) == 1:
+        if evolution_instance.api_version(chatbot) == 1:
             # v1.8 webhooks take no headers: the secret can only travel in the URL.
             return f"{url}?{evolution.SECRET_QUERY}={secret}", {}
         return url, {evolution.SECRET_HEADER: secret}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from chatbots.models import Chatbot
-from chatbots.providers import evolution
+from chatbots.providers import evolution, evolution_instance
 from chatbots.providers.base import ProviderError
 
 
@@ -25,13 +25,13 @@ class Command(BaseCommand):
         if chatbot.provider != evolution.PROVIDER:
             raise CommandError(f"Chatbot {bot} uses {chatbot.provider!r}, not 'evolution'.")
         try:
-            name = evolution.instance_name(chatbot)
-            state = evolution.instance_state(chatbot=chatbot)
+            name = evolution_instance.instance_name(chatbot)
+            state = evolution_instance.instance_state(chatbot=chatbot)
             if state is None:
                 raise CommandError(
                     f"instance {name!r} does not exist: run evolution_connect --bot {bot}"
                 )
-            webhook = evolution.webhook_find(chatbot=chatbot)
+            webhook = evolution_instance.webhook_find(chatbot=chatbot)
         except ProviderError as exc:
             raise CommandError(f"Evolution refused: {exc.code}: {exc.detail}") from None
         style = self.style.SUCCESS if state == "open" else self.style.WARNING
@@ -39,7 +39,7 @@ class Command(BaseCommand):
         url = str(webhook.get("url") or "").split("?", 1)[0]  # v1 keeps the secret there
         events = webhook.get("events") or []
         headers = webhook.get("headers") if isinstance(webhook.get("headers"), dict) else {}
-        if evolution.api_version(chatbot) == 1:
+        if evolution_instance.api_version(chatbot) == 1:
             auth = "secret in the URL" if "?" in str(webhook.get("url") or "") else "none"
         elif "jwt_key" in headers:
             auth = "JWT (jwt_key)"
