@@ -6,7 +6,7 @@ business types on the phone. Providers store both as ECHO_TYPE events; the engin
 them here instead of to the flow, so an echo never triggers the bot (no reply loops).
 
 When the echo is not one of our own sends, a person is answering this customer: the
-conversation goes to `human` and the `human_handoff` interceptor keeps the bot quiet, so it
+conversation goes to `human` and the `HumanHandoff` interceptor keeps the bot quiet, so it
 never talks over the person. Staff give it back to the bot in the admin (status "Com o
 robô") or it restarts when closed. The person's message is kept in the conversation as an
 outbound row marked `sent_from: "phone"`.

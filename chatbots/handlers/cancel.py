@@ -25,11 +25,6 @@ CancelMeaning = Callable[[Context], Reply | None]
 
 _meanings: list[CancelMeaning] = []
 
-# TEMPORARY: the agenda flow's steps own "cancelar" but do not declare `owns_cancel = True`
-# yet (chatbots/handlers/agenda.py is being split into a package). Remove this prefix once
-# they do; nothing else depends on it.
-_AGENDA_STEPS_PREFIX = "chatbots.handlers.agenda."
-
 
 def register(meaning: CancelMeaning) -> CancelMeaning:
     """Decorator: `meaning(ctx)` is asked what a typed "cancelar" cancels in its flow."""
@@ -42,8 +37,6 @@ def step_owns_cancel(ctx: Context) -> bool:
     """Does the conversation's current step take a typed "cancelar" as its own answer?"""
     if ctx.step is None:
         return False
-    if ctx.step.handler_path.startswith(_AGENDA_STEPS_PREFIX):  # TEMPORARY, see above
-        return True
     try:
         return load_handler(ctx.step.handler_path).owns_cancel
     except HandlerNotFound:

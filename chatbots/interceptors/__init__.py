@@ -5,8 +5,8 @@
 * `consent`: opt-out and opt-in keywords (the ledger is compliance.consent's);
 * `core`: human handoff, global commands ("menu"), unsupported message types;
 * `quota`: the plan's quota (the rule is billing.quotas');
-* `appointments`: TEMPORARY adapter to the agenda flow's appointment buttons;
 * flows and the assistant keep theirs beside their code (chatbots.handlers.pedidos,
+  chatbots.handlers.agenda.buttons,
   chatbots.ai.interceptors).
 
 The order is the settings' list (config/settings.py).

@@ -20,7 +20,7 @@ EXPECTED_CHAIN = [
     "chatbots.interceptors.core.HumanHandoff",
     "chatbots.interceptors.core.GlobalCommands",
     "chatbots.interceptors.quota.PlanQuota",
-    "chatbots.interceptors.appointments.AppointmentButtons",
+    "chatbots.handlers.agenda.buttons.AppointmentButtons",
     "chatbots.interceptors.core.UnsupportedMessage",
     "chatbots.handlers.pedidos.CatalogOrder",
     "chatbots.ai.interceptors.AssistantButtons",

@@ -19,7 +19,7 @@ the customer just tries again; a time taken between offer and confirmation -> sa
 offer the free ones.
 """
 
-from chatbots.handlers.agenda.buttons import AppointmentButtons, interceptar
+from chatbots.handlers.agenda.buttons import AppointmentButtons
 from chatbots.handlers.agenda.embedded import enter_agenda
 from chatbots.handlers.agenda.my_appointment import MeuHorarioHandler, appointment_action
 from chatbots.handlers.agenda.steps import (
@@ -40,5 +40,4 @@ __all__ = [
     "MeuHorarioHandler",
     "appointment_action",
     "enter_agenda",
-    "interceptar",
 ]

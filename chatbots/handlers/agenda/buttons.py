@@ -72,12 +72,6 @@ class AppointmentButtons(Interceptor):
         return embedded_step(ctx)
 
 
-def interceptar(ctx: Context) -> Reply | None:
-    """The appointment buttons as a plain function, for the interceptor chain that calls
-    functions (chatbots.interceptors.appointment_buttons)."""
-    return AppointmentButtons().intercept(ctx)
-
-
 def _rate(ctx: Context, *, agendamento_id: str, score: int) -> Reply:
     agendamento = customer_appointment(ctx, agendamento_id)
     if agendamento is None:
