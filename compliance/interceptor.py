@@ -49,14 +49,14 @@ def cancel_open_order(ctx: Context) -> Reply | None:
     from pedidos import selectors, services
 
     at_order_step = ctx.step is not None and ctx.step.handler_path.startswith(ORDER_STEP_PREFIX)
-    cart = selectors.carrinho_aberto(
+    cart = selectors.carrinho_get_open(
         tenant=ctx.chatbot.tenant, cliente=ctx.cliente, chatbot=ctx.chatbot
     )
     has_items = cart is not None and cart.itens.exists()
     if not (at_order_step or has_items):
         return None
     if has_items:
-        services.carrinho_esvaziar(pedido=cart)
+        services.carrinho_empty(pedido=cart)
     return Reply(
         messages=[
             Text(body=_("Pedido cancelado e carrinho esvaziado. Quando quiser, é só mandar um oi."))

@@ -40,6 +40,11 @@ app.conf.task_routes = {
     "*.tasks.bulk_*": {"queue": "bulk"},
 }
 app.autodiscover_tasks()
+# Tasks modules of subsystems inside an app (autodiscovery finds only `<app>.tasks`): the
+# worker imports them at start, so it knows their tasks by name.
+app.conf.imports = [
+    "chatbots.outbox.tasks",
+]
 
 
 @task_prerun.connect
