@@ -294,7 +294,7 @@ class AgendamentoAdmin(TenantScopedAdmin):
         enviados, erros = 0, []
         for agendamento in queryset.select_related("tenant", "cliente", "servico"):
             try:
-                mensagem = notificacoes.lembrete_enviar_agora(agendamento=agendamento)
+                mensagem = notificacoes.lembrete_send_now(agendamento=agendamento)
             except ValidationError as exc:
                 erros.append(f"{agendamento}: {' '.join(exc.messages)}")
                 continue

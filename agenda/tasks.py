@@ -12,17 +12,17 @@ from agenda import notificacoes
 @shared_task(name="agenda.tasks.bulk_send_reminders")
 def bulk_send_reminders() -> dict[str, int]:
     """Every 5 minutes: the 24 h and 1 h reminders that are due, once each."""
-    return notificacoes.lembretes_enviar()
+    return notificacoes.lembretes_send()
 
 
 @shared_task(name="agenda.tasks.bulk_mark_no_shows")
 def bulk_mark_no_shows() -> int:
     """Every 15 minutes: appointments past their end plus tolerance become no-shows, and
     the customer is offered to book again."""
-    return notificacoes.no_shows_processar()
+    return notificacoes.no_shows_process()
 
 
 @shared_task(name="agenda.tasks.bulk_send_followups")
 def bulk_send_followups() -> int:
     """Every 5 minutes: the satisfaction question, an hour after an attended appointment."""
-    return notificacoes.followups_enviar()
+    return notificacoes.followups_send()

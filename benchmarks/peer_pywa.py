@@ -55,7 +55,7 @@ wa = WhatsApp(
     validate_updates=True,
     session=httpx.Client(timeout=10),
     api_version=GRAPH_API_VERSION,
-    # Reply to the phone number, as the product does (chatbots.outbound.recipient_of).
+    # Reply to the phone number, as the product does (chatbots.outbox.sending.recipient_of).
     user_identifier_priority=(
         UserIdentifier.WA_ID,
         UserIdentifier.BSUID,

@@ -165,6 +165,12 @@ def record(
     transaction.on_commit(partial(_incr, client, tenant_id, _today(), counts))
 
 
+def count_sent(outgoing) -> None:
+    """The outbox's on-sent hook (chatbots.outbox.gates; registered in billing.apps): one
+    message out, counted once the provider accepted it."""
+    record(tenant_id=outgoing.tenant_id, messages_out=1)
+
+
 def _incr(client, tenant_id: int, day: date, counts: dict[str, int]) -> None:
     key = live_key(tenant_id, day)
     try:

@@ -355,6 +355,17 @@ def sending_allowed(*, tenant_id: int) -> bool:
     return status != Subscription.Status.CANCELED
 
 
+SUBSCRIPTION_CANCELED = "subscription_canceled"  # Message.error_code of a send refused here
+
+
+def subscription_gate(outgoing) -> tuple[str, str] | None:
+    """The outbox's SEND gate (chatbots.outbox.gates; registered in billing.apps): once
+    the subscription is canceled nothing goes out, not even the bot's replies."""
+    if sending_allowed(tenant_id=outgoing.tenant_id):
+        return None
+    return SUBSCRIPTION_CANCELED, _("A assinatura da empresa foi cancelada.")
+
+
 # --- Seats: chatbots and staff members ------------------------------------------------------
 
 SEAT_REFUSALS = {

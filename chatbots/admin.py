@@ -472,14 +472,14 @@ class MessageAdmin(TenantScopedAdmin):
 
     @admin.action(description=gettext_lazy("Reenviar mensagens com falha"), permissions=["retry"])
     def retry(self, request, queryset):
-        from chatbots import outbound
+        from chatbots.outbox import sending
 
         ids = list(
             queryset.filter(
                 direction=Message.Direction.OUT, status=Message.Status.FAILED
             ).values_list("id", flat=True)
         )
-        count = outbound.retry_failed(message_ids=ids) if ids else 0
+        count = sending.retry_failed(message_ids=ids) if ids else 0
         self.message_user(
             request,
             ngettext(

@@ -10,9 +10,11 @@ class ChatbotsConfig(AppConfig):
         # Registers the start-up checks of handler modules, interceptors and saved steps
         # (chatbots.checks).
         # Connects the signals that drop the webhook's cached bot routes on any bot change.
+        from billing import metering, quotas
         from chatbots import (
             checks,  # noqa: F401
             inbound,
+            outbox,
             routing,  # noqa: F401
             tasks,
         )
@@ -20,3 +22,8 @@ class ChatbotsConfig(AppConfig):
         # Stored webhook events are processed by the engine's task; the messaging core
         # (chatbots.inbound) only knows the function it was given.
         inbound.register_dispatcher(tasks.dispatch_inbound)
+        # The outbox asks the subscription before every send and reports every message the
+        # provider accepted (chatbots.outbox.gates); billing, the layer below, never imports
+        # chatbots, so the wiring is here.
+        outbox.register_gate(quotas.subscription_gate, stage=outbox.SEND)
+        outbox.register_on_sent(metering.count_sent)

@@ -25,12 +25,13 @@ from django.utils.translation import gettext as _
 from prometheus_client import Counter
 
 from billing import metering
-from chatbots import echoes, inbound, numbered, outbound
+from chatbots import echoes, inbound, numbered
 from chatbots.ai import assistant, intent
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.registry import HandlerNotFound, load_handler
 from chatbots.interceptors.registry import run as run_interceptors
 from chatbots.models import Chatbot, Conversation, InboundEvent, Message, Step
+from chatbots.outbox import queue
 from chatbots.wire import InboundMessage, InboundPreference, MessageLimitError, Outbound, Text
 from clientes.services import cliente_upsert_from_whatsapp
 from compliance import consent
@@ -165,7 +166,7 @@ def _process_next(*, chatbot_id: int, contact_key: str) -> Turn | None:
         turn, error = _run_turn(event.chatbot, message)
         if message.type != echoes.ECHO_TYPE and message.provider != SIMULATOR:
             # After the replies were queued: the receipt then rides with their send task.
-            outbound.queue_mark_read(
+            queue.queue_mark_read(
                 chatbot=event.chatbot,
                 external_id=message.external_id,
                 conversation=turn.conversation,
@@ -214,7 +215,7 @@ def _run_turn(chatbot: Chatbot, message: InboundMessage) -> tuple[Turn, str]:
     try:
         with transaction.atomic():  # savepoint: a failing handler leaves nothing half-saved
             messages = flow.run(message)
-            turn.replies = outbound.queue_replies(conversation=conversation, messages=messages)
+            turn.replies = queue.queue_replies(conversation=conversation, messages=messages)
             conversation.save()
         return turn, ""
     except Exception as exc:  # the customer gets an apology; operators get the traceback
@@ -227,9 +228,7 @@ def _run_turn(chatbot: Chatbot, message: InboundMessage) -> tuple[Turn, str]:
         conversation.refresh_from_db()  # drop whatever the failed step changed in memory
         conversation.last_customer_message_at = window_opened_at
         apology = chatbot.options.get("apology_text") or _(DEFAULT_APOLOGY)
-        turn.replies = outbound.queue_replies(
-            conversation=conversation, messages=[Text(body=apology)]
-        )
+        turn.replies = queue.queue_replies(conversation=conversation, messages=[Text(body=apology)])
         conversation.save(update_fields=["last_customer_message_at", "updated_at"])
         return turn, error
 

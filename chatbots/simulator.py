@@ -12,8 +12,9 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
-from chatbots import engine, outbound
+from chatbots import engine
 from chatbots.models import Chatbot, InboundEvent, Message
+from chatbots.outbox import sending
 from chatbots.wire import InboundMessage
 from clientes.phones import normalize_phone
 
@@ -55,7 +56,7 @@ def simulate_message(
         return []
     conversation_id = replies[0].conversation_id
     if chatbot.provider == "stub" or deliver:
-        outbound.send_pending(conversation_id)
+        sending.send_pending(conversation_id)
     else:
         with transaction.atomic():
             Message.objects.filter(

@@ -22,31 +22,8 @@ def process_inbound(event_id: int) -> None:
     engine.process_event(event_id)
 
 
-@shared_task(name="chatbots.tasks.send_outbound", bind=True, acks_late=True, max_retries=None)
-def send_outbound(self, conversation_id: int, read: list[str] | None = None) -> None:
-    """Send the conversation's queued replies, then the read receipts (external ids of the
-    customer's messages) that rode along (outbound.queue_mark_read)."""
-    from chatbots import outbound
-
-    outbound.send_pending(conversation_id, read=read or ())
-
-
 @shared_task(name="chatbots.tasks.sweep_inbound")
 def sweep_inbound() -> int:
     from chatbots import inbound
 
     return inbound.sweep()
-
-
-@shared_task(name="chatbots.tasks.sweep_outbound")
-def sweep_outbound() -> int:
-    from chatbots import outbound
-
-    return outbound.sweep()
-
-
-@shared_task(name="chatbots.tasks.mark_read", acks_late=True, max_retries=3)
-def mark_read(chatbot_id: int, external_id: str) -> None:
-    from chatbots import outbound
-
-    outbound.mark_read(chatbot_id, external_id)

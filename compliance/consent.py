@@ -6,8 +6,8 @@ user_preferences webhook, admin, API, erasure), plus an audit entry.
 
 "Proactive" means the business writes first for its own reasons: campaigns, reactivation,
 optional reminders. Replies to the customer and transactional updates (an order status)
-are not proactive and are never blocked here (chatbots.services.send_to_customer asks
-`proactive_refusal` only for sends marked proactive).
+are not proactive and are never blocked here: `proactive_gate`, registered with the outbox
+(compliance.apps), asks `proactive_refusal` only for sends marked proactive.
 
 Erased people leave an `OptOutMarker`, an HMAC of their phone / WhatsApp user id: a
 customer created again with it starts opted out (`cliente_honour_markers`).
@@ -276,6 +276,14 @@ def proactive_refusal(*, cliente: Cliente) -> tuple[str, str] | None:
     ):
         return OPTED_OUT, _("Os dados deste contato foram apagados a pedido dele (LGPD).")
     return None
+
+
+def proactive_gate(outgoing) -> tuple[str, str] | None:
+    """The outbox's QUEUE gate (chatbots.outbox.gates; registered in compliance.apps): a
+    proactive message waits for the ledger's yes; any other message is not its business."""
+    if not outgoing.proactive:
+        return None
+    return proactive_refusal(cliente=outgoing.cliente)
 
 
 # --- Meta's user_preferences webhook -------------------------------------------------------

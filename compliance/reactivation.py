@@ -37,8 +37,8 @@ from django.utils.translation import gettext as _
 from prometheus_client import Counter
 
 from billing.models import Tenant
-from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
-from chatbots.wire import Template
+from chatbots import outbox
+from chatbots.models import Chatbot, Message, MessageTemplate
 from compliance.models import ReactivationSend
 
 logger = logging.getLogger(__name__)
@@ -54,11 +54,7 @@ Status = ReactivationSend.Status
 
 
 def reactivation_template(*, chatbot: Chatbot) -> MessageTemplate | None:
-    return (
-        MessageTemplate.objects.filter(chatbot=chatbot, purpose=PURPOSE, approved=True)
-        .order_by("pk")
-        .first()
-    )
+    return outbox.approved_template(chatbot=chatbot, purpose=PURPOSE)
 
 
 def _option_days(chatbot: Chatbot, name: str, default: int) -> int:
@@ -97,14 +93,9 @@ def reactivation_schedule(*, chatbot: Chatbot, window: date, now: datetime) -> l
         tenant_id=chatbot.tenant_id, created_at__gte=now - timedelta(days=cooldown)
     ).values("cliente_id")
     candidates = list(
-        Conversation.objects.filter(
-            chatbot=chatbot,
-            last_customer_message_at__lt=now - timedelta(days=inactive),
-            cliente__optout_em__isnull=True,
-        )
-        .exclude(status__in=[Conversation.Status.HUMAN, Conversation.Status.WAITING])
+        outbox.conversations_gone_quiet(chatbot=chatbot, since=now - timedelta(days=inactive))
+        .filter(cliente__optout_em__isnull=True)
         .exclude(cliente_id__in=recent)
-        .order_by("last_customer_message_at", "pk")
         .values_list("cliente_id", flat=True)[: settings.REACTIVATION_MAX_PER_RUN]
     )
     with transaction.atomic():
@@ -170,8 +161,6 @@ def _first_name(nome: str) -> str:
 
 def reactivation_send(*, send_id: int) -> ReactivationSend | None:
     """Send one scheduled reactivation (the body of tasks.reactivation_send)."""
-    from chatbots.services import send_to_customer
-
     if not ReactivationSend.objects.filter(pk=send_id, status=Status.PENDING).update(
         status=Status.SENDING
     ):
@@ -185,10 +174,10 @@ def reactivation_send(*, send_id: int) -> ReactivationSend | None:
         REACTIVATIONS.labels(outcome="refused").inc()
         return None
     params = [_first_name(send.cliente.nome)] if registered.param_count == 1 else []
-    row = send_to_customer(
+    row = outbox.send_to_customer(
         chatbot=send.chatbot,
         cliente=send.cliente,
-        message=Template(name=registered.name, language=registered.language, params=params),
+        message=outbox.Template(name=registered.name, language=registered.language, params=params),
         reason=PURPOSE,
         proactive=True,
     )

@@ -40,8 +40,12 @@ app.conf.task_routes = {
     "*.tasks.bulk_*": {"queue": "bulk"},
 }
 app.autodiscover_tasks()
-# Task modules that are not an app's own `tasks` (autodiscovery finds only those).
-app.conf.include = ["chatbots.ai.tasks"]
+# Tasks modules of subsystems inside an app (autodiscovery finds only `<app>.tasks`): the
+# worker imports them at start, so it knows their tasks by name.
+app.conf.imports = [
+    "chatbots.outbox.tasks",
+    "chatbots.ai.tasks",
+]
 
 
 @task_prerun.connect

@@ -95,7 +95,7 @@ def _acao_status(target: str):
                 )
                 continue
             try:
-                services.pedido_mudar_status(pedido=pedido, status=target, actor=request.user)
+                services.pedido_change_status(pedido=pedido, status=target, actor=request.user)
             except ValidationError as exc:
                 modeladmin.message_user(request, exc.messages[0], messages.ERROR)
             else:
@@ -184,5 +184,5 @@ class PedidoAdmin(TenantScopedAdmin):
             item.save()
         for item in formset.deleted_objects:
             item.delete()
-        pedido.total = services.pedido_calcular_total(pedido=pedido)
+        pedido.total = services.pedido_compute_total(pedido=pedido)
         pedido.save(update_fields=["total", "atualizado_em"])

@@ -107,7 +107,7 @@ class Pedido(TenantOwned):
         choices=StatusPedido.choices,
         default=StatusPedido.RASCUNHO,
     )
-    # Always computed by pedidos.services.pedido_calcular_total, never taken from input.
+    # Always computed by pedidos.services.pedido_compute_total, never taken from input.
     total = models.DecimalField(
         _("total"), max_digits=12, decimal_places=2, default=Decimal("0.00"), editable=False
     )

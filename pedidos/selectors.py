@@ -23,13 +23,13 @@ def produto_list(*, tenant: Tenant) -> QuerySet[Produto]:
     return Produto.objects.filter(tenant=tenant).select_related("categoria")
 
 
-def categorias_disponiveis(*, tenant: Tenant) -> QuerySet[Categoria]:
+def categoria_list_available(*, tenant: Tenant) -> QuerySet[Categoria]:
     """Active categories with at least one active product, in menu order (what to offer)."""
-    tem_produto = Produto.objects.filter(categoria=OuterRef("pk"), ativo=True)
-    return Categoria.objects.filter(tenant=tenant, ativo=True).filter(Exists(tem_produto))
+    with_product = Produto.objects.filter(categoria=OuterRef("pk"), ativo=True)
+    return Categoria.objects.filter(tenant=tenant, ativo=True).filter(Exists(with_product))
 
 
-def produtos_disponiveis(*, categoria: Categoria) -> QuerySet[Produto]:
+def produto_list_available(*, categoria: Categoria) -> QuerySet[Produto]:
     """The category's active products, by name."""
     return Produto.objects.filter(
         tenant_id=categoria.tenant_id, categoria=categoria, ativo=True
@@ -44,11 +44,11 @@ def pedido_list(*, tenant: Tenant | None) -> QuerySet[Pedido]:
     )
 
 
-def pedido_itens(*, pedido: Pedido) -> QuerySet[ItemPedido]:
+def pedido_list_items(*, pedido: Pedido) -> QuerySet[ItemPedido]:
     return ItemPedido.objects.filter(pedido=pedido).select_related("produto").order_by("id")
 
 
-def carrinho_aberto(
+def carrinho_get_open(
     *, tenant: Tenant, cliente: Cliente, chatbot: Chatbot | None = None
 ) -> Pedido | None:
     """The customer's open cart with this bot, if any (to resume an order in progress)."""
@@ -57,17 +57,17 @@ def carrinho_aberto(
     ).first()
 
 
-def pedido_resumo(*, pedido: Pedido) -> str:
+def pedido_summarize(*, pedido: Pedido) -> str:
     """The order as the customer reads it: one line per item, then the total.
 
     2 × Pão francês (R$ 0,50) = R$ 1,00
     1 × Café (R$ 5,00) = R$ 5,00
     Total: R$ 6,00
     """
-    itens = list(pedido_itens(pedido=pedido))
+    itens = list(pedido_list_items(pedido=pedido))
     if not itens:
         return _("Seu carrinho está vazio.")
-    linhas = [
+    lines = [
         _("%(qtd)s × %(nome)s (%(preco)s) = %(subtotal)s")
         % {
             "qtd": item.quantidade,
@@ -77,7 +77,7 @@ def pedido_resumo(*, pedido: Pedido) -> str:
         }
         for item in itens
     ]
-    # The same sum pedido_calcular_total makes in SQL, over the rows just shown.
+    # The same sum pedido_compute_total makes in SQL, over the rows just shown.
     total = sum((item.subtotal for item in itens), start=Decimal("0"))
-    linhas.append(_("Total: %(total)s") % {"total": formatar_reais(total)})
-    return "\n".join(linhas)
+    lines.append(_("Total: %(total)s") % {"total": formatar_reais(total)})
+    return "\n".join(lines)

@@ -4,9 +4,10 @@ The cart is a `Pedido` in status `rascunho` with its `ItemPedido` rows: one open
 (tenant, customer, bot), so it survives across messages and workers, and a customer who
 comes back mid-order finds it as they left it. Its unit prices follow the catalog until
 confirmation, which copies them for good (the price snapshot), recomputes the total and
-takes the stock in one transaction.
+takes the stock in one transaction. Telling the customer about an order is in
+pedidos.notifications, the stale-cart job in pedidos.stale_carts.
 
-Totals are always computed here (`pedido_calcular_total`), never taken from input.
+Totals are always computed here (`pedido_compute_total`), never taken from input.
 Errors are django ValidationError subclasses with a pt-BR message the customer or staff
 can act on; the API answers them as 400, handlers show `exc.messages[0]`.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -27,28 +27,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.models import Tenant
-from chatbots.models import Chatbot, Conversation, MessageTemplate
-from chatbots.wire import Template, Text
+from chatbots.models import Chatbot
 from clientes.models import Cliente
+from pedidos import notifications
 from pedidos import status as st
 from pedidos.models import Categoria, ItemPedido, Pedido, Produto
-from pedidos.money import arredondar, formatar_reais
-from pedidos.selectors import pedido_resumo
+from pedidos.money import arredondar
 from pedidos.status import StatusPedido
 
 logger = logging.getLogger(__name__)
 
 # Default ceiling on the units of one product in one order: catches a typo ("100" for
 # "10", a phone number pasted as a quantity) before it reaches the kitchen. Per call.
-QUANTIDADE_MAXIMA = 99
-
-# MessageTemplate.purpose of the templates used outside WhatsApp's 24-hour window.
-TEMPLATE_ORDER_UPDATE = "order_update"  # params: order number, status label
-TEMPLATE_CART_REMINDER = "cart_reminder"  # params: cart total
-
-# Per-bot overrides of the stale-cart thresholds, in Chatbot.options (hours).
-OPCAO_LEMBRAR_APOS_HORAS = "carrinho_lembrar_apos_horas"
-OPCAO_EXPIRAR_APOS_HORAS = "carrinho_expirar_apos_horas"
+MAX_QUANTITY = 99
 
 
 # --- Errors ------------------------------------------------------------------------------
@@ -162,23 +153,23 @@ class ItensNaoEncontrados(ValidationError):
 # --- Quantities --------------------------------------------------------------------------
 
 
-def quantidade_validar(valor: Any, *, maximo: int = QUANTIDADE_MAXIMA) -> int:
-    """Return `valor` as an int from 1 to `maximo`, or raise QuantidadeInvalida.
+def quantidade_validate(value: Any, *, maximum: int = MAX_QUANTITY) -> int:
+    """Return `value` as an int from 1 to `maximum`, or raise QuantidadeInvalida.
 
     Accepts an int or the digits a customer types ("2", " 3 "); refuses words ("dois"),
-    fractions ("1.5"), signs ("-1", "+2"), zero, booleans and anything above `maximo`.
+    fractions ("1.5"), signs ("-1", "+2"), zero, booleans and anything above `maximum`.
     """
-    if isinstance(valor, bool):
-        raise QuantidadeInvalida(maximo=maximo)
-    if isinstance(valor, int):
-        numero = valor
-    elif isinstance(valor, str) and valor.strip().isascii() and valor.strip().isdigit():
-        numero = int(valor.strip()[:12])  # 12 digits are already far above any maximum
+    if isinstance(value, bool):
+        raise QuantidadeInvalida(maximo=maximum)
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        number = int(value.strip()[:12])  # 12 digits are already far above any maximum
     else:
-        raise QuantidadeInvalida(maximo=maximo)
-    if not 1 <= numero <= maximo:
-        raise QuantidadeInvalida(maximo=maximo)
-    return numero
+        raise QuantidadeInvalida(maximo=maximum)
+    if not 1 <= number <= maximum:
+        raise QuantidadeInvalida(maximo=maximum)
+    return number
 
 
 # --- Catalog -----------------------------------------------------------------------------
@@ -280,13 +271,13 @@ def produto_delete(*, produto: Produto) -> None:
     produto.itens_pedido.all().delete()
     produto.delete()
     for carrinho in carrinhos:
-        _atualizar_total(carrinho)
+        _update_total(carrinho)
 
 
 # --- Totals ------------------------------------------------------------------------------
 
 
-def pedido_calcular_total(*, pedido: Pedido) -> Decimal:
+def pedido_compute_total(*, pedido: Pedido) -> Decimal:
     """Σ quantidade × preço unitário of the order's items, in the database, to the cent."""
     subtotal = ExpressionWrapper(
         F("quantidade") * F("preco_unitario"),
@@ -296,21 +287,21 @@ def pedido_calcular_total(*, pedido: Pedido) -> Decimal:
     return arredondar(total or Decimal("0"))
 
 
-def _atualizar_total(pedido: Pedido) -> None:
-    pedido.total = pedido_calcular_total(pedido=pedido)
+def _update_total(pedido: Pedido) -> None:
+    pedido.total = pedido_compute_total(pedido=pedido)
     pedido.save(update_fields=["total", "atualizado_em"])
 
 
 # --- The cart ----------------------------------------------------------------------------
 
 
-def _carrinho_qs(*, tenant: Tenant, cliente: Cliente, chatbot: Chatbot | None):
+def _open_carts(*, tenant: Tenant, cliente: Cliente, chatbot: Chatbot | None):
     return Pedido.objects.filter(
         tenant=tenant, cliente=cliente, chatbot=chatbot, status=StatusPedido.RASCUNHO
     )
 
 
-def carrinho_obter_ou_criar(
+def carrinho_get_or_create(
     *, tenant: Tenant, cliente: Cliente, chatbot: Chatbot | None = None
 ) -> Pedido:
     """The customer's open cart with this bot, created empty if there is none.
@@ -320,7 +311,7 @@ def carrinho_obter_ou_criar(
     _check_same_tenant(tenant.pk, cliente, "cliente")
     _check_same_tenant(tenant.pk, chatbot, "chatbot")
     for _attempt in range(2):
-        carrinho = _carrinho_qs(tenant=tenant, cliente=cliente, chatbot=chatbot).first()
+        carrinho = _open_carts(tenant=tenant, cliente=cliente, chatbot=chatbot).first()
         if carrinho is not None:
             return carrinho
         try:
@@ -333,7 +324,7 @@ def carrinho_obter_ou_criar(
     raise RuntimeError("could not open a cart")  # pragma: no cover - needs three racing inserts
 
 
-def _lock_rascunho(pedido: Pedido) -> Pedido:
+def _lock_open_cart(pedido: Pedido) -> Pedido:
     """Lock the cart's row (changes to one cart run one at a time) and check it is open."""
     locked = Pedido.objects.select_for_update().get(pk=pedido.pk)
     if locked.status != StatusPedido.RASCUNHO:
@@ -341,64 +332,64 @@ def _lock_rascunho(pedido: Pedido) -> Pedido:
     return locked
 
 
-def carrinho_adicionar(
-    *, pedido: Pedido, produto: Produto, quantidade: Any, maximo: int = QUANTIDADE_MAXIMA
+def carrinho_add_item(
+    *, pedido: Pedido, produto: Produto, quantidade: Any, maximum: int = MAX_QUANTITY
 ) -> ItemPedido:
     """Add `quantidade` of `produto` to the cart (summed with what is already there).
 
     `quantidade` may be what the customer typed. Raises QuantidadeInvalida,
     EstoqueInsuficiente or ProdutoIndisponivel, leaving the cart as it was.
     """
-    quantidade = quantidade_validar(quantidade, maximo=maximo)
+    quantidade = quantidade_validate(quantidade, maximum=maximum)
     if produto.tenant_id != pedido.tenant_id:
         raise ProdutoIndisponivel()
     with transaction.atomic():
-        pedido = _lock_rascunho(pedido)
+        pedido = _lock_open_cart(pedido)
         produto = Produto.objects.get(pk=produto.pk)  # current price, stock and availability
         if not produto.ativo:
             raise ProdutoIndisponivel(produto=produto)
         item = ItemPedido.objects.filter(pedido=pedido, produto=produto).first()
-        nova = quantidade + (item.quantidade if item else 0)
-        if nova > maximo:
+        new_quantity = quantidade + (item.quantidade if item else 0)
+        if new_quantity > maximum:
             raise ValidationError(
                 _(
                     "Você já tem %(atual)s de %(nome)s no carrinho; o máximo por produto é "
-                    "%(maximo)s."
+                    "%(maximum)s."
                 )
-                % {"atual": item.quantidade, "nome": produto.nome, "maximo": maximo},
+                % {"atual": item.quantidade, "nome": produto.nome, "maximum": maximum},
                 code="quantidade_invalida",
             )
-        if produto.estoque is not None and nova > produto.estoque:
+        if produto.estoque is not None and new_quantity > produto.estoque:
             raise EstoqueInsuficiente(produto=produto, disponivel=produto.estoque)
         if item is None:
             item = ItemPedido(tenant_id=pedido.tenant_id, pedido=pedido, produto=produto)
-        item.quantidade = nova
+        item.quantidade = new_quantity
         item.preco_unitario = produto.preco
         item.save()
-        _atualizar_total(pedido)
+        _update_total(pedido)
     return item
 
 
-def carrinho_remover(*, pedido: Pedido, produto: Produto) -> None:
+def carrinho_remove_item(*, pedido: Pedido, produto: Produto) -> None:
     """Take a product out of the cart altogether."""
     with transaction.atomic():
-        pedido = _lock_rascunho(pedido)
+        pedido = _lock_open_cart(pedido)
         ItemPedido.objects.filter(pedido=pedido, produto_id=produto.pk).delete()
-        _atualizar_total(pedido)
+        _update_total(pedido)
 
 
-def carrinho_esvaziar(*, pedido: Pedido) -> None:
+def carrinho_empty(*, pedido: Pedido) -> None:
     """Remove every item; the (empty) cart stays open for the next order."""
     with transaction.atomic():
-        pedido = _lock_rascunho(pedido)
+        pedido = _lock_open_cart(pedido)
         ItemPedido.objects.filter(pedido=pedido).delete()
-        _atualizar_total(pedido)
+        _update_total(pedido)
 
 
 # --- Confirmation and stock --------------------------------------------------------------
 
 
-def _reservar_estoque_e_fixar_precos(pedido: Pedido) -> None:
+def _take_stock_and_fix_prices(pedido: Pedido) -> None:
     """Copy the current prices into the items and take their stock, or raise (caller's
     transaction rolls everything back).
 
@@ -429,22 +420,22 @@ def _reservar_estoque_e_fixar_precos(pedido: Pedido) -> None:
     ItemPedido.objects.bulk_update(itens, ["preco_unitario"])
 
 
-def _devolver_estoque(pedido: Pedido) -> None:
+def _return_stock(pedido: Pedido) -> None:
     for item in ItemPedido.objects.filter(pedido=pedido).order_by("produto_id"):
         Produto.objects.filter(pk=item.produto_id, estoque__isnull=False).update(
             estoque=F("estoque") + item.quantidade
         )
 
 
-def _confirmar(pedido: Pedido) -> None:
-    _reservar_estoque_e_fixar_precos(pedido)
-    pedido.total = pedido_calcular_total(pedido=pedido)
+def _confirm(pedido: Pedido) -> None:
+    _take_stock_and_fix_prices(pedido)
+    pedido.total = pedido_compute_total(pedido=pedido)
     pedido.status = StatusPedido.CONFIRMADO
     pedido.confirmado_em = timezone.now()
     pedido.save(update_fields=["total", "status", "confirmado_em", "atualizado_em"])
 
 
-def pedido_confirmar(*, pedido: Pedido) -> Pedido:
+def pedido_confirm(*, pedido: Pedido) -> Pedido:
     """The customer confirms their cart: prices frozen, stock taken, total computed.
 
     One transaction with the order row locked, so a double tap confirms once (the second
@@ -453,8 +444,8 @@ def pedido_confirmar(*, pedido: Pedido) -> Pedido:
     instance passed in).
     """
     with transaction.atomic():
-        locked = _lock_rascunho(pedido)
-        _confirmar(locked)
+        locked = _lock_open_cart(pedido)
+        _confirm(locked)
     logger.info("pedido %s confirmed by the customer", locked.pk)
     return locked
 
@@ -467,7 +458,7 @@ def pedido_create(
     chatbot: Chatbot | None = None,
     observacoes: str = "",
     endereco_entrega: str = "",
-    maximo: int = QUANTIDADE_MAXIMA,
+    maximum: int = MAX_QUANTITY,
 ) -> Pedido:
     """A confirmed order straight from (produto, quantidade) pairs (API, WhatsApp catalog).
 
@@ -476,17 +467,17 @@ def pedido_create(
     """
     _check_same_tenant(tenant.pk, cliente, "cliente")
     _check_same_tenant(tenant.pk, chatbot, "chatbot")
-    quantidades: dict[int, int] = {}
+    quantities: dict[int, int] = {}
     produtos: dict[int, Produto] = {}
     for produto, quantidade in itens:
-        quantidade = quantidade_validar(quantidade, maximo=maximo)
+        quantidade = quantidade_validate(quantidade, maximum=maximum)
         if produto.tenant_id != tenant.pk:
             raise ProdutoIndisponivel()
         produtos[produto.pk] = produto
-        quantidades[produto.pk] = quantidades.get(produto.pk, 0) + quantidade
-        if quantidades[produto.pk] > maximo:
-            raise QuantidadeInvalida(maximo=maximo)
-    if not quantidades:
+        quantities[produto.pk] = quantities.get(produto.pk, 0) + quantidade
+        if quantities[produto.pk] > maximum:
+            raise QuantidadeInvalida(maximo=maximum)
+    if not quantities:
         raise CarrinhoVazio()
     with transaction.atomic():
         pedido = Pedido.objects.create(
@@ -505,13 +496,13 @@ def pedido_create(
                 quantidade=quantidade,
                 preco_unitario=produtos[pk].preco,
             )
-            for pk, quantidade in quantidades.items()
+            for pk, quantidade in quantities.items()
         )
-        _confirmar(pedido)
+        _confirm(pedido)
     return pedido
 
 
-def pedido_from_whatsapp_order(
+def pedido_create_from_whatsapp_order(
     *,
     tenant: Tenant,
     cliente: Cliente,
@@ -530,200 +521,65 @@ def pedido_from_whatsapp_order(
     def rid(item: dict) -> str:
         return str(item.get("product_retailer_id") or item.get("retailer_id") or "").strip()
 
-    catalogo = {
+    catalog = {
         p.retailer_id: p
         for p in Produto.objects.filter(
             tenant=tenant, retailer_id__in=[rid(i) for i in product_items if rid(i)]
         )
     }
     itens: list[tuple[Produto, Any]] = []
-    desconhecidos: list[str] = []
+    unknown: list[str] = []
     for item in product_items:
-        produto = catalogo.get(rid(item))
+        produto = catalog.get(rid(item))
         if produto is None or not produto.ativo:
-            nome = produto.nome if produto is not None else (rid(item) or _("item sem código"))
-            if nome not in desconhecidos:
-                desconhecidos.append(nome)
+            name = produto.nome if produto is not None else (rid(item) or _("item sem código"))
+            if name not in unknown:
+                unknown.append(name)
             continue
         itens.append((produto, item.get("quantity", 1)))
     if not itens:
-        raise ItensNaoEncontrados(desconhecidos=desconhecidos)
+        raise ItensNaoEncontrados(desconhecidos=unknown)
     pedido = pedido_create(
         tenant=tenant, cliente=cliente, itens=itens, chatbot=chatbot, observacoes=observacoes
     )
-    return pedido, desconhecidos
+    return pedido, unknown
 
 
 # --- Status changes ----------------------------------------------------------------------
 
 
-def pedido_mudar_status(*, pedido: Pedido, status: str, actor: Any = None) -> Pedido:
+def pedido_change_status(*, pedido: Pedido, status: str, actor: Any = None) -> Pedido:
     """Move an order along pedidos.status's rules and tell the customer, once.
 
     rascunho → confirmado confirms the cart (prices, stock, total); cancelling an order
     that held stock gives it back. An illegal move raises TransicaoInvalida listing the
-    allowed ones. The customer is messaged through chatbots.services.send_to_customer after
-    commit (a rolled-back change messages nobody); cancelling a mere cart messages nobody.
+    allowed ones. The customer is told after commit (pedidos.notifications; a rolled-back
+    change messages nobody); cancelling a mere cart messages nobody.
     Returns the updated order.
     """
     if not st.is_valid(status):
         raise StatusDesconhecido(status=status)
     with transaction.atomic():
         locked = Pedido.objects.select_for_update().get(pk=pedido.pk)
-        anterior = locked.status
-        if not st.can_transition(anterior, status):
-            raise TransicaoInvalida(pedido=locked, atual=anterior, desejado=status)
+        previous = locked.status
+        if not st.can_transition(previous, status):
+            raise TransicaoInvalida(pedido=locked, atual=previous, desejado=status)
         if status == StatusPedido.CONFIRMADO:
-            _confirmar(locked)
+            _confirm(locked)
         else:
-            if status == StatusPedido.CANCELADO and anterior in st.RESERVA_ESTOQUE:
-                _devolver_estoque(locked)
+            if status == StatusPedido.CANCELADO and previous in st.RESERVA_ESTOQUE:
+                _return_stock(locked)
             locked.status = status
             locked.save(update_fields=["status", "atualizado_em"])
-        logger.info("pedido %s: %s -> %s by %s", locked.pk, anterior, status, actor or "system")
-        if anterior != StatusPedido.RASCUNHO or status != StatusPedido.CANCELADO:
-            transaction.on_commit(partial(_notificar_status, locked.pk, status), robust=True)
+        logger.info("pedido %s: %s -> %s by %s", locked.pk, previous, status, actor or "system")
+        if previous != StatusPedido.RASCUNHO or status != StatusPedido.CANCELADO:
+            transaction.on_commit(
+                partial(notifications.pedido_notify_status, pedido_id=locked.pk, status=status),
+                robust=True,
+            )
     return locked
 
 
-def pedido_cancelar(*, pedido: Pedido, actor: Any = None) -> Pedido:
+def pedido_cancel(*, pedido: Pedido, actor: Any = None) -> Pedido:
     """Cancel an order not yet delivered (stock goes back; the customer is told)."""
-    return pedido_mudar_status(pedido=pedido, status=StatusPedido.CANCELADO, actor=actor)
-
-
-def _bot_do_cliente(pedido: Pedido) -> Chatbot | None:
-    """The bot the order came from; for API orders, the one the customer last talked to."""
-    if pedido.chatbot_id:
-        return pedido.chatbot
-    conversa = (
-        Conversation.objects.filter(tenant_id=pedido.tenant_id, cliente_id=pedido.cliente_id)
-        .select_related("chatbot")
-        .order_by("-updated_at")
-        .first()
-    )
-    return conversa.chatbot if conversa else None
-
-
-def _template(chatbot: Chatbot, purpose: str, params: list[str]) -> Template | None:
-    template = (
-        MessageTemplate.objects.filter(chatbot=chatbot, purpose=purpose, approved=True)
-        .order_by("id")
-        .first()
-    )
-    if template is None:
-        return None
-    # Meta refuses a send whose parameter count differs from the approved template's.
-    return Template(
-        name=template.name, language=template.language, params=params[: template.param_count]
-    )
-
-
-def _notificar_status(pedido_id: int, status: str) -> None:
-    from chatbots.services import send_to_customer
-
-    pedido = Pedido.objects.select_related("cliente", "chatbot").get(pk=pedido_id)
-    chatbot = _bot_do_cliente(pedido)
-    if chatbot is None:
-        logger.warning("pedido %s: no bot to tell the customer about %s", pedido_id, status)
-        return
-    body = str(st.MENSAGEM_CLIENTE[status]).format(
-        numero=pedido.numero, total=formatar_reais(pedido.total)
-    )
-    send_to_customer(
-        chatbot=chatbot,
-        cliente=pedido.cliente,
-        message=Text(body=body),
-        template=_template(chatbot, TEMPLATE_ORDER_UPDATE, [str(pedido.numero), st.label(status)]),
-        reason=TEMPLATE_ORDER_UPDATE,
-    )
-
-
-# --- Stale carts -------------------------------------------------------------------------
-
-
-def _horas(chatbot: Chatbot | None, opcao: str, padrao: float) -> float:
-    valor = (chatbot.options or {}).get(opcao) if chatbot is not None else None
-    try:
-        return float(valor) if valor not in (None, "") else float(padrao)
-    except (TypeError, ValueError):
-        logger.warning("chatbot %s: option %s=%r is not a number", chatbot.pk, opcao, valor)
-        return float(padrao)
-
-
-def _lembrar(pedido: Pedido, now: datetime) -> bool:
-    """Claim the reminder with a conditional UPDATE (two runs never remind twice) and
-    queue it in the same transaction, so a failed send leaves it for the next run."""
-    from chatbots.services import send_to_customer
-
-    with transaction.atomic():
-        claimed = Pedido.objects.filter(
-            pk=pedido.pk, status=StatusPedido.RASCUNHO, lembrado_em__isnull=True
-        ).update(lembrado_em=now)  # update(): leaves atualizado_em, so expiry is not delayed
-        if not claimed:
-            return False
-        body = _(
-            "Olá! Seu pedido ficou no carrinho:\n%(resumo)s\n\n"
-            "É só responder esta mensagem para continuar de onde parou."
-        ) % {"resumo": pedido_resumo(pedido=pedido)}
-        send_to_customer(
-            chatbot=pedido.chatbot,
-            cliente=pedido.cliente,
-            message=Text(body=body),
-            template=_template(
-                pedido.chatbot, TEMPLATE_CART_REMINDER, [formatar_reais(pedido.total)]
-            ),
-            reason=TEMPLATE_CART_REMINDER,
-        )
-    return True
-
-
-def carrinhos_lembrar_e_expirar(
-    *, lembrar_apos_horas: float, expirar_apos_horas: float, now: datetime | None = None
-) -> tuple[int, int]:
-    """Remind once the customers whose cart has sat idle, and drop carts idle for too long.
-
-    Idle time counts from the cart's last change. Each bot may override the thresholds
-    in its options (`carrinho_lembrar_apos_horas`, `carrinho_expirar_apos_horas`). Empty
-    carts are never reminded. Expired carts are DELETED, not cancelled: the customer never
-    placed them, so they must not show up as cancelled orders in lists and exports, and
-    they hold no stock to give back. Returns (reminded, expired).
-    """
-    now = now or timezone.now()
-    bot_ids = set(
-        Pedido.objects.filter(status=StatusPedido.RASCUNHO)
-        .values_list("chatbot_id", flat=True)
-        .distinct()
-    )
-    bots = Chatbot.objects.in_bulk([b for b in bot_ids if b is not None])
-    lembrados = expirados = 0
-    for bot_id in bot_ids:
-        chatbot = bots.get(bot_id)
-        expirar = timedelta(hours=_horas(chatbot, OPCAO_EXPIRAR_APOS_HORAS, expirar_apos_horas))
-        lembrar = timedelta(hours=_horas(chatbot, OPCAO_LEMBRAR_APOS_HORAS, lembrar_apos_horas))
-        abertos = Pedido.objects.filter(status=StatusPedido.RASCUNHO, chatbot_id=bot_id)
-        with transaction.atomic():
-            # skip_locked: a cart being changed right now is not idle; leave it.
-            ids = list(
-                abertos.filter(atualizado_em__lt=now - expirar)
-                .select_for_update(skip_locked=True)
-                .values_list("id", flat=True)
-            )
-            ItemPedido.objects.filter(pedido_id__in=ids).delete()
-            expirados += Pedido.objects.filter(id__in=ids).delete()[1].get(Pedido._meta.label, 0)
-        if chatbot is None or not chatbot.active:
-            continue
-        parados = (
-            abertos.filter(
-                lembrado_em__isnull=True,
-                atualizado_em__lt=now - lembrar,
-                itens__isnull=False,
-            )
-            .distinct()
-            .select_related("cliente", "chatbot")
-        )
-        for pedido in parados:
-            if _lembrar(pedido, now):
-                lembrados += 1
-    if lembrados or expirados:
-        logger.info("stale carts: %s reminded, %s expired", lembrados, expirados)
-    return lembrados, expirados
+    return pedido_change_status(pedido=pedido, status=StatusPedido.CANCELADO, actor=actor)

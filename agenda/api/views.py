@@ -185,7 +185,7 @@ class AgendamentoViewSet(TenantScopedViewSet):
         """Send the reminder now. 202 with the outbound message's status: `queued`, or
         `failed` with the reason (e.g. the 24-hour window is closed and there is no
         approved reminder template)."""
-        mensagem = notificacoes.lembrete_enviar_agora(agendamento=self.get_object())
+        mensagem = notificacoes.lembrete_send_now(agendamento=self.get_object())
         saida = LembreteSerializer(
             {
                 "mensagem": mensagem.pk,

@@ -13,7 +13,7 @@ from django.utils import timezone
 from billing import quotas
 from billing.models import BillingAlert, BillingSettings, LimitKind, Membership, Subscription
 from billing.tests.conftest import totals, usage_today
-from chatbots import bots, services, starter_flows
+from chatbots import bots, outbox, starter_flows
 from chatbots.models import Conversation, Message
 from chatbots.wire import Text
 from clientes.models import Cliente
@@ -153,7 +153,7 @@ def test_outbound_refuses_to_send_for_a_canceled_tenant(
     before = len(fake_graph.sends)
 
     with django_capture_on_commit_callbacks(execute=True):
-        row = services.send_to_customer(
+        row = outbox.send_to_customer(
             chatbot=bot, cliente=Cliente.objects.get(), message=Text(body="Seu pedido saiu!")
         )
 

@@ -9,7 +9,7 @@ inbound Message id and the engine's turn ends (with "one moment" only if the bot
 
 On the `llm` queue, `answer_message` builds the grounded prompt, asks the breaker, calls the
 model (outside any lock), meters the tokens, checks the answer, and saves the reply under
-the same per-contact lock the engine uses, with chatbots.outbound.queue_replies (which
+the same per-contact lock the engine uses, with chatbots.outbox.queue.queue_replies (which
 sends it on `replies`).
 """
 
@@ -375,7 +375,8 @@ def _save(
     messages: list[wa.Outbound],
     guess: intent.Guess | None,
 ) -> list[Message]:
-    from chatbots import engine, outbound
+    from chatbots import engine
+    from chatbots.outbox import queue
 
     with transaction.atomic():
         engine.lock_contact(chatbot_id=conversation.chatbot_id, contact_key=_contact_key(inbound))
@@ -388,4 +389,4 @@ def _save(
             Message.objects.filter(pk=inbound.pk).update(
                 intent=guess.intent or inbound.intent, polarity=guess.polarity or inbound.polarity
             )
-        return outbound.queue_replies(conversation=conversation, messages=messages)
+        return queue.queue_replies(conversation=conversation, messages=messages)

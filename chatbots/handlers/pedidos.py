@@ -37,13 +37,13 @@ CONFIRMAR = "confirmar_pedido"
 
 
 def _cart(ctx: Context) -> Pedido:
-    return services.carrinho_obter_ou_criar(
+    return services.carrinho_get_or_create(
         tenant=ctx.chatbot.tenant, cliente=ctx.cliente, chatbot=ctx.chatbot
     )
 
 
 def _open_cart(ctx: Context) -> Pedido | None:
-    return selectors.carrinho_aberto(
+    return selectors.carrinho_get_open(
         tenant=ctx.chatbot.tenant, cliente=ctx.cliente, chatbot=ctx.chatbot
     )
 
@@ -95,7 +95,7 @@ class SelecionarCategoriaHandler(kit.FlowHandler):
 
     def _items(self, ctx: Context) -> list[Categoria]:
         return list(
-            selectors.categorias_disponiveis(tenant=ctx.chatbot.tenant).order_by(
+            selectors.categoria_list_available(tenant=ctx.chatbot.tenant).order_by(
                 "ordem", "nome", "id"
             )
         )
@@ -170,7 +170,7 @@ class SelecionarProdutoHandler(kit.FlowHandler):
 
     def enter(self, ctx: Context) -> Reply:
         categoria = self._categoria(ctx)
-        items = list(selectors.produtos_disponiveis(categoria=categoria)) if categoria else []
+        items = list(selectors.produto_list_available(categoria=categoria)) if categoria else []
         if not items:
             return Reply(
                 messages=[wa.Text(body=_("Essa categoria não tem produtos disponíveis agora."))],
@@ -208,7 +208,7 @@ class SelecionarProdutoHandler(kit.FlowHandler):
         categoria = self._categoria(ctx)
         if categoria is None:
             return Reply(next_step=CATEGORIA)
-        items = list(selectors.produtos_disponiveis(categoria=categoria))
+        items = list(selectors.produto_list_available(categoria=categoria))
         page = kit.page_of(items, ctx.state.get("pagina_produto", 0))
         choice = _choose(ctx, items, page, prefix="prod")
         if choice == kit.MORE:
@@ -242,7 +242,7 @@ class InformarQuantidadeHandler(kit.FlowHandler):
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
         kit.only_keys(config, cls.KEYS, texts=())
-        maximo = config.get("max_quantidade", services.QUANTIDADE_MAXIMA)
+        maximo = config.get("max_quantidade", services.MAX_QUANTITY)
         if not isinstance(maximo, int) or isinstance(maximo, bool) or maximo < 1:
             raise ValidationError(_("“max_quantidade” deve ser um número inteiro maior que zero."))
 
@@ -271,10 +271,10 @@ class InformarQuantidadeHandler(kit.FlowHandler):
                 messages=[wa.Text(body=_("Esse produto não está mais disponível."))],
                 next_step=PRODUTO,
             )
-        maximo = ctx.config.get("max_quantidade", services.QUANTIDADE_MAXIMA)
+        maximo = ctx.config.get("max_quantidade", services.MAX_QUANTITY)
         try:
-            services.carrinho_adicionar(
-                pedido=_cart(ctx), produto=produto, quantidade=ctx.text, maximo=maximo
+            services.carrinho_add_item(
+                pedido=_cart(ctx), produto=produto, quantidade=ctx.text, maximum=maximo
             )
         except ValidationError as exc:
             # Re-prompt with what is expected; the cart is untouched.
@@ -293,7 +293,11 @@ CONFIRM = "pedido:confirmar"
 def _cancel(ctx: Context) -> Reply:
     cart = _open_cart(ctx)
     if cart is not None:
-        services.carrinho_esvaziar(pedido=cart)
+        services.carrinho_empty(pedido=cart)
+    return _cancelled()
+
+
+def _cancelled() -> Reply:
     return Reply(
         messages=[
             wa.Text(
@@ -314,7 +318,7 @@ class _CartQuestion(kit.FlowHandler):
         cart = _open_cart(ctx)
         if cart is None or not cart.itens.exists():
             return Reply(next_step=CATEGORIA)
-        body = str(self.QUESTION) % {"resumo": selectors.pedido_resumo(pedido=cart)}
+        body = str(self.QUESTION) % {"resumo": selectors.pedido_summarize(pedido=cart)}
         return Reply(messages=[self.ask(body)])
 
     def handle(self, ctx: Context) -> Reply:
@@ -377,14 +381,14 @@ class ConfirmarPedidoHandler(_CartQuestion):
         if cart is None:
             return Reply(next_step=CATEGORIA)
         try:
-            pedido = services.pedido_confirmar(pedido=cart)
+            pedido = services.pedido_confirm(pedido=cart)
         except ValidationError as exc:
             # Out of stock since it was added, or the cart emptied: say why, keep the cart.
             return Reply(messages=[wa.Text(body=" ".join(exc.messages))], next_step=ADICIONAR)
         thanks = ctx.config.get("text") or _("Obrigado! Já estamos preparando. 🍕")
         body = _("✅ Pedido nº %(numero)s confirmado!\n%(resumo)s\n\n%(thanks)s") % {
             "numero": pedido.numero,
-            "resumo": selectors.pedido_resumo(pedido=pedido),
+            "resumo": selectors.pedido_summarize(pedido=pedido),
             "thanks": thanks,
         }
         return Reply(messages=[wa.Text(body=body)], end=True)
@@ -400,7 +404,7 @@ def catalog_order(ctx: Context) -> Reply | None:
         return None
     items = (ctx.message.data.get("order") or {}).get("product_items") or []
     try:
-        pedido, unknown = services.pedido_from_whatsapp_order(
+        pedido, unknown = services.pedido_create_from_whatsapp_order(
             tenant=ctx.chatbot.tenant, cliente=ctx.cliente, chatbot=ctx.chatbot, product_items=items
         )
     except services.ItensNaoEncontrados as exc:
@@ -409,7 +413,7 @@ def catalog_order(ctx: Context) -> Reply | None:
         return Reply(messages=[wa.Text(body=" ".join(exc.messages))])
     body = _("✅ Recebemos seu pedido nº %(numero)s:\n%(resumo)s") % {
         "numero": pedido.numero,
-        "resumo": selectors.pedido_resumo(pedido=pedido),
+        "resumo": selectors.pedido_summarize(pedido=pedido),
     }
     if unknown:
         body += "\n\n" + _("Não incluímos (indisponíveis): %(itens)s.") % {
@@ -438,12 +442,5 @@ def cancel_open_order(ctx: Context) -> Reply | None:
     if not (at_order_step or has_items):
         return None
     if has_items:
-        services.carrinho_esvaziar(pedido=cart)
-    return Reply(
-        messages=[
-            wa.Text(
-                body=_("Pedido cancelado e carrinho esvaziado. Quando quiser, é só mandar um oi.")
-            )
-        ],
-        end=True,
-    )
+        services.carrinho_empty(pedido=cart)
+    return _cancelled()

@@ -260,7 +260,7 @@ def test_a_status_change_by_staff_notifies_the_customer_once(
     before = len(fake_graph.sends)
 
     with django_capture_on_commit_callbacks(execute=True):
-        pedidos.pedido_mudar_status(pedido=pedido, status=StatusPedido.EM_PREPARO)
+        pedidos.pedido_change_status(pedido=pedido, status=StatusPedido.EM_PREPARO)
 
     notices = fake_graph.sends[before:]
     assert len(notices) == 1

@@ -15,8 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
-from chatbots import outbound, tasks
 from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
+from chatbots.outbox import queue, sending, tasks
 from chatbots.wire import Button, Buttons, ListMessage, Row, Section, Template, Text
 from tests.fakes.graph import unused_url
 
@@ -56,7 +56,7 @@ def reply(celery_eager, django_capture_on_commit_callbacks):
 
     def reply(conversation, *messages):
         with django_capture_on_commit_callbacks(execute=True):
-            rows = outbound.queue_replies(conversation=conversation, messages=list(messages))
+            rows = queue.queue_replies(conversation=conversation, messages=list(messages))
         return [Message.objects.get(pk=r.pk) for r in rows]
 
     return reply
@@ -75,7 +75,7 @@ def drive(conversation, clock, *, limit=20):
         if due is None:
             return
         clock.move_to(due)
-        outbound.send_pending(conversation.pk)
+        sending.send_pending(conversation.pk)
     raise AssertionError(f"still retrying after {limit} rounds")
 
 
@@ -120,7 +120,7 @@ def test_replies_of_a_turn_reach_meta_in_order(fake_graph, conversation, reply):
 
 def test_queue_replies_saves_the_rows_in_one_insert(conversation, django_assert_num_queries):
     with django_assert_num_queries(1):
-        rows = outbound.queue_replies(
+        rows = queue.queue_replies(
             conversation=conversation,
             messages=[Text(body="um"), Text(body="dois"), Template(name="hello_world")],
         )
@@ -207,7 +207,7 @@ def test_backoff_grows_and_stays_short(fake_graph, conversation, reply, clock):
             break
         waits.append((row.next_attempt_at - timezone.now()).total_seconds())
         clock.move_to(row.next_attempt_at)
-        outbound.send_pending(conversation.pk)
+        sending.send_pending(conversation.pk)
 
     assert fresh(row).status == "sent"
     # Steps of 1, 2, 4, 8, 16 s, each with jitter between half and all of the step.
@@ -322,21 +322,21 @@ def test_messages_beyond_the_bots_rate_wait_for_the_next_second(
 def test_running_the_task_again_sends_nothing_twice(fake_graph, conversation, reply):
     reply(conversation, Text(body="1"), Text(body="2"))
 
-    outbound.send_pending(conversation.pk)
-    outbound.send_pending(conversation.pk)
+    sending.send_pending(conversation.pk)
+    sending.send_pending(conversation.pk)
 
     assert texts(fake_graph) == ["1", "2"]
 
 
 def test_a_message_another_worker_is_sending_holds_the_rest(fake_graph, conversation):
-    busy, later = outbound.queue_replies(
+    busy, later = queue.queue_replies(
         conversation=conversation, messages=[Text(body="1"), Text(body="2")]
     )
     Message.objects.filter(pk=busy.pk).update(
-        status="sending", next_attempt_at=timezone.now() + outbound.SENDING_LEASE
+        status="sending", next_attempt_at=timezone.now() + sending.SENDING_LEASE
     )
 
-    outbound.send_pending(conversation.pk)
+    sending.send_pending(conversation.pk)
 
     assert fake_graph.requests == []
     assert fresh(later).status == "queued"
@@ -372,11 +372,11 @@ def test_the_sweeper_sends_what_a_lost_task_left_queued(
 ):
     # The commit happened but the task never ran (broker down): rows sit queued.
     with django_capture_on_commit_callbacks(execute=False):
-        rows = outbound.queue_replies(conversation=conversation, messages=[Text(body="Oi")])
+        rows = queue.queue_replies(conversation=conversation, messages=[Text(body="Oi")])
 
-    assert outbound.sweep() == 0  # too recent: its task may still be on the way
+    assert sending.sweep() == 0  # too recent: its task may still be on the way
     clock.move_to(START + timedelta(minutes=2))
-    assert outbound.sweep() == 1
+    assert sending.sweep() == 1
 
     assert fresh(rows[0]).status == "sent"
     assert texts(fake_graph) == ["Oi"]
@@ -385,17 +385,17 @@ def test_the_sweeper_sends_what_a_lost_task_left_queued(
 def test_the_sweeper_fails_a_stuck_send_instead_of_repeating_it(
     fake_graph, conversation, clock, celery_eager
 ):
-    stuck, after = outbound.queue_replies(
+    stuck, after = queue.queue_replies(
         conversation=conversation, messages=[Text(body="1"), Text(body="2")]
     )
     # A worker claimed "1" and died before recording Meta's answer.
     Message.objects.filter(pk=stuck.pk).update(
-        status="sending", next_attempt_at=timezone.now() + outbound.SENDING_LEASE
+        status="sending", next_attempt_at=timezone.now() + sending.SENDING_LEASE
     )
 
-    assert outbound.sweep() == 0  # the claim is still young
-    clock.move_to(START + outbound.SENDING_LEASE + timedelta(seconds=1))
-    assert outbound.sweep() == 1
+    assert sending.sweep() == 0  # the claim is still young
+    clock.move_to(START + sending.SENDING_LEASE + timedelta(seconds=1))
+    assert sending.sweep() == 1
 
     assert (fresh(stuck).status, fresh(stuck).error_code) == ("failed", "send_interrupted")
     assert fresh(after).status == "sent"
@@ -410,7 +410,7 @@ def test_retry_failed_sends_a_failed_message_again(
     assert fresh(row).status == "failed"
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert outbound.retry_failed(message_ids=[row.pk]) == 1
+        assert sending.retry_failed(message_ids=[row.pk]) == 1
 
     row = fresh(row)
     assert (row.status, row.attempts, row.error_code) == ("sent", 1, "")
@@ -420,7 +420,7 @@ def test_retry_failed_sends_a_failed_message_again(
 def test_retry_failed_leaves_other_rows_alone(fake_graph, conversation, reply):
     (sent,) = reply(conversation, Text(body="Oi"))
 
-    assert outbound.retry_failed(message_ids=[sent.pk]) == 0
+    assert sending.retry_failed(message_ids=[sent.pk]) == 0
     assert fresh(sent).status == "sent"
 
 
@@ -428,7 +428,7 @@ def test_the_read_receipt_goes_after_commit(
     fake_graph, bot, celery_eager, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        outbound.queue_mark_read(chatbot=bot, external_id="wamid.IN1")
+        queue.queue_mark_read(chatbot=bot, external_id="wamid.IN1")
 
     assert [r.json["message_id"] for r in fake_graph.reads] == ["wamid.IN1"]
 
@@ -436,7 +436,7 @@ def test_the_read_receipt_goes_after_commit(
 def test_a_failed_read_receipt_breaks_nothing(fake_graph, bot):
     fake_graph.fail_next(code=190)
 
-    outbound.mark_read(bot.pk, "wamid.IN1")  # no exception
+    sending.mark_read(bot.pk, "wamid.IN1")  # no exception
 
     assert len(fake_graph.reads) == 1
 
@@ -447,8 +447,8 @@ def test_a_read_receipt_rides_with_the_replies_of_its_transaction_and_goes_after
     own_task = []
     monkeypatch.setattr(tasks.mark_read, "delay", lambda *args: own_task.append(args))
     with django_capture_on_commit_callbacks(execute=True):
-        outbound.queue_replies(conversation=conversation, messages=[Text(body="Oi")])
-        outbound.queue_mark_read(chatbot=bot, external_id="wamid.IN1", conversation=conversation)
+        queue.queue_replies(conversation=conversation, messages=[Text(body="Oi")])
+        queue.queue_mark_read(chatbot=bot, external_id="wamid.IN1", conversation=conversation)
 
     assert own_task == []  # the send task carried it
     assert [("read" if r.is_read_receipt else "send") for r in fake_graph.requests] == [
@@ -463,9 +463,9 @@ def test_a_read_receipt_never_rides_with_replies_that_were_rolled_back(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         with pytest.raises(RuntimeError), transaction.atomic():
-            outbound.queue_replies(conversation=conversation, messages=[Text(body="Oi")])
+            queue.queue_replies(conversation=conversation, messages=[Text(body="Oi")])
             raise RuntimeError("the handler failed")
-        outbound.queue_mark_read(chatbot=bot, external_id="wamid.IN1", conversation=conversation)
+        queue.queue_mark_read(chatbot=bot, external_id="wamid.IN1", conversation=conversation)
 
     assert fake_graph.sends == []
     assert [r.json["message_id"] for r in fake_graph.reads] == ["wamid.IN1"]
@@ -484,14 +484,12 @@ def test_a_broker_outage_leaves_the_rows_for_the_sweeper(
 ):
     from kombu.exceptions import OperationalError
 
-    from chatbots import tasks
-
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to redis:6379. Connection refused.")
 
     monkeypatch.setattr(tasks.send_outbound, "delay", broker_down)
     with django_capture_on_commit_callbacks(execute=True):  # the caller's commit must not break
-        rows = outbound.queue_replies(conversation=conversation, messages=[Text(body="Oi")])
+        rows = queue.queue_replies(conversation=conversation, messages=[Text(body="Oi")])
 
     assert fresh(rows[0]).status == "queued"
     assert fake_graph.requests == []

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
-from chatbots.services import send_to_customer
+from chatbots.outbox import send_to_customer
 from chatbots.wire import Template, Text
 from tests.factories import ClienteFactory
 

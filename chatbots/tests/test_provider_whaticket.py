@@ -17,9 +17,9 @@ from requests.structures import CaseInsensitiveDict
 
 from chatbots import bots
 from chatbots.models import Conversation, InboundEvent, Message
+from chatbots.outbox import send_to_customer
 from chatbots.providers import whaticket
 from chatbots.providers.base import WebhookRefused
-from chatbots.services import send_to_customer
 from chatbots.wire import Media, Text
 from clientes.services import cliente_upsert_from_whatsapp
 from tests.fakes import whaticket as wt

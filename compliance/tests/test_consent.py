@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from chatbots.models import Conversation, InboundEvent, Message, MessageTemplate
-from chatbots.services import send_to_customer
+from chatbots.outbox import send_to_customer
 from chatbots.wire import Template, Text
 from clientes.models import Cliente
 from compliance import consent

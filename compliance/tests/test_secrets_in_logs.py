@@ -12,7 +12,7 @@ from agenda.services import configuracao_set
 from billing.services import api_key_create
 from chatbots import bots, starter_flows
 from chatbots.models import Chatbot, Conversation
-from chatbots.services import send_to_customer
+from chatbots.outbox import send_to_customer
 from chatbots.wire import Text
 from clientes.models import Cliente
 from config.logging import JsonFormatter, PlainFormatter, RequestIdFilter

@@ -146,7 +146,7 @@ class PedidoViewSet(TenantScopedViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            services.pedido_mudar_status(
+            services.pedido_change_status(
                 pedido=pedido, status=serializer.validated_data["status"], actor=request.user
             )
         except (services.TransicaoInvalida, services.StatusDesconhecido) as exc:

@@ -79,7 +79,7 @@ def test_a_placed_orders_items_are_read_only(staff, pedido):
 def test_an_action_moves_orders_and_reports_each_refusal(staff, tenant, cliente, pedido, produto_a):
     entregue = services.pedido_create(tenant=tenant, cliente=cliente, itens=[(produto_a, 1)])
     for status in (StatusPedido.EM_PREPARO, StatusPedido.SAIU_PARA_ENTREGA, StatusPedido.ENTREGUE):
-        services.pedido_mudar_status(pedido=entregue, status=status)
+        services.pedido_change_status(pedido=entregue, status=status)
 
     response = staff.post(
         PEDIDOS,
@@ -126,7 +126,7 @@ def test_a_cart_built_in_the_admin_gets_current_prices_and_a_computed_total(
     assert response.status_code == 302, response.context["errors"] if response.context else ""
     pedido = Pedido.objects.get()
     assert (pedido.status, pedido.total) == (StatusPedido.RASCUNHO, Decimal("24.50"))
-    confirmed = services.pedido_mudar_status(pedido=pedido, status=StatusPedido.CONFIRMADO)
+    confirmed = services.pedido_change_status(pedido=pedido, status=StatusPedido.CONFIRMADO)
     assert confirmed.total == Decimal("24.50")
 
 

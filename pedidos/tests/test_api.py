@@ -248,7 +248,7 @@ def test_it_lists_only_the_callers_orders_and_filters_them(
 ):
     outro = ClienteFactory(tenant=tenant)
     segundo = services.pedido_create(tenant=tenant, cliente=outro, itens=[(produto_a, 1)])
-    services.pedido_mudar_status(pedido=segundo, status=StatusPedido.EM_PREPARO)
+    services.pedido_change_status(pedido=segundo, status=StatusPedido.EM_PREPARO)
 
     assert ids(client.get(PEDIDOS)) == {pedido.pk, segundo.pk}
     assert ids(client.get(PEDIDOS, {"status": "em_preparo"})) == {segundo.pk}

@@ -47,22 +47,22 @@ def test_two_confirmations_racing_for_the_last_units_cannot_oversell(tenant, mon
     )
     carrinhos = []
     for _ in range(2):
-        carrinho = services.carrinho_obter_ou_criar(
+        carrinho = services.carrinho_get_or_create(
             tenant=tenant, cliente=ClienteFactory(tenant=tenant)
         )
-        services.carrinho_adicionar(pedido=carrinho, produto=bolo, quantidade=2)
+        services.carrinho_add_item(pedido=carrinho, produto=bolo, quantidade=2)
         carrinhos.append(carrinho)
 
     # Hold each transaction open after it took the stock, so both have read the product
     # before either commits: a read-check-write implementation would sell 4 of 3.
-    slow_total = services.pedido_calcular_total
+    slow_total = services.pedido_compute_total
 
     def held_open(*, pedido):
         time.sleep(0.3)
         return slow_total(pedido=pedido)
 
-    monkeypatch.setattr(services, "pedido_calcular_total", held_open)
-    results = run_together([lambda c=c: services.pedido_confirmar(pedido=c) for c in carrinhos])
+    monkeypatch.setattr(services, "pedido_compute_total", held_open)
+    results = run_together([lambda c=c: services.pedido_confirm(pedido=c) for c in carrinhos])
 
     confirmed = [r for r in results if isinstance(r, Pedido)]
     refused = [r for r in results if isinstance(r, services.EstoqueInsuficiente)]

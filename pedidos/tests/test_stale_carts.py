@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from chatbots.models import Conversation, Message
-from pedidos import services
+from pedidos import services, stale_carts
 from pedidos.models import ItemPedido, Pedido
 from tests.factories import ClienteFactory
 
@@ -22,7 +22,7 @@ def at(hours: float):
 
 def run(hours: float):
     with at(hours):
-        return services.carrinhos_lembrar_e_expirar(lembrar_apos_horas=4, expirar_apos_horas=24)
+        return stale_carts.carrinhos_remind_and_expire(remind_after_hours=4, expire_after_hours=24)
 
 
 @pytest.fixture
@@ -31,9 +31,9 @@ def abandonado(tenant, cliente, chatbot, produto_a, produto_b):
         Conversation.objects.create(
             tenant=tenant, chatbot=chatbot, cliente=cliente, last_customer_message_at=T0
         )
-        carrinho = services.carrinho_obter_ou_criar(tenant=tenant, cliente=cliente, chatbot=chatbot)
-        services.carrinho_adicionar(pedido=carrinho, produto=produto_a, quantidade=2)
-        services.carrinho_adicionar(pedido=carrinho, produto=produto_b, quantidade=1)
+        carrinho = services.carrinho_get_or_create(tenant=tenant, cliente=cliente, chatbot=chatbot)
+        services.carrinho_add_item(pedido=carrinho, produto=produto_a, quantidade=2)
+        services.carrinho_add_item(pedido=carrinho, produto=produto_b, quantidade=1)
     return carrinho
 
 
@@ -68,8 +68,8 @@ def test_a_reminder_outside_the_window_without_template_is_recorded_as_not_sent(
 ):
     cliente = ClienteFactory(tenant=tenant)
     with at(0):
-        carrinho = services.carrinho_obter_ou_criar(tenant=tenant, cliente=cliente, chatbot=chatbot)
-        services.carrinho_adicionar(pedido=carrinho, produto=produto_a, quantidade=1)
+        carrinho = services.carrinho_get_or_create(tenant=tenant, cliente=cliente, chatbot=chatbot)
+        services.carrinho_add_item(pedido=carrinho, produto=produto_a, quantidade=1)
     assert run(5) == (1, 0)
     (message,) = reminders(cliente)
     assert (message.status, message.error_code) == ("failed", "outside_24h_window")
@@ -78,7 +78,7 @@ def test_a_reminder_outside_the_window_without_template_is_recorded_as_not_sent(
 
 def test_activity_on_the_cart_postpones_both(abandonado, cliente, produto_a):
     with at(3):
-        services.carrinho_adicionar(pedido=abandonado, produto=produto_a, quantidade=1)
+        services.carrinho_add_item(pedido=abandonado, produto=produto_a, quantidade=1)
     assert run(5) == (0, 0)
     assert run(7.5) == (1, 0)
     assert run(26) == (0, 0)
@@ -87,7 +87,7 @@ def test_activity_on_the_cart_postpones_both(abandonado, cliente, produto_a):
 
 def test_an_empty_cart_is_expired_without_a_reminder(tenant, cliente, chatbot):
     with at(0):
-        services.carrinho_obter_ou_criar(tenant=tenant, cliente=cliente, chatbot=chatbot)
+        services.carrinho_get_or_create(tenant=tenant, cliente=cliente, chatbot=chatbot)
     assert run(5) == (0, 0)
     assert run(25) == (0, 1)
     assert not reminders(cliente).exists()

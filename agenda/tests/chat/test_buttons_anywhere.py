@@ -52,7 +52,7 @@ def reminder_buttons(loja, marcado, django_capture_on_commit_callbacks):
     """Send the reminder now (staff's button) and return its buttons as Meta got them."""
     before = len(loja.fake_graph.sends)
     with django_capture_on_commit_callbacks(execute=True):
-        notificacoes.lembrete_enviar_agora(agendamento=marcado)
+        notificacoes.lembrete_send_now(agendamento=marcado)
     (lembrete,) = [r.json for r in loja.fake_graph.sends[before:]]
     return dict((title, reply_id) for reply_id, title in buttons(lembrete))
 

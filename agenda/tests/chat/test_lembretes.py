@@ -99,7 +99,7 @@ def test_two_ticks_at_the_same_moment_send_each_reminder_once(
     def beat():
         try:
             barrier.wait()
-            notificacoes.lembretes_enviar()
+            notificacoes.lembretes_send()
         except Exception as exc:  # surfaced below
             errors.append(exc)
         finally:

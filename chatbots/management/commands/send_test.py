@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from chatbots import outbound
 from chatbots.models import Chatbot, Message
-from chatbots.services import send_to_customer
+from chatbots.outbox import send_to_customer, sending
 from chatbots.wire import Text
 from clientes.phones import InvalidPhone, normalize_phone
 from clientes.services import cliente_upsert_from_whatsapp
@@ -30,7 +29,7 @@ class Command(BaseCommand):
         cliente = cliente_upsert_from_whatsapp(tenant=chatbot.tenant, wa_id=phone)
         message = send_to_customer(chatbot=chatbot, cliente=cliente, message=Text(body=text))
         if message.status == Message.Status.QUEUED:
-            outbound.send_pending(message.conversation_id)
+            sending.send_pending(message.conversation_id)
             message.refresh_from_db()
         detail = f" {message.error_code}: {message.error_detail}" if message.error_code else ""
         self.stdout.write(f"message {message.pk}: {message.status}{detail}")

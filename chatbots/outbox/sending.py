@@ -1,4 +1,4 @@
-"""The outbox: outbound Message rows are saved `queued` and sent by a task, in order.
+"""Sending: the body of the send task, its retries, the sweeper and the admin's "retry".
 
 Lifecycle of an outbound row (all state in the database, so a crash loses nothing and a
 duplicate task does nothing):
@@ -7,7 +7,8 @@ duplicate task does nothing):
       ▲                                       │
       └── retryable error (backoff) / no token┤
                                               └──▶ failed (permanent error, window closed,
-                                                   unapproved template, retries exhausted)
+                                                   unapproved template, a gate refused,
+                                                   retries exhausted)
 
 * Order: a conversation's rows go out one at a time by id. While the oldest unsent row
   waits for a retry, the rows after it wait too; once a row is final (sent or failed) the
@@ -24,8 +25,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from functools import partial
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -35,19 +36,23 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from prometheus_client import Counter
 
-from billing import metering, quotas
-from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
+from chatbots.models import Chatbot, Conversation, Message
+from chatbots.outbox import gates
+from chatbots.outbox.queue import enqueue_send
+from chatbots.outbox.window import (
+    OUTSIDE_WINDOW,
+    outside_window_detail,
+    template_problem,
+    window_open,
+)
 from chatbots.providers.base import Provider, ProviderError
 from chatbots.providers.registry import UnknownProvider, get_provider
 from chatbots.ratelimit import chatbot_take_token, seconds_until
-from chatbots.wire import MessageLimitError, Outbound, Template, outbound_from_dict
+from chatbots.wire import MessageLimitError, Template, outbound_from_dict
 from clientes.models import Cliente
 
 logger = logging.getLogger(__name__)
 
-# Meta's customer-service window: 24 h after the customer's last message; outside it only
-# approved templates may be sent (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages#customer-service-windows; Meta error 131047 otherwise).
-CUSTOMER_WINDOW = timedelta(hours=24)
 # Backoff steps in seconds for retries 1..5 (then the row fails). Short on purpose: a chat
 # reply that comes a minute late is already a bad reply.
 RETRY_DELAYS = (1, 2, 4, 8, 16)
@@ -58,15 +63,11 @@ MAX_COUNTDOWN = 60.0  # also bounds a provider's Retry-After; << broker visibili
 SENDING_LEASE = timedelta(minutes=5)
 
 # Our own error codes (Meta's are numbers).
-OUTSIDE_WINDOW = "outside_24h_window"
-TEMPLATE_NOT_APPROVED = "template_not_approved"
-TEMPLATE_PARAMS = "template_params_mismatch"
 NO_RECIPIENT = "no_recipient"
 UNKNOWN_PROVIDER = "unknown_provider"
 INVALID_PAYLOAD = "invalid_payload"
 SEND_INTERRUPTED = "send_interrupted"
 INTERNAL_ERROR = "internal_error"
-SUBSCRIPTION_CANCELED = "subscription_canceled"  # the tenant's plan ended (billing.quotas)
 
 SENT = Counter(
     "chatbot_outbound_sent_total", "Outbound messages accepted by the provider", ["provider"]
@@ -77,112 +78,6 @@ FAILED = Counter(
 RETRIED = Counter(
     "chatbot_outbound_retries_total", "Outbound sends scheduled for another attempt", ["code"]
 )
-
-
-# --- Queueing (inside the caller's transaction) ------------------------------------------
-
-
-def queue_replies(*, conversation: Conversation, messages: list[Outbound]) -> list[Message]:
-    """Save `messages` as queued outbound rows and send them once the transaction commits."""
-    if not messages:
-        return []
-    rows = Message.objects.bulk_create(
-        [
-            Message(
-                tenant_id=conversation.tenant_id,
-                conversation=conversation,
-                direction=Message.Direction.OUT,
-                status=Message.Status.QUEUED,
-                type=msg.kind,
-                text=msg.preview,
-                payload=msg.to_dict(),
-            )
-            for msg in messages
-        ]
-    )
-    send = _PendingSend(conversation.pk)
-    # The read receipt queued next in this transaction rides with this send (one task instead
-    # of two per message: queue_mark_read).
-    conversation._pending_send = send
-    transaction.on_commit(send)
-    return rows
-
-
-class _PendingSend:
-    """The after-commit publication of one send_outbound task, and the read receipts
-    (external ids) that ride with it."""
-
-    def __init__(self, conversation_id: int) -> None:
-        self.conversation_id = conversation_id
-        self.read: list[str] = []
-
-    def __call__(self) -> None:
-        _enqueue(self.conversation_id, read=self.read)
-
-
-def queue_mark_read(
-    *, chatbot: Chatbot, external_id: str, conversation: Conversation | None = None
-) -> None:
-    """Send the read receipt of an inbound message once the transaction commits.
-
-    When `conversation`'s replies were queued earlier in this same transaction, the receipt
-    goes with them: the send task sends it right after the replies, so a message costs one
-    Celery task fewer (about 1 ms of CPU and a broker round trip; benchmarks/RESULTS.md).
-    Otherwise it gets its own task. The engine calls this after the replies, for that reason.
-    """
-    from chatbots import tasks
-
-    send = getattr(conversation, "_pending_send", None)
-    if send is not None and _still_pending(send):
-        send.read.append(external_id)
-        return
-    chatbot_id = chatbot.pk
-    transaction.on_commit(
-        partial(_dispatch, lambda: tasks.mark_read.delay(chatbot_id, external_id))
-    )
-
-
-def _still_pending(send: _PendingSend) -> bool:
-    """Whether `send` will run at this commit: registered in the current transaction and
-    not dropped by a rolled-back savepoint (the engine's failing-handler path)."""
-    connection = transaction.get_connection()
-    return connection.in_atomic_block and any(
-        hook is send for _sids, hook, _robust in connection.run_on_commit
-    )
-
-
-def _enqueue(conversation_id: int, *, countdown: float = 0.0, read: Sequence[str] = ()) -> None:
-    from chatbots import tasks
-    from config.celery import app
-
-    task = tasks.send_outbound
-    if countdown > 0 and app.conf.task_always_eager:
-        # Eager mode (tests, CELERY_TASK_ALWAYS_EAGER) cannot wait: it would run the task now,
-        # inside this one, hit the same backoff and recurse. The row keeps its
-        # next_attempt_at; the sweeper (or a test driving the clock) takes it from there.
-        return
-    if countdown > 0:
-        _dispatch(lambda: task.apply_async((conversation_id,), countdown=countdown))
-    elif read:
-        _dispatch(lambda: task.delay(conversation_id, read=list(read)))
-    else:
-        _dispatch(lambda: task.delay(conversation_id))
-
-
-def _dispatch(publish: Callable[[], object]) -> None:
-    """Publish a task; a broker outage must not break the caller (the rows are saved and the
-    sweeper re-enqueues them)."""
-    from config.celery import app
-
-    try:
-        publish()
-    except Exception:
-        if app.conf.task_always_eager:
-            raise  # eager: this is the task's own error, not the broker's; let it show
-        logger.exception("could not enqueue a task; the outbound sweeper will retry")
-
-
-# --- Sending (the body of tasks.send_outbound) -------------------------------------------
 
 
 def send_pending(conversation_id: int, *, read: Sequence[str] = ()) -> None:
@@ -231,35 +126,44 @@ def _send_queued(conversation: Conversation) -> None:
         if not claimed:
             return  # another worker claimed it first and carries on with the rest
         if provider is None:
-            _fail(head, UNKNOWN_PROVIDER, provider_error)
+            fail(head, UNKNOWN_PROVIDER, provider_error)
             continue
         if not _send_one(conversation, provider, head):
             return
 
 
+def _outgoing(conversation: Conversation) -> gates.Outgoing:
+    return gates.Outgoing(
+        tenant_id=conversation.tenant_id,
+        chatbot=conversation.chatbot,
+        cliente=conversation.cliente,
+    )
+
+
 def _send_one(conversation: Conversation, provider: Provider, row: Message) -> bool:
     """Try one claimed row. True when it is final (go on with the next), False to stop."""
     chatbot = conversation.chatbot
-    if not quotas.sending_allowed(tenant_id=conversation.tenant_id):
-        _fail(row, SUBSCRIPTION_CANCELED, _("A assinatura da empresa foi cancelada."))
+    refused = gates.refusal(gates.SEND, _outgoing(conversation))
+    if refused is not None:
+        fail(row, *refused)
         return True
     try:
         message = outbound_from_dict(row.payload)
     except (MessageLimitError, TypeError, KeyError) as exc:
-        _fail(row, INVALID_PAYLOAD, f"{type(exc).__name__}: {exc}")
+        fail(row, INVALID_PAYLOAD, f"{type(exc).__name__}: {exc}")
         return True
     if isinstance(message, Template):
         problem = template_problem(chatbot=chatbot, template=message)
         if problem:
-            _fail(row, *problem)
+            fail(row, *problem)
             return True
     elif not window_open(conversation):
         # Meta would refuse it (131047) anyway; never send it.
-        _fail(row, OUTSIDE_WINDOW, outside_window_detail(conversation))
+        fail(row, OUTSIDE_WINDOW, outside_window_detail(conversation))
         return True
     to = recipient_of(conversation.cliente)
     if not to:
-        _fail(row, NO_RECIPIENT, _("O cliente não tem telefone nem ID do WhatsApp."))
+        fail(row, NO_RECIPIENT, _("O cliente não tem telefone nem ID do WhatsApp."))
         return True
 
     grant = chatbot_take_token(chatbot=chatbot)
@@ -270,7 +174,7 @@ def _send_one(conversation: Conversation, provider: Provider, row: Message) -> b
             status=Message.Status.QUEUED,
             next_attempt_at=timezone.now() + timedelta(seconds=wait),
         )
-        _enqueue(conversation.pk, countdown=wait)
+        enqueue_send(conversation.pk, countdown=wait)
         return False
 
     attempts = row.attempts + 1
@@ -293,17 +197,17 @@ def _send_one(conversation: Conversation, provider: Provider, row: Message) -> b
                 "outbound send will be retried",
                 extra={"message_id": row.pk, "code": exc.code, "attempt": attempts},
             )
-            _enqueue(conversation.pk, countdown=countdown)
+            enqueue_send(conversation.pk, countdown=countdown)
             return False
-        _fail(row, exc.code, exc.detail, attempts=attempts)
+        fail(row, exc.code, exc.detail, attempts=attempts)
         return True
     except SoftTimeLimitExceeded:
         # Whether the provider got it is unknown: same choice as for a stuck claim (sweep).
-        _fail(row, SEND_INTERRUPTED, _("O envio foi interrompido (tempo limite da tarefa)."))
+        fail(row, SEND_INTERRUPTED, _("O envio foi interrompido (tempo limite da tarefa)."))
         raise
     except Exception as exc:  # a bug in a provider: fail this row, keep the queue moving
         logger.exception("provider crashed while sending", extra={"message_id": row.pk})
-        _fail(row, INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", attempts=attempts)
+        fail(row, INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", attempts=attempts)
         return True
     _transition(
         row,
@@ -316,7 +220,7 @@ def _send_one(conversation: Conversation, provider: Provider, row: Message) -> b
         error_detail="",
     )
     SENT.labels(provider=provider.key).inc()
-    metering.record(tenant_id=conversation.tenant_id, messages_out=1)
+    gates.sent(_outgoing(conversation))
     return True
 
 
@@ -334,7 +238,7 @@ def _transition(row: Message, *, only_if: Q | None = None, **fields) -> bool:
     return bool(moved)
 
 
-def _fail(
+def fail(
     row: Message,
     code: str,
     detail: str,
@@ -342,6 +246,7 @@ def _fail(
     attempts: int | None = None,
     only_if: Q | None = None,
 ) -> None:
+    """Mark a row we claimed `failed` for good, with why."""
     fields = {
         "status": Message.Status.FAILED,
         "error_code": code[:32],
@@ -368,58 +273,6 @@ def retry_countdown(attempt: int, *, retry_after: float | None = None) -> float:
     if retry_after:
         countdown = max(countdown, retry_after)
     return min(countdown, MAX_COUNTDOWN)
-
-
-# --- Rules shared with services.send_to_customer ------------------------------------------
-
-
-def window_open(conversation: Conversation, *, now: datetime | None = None) -> bool:
-    """Whether the 24-hour customer-service window is open (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages#customer-service-windows).
-
-    Only providers that have the window (Provider.customer_window: Meta, and the stub that
-    stands in for it) close it; for the others (Whaticket, Evolution) it is always open.
-    """
-    try:
-        if not get_provider(conversation.chatbot.provider).customer_window:
-            return True
-    except UnknownProvider:
-        pass  # the send fails with unknown_provider anyway; keep the stricter rule
-    last = conversation.last_customer_message_at
-    return last is not None and (now or timezone.now()) - last < CUSTOMER_WINDOW
-
-
-def outside_window_detail(conversation: Conversation) -> str:
-    if conversation.last_customer_message_at is None:
-        return _(
-            "O cliente nunca escreveu para este número: fora da janela de 24 horas da Meta, "
-            "só um modelo de mensagem aprovado pode ser enviado."
-        )
-    return _(
-        "Fora da janela de 24 horas: a última mensagem do cliente foi em %(when)s. A Meta só "
-        "permite modelos de mensagem aprovados depois disso."
-    ) % {
-        "when": timezone.localtime(conversation.last_customer_message_at).strftime("%d/%m/%Y %H:%M")
-    }
-
-
-def template_problem(*, chatbot: Chatbot, template: Template) -> tuple[str, str] | None:
-    """Why `template` cannot be sent by `chatbot` (code, pt-BR detail), or None if it can.
-
-    Sending an unapproved or misfilled template only earns a 132xxx error from Meta, so
-    it is checked against the bot's registry first."""
-    registered = MessageTemplate.objects.filter(
-        chatbot=chatbot, name=template.name, language=template.language, approved=True
-    ).first()
-    if registered is None:
-        return TEMPLATE_NOT_APPROVED, _(
-            "O modelo “%(name)s” (%(lang)s) não está cadastrado como aprovado para este "
-            "chatbot. Cadastre-o em Modelos de mensagem depois que a Meta aprovar."
-        ) % {"name": template.name, "lang": template.language}
-    if registered.param_count != len(template.params):
-        return TEMPLATE_PARAMS, _(
-            "O modelo “%(name)s” espera %(expected)d parâmetro(s), mas recebeu %(got)d."
-        ) % {"name": template.name, "expected": registered.param_count, "got": len(template.params)}
-    return None
 
 
 def recipient_of(cliente: Cliente) -> str:
@@ -450,7 +303,7 @@ def sweep(*, older_than_seconds: int = 60) -> int:
     )
     conversation_ids: set[int] = set()
     for row in stuck.only("pk", "conversation_id"):
-        _fail(
+        fail(
             row,
             SEND_INTERRUPTED,
             _(
@@ -475,7 +328,7 @@ def sweep(*, older_than_seconds: int = 60) -> int:
     )
     conversation_ids.update(due)
     for conversation_id in sorted(conversation_ids):
-        _enqueue(conversation_id)
+        enqueue_send(conversation_id)
     return len(conversation_ids)
 
 
@@ -495,7 +348,7 @@ def retry_failed(*, message_ids: list[int]) -> int:
             failed_at=None,
         )
         for conversation_id in sorted(conversation_ids):
-            transaction.on_commit(partial(_enqueue, conversation_id))
+            transaction.on_commit(partial(enqueue_send, conversation_id))
     return count
 
 
