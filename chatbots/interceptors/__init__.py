@@ -85,7 +85,7 @@ def optout_keywords(ctx: Context) -> Reply | None:
 def billing_quota(ctx: Context) -> Reply | None:
     """Over the plan's monthly messages (or unpaid past the grace period) the bot says a short
     notice once a day per customer, then nothing; canceled: nothing (billing.quotas)."""
-    from billing.quotas import inbound_gate
+    from billing.gate import inbound_gate
 
     gate = inbound_gate(
         tenant=ctx.chatbot.tenant, cliente_id=ctx.cliente.pk, chatbot_options=ctx.chatbot.options
