@@ -3,8 +3,8 @@
 The rule is billing.quotas' (subscription standing, the plan's monthly messages); this
 module acts on it at the door of a turn. Over quota the bot answers a short notice on the
 customer's first message of the local day and stays silent after it, and staff are told
-once per period (a billing.alerts alert). It sits above quotas and alerts, which raise
-their usage alerts from the quota state, so neither imports the other both ways.
+once per period (a billing.alerts alert). It sits above both: alerts read the quota state
+to raise the usage alerts, the gate raises one when it blocks, and quotas imports neither.
 """
 
 from __future__ import annotations
