@@ -12,7 +12,7 @@ help: ## list the commands
 run: ## start web + worker + beat in the foreground (./start_services.sh)
 	./start_services.sh
 
-test: ## the full test command: ruff, makemigrations --check, pytest on real PostgreSQL/Redis
+test: ## the full test command: ruff, the layer contract, makemigrations --check, pytest on real PostgreSQL/Redis
 	./run_tests.sh
 
 test-quick: ## pytest only, tables from the models (development); ARGS="chatbots -x"
@@ -34,9 +34,10 @@ venv: ## create .venv and install requirements-dev.txt (again when they change)
 	  echo "$$want" > $(VENV)/.dev-requirements.sha; \
 	fi
 
-lint: ## ruff check + format check + missing migrations
+lint: ## ruff check + format check + the layer contract + missing migrations
 	$(RUFF) check .
 	$(RUFF) format --check .
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(PY) manage.py makemigrations --check --dry-run
 
 fmt: ## fix what ruff can fix and format the code

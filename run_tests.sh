@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need, starts a throwaway real PostgreSQL and a
-# real Redis on free loopback ports, runs ruff, `makemigrations --check` and pytest against
-# them, stops them and exits with the result.
+# real Redis on free loopback ports, runs ruff, the layer contract (import-linter),
+# `makemigrations --check` and pytest against them, stops them and exits with the result.
 #
 #   ./run_tests.sh                 # everything
 #   ./run_tests.sh chatbots -k x   # extra arguments go to pytest
@@ -108,8 +108,8 @@ export LOG_LEVEL=WARNING
 export PG_BIN REDIS_PORT PG_PORT
 
 # --- Checks and tests ---------------------------------------------------------------------
-# QUICK=1 (development only): skip linters and the migration check, build tables from the
-# models directly. CI never sets it.
+# QUICK=1 (development only): skip linters, the layer contract and the migration check,
+# build tables from the models directly. CI never sets it.
 if [ "${QUICK:-}" = 1 ]; then
   log "pytest (QUICK: no lint, no migrations)"
   "$VENV/bin/python" -m pytest --nomigrations "$@"
@@ -118,6 +118,8 @@ fi
 log "ruff"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
+log "import-linter (the layer contract in pyproject.toml)"
+"$VENV/bin/lint-imports" --no-cache --no-logo
 log "makemigrations --check"
 "$VENV/bin/python" manage.py makemigrations --check --dry-run >/dev/null ||
   { echo "models changed without a migration: run manage.py makemigrations" >&2; exit 1; }

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from prometheus_client import Counter
 
-from billing import metering, quotas
+from billing import metering, quotas, signing
 from billing.models import BillingAlert, BillingSettings, LimitKind, Membership, Tenant
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ ALERTS_RAISED = Counter(
     "billing_alerts_total", "Plan alerts raised (each once per period)", ["kind", "threshold"]
 )
 
-# Alert webhook headers (the same scheme as the payment webhook: billing.webhooks.sign).
+# Alert webhook headers (signed like the payment webhook: billing.signing).
 SIGNATURE_HEADER = "X-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Webhook-Timestamp"
 
@@ -133,9 +133,7 @@ def _dispatch(alert_id: int, kind: str, threshold: int) -> None:
         try:
             task.delay(alert_id)
         except Exception:
-            from config.celery import app
-
-            if app.conf.task_always_eager:
+            if task.app.conf.task_always_eager:
                 raise
             # The row is saved; redeliver() (run by the flush task) picks it up.
             logger.exception("could not enqueue an alert task", extra={"alert_id": alert_id})
@@ -290,7 +288,6 @@ def alert_webhook(*, alert_id: int) -> bool:
     Raises WebhookDeliveryError for answers worth retrying (timeouts, 429, 5xx); other
     refusals (4xx) are recorded on the alert and not retried.
     """
-    from billing import webhooks
     from config import http
 
     alert = BillingAlert.objects.select_related("tenant").filter(pk=alert_id).first()
@@ -309,7 +306,7 @@ def alert_webhook(*, alert_id: int) -> bool:
     headers = {
         "Content-Type": "application/json",
         TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: webhooks.sign(
+        SIGNATURE_HEADER: signing.sign(
             secret=config.alert_webhook_secret, timestamp=timestamp, body=body
         ),
     }

@@ -2,9 +2,13 @@
 
 Every query here filters by the tenant first; nothing reads another tenant's rows. Message
 and token counts come from the metering rows (DailyUsage, plus counters not flushed yet
-for today and yesterday), never from COUNT(*) over the message table. Orders count when
-confirmed in the period and not canceled. Appointments come from the agenda app when it is
-installed and migrated; otherwise they are left out (None).
+for today and yesterday), never from COUNT(*) over the message table. Response times come
+from chatbots.selectors, orders from pedidos.selectors (confirmed in the period and not
+canceled). Appointments come from the agenda app when it is installed and migrated;
+otherwise they are left out (None).
+
+It reads every app for billing's dashboard page and API, so in the layer contract
+(pyproject.toml) it sits with the edges that show it, not with billing's base modules.
 """
 
 from __future__ import annotations
@@ -18,22 +22,14 @@ from decimal import Decimal
 
 from django.apps import apps
 from django.db import DatabaseError, transaction
-from django.db.models import (
-    Avg,
-    Count,
-    DurationField,
-    ExpressionWrapper,
-    F,
-    OuterRef,
-    Q,
-    Subquery,
-    Sum,
-)
+from django.db.models import Avg, Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from billing import metering, quotas
 from billing.models import DailyUsage, Tenant
+from chatbots.selectors import message_response_times
+from pedidos.selectors import pedido_confirmed_list
 
 logger = logging.getLogger(__name__)
 
@@ -56,55 +52,15 @@ HISTORY_FIELDS = [
 # --- Pieces ------------------------------------------------------------------------------
 
 
-def _response_times(tenant: Tenant, start: datetime, end: datetime):
-    """Inbound messages of [start, end) annotated with `delay`: from their arrival to the
-    sending of the first outbound message after them in the same conversation.
-
-    One correlated subquery per inbound row, served by the (conversation, id) index;
-    replies are created after the message they answer, so "after" is a larger id.
-    """
-    from chatbots.models import Message
-
-    reply_sent = (
-        Message.objects.filter(
-            conversation_id=OuterRef("conversation_id"),
-            direction=Message.Direction.OUT,
-            id__gt=OuterRef("id"),
-            sent_at__gte=OuterRef("created_at"),
-        )
-        .order_by("id")
-        .values("sent_at")[:1]
-    )
-    return (
-        Message.objects.filter(
-            tenant=tenant,
-            direction=Message.Direction.IN,
-            created_at__gte=start,
-            created_at__lt=end,
-        )
-        .annotate(reply_at=Subquery(reply_sent))
-        .annotate(
-            delay=ExpressionWrapper(F("reply_at") - F("created_at"), output_field=DurationField())
-        )
-    )
-
-
 def avg_response_seconds(*, tenant: Tenant, start: datetime, end: datetime) -> float | None:
-    value = _response_times(tenant, start, end).aggregate(avg=Avg("delay"))["avg"]
+    replies = message_response_times(tenant=tenant, start=start, end=end)
+    value = replies.aggregate(avg=Avg("delay"))["avg"]
     return round(value.total_seconds(), 1) if value is not None else None
-
-
-def _orders(tenant: Tenant):
-    from pedidos.models import Pedido
-    from pedidos.status import RESERVA_ESTOQUE
-
-    # Confirmed and still standing (confirmed, preparing, out for delivery or delivered).
-    return Pedido.objects.filter(tenant=tenant, status__in=list(RESERVA_ESTOQUE))
 
 
 def orders_between(*, tenant: Tenant, start: datetime, end: datetime) -> dict:
     totals = (
-        _orders(tenant)
+        pedido_confirmed_list(tenant=tenant)
         .filter(confirmado_em__gte=start, confirmado_em__lt=end)
         .aggregate(count=Count("id"), value=Sum("total"))
     )
@@ -245,7 +201,7 @@ def analytics_history(*, tenant: Tenant, days: int = 30, today: date | None = No
 
     orders = {
         row["day"]: row
-        for row in _orders(tenant)
+        for row in pedido_confirmed_list(tenant=tenant)
         .filter(confirmado_em__gte=start, confirmado_em__lt=end)
         .annotate(day=TruncDate("confirmado_em", tzinfo=tz))
         .values("day")
@@ -269,7 +225,7 @@ def analytics_history(*, tenant: Tenant, days: int = 30, today: date | None = No
 
     delays = {
         row["day"]: row["avg"]
-        for row in _response_times(tenant, start, end)
+        for row in message_response_times(tenant=tenant, start=start, end=end)
         .annotate(day=TruncDate("created_at", tzinfo=tz))
         .values("day")
         .annotate(avg=Avg("delay"))

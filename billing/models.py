@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
-from compliance.fields import EncryptedTextField
+from config.fields import EncryptedTextField
 
 
 class Tenant(models.Model):

@@ -3,7 +3,7 @@
 The subscription decides first: `canceled` stops everything that goes out; `past_due` (and
 a trial that ended unpaid) gets BILLING_PAST_DUE_GRACE_DAYS of grace, then is blocked like an
 exhausted plan. Then the plan's monthly limits: over `max_messages_per_month` the bot answers
-a short notice once per day per customer and runs no flow and no AI; over
+a short notice once per day per customer and runs no flow and no AI (billing.gate); over
 `max_ai_tokens_per_month` (or with AI off in the plan) AI is refused. A limit of 0 means
 no cap. A tenant without a subscription (set-up commands, tests) is not limited.
 
@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import calendar
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist, ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -38,18 +39,8 @@ PAST_DUE = "past_due"
 TRIAL_ENDED = "trial_ended"
 CANCELED = "canceled"
 
-DEFAULT_NOTICE = (
-    "No momento não conseguimos responder por aqui. Por favor, tente novamente mais tarde "
-    "ou fale conosco por outro canal."
-)
-# Chatbot.options key of a bot's own notice (BillingSettings.over_quota_notice is the
-# tenant's default).
-NOTICE_OPTION = "quota_notice"
-
 _USAGE_KEY = "billing:quota:usage:{tenant_id}"
 _STATUS_KEY = "billing:quota:status:{tenant_id}"
-_NOTICE_KEY = "billing:quota:notice:{tenant_id}:{cliente_id}:{day}"
-_TOLD_KEY = "billing:quota:told:{tenant_id}:{reason}:{since}"
 
 
 # --- Periods -----------------------------------------------------------------------------
@@ -223,106 +214,6 @@ def quota_state_invalidate(*, tenant_id: int) -> None:
 # --- Gates -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Gate:
-    """The quota's answer for one customer message."""
-
-    blocked: bool = False
-    notice: str = ""  # what the bot says ("" while blocked: say nothing)
-
-
-OPEN = Gate()
-
-
-def inbound_gate(
-    *,
-    tenant: Tenant,
-    cliente_id: int,
-    chatbot_options: dict | None = None,
-    now: datetime | None = None,
-) -> Gate:
-    """May the bot run its flow (and AI) for this customer message?
-
-    Over quota (messages, or past_due / ended trial after the grace period): blocked, with
-    the notice on the customer's first message of the (local) day and silence after it;
-    staff are told once per period. Canceled: blocked in silence.
-    """
-    sub = subscription_of(tenant)
-    if sub is None:
-        return OPEN
-    now = now or timezone.now()
-    reason, since = subscription_block(sub, now=now)
-    if reason == CANCELED:
-        return Gate(blocked=True)
-    if not reason:
-        limit = sub.plan.max_messages_per_month
-        if not limit:
-            return OPEN
-        start, end = usage_period(sub, now=now)
-        used = period_usage(tenant_id=tenant.pk, start=start, end=end, now=now)["messages"]
-        if used < limit:
-            return OPEN
-        reason, since = MESSAGES, start
-        _tell_staff_once(
-            tenant=tenant, reason=reason, since=since, used=used, limit=limit, until=end
-        )
-    else:
-        _tell_staff_once(tenant=tenant, reason=reason, since=since, used=0, limit=0, until=None)
-    if not _first_notice_today(tenant=tenant, cliente_id=cliente_id, now=now):
-        return Gate(blocked=True)
-    return Gate(blocked=True, notice=notice_text(tenant=tenant, chatbot_options=chatbot_options))
-
-
-def notice_text(*, tenant: Tenant, chatbot_options: dict | None = None) -> str:
-    """The bot's own notice, else the tenant's, else the default (pt-BR)."""
-    text = (chatbot_options or {}).get(NOTICE_OPTION, "")
-    if not text:
-        from billing.models import BillingSettings
-
-        text = (
-            BillingSettings.objects.filter(tenant=tenant)
-            .values_list("over_quota_notice", flat=True)
-            .first()
-            or ""
-        )
-    return text.strip() or _(DEFAULT_NOTICE)
-
-
-def _first_notice_today(*, tenant: Tenant, cliente_id: int, now: datetime) -> bool:
-    """True once per customer and local day (an atomic SET NX in Redis)."""
-    local = timezone.localtime(now)
-    midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    key = _NOTICE_KEY.format(tenant_id=tenant.pk, cliente_id=cliente_id, day=local.date())
-    # The key names the day, so the expiry only has to outlive it (clock skew margin).
-    return cache.add(key, 1, timeout=int((midnight - local).total_seconds()) + 3600)
-
-
-def _tell_staff_once(
-    *, tenant: Tenant, reason: str, since: datetime, used: int, limit: int, until: datetime | None
-) -> None:
-    """Raise the blocking alert (email + admin notice) once per period; the cache spares the
-    database a look per message, the alert's unique row guarantees once."""
-    key = _TOLD_KEY.format(tenant_id=tenant.pk, reason=reason, since=int(since.timestamp()))
-    timeout = int((until - timezone.now()).total_seconds()) if until else 7 * 86400
-    if not cache.add(key, 1, timeout=max(timeout, 60)):
-        return
-    from billing import alerts
-
-    kind = LimitKind.MESSAGES if reason == MESSAGES else LimitKind.SUBSCRIPTION
-    try:
-        alerts.alert_raise(
-            tenant_id=tenant.pk,
-            kind=kind,
-            threshold=100,
-            period_start=since,
-            used=used,
-            limit=limit,
-        )
-    except Exception:  # telling staff must never cost the customer the notice
-        logger.exception("could not raise the quota alert", extra={"tenant_id": tenant.pk})
-        cache.delete(key)
-
-
 def ai_allowed(*, tenant: Tenant, now: datetime | None = None) -> bool:
     """May the bot answer with AI now? The plan has AI on, the month's AI tokens are not
     used up, the message quota is not exhausted and the subscription is in good standing.
@@ -380,15 +271,34 @@ SEAT_REFUSALS = {
 }
 
 
+def _staff_count(*, tenant_id: int) -> int:
+    return Membership.objects.filter(tenant_id=tenant_id).count()
+
+
+# Who counts each seat kind. Staff members are billing's own rows; the app that owns another
+# kind registers its counter at start-up (chatbots counts its bots, in ChatbotsConfig.ready),
+# so billing, at the bottom of the layers, imports no app above it.
+_SEAT_COUNTERS: dict[str, Callable[..., int]] = {LimitKind.STAFF: _staff_count}
+
+
+def seat_counter_register(kind: str, counter: Callable[..., int]) -> None:
+    """Count the tenant's seats of `kind` with `counter(tenant_id=...)`."""
+    if kind not in SEAT_REFUSALS:
+        raise ValueError(f"not a seat limit: {kind!r}")
+    _SEAT_COUNTERS[kind] = counter
+
+
 def seats_used(*, tenant_id: int, kind: str) -> int:
     """How many of a seat kind the tenant has: chatbots or staff members."""
-    if kind == LimitKind.CHATBOTS:
-        from chatbots.models import Chatbot  # billing does not depend on chatbots at import
-
-        return Chatbot.objects.filter(tenant_id=tenant_id).count()
-    if kind == LimitKind.STAFF:
-        return Membership.objects.filter(tenant_id=tenant_id).count()
-    raise ValueError(f"not a seat limit: {kind!r}")
+    if kind not in SEAT_REFUSALS:
+        raise ValueError(f"not a seat limit: {kind!r}")
+    counter = _SEAT_COUNTERS.get(kind)
+    if counter is None:
+        raise ImproperlyConfigured(
+            f"No counter for {kind!r} seats: the app that owns them registers one with "
+            "billing.quotas.seat_counter_register() in its AppConfig.ready()."
+        )
+    return counter(tenant_id=tenant_id)
 
 
 def seat_cap(plan: Plan, kind: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -68,11 +69,20 @@ def subscription_start(*, tenant: Tenant, plan: Plan) -> Subscription:
     return sub
 
 
-def _audit(**kwargs) -> None:
-    """Plan, subscription and tenant changes go to the audit log (compliance issue)."""
-    from compliance.audit import record
+# Plan, subscription and tenant changes go to the audit log, which lives in compliance, a
+# layer above billing: compliance registers its writer at start-up (ComplianceConfig.ready).
+_audit_writers: list[Callable[..., object]] = []
 
-    record(actor=None, **kwargs)
+
+def audit_writer_register(writer: Callable[..., object]) -> None:
+    """Write billing's audit entries with `writer(tenant=, actor=, action=, obj=, changes=)`."""
+    if writer not in _audit_writers:
+        _audit_writers.append(writer)
+
+
+def _audit(**kwargs) -> None:
+    for writer in _audit_writers:
+        writer(actor=None, **kwargs)
 
 
 @transaction.atomic

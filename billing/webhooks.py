@@ -22,7 +22,6 @@ in the same transaction as the change).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
@@ -39,6 +38,7 @@ from django.utils.dateparse import parse_datetime
 
 from billing import quotas
 from billing.models import PaymentEvent, Plan, Subscription, Tenant
+from billing.signing import sign, sign_body
 
 logger = logging.getLogger(__name__)
 
@@ -59,17 +59,6 @@ class WebhookRejected(Exception):
 
 
 # --- Signatures --------------------------------------------------------------------------
-
-
-def sign(*, secret: str, timestamp: str, body: bytes) -> str:
-    """`sha256=<hex>`: HMAC-SHA256 keyed with `secret` over "<timestamp>." + body."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
-
-
-def sign_body(*, secret: str, body: bytes) -> str:
-    """`sha256=<hex>`: HMAC-SHA256 keyed with `secret` over the raw body only."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def signature_verify(

@@ -3,17 +3,14 @@
 Every admin is tenant-scoped (billing.admin_tenancy): staff see only their tenants' rows,
 in lists, forms, filters and actions. Writes on bots and steps go through chatbots.bots.
 Message, conversation and inbound-event tables grow without bound, so their lists never run
-COUNT(*) over the whole table (LargeTablePaginator, show_full_result_count = False).
+COUNT(*) over the whole table (config.paginator, show_full_result_count = False).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import cached_property
 
 from django.contrib import admin, messages
-from django.core.paginator import Paginator
-from django.db import connection
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils import timezone
@@ -28,35 +25,9 @@ from billing.tenancy import user_tenants
 from chatbots import bots, selectors
 from chatbots.forms import ChatbotAdminForm, StepInlineForm, handler_help
 from chatbots.models import Chatbot, Conversation, InboundEvent, Message, MessageTemplate, Step
+from config.paginator import LargeTablePaginator
 
 # --- Shared pieces -----------------------------------------------------------------------------
-
-
-class LargeTablePaginator(Paginator):
-    """Pagination without COUNT(*) over a big table.
-
-    Unfiltered on PostgreSQL, the count is the planner's estimate (pg_class.reltuples, kept
-    by autovacuum/ANALYZE). Otherwise it is capped: COUNT over at most COUNT_CAP rows, so a
-    tenant with millions of messages costs the same as one with ten thousand; filters and
-    search narrow a list further.
-    """
-
-    COUNT_CAP = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        qs = self.object_list
-        if connection.vendor == "postgresql" and not qs.query.where:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
-                    [connection.ops.quote_name(qs.model._meta.db_table)],
-                )
-                row = cursor.fetchone()
-            # -1 (or nothing) until the table is first analyzed; small tables count exactly.
-            if row and row[0] > self.COUNT_CAP:
-                return int(row[0])
-        return qs.order_by().values("pk")[: self.COUNT_CAP].count()
 
 
 def tenant_chatbot_filter(field_path: str):

@@ -11,11 +11,13 @@ class ChatbotsConfig(AppConfig):
         # (chatbots.checks).
         # Connects the signals that drop the webhook's cached bot routes on any bot change.
         from billing import metering, quotas
+        from billing.models import LimitKind
         from chatbots import (
             checks,  # noqa: F401
             inbound,
             outbox,
             routing,  # noqa: F401
+            selectors,
             tasks,
         )
 
@@ -24,6 +26,8 @@ class ChatbotsConfig(AppConfig):
         inbound.register_dispatcher(tasks.dispatch_inbound)
         # The outbox asks the subscription before every send and reports every message the
         # provider accepted (chatbots.outbox.gates); billing, the layer below, never imports
-        # chatbots, so the wiring is here.
+        # chatbots, so the wiring is here. Billing limits bots per plan but counts them
+        # through chatbots too.
         outbox.register_gate(quotas.subscription_gate, stage=outbox.SEND)
         outbox.register_on_sent(metering.count_sent)
+        quotas.seat_counter_register(LimitKind.CHATBOTS, selectors.chatbot_count)

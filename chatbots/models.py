@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.models import Tenant, TenantOwned
 from clientes.models import Cliente
-from compliance.fields import EncryptedTextField
+from config.fields import EncryptedTextField
 
 
 class Chatbot(TenantOwned):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -47,16 +49,25 @@ def cliente_create(*, tenant: Tenant, nome: str = "", telefone: str = "", tags=N
     cliente = Cliente.objects.create(
         tenant=tenant, nome=nome, telefone=telefone, tags=_clean_tags(tags)
     )
-    _honour_erasure_markers(cliente)
+    _created(cliente)
     return cliente
 
 
-def _honour_erasure_markers(cliente: Cliente) -> None:
-    """Someone whose data was erased on request (LGPD) starts opted out of proactive
-    messages when they come back (compliance.consent)."""
-    from compliance.consent import cliente_honour_markers
+# What other apps do the moment a customer is created, registered at start-up: compliance
+# (ComplianceConfig.ready) opts out someone whose data was erased on request (LGPD) when they
+# come back. Clientes sits at the bottom of the layers and imports none of those apps.
+_created_hooks: list[Callable[..., object]] = []
 
-    cliente_honour_markers(cliente=cliente)
+
+def cliente_created_hook_register(hook: Callable[..., object]) -> None:
+    """Call `hook(cliente=...)` right after every customer is created, in its transaction."""
+    if hook not in _created_hooks:
+        _created_hooks.append(hook)
+
+
+def _created(cliente: Cliente) -> None:
+    for hook in _created_hooks:
+        hook(cliente=cliente)
 
 
 def cliente_update(*, cliente: Cliente, **changes) -> Cliente:
@@ -115,7 +126,7 @@ def cliente_upsert_from_whatsapp(
                     whatsapp_user_id=user_id,
                     nome=nome,
                 )
-                _honour_erasure_markers(cliente)
+                _created(cliente)
                 return cliente
         except IntegrityError:
             continue  # another worker created it first; read theirs

@@ -23,7 +23,6 @@ from billing.admin_tenancy import (
     _roles,
     _roles_by_tenant,
 )
-from chatbots.admin import LargeTablePaginator
 from clientes.phones import mask_phone
 from compliance import consent, erasure, export
 from compliance.models import (
@@ -33,6 +32,7 @@ from compliance.models import (
     ReactivationSend,
     RetentionPolicy,
 )
+from config.paginator import LargeTablePaginator
 
 KNOWN_ACTIONS = [
     ("create", gettext_lazy("Criação")),

@@ -33,8 +33,8 @@ from django.conf import settings
 from django.db import models, transaction
 from django.http import HttpRequest
 
-from compliance.fields import EncryptedTextField
 from compliance.models import AuditLog
+from config.fields import EncryptedTextField
 from config.logging import request_id_var
 
 logger = logging.getLogger(__name__)

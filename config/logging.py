@@ -37,7 +37,7 @@ def _mask_typed(match: re.Match) -> str:
 
 
 # Secrets this process has handled (decrypted from or written to an encrypted field, see
-# compliance.fields): masked wherever they show up in a log line, even with no "token="
+# config.fields): masked wherever they show up in a log line, even with no "token="
 # before them (an exception message, a URL, a value under an innocent-looking key).
 _known_secrets: tuple[str, ...] = ()
 _known_lock = threading.Lock()

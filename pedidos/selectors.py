@@ -12,7 +12,7 @@ from chatbots.models import Chatbot
 from clientes.models import Cliente
 from pedidos.models import Categoria, ItemPedido, Pedido, Produto
 from pedidos.money import formatar_reais
-from pedidos.status import StatusPedido
+from pedidos.status import RESERVA_ESTOQUE, StatusPedido
 
 
 def categoria_list(*, tenant: Tenant) -> QuerySet[Categoria]:
@@ -81,3 +81,9 @@ def pedido_summarize(*, pedido: Pedido) -> str:
     total = sum((item.subtotal for item in itens), start=Decimal("0"))
     lines.append(_("Total: %(total)s") % {"total": formatar_reais(total)})
     return "\n".join(lines)
+
+
+def pedido_confirmed_list(*, tenant: Tenant) -> QuerySet[Pedido]:
+    """Orders confirmed and still standing (confirmed, preparing, out for delivery or
+    delivered): the ones that count as sales."""
+    return Pedido.objects.filter(tenant=tenant, status__in=list(RESERVA_ESTOQUE))

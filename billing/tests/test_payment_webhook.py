@@ -201,7 +201,7 @@ def test_the_readme_signature_example_signs_what_the_webhook_accepts():
     import io
     import re
 
-    from billing import webhooks
+    from billing import signing
 
     readme = _readme()
     match = re.search(r"```python\n(# billing-webhook-signature-example\n.*?)```", readme, re.S)
@@ -211,7 +211,7 @@ def test_the_readme_signature_example_signs_what_the_webhook_accepts():
         exec(compile(match.group(1), "README.md", "exec"), namespace)  # noqa: S102 (our README)
 
     printed = out.getvalue().strip()
-    assert printed == webhooks.sign(
+    assert printed == signing.sign(
         secret=namespace["secret"], timestamp=namespace["timestamp"], body=namespace["body"]
     )
     assert printed in readme.replace(match.group(1), "")  # the value the README announces

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from billing import quotas
+from billing import gate, quotas
 from billing.models import BillingAlert, BillingSettings, LimitKind, Membership, Subscription
 from billing.tests.conftest import totals, usage_today
 from chatbots import bots, outbox, starter_flows
@@ -87,15 +87,15 @@ def test_over_the_limit_a_customer_gets_the_notice_once_a_day_and_no_flow(
     time_machine.move_to(timezone.now(), tick=True)
     usage_today(subscription.tenant, messages_in=6, messages_out=4)  # the plan allows 10
 
-    assert say("oi") == [quotas.DEFAULT_NOTICE]
+    assert say("oi") == [gate.DEFAULT_NOTICE]
     assert say("1") == []
     assert say("menu") == []  # a restart would enter the flow: the quota gates it too
     conversation = Conversation.objects.get()
     assert conversation.current_step == ""  # no flow ran
-    assert say("oi", sender="5511977776666") == [quotas.DEFAULT_NOTICE]  # another customer
+    assert say("oi", sender="5511977776666") == [gate.DEFAULT_NOTICE]  # another customer
 
     time_machine.move_to(timezone.now() + timedelta(days=1), tick=True)
-    assert say("oi") == [quotas.DEFAULT_NOTICE]
+    assert say("oi") == [gate.DEFAULT_NOTICE]
     assert say("oi") == []
 
     # Staff were told once: one notice in the admin, one email to the owner and the admin.
@@ -112,7 +112,7 @@ def test_the_notice_is_the_bots_then_the_tenants_then_the_default(subscription, 
     BillingSettings.objects.create(tenant=subscription.tenant, over_quota_notice="Volte amanhã!")
     assert say("oi") == ["Volte amanhã!"]
 
-    bots.chatbot_update(chatbot=bot, options={quotas.NOTICE_OPTION: "Estamos sem atendimento."})
+    bots.chatbot_update(chatbot=bot, options={gate.NOTICE_OPTION: "Estamos sem atendimento."})
     assert say("oi", sender="5511966665555") == ["Estamos sem atendimento."]
 
 
@@ -127,7 +127,7 @@ def test_past_due_keeps_working_during_the_grace_period_then_stops(
     assert GREETING in say("oi")[0]
 
     time_machine.move_to(timezone.now() + timedelta(days=1, minutes=1), tick=True)
-    assert say("oi") == [quotas.DEFAULT_NOTICE]
+    assert say("oi") == [gate.DEFAULT_NOTICE]
     assert say("2") == []
 
     alert = BillingAlert.objects.get()

@@ -18,7 +18,7 @@ from chatbots import wire as wa
 from chatbots.ai import assistant, intent
 from chatbots.ai.options import FLOW_INTENTS, flow_steps
 from chatbots.handlers.base import Context, Handler, Reply
-from chatbots.handlers.generic import STEP_CODE
+from chatbots.handlers.kit import STEP_CODE
 from chatbots.handlers.registry import register
 
 DEFAULT_TEXT = gettext_lazy(

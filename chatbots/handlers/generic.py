@@ -20,111 +20,13 @@ from django.utils.translation import gettext_lazy
 
 from chatbots import wire as wa
 from chatbots.handlers.base import Context, Handler, Reply
+from chatbots.handlers.kit import ConfigErrors
 from chatbots.handlers.registry import register
 from chatbots.text import match_option, normalize
 from clientes.phones import InvalidPhone, normalize_phone
 
-STEP_CODE = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")  # Step.code is a SlugField(max_length=64)
-STATE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 REGEX_MAX = 500  # a pattern is compiled and run on every answer: keep it a pattern, not a program
 ANSWER_MAX_FOR_REGEX = 1000  # bounds the work a pathological pattern can do on one answer
-
-
-class _Errors:
-    """Collects every problem of a config, so the user fixes them in one go."""
-
-    def __init__(self, config: Any):
-        self.config = config if isinstance(config, dict) else {}
-        self.messages: list[str] = []
-        if not isinstance(config, dict):
-            self.add(_("A configuração deve ser um objeto JSON, por exemplo {}."))
-
-    def add(self, message: str) -> None:
-        self.messages.append(message)
-
-    def raise_if_any(self) -> None:
-        if self.messages:
-            raise ValidationError(self.messages)
-
-    def only_keys(self, allowed: tuple[str, ...]) -> None:
-        for key in self.config:
-            if key not in allowed:
-                self.add(
-                    _("Chave desconhecida “%(key)s”. As chaves aceitas são: %(allowed)s.")
-                    % {"key": key, "allowed": ", ".join(allowed)}
-                )
-
-    def text(
-        self, key: str, *, limit: int, required: bool = True, where: str = "", value: Any = None
-    ) -> str:
-        """Check a text value (from the config unless `value` is given); return it or ""."""
-        name = where or key
-        if value is None:
-            value = self.config.get(key)
-        if value is None or value == "":
-            if required:
-                self.add(
-                    _('Falta “%(key)s”: informe o texto, por exemplo "%(key)s": "...".')
-                    % {"key": name}
-                )
-            return ""
-        if not isinstance(value, str):
-            self.add(_("“%(key)s” deve ser um texto entre aspas.") % {"key": name})
-            return ""
-        if required and not value.strip():
-            self.add(_("“%(key)s” não pode ficar em branco.") % {"key": name})
-            return ""
-        if len(value) > limit:
-            self.add(
-                _(
-                    "“%(key)s” tem %(length)s caracteres; o WhatsApp aceita no máximo %(limit)s. "
-                    "Encurte o texto."
-                )
-                % {"key": name, "length": len(value), "limit": limit}
-            )
-        return value
-
-    def step_code(self, key: str, *, required: bool, where: str = "", value: Any = None) -> str:
-        name = where or key
-        if value is None:
-            value = self.config.get(key)
-        if value is None or value == "":
-            if required:
-                self.add(_("Falta “%(key)s”: informe o código da próxima etapa.") % {"key": name})
-            return ""
-        if not isinstance(value, str) or not STEP_CODE.match(value):
-            self.add(
-                _(
-                    "“%(key)s” deve ser o código de uma etapa (letras, números, - e _, até 64 "
-                    "caracteres), não %(value)s."
-                )
-                % {"key": name, "value": repr(value)}
-            )
-            return ""
-        return value
-
-    def state_key(self, key: str, *, required: bool) -> str:
-        value = self.config.get(key)
-        if value is None or value == "":
-            if required:
-                self.add(
-                    _(
-                        "Falta “%(key)s”: informe o nome em que a resposta fica guardada, "
-                        'por exemplo "%(key)s": "email".'
-                    )
-                    % {"key": key}
-                )
-            return ""
-        if not isinstance(value, str) or not STATE_KEY.match(value):
-            self.add(
-                _(
-                    "“%(key)s” deve ser um nome simples (letras sem acento, números e _, "
-                    "começando por letra), não %(value)s."
-                )
-                % {"key": key, "value": repr(value)}
-            )
-            return ""
-        return value
 
 
 def _step_code_or_empty(ctx: Context) -> str:
@@ -210,7 +112,7 @@ class MenuHandler(Handler):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        errors = _Errors(config)
+        errors = ConfigErrors(config)
         errors.only_keys(cls.KEYS)
         raw_options = errors.config.get("options")
         if not isinstance(raw_options, list) or not raw_options:
@@ -349,7 +251,7 @@ class MessageHandler(Handler):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        errors = _Errors(config)
+        errors = ConfigErrors(config)
         errors.only_keys(cls.KEYS)
         errors.text("text", limit=wa.TEXT_MAX)
         errors.step_code("next", required=False)
@@ -480,7 +382,7 @@ class QuestionHandler(Handler):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        errors = _Errors(config)
+        errors = ConfigErrors(config)
         errors.only_keys(cls.KEYS)
         config = errors.config
         errors.text("text", limit=wa.TEXT_MAX)
@@ -581,7 +483,7 @@ class EndHandler(Handler):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        errors = _Errors(config)
+        errors = ConfigErrors(config)
         errors.only_keys(cls.KEYS)
         errors.text("text", limit=wa.TEXT_MAX, required=False)
         errors.raise_if_any()
@@ -611,7 +513,7 @@ class HandoffHandler(Handler):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        errors = _Errors(config)
+        errors = ConfigErrors(config)
         errors.only_keys(cls.KEYS)
         errors.text("text", limit=wa.TEXT_MAX, required=False)
         errors.raise_if_any()

@@ -1,4 +1,5 @@
-"""Building blocks of the coded chat flows (chatbots.handlers.pedidos and .agenda).
+"""Building blocks of the handlers: the coded chat flows (chatbots.handlers.pedidos and
+.agenda) and, for their config checks, the JSON-configured ones (chatbots.handlers.generic).
 
 Both flows offer choices the same way: reply buttons for a few fixed options, and WhatsApp
 lists paged with "Ver mais" / "Voltar" rows for catalogs (categories, products, services,
@@ -7,14 +8,15 @@ names come from the business, so they are cut to WhatsApp's field limits here ra
 refused (the generic, config-driven handlers refuse instead: their texts are typed by staff
 in a form that can say what is too long).
 
-The JSON-configured handlers (chatbots.handlers.generic) check configs with their own
-`_Errors`, which lists every problem at once and checks lengths; the coded flows take one
-optional key or none ("text", "max_quantidade") and report the first problem only, with
-`only_keys` below.
+Configs are checked two ways, both below. The JSON-configured handlers
+(chatbots.handlers.generic) use `ConfigErrors`, which lists every problem at once and checks
+lengths; the coded flows take one optional key or none ("text", "max_quantidade") and report
+the first problem only, with `only_keys`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
@@ -36,6 +38,10 @@ MORE_WORDS: tuple[str, ...] = ("mais", "ver mais", "proxima", "proximos")
 BACK_WORDS: tuple[str, ...] = ("voltar", "volta")
 # WhatsApp allows 10 list rows in total (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-list-messages): 8 items + "Ver mais" + "Voltar".
 PAGE_SIZE = 8
+
+# What a config may name as a step code and as a state key.
+STEP_CODE = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")  # Step.code is a SlugField(max_length=64)
+STATE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
 # --- Texts and buttons -------------------------------------------------------------------
@@ -96,6 +102,105 @@ def only_keys(
     for key in allowed if texts is None else texts:
         if key in config and not isinstance(config[key], str):
             raise ValidationError(_("“%(key)s” deve ser um texto entre aspas.") % {"key": key})
+
+
+class ConfigErrors:
+    """Collects every problem of a config, so the user fixes them in one go (the configured
+    handlers of chatbots.handlers.generic; their texts are typed by staff, so a text over
+    WhatsApp's limit is refused here, never cut)."""
+
+    def __init__(self, config: Any):
+        self.config = config if isinstance(config, dict) else {}
+        self.messages: list[str] = []
+        if not isinstance(config, dict):
+            self.add(_("A configuração deve ser um objeto JSON, por exemplo {}."))
+
+    def add(self, message: str) -> None:
+        self.messages.append(message)
+
+    def raise_if_any(self) -> None:
+        if self.messages:
+            raise ValidationError(self.messages)
+
+    def only_keys(self, allowed: tuple[str, ...]) -> None:
+        for key in self.config:
+            if key not in allowed:
+                self.add(
+                    _("Chave desconhecida “%(key)s”. As chaves aceitas são: %(allowed)s.")
+                    % {"key": key, "allowed": ", ".join(allowed)}
+                )
+
+    def text(
+        self, key: str, *, limit: int, required: bool = True, where: str = "", value: Any = None
+    ) -> str:
+        """Check a text value (from the config unless `value` is given); return it or ""."""
+        name = where or key
+        if value is None:
+            value = self.config.get(key)
+        if value is None or value == "":
+            if required:
+                self.add(
+                    _('Falta “%(key)s”: informe o texto, por exemplo "%(key)s": "...".')
+                    % {"key": name}
+                )
+            return ""
+        if not isinstance(value, str):
+            self.add(_("“%(key)s” deve ser um texto entre aspas.") % {"key": name})
+            return ""
+        if required and not value.strip():
+            self.add(_("“%(key)s” não pode ficar em branco.") % {"key": name})
+            return ""
+        if len(value) > limit:
+            self.add(
+                _(
+                    "“%(key)s” tem %(length)s caracteres; o WhatsApp aceita no máximo %(limit)s. "
+                    "Encurte o texto."
+                )
+                % {"key": name, "length": len(value), "limit": limit}
+            )
+        return value
+
+    def step_code(self, key: str, *, required: bool, where: str = "", value: Any = None) -> str:
+        name = where or key
+        if value is None:
+            value = self.config.get(key)
+        if value is None or value == "":
+            if required:
+                self.add(_("Falta “%(key)s”: informe o código da próxima etapa.") % {"key": name})
+            return ""
+        if not isinstance(value, str) or not STEP_CODE.match(value):
+            self.add(
+                _(
+                    "“%(key)s” deve ser o código de uma etapa (letras, números, - e _, até 64 "
+                    "caracteres), não %(value)s."
+                )
+                % {"key": name, "value": repr(value)}
+            )
+            return ""
+        return value
+
+    def state_key(self, key: str, *, required: bool) -> str:
+        value = self.config.get(key)
+        if value is None or value == "":
+            if required:
+                self.add(
+                    _(
+                        "Falta “%(key)s”: informe o nome em que a resposta fica guardada, "
+                        'por exemplo "%(key)s": "email".'
+                    )
+                    % {"key": key}
+                )
+            return ""
+        if not isinstance(value, str) or not STATE_KEY.match(value):
+            self.add(
+                _(
+                    "“%(key)s” deve ser um nome simples (letras sem acento, números e _, "
+                    "começando por letra), não %(value)s."
+                )
+                % {"key": key, "value": repr(value)}
+            )
+            return ""
+        return value
 
 
 class FlowHandler(Handler):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from billing.quotas import inbound_gate
+from billing.gate import inbound_gate
 from chatbots.handlers.base import Context, Reply
 from chatbots.interceptors.base import Interceptor
 from chatbots.wire import Text

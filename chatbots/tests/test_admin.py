@@ -11,9 +11,9 @@ from django.utils import timezone
 from billing.models import Membership
 from billing.services import subscription_start
 from chatbots import bots
-from chatbots.admin import LargeTablePaginator
 from chatbots.forms import WriteOnlySecretWidget
 from chatbots.models import Chatbot, Conversation, InboundEvent, Message, Step
+from config.paginator import LargeTablePaginator
 from tests.factories import ClienteFactory, MembershipFactory, PlanFactory, UserFactory
 
 ADMIN = "/admin/chatbots"

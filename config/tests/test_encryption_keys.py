@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from chatbots.models import Chatbot
-from compliance.crypto import DecryptionError
+from config.crypto import DecryptionError
 
 TOKEN = "EAAGm0PX4ZCpsBA-token-de-acesso"
 

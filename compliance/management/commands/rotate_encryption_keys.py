@@ -2,8 +2,8 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
-from compliance import crypto
-from compliance.fields import encrypted_fields
+from config import crypto
+from config.fields import encrypted_fields
 
 
 class Command(BaseCommand):

@@ -2,6 +2,8 @@
 
 The admin and API never show these back (forms use a write-only widget; serializers mark
 them write_only). Empty strings are stored empty, so "not configured" stays queryable.
+Models of every layer hold secrets (billing, chatbots, agenda), so the field and its keys
+(config.crypto) live in config, which imports none of them.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 
 from django.db import models
 
-from compliance import crypto
+from config import crypto
 from config.logging import register_secret
 
 
