@@ -14,12 +14,10 @@ rolls all of it back and leaves the event pending for the next task or the sweep
 from __future__ import annotations
 
 import logging
-import zlib
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
-from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from prometheus_client import Counter
@@ -122,28 +120,9 @@ def drain_contact(*, chatbot_id: int, contact_key: str) -> list[Turn]:
 # --- One message -------------------------------------------------------------------------
 
 
-def lock_contact(*, chatbot_id: int, contact_key: str) -> None:
-    """Hold the (bot, contact) lock until the current transaction ends.
-
-    Every turn runs under it, so one contact's messages are processed one at a time and in
-    order. Code outside a turn that writes into the conversation (the assistant saving an
-    answer the model gave later) takes it too, so it never interleaves with a turn.
-    `contact_key` is the event's InboundEvent.contact_key. Call it inside
-    transaction.atomic(): the lock is released at commit or rollback, never held longer.
-    """
-    if not connection.in_atomic_block:
-        raise TransactionManagementError("lock_contact() must run inside transaction.atomic()")
-    if connection.vendor == "postgresql":
-        # Two int4 keys: the bot and a hash of the contact. Collisions only serialize two
-        # contacts, never mix them up.
-        key = zlib.crc32(contact_key.encode()) - 2**31
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [chatbot_id, key])
-
-
 def _process_next(*, chatbot_id: int, contact_key: str) -> Turn | None:
     with transaction.atomic():
-        lock_contact(chatbot_id=chatbot_id, contact_key=contact_key)
+        inbound.lock_contact(chatbot_id=chatbot_id, contact_key=contact_key)
         event = (
             # The plan comes along for the quota interceptor (billing.quotas), and the consent
             # settings for the opt-out keywords interceptor (chatbots.interceptors.consent),

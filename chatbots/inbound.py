@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import zlib
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from datetime import timedelta
@@ -35,6 +36,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.fields import DateTimeField
 from django.db.models.functions import Coalesce
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from prometheus_client import Counter
 
@@ -386,3 +388,22 @@ def finish(event: InboundEvent, state: str, error: str = "") -> None:
     InboundEvent.objects.filter(pk=event.pk).update(
         state=state, last_error=error, processed_at=event.processed_at
     )
+
+
+def lock_contact(*, chatbot_id: int, contact_key: str) -> None:
+    """Hold the (bot, contact) lock until the current transaction ends.
+
+    Every turn runs under it, so one contact's messages are processed one at a time and in
+    order. Code outside a turn that writes into the conversation (the assistant saving an
+    answer the model gave later) takes it too, so it never interleaves with a turn.
+    `contact_key` is the event's InboundEvent.contact_key. Call it inside
+    transaction.atomic(): the lock is released at commit or rollback, never held longer.
+    """
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("lock_contact() must run inside transaction.atomic()")
+    if connection.vendor == "postgresql":
+        # Two int4 keys: the bot and a hash of the contact. Collisions only serialize two
+        # contacts, never mix them up.
+        key = zlib.crc32(contact_key.encode()) - 2**31
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [chatbot_id, key])

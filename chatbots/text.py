@@ -9,9 +9,10 @@ menu, the order flow's categories and products) matches the same way, here.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
+
+from config.text import normalize
 
 T = TypeVar("T")
 
@@ -22,17 +23,6 @@ _PUNCTUATION = re.compile(r"[^\w\s]")
 _NUMBER = re.compile(r"^(?:(?:opcao|opc|op|option|numero|num|no|n|item)\s*)?(\d{1,3})$")
 # Typed text shorter than this only matches as the start of a title, never in its middle.
 _MIN_SUBSTRING = 3
-
-
-def normalize(text: str) -> str:
-    """Strip, casefold, drop accents and collapse whitespace: "  Pão  de AÇÚCAR " -> "pao de acucar".
-
-    Accents go through NFKD decomposition then dropping combining marks, which also turns
-    "nº" into "no" and the keycap emoji "1️⃣" into "1".
-    """
-    decomposed = unicodedata.normalize("NFKD", str(text or "").casefold())
-    bare = "".join(ch for ch in decomposed if unicodedata.category(ch) not in ("Mn", "Me", "Cf"))
-    return _SPACES.sub(" ", bare).strip()
 
 
 def _key(text: str) -> str:

@@ -27,11 +27,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from chatbots.text import normalize
 from clientes.models import Cliente
 from clientes.phones import InvalidPhone, normalize_phone
 from compliance import audit
 from compliance.models import ConsentEvent, ConsentSettings, OptOutMarker
+from config.text import normalize
 
 logger = logging.getLogger(__name__)
 

@@ -35,6 +35,7 @@ from chatbots.ai.client import ModelError, ai_configured, generate_json
 from chatbots.ai.options import ai_options, assistant_in_use, flow_steps, handoff_offer_on
 from chatbots.ai.prompt import ANSWER_SCHEMA, allowed_link_domains, prompt_build
 from chatbots.handlers.base import Context, Reply
+from chatbots.inbound import lock_contact
 from chatbots.models import Conversation, Message, Step
 from chatbots.wire import InboundMessage
 
@@ -375,11 +376,10 @@ def _save(
     messages: list[wa.Outbound],
     guess: intent.Guess | None,
 ) -> list[Message]:
-    from chatbots import engine
     from chatbots.outbox import queue
 
     with transaction.atomic():
-        engine.lock_contact(chatbot_id=conversation.chatbot_id, contact_key=_contact_key(inbound))
+        lock_contact(chatbot_id=conversation.chatbot_id, contact_key=_contact_key(inbound))
         status = (
             Conversation.objects.filter(pk=conversation.pk).values_list("status", flat=True).first()
         )

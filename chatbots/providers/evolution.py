@@ -59,7 +59,6 @@ from chatbots.providers.base import (
     chatbot_secrets,
     json_body,
 )
-from chatbots.providers.registry import register
 from chatbots.wire import InboundMessage, InboundStatus, Media, Outbound
 from clientes.phones import InvalidPhone, normalize_phone
 from config import http
@@ -100,7 +99,6 @@ def _event_name(raw: Any) -> str:
     return str(raw or "").strip().lower().replace("_", ".").replace("-", ".")
 
 
-@register
 class EvolutionProvider(Provider):
     key = PROVIDER
     label = gettext_lazy("Evolution API")

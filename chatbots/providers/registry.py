@@ -7,12 +7,14 @@ default provider (a bot that silently "sends" through the stub loses every messa
 from __future__ import annotations
 
 from chatbots.providers.base import Provider
+from chatbots.providers.evolution import EvolutionProvider
 from chatbots.providers.meta import MetaProvider
 from chatbots.providers.stub import StubProvider
+from chatbots.providers.whaticket import WhaticketProvider
 
+# Registration order is the admin dropdown's order.
 PROVIDERS: dict[str, type[Provider]] = {
-    MetaProvider.key: MetaProvider,
-    StubProvider.key: StubProvider,
+    cls.key: cls for cls in (MetaProvider, StubProvider, EvolutionProvider, WhaticketProvider)
 }
 
 
@@ -26,7 +28,8 @@ class UnknownProvider(LookupError):
 
 
 def register(cls: type[Provider]) -> type[Provider]:
-    """Class decorator for providers added later (Evolution, Whaticket): one key each."""
+    """Class decorator for a provider outside this package (a deployment's own): one key
+    each. A module that uses it must not be imported by this one."""
     if cls.key in PROVIDERS and PROVIDERS[cls.key] is not cls:
         raise ValueError(f"provider key {cls.key!r} is already taken by {PROVIDERS[cls.key]}")
     PROVIDERS[cls.key] = cls
@@ -46,8 +49,3 @@ def provider_choices() -> list[tuple[str, str]]:
     """(key, pt-BR label) pairs for the admin's provider dropdown, in registration order."""
     # Labels are lazy translations on the classes; str() renders them in the active language.
     return [(key, str(cls.label)) for key, cls in PROVIDERS.items()]
-
-
-# Providers that register themselves with @register. Imported last: each imports `register`
-# from this module, which is complete by now.
-from chatbots.providers import evolution, whaticket  # noqa: E402, F401, I001

@@ -63,7 +63,6 @@ from chatbots.providers.base import (
     json_body,
     not_configured,
 )
-from chatbots.providers.registry import register
 from chatbots.wire import InboundMessage, Media, Outbound
 from clientes.phones import InvalidPhone, normalize_phone
 from config import http
@@ -108,7 +107,6 @@ def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-@register
 class WhaticketProvider(Provider):
     key = PROVIDER
     label = gettext_lazy("Whaticket")

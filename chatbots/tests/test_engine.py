@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from chatbots import bots, engine, starter_flows
+from chatbots import bots, engine, inbound, starter_flows
 from chatbots.models import Conversation, InboundEvent, Message
 from clientes.models import Cliente
 from tests import meta
@@ -277,7 +277,7 @@ def test_the_contact_lock_refuses_to_run_outside_a_transaction():
 
     # Outside a transaction PostgreSQL would release the lock at once: a silent no-op.
     with pytest.raises(TransactionManagementError, match="transaction.atomic"):
-        engine.lock_contact(chatbot_id=1, contact_key=CUSTOMER)
+        inbound.lock_contact(chatbot_id=1, contact_key=CUSTOMER)
 
 
 # --- Cost per message ------------------------------------------------------------------
