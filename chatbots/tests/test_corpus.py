@@ -1,7 +1,5 @@
-"""Every webhook envelope other people wrote (shared/corpus, see its README) is accepted,
+"""Every webhook envelope other people wrote (tests/corpus, see its README) is accepted,
 stored exactly once per message/status, or acknowledged and ignored, with no server error.
-
-CI clones the repository with `shared/` beside it; without the corpus these tests skip.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from django.conf import settings
 from chatbots.models import Chatbot, InboundEvent
 from tests.factories import TenantFactory
 
-CORPUS = Path(settings.BASE_DIR).parent / "shared" / "corpus"
+CORPUS = Path(settings.BASE_DIR) / "tests" / "corpus"
 SECRET = "corpus-test-app-secret"
 URL = "/api/chatbots/webhook/"
 
@@ -25,12 +23,7 @@ URL = "/api/chatbots/webhook/"
 def _cases() -> list:
     files = sorted((CORPUS / "pywa-updates").glob("*.json"))
     files += sorted((CORPUS / "meta-openapi").glob("webhook-*.json"))
-    if not files:
-        return [
-            pytest.param(
-                None, id="corpus-missing", marks=pytest.mark.skip(f"no corpus at {CORPUS}")
-            )
-        ]
+    assert files, f"the corpus is missing from {CORPUS}"
     cases = []
     for path in files:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -116,17 +109,10 @@ def test_it_stores_each_corpus_update_exactly_once(
     assert sorted(no_processing) == sorted(InboundEvent.objects.values_list("id", flat=True))
 
 
-def _signed_vector() -> dict | None:
-    path = CORPUS / "signature" / "meta-signed-text.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-
-
 @pytest.fixture
 def vector():
-    data = _signed_vector()
-    if data is None:
-        pytest.skip(f"no signature vector in {CORPUS}")
-    return data
+    path = CORPUS / "signature" / "meta-signed-text.json"
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @pytest.fixture
@@ -175,7 +161,8 @@ def test_it_refuses_metas_signature_when_the_bot_has_another_secret(
 
 
 def test_it_refuses_the_signed_body_once_reserialized(client, vector, vector_bot, no_processing):
-    # Hashing re-serialized JSON instead of the raw bytes breaks the signature (§1.5).
+    # Meta signs the raw payload bytes; hashing re-serialized JSON breaks the signature
+    # (https://developers.facebook.com/docs/graph-api/webhooks/getting-started#validate-payloads).
     reserialized = json.dumps(json.loads(vector["raw_body"]), indent=1).encode()
 
     response = client.post(
