@@ -158,20 +158,15 @@ class Chat:
         """The customer taps the reply button `reply_id` (Whaticket relays its title)."""
         if self.bot.provider == "whaticket":
             return self.post(wt.button_payload(title, number=self.phone, button_id=reply_id))
-        return self.post(
-            meta.button_reply(
-                self.bot.phone_number_id,
-                sender=self.phone,
-                reply_id=reply_id,
-                title=title,
-                ts=next_timestamp(),
-            )
-        )
+        return self._reply(meta.button_reply, reply_id, title)
 
     def pick(self, reply_id: str, title: str = "ok") -> list:
         """The customer picks the row `reply_id` of a list message (Meta)."""
+        return self._reply(meta.list_reply, reply_id, title)
+
+    def _reply(self, build, reply_id: str, title: str) -> list:
         return self.post(
-            meta.list_reply(
+            build(
                 self.bot.phone_number_id,
                 sender=self.phone,
                 reply_id=reply_id,

@@ -92,13 +92,7 @@ class WhaticketChannel(Channel):
 
     @staticmethod
     def make_bot(tenant, fake):
-        return bots.chatbot_create(
-            tenant=tenant,
-            name="Pizzaria",
-            provider="whaticket",
-            provider_config={"base_url": fake.url},
-            provider_secrets={"token": wt.TOKEN, "shared_secret": wt.SHARED_SECRET},
-        )
+        return wt.whaticket_bot(tenant, fake, name="Pizzaria")
 
     def seen(self, body: dict) -> str:
         return body["body"]
@@ -109,14 +103,7 @@ class EvolutionChannel(Channel):
 
     @staticmethod
     def make_bot(tenant, fake):
-        fake.add_instance("loja", state="open")
-        return bots.chatbot_create(
-            tenant=tenant,
-            name="Pizzaria",
-            provider="evolution",
-            provider_config={"base_url": fake.url, "instance": "loja"},
-            provider_secrets={"apikey": evo.APIKEY, "webhook_secret": evo.WEBHOOK_SECRET},
-        )
+        return evo.evolution_bot(tenant, fake, name="Pizzaria")
 
     def seen(self, body: dict) -> str:
         return body["text"]
