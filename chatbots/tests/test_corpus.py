@@ -4,16 +4,15 @@ stored exactly once per message/status, or acknowledged and ignored, with no ser
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-from chatbots.models import Chatbot, InboundEvent
-from tests.factories import TenantFactory
+from chatbots.models import InboundEvent
+from tests import meta
+from tests.factories import ChatbotFactory, TenantFactory
 
 CORPUS = Path(settings.BASE_DIR) / "tests" / "corpus"
 SECRET = "corpus-test-app-secret"
@@ -64,13 +63,6 @@ def _phone_number_ids(envelope: dict) -> set[str]:
     }
 
 
-def _post(client, body: bytes, secret: str = SECRET):
-    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return client.post(
-        URL, data=body, content_type="application/json", HTTP_X_HUB_SIGNATURE_256=signature
-    )
-
-
 @pytest.fixture
 def no_processing(monkeypatch):
     """Storage only: the engine is tested elsewhere."""
@@ -85,20 +77,15 @@ def test_it_stores_each_corpus_update_exactly_once(
 ):
     tenant = TenantFactory()
     for i, phone_number_id in enumerate(sorted(_phone_number_ids(envelope))):
-        Chatbot.objects.create(
-            tenant=tenant,
-            name=f"bot {i}",
-            provider="meta",
-            phone_number_id=phone_number_id,
-            app_secret=SECRET,
+        ChatbotFactory(
+            tenant=tenant, name=f"bot {i}", phone_number_id=phone_number_id, app_secret=SECRET
         )
-    body = json.dumps(envelope).encode()
     expected = _expected_external_ids(envelope)
 
     with django_capture_on_commit_callbacks(execute=True):
-        first = _post(client, body)
+        first = meta.post(client, envelope, SECRET, path=URL)
     with django_capture_on_commit_callbacks(execute=True):
-        again = _post(client, body)
+        again = meta.post(client, envelope, SECRET, path=URL)
 
     assert first.status_code == 200, first.content
     assert again.status_code == 200, again.content
@@ -120,12 +107,8 @@ def vector_bot(db, vector):
     phone_number_id = json.loads(vector["raw_body"])["entry"][0]["changes"][0]["value"]["metadata"][
         "phone_number_id"
     ]
-    return Chatbot.objects.create(
-        tenant=TenantFactory(),
-        name="pywa",
-        provider="meta",
-        phone_number_id=phone_number_id,
-        app_secret=vector["app_secret"],
+    return ChatbotFactory(
+        name="pywa", phone_number_id=phone_number_id, app_secret=vector["app_secret"]
     )
 
 
