@@ -3,17 +3,18 @@ webhook, every task it queues runs inline, and what the bot answered comes back.
 
     def test_it_takes_an_order(chat_with, bot):
         chat = chat_with(bot)                   # Maria (CUSTOMER) writing to `bot`
-        chat.text("oi")                         # -> what the bot sent her in this turn
+        chat.text("oi")                         # -> what the bot sent in this turn
         chat.pick(f"cat:{pizzas.pk}", "Pizzas") # a list row
         chat.tap("pedido:finalizar", "Finalizar")  # a reply button
         assert "Total" in body_text(chat.last)
 
 In: Meta webhook envelopes (tests/meta.py) for Meta and stub bots (the stub stands in for
 Meta and shares its webhook), Whaticket and Evolution payloads (tests/fakes) for theirs,
-each signed with the bot's own secret. Out: the JSON bodies the provider's fake on 127.0.0.1
-received for this customer; a stub bot's record of a send is its outbound Message row (see
-chatbots/providers/stub.py), so for a stub bot the turn returns those rows. The driver
-reads models only, never the code behind the webhook, so it does not move when that does.
+each signed with the bot's own secret. Out: every JSON body the provider's fake on 127.0.0.1
+received during the turn (to anyone, so a stray send shows); a stub bot's record of a send
+is its outbound Message row (see chatbots/providers/stub.py), so for a stub bot the turn
+returns the outbound rows it created. The driver reads models only, never the code behind
+the webhook, so it does not move when that does.
 
 Loaded for every test by `pytest_plugins` in the root conftest.py (the `chat_with` fixture).
 """
@@ -21,9 +22,7 @@ Loaded for every test by `pytest_plugins` in the root conftest.py (the `chat_wit
 from __future__ import annotations
 
 import json
-import re
 import time
-from typing import Any
 
 import pytest
 from django.conf import settings
@@ -99,10 +98,6 @@ def _secrets(bot: Chatbot) -> dict:
     return json.loads(bot.provider_secrets or "{}")
 
 
-def _digits(value: Any) -> str:
-    return re.sub(r"\D", "", str(value or ""))
-
-
 class Chat:
     """One customer writing to one bot.
 
@@ -124,7 +119,7 @@ class Chat:
     ) -> None:
         self.client, self.bot, self.capture, self.fake = client, bot, capture, fake
         self.phone, self.name = phone, name
-        self.sent: list = []  # what the bot sent this customer in the last turn
+        self.sent: list = []  # what the bot sent in the last turn
         self.response = None  # the webhook's answer to the last message
 
     # --- What the customer does ------------------------------------------------------------
@@ -228,15 +223,10 @@ class Chat:
 
     def _since(self, mark: int) -> list:
         if self.fake is None:
-            return [m for m in self.said() if m.pk > mark]
-        return [
-            r.json
-            for r in self.fake.sends[mark:]
-            if _digits(self._recipient(r.json)) in ("", self.phone)
-        ]
-
-    def _recipient(self, body: dict) -> str:
-        return body.get("to" if self.bot.provider == "meta" else "number", "")
+            return list(
+                Message.objects.filter(direction=Message.Direction.OUT, pk__gt=mark).order_by("id")
+            )
+        return [r.json for r in self.fake.sends[mark:]]
 
 
 @pytest.fixture
