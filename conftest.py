@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fakes.evolution",
     "tests.fakes.files",
     "tests.fakes.gemini",
+    "tests.conversation",
 ]
 
 

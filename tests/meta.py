@@ -58,7 +58,8 @@ def text_message(
     )
 
 
-def button_reply(
+def _interactive_reply(
+    kind: str,
     phone_number_id: str,
     *,
     sender: str,
@@ -77,41 +78,20 @@ def button_reply(
                 "timestamp": str(ts or int(time.time())),
                 "type": "interactive",
                 "context": {"from": "5511900000000", "id": "wamid.CTX"},
-                "interactive": {
-                    "type": "button_reply",
-                    "button_reply": {"id": reply_id, "title": title},
-                },
+                "interactive": {"type": kind, kind: {"id": reply_id, "title": title}},
             }
         ],
     )
 
 
-def list_reply(
-    phone_number_id: str,
-    *,
-    sender: str,
-    reply_id: str,
-    title: str,
-    ts: int | None = None,
-    mid: str | None = None,
-) -> dict:
-    return envelope(
-        phone_number_id,
-        contacts=[{"profile": {"name": "Maria"}, "wa_id": sender}],
-        messages=[
-            {
-                "from": sender,
-                "id": mid or wamid(),
-                "timestamp": str(ts or int(time.time())),
-                "type": "interactive",
-                "context": {"from": "5511900000000", "id": "wamid.CTX"},
-                "interactive": {
-                    "type": "list_reply",
-                    "list_reply": {"id": reply_id, "title": title},
-                },
-            }
-        ],
-    )
+def button_reply(phone_number_id: str, **fields) -> dict:
+    """A tap on a reply button: `sender`, `reply_id`, `title` (and `ts`, `mid`)."""
+    return _interactive_reply("button_reply", phone_number_id, **fields)
+
+
+def list_reply(phone_number_id: str, **fields) -> dict:
+    """A pick of a list row: `sender`, `reply_id`, `title` (and `ts`, `mid`)."""
+    return _interactive_reply("list_reply", phone_number_id, **fields)
 
 
 def sign(body: bytes, secret: str) -> str:

@@ -13,12 +13,11 @@ from django.utils import timezone
 from billing import gate, quotas
 from billing.models import BillingAlert, BillingSettings, LimitKind, Membership, Subscription
 from billing.tests.conftest import totals, usage_today
-from chatbots import bots, outbox, starter_flows
+from chatbots import bots, outbox
 from chatbots.models import Conversation, Message
 from chatbots.wire import Text
 from clientes.models import Cliente
-from tests import meta
-from tests.factories import MembershipFactory
+from tests.factories import ChatbotFactory, InboundEventFactory, MembershipFactory
 
 SECRET = "quota-app-secret"
 PNID = "3000001"
@@ -28,37 +27,21 @@ GREETING = "Como posso ajudar"
 
 @pytest.fixture
 def bot(tenant):
-    chatbot = bots.chatbot_create(
-        tenant=tenant,
-        name="Padaria",
-        provider="meta",
-        phone_number_id=PNID,
-        access_token="test-token",
-        app_secret=SECRET,
+    return ChatbotFactory(
+        tenant=tenant, name="Padaria", phone_number_id=PNID, app_secret=SECRET, flow="menu"
     )
-    starter_flows.flow_install(chatbot=chatbot, flow="menu")
-    return chatbot
 
 
 @pytest.fixture
-def say(client, celery_eager, django_capture_on_commit_callbacks, bot, fake_graph):
+def say(chat_with, bot):
     """One customer message through the webhook; returns the texts the bot sent to Meta."""
 
     def _say(body, sender=CUSTOMER):
-        before = len(fake_graph.sends)
-        payload = meta.text_message(PNID, sender=sender, body=body)
-        with django_capture_on_commit_callbacks(execute=True):
-            response = meta.post(client, payload, SECRET)
-        assert response.status_code == 200
-        return [_body(r.json) for r in fake_graph.sends[before:]]
+        chat = chat_with(bot, phone=sender)
+        chat.text(body)
+        return chat.texts
 
     return _say
-
-
-def _body(sent: dict) -> str:
-    if sent["type"] == "text":
-        return sent["text"]["body"]
-    return sent["interactive"]["body"]["text"]
 
 
 @pytest.fixture
@@ -163,36 +146,11 @@ def test_outbound_refuses_to_send_for_a_canceled_tenant(
     assert len(fake_graph.sends) == before
 
 
-def _stored(bot, text: str):
-    from chatbots.models import InboundEvent
-    from chatbots.wire import InboundMessage
-
-    msg = InboundMessage(
-        provider="meta",
-        external_id=meta.wamid(),
-        bot_key=PNID,
-        timestamp=timezone.now(),
-        type="text",
-        from_phone=CUSTOMER,
-        text=text,
-    )
-    return InboundEvent.objects.create(
-        tenant_id=bot.tenant_id,
-        provider="meta",
-        chatbot=bot,
-        external_id=msg.external_id,
-        kind=InboundEvent.Kind.MESSAGE,
-        contact_key=CUSTOMER,
-        occurred_at=msg.timestamp,
-        payload=msg.to_dict(),
-    )
-
-
 def test_a_message_of_a_tenant_with_a_plan_costs_at_most_20_queries(subscription, bot, say):
     from chatbots import engine
 
     say("oi")  # a busy tenant: its usage figure is in the cache
-    event = _stored(bot, "1")
+    event = InboundEventFactory(chatbot=bot, text="1", sender=CUSTOMER)
     with CaptureQueriesContext(connection) as ctx:
         engine.process_event(event.pk)
 

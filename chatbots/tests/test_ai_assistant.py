@@ -13,20 +13,18 @@ from chatbots.ai import assistant
 from chatbots.models import Conversation, KnowledgeEntry, Message
 from chatbots.tests.ai_support import (
     assistant_bot,
-    bot_said,
     buttons_of,
     clinica_data,
-    conversation_of,
     last_inbound,
     menu_bot,
     padaria_data,
-    send,
 )
+from tests.conversation import bot_said, conversation_of
 from tests.factories import ClienteFactory
 
 
 @pytest.fixture
-def say(client, celery_eager, django_capture_on_commit_callbacks):
+def say(chat_with):
     """The customer writes; everything queued (processing, llm task, sends) runs inline.
     Returns what the bot said in reply to this message.
 
@@ -35,17 +33,10 @@ def say(client, celery_eager, django_capture_on_commit_callbacks):
     """
 
     def _say(bot, body="", *, reply_id="", sender="5511987654321"):
+        chat = chat_with(bot, phone=sender)
         if not Conversation.objects.filter(chatbot=bot, cliente__telefone=sender).exists():
-            with django_capture_on_commit_callbacks(execute=True):
-                send(client, bot, "oi", sender=sender)
-        before = Message.objects.filter(direction="out", conversation__chatbot=bot).count()
-        with django_capture_on_commit_callbacks(execute=True):
-            send(client, bot, body, reply_id=reply_id, sender=sender)
-        return list(
-            Message.objects.filter(direction="out", conversation__chatbot=bot).order_by("id")[
-                before:
-            ]
-        )
+            chat.text("oi")
+        return chat.tap(reply_id, body) if reply_id else chat.text(body)
 
     return _say
 
@@ -87,12 +78,11 @@ def test_a_grounded_answer_uses_the_tenants_facts_and_never_another_tenants(
 
 
 def test_a_question_as_the_very_first_message_is_greeted_and_answered(
-    client, celery_eager, django_capture_on_commit_callbacks, fake_gemini, padaria
+    chat_with, fake_gemini, padaria
 ):
     fake_gemini.answer_with(answer="Aos domingos abrimos das 8h às 12h. 😊")
 
-    with django_capture_on_commit_callbacks(execute=True):
-        send(client, padaria, "vocês abrem domingo?")
+    chat_with(padaria).text("vocês abrem domingo?")
 
     said = [m.text for m in bot_said(padaria)]
     assert said[0].startswith("Pode perguntar!")  # the assistant step's greeting first
@@ -102,13 +92,12 @@ def test_a_question_as_the_very_first_message_is_greeted_and_answered(
 
 
 def test_an_opening_hello_is_only_greeted_and_a_bot_without_the_assistant_only_greets(
-    client, celery_eager, django_capture_on_commit_callbacks, fake_gemini, tenant, padaria
+    chat_with, fake_gemini, tenant, padaria
 ):
     plain_menu = menu_bot(tenant)  # no "ai_fallback": its flow answers, not the model
 
-    with django_capture_on_commit_callbacks(execute=True):
-        send(client, padaria, "oi")
-        send(client, plain_menu, "vocês abrem domingo?", sender="5511988887777")
+    chat_with(padaria).text("oi")
+    chat_with(plain_menu, phone="5511988887777").text("vocês abrem domingo?")
 
     assert len(bot_said(padaria)) == 1
     assert len(bot_said(plain_menu, "5511988887777")) == 1

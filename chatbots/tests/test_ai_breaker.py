@@ -10,8 +10,7 @@ import time_machine
 from prometheus_client import REGISTRY
 
 from chatbots.ai.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, gemini_breaker
-from chatbots.models import Message
-from chatbots.tests.ai_support import assistant_bot, buttons_of, padaria_data, send
+from chatbots.tests.ai_support import assistant_bot, buttons_of, padaria_data
 
 
 def state_metric() -> float | None:
@@ -85,16 +84,14 @@ def test_a_failed_probe_opens_it_again_for_the_whole_period():
 
 
 @pytest.fixture
-def say(client, celery_eager, django_capture_on_commit_callbacks):
+def say(chat_with):
     def _say(bot, body, sender):
-        with django_capture_on_commit_callbacks(execute=True):
-            send(client, bot, "oi", sender=sender)  # a first message only opens the chat
-        before = Message.objects.filter(direction="out").count()
+        chat = chat_with(bot, phone=sender)
+        chat.text("oi")  # a first message only opens the chat
         started = time.monotonic()
-        with django_capture_on_commit_callbacks(execute=True):
-            send(client, bot, body, sender=sender)
+        replies = chat.text(body)
         elapsed = time.monotonic() - started
-        return list(Message.objects.filter(direction="out").order_by("id")[before:]), elapsed
+        return replies, elapsed
 
     return _say
 

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 
 import pytest
 import redis
@@ -24,34 +23,15 @@ from django.db import connection
 from chatbots import engine
 from chatbots.ai import assistant
 from chatbots.models import Conversation, InboundEvent, Message
-from chatbots.tests.ai_support import assistant_bot, menu_bot, padaria_data, tick
-from chatbots.wire import InboundMessage
+from chatbots.tests.ai_support import assistant_bot, menu_bot, padaria_data
 from config.celery import app
-from tests import meta
+from tests.factories import InboundEventFactory
 
 QUEUES = ("replies", "outbound", "llm", "bulk", "default")
 
 
 def store(bot, text: str, sender: str) -> InboundEvent:
-    message = InboundMessage(
-        provider="meta",
-        external_id=meta.wamid(),
-        bot_key=bot.phone_number_id,
-        timestamp=datetime.fromtimestamp(tick(), UTC),
-        type="text",
-        from_phone=sender,
-        text=text,
-    )
-    return InboundEvent.objects.create(
-        tenant_id=bot.tenant_id,
-        provider="meta",
-        chatbot=bot,
-        external_id=message.external_id,
-        kind=InboundEvent.Kind.MESSAGE,
-        contact_key=sender,
-        occurred_at=message.timestamp,
-        payload=message.to_dict(),
-    )
+    return InboundEventFactory(chatbot=bot, text=text, sender=sender)
 
 
 def published() -> dict[str, list[tuple[str, list]]]:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
-from chatbots import bots, engine, inbound, starter_flows
+from chatbots import engine, inbound
 from chatbots.models import Conversation, InboundEvent, Message
-from clientes.models import Cliente
 from tests import meta
 from tests.concurrency import run_at_once
+from tests.factories import ChatbotFactory, InboundEventFactory
 
 SECRET = "engine-test-app-secret"
 PNID = "1000001"
@@ -22,24 +21,16 @@ CUSTOMER = "5511987654321"
 
 @pytest.fixture
 def menu_bot(tenant):
-    bot = bots.chatbot_create(
+    return ChatbotFactory(
         tenant=tenant,
         name="Padaria",
         provider="stub",
         phone_number_id=PNID,
+        access_token="",
         app_secret=SECRET,
         verify_token="vt",
+        flow="menu",
     )
-    starter_flows.flow_install(chatbot=bot, flow="menu")
-    return bot
-
-
-def deliver(client, payload, django_capture_on_commit_callbacks):
-    """POST a signed webhook and run what it queues (processing, then sending) inline."""
-    with django_capture_on_commit_callbacks(execute=True):
-        response = meta.post(client, payload, SECRET)
-    assert response.status_code == 200, response.content
-    return response
 
 
 def bot_texts(conversation) -> list[str]:
@@ -51,15 +42,12 @@ def bot_texts(conversation) -> list[str]:
 
 
 @pytest.fixture
-def run(client, celery_eager, django_capture_on_commit_callbacks, menu_bot):
-    def _run(payload):
-        return deliver(client, payload, django_capture_on_commit_callbacks)
-
-    return _run
+def chat(chat_with, menu_bot):
+    return chat_with(menu_bot, phone=CUSTOMER)
 
 
-def test_it_greets_a_new_customer_with_the_first_step_menu(run, menu_bot):
-    run(meta.text_message(PNID, sender=CUSTOMER, body="oi", name="Maria"))
+def test_it_greets_a_new_customer_with_the_first_step_menu(chat, menu_bot):
+    chat.text("oi")  # from Maria
 
     conv = Conversation.objects.get(chatbot=menu_bot)
     assert conv.cliente.nome == "Maria"
@@ -79,61 +67,61 @@ def test_it_greets_a_new_customer_with_the_first_step_menu(run, menu_bot):
     assert conv.last_customer_message_at is not None
 
 
-def test_a_tap_moves_to_the_chosen_step_and_says_and_goes_on(run, menu_bot):
-    run(meta.text_message(PNID, sender=CUSTOMER, body="oi"))
-    run(meta.button_reply(PNID, sender=CUSTOMER, reply_id="info", title="Horário e endereço"))
+def test_a_tap_moves_to_the_chosen_step_and_says_and_goes_on(chat, menu_bot):
+    chat.text("oi")
+    chat.tap("info", "Horário e endereço")
 
     conv = Conversation.objects.get(chatbot=menu_bot)
     assert conv.current_step == "informacoes"
     assert "segunda a sábado" in bot_texts(conv)[-1]
 
 
-def test_typing_the_option_number_works_like_a_tap(run, menu_bot):
-    run(meta.text_message(PNID, sender=CUSTOMER, body="oi"))
-    run(meta.text_message(PNID, sender=CUSTOMER, body="3"))
+def test_typing_the_option_number_works_like_a_tap(chat, menu_bot):
+    chat.text("oi")
+    chat.text("3")
 
     conv = Conversation.objects.get(chatbot=menu_bot)
     assert conv.status == Conversation.Status.CLOSED
     assert "Obrigado pelo contato" in bot_texts(conv)[-1]
 
 
-def test_menu_keyword_restarts_the_flow_from_any_step(run, menu_bot):
-    run(meta.text_message(PNID, sender=CUSTOMER, body="oi"))
-    run(meta.button_reply(PNID, sender=CUSTOMER, reply_id="info", title="Horário e endereço"))
-    run(meta.text_message(PNID, sender=CUSTOMER, body="MENU"))
+def test_menu_keyword_restarts_the_flow_from_any_step(chat, menu_bot):
+    chat.text("oi")
+    chat.tap("info", "Horário e endereço")
+    chat.text("MENU")
 
     conv = Conversation.objects.get(chatbot=menu_bot)
     assert conv.current_step == "inicio"
     assert "Como posso ajudar" in bot_texts(conv)[-1]
 
 
-def test_the_bot_stays_quiet_while_a_person_attends(run, menu_bot):
-    run(meta.text_message(PNID, sender=CUSTOMER, body="oi"))
-    run(meta.button_reply(PNID, sender=CUSTOMER, reply_id="humano", title="Falar com atendente"))
+def test_the_bot_stays_quiet_while_a_person_attends(chat, menu_bot):
+    chat.text("oi")
+    chat.tap("humano", "Falar com atendente")
     conv = Conversation.objects.get(chatbot=menu_bot)
     assert conv.status == Conversation.Status.WAITING
     replies_before = len(bot_texts(conv))
 
-    run(meta.text_message(PNID, sender=CUSTOMER, body="alô? menu"))
-    run(meta.text_message(PNID, sender=CUSTOMER, body="menu"))
+    chat.text("alô? menu")
+    chat.text("menu")
 
     conv.refresh_from_db()
     assert len(bot_texts(conv)) == replies_before
     assert conv.messages.filter(direction="in").count() == 4  # still recorded for the agent
 
 
-def test_a_closed_conversation_starts_over(run, menu_bot):
-    run(meta.text_message(PNID, sender=CUSTOMER, body="oi"))
-    run(meta.text_message(PNID, sender=CUSTOMER, body="encerrar"))
-    run(meta.text_message(PNID, sender=CUSTOMER, body="oi de novo"))
+def test_a_closed_conversation_starts_over(chat, menu_bot):
+    chat.text("oi")
+    chat.text("encerrar")
+    chat.text("oi de novo")
 
     conv = Conversation.objects.get(chatbot=menu_bot)
     assert conv.status == Conversation.Status.BOT
     assert conv.current_step == "inicio"
 
 
-def test_a_failing_handler_apologizes_and_leaves_nothing_half_saved(run, menu_bot, monkeypatch):
-    run(meta.text_message(PNID, sender=CUSTOMER, body="oi"))
+def test_a_failing_handler_apologizes_and_leaves_nothing_half_saved(chat, menu_bot, monkeypatch):
+    chat.text("oi")
     conv = Conversation.objects.get(chatbot=menu_bot)
     conv.state = {"kept": True}
     conv.save()
@@ -144,7 +132,7 @@ def test_a_failing_handler_apologizes_and_leaves_nothing_half_saved(run, menu_bo
         raise RuntimeError("database of prices unreachable")
 
     monkeypatch.setattr(generic.MenuHandler, "handle", boom)
-    run(meta.text_message(PNID, sender=CUSTOMER, body="1"))
+    chat.text("1")
 
     conv.refresh_from_db()
     assert conv.current_step == "inicio"
@@ -155,8 +143,8 @@ def test_a_failing_handler_apologizes_and_leaves_nothing_half_saved(run, menu_bo
     assert "database of prices unreachable" in event.last_error
 
 
-def test_reactions_are_recorded_but_do_not_drive_the_flow(run, menu_bot):
-    run(meta.text_message(PNID, sender=CUSTOMER, body="oi"))
+def test_reactions_are_recorded_but_do_not_drive_the_flow(chat, menu_bot):
+    chat.text("oi")
     payload = meta.envelope(
         PNID,
         contacts=[{"profile": {"name": "Maria"}, "wa_id": CUSTOMER}],
@@ -170,7 +158,7 @@ def test_reactions_are_recorded_but_do_not_drive_the_flow(run, menu_bot):
             }
         ],
     )
-    run(payload)
+    chat.post(payload)
     conv = Conversation.objects.get(chatbot=menu_bot)
     assert len(bot_texts(conv)) == 1
     assert conv.messages.filter(direction="in", type="reaction").count() == 1
@@ -181,10 +169,14 @@ def test_reactions_are_recorded_but_do_not_drive_the_flow(run, menu_bot):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_same_message_delivered_three_times_concurrently_is_answered_once(tenant, celery_eager):
-    bot = bots.chatbot_create(
-        tenant=tenant, name="P", provider="stub", phone_number_id=PNID, app_secret=SECRET
+    ChatbotFactory(
+        tenant=tenant,
+        name="P",
+        provider="stub",
+        phone_number_id=PNID,
+        app_secret=SECRET,
+        flow="menu",
     )
-    starter_flows.flow_install(chatbot=bot, flow="menu")
     payload = meta.text_message(PNID, sender=CUSTOMER, body="oi")
     statuses = []
 
@@ -204,8 +196,9 @@ def test_the_same_message_delivered_three_times_concurrently_is_answered_once(te
 
 @pytest.mark.django_db(transaction=True)
 def test_one_event_processed_by_three_workers_at_once_is_processed_once(tenant):
-    bot = bots.chatbot_create(tenant=tenant, name="P", provider="stub", phone_number_id=PNID)
-    starter_flows.flow_install(chatbot=bot, flow="menu")
+    bot = ChatbotFactory(
+        tenant=tenant, name="P", provider="stub", phone_number_id=PNID, flow="menu"
+    )
     event = _store(bot, "oi", ts=1_700_000_000)
 
     run_at_once([lambda: engine.process_event(event.pk)] * 3)
@@ -218,8 +211,9 @@ def test_one_event_processed_by_three_workers_at_once_is_processed_once(tenant):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_messages_of_one_customer_on_two_workers_are_handled_in_order(tenant, monkeypatch):
-    bot = bots.chatbot_create(tenant=tenant, name="P", provider="stub", phone_number_id=PNID)
-    starter_flows.flow_install(chatbot=bot, flow="menu")
+    bot = ChatbotFactory(
+        tenant=tenant, name="P", provider="stub", phone_number_id=PNID, flow="menu"
+    )
     first = _store(bot, "oi", ts=1_700_000_000)
     second = _store(bot, "1", ts=1_700_000_005)  # picks "Horário e endereço" from the menu
 
@@ -247,28 +241,8 @@ def test_two_messages_of_one_customer_on_two_workers_are_handled_in_order(tenant
 
 
 def _store(bot, text, *, ts):
-    from datetime import UTC, datetime
-
-    from chatbots.wire import InboundMessage
-
-    msg = InboundMessage(
-        provider="meta",
-        external_id=meta.wamid(),
-        bot_key=PNID,
-        timestamp=datetime.fromtimestamp(ts, UTC),
-        type="text",
-        from_phone=CUSTOMER,
-        text=text,
-    )
-    return InboundEvent.objects.create(
-        tenant_id=bot.tenant_id,
-        provider="meta",
-        chatbot=bot,
-        external_id=msg.external_id,
-        kind=InboundEvent.Kind.MESSAGE,
-        contact_key=CUSTOMER,
-        occurred_at=msg.timestamp,
-        payload=msg.to_dict(),
+    return InboundEventFactory(
+        chatbot=bot, text=text, sender=CUSTOMER, occurred_at=datetime.fromtimestamp(ts, UTC)
     )
 
 
@@ -278,32 +252,3 @@ def test_the_contact_lock_refuses_to_run_outside_a_transaction():
     # Outside a transaction PostgreSQL would release the lock at once: a silent no-op.
     with pytest.raises(TransactionManagementError, match="transaction.atomic"):
         inbound.lock_contact(chatbot_id=1, contact_key=CUSTOMER)
-
-
-# --- Cost per message ------------------------------------------------------------------
-
-
-def _queries_for_one_menu_message(bot, sender) -> int:
-    _store_for = _store(bot, "oi", ts=1_700_000_000)
-    InboundEvent.objects.filter(pk=_store_for.pk).update(contact_key=sender)
-    payload = dict(_store_for.payload, from_phone=sender)
-    InboundEvent.objects.filter(pk=_store_for.pk).update(payload=payload)
-    with CaptureQueriesContext(connection) as ctx:
-        engine.process_event(_store_for.pk)
-    return len(ctx.captured_queries)
-
-
-def test_processing_one_message_costs_the_same_queries_with_10_or_10000_customers(
-    tenant, menu_bot, django_capture_on_commit_callbacks
-):
-    Cliente.objects.bulk_create(
-        Cliente(tenant=tenant, telefone=f"55219{i:08d}", nome=f"C{i}") for i in range(10)
-    )
-    small = _queries_for_one_menu_message(menu_bot, "5531911110001")
-    Cliente.objects.bulk_create(
-        Cliente(tenant=tenant, telefone=f"55219{i:08d}", nome=f"C{i}") for i in range(10, 10_000)
-    )
-    large = _queries_for_one_menu_message(menu_bot, "5531911110002")
-
-    assert small == large
-    assert large <= 20, f"{large} queries to process one message"

@@ -4,13 +4,12 @@ The same conversation runs on Meta (lists and buttons tapped), Whaticket and Evo
 (lists and buttons arrive as numbered text and the customer answers with the number, as
 people do on those connections). A `Channel` hides the difference: `say` types a message,
 `choose` picks an option the way that provider's customers can, and both return what the
-customer then sees, as text.
+customer then sees, as text. Messages go through tests/conversation.py's driver.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from decimal import Decimal
 
 import pytest
@@ -21,7 +20,7 @@ from chatbots.wire import LIST_ROWS_MAX
 from pedidos import services as pedidos
 from pedidos.models import Pedido
 from pedidos.status import StatusPedido
-from tests import meta
+from tests.conversation import FAKES
 from tests.fakes import evolution as evo
 from tests.fakes import whaticket as wt
 
@@ -30,46 +29,21 @@ META_SECRET = "pedidos-providers-secret"
 PNID = "2000002"
 
 
-@pytest.fixture
-def loja(tenant):
-    pizzas = pedidos.categoria_create(tenant=tenant, nome="Pizzas", ordem=1)
-    bebidas = pedidos.categoria_create(tenant=tenant, nome="Bebidas", ordem=2)
-    return {
-        "pizzas": pizzas,
-        "bebidas": bebidas,
-        "margherita": pedidos.produto_create(
-            tenant=tenant, categoria=pizzas, nome="Pizza Margherita", preco=Decimal("49.90")
-        ),
-        "calabresa": pedidos.produto_create(
-            tenant=tenant, categoria=pizzas, nome="Pizza Calabresa", preco=Decimal("47.90")
-        ),
-        "suco": pedidos.produto_create(
-            tenant=tenant, categoria=bebidas, nome="Suco de Laranja", preco=Decimal("9.50")
-        ),
-    }
-
-
 class Channel:
-    """One customer talking to the bot through one provider."""
+    """One customer talking to the bot through one provider (a tests/conversation.py Chat)."""
 
-    def __init__(self, client, capture, fake):
-        self.client, self.capture, self.fake = client, capture, fake
-        self.last: list = []  # the requests the bot's last turn made to the provider
+    def __init__(self, chat):
+        self.chat = chat
 
-    def _run(self, post) -> list[str]:
-        before = len(self.fake.sends)
-        with self.capture(execute=True):
-            response = post()
-        assert response.status_code in (200, 202), response.content
-        self.last = self.fake.sends[before:]
-        return [self.seen(r) for r in self.last]
+    def _seen(self, sent: list[dict]) -> list[str]:
+        return [self.seen(body) for body in sent]
 
     def say(self, text: str) -> list[str]:
-        return self._run(lambda: self.post_text(text))
+        return self._seen(self.chat.text(text))
 
     def choose(self, title: str) -> list[str]:
         """Answer the last menu by typing the number shown next to `title`."""
-        shown = self.seen(self.last[-1])
+        shown = self.seen(self.chat.last)
         numbers = re.findall(rf"^(\d+)\. {re.escape(title)}(?: – .*)?$", shown, re.M)
         assert len(numbers) == 1, f"{title!r} is not one option of:\n{shown}"
         return self.say(numbers[0])
@@ -78,7 +52,8 @@ class Channel:
 class MetaChannel(Channel):
     key = "meta"
 
-    def make_bot(self, tenant):
+    @staticmethod
+    def make_bot(tenant, fake):
         return bots.chatbot_create(
             tenant=tenant,
             name="Pizzaria",
@@ -88,15 +63,7 @@ class MetaChannel(Channel):
             app_secret=META_SECRET,
         )
 
-    def post_text(self, text):
-        return meta.post(
-            self.client,
-            meta.text_message(PNID, sender=CUSTOMER, body=text, ts=_clock()),
-            META_SECRET,
-        )
-
-    def seen(self, record) -> str:
-        body = record.json
+    def seen(self, body: dict) -> str:
         if body["type"] == "text":
             return body["text"]["body"]
         action = body["interactive"]["action"]
@@ -110,84 +77,47 @@ class MetaChannel(Channel):
 
     def choose(self, title: str) -> list[str]:
         """Tap the row or button titled `title` in the last interactive message."""
-        body = self.last[-1].json["interactive"]
+        body = self.chat.last["interactive"]
         action = body["action"]
         if body["type"] == "button":
             (button,) = [b["reply"] for b in action["buttons"] if b["reply"]["title"] == title]
-            payload = meta.button_reply(
-                PNID, sender=CUSTOMER, reply_id=button["id"], title=title, ts=_clock()
-            )
-        else:
-            rows = [r for s in action["sections"] for r in s["rows"] if r["title"] == title]
-            (row,) = rows
-            payload = meta.list_reply(
-                PNID, sender=CUSTOMER, reply_id=row["id"], title=title, ts=_clock()
-            )
-        return self._run(lambda: meta.post(self.client, payload, META_SECRET))
+            return self._seen(self.chat.tap(button["id"], title))
+        rows = [r for s in action["sections"] for r in s["rows"] if r["title"] == title]
+        (row,) = rows
+        return self._seen(self.chat.pick(row["id"], title))
 
 
 class WhaticketChannel(Channel):
     key = "whaticket"
 
-    def make_bot(self, tenant):
-        return bots.chatbot_create(
-            tenant=tenant,
-            name="Pizzaria",
-            provider="whaticket",
-            provider_config={"base_url": self.fake.url},
-            provider_secrets={"token": wt.TOKEN, "shared_secret": wt.SHARED_SECRET},
-        )
+    @staticmethod
+    def make_bot(tenant, fake):
+        return wt.whaticket_bot(tenant, fake, name="Pizzaria")
 
-    def post_text(self, text):
-        return wt.post(self.client, wt.text_payload(text, number=CUSTOMER))
-
-    def seen(self, record) -> str:
-        return record.json["body"]
+    def seen(self, body: dict) -> str:
+        return body["body"]
 
 
 class EvolutionChannel(Channel):
     key = "evolution"
 
-    def make_bot(self, tenant):
-        self.fake.add_instance("loja", state="open")
-        return bots.chatbot_create(
-            tenant=tenant,
-            name="Pizzaria",
-            provider="evolution",
-            provider_config={"base_url": self.fake.url, "instance": "loja"},
-            provider_secrets={"apikey": evo.APIKEY, "webhook_secret": evo.WEBHOOK_SECRET},
-        )
+    @staticmethod
+    def make_bot(tenant, fake):
+        return evo.evolution_bot(tenant, fake, name="Pizzaria")
 
-    def post_text(self, text):
-        return evo.post(
-            self.client, self.bot.pk, evo.upsert(sender=CUSTOMER, text=text, ts=_clock())
-        )
-
-    def seen(self, record) -> str:
-        return record.json["text"]
+    def seen(self, body: dict) -> str:
+        return body["text"]
 
 
-FAKES = {"meta": "fake_graph", "whaticket": "fake_whaticket", "evolution": "fake_evolution"}
+def _start(request, chat_with, tenant, channel):
+    bot = channel.make_bot(tenant, request.getfixturevalue(FAKES[channel.key]))
+    starter_flows.flow_install(chatbot=bot, flow="pedidos")
+    return channel(chat_with(bot, phone=CUSTOMER))
 
 
 @pytest.fixture(params=[MetaChannel, WhaticketChannel, EvolutionChannel], ids=lambda c: c.key)
-def chat(request, client, tenant, loja, celery_eager, django_capture_on_commit_callbacks):
-    channel = request.param(
-        client,
-        django_capture_on_commit_callbacks,
-        request.getfixturevalue(FAKES[request.param.key]),
-    )
-    channel.bot = channel.make_bot(tenant)
-    starter_flows.flow_install(chatbot=channel.bot, flow="pedidos")
-    return channel
-
-
-_t = [int(time.time())]
-
-
-def _clock():
-    _t[0] += 1
-    return _t[0]
+def chat(request, chat_with, tenant, loja):
+    return _start(request, chat_with, tenant, request.param)
 
 
 def test_an_order_of_two_a_and_one_b_ends_as_one_confirmed_pedido(chat, tenant):
@@ -267,13 +197,9 @@ def test_cancel_empties_the_cart(chat, tenant):
     assert not Pedido.objects.filter(tenant=tenant, status=StatusPedido.CONFIRMADO).exists()
 
 
-def test_a_whaticket_tap_is_understood_by_its_title(
-    client, tenant, loja, fake_whaticket, celery_eager, django_capture_on_commit_callbacks
-):
-    channel = WhaticketChannel(client, django_capture_on_commit_callbacks, fake_whaticket)
-    channel.bot = channel.make_bot(tenant)
-    starter_flows.flow_install(chatbot=channel.bot, flow="pedidos")
+def test_a_whaticket_tap_is_understood_by_its_title(request, chat_with, tenant, loja):
+    channel = _start(request, chat_with, tenant, WhaticketChannel)
     channel.say("oi")
     # Whaticket relays a tap as the title the customer saw (selectedDisplayText).
-    seen = channel._run(lambda: wt.post(client, wt.button_payload("Pizzas", number=CUSTOMER)))
+    seen = channel._seen(channel.chat.post(wt.button_payload("Pizzas", number=CUSTOMER)))
     assert "Pizza Calabresa" in seen[-1]

@@ -101,13 +101,7 @@ class WhaticketHarness:
         self.fake = request.getfixturevalue("fake_whaticket")
 
     def make_bot(self, tenant):
-        return bots.chatbot_create(
-            tenant=tenant,
-            name="Whaticket",
-            provider="whaticket",
-            provider_config={"base_url": self.fake.url},
-            provider_secrets={"token": wt.TOKEN, "shared_secret": wt.SHARED_SECRET},
-        )
+        return wt.whaticket_bot(tenant, self.fake, name="Whaticket")
 
     def inbound_text(self, bot, text):
         body = json.dumps(wt.text_payload(text, number=SENDER)).encode()
@@ -140,16 +134,9 @@ class EvolutionHarness:
 
     def __init__(self, request):
         self.fake = request.getfixturevalue("fake_evolution")
-        self.fake.add_instance("loja", state="open")
 
     def make_bot(self, tenant):
-        return bots.chatbot_create(
-            tenant=tenant,
-            name="Evolution",
-            provider="evolution",
-            provider_config={"base_url": self.fake.url, "instance": "loja"},
-            provider_secrets={"apikey": evo.APIKEY, "webhook_secret": evo.WEBHOOK_SECRET},
-        )
+        return evo.evolution_bot(tenant, self.fake, name="Evolution")
 
     def inbound_text(self, bot, text):
         body = json.dumps(evo.upsert(sender=SENDER, text=text)).encode()

@@ -15,25 +15,12 @@ ADMIN = "/admin/chatbots/chatbot/"
 
 @pytest.fixture
 def whaticket_bot(tenant, fake_whaticket):
-    return bots.chatbot_create(
-        tenant=tenant,
-        name="Loja Whaticket",
-        provider="whaticket",
-        provider_config={"base_url": fake_whaticket.url},
-        provider_secrets={"token": wt.TOKEN, "shared_secret": wt.SHARED_SECRET},
-    )
+    return wt.whaticket_bot(tenant, fake_whaticket, name="Loja Whaticket")
 
 
 @pytest.fixture
 def evolution_bot(tenant, fake_evolution):
-    fake_evolution.add_instance("loja", state="close")
-    return bots.chatbot_create(
-        tenant=tenant,
-        name="Loja Evolution",
-        provider="evolution",
-        provider_config={"base_url": fake_evolution.url, "instance": "loja"},
-        provider_secrets={"apikey": evo.APIKEY, "webhook_secret": evo.WEBHOOK_SECRET},
-    )
+    return evo.evolution_bot(tenant, fake_evolution, state="close", name="Loja Evolution")
 
 
 def messages_of(response) -> list[tuple[str, str]]:

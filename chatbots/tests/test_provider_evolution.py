@@ -24,14 +24,7 @@ CUSTOMER = "5511987654321"
 
 @pytest.fixture
 def bot(tenant, fake_evolution):
-    fake_evolution.add_instance("loja", state="open")
-    return bots.chatbot_create(
-        tenant=tenant,
-        name="Loja",
-        provider="evolution",
-        provider_config={"base_url": fake_evolution.url, "instance": "loja"},
-        provider_secrets={"apikey": evo.APIKEY, "webhook_secret": evo.WEBHOOK_SECRET},
-    )
+    return evo.evolution_bot(tenant, fake_evolution, name="Loja")
 
 
 @pytest.fixture

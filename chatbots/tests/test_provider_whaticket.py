@@ -38,13 +38,7 @@ EXAMPLE_SIGNATURE = "6145f8bc1f3c1b7ab0868e0dd6308a16c6cc35f3be094ba2314afb88d03
 
 @pytest.fixture
 def bot(tenant, fake_whaticket):
-    return bots.chatbot_create(
-        tenant=tenant,
-        name="Pizzaria",
-        provider="whaticket",
-        provider_config={"base_url": fake_whaticket.url},
-        provider_secrets={"token": wt.TOKEN, "shared_secret": wt.SHARED_SECRET},
-    )
+    return wt.whaticket_bot(tenant, fake_whaticket, name="Pizzaria")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ the webhook (Meta faked on loopback), and one person's data spread over every ap
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,14 +10,13 @@ import pytest
 from django.utils import timezone
 
 from agenda.models import Agendamento, FeedbackEvent, Servico
-from chatbots import bots, starter_flows
 from chatbots.models import Conversation, InboundEvent, Message
 from clientes.models import Cliente
 from compliance import audit, consent
 from compliance.models import ConsentEvent
 from pedidos import services as pedidos
 from tests import meta
-from tests.factories import MembershipFactory
+from tests.factories import CategoriaFactory, ChatbotFactory, MembershipFactory, ProdutoFactory
 
 SECRET = "compliance-flow-app-secret"
 PNID = "3000001"
@@ -27,69 +25,31 @@ CUSTOMER = "5511987654321"  # canonical; WhatsApp may send 551187654321 (no nint
 
 @pytest.fixture
 def loja(tenant):
-    pizzas = pedidos.categoria_create(tenant=tenant, nome="Pizzas", ordem=1)
+    pizzas = CategoriaFactory(tenant=tenant, nome="Pizzas", ordem=1)
     return {
         "pizzas": pizzas,
-        "margherita": pedidos.produto_create(
-            tenant=tenant, categoria=pizzas, nome="Pizza Margherita", preco=Decimal("49.90")
+        "margherita": ProdutoFactory(
+            categoria=pizzas, nome="Pizza Margherita", preco=Decimal("49.90")
         ),
     }
 
 
 @pytest.fixture
 def bot(tenant, loja):
-    chatbot = bots.chatbot_create(
+    return ChatbotFactory(
         tenant=tenant,
         name="Pizzaria",
-        provider="meta",
         phone_number_id=PNID,
         access_token="test-token-compliance",
         app_secret=SECRET,
+        flow="pedidos",
     )
-    starter_flows.flow_install(chatbot=chatbot, flow="pedidos")
-    return chatbot
-
-
-_t = [int(time.time())]
-
-
-def clock() -> int:
-    _t[0] += 1
-    return _t[0]
-
-
-def text(body: str, sender: str = CUSTOMER) -> dict:
-    return meta.text_message(PNID, sender=sender, body=body, ts=clock())
-
-
-def tap_list(reply_id: str, title: str) -> dict:
-    return meta.list_reply(PNID, sender=CUSTOMER, reply_id=reply_id, title=title, ts=clock())
-
-
-def tap_button(reply_id: str, title: str) -> dict:
-    return meta.button_reply(PNID, sender=CUSTOMER, reply_id=reply_id, title=title, ts=clock())
-
-
-def body_text(sent: dict) -> str:
-    if sent["type"] == "text":
-        return sent["text"]["body"]
-    if sent["type"] == "interactive":
-        return sent["interactive"]["body"]["text"]
-    return ""
 
 
 @pytest.fixture
-def say(client, celery_eager, django_capture_on_commit_callbacks, bot, fake_graph):
-    """Post one customer webhook; return the bodies the bot sent to Meta in reply."""
-
-    def _say(payload: dict) -> list[dict]:
-        before = len(fake_graph.sends)
-        with django_capture_on_commit_callbacks(execute=True):
-            response = meta.post(client, payload, SECRET)
-        assert response.status_code == 200, response.content
-        return [r.json for r in fake_graph.sends[before:]]
-
-    return _say
+def chat(chat_with, bot):
+    """The customer talking to the order bot through the webhook (tests/conversation.py)."""
+    return chat_with(bot, phone=CUSTOMER)
 
 
 @pytest.fixture

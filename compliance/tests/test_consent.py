@@ -3,53 +3,46 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from chatbots.models import Conversation, InboundEvent, Message, MessageTemplate
+from chatbots.models import Conversation, InboundEvent, Message
 from chatbots.outbox import send_to_customer
 from chatbots.wire import Template, Text
 from clientes.models import Cliente
 from compliance import consent
 from compliance.models import AuditLog, ConsentEvent, ConsentSettings
-from compliance.tests.conftest import (
-    CUSTOMER,
-    PNID,
-    SECRET,
-    body_text,
-    tap_button,
-    tap_list,
-    text,
-)
+from compliance.tests.conftest import CUSTOMER, PNID
 from pedidos.models import Pedido
 from pedidos.status import StatusPedido
 from tests import meta
+from tests.conversation import body_text
+from tests.factories import MessageTemplateFactory
 
 
 def _cliente() -> Cliente:
     return Cliente.objects.get(telefone=CUSTOMER)
 
 
-def _order_up_to_confirmation(say, loja):
-    say(text("oi"))
-    say(tap_list(f"cat:{loja['pizzas'].pk}", "Pizzas"))
-    say(tap_list(f"prod:{loja['margherita'].pk}", "Pizza Margherita"))
-    say(text("2"))
-    return say(tap_button("pedido:finalizar", "Finalizar"))
+def _order_up_to_confirmation(chat, loja):
+    chat.text("oi")
+    chat.pick(f"cat:{loja['pizzas'].pk}", "Pizzas")
+    chat.pick(f"prod:{loja['margherita'].pk}", "Pizza Margherita")
+    chat.text("2")
+    return chat.tap("pedido:finalizar", "Finalizar")
 
 
 # --- Keywords ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("typed", ["SAIR", "sair", " Sáir! ", "PARAR", "stop", "Remover"])
-def test_a_keyword_opts_out_from_any_step_and_says_how_to_come_back(say, loja, typed):
-    say(text("oi"))
-    say(tap_list(f"cat:{loja['pizzas'].pk}", "Pizzas"))  # now at the product step
+def test_a_keyword_opts_out_from_any_step_and_says_how_to_come_back(chat, loja, typed):
+    chat.text("oi")
+    chat.pick(f"cat:{loja['pizzas'].pk}", "Pizzas")  # now at the product step
 
-    sent = say(text(typed))
+    sent = chat.text(typed)
 
     assert _cliente().optout_em is not None
     assert "VOLTAR" in body_text(sent[-1])
@@ -61,16 +54,16 @@ def test_a_keyword_opts_out_from_any_step_and_says_how_to_come_back(say, loja, t
     assert Conversation.objects.get().current_step == "selecionar_produto"
 
 
-def test_a_keyword_inside_a_sentence_is_not_an_opt_out(say):
-    say(text("oi"))
-    say(text("quero sair para comer pizza"))
+def test_a_keyword_inside_a_sentence_is_not_an_opt_out(chat):
+    chat.text("oi")
+    chat.text("quero sair para comer pizza")
     assert _cliente().optout_em is None
 
 
-def test_voltar_opts_back_in_and_the_history_keeps_both_changes(say):
-    say(text("oi"))
-    say(text("SAIR"))
-    sent = say(text("voltar"))
+def test_voltar_opts_back_in_and_the_history_keeps_both_changes(chat):
+    chat.text("oi")
+    chat.text("SAIR")
+    sent = chat.text("voltar")
 
     assert _cliente().optout_em is None
     assert "SAIR" in body_text(sent[-1])
@@ -78,34 +71,34 @@ def test_voltar_opts_back_in_and_the_history_keeps_both_changes(say):
     assert history == [(True, "keyword"), (False, "keyword")]
 
 
-def test_voltar_when_not_opted_out_goes_back_in_the_order_flow(say, loja):
-    say(text("oi"))
-    say(tap_list(f"cat:{loja['pizzas'].pk}", "Pizzas"))
+def test_voltar_when_not_opted_out_goes_back_in_the_order_flow(chat, loja):
+    chat.text("oi")
+    chat.pick(f"cat:{loja['pizzas'].pk}", "Pizzas")
 
-    sent = say(text("voltar"))
+    sent = chat.text("voltar")
 
     assert Conversation.objects.get().current_step == "selecionar_categoria"
     assert sent[-1]["interactive"]["type"] == "list"
     assert not ConsentEvent.objects.exists()
 
 
-def test_a_second_sair_changes_nothing_and_says_so(say):
-    say(text("oi"))
-    say(text("SAIR"))
-    sent = say(text("sair"))
+def test_a_second_sair_changes_nothing_and_says_so(chat):
+    chat.text("oi")
+    chat.text("SAIR")
+    sent = chat.text("sair")
     assert "já está fora" in body_text(sent[-1])
     assert ConsentEvent.objects.count() == 1
 
 
-def test_a_tenant_may_use_its_own_keywords(say, tenant):
+def test_a_tenant_may_use_its_own_keywords(chat, tenant):
     ConsentSettings.objects.create(
         tenant=tenant, optout_keywords=["CHEGA"], optin_keywords=["VOLTEI"]
     )
-    say(text("oi"))
+    chat.text("oi")
 
-    say(text("sair"))
+    chat.text("sair")
     assert _cliente().optout_em is None  # not this tenant's word
-    sent = say(text("chega"))
+    sent = chat.text("chega")
     assert _cliente().optout_em is not None
     assert "VOLTEI" in body_text(sent[-1])
 
@@ -114,11 +107,11 @@ def test_a_tenant_may_use_its_own_keywords(say, tenant):
 
 
 def test_the_cancelar_button_in_the_order_confirmation_cancels_the_order_and_does_not_opt_out(
-    say, loja
+    chat, loja
 ):
-    _order_up_to_confirmation(say, loja)
+    _order_up_to_confirmation(chat, loja)
 
-    sent = say(tap_button("pedido:cancelar", "Cancelar"))
+    sent = chat.tap("pedido:cancelar", "Cancelar")
 
     assert "Pedido cancelado" in body_text(sent[-1])
     assert _cliente().optout_em is None
@@ -128,10 +121,10 @@ def test_the_cancelar_button_in_the_order_confirmation_cancels_the_order_and_doe
     assert Conversation.objects.get().status == Conversation.Status.CLOSED
 
 
-def test_cancelar_typed_during_an_order_cancels_the_order_and_tells_how_to_opt_out(say, loja):
-    _order_up_to_confirmation(say, loja)
+def test_cancelar_typed_during_an_order_cancels_the_order_and_tells_how_to_opt_out(chat, loja):
+    _order_up_to_confirmation(chat, loja)
 
-    sent = say(text("cancelar"))
+    sent = chat.text("cancelar")
 
     texts = [body_text(s) for s in sent]
     assert "Pedido cancelado" in texts[0]
@@ -140,40 +133,40 @@ def test_cancelar_typed_during_an_order_cancels_the_order_and_tells_how_to_opt_o
     assert not Pedido.objects.get().itens.exists()
 
 
-def test_cancelar_typed_with_an_open_cart_but_outside_the_flow_cancels_the_cart(say, loja, bot):
-    _order_up_to_confirmation(say, loja)
+def test_cancelar_typed_with_an_open_cart_but_outside_the_flow_cancels_the_cart(chat, loja, bot):
+    _order_up_to_confirmation(chat, loja)
     Conversation.objects.update(current_step="", status=Conversation.Status.CLOSED)
 
-    say(text("Cancelar"))
+    chat.text("Cancelar")
 
     assert _cliente().optout_em is None
     assert not Pedido.objects.get().itens.exists()
 
 
-def test_cancelar_typed_with_nothing_open_opts_out(say):
-    say(text("oi"))
+def test_cancelar_typed_with_nothing_open_opts_out(chat):
+    chat.text("oi")
     Conversation.objects.update(current_step="", status=Conversation.Status.CLOSED)
 
-    sent = say(text("CANCELAR"))
+    sent = chat.text("CANCELAR")
 
     assert _cliente().optout_em is not None
     assert "VOLTAR" in body_text(sent[-1])
 
 
-def test_cancelar_typed_while_a_person_attends_goes_to_the_person(say):
-    say(text("oi"))
+def test_cancelar_typed_while_a_person_attends_goes_to_the_person(chat):
+    chat.text("oi")
     Conversation.objects.update(current_step="", status=Conversation.Status.HUMAN)
 
-    sent = say(text("cancelar"))
+    sent = chat.text("cancelar")
 
     assert sent == []
     assert _cliente().optout_em is None
 
 
-def test_sair_typed_while_a_person_attends_still_opts_out(say):
-    say(text("oi"))
+def test_sair_typed_while_a_person_attends_still_opts_out(chat):
+    chat.text("oi")
     Conversation.objects.update(status=Conversation.Status.HUMAN)
-    say(text("SAIR"))
+    chat.text("SAIR")
     assert _cliente().optout_em is not None
 
 
@@ -214,20 +207,8 @@ def _preference(value: str, ts: int, wa_id: str = CUSTOMER) -> dict:
 
 
 @pytest.fixture
-def post_pref(client, celery_eager, django_capture_on_commit_callbacks, bot):
-    def _post(payload):
-        body = json.dumps(payload).encode()
-        with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(
-                "/api/chatbots/webhook/",
-                data=body,
-                content_type="application/json",
-                HTTP_X_HUB_SIGNATURE_256=meta.sign(body, SECRET),
-            )
-        assert response.status_code == 200
-        return response
-
-    return _post
+def post_pref(chat):
+    return chat.post
 
 
 def test_a_meta_marketing_stop_opts_out_and_a_resume_opts_back_in(post_pref):
@@ -254,9 +235,9 @@ def test_a_retried_meta_preference_is_applied_once(post_pref):
     assert ConsentEvent.objects.count() == 1
 
 
-def test_a_late_meta_resume_older_than_a_sair_does_not_undo_it(say, post_pref):
-    say(text("oi"))
-    say(text("SAIR"))
+def test_a_late_meta_resume_older_than_a_sair_does_not_undo_it(chat, post_pref):
+    chat.text("oi")
+    chat.text("SAIR")
     an_hour_ago = int((timezone.now() - timedelta(hours=1)).timestamp())
 
     post_pref(_preference("resume", an_hour_ago))
@@ -269,9 +250,7 @@ def test_a_late_meta_resume_older_than_a_sair_does_not_undo_it(say, post_pref):
 
 @pytest.fixture
 def reminder_template(bot):
-    return MessageTemplate.objects.create(
-        tenant=bot.tenant, chatbot=bot, name="novidades", purpose="campaign", approved=True
-    )
+    return MessageTemplateFactory(chatbot=bot, name="novidades", purpose="campaign")
 
 
 def test_a_proactive_send_to_an_opted_out_customer_is_refused_and_recorded(

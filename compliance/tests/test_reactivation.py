@@ -8,10 +8,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
+from chatbots.models import Conversation, Message, MessageTemplate
 from compliance import consent, reactivation
 from compliance.models import ConsentEvent, ReactivationSend
-from tests.factories import ClienteFactory
+from tests.factories import (
+    ChatbotFactory,
+    ClienteFactory,
+    ConversationFactory,
+    MessageTemplateFactory,
+)
 
 SP = ZoneInfo("America/Sao_Paulo")
 TEN_FIFTEEN = datetime(2030, 5, 6, 10, 15, tzinfo=SP)
@@ -19,28 +24,18 @@ TEN_FIFTEEN = datetime(2030, 5, 6, 10, 15, tzinfo=SP)
 
 @pytest.fixture
 def bot(tenant):
-    chatbot = Chatbot.objects.create(
-        tenant=tenant,
-        name="Loja",
-        provider="meta",
-        phone_number_id="4000001",
-        access_token="reactivation-token",
+    chatbot = ChatbotFactory(
+        tenant=tenant, name="Loja", phone_number_id="4000001", access_token="reactivation-token"
     )
-    MessageTemplate.objects.create(
-        tenant=tenant,
-        chatbot=chatbot,
-        name="sentimos_sua_falta",
-        param_count=1,
-        purpose="reactivation",
-        approved=True,
+    MessageTemplateFactory(
+        chatbot=chatbot, name="sentimos_sua_falta", param_count=1, purpose="reactivation"
     )
     return chatbot
 
 
 def customer(bot, *, nome: str, silent_days: float, status=Conversation.Status.CLOSED):
     cliente = ClienteFactory(tenant=bot.tenant, nome=nome)
-    Conversation.objects.create(
-        tenant=bot.tenant,
+    ConversationFactory(
         chatbot=bot,
         cliente=cliente,
         status=status,
@@ -130,16 +125,10 @@ def test_sair_after_scheduling_stops_the_send_and_records_why(
 
 def test_it_acts_at_ten_in_each_tenants_own_time_zone(bot, run, other_tenant, time_machine_now):
     customer(bot, nome="Alice", silent_days=40)
-    manaus_bot = Chatbot.objects.create(
-        tenant=other_tenant,
-        name="Manaus",
-        provider="meta",
-        phone_number_id="4000002",
-        access_token="manaus-token",
+    manaus_bot = ChatbotFactory(
+        tenant=other_tenant, name="Manaus", phone_number_id="4000002", access_token="manaus-token"
     )
-    MessageTemplate.objects.create(
-        tenant=other_tenant, chatbot=manaus_bot, name="volte", purpose="reactivation", approved=True
-    )
+    MessageTemplateFactory(chatbot=manaus_bot, name="volte", purpose="reactivation")
     other_tenant.time_zone = "America/Manaus"  # one hour behind São Paulo
     other_tenant.save()
     customer(manaus_bot, nome="Bruno", silent_days=40)

@@ -10,13 +10,12 @@ import pytest
 
 from agenda.services import configuracao_set
 from billing.services import api_key_create
-from chatbots import bots, starter_flows
 from chatbots.models import Chatbot, Conversation
 from chatbots.outbox import send_to_customer
 from chatbots.wire import Text
 from clientes.models import Cliente
 from config.logging import JsonFormatter, PlainFormatter, RequestIdFilter
-from tests import meta
+from tests.factories import ChatbotFactory
 
 ACCESS_TOKEN = "EAAGplantedAccessToken0001xyz"
 APP_SECRET = "planted-app-secret-0002"
@@ -51,15 +50,14 @@ def captured():
 
 @pytest.fixture
 def planted(tenant, loja):
-    bot = bots.chatbot_create(
+    bot = ChatbotFactory(
         tenant=tenant,
         name="Pizzaria",
-        provider="meta",
         phone_number_id=PNID,
         access_token=ACCESS_TOKEN,
         app_secret=APP_SECRET,
+        flow="pedidos",
     )
-    starter_flows.flow_install(chatbot=bot, flow="pedidos")
     config = configuracao_set(tenant=tenant, fonte="calcom", cal_api_key=CAL_KEY)
     _key, plain_key = api_key_create(tenant=tenant, name="integração")
     return {"bot": bot, "config": config, "api_key": plain_key}
@@ -71,17 +69,9 @@ def _assert_clean(text: str, planted: dict) -> None:
 
 
 def test_a_conversation_and_a_failed_send_log_no_secret_and_only_a_masked_phone(
-    client,
-    planted,
-    captured,
-    celery_eager,
-    django_capture_on_commit_callbacks,
-    fake_graph,
+    chat_with, planted, captured, django_capture_on_commit_callbacks, fake_graph
 ):
-    payload = meta.text_message(PNID, sender=PHONE, body=f"oi, meu número é {PHONE}")
-    with django_capture_on_commit_callbacks(execute=True):
-        response = meta.post(client, payload, APP_SECRET)
-    assert response.status_code == 200
+    chat_with(planted["bot"], phone=PHONE).text(f"oi, meu número é {PHONE}")
     assert fake_graph.sends  # the bot answered through the fake Graph API
 
     fake_graph.fail_next(code=190, details=f"Invalid OAuth access token {ACCESS_TOKEN}")

@@ -6,44 +6,37 @@ from decimal import Decimal
 
 import pytest
 
-from chatbots.models import Chatbot
-from pedidos.models import Categoria, Produto
+from tests.factories import CategoriaFactory, ChatbotFactory, ProdutoFactory
 
 
 @pytest.fixture
 def chatbot(tenant):
-    return Chatbot.objects.create(tenant=tenant, name="Padaria", provider="stub")
+    return ChatbotFactory(tenant=tenant, name="Padaria", provider="stub", phone_number_id=None)
 
 
 @pytest.fixture
 def categoria(tenant):
-    return Categoria.objects.create(tenant=tenant, nome="Lanches", ordem=1)
+    return CategoriaFactory(tenant=tenant, nome="Lanches", ordem=1)
 
 
 @pytest.fixture
-def produto_a(tenant, categoria):
-    return Produto.objects.create(
-        tenant=tenant,
-        categoria=categoria,
-        nome="X-Búrguer",
-        preco=Decimal("10.00"),
-        retailer_id="xb",
+def produto_a(categoria):
+    return ProdutoFactory(
+        categoria=categoria, nome="X-Búrguer", preco=Decimal("10.00"), retailer_id="xb"
     )
 
 
 @pytest.fixture
-def produto_b(tenant, categoria):
-    return Produto.objects.create(
-        tenant=tenant, categoria=categoria, nome="Suco", preco=Decimal("4.50"), retailer_id="suco"
+def produto_b(categoria):
+    return ProdutoFactory(
+        categoria=categoria, nome="Suco", preco=Decimal("4.50"), retailer_id="suco"
     )
 
 
 @pytest.fixture
 def produto_alheio(other_tenant):
-    outra = Categoria.objects.create(tenant=other_tenant, nome="Exames")
-    return Produto.objects.create(
-        tenant=other_tenant,
-        categoria=outra,
+    return ProdutoFactory(
+        categoria=CategoriaFactory(tenant=other_tenant, nome="Exames"),
         nome="Limpeza",
         preco=Decimal("99.00"),
         retailer_id="xb",

@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 
+from tests.factories import ChatbotFactory
 from tests.fakes.server import FakeServer, RecordedRequest
 
 APIKEY = "evo-global-key"
@@ -205,6 +206,22 @@ def fake_evolution(_fake_evolution_server) -> FakeEvolution:
     _fake_evolution_server.reset()
     yield _fake_evolution_server
     _fake_evolution_server.reset()
+
+
+def evolution_bot(tenant, fake: FakeEvolution, *, state: str = "open", **fields):
+    """An Evolution bot of `tenant` on the instance "loja" of `fake` (connection `state`),
+    with the fake's API key and the webhook secret `WEBHOOK_SECRET`."""
+    fake.add_instance("loja", state=state)
+    return ChatbotFactory(
+        tenant=tenant,
+        provider="evolution",
+        phone_number_id=None,
+        access_token="",
+        app_secret="",
+        provider_config={"base_url": fake.url, "instance": "loja"},
+        provider_secrets=json.dumps({"apikey": APIKEY, "webhook_secret": WEBHOOK_SECRET}),
+        **fields,
+    )
 
 
 # --- Webhook payloads and requests -------------------------------------------------------------

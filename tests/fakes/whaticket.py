@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from chatbots.providers.whaticket import signature
+from tests.factories import ChatbotFactory
 from tests.fakes.server import FakeServer, RecordedRequest
 
 TOKEN = "wt-api-token"
@@ -74,6 +75,21 @@ def fake_whaticket(_fake_whaticket_server) -> FakeWhaticket:
     _fake_whaticket_server.reset()
     yield _fake_whaticket_server
     _fake_whaticket_server.reset()
+
+
+def whaticket_bot(tenant, fake: FakeWhaticket, **fields):
+    """A Whaticket bot of `tenant` whose backend is `fake`, with the fake's token and the
+    webhook secret `SHARED_SECRET`."""
+    return ChatbotFactory(
+        tenant=tenant,
+        provider="whaticket",
+        phone_number_id=None,
+        access_token="",
+        app_secret="",
+        provider_config={"base_url": fake.url},
+        provider_secrets=json.dumps({"token": TOKEN, "shared_secret": SHARED_SECRET}),
+        **fields,
+    )
 
 
 # --- Webhook payloads and requests -------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agenda.tests.chat.whatsapp import PNID, Chat, make_bot
+from agenda.tests.chat.whatsapp import make_bot
 
 
 @pytest.fixture
@@ -11,6 +11,6 @@ def bot_agenda(tenant):
 
 
 @pytest.fixture
-def chat(client, fake_graph, celery_eager, django_capture_on_commit_callbacks, bot_agenda):
+def chat(chat_with, bot_agenda):
     """Maria talking to the tenant's agenda bot."""
-    return Chat(client, fake_graph, django_capture_on_commit_callbacks, PNID)
+    return chat_with(bot_agenda)

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from agenda.models import Agendamento
 from agenda.services import servico_create
-from agenda.tests.chat.whatsapp import body_text, buttons, rows
 from agenda.tests.conftest import SEGUNDA, em
 from chatbots.models import Conversation
 from chatbots.wire import LIST_ROWS_MAX
+from tests.conversation import body_text, buttons, rows
 
 TERCA = SEGUNDA + timedelta(days=1)
 

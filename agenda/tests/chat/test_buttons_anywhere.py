@@ -11,10 +11,11 @@ import pytest
 
 from agenda import notificacoes
 from agenda.models import Agendamento
-from agenda.tests.chat.whatsapp import PNID_PEDIDOS, Chat, body_text, buttons, make_bot, rows
+from agenda.tests.chat.whatsapp import PNID_PEDIDOS, make_bot
 from agenda.tests.conftest import SEGUNDA, em, marcar
 from chatbots.models import Conversation
 from pedidos import services as pedidos
+from tests.conversation import body_text, buttons, rows
 from tests.factories import ClienteFactory
 
 TERCA = SEGUNDA + timedelta(days=1)
@@ -30,12 +31,9 @@ def pizza(tenant):
 
 
 @pytest.fixture
-def loja(
-    client, fake_graph, celery_eager, django_capture_on_commit_callbacks, tenant, cliente, pizza
-):
+def loja(chat_with, tenant, cliente, pizza):
     """Maria in the order bot, in the middle of an order (asked for a quantity)."""
-    make_bot(tenant, pnid=PNID_PEDIDOS, flow="pedidos", name="Pizzaria")
-    chat = Chat(client, fake_graph, django_capture_on_commit_callbacks, PNID_PEDIDOS)
+    chat = chat_with(make_bot(tenant, pnid=PNID_PEDIDOS, flow="pedidos", name="Pizzaria"))
     chat.text("oi")
     chat.pick(f"cat:{pizza.categoria_id}", "Pizzas")
     chat.pick(f"prod:{pizza.pk}", "Pizza Calabresa")
@@ -50,10 +48,10 @@ def marcado(tenant, cliente, servico, agenda_interna):
 
 def reminder_buttons(loja, marcado, django_capture_on_commit_callbacks):
     """Send the reminder now (staff's button) and return its buttons as Meta got them."""
-    before = len(loja.fake_graph.sends)
+    before = len(loja.fake.sends)
     with django_capture_on_commit_callbacks(execute=True):
         notificacoes.lembrete_send_now(agendamento=marcado)
-    (lembrete,) = [r.json for r in loja.fake_graph.sends[before:]]
+    (lembrete,) = [r.json for r in loja.fake.sends[before:]]
     return dict((title, reply_id) for reply_id, title in buttons(lembrete))
 
 

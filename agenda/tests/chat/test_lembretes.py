@@ -13,28 +13,22 @@ from django.test.utils import CaptureQueriesContext
 from agenda import notificacoes
 from agenda.models import Agendamento, FeedbackEvent
 from agenda.tasks import bulk_mark_no_shows, bulk_send_followups, bulk_send_reminders
-from agenda.tests.chat.whatsapp import MARIA, PNID, _ts, body_text, buttons, make_bot
+from agenda.tests.chat.whatsapp import MARIA, PNID, make_bot
 from agenda.tests.conftest import AGORA, SEGUNDA, em, marcar
 from agenda.tests.test_selectors import marcar_em_massa
-from chatbots.models import Conversation, Message, MessageTemplate
+from chatbots.models import Conversation, Message
 from clientes.models import Cliente
 from tests import meta
-from tests.factories import ClienteFactory
+from tests.conversation import body_text, buttons, next_timestamp
+from tests.factories import ClienteFactory, MessageTemplateFactory
 
 TERCA = SEGUNDA + timedelta(days=1)
 HORA = timedelta(hours=1)
 
 
-def approved_template(bot, name: str, purpose: str, *, params: int) -> MessageTemplate:
+def approved_template(bot, name: str, purpose: str, *, params: int):
     """A template Meta approved for `bot`, registered for `purpose` (notificacoes.TEMPLATE_*)."""
-    return MessageTemplate.objects.create(
-        tenant=bot.tenant,
-        chatbot=bot,
-        name=name,
-        param_count=params,
-        purpose=purpose,
-        approved=True,
-    )
+    return MessageTemplateFactory(chatbot=bot, name=name, param_count=params, purpose=purpose)
 
 
 @pytest.fixture
@@ -312,7 +306,7 @@ def _tap_on_template(chat, wamid: str, title: str) -> None:
                 {
                     "from": MARIA,
                     "id": meta.wamid(),
-                    "timestamp": str(_ts()),
+                    "timestamp": str(next_timestamp()),
                     "type": "button",
                     "context": {"from": "5511900000000", "id": wamid},
                     "button": {"text": title, "payload": title},

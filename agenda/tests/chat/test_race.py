@@ -13,31 +13,21 @@ from django.test import Client
 from agenda.defaults import horario_funcionamento_replace
 from agenda.models import Agendamento
 from agenda.services import configuracao_set
-from agenda.tests.chat.whatsapp import JOAO, MARIA, PNID, SECRET, _ts, make_bot
+from agenda.tests.chat.whatsapp import JOAO, MARIA, make_bot
 from chatbots.models import Message
-from tests import meta
+from tests.conversation import Chat, bot_said
 
 
-def _say(phone, payload_builder, **kwargs):
-    payload = payload_builder(PNID, sender=phone, ts=_ts(), **kwargs)
-    response = meta.post(Client(), payload, SECRET)
-    assert response.status_code == 200
+def _to_confirm_step(chat, servico):
+    chat.text("oi")
+    chat.tap("agenda:agendar", "Agendar")
+    chat.pick(f"srv:{servico.pk}", "Consulta")
+    chat.pick("dia:2030-03-05", "Ter 05/03")
+    chat.pick("hora:2030-03-05T10:00:00-03:00", "10:00")
 
 
-def _to_confirm_step(phone, servico):
-    _say(phone, meta.text_message, body="oi")
-    _say(phone, meta.button_reply, reply_id="agenda:agendar", title="Agendar")
-    _say(phone, meta.list_reply, reply_id=f"srv:{servico.pk}", title="Consulta")
-    _say(phone, meta.list_reply, reply_id="dia:2030-03-05", title="Ter 05/03")
-    _say(phone, meta.list_reply, reply_id="hora:2030-03-05T10:00:00-03:00", title="10:00")
-
-
-def _replies(phone):
-    return list(
-        Message.objects.filter(direction="out", conversation__cliente__telefone=phone)
-        .order_by("id")
-        .values_list("text", flat=True)
-    )
+def _replies(bot, phone):
+    return [m.text for m in bot_said(bot, phone)]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -47,11 +37,13 @@ def test_two_customers_racing_for_the_last_slot_get_one_booking_and_one_polite_n
     # One bookable slot in the whole window: Tuesday 10:00-10:30.
     configuracao_set(tenant=tenant, fonte="interna", dias_antecedencia=7)
     horario_funcionamento_replace(tenant=tenant, horarios=[(1, time(10), time(10, 30))])
-    make_bot(tenant)
-    for phone in (MARIA, JOAO):
-        _to_confirm_step(phone, servico)
-    assert all("Confirma *Consulta*" in _replies(p)[-1] for p in (MARIA, JOAO))
-    marks = {p: len(_replies(p)) for p in (MARIA, JOAO)}
+    bot = make_bot(tenant)
+    # No on-commit capture: this test commits, so what the webhook queues runs for real.
+    chats = {phone: Chat(Client(), bot, phone=phone) for phone in (MARIA, JOAO)}
+    for chat in chats.values():
+        _to_confirm_step(chat, servico)
+    assert all("Confirma *Consulta*" in _replies(bot, p)[-1] for p in (MARIA, JOAO))
+    marks = {p: len(_replies(bot, p)) for p in (MARIA, JOAO)}
 
     barrier = threading.Barrier(2)
     errors = []
@@ -59,7 +51,7 @@ def test_two_customers_racing_for_the_last_slot_get_one_booking_and_one_polite_n
     def confirm(phone):
         try:
             barrier.wait()
-            _say(phone, meta.button_reply, reply_id="conf:sim", title="Confirmar")
+            chats[phone].tap("conf:sim", "Confirmar")
         except Exception as exc:  # surfaced below
             errors.append(exc)
         finally:
@@ -75,8 +67,8 @@ def test_two_customers_racing_for_the_last_slot_get_one_booking_and_one_polite_n
     agendamento = Agendamento.objects.get()
     winner = agendamento.cliente.telefone
     loser = JOAO if winner == MARIA else MARIA
-    assert "Agendado" in _replies(winner)[marks[winner]]
-    answer = _replies(loser)[marks[loser] :]
+    assert "Agendado" in _replies(bot, winner)[marks[winner]]
+    answer = _replies(bot, loser)[marks[loser] :]
     assert "acabou de ser ocupado" in answer[0]
     assert "Não há mais horários livres em Ter 05/03" in answer[1]
     assert Message.objects.filter(direction="out", status="failed").count() == 0

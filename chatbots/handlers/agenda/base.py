@@ -68,7 +68,7 @@ class AgendaStep(kit.FlowHandler):
     """
 
     #: A typed "cancelar" at an agenda step is the step's own "Cancelar" (do not book,
-    #: cancel this appointment), not an opt-out keyword (compliance.interceptor).
+    #: cancel this appointment), not an opt-out keyword (chatbots.interceptors.consent).
     owns_cancel: ClassVar[bool] = True
 
     @classmethod

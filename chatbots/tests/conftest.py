@@ -1,0 +1,27 @@
+"""Fixtures of the chatbots tests."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.factories import CategoriaFactory, ProdutoFactory
+
+
+@pytest.fixture
+def loja(tenant):
+    """A pizzeria's menu: two categories, three products (the order-flow tests)."""
+    pizzas = CategoriaFactory(tenant=tenant, nome="Pizzas", ordem=1)
+    bebidas = CategoriaFactory(tenant=tenant, nome="Bebidas", ordem=2)
+    return {
+        "pizzas": pizzas,
+        "bebidas": bebidas,
+        "margherita": ProdutoFactory(
+            categoria=pizzas, nome="Pizza Margherita", preco=Decimal("49.90")
+        ),
+        "calabresa": ProdutoFactory(
+            categoria=pizzas, nome="Pizza Calabresa", preco=Decimal("47.90")
+        ),
+        "suco": ProdutoFactory(categoria=bebidas, nome="Suco de Laranja", preco=Decimal("9.50")),
+    }
