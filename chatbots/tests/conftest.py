@@ -25,3 +25,19 @@ def loja(tenant):
         ),
         "suco": ProdutoFactory(categoria=bebidas, nome="Suco de Laranja", preco=Decimal("9.50")),
     }
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """Ids queued for processing, instead of running the engine (webhook intake tests)."""
+    from chatbots.tests.webhook_meta_support import record_queued
+
+    return record_queued(monkeypatch)
+
+
+@pytest.fixture
+def bot(tenant):
+    """A Meta bot with the webhook tests' number and secret (webhook_meta_support)."""
+    from chatbots.tests.webhook_meta_support import create_bot
+
+    return create_bot(tenant)

@@ -8,25 +8,12 @@ from chatbots.models import Chatbot, InboundEvent
 from chatbots.tests.webhook_meta_support import (
     SECRET,
     URL,
-    create_bot,
     envelope,
     messages_change,
     post,
-    record_queued,
     text_message,
 )
 from tests.factories import TenantFactory
-
-
-@pytest.fixture
-def queued(monkeypatch):
-    return record_queued(monkeypatch)
-
-
-@pytest.fixture
-def bot(tenant):
-    return create_bot(tenant)
-
 
 # --- GET verification -------------------------------------------------------------------------
 

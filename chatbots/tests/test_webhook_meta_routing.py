@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -12,25 +11,12 @@ from chatbots.models import Chatbot, InboundEvent
 from chatbots.tests.webhook_meta_support import (
     PHONE_NUMBER_ID,
     SECRET,
-    create_bot,
     envelope,
     messages_change,
     post,
-    record_queued,
     text_message,
 )
 from tests.factories import TenantFactory
-
-
-@pytest.fixture
-def queued(monkeypatch):
-    return record_queued(monkeypatch)
-
-
-@pytest.fixture
-def bot(tenant):
-    return create_bot(tenant)
-
 
 # --- POST: routing by phone_number_id ---------------------------------------------------------
 

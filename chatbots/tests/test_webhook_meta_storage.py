@@ -8,24 +8,11 @@ from chatbots.models import InboundEvent
 from chatbots.tests.webhook_meta_support import (
     PHONE_NUMBER_ID,
     counter,
-    create_bot,
     envelope,
     messages_change,
     post,
-    record_queued,
     text_message,
 )
-
-
-@pytest.fixture
-def queued(monkeypatch):
-    return record_queued(monkeypatch)
-
-
-@pytest.fixture
-def bot(tenant):
-    return create_bot(tenant)
-
 
 # --- POST: storing ----------------------------------------------------------------------------
 
