@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from agenda import notificacoes, selectors, services
+from agenda import notifications, selectors, services
 from agenda.availability import configuracao_get_active, horario_validate
 from agenda.errors import AgendaErro, SlotTaken
 from agenda.models import (
@@ -294,7 +294,7 @@ class AgendamentoAdmin(TenantScopedAdmin):
         enviados, erros = 0, []
         for agendamento in queryset.select_related("tenant", "cliente", "servico"):
             try:
-                mensagem = notificacoes.lembrete_send_now(agendamento=agendamento)
+                mensagem = notifications.lembrete_send_now(agendamento=agendamento)
             except ValidationError as exc:
                 erros.append(f"{agendamento}: {' '.join(exc.messages)}")
                 continue

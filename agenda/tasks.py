@@ -6,23 +6,23 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from agenda import notificacoes
+from agenda import notifications
 
 
 @shared_task(name="agenda.tasks.bulk_send_reminders")
 def bulk_send_reminders() -> dict[str, int]:
     """Every 5 minutes: the 24 h and 1 h reminders that are due, once each."""
-    return notificacoes.lembretes_send()
+    return notifications.lembretes_send()
 
 
 @shared_task(name="agenda.tasks.bulk_mark_no_shows")
 def bulk_mark_no_shows() -> int:
     """Every 15 minutes: appointments past their end plus tolerance become no-shows, and
     the customer is offered to book again."""
-    return notificacoes.no_shows_process()
+    return notifications.no_shows_process()
 
 
 @shared_task(name="agenda.tasks.bulk_send_followups")
 def bulk_send_followups() -> int:
     """Every 5 minutes: the satisfaction question, an hour after an attended appointment."""
-    return notificacoes.followups_send()
+    return notifications.followups_send()

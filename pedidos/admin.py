@@ -11,7 +11,7 @@ from billing.admin_tenancy import TenantScopedAdmin, TenantScopedInline
 from pedidos import services
 from pedidos import status as st
 from pedidos.models import Categoria, ItemPedido, Pedido, Produto
-from pedidos.money import formatar_reais
+from pedidos.money import format_brl
 from pedidos.status import StatusPedido
 
 
@@ -64,7 +64,7 @@ class ItemPedidoInline(TenantScopedInline, admin.TabularInline):
 
     @admin.display(description=gettext_lazy("subtotal"))
     def subtotal_reais(self, item: ItemPedido) -> str:
-        return formatar_reais(item.subtotal) if item.pk else "-"
+        return format_brl(item.subtotal) if item.pk else "-"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("produto")
@@ -155,7 +155,7 @@ class PedidoAdmin(TenantScopedAdmin):
 
     @admin.display(description=gettext_lazy("total"), ordering="total")
     def total_reais(self, pedido: Pedido) -> str:
-        return formatar_reais(pedido.total)
+        return format_brl(pedido.total)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-CENTAVOS = Decimal("0.01")
+CENTS = Decimal("0.01")
 
 
-def arredondar(valor: Decimal) -> Decimal:
+def money_round(valor: Decimal) -> Decimal:
     """Round to cents the way a receipt does (half up, not banker's rounding)."""
-    return Decimal(valor).quantize(CENTAVOS, rounding=ROUND_HALF_UP)
+    return Decimal(valor).quantize(CENTS, rounding=ROUND_HALF_UP)
 
 
-def formatar_reais(valor: Decimal | int) -> str:
+def format_brl(valor: Decimal | int) -> str:
     """`Decimal("1234.56")` -> `"R$ 1.234,56"`; negatives as `"-R$ 10,00"`.
 
     Formatted by hand rather than with locale/`number_format`: the message goes to a
@@ -20,7 +20,7 @@ def formatar_reais(valor: Decimal | int) -> str:
     """
     if isinstance(valor, float):
         raise TypeError("money must be Decimal, not float")
-    valor = arredondar(Decimal(valor))
+    valor = money_round(Decimal(valor))
     sinal = "-" if valor < 0 else ""
     inteiro, centavos = f"{abs(valor):.2f}".split(".")
     grupos = []

@@ -15,7 +15,7 @@ import logging
 from chatbots import outbox
 from pedidos import status as st
 from pedidos.models import Pedido
-from pedidos.money import formatar_reais
+from pedidos.money import format_brl
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def pedido_notify_status(*, pedido_id: int, status: str) -> None:
         logger.warning("pedido %s: no bot to tell the customer about %s", pedido_id, status)
         return
     body = str(st.MENSAGEM_CLIENTE[status]).format(
-        numero=pedido.numero, total=formatar_reais(pedido.total)
+        numero=pedido.numero, total=format_brl(pedido.total)
     )
     outbox.send_to_customer(
         chatbot=chatbot,

@@ -11,7 +11,7 @@ from billing.models import Tenant
 from chatbots.models import Chatbot
 from clientes.models import Cliente
 from pedidos.models import Categoria, ItemPedido, Pedido, Produto
-from pedidos.money import formatar_reais
+from pedidos.money import format_brl
 from pedidos.status import RESERVA_ESTOQUE, StatusPedido
 
 
@@ -72,14 +72,14 @@ def pedido_summarize(*, pedido: Pedido) -> str:
         % {
             "qtd": item.quantidade,
             "nome": item.produto.nome,
-            "preco": formatar_reais(item.preco_unitario),
-            "subtotal": formatar_reais(item.subtotal),
+            "preco": format_brl(item.preco_unitario),
+            "subtotal": format_brl(item.subtotal),
         }
         for item in itens
     ]
     # The same sum pedido_compute_total makes in SQL, over the rows just shown.
     total = sum((item.subtotal for item in itens), start=Decimal("0"))
-    lines.append(_("Total: %(total)s") % {"total": formatar_reais(total)})
+    lines.append(_("Total: %(total)s") % {"total": format_brl(total)})
     return "\n".join(lines)
 
 

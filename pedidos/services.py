@@ -32,7 +32,7 @@ from clientes.models import Cliente
 from pedidos import notifications
 from pedidos import status as st
 from pedidos.models import Categoria, ItemPedido, Pedido, Produto
-from pedidos.money import arredondar
+from pedidos.money import money_round
 from pedidos.status import StatusPedido
 
 logger = logging.getLogger(__name__)
@@ -284,7 +284,7 @@ def pedido_compute_total(*, pedido: Pedido) -> Decimal:
         output_field=DecimalField(max_digits=14, decimal_places=2),
     )
     total = ItemPedido.objects.filter(pedido=pedido).aggregate(total=Sum(subtotal))["total"]
-    return arredondar(total or Decimal("0"))
+    return money_round(total or Decimal("0"))
 
 
 def _update_total(pedido: Pedido) -> None:

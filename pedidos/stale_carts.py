@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from chatbots import outbox
 from chatbots.models import Chatbot
 from pedidos.models import ItemPedido, Pedido
-from pedidos.money import formatar_reais
+from pedidos.money import format_brl
 from pedidos.selectors import pedido_summarize
 from pedidos.status import StatusPedido
 
@@ -61,7 +61,7 @@ def _remind(pedido: Pedido, now: datetime) -> bool:
             template=outbox.template_for(
                 chatbot=pedido.chatbot,
                 purpose=TEMPLATE_CART_REMINDER,
-                params=[formatar_reais(pedido.total)],
+                params=[format_brl(pedido.total)],
             ),
             reason=TEMPLATE_CART_REMINDER,
         )

@@ -19,7 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agenda import calcom_webhook, notificacoes, services
+from agenda import calcom_webhook, notifications, services
 from agenda.api.serializers import (
     AgendamentoCriarSerializer,
     AgendamentoSerializer,
@@ -185,7 +185,7 @@ class AgendamentoViewSet(TenantScopedViewSet):
         """Send the reminder now. 202 with the outbound message's status: `queued`, or
         `failed` with the reason (e.g. the 24-hour window is closed and there is no
         approved reminder template)."""
-        mensagem = notificacoes.lembrete_send_now(agendamento=self.get_object())
+        mensagem = notifications.lembrete_send_now(agendamento=self.get_object())
         saida = LembreteSerializer(
             {
                 "mensagem": mensagem.pk,

@@ -128,10 +128,10 @@ def _priced_items(tenant: Tenant, query: set[str]) -> list[str]:
     if not query:
         return []
     from pedidos.models import Produto
-    from pedidos.money import formatar_reais
+    from pedidos.money import format_brl
 
     named: list[tuple[str, str]] = [
-        (nome, formatar_reais(preco))
+        (nome, format_brl(preco))
         for nome, preco in Produto.objects.filter(
             tenant=tenant, ativo=True, categoria__ativo=True
         ).values_list("nome", "preco")[: prompt.MAX_PRODUCTS]
@@ -141,7 +141,7 @@ def _priced_items(tenant: Tenant, query: set[str]) -> list[str]:
         for nome, minutos, preco in servico.objects.filter(tenant=tenant, ativo=True).values_list(
             "nome", "duracao_minutos", "preco"
         )[: prompt.MAX_SERVICES]:
-            price = formatar_reais(preco) if preco is not None else _("preço sob consulta")
+            price = format_brl(preco) if preco is not None else _("preço sob consulta")
             named.append((nome, f"{price} ({minutos} min)"))
     scored = [(len(_overlap(query, tokens(nome))), nome, price) for nome, price in named]
     top = max((hits for hits, _n, _p in scored), default=0)

@@ -153,7 +153,7 @@ def closed_days_lines(tenant: Tenant, today) -> list[str]:
 
 def product_lines(tenant: Tenant) -> list[str]:
     from pedidos import selectors
-    from pedidos.money import formatar_reais
+    from pedidos.money import format_brl
 
     rows = (
         selectors.produto_list(tenant=tenant)
@@ -162,7 +162,7 @@ def product_lines(tenant: Tenant) -> list[str]:
     )
     lines = []
     for p in rows:
-        line = f"{p.categoria.nome}: {p.nome} – {formatar_reais(p.preco)}"
+        line = f"{p.categoria.nome}: {p.nome} – {format_brl(p.preco)}"
         if p.estoque == 0:
             line += " (esgotado)"
         if p.descricao:
@@ -175,7 +175,7 @@ def service_lines(tenant: Tenant) -> list[str]:
     servico = agenda_model("Servico")
     if servico is None:
         return []
-    from pedidos.money import formatar_reais
+    from pedidos.money import format_brl
 
     lines = []
     for nome, minutos, preco in servico.objects.filter(tenant=tenant, ativo=True).values_list(
@@ -183,7 +183,7 @@ def service_lines(tenant: Tenant) -> list[str]:
     )[:MAX_SERVICES]:
         line = f"{nome}: {minutos} min"
         if preco is not None:
-            line += f" – {formatar_reais(preco)}"
+            line += f" – {format_brl(preco)}"
         lines.append(line)
     return lines
 

@@ -25,7 +25,7 @@ from chatbots.handlers.registry import register
 from chatbots.interceptors.base import Interceptor
 from pedidos import selectors, services
 from pedidos.models import Categoria, Pedido, Produto
-from pedidos.money import formatar_reais
+from pedidos.money import format_brl
 
 # Codes of the original flow; a tenant's bot may rename none of them.
 INICIO = "inicio"
@@ -182,7 +182,7 @@ class SelecionarProdutoHandler(kit.FlowHandler):
                 id=f"prod:{p.pk}",
                 title=kit.cut(p.nome, wa.LIST_ROW_TITLE_MAX),
                 description=kit.cut(
-                    " – ".join(filter(None, [formatar_reais(p.preco), p.descricao])),
+                    " – ".join(filter(None, [format_brl(p.preco), p.descricao])),
                     wa.LIST_ROW_DESCRIPTION_MAX,
                 ),
             )
@@ -259,7 +259,7 @@ class InformarQuantidadeHandler(kit.FlowHandler):
             messages=[
                 wa.Text(
                     body=_("Quantas unidades de *%(nome)s* (%(preco)s cada)? Digite um número.")
-                    % {"nome": produto.nome, "preco": formatar_reais(produto.preco)}
+                    % {"nome": produto.nome, "preco": format_brl(produto.preco)}
                 )
             ]
         )

@@ -7,7 +7,7 @@ from itertools import product
 
 import pytest
 
-from pedidos.money import formatar_reais
+from pedidos.money import format_brl
 from pedidos.status import StatusPedido, allowed_transitions, can_transition, label
 
 S = StatusPedido
@@ -59,9 +59,9 @@ def test_labels_are_in_portuguese():
     ],
 )
 def test_it_formats_reais(valor, texto):
-    assert formatar_reais(valor) == texto
+    assert format_brl(valor) == texto
 
 
 def test_it_refuses_float_money():
     with pytest.raises(TypeError):
-        formatar_reais(1.1)
+        format_brl(1.1)

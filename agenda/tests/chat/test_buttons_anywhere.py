@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from agenda import notificacoes
+from agenda import notifications
 from agenda.models import Agendamento
 from agenda.tests.chat.whatsapp import PNID_PEDIDOS, make_bot
 from agenda.tests.conftest import SEGUNDA, em, marcar
@@ -50,7 +50,7 @@ def reminder_buttons(loja, marcado, django_capture_on_commit_callbacks):
     """Send the reminder now (staff's button) and return its buttons as Meta got them."""
     before = len(loja.fake.sends)
     with django_capture_on_commit_callbacks(execute=True):
-        notificacoes.lembrete_send_now(agendamento=marcado)
+        notifications.lembrete_send_now(agendamento=marcado)
     (lembrete,) = [r.json for r in loja.fake.sends[before:]]
     return dict((title, reply_id) for reply_id, title in buttons(lembrete))
 

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from agenda import notificacoes
+from agenda import notifications
 from agenda.models import Agendamento, FeedbackEvent
 from agenda.tasks import bulk_mark_no_shows, bulk_send_followups, bulk_send_reminders
 from agenda.tests.chat.whatsapp import MARIA, PNID, make_bot
@@ -27,7 +27,7 @@ HORA = timedelta(hours=1)
 
 
 def approved_template(bot, name: str, purpose: str, *, params: int):
-    """A template Meta approved for `bot`, registered for `purpose` (notificacoes.TEMPLATE_*)."""
+    """A template Meta approved for `bot`, registered for `purpose` (notifications.TEMPLATE_*)."""
     return MessageTemplateFactory(chatbot=bot, name=name, param_count=params, purpose=purpose)
 
 
@@ -93,7 +93,7 @@ def test_two_ticks_at_the_same_moment_send_each_reminder_once(
     def beat():
         try:
             barrier.wait()
-            notificacoes.lembretes_send()
+            notifications.lembretes_send()
         except Exception as exc:  # surfaced below
             errors.append(exc)
         finally:
@@ -115,7 +115,7 @@ def test_outside_the_window_the_approved_reminder_template_goes(
     agora, tick, tenant, agenda_interna, servico, cliente
 ):
     bot = make_bot(tenant)  # the customer never wrote to it
-    approved_template(bot, "lembrete_horario", notificacoes.TEMPLATE_LEMBRETE, params=4)
+    approved_template(bot, "lembrete_horario", notifications.TEMPLATE_LEMBRETE, params=4)
     marcar(tenant, cliente, servico, em(SEGUNDA, "15:00"))
 
     (enviado,) = tick(bulk_send_reminders)
@@ -283,7 +283,7 @@ def test_a_tap_on_the_reminder_template_confirms_the_next_appointment(
 ):
     """Outside the 24-hour window the reminder is a template, whose quick-reply buttons carry
     a fixed payload, not the appointment: the tap answering it acts on the next one."""
-    approved_template(bot_agenda, "lembrete_horario", notificacoes.TEMPLATE_LEMBRETE, params=0)
+    approved_template(bot_agenda, "lembrete_horario", notifications.TEMPLATE_LEMBRETE, params=0)
     marcado = marcar(tenant, cliente, servico, em(SEGUNDA, "15:00"), status="pendente")
     tick(bulk_send_reminders)
     wamid = _template_sent()
@@ -323,7 +323,7 @@ def _template_sent() -> str:
 def test_outside_the_window_the_no_show_offer_is_its_template_and_a_tap_books_again(
     agora, chat, tick, tenant, bot_agenda, agenda_interna, servico, cliente
 ):
-    approved_template(bot_agenda, "sentimos_sua_falta", notificacoes.TEMPLATE_NO_SHOW, params=2)
+    approved_template(bot_agenda, "sentimos_sua_falta", notifications.TEMPLATE_NO_SHOW, params=2)
     faltou = marcar(tenant, cliente, servico, AGORA - 2 * HORA)  # the customer never wrote
 
     (enviado,) = tick(bulk_mark_no_shows)
@@ -343,7 +343,7 @@ def test_outside_the_window_the_no_show_offer_is_its_template_and_a_tap_books_ag
 def test_outside_the_window_the_survey_is_its_template_and_a_tap_records_the_score(
     agora, chat, tick, tenant, bot_agenda, agenda_interna, servico, cliente
 ):
-    approved_template(bot_agenda, "como_foi", notificacoes.TEMPLATE_FOLLOWUP, params=2)
+    approved_template(bot_agenda, "como_foi", notifications.TEMPLATE_FOLLOWUP, params=2)
     atendido = marcar(
         tenant, cliente, servico, AGORA - 2 * HORA, status="concluido", compareceu=True
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from agenda import notificacoes, textos
+from agenda import notifications, texts
 from agenda import selectors as agenda_selectors
 from agenda import services as agenda_services
 from chatbots.handlers import kit
@@ -27,9 +27,9 @@ from chatbots.text import normalize
 
 # What the quick-reply buttons of the agenda's templates say (normalize()d).
 _TYPED_ACTIONS = {
-    "confirmar": textos.CONFIRMAR,
-    "reagendar": textos.REAGENDAR,
-    "cancelar": textos.CANCELAR,
+    "confirmar": texts.CONFIRMAR,
+    "reagendar": texts.REAGENDAR,
+    "cancelar": texts.CANCELAR,
 }
 _TYPED_SCORES = {"otimo": 5, "bom": 3, "ruim": 1}
 
@@ -42,19 +42,19 @@ class AppointmentButtons(Interceptor):
         if ctx.message is None:
             return None
         reply_id = ctx.reply_id
-        action = textos.BOTAO_ACAO.match(reply_id)
+        action = texts.ACTION_BUTTON.match(reply_id)
         if action:
             agendamento = customer_appointment(ctx, action["id"])
             if agendamento is None:
                 return Reply(messages=[kit.text(_("Não encontrei esse agendamento."))])
-            if action["acao"] != textos.REMARCAR:
+            if action["acao"] != texts.REMARCAR:
                 # An old reminder's buttons stay in the chat after a reschedule: they act
                 # on the appointment it became, not on the moved one.
                 agendamento = agenda_selectors.agendamento_latest_version(
                     agendamento=agendamento, max_hops=MAX_HOPS
                 )
             return appointment_action(ctx, action["acao"], agendamento)
-        score = textos.BOTAO_NOTA.match(reply_id)
+        score = texts.SCORE_BUTTON.match(reply_id)
         if score:
             return _rate(ctx, agendamento_id=score["id"], score=int(score["nota"]))
         template_tap = _template_tap(ctx)
@@ -99,7 +99,7 @@ def _template_tap(ctx: Context) -> Reply | None:
     Template buttons carry a payload fixed when the template was approved, not the
     appointment id; so the tap counts only when it answers (context) an agenda template we
     sent in this conversation, and which appointment it is about follows from the
-    template's purpose (agenda.notificacoes): the next one for a reminder (Confirmar /
+    template's purpose (agenda.notifications): the next one for a reminder (Confirmar /
     Reagendar / Cancelar), the last missed one for the no-show offer (any button: book
     again), the last rated-to-be one for the survey (Ótimo / Bom / Ruim).
     """
@@ -117,9 +117,9 @@ def _template_tap(ctx: Context) -> Reply | None:
     )
     name = (payload or {}).get("name")
     purposes = {
-        notificacoes.TEMPLATE_LEMBRETE,
-        notificacoes.TEMPLATE_NO_SHOW,
-        notificacoes.TEMPLATE_FOLLOWUP,
+        notifications.TEMPLATE_LEMBRETE,
+        notifications.TEMPLATE_NO_SHOW,
+        notifications.TEMPLATE_FOLLOWUP,
     }
     purpose = (
         MessageTemplate.objects.filter(chatbot=ctx.chatbot, name=name, purpose__in=purposes)
@@ -129,7 +129,7 @@ def _template_tap(ctx: Context) -> Reply | None:
         else None
     )
     tapped = [normalize(ctx.text), normalize(ctx.reply_id)]
-    if purpose == notificacoes.TEMPLATE_LEMBRETE:
+    if purpose == notifications.TEMPLATE_LEMBRETE:
         action = next((_TYPED_ACTIONS[t] for t in tapped if t in _TYPED_ACTIONS), None)
         if action is None:
             return None
@@ -137,12 +137,12 @@ def _template_tap(ctx: Context) -> Reply | None:
         if agendamento is None:
             return Reply(messages=[kit.text(_("Você não tem nenhum horário marcado no momento."))])
         return appointment_action(ctx, action, agendamento)
-    if purpose == notificacoes.TEMPLATE_NO_SHOW:
+    if purpose == notifications.TEMPLATE_NO_SHOW:
         agendamento = agenda_selectors.agendamento_last_no_show(cliente=ctx.cliente)
         if agendamento is None:
             return None
-        return appointment_action(ctx, textos.REMARCAR, agendamento)
-    if purpose == notificacoes.TEMPLATE_FOLLOWUP:
+        return appointment_action(ctx, texts.REMARCAR, agendamento)
+    if purpose == notifications.TEMPLATE_FOLLOWUP:
         score = next(
             (_TYPED_SCORES[word] for t in tapped for word in t.split() if word in _TYPED_SCORES),
             None,

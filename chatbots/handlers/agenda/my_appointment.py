@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from agenda import selectors as agenda_selectors
 from agenda import services as agenda_services
-from agenda import textos
+from agenda import texts
 from agenda.errors import AgendaIndisponivel
 from agenda.models import Agendamento
 from chatbots.handlers import kit
@@ -42,17 +42,19 @@ class MeuHorarioHandler(AgendaStep):
     config_help = gettext_lazy("Sem configuração.")
     NEXT_STEPS = (CHOOSE_SERVICE,)
 
-    ALIASES = {"remarcar": textos.REAGENDAR, "mudar": textos.REAGENDAR, "trocar": textos.REAGENDAR}
+    ALIASES = {"remarcar": texts.REAGENDAR, "mudar": texts.REAGENDAR, "trocar": texts.REAGENDAR}
 
     def _options(self, agendamento: Agendamento | None) -> list[tuple[str, str]]:
         if agendamento is None:
             return [(BOOK, _("Agendar")), (LEAVE, _("Encerrar"))]
         options = []
         if agendamento.status == Agendamento.Status.PENDENTE:
-            options.append((textos.botao_acao(textos.CONFIRMAR, agendamento.pk), _("Confirmar")))
+            options.append(
+                (texts.action_button_id(texts.CONFIRMAR, agendamento.pk), _("Confirmar"))
+            )
         options += [
-            (textos.botao_acao(textos.REAGENDAR, agendamento.pk), _("Reagendar")),
-            (textos.botao_acao(textos.CANCELAR, agendamento.pk), _("Cancelar")),
+            (texts.action_button_id(texts.REAGENDAR, agendamento.pk), _("Reagendar")),
+            (texts.action_button_id(texts.CANCELAR, agendamento.pk), _("Cancelar")),
         ]
         return options
 
@@ -69,7 +71,7 @@ class MeuHorarioHandler(AgendaStep):
                 state={K_MINE: None},
             )
         body = _("Seu próximo horário: %(resumo)s (%(status)s).") % {
-            "resumo": textos.resumo(agendamento),
+            "resumo": texts.appointment_summary(agendamento),
             "status": _status_text(agendamento),
         }
         return Reply(
@@ -85,12 +87,14 @@ class MeuHorarioHandler(AgendaStep):
         options = self._options(agendamento)
         aliases = {}
         if agendamento is not None:
-            aliases = {k: textos.botao_acao(v, agendamento.pk) for k, v in self.ALIASES.items()}
+            aliases = {
+                k: texts.action_button_id(v, agendamento.pk) for k, v in self.ALIASES.items()
+            }
         choice = kit.match_button(ctx, options, aliases)
         menu = book_or_leave(choice)
         if menu is not None:
             return menu
-        action = textos.BOTAO_ACAO.match(choice or "")
+        action = texts.ACTION_BUTTON.match(choice or "")
         if action and agendamento is not None:
             return appointment_action(ctx, action["acao"], agendamento)
         return Reply(
@@ -106,9 +110,9 @@ class MeuHorarioHandler(AgendaStep):
 
 def appointment_action(ctx: Context, action: str, agendamento: Agendamento) -> Reply:
     """Confirm, cancel, reschedule or book again `agendamento` (already checked to be this
-    customer's); `action` is one of agenda.textos.ACOES. Confirm and cancel leave the
+    customer's); `action` is one of agenda.texts.ACTIONS. Confirm and cancel leave the
     conversation where it was."""
-    if action == textos.CONFIRMAR:
+    if action == texts.CONFIRMAR:
         if agendamento.status == Agendamento.Status.CONFIRMADO:
             text = _("Seu horário de %(resumo)s já está confirmado. Até lá! 😊")
         else:
@@ -117,8 +121,8 @@ def appointment_action(ctx: Context, action: str, agendamento: Agendamento) -> R
             except ValidationError as exc:
                 return Reply(messages=[kit.text(" ".join(exc.messages))])
             text = _("Obrigado! Seu horário de %(resumo)s está confirmado. Até lá! 😊")
-        return Reply(messages=[kit.text(text % {"resumo": textos.resumo(agendamento)})])
-    if action == textos.CANCELAR:
+        return Reply(messages=[kit.text(text % {"resumo": texts.appointment_summary(agendamento)})])
+    if action == texts.CANCELAR:
         if agendamento.status == Agendamento.Status.CANCELADO:
             return Reply(messages=[kit.text(_("Esse horário já estava cancelado."))])
         try:
@@ -146,11 +150,11 @@ def appointment_action(ctx: Context, action: str, agendamento: Agendamento) -> R
                         "Pronto, cancelei seu horário de %(resumo)s. Se quiser marcar outro, "
                         "é só chamar. 😊"
                     )
-                    % {"resumo": textos.resumo(agendamento)}
+                    % {"resumo": texts.appointment_summary(agendamento)}
                 )
             ]
         )
-    if action == textos.REAGENDAR:
+    if action == texts.REAGENDAR:
         if not agendamento.ativo or agendamento.inicio <= timezone.now():
             return Reply(
                 messages=[
@@ -165,6 +169,6 @@ def appointment_action(ctx: Context, action: str, agendamento: Agendamento) -> R
             state={K_SERVICE: agendamento.servico_id, K_RESCHEDULING: agendamento.pk},
             messages=[],
         )
-    if action == textos.REMARCAR:
+    if action == texts.REMARCAR:
         return enter_agenda(ctx, state={K_SERVICE: agendamento.servico_id}, messages=[])
     raise ValueError(f"unknown appointment action {action!r}")

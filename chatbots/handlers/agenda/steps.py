@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from agenda import selectors as agenda_selectors
 from agenda import services as agenda_services
-from agenda import textos
+from agenda import texts
 from agenda.availability import (
     configuracao_get_active,
     days_with_free_slots,
@@ -216,9 +216,9 @@ class EscolherServicoHandler(AgendaStep):
 def _servico_description(servico: Servico) -> str:
     parts = [_("%(min)s min") % {"min": servico.duracao_minutos}]
     if servico.preco is not None:
-        from pedidos.money import formatar_reais
+        from pedidos.money import format_brl
 
-        parts.append(formatar_reais(servico.preco))
+        parts.append(format_brl(servico.preco))
     return " · ".join(parts)
 
 
@@ -252,14 +252,14 @@ class EscolherDiaHandler(AgendaStep):
         rows = [
             wa.Row(
                 id=f"dia:{d.isoformat()}",
-                title=textos.dia_curto(d),
+                title=texts.short_day(d),
                 description=_relative_day(d, today),
             )
             for d in days
         ]
         if rescheduling is not None:
             body = _("Para quando quer remarcar %(resumo)s? Escolha o dia:") % {
-                "resumo": textos.resumo(rescheduling)
+                "resumo": texts.appointment_summary(rescheduling)
             }
         else:
             body = _("*%(servico)s*: escolha o dia.") % {"servico": servico.nome}
@@ -328,7 +328,7 @@ def _chosen_day(ctx: Context, days: list[date], today: date) -> date | None:
             if name.startswith(word):
                 return next((d for d in days if d.weekday() == number), None)
     return match_option(
-        ctx.text, days, id_of=lambda d: f"dia:{d.isoformat()}", title_of=textos.dia_curto
+        ctx.text, days, id_of=lambda d: f"dia:{d.isoformat()}", title_of=texts.short_day
     )
 
 
@@ -358,7 +358,7 @@ class EscolherHorarioHandler(AgendaStep):
                 messages=[
                     kit.text(
                         _("Não há mais horários livres em %(dia)s. Escolha outro dia:")
-                        % {"dia": textos.dia_curto(day)}
+                        % {"dia": texts.short_day(day)}
                     )
                 ],
                 state={K_DAY: None},
@@ -368,14 +368,14 @@ class EscolherHorarioHandler(AgendaStep):
         rows = [
             wa.Row(
                 id=f"hora:{s.inicio.isoformat()}",
-                title=textos.hora(s.inicio),
-                description=_("até %(fim)s") % {"fim": textos.hora(s.fim)},
+                title=texts.hora(s.inicio),
+                description=_("até %(fim)s") % {"fim": texts.hora(s.fim)},
             )
             for s in page.items
         ]
         body = _("*%(servico)s*, %(dia)s: escolha o horário.") % {
             "servico": servico.nome,
-            "dia": textos.dia_curto(day),
+            "dia": texts.short_day(day),
         }
         return Reply(
             messages=[
@@ -469,13 +469,13 @@ class ConfirmarAgendamentoHandler(AgendaStep):
             if old is None or not old.ativo:
                 return _not_reschedulable()
             body = _("Remarcar %(resumo)s para *%(novo)s*?") % {
-                "resumo": textos.resumo(old),
-                "novo": textos.quando(start, tenant=tenant),
+                "resumo": texts.appointment_summary(old),
+                "novo": texts.when_label(start, tenant=tenant),
             }
         else:
             body = _("Confirma *%(servico)s* %(quando)s?") % {
                 "servico": servico.nome,
-                "quando": textos.quando(start, tenant=tenant),
+                "quando": texts.when_label(start, tenant=tenant),
             }
         return Reply(messages=[self.ask(body)])
 
@@ -563,6 +563,8 @@ def _book(ctx: Context, *, servico: Servico, start: datetime) -> Reply:
     else:
         body = _("✅ Agendado! %(resumo)s.\n%(fim)s")
     return Reply(
-        messages=[kit.text(body % {"resumo": textos.resumo(agendamento), "fim": closing})],
+        messages=[
+            kit.text(body % {"resumo": texts.appointment_summary(agendamento), "fim": closing})
+        ],
         end=True,
     )

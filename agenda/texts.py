@@ -19,7 +19,7 @@ from agenda.availability import tenant_time_zone
 from agenda.models import Agendamento
 
 # date.weekday() order. Three letters fit a WhatsApp list row title (24 characters).
-DIAS_CURTOS = (
+SHORT_DAYS = (
     gettext_lazy("Seg"),
     gettext_lazy("Ter"),
     gettext_lazy("Qua"),
@@ -35,31 +35,31 @@ CONFIRMAR = "confirmar"
 REAGENDAR = "reagendar"
 CANCELAR = "cancelar"
 REMARCAR = "remarcar"  # after a no-show: book again (the old appointment stays a no-show)
-ACOES = (CONFIRMAR, REAGENDAR, CANCELAR, REMARCAR)
-BOTAO_ACAO = re.compile(r"^ag:(?P<acao>confirmar|reagendar|cancelar|remarcar):(?P<id>\d{1,18})$")
+ACTIONS = (CONFIRMAR, REAGENDAR, CANCELAR, REMARCAR)
+ACTION_BUTTON = re.compile(r"^ag:(?P<acao>confirmar|reagendar|cancelar|remarcar):(?P<id>\d{1,18})$")
 
 # Satisfaction answers (score 1-5 of FeedbackEvent). Titles fit a reply button (20 chars).
-NOTAS = ((5, gettext_lazy("😀 Ótimo")), (3, gettext_lazy("🙂 Bom")), (1, gettext_lazy("😞 Ruim")))
-BOTAO_NOTA = re.compile(r"^fb:(?P<nota>[1-5]):(?P<id>\d{1,18})$")
+SCORES = ((5, gettext_lazy("😀 Ótimo")), (3, gettext_lazy("🙂 Bom")), (1, gettext_lazy("😞 Ruim")))
+SCORE_BUTTON = re.compile(r"^fb:(?P<nota>[1-5]):(?P<id>\d{1,18})$")
 
 
-def botao_acao(acao: str, agendamento_id: int) -> str:
+def action_button_id(acao: str, agendamento_id: int) -> str:
     """ "ag:confirmar:42": a button that acts on appointment 42 from any step of any flow."""
-    if acao not in ACOES:
-        raise ValueError(f"unknown appointment action {acao!r}; use one of {ACOES}")
+    if acao not in ACTIONS:
+        raise ValueError(f"unknown appointment action {acao!r}; use one of {ACTIONS}")
     return f"ag:{acao}:{agendamento_id}"
 
 
-def botao_nota(nota: int, agendamento_id: int) -> str:
+def score_button_id(nota: int, agendamento_id: int) -> str:
     return f"fb:{int(nota)}:{agendamento_id}"
 
 
 # --- Dates and times -------------------------------------------------------------------
 
 
-def dia_curto(dia: date) -> str:
+def short_day(dia: date) -> str:
     """ "Seg 25/11" """
-    return f"{DIAS_CURTOS[dia.weekday()]} {dia:%d/%m}"
+    return f"{SHORT_DAYS[dia.weekday()]} {dia:%d/%m}"
 
 
 def hora(momento: datetime) -> str:
@@ -67,7 +67,7 @@ def hora(momento: datetime) -> str:
     return f"{momento:%H:%M}"
 
 
-def quando(inicio: datetime, *, tenant, agora: datetime | None = None) -> str:
+def when_label(inicio: datetime, *, tenant, agora: datetime | None = None) -> str:
     """When an appointment is, the way one says it: "hoje às 09:30", "amanhã (Ter 05/03) às
     10:00", "Qui 07/03 às 14:00", in the tenant's time zone."""
     fuso = tenant_time_zone(tenant)
@@ -77,13 +77,13 @@ def quando(inicio: datetime, *, tenant, agora: datetime | None = None) -> str:
         return _("hoje às %(hora)s") % {"hora": hora(local)}
     if local.date() == hoje + timedelta(days=1):
         return _("amanhã (%(dia)s) às %(hora)s") % {
-            "dia": dia_curto(local.date()),
+            "dia": short_day(local.date()),
             "hora": hora(local),
         }
-    return _("%(dia)s às %(hora)s") % {"dia": dia_curto(local.date()), "hora": hora(local)}
+    return _("%(dia)s às %(hora)s") % {"dia": short_day(local.date()), "hora": hora(local)}
 
 
-def resumo(agendamento: Agendamento, *, agora: datetime | None = None) -> str:
+def appointment_summary(agendamento: Agendamento, *, agora: datetime | None = None) -> str:
     """ "*Corte de cabelo* amanhã (Ter 05/03) às 10:00" """
-    momento = quando(agendamento.inicio, tenant=agendamento.tenant, agora=agora)
+    momento = when_label(agendamento.inicio, tenant=agendamento.tenant, agora=agora)
     return f"*{agendamento.servico.nome}* {momento}"

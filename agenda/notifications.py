@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from agenda import selectors, services, textos
+from agenda import selectors, services, texts
 from agenda.availability import tenant_time_zone
 from agenda.models import Agendamento
 from chatbots import outbox
@@ -61,8 +61,8 @@ def _template(*, chatbot: Chatbot, agendamento: Agendamento, purpose: str) -> Te
         return [
             agendamento.cliente.nome or _("cliente"),
             agendamento.servico.nome,
-            textos.dia_curto(local.date()),
-            textos.hora(local),
+            texts.short_day(local.date()),
+            texts.hora(local),
         ]
 
     return outbox.template_for(chatbot=chatbot, purpose=purpose, params=params)
@@ -106,14 +106,18 @@ def lembrete_message(*, agendamento: Agendamento, now: datetime | None = None) -
     greeting = _("Olá, %(nome)s!") % {"nome": first_name} if first_name else _("Olá!")
     body = _("%(saudacao)s Lembrete do seu horário: %(resumo)s.\n\nPodemos confirmar?") % {
         "saudacao": greeting,
-        "resumo": textos.resumo(agendamento, agora=now),
+        "resumo": texts.appointment_summary(agendamento, agora=now),
     }
     return Buttons(
         body=body,
         buttons=[
-            Button(id=textos.botao_acao(textos.CONFIRMAR, agendamento.pk), title=_("Confirmar")),
-            Button(id=textos.botao_acao(textos.REAGENDAR, agendamento.pk), title=_("Reagendar")),
-            Button(id=textos.botao_acao(textos.CANCELAR, agendamento.pk), title=_("Cancelar")),
+            Button(
+                id=texts.action_button_id(texts.CONFIRMAR, agendamento.pk), title=_("Confirmar")
+            ),
+            Button(
+                id=texts.action_button_id(texts.REAGENDAR, agendamento.pk), title=_("Reagendar")
+            ),
+            Button(id=texts.action_button_id(texts.CANCELAR, agendamento.pk), title=_("Cancelar")),
         ],
     )
 
@@ -182,12 +186,14 @@ def lembrete_send_now(*, agendamento: Agendamento) -> Message:
 
 def no_show_message(*, agendamento: Agendamento) -> Buttons:
     body = _("Sentimos sua falta no horário de %(resumo)s. 😕\n\nQuer marcar um novo horário?") % {
-        "resumo": textos.resumo(agendamento)
+        "resumo": texts.appointment_summary(agendamento)
     }
     return Buttons(
         body=body,
         buttons=[
-            Button(id=textos.botao_acao(textos.REMARCAR, agendamento.pk), title=_("Marcar de novo"))
+            Button(
+                id=texts.action_button_id(texts.REMARCAR, agendamento.pk), title=_("Marcar de novo")
+            )
         ],
     )
 
@@ -228,8 +234,8 @@ def followup_message(*, agendamento: Agendamento) -> Buttons:
     return Buttons(
         body=body,
         buttons=[
-            Button(id=textos.botao_nota(nota, agendamento.pk), title=str(titulo))
-            for nota, titulo in textos.NOTAS
+            Button(id=texts.score_button_id(nota, agendamento.pk), title=str(titulo))
+            for nota, titulo in texts.SCORES
         ],
     )
 
