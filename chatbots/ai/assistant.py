@@ -7,10 +7,13 @@ business's answer comes from the knowledge entries and our facts (chatbots.ai.kn
 or the bot's fallback; otherwise `chatbots.ai.tasks.answer_llm` is queued on `llm` with the
 inbound Message id and the engine's turn ends (with "one moment" only if the bot says so).
 
-On the `llm` queue, `answer_message` builds the grounded prompt, asks the breaker, calls the
-model (outside any lock), meters the tokens, checks the answer, and saves the reply under
-the same per-contact lock the engine uses, with chatbots.outbox.queue.queue_replies (which
-sends it on `replies`).
+On the `llm` queue, `answer_message` screens the message again together with the customer's
+previous turns (an attack split over several messages), asks the breaker, has the model
+classify the message (chatbots.ai.classifier, when the bot's "ai_screening" is on), builds
+the grounded prompt, calls the model (outside any lock), meters the tokens, checks the
+answer (an unfounded price, discount or rule becomes "vou confirmar com a equipe"), and
+saves the reply under the same per-contact lock the engine uses, with
+chatbots.outbox.queue.queue_replies (which sends it on `replies`).
 """
 
 from __future__ import annotations
@@ -29,11 +32,16 @@ from prometheus_client import Counter
 
 from billing.models import Tenant
 from chatbots import wire as wa
-from chatbots.ai import guard, intent, knowledge
+from chatbots.ai import classifier, guard, intent, knowledge
 from chatbots.ai.breaker import gemini_breaker
 from chatbots.ai.client import ModelError, ai_configured, generate_json
 from chatbots.ai.options import ai_options, assistant_in_use, flow_steps, handoff_offer_on
-from chatbots.ai.prompt import ANSWER_SCHEMA, allowed_link_domains, prompt_build
+from chatbots.ai.prompt import (
+    ANSWER_SCHEMA,
+    allowed_link_domains,
+    customer_turns_before,
+    prompt_build,
+)
 from chatbots.handlers.base import Context, Reply
 from chatbots.inbound import lock_contact
 from chatbots.models import Conversation, Message, Step
@@ -65,6 +73,10 @@ NO_ANSWER_TEXT = gettext_lazy(
 SAFE_TEXT = gettext_lazy(
     "Desculpe, não consegui responder isso agora. Quer ver o menu ou falar com alguém da "
     "nossa equipe?"
+)
+# An answer promising a price, discount or rule the business's data does not hold.
+CONFIRM_TEXT = gettext_lazy(
+    "Preciso confirmar essa informação com a nossa equipe. Quer falar com uma pessoa agora?"
 )
 OFFER_PERSON_TEXT = gettext_lazy("Quer falar com uma pessoa da nossa equipe?")
 OFFER_PERSON_UPSET_TEXT = gettext_lazy(
@@ -266,13 +278,23 @@ def answer_message(*, message_id: int) -> list[Message]:
 def _answer(conversation: Conversation, inbound: Message) -> tuple[list[wa.Outbound], Any]:
     chatbot = conversation.chatbot
     tenant = chatbot.tenant
-    verdict = guard.screen_input(inbound.text)
+    earlier = customer_turns_before(conversation=conversation, before=inbound)
+    verdict = guard.screen_conversation([*earlier, inbound.text])
     if not verdict.allowed:
-        ANSWERS.labels(source="blocked").inc()
-        return [wa.Text(body=str(NEUTRAL_TEXT))], None
+        return _refused(inbound, verdict.reason), None
     breaker = gemini_breaker()
     if not ai_configured() or not _ai_allowed(tenant) or not breaker.allow():
         return _local_reply(tenant, verdict.text, fallback_reply()).messages, None
+    if ai_options(chatbot).screening:
+        refused = guard.attack_turns(earlier)
+        screening = classifier.classify(
+            text=verdict.text,
+            earlier=[guard.clean(t) for i, t in enumerate(earlier) if i not in refused],
+        )
+        _meter(tenant, screening.tokens)
+        if screening.attack:
+            guard.BLOCKED.labels(side="input", reason="classifier").inc()
+            return _refused(inbound, "classifier"), None
 
     built = prompt_build(conversation=conversation, inbound=inbound, text=verdict.text)
     try:
@@ -310,10 +332,20 @@ def _answer(conversation: Conversation, inbound: Message) -> tuple[list[wa.Outbo
             extra={"message_id": inbound.pk, "reason": checked.reason},
         )
         ANSWERS.labels(source="rejected").inc()
-        return fallback_reply(str(SAFE_TEXT)).messages, guess
+        text = CONFIRM_TEXT if checked.promise else SAFE_TEXT
+        return fallback_reply(str(text)).messages, guess
     ANSWERS.labels(source="model").inc()
     step = Step.objects.filter(chatbot=chatbot, code=conversation.current_step, active=True).first()
     return _compose(answer, guess, offer, chatbot=chatbot, step=step), guess
+
+
+def _refused(inbound: Message, reason: str) -> list[wa.Outbound]:
+    logger.info(
+        "prompt-injection guard blocked a message before the model",
+        extra={"message_id": inbound.pk, "reason": reason},
+    )
+    ANSWERS.labels(source="blocked").inc()
+    return [wa.Text(body=str(NEUTRAL_TEXT))]
 
 
 def _parse(data: dict[str, Any]) -> tuple[str, intent.Guess, str] | None:

@@ -125,13 +125,21 @@ def _schema(schema: dict[str, Any]):
 
 
 def generate_json(
-    *, system: str, turns: list[tuple[str, str]], schema: dict[str, Any]
+    *,
+    system: str,
+    turns: list[tuple[str, str]],
+    schema: dict[str, Any],
+    max_output_tokens: int | None = None,
+    temperature: float = 0.3,
+    timeout_seconds: float | None = None,
+    attempts: int | None = None,
 ) -> ModelReply:
     """Ask the model for a JSON object following `schema` (OpenAPI subset, as Gemini takes).
 
     `system` is the system instruction (ours only: never customer text); `turns` are
     (role, text) with role "user" (the customer) or "model" (the bot), oldest first, ending
-    with the customer's message. Raises ModelError.
+    with the customer's message. The output-token cap, timeout and attempts default to the
+    GEMINI_* settings; a short call (chatbots.ai.classifier) asks for less. Raises ModelError.
     """
     if not ai_configured():
         raise ModelError("GEMINI_API_KEY is not set", kind="not_configured")
@@ -140,15 +148,15 @@ def generate_json(
     client = _client(
         settings.GEMINI_API_KEY.strip(),
         settings.GEMINI_BASE_URL or "",
-        int(settings.GEMINI_TIMEOUT_SECONDS * 1000),
-        max(1, int(settings.GEMINI_RETRY_ATTEMPTS)),
+        int((timeout_seconds or settings.GEMINI_TIMEOUT_SECONDS) * 1000),
+        max(1, int(attempts or settings.GEMINI_RETRY_ATTEMPTS)),
     )
     config = types.GenerateContentConfig(
         system_instruction=system,
         response_mime_type="application/json",
         response_schema=_schema(schema),
-        max_output_tokens=settings.GEMINI_MAX_OUTPUT_TOKENS,
-        temperature=0.3,
+        max_output_tokens=max_output_tokens or settings.GEMINI_MAX_OUTPUT_TOKENS,
+        temperature=temperature,
         candidate_count=1,
     )
     if settings.GEMINI_THINKING_BUDGET >= 0:

@@ -11,7 +11,10 @@ Keys (all optional):
   as a button; by default the order flow's first step when the bot has it;
 * "ai_handoff_offer": whether an explicit request for a person or a very negative message
   gets the "talk to a person?" buttons; default: on when the assistant is used;
-* "ai_handoff_text": what the bot says when the customer taps "Falar com atendente".
+* "ai_handoff_text": what the bot says when the customer taps "Falar com atendente";
+* "ai_screening": false turns off the model's classification of each message before it
+  is answered (chatbots.ai.classifier; one short extra call, metered like the answer);
+  default on.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class AIOptions:
     flows: dict[str, str] = field(default_factory=dict)
     handoff_offer: bool | None = None
     handoff_text: str = ""
+    screening: bool = True
 
 
 def ai_options(chatbot: Chatbot) -> AIOptions:
@@ -60,6 +64,7 @@ def ai_options(chatbot: Chatbot) -> AIOptions:
         },
         handoff_offer=offer if isinstance(offer, bool) else None,
         handoff_text=handoff_text.strip() if isinstance(handoff_text, str) else "",
+        screening=raw.get("ai_screening") is not False,
     )
 
 

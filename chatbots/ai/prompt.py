@@ -262,11 +262,25 @@ def allowed_link_domains(tenant: Tenant) -> list[str]:
 # --- The prompt -------------------------------------------------------------------------
 
 
+def customer_turns_before(*, conversation: Conversation, before: Message) -> list[str]:
+    """The customer's messages just before `before`, oldest first: with it, the last
+    guard.TURN_WINDOW turns the guard reads together to catch an attack split over turns."""
+    rows = (
+        Message.objects.filter(
+            conversation=conversation, direction=Message.Direction.IN, id__lt=before.pk
+        )
+        .exclude(text="")
+        .order_by("-id")
+        .values_list("text", flat=True)[: guard.TURN_WINDOW - 1]
+    )
+    return list(reversed(rows))
+
+
 def history_turns(*, conversation: Conversation, before: Message) -> list[tuple[str, str]]:
     """The last HISTORY messages before `before`, as (role, text), oldest first.
 
-    Earlier customer messages the guard would block are left out: an attack the guard
-    refused once must not reach the model as context later.
+    Earlier customer messages the guard would block are left out, alone or as pieces of an
+    attack split over turns: an attack refused once must not reach the model as context.
     """
     rows = list(
         Message.objects.filter(conversation=conversation, id__lt=before.pk)
@@ -274,12 +288,16 @@ def history_turns(*, conversation: Conversation, before: Message) -> list[tuple[
         .order_by("-id")
         .values_list("direction", "text")[:HISTORY]
     )
+    rows.reverse()
+    said = [guard.clean(text) for direction, text in rows if direction == Message.Direction.IN]
+    refused = guard.attack_turns(said + [before.text or ""])
     turns = []
-    for direction, text in reversed(rows):
+    n = 0
+    for direction, text in rows:
         if direction == Message.Direction.IN:
-            verdict = guard.screen_input(text)
-            if verdict.allowed:
-                turns.append(("user", verdict.text))
+            if n not in refused:
+                turns.append(("user", said[n]))
+            n += 1
         else:
             turns.append(("model", _cut(text, MAX_ENTRY_CHARS)))
     return turns

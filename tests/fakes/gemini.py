@@ -27,8 +27,16 @@ get the default answer):
 * `malformed_next(times=1, body=...)`: a 200 whose body is not what Google sends.
 * `reply_next(data, times=1)`: one structured answer (dict) for the next request(s).
 
-Every request is recorded in arrival order: `requests`, each a GeminiRequest with `path`,
-`headers`, `json`, `model`, `system` (the system instruction's text) and `user_texts`.
+The classification calls chatbots.ai.classifier makes before an answer (a response schema
+with one "label" field) are scripted and recorded apart, so that a test about answers
+counts answers and one about the classifier scripts the classifier:
+* `screen_with(label="SAFE", tokens=(40, 4))`: their default; `screen_next(label=...,
+  status=..., delay=..., body=..., times=1)`: the next ones (an ATTACK, a 503, a late one,
+  a body Google would not send).
+
+Every request is recorded in arrival order: `requests` (the answers) and `screenings` (the
+classification calls), each a GeminiRequest with `path`, `headers`, `json`, `model`,
+`system` (the system instruction's text) and `user_texts`.
 """
 
 from __future__ import annotations
@@ -99,6 +107,13 @@ class GeminiRequest:
         ]
 
     @property
+    def is_screening(self) -> bool:
+        """A classification call (chatbots.ai.classifier): its schema has one "label"."""
+        config = (self.json or {}).get("generationConfig") or {}
+        schema = config.get("responseSchema") or config.get("response_schema") or {}
+        return set(schema.get("properties") or {}) == {"label"}
+
+    @property
     def everything(self) -> str:
         """All the text sent, system and contents: for "never another tenant's" checks."""
         return json.dumps(self.json, ensure_ascii=False)
@@ -126,6 +141,12 @@ class _Default:
     responder: Callable[[GeminiRequest], dict] | None = None
 
 
+@dataclass
+class _ScreenDefault:
+    label: str = "SAFE"
+    tokens: tuple[int, int] = (40, 4)
+
+
 def google_error(status: int, message: str = "") -> dict:
     return {
         "error": {
@@ -142,6 +163,9 @@ class FakeGemini:
         self._script: deque[_Scripted] = deque()
         self._requests: list[GeminiRequest] = []
         self._default = _Default()
+        self._screen_script: deque[_Scripted] = deque()
+        self._screenings: list[GeminiRequest] = []
+        self._screen_default = _ScreenDefault()
         self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
         self.server.expect_request(re.compile(".*")).respond_with_handler(self._handle)
 
@@ -164,6 +188,9 @@ class FakeGemini:
             self._script.clear()
             self._requests.clear()
             self._default = _Default()
+            self._screen_script.clear()
+            self._screenings.clear()
+            self._screen_default = _ScreenDefault()
 
     # --- scripting ---------------------------------------------------------------------
     def answer_with(
@@ -206,11 +233,42 @@ class FakeGemini:
         with self._lock:
             self._script.extend(_Scripted(status=200, body=body) for _ in range(times))
 
+    def screen_with(self, *, label: str = "SAFE", tokens: tuple[int, int] = (40, 4)) -> None:
+        """The classification calls' default label and tokens from now on."""
+        with self._lock:
+            self._screen_default = _ScreenDefault(label=label, tokens=tokens)
+
+    def screen_next(
+        self,
+        *,
+        label: str | None = None,
+        status: int = 200,
+        delay: float = 0.0,
+        body: Any = None,
+        times: int = 1,
+    ) -> None:
+        """The next classification call(s): a label, a Google error (`status`), late
+        (`delay`), or a raw `body`."""
+        if status != 200 and body is None:
+            body = google_error(status)
+        data = {"label": label} if label is not None else None
+        with self._lock:
+            self._screen_script.extend(
+                _Scripted(status=status, body=body, delay=delay, data=data) for _ in range(times)
+            )
+
     # --- what was received -------------------------------------------------------------
     @property
     def requests(self) -> list[GeminiRequest]:
+        """The answer calls (every request but the classification ones)."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def screenings(self) -> list[GeminiRequest]:
+        """The classification calls."""
+        with self._lock:
+            return list(self._screenings)
 
     # --- the server side ---------------------------------------------------------------
     def _handle(self, request: Request) -> Response:
@@ -222,9 +280,15 @@ class FakeGemini:
             path=request.path, headers={k.lower(): v for k, v in request.headers.items()}, json=body
         )
         with self._lock:
-            self._requests.append(record)
-            scripted = self._script.popleft() if self._script else None
-            default = self._default
+            if record.is_screening:
+                self._screenings.append(record)
+                scripted = self._screen_script.popleft() if self._screen_script else None
+                screen = self._screen_default
+                default = _Default(data={"label": screen.label}, tokens=screen.tokens)
+            else:
+                self._requests.append(record)
+                scripted = self._script.popleft() if self._script else None
+                default = self._default
         status, answer = self._answer(record, scripted, default)
         record.status = status
         if scripted is not None and scripted.delay:
