@@ -40,6 +40,7 @@ from agenda.errors import (
     WebhookInvalido,
 )
 from agenda.models import Agendamento, Servico
+from billing.api.permissions import MEMBERS
 from billing.api.viewsets import TenantScopedViewSet
 from billing.models import Tenant
 
@@ -126,7 +127,10 @@ class AgendamentoFilter(django_filters.FilterSet):
 
 class AgendamentoViewSet(TenantScopedViewSet):
     """Appointments. Created through availability rules; changed only through the actions
-    (confirm, cancel, reschedule, attendance), never edited field by field."""
+    (confirm, cancel, reschedule, attendance), never edited field by field.
+
+    Attendants confirm, cancel, remind and mark attendance, the admin's actions for them;
+    booking and rescheduling (a new booking) are for owners, admins and integrations."""
 
     queryset = Agendamento.objects.select_related("cliente", "servico")
     serializer_class = AgendamentoSerializer
@@ -134,6 +138,7 @@ class AgendamentoViewSet(TenantScopedViewSet):
     search_fields = ["cliente__nome", "cliente__telefone"]
     ordering_fields = ["inicio", "criado_em"]
     http_method_names = ["get", "post", "head", "options"]
+    required_roles = dict.fromkeys(["confirmar", "cancelar", "lembrar", "presenca"], MEMBERS)
 
     def _responder(self, agendamento, code=status.HTTP_200_OK):
         return Response(AgendamentoSerializer(agendamento).data, status=code)

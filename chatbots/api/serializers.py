@@ -107,6 +107,10 @@ class ConversationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ConversationStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Conversation.Status.choices)
+
+
 class MessageSerializer(serializers.ModelSerializer):
     class Meta:
         model = Message

@@ -1,6 +1,9 @@
 """REST views for bots, their steps, conversations and messages: thin, tenant-scoped.
 
 A bot, conversation or step of another tenant is not found (404), never forbidden.
+Bots and steps are configuration (and hold the provider's secrets): owners and admins
+write them. Attendants move a conversation's status (take it over, hand it back, close it),
+as they do in the admin (billing.api.permissions).
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
+from billing.api.permissions import MEMBERS
 from billing.api.viewsets import TenantScopedReadOnlyViewSet, TenantScopedViewSet
 from chatbots import bots, selectors
 from chatbots.api.serializers import (
     ChatbotSerializer,
     ConversationSerializer,
+    ConversationStatusSerializer,
     MessageSerializer,
     StepSerializer,
 )
@@ -162,8 +167,10 @@ class ConversationFilter(django_filters.FilterSet):
 
 
 @_int_path_ids()
-class ConversationViewSet(TenantScopedReadOnlyViewSet):
-    """The tenant's conversations, most recently active first."""
+class ConversationViewSet(TenantScopedViewSet):
+    """The tenant's conversations, most recently active first. `PATCH {id}/` changes the
+    status only (`human`: an attendant takes over and the bot stays quiet; `bot`: hand it
+    back; `closed`), for every member of the tenant, as in the admin."""
 
     queryset = Conversation.objects.select_related("chatbot", "cliente")
     serializer_class = ConversationSerializer
@@ -171,6 +178,24 @@ class ConversationViewSet(TenantScopedReadOnlyViewSet):
     filterset_class = ConversationFilter
     search_fields = ["cliente__nome", "cliente__telefone"]
     ordering_fields = ["updated_at", "created_at", "last_customer_message_at"]
+    http_method_names = ["get", "patch", "head", "options"]
+    required_roles = {"partial_update": MEMBERS}
+
+    def get_serializer_class(self):
+        if self.action == "partial_update":
+            return ConversationStatusSerializer
+        return ConversationSerializer
+
+    @extend_schema(request=ConversationStatusSerializer, responses=ConversationSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        conversation = self.get_object()
+        data = ConversationStatusSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation.status = data.validated_data["status"]
+        # Only the status: saving the whole row would overwrite a step or state the engine
+        # moved meanwhile (the admin saves the same way).
+        conversation.save(update_fields=["status", "updated_at"])
+        return Response(ConversationSerializer(conversation).data)
 
 
 class MessagePagination(CursorPagination):

@@ -299,10 +299,20 @@ def test_another_tenants_conversation_and_its_messages_are_not_found(client, oth
     assert "segredo do outro" not in response.content.decode()
 
 
-def test_conversations_are_read_only(client, bot):
-    conv = conversation(bot)
+def test_only_a_conversations_status_changes_through_the_api(client, bot):
+    conv = conversation(bot, current_step="inicio", state={"carrinho": [1]})
     url = f"{URL}conversations/{conv.pk}/"
-    assert client.patch(url, {"status": "closed"}, format="json").status_code == 405
+
+    response = client.patch(
+        url, {"status": "human", "current_step": "fim", "state": {}}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "human"
+    conv.refresh_from_db()
+    assert (conv.status, conv.current_step, conv.state) == ("human", "inicio", {"carrinho": [1]})
+    assert client.patch(url, {"status": "perdida"}, format="json").status_code == 400
+    assert client.put(url, {"status": "closed"}, format="json").status_code == 405
     assert client.delete(url).status_code == 405
     assert client.post(f"{URL}conversations/", {}, format="json").status_code == 405
 

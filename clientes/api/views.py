@@ -1,6 +1,7 @@
 import django_filters
 from django.db import connection
 
+from billing.api.permissions import MEMBERS
 from billing.api.viewsets import TenantScopedViewSet
 from clientes import services
 from clientes.api.serializers import ClienteSerializer
@@ -30,13 +31,18 @@ class ClienteFilter(django_filters.FilterSet):
 
 
 class ClienteViewSet(TenantScopedViewSet):
-    """The tenant's customers. Phone numbers are normalized to digits with country code."""
+    """The tenant's customers. Phone numbers are normalized to digits with country code.
+
+    Attendants edit a customer's name, phone and tags (all this serializer writes), as in
+    the admin; creating and deleting customers is for owners and admins.
+    """
 
     queryset = Cliente.objects.all()
     serializer_class = ClienteSerializer
     filterset_class = ClienteFilter
     search_fields = ["nome", "telefone"]
     ordering_fields = ["nome", "criado_em"]
+    required_roles = {"update": MEMBERS, "partial_update": MEMBERS}
 
     def perform_create(self, serializer):
         serializer.instance = services.cliente_create(

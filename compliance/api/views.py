@@ -1,5 +1,6 @@
 """LGPD endpoints under /api/compliance/: the audit log (read-only), export, erasure and
-consent. Only the tenant's owners and admins (or its API keys) may use them."""
+consent. Only the tenant's owners and admins (or its API keys) may use them, as in the
+admin (billing.api.permissions)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,8 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.admin_tenancy import WRITE_ROLES
-from billing.api.permissions import IsTenantMember
+from billing.api.permissions import MANAGERS, TenantRolePermission
 from billing.api.viewsets import TenantScopedReadOnlyViewSet
-from billing.tenancy import APIKeyClient, user_role
 from compliance import consent, erasure, export
 from compliance.api.serializers import (
     AuditLogSerializer,
@@ -29,22 +28,6 @@ from compliance.api.serializers import (
 )
 from compliance.models import AuditLog, ConsentEvent
 from compliance.selectors import identity_check, person_clientes
-
-
-class IsTenantManager(IsTenantMember):
-    """A tenant's API key, or a staff user who is owner or admin of the request's tenant."""
-
-    message = gettext_lazy(
-        "Apenas proprietários e administradores da empresa têm acesso aos dados LGPD."
-    )
-
-    def has_permission(self, request, view) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        user = request.user
-        if isinstance(user, APIKeyClient) or user.is_superuser:
-            return True
-        return request.tenant is not None and user_role(user, request.tenant) in WRITE_ROLES
 
 
 def _tenant(request):
@@ -79,7 +62,8 @@ class AuditLogViewSet(TenantScopedReadOnlyViewSet):
 
     queryset = AuditLog.objects.all()
     serializer_class = AuditLogSerializer
-    permission_classes = [IsTenantManager]
+    # Owners and admins only, reads included, as in the admin: the log names who did what.
+    required_roles = {"list": MANAGERS, "retrieve": MANAGERS, "metadata": MANAGERS}
     filterset_class = AuditFilter
     pagination_class = AuditPagination
     search_fields: list[str] = []
@@ -90,7 +74,9 @@ class ExportView(APIView):
     """Everything the tenant holds on one person (LGPD art. 18, II): JSON, or a ZIP of CSVs
     with `"output": "zip"`. 404 when nothing is held."""
 
-    permission_classes = [IsTenantManager]
+    permission_classes = [TenantRolePermission]
+    required_roles = {"post": MANAGERS}
+    role_operations = {"post": gettext_lazy("exportar os dados pessoais de um cliente (LGPD)")}
 
     @extend_schema(
         request=ExportRequestSerializer,
@@ -124,7 +110,9 @@ class EraseView(APIView):
     """Erase one person's data (LGPD art. 18, VI); orders and appointments stay, anonymous.
     Idempotent: a second call erases nothing (`erased: false`)."""
 
-    permission_classes = [IsTenantManager]
+    permission_classes = [TenantRolePermission]
+    required_roles = {"post": MANAGERS}
+    role_operations = {"post": gettext_lazy("apagar os dados pessoais de um cliente (LGPD)")}
 
     @extend_schema(request=EraseRequestSerializer, responses={200: EraseResultSerializer})
     def post(self, request):
@@ -148,7 +136,9 @@ class EraseView(APIView):
 class ConsentView(APIView):
     """Opt a person out of (or back into) proactive messages; answers the state and history."""
 
-    permission_classes = [IsTenantManager]
+    permission_classes = [TenantRolePermission]
+    required_roles = {"post": MANAGERS}
+    role_operations = {"post": gettext_lazy("mudar o consentimento de um cliente (LGPD)")}
 
     @extend_schema(
         request=ConsentRequestSerializer, responses={200: ConsentStateSerializer(many=True)}

@@ -10,6 +10,7 @@ from rest_framework import status as http
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from billing.api.permissions import MEMBERS
 from billing.api.viewsets import TenantScopedViewSet
 from pedidos import selectors, services
 from pedidos.api.serializers import (
@@ -102,7 +103,10 @@ ITEM_ERRORS = (
 
 class PedidoViewSet(TenantScopedViewSet):
     """Orders. Created confirmed with their items; afterwards they change only through
-    `POST {id}/status/`, which applies the transition rules and tells the customer."""
+    `POST {id}/status/`, which applies the transition rules and tells the customer.
+
+    Attendants move orders along (preparing, out for delivery, cancelled…); placing an
+    order through the API is for owners, admins and integrations."""
 
     queryset = selectors.pedido_list(tenant=None)
     serializer_class = PedidoSerializer
@@ -111,6 +115,7 @@ class PedidoViewSet(TenantScopedViewSet):
     ordering_fields = ["criado_em", "total", "status"]
     # No PUT/PATCH/DELETE: a placed order is history; it moves only by status.
     http_method_names = ["get", "post", "head", "options"]
+    required_roles = {"mudar_status": MEMBERS}
 
     def get_serializer_class(self):
         if self.action == "create":
