@@ -137,7 +137,8 @@ def test_a_wrong_signature_is_refused_with_401(client, bot, queued):
     assert stored() == [] and queued == []
 
 
-@pytest.mark.parametrize("age", [301, -301, 3600])
+# 30 s past the 300 s limit either way: a loaded machine takes seconds between the two clocks.
+@pytest.mark.parametrize("age", [330, -330, 3600])
 def test_a_stale_or_future_timestamp_is_refused_as_a_replay(client, bot, queued, age):
     old = int(timezone.now().timestamp()) - age
     response = wt.post(client, wt.text_payload("oi"), timestamp=old)  # correctly signed
