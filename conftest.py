@@ -14,6 +14,8 @@ pytest_plugins = [
     "tests.fakes.whaticket",
     "tests.fakes.evolution",
     "tests.fakes.files",
+    "tests.fakes.dns",
+    "tests.fakes.listener",
     "tests.fakes.gemini",
     "tests.conversation",
 ]
@@ -48,6 +50,18 @@ def _clean_cache():
     cache.clear()
     routing.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_real_dns(fake_dns):
+    """Tenant URLs resolve through tests/fakes/dns.py: no test depends on the real DNS."""
+
+
+@pytest.fixture
+def private_egress(settings):
+    """Tenant URLs are called only at public addresses (config/egress.py); the fakes listen
+    on 127.0.0.1, so a test (or fake fixture) that points a tenant's URL at one opts in."""
+    settings.EGRESS_ALLOW_PRIVATE = True
 
 
 @pytest.fixture

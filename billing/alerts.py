@@ -311,20 +311,53 @@ def alert_webhook(*, alert_id: int) -> bool:
         ),
     }
     BillingAlert.objects.filter(pk=alert_id).update(webhook_attempts=alert.webhook_attempts + 1)
+    # What the admin shows (webhook_error) is ours, never the remote answer: the URL is the
+    # tenant's, and its status or error text would tell what our network can reach. The
+    # answer itself is logged here, on the server.
     try:
-        response = http.post(config.alert_webhook_url, data=body, headers=headers)
+        response = http.tenant_request("POST", config.alert_webhook_url, data=body, headers=headers)
+    except http.HTTPTooLarge as exc:
+        logger.warning(
+            "alert webhook answer too large", extra={"alert_id": alert_id, "error": str(exc)}
+        )
+        BillingAlert.objects.filter(pk=alert_id).update(
+            webhook_error=_("O endereço respondeu de forma inesperada; confira a URL.")
+        )
+        return False
+    except http.HTTPRefused as exc:  # the egress policy's own text (pt-BR)
+        BillingAlert.objects.filter(pk=alert_id).update(
+            webhook_error=(_("URL recusada: %(reason)s") % {"reason": exc})[:500]
+        )
+        return False
     except http.HTTPError as exc:
-        BillingAlert.objects.filter(pk=alert_id).update(webhook_error=str(exc)[:500])
+        logger.warning("alert webhook unreachable", extra={"alert_id": alert_id, "error": str(exc)})
+        BillingAlert.objects.filter(pk=alert_id).update(
+            webhook_error=_("Sem resposta do endereço; nova tentativa em alguns minutos.")
+        )
         raise WebhookDeliveryError(str(exc)) from exc
-    if response.ok:
+    if 200 <= response.status_code < 300:
         BillingAlert.objects.filter(pk=alert_id).update(
             webhook_sent_at=timezone.now(), webhook_error=""
         )
         return True
-    error = f"HTTP {response.status_code}"
+    retry = response.status_code == 429 or response.status_code >= 500
+    logger.warning(
+        "alert webhook refused",
+        extra={
+            "alert_id": alert_id,
+            "status": response.status_code,
+            "body": response.text[:500],
+            "retry": retry,
+        },
+    )
+    error = (
+        _("O endereço não aceitou o aviso (erro temporário); nova tentativa em alguns minutos.")
+        if retry
+        else _("O endereço não aceitou o aviso; confira a URL e o segredo no seu sistema.")
+    )
     BillingAlert.objects.filter(pk=alert_id).update(webhook_error=error)
-    if response.status_code == 429 or response.status_code >= 500:
-        raise WebhookDeliveryError(error)
+    if retry:
+        raise WebhookDeliveryError(f"HTTP {response.status_code}")
     return False
 
 

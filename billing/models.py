@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
+from config import egress
 from config.fields import EncryptedTextField
 
 
@@ -174,6 +175,15 @@ class BillingSettings(models.Model):
 
     def __str__(self) -> str:
         return str(self.tenant)
+
+    def clean(self) -> None:
+        # The alert is POSTed from inside our network: only a URL the egress policy lets
+        # us call (https, a public address: config/egress.py).
+        egress.tenant_url_validate(
+            self.alert_webhook_url,
+            field="alert_webhook_url",
+            label=_("A URL para avisos do plano"),
+        )
 
 
 class DailyUsage(TenantOwned):

@@ -6,7 +6,9 @@ the API answers 400 naming it:
 
 * the provider must be registered (`chatbots.providers.registry.get_provider`);
 * a step's handler must be registered and accept its config (`registry.validate_step`);
-* the tenant's plan caps how many bots it may have (`chatbot_limit_check`).
+* the tenant's plan caps how many bots it may have (`chatbot_limit_check`);
+* the provider server a bot names (`provider_config.base_url`) must be one the egress
+  policy lets us call: https, a public address (`provider_urls_check`, config/egress.py).
 
 Secrets (`SECRET_FIELDS`) are write-only for every caller above this module: an update with
 an empty value keeps the stored one; `clear_secrets` is the explicit way to erase one.
@@ -25,6 +27,7 @@ from django.utils.translation import gettext as _
 from billing import alerts, quotas
 from billing.models import LimitKind, Tenant
 from chatbots.models import Chatbot, Step
+from config import egress
 
 SECRET_FIELDS = ("access_token", "app_secret", "provider_secrets")
 CHATBOT_FIELDS = frozenset(
@@ -79,6 +82,19 @@ def _check_provider(key: str) -> None:
         ) from None
 
 
+def provider_urls_check(*, provider_config: Any) -> None:
+    """Refuse a `provider_config.base_url` the calls would refuse (config/egress.py), with
+    a ValidationError on provider_config that names the key and the fix. Every provider's
+    server URL is `base_url` (Evolution, Whaticket); Meta's is the operator's setting."""
+    if not isinstance(provider_config, dict) or not provider_config.get("base_url"):
+        return
+    egress.tenant_url_validate(
+        str(provider_config["base_url"]),
+        field="provider_config",
+        label=_("A URL do servidor do provedor (provider_config.base_url)"),
+    )
+
+
 def _provider_secrets_text(value: Any) -> str:
     """provider_secrets is stored as the JSON text of an object (a dict of secret values)."""
     if isinstance(value, str):
@@ -118,6 +134,7 @@ def _save_chatbot(chatbot: Chatbot) -> Chatbot:
     for name in ("provider_config", "options"):
         if not isinstance(getattr(chatbot, name), dict):
             raise ValidationError({name: _("Deve ser um objeto JSON.")})
+    provider_urls_check(provider_config=chatbot.provider_config)
     chatbot.full_clean()
     chatbot.save()
     return chatbot

@@ -1,9 +1,15 @@
 """The "test connection" of a bot: its provider's cheapest authenticated call.
 
 One service for the admin action and the API action (`POST /api/chatbots/{id}/
-test-connection/`). It answers what the provider said, in pt-BR, and never raises: a
-broken provider module or an unreachable gateway is an answer too. Secrets are used, never
-returned or logged.
+test-connection/`). It answers how the check went and what to fix, in pt-BR, and never
+raises: a broken provider module or an unreachable gateway is an answer too. Secrets are
+used, never returned or logged.
+
+The answer is ours, never the remote server's: a bot's server URL is the tenant's, so
+repeating its body or status code would let anyone who can edit a bot read, or port-scan,
+what our servers reach (the providers word their failures with
+`chatbots.providers.base.connection_failure` and log the remote answer; the egress policy,
+config/egress.py, keeps internal addresses from being called at all).
 """
 
 from __future__ import annotations

@@ -190,6 +190,11 @@ class ChatbotAdminForm(TenantConsistencyForm):
         tenant = cleaned.get("tenant")
         if self.instance._state.adding and tenant is not None:
             bots.chatbot_limit_check(tenant=tenant)
+        if "provider_config" in cleaned:
+            try:
+                bots.provider_urls_check(provider_config=cleaned["provider_config"])
+            except ValidationError as exc:
+                self.add_error(None, exc)
         return cleaned
 
 

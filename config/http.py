@@ -1,10 +1,21 @@
 """The one way out to the network: every outbound HTTP call of the project goes through here.
 
 Why one module: a timeout on every call (settings.HTTP_TIMEOUT_SECONDS unless the caller
-passes a shorter one), one place that turns transport failures into our own exceptions, one
-log line per call that never carries credentials, and one seam for tests (point the base
-URL settings at a fake server on 127.0.0.1, or patch `request`). ruff bans importing
-`requests` anywhere else (pyproject.toml, TID251).
+passes a shorter one), a size cap on every answer (settings.HTTP_MAX_RESPONSE_BYTES), one
+place that turns transport failures into our own exceptions, one log line per call that
+never carries credentials, and one seam for tests (point the base URL settings at a fake
+server on 127.0.0.1, or patch `request`). ruff bans importing `requests` anywhere else
+(pyproject.toml, TID251).
+
+Two kinds of URL, two entry points:
+
+* `request` (and `get`, `post`): URLs the operator configured (WHATSAPP_GRAPH_API_URL,
+  CAL_API_BASE_URL). Redirects are followed and a configured proxy is used.
+* `tenant_request` and `download`: URLs a tenant typed (a bot's provider server, the
+  plan-alert webhook, a media link). The egress policy (config/egress.py) checks the
+  host's addresses once and the connection goes to the checked address (`_PinnedAdapter`),
+  never to a second DNS answer; redirects are not followed (each hop would need the check
+  again) and no proxy is used (a proxy would resolve the name itself).
 
 HTTP error statuses are NOT exceptions here: providers branch on the error body they get
 (Meta's `error.code`, Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes), so they receive every response and decide.
@@ -15,14 +26,12 @@ not sit in a retry loop).
 
 from __future__ import annotations
 
-import ipaddress
 import json as jsonlib
 import logging
 import os
-import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,10 +40,14 @@ from urllib.request import getproxies
 
 import requests
 from django.conf import settings
+from requests.adapters import HTTPAdapter
+
+from config import egress
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "chatbot-platform/1.0"
+_CHUNK = 64 * 1024
 
 
 class HTTPError(Exception):
@@ -59,6 +72,17 @@ class HTTPStatusError(HTTPError):
         super().__init__(f"HTTP {response.status_code} from {_safe_url(response.url)}")
         self.response = response
         self.retryable = response.status_code >= 500 or response.status_code == 429
+
+
+class HTTPRefused(HTTPError):
+    """A call we will not make: a URL the egress policy refuses (the text, pt-BR, says why
+    and is fit for the business user), or an answer over the size limit."""
+
+    retryable = False
+
+
+class HTTPTooLarge(HTTPRefused):
+    """The answer is larger than the caller's limit: it was not read to the end."""
 
 
 @dataclass(frozen=True)
@@ -89,9 +113,35 @@ class HTTPResponse:
         return self
 
 
+class _PinnedAdapter(HTTPAdapter):
+    """Connects to the address the egress policy checked (`PreparedRequest.pinned_address`,
+    set by `_tenant_send`) instead of resolving the URL's host again. TLS still sends the
+    URL's name (SNI) and checks the certificate against it, as urllib3 documents for a
+    connection to an address on behalf of a name (urllib3: https://urllib3.readthedocs.io/en/stable/advanced-usage.html#custom-sni-hostname).
+    A request without a checked address is refused: this adapter never falls back to DNS."""
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        address = getattr(request, "pinned_address", "")
+        if not address:
+            raise ValueError("no checked address for this request")
+        name = host_params["host"]
+        host_params["host"] = address
+        if host_params["scheme"] == "https":
+            pool_kwargs["server_hostname"] = name
+            pool_kwargs["assert_hostname"] = name
+        return host_params, pool_kwargs
+
+
 # One Session (connection pool, keep-alive) per thread and per process: Session is not
 # documented as thread-safe, and a pool inherited across fork() would share sockets.
 _local = threading.local()
+
+
+def _ca_bundle() -> str | bool:
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
 
 def _session() -> requests.Session:
@@ -107,11 +157,20 @@ def _session() -> requests.Session:
         # per-call handling (it applies NO_PROXY per URL).
         session.trust_env = bool(getproxies())
         if not session.trust_env:
-            session.verify = (
-                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-            )
-        _local.session, _local.pid = session, pid
+            session.verify = _ca_bundle()
+        tenant = requests.Session()
+        tenant.headers["User-Agent"] = USER_AGENT
+        tenant.trust_env = False  # no proxy, no netrc: see the module docstring
+        tenant.verify = _ca_bundle()
+        tenant.mount("http://", _PinnedAdapter())
+        tenant.mount("https://", _PinnedAdapter())
+        _local.session, _local.tenant_session, _local.pid = session, tenant, pid
     return session
+
+
+def _tenant_session() -> requests.Session:
+    _session()
+    return _local.tenant_session
 
 
 def _limit(timeout: float | None) -> float:
@@ -145,6 +204,78 @@ def _safe_url(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
+def _read(raw: requests.Response, max_bytes: int) -> bytes:
+    """The body, at most `max_bytes` (decompressed: a small gzip cannot fill the memory);
+    HTTPTooLarge as soon as the server declares or sends more."""
+    declared = str(raw.headers.get("Content-Length") or "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise HTTPTooLarge(f"{_safe_url(raw.url)}: {declared} bytes, over {max_bytes}")
+    chunks, size = [], 0
+    for chunk in raw.iter_content(_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise HTTPTooLarge(f"{_safe_url(raw.url)}: over {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _cap(max_bytes: int | None) -> int:
+    return int(max_bytes if max_bytes is not None else settings.HTTP_MAX_RESPONSE_BYTES)
+
+
+@contextmanager
+def _tenant_send(
+    method: str, url: str, *, schemes: tuple[str, ...], limit: float, **kwargs: Any
+) -> Iterator[tuple[requests.Response, egress.Target]]:
+    """Open a call to a tenant's URL at its checked address (see the module docstring); the
+    streamed response is closed on leaving. HTTPRefused when the policy refuses the URL."""
+    session = _tenant_session()
+    with _transport_errors(method, url, limit):  # a URL requests cannot even parse
+        prepared = session.prepare_request(requests.Request(method.upper(), url, **kwargs))
+    try:
+        target = egress.target_check(prepared.url, schemes=schemes)
+    except egress.EgressRefused as exc:
+        logger.warning("http refused by the egress policy", extra={"url": _safe_url(url)})
+        raise HTTPRefused(str(exc)) from None
+    except OSError as exc:
+        logger.warning("http name not resolved", extra={"url": _safe_url(url)})
+        raise HTTPConnectionError(f"{method.upper()} {_safe_url(url)}: cannot resolve") from exc
+    # The Host header names the site: the connection itself goes to `target.address`.
+    prepared.headers["Host"] = urlsplit(prepared.url).netloc.rsplit("@", 1)[-1]
+    prepared.pinned_address = target.address
+    # The adapter itself, not Session.send: the session would read a redirect's whole body
+    # (uncapped) to prepare the next hop, and keep cookies from one tenant's server.
+    adapter = session.get_adapter(prepared.url)
+    with (
+        _transport_errors(method, url, limit),
+        adapter.send(
+            prepared, stream=True, timeout=limit, verify=session.verify, proxies={}
+        ) as raw,
+    ):
+        yield raw, target
+
+
+def _response(raw: requests.Response, content: bytes, started: float, **log: Any) -> HTTPResponse:
+    elapsed = time.monotonic() - started
+    logger.info(
+        "http call",
+        extra={
+            "method": raw.request.method,
+            "url": _safe_url(raw.url),
+            "status": raw.status_code,
+            "elapsed_ms": round(elapsed * 1000),
+            **log,
+        },
+    )
+    return HTTPResponse(
+        status_code=raw.status_code,
+        content=content,
+        url=raw.url,
+        headers=raw.headers,
+        elapsed=elapsed,
+    )
+
+
 def request(
     method: str,
     url: str,
@@ -155,18 +286,22 @@ def request(
     params: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    max_bytes: int | None = None,
 ) -> HTTPResponse:
-    """Make one HTTP call and return its response, whatever the status.
+    """Make one HTTP call to a URL the operator configured and return its response, whatever
+    the status.
 
-    Raises HTTPTimeout or HTTPConnectionError when there is no response at all. `timeout`
-    (seconds, for connecting and for each read) defaults to settings.HTTP_TIMEOUT_SECONDS;
-    a caller may pass less, never "no timeout". `files` ({field: (filename, bytes,
-    content type)}) sends `data` and the files as multipart/form-data.
+    Raises HTTPTimeout or HTTPConnectionError when there is no response at all, HTTPTooLarge
+    when the answer is over `max_bytes` (default settings.HTTP_MAX_RESPONSE_BYTES).
+    `timeout` (seconds, for connecting and for each read) defaults to
+    settings.HTTP_TIMEOUT_SECONDS; a caller may pass less, never "no timeout". `files`
+    ({field: (filename, bytes, content type)}) sends `data` and the files as
+    multipart/form-data.
     """
-    limit = _limit(timeout)
-    started = time.monotonic()
-    with _transport_errors(method, url, limit):
-        raw = _session().request(
+    limit, started = _limit(timeout), time.monotonic()
+    with (
+        _transport_errors(method, url, limit),
+        _session().request(
             method.upper(),
             url,
             json=json,
@@ -175,30 +310,46 @@ def request(
             params=params,
             headers=dict(headers or {}),
             timeout=limit,
-        )
-    elapsed = time.monotonic() - started
-    logger.info(
-        "http call",
-        extra={
-            "method": method.upper(),
-            "url": _safe_url(url),
-            "status": raw.status_code,
-            "elapsed_ms": round(elapsed * 1000),
-        },
-    )
-    return HTTPResponse(
-        status_code=raw.status_code,
-        content=raw.content,
-        url=raw.url,
-        headers=raw.headers,
-        elapsed=elapsed,
-    )
+            stream=True,
+        ) as raw,
+    ):
+        content = _read(raw, _cap(max_bytes))
+    return _response(raw, content, started)
 
 
-class HTTPRefused(HTTPError):
-    """A download we will not make: a private address, or a file over the size limit."""
+def tenant_request(
+    method: str,
+    url: str,
+    *,
+    json: Any = None,
+    data: Any = None,
+    files: Mapping[str, tuple[str, bytes, str]] | None = None,
+    params: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    max_bytes: int | None = None,
+) -> HTTPResponse:
+    """`request` for a URL a tenant set, under the egress policy (config/egress.py): https
+    to a public address only, connected to the address that was checked, redirects
+    returned as they are (a 3xx response), never followed.
 
-    retryable = False
+    Raises HTTPRefused (its text in pt-BR, fit for the business user) when the policy
+    refuses the URL, before any connection; otherwise as `request`.
+    """
+    limit, started = _limit(timeout), time.monotonic()
+    with _tenant_send(
+        method,
+        url,
+        schemes=egress.SECURE_SCHEMES,
+        limit=limit,
+        json=json,
+        data=data,
+        files=dict(files) if files else None,
+        params=params,
+        headers=dict(headers or {}),
+    ) as (raw, target):
+        content = _read(raw, _cap(max_bytes))
+    return _response(raw, content, started, address=target.address)
 
 
 @dataclass(frozen=True)
@@ -211,55 +362,27 @@ class Download:
 def download(url: str, *, max_bytes: int, timeout: float | None = None) -> Download:
     """GET a file a message links to (a catalog photo, a PDF menu), at most `max_bytes`.
 
-    The URL is the business's own configuration, but it is fetched from inside our network:
-    so only http(s) to public addresses (unless settings.HTTP_DOWNLOAD_ALLOW_PRIVATE, for
-    tests and all-internal set-ups), refused when the server declares or sends more than
-    `max_bytes`. Raises HTTPRefused for those, HTTPTimeout / HTTPConnectionError /
+    The URL is the business's own configuration, fetched from inside our network: so under
+    the egress policy as `tenant_request` (http allowed too: a link carries no credentials),
+    refused when the server declares or sends more than `max_bytes`. Raises HTTPRefused
+    (HTTPTooLarge for the size) for those, HTTPTimeout / HTTPConnectionError /
     HTTPStatusError otherwise.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise HTTPRefused(f"only http(s) links can be downloaded: {_safe_url(url)}")
-    if not settings.HTTP_DOWNLOAD_ALLOW_PRIVATE:
-        _refuse_private_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
     limit = _limit(timeout)
-    with (
-        _transport_errors("GET", url, limit),
-        _session().get(url, stream=True, timeout=limit, allow_redirects=False) as raw,
-    ):
+    with _tenant_send("GET", url, schemes=egress.MEDIA_SCHEMES, limit=limit) as (raw, _target):
         if raw.status_code >= 400 or raw.is_redirect:
-            # Redirects are not followed: each hop would need the address check again.
             raise HTTPStatusError(
                 HTTPResponse(status_code=raw.status_code, content=b"", url=raw.url)
             )
-        declared = int(raw.headers.get("Content-Length") or 0)
-        if declared > max_bytes:
-            raise HTTPRefused(f"{_safe_url(url)}: {declared} bytes, over {max_bytes}")
-        chunks, size = [], 0
-        for chunk in raw.iter_content(64 * 1024):
-            size += len(chunk)
-            if size > max_bytes:
-                raise HTTPRefused(f"{_safe_url(url)}: over {max_bytes} bytes")
-            chunks.append(chunk)
+        content = _read(raw, max_bytes)
         content_type = (raw.headers.get("Content-Type") or "").split(";")[0].strip()
-    filename = parts.path.rsplit("/", 1)[-1] or "arquivo"
-    logger.info("http download", extra={"url": _safe_url(url), "bytes": size})
+    filename = urlsplit(url).path.rsplit("/", 1)[-1] or "arquivo"
+    logger.info("http download", extra={"url": _safe_url(url), "bytes": len(content)})
     return Download(
-        content=b"".join(chunks),
+        content=content,
         content_type=content_type or "application/octet-stream",
         filename=filename[:200],
     )
-
-
-def _refuse_private_host(host: str, port: int) -> None:
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        raise HTTPConnectionError(f"cannot resolve {host}") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise HTTPRefused(f"{host} is a private address ({address}); not downloaded")
 
 
 def get(url: str, **kwargs: Any) -> HTTPResponse:

@@ -409,9 +409,13 @@ WHATSAPP_GRAPH_API_VERSION = env("WHATSAPP_GRAPH_API_VERSION", default="v23.0")
 WHATSAPP_VERIFY_TOKEN = env("WHATSAPP_VERIFY_TOKEN", default="")
 WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="")
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=10.0)
-# Files that messages link to are downloaded only from public addresses (config.http.download:
-# a link to an internal address would otherwise be fetched from inside the network).
-HTTP_DOWNLOAD_ALLOW_PRIVATE = env.bool("HTTP_DOWNLOAD_ALLOW_PRIVATE", default=False)
+# Answers are read up to this size (an API's JSON; media downloads have their own limit).
+HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024)
+# URLs tenants set (provider servers, plan-alert webhook, media links) are called only at
+# public addresses, over https for the first two (config/egress.py). Trusted internal
+# servers by name, address or network; EGRESS_ALLOW_PRIVATE lifts the policy (tests only).
+EGRESS_ALLOWED_HOSTS = env.list("EGRESS_ALLOWED_HOSTS", default=[])
+EGRESS_ALLOW_PRIVATE = env.bool("EGRESS_ALLOW_PRIVATE", default=False)
 CHATBOT_HANDLER_MODULES = env.list("CHATBOT_HANDLER_MODULES", default=[])
 # Rules run on every customer message before the current step, in this order; the first that
 # answers handles the message (contract: chatbots/interceptors/base.py). Opt-out comes first

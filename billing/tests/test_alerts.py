@@ -34,7 +34,7 @@ def owner_email(tenant):
 
 
 @pytest.fixture
-def alert_url(httpserver, tenant):
+def alert_url(httpserver, tenant, private_egress):
     """The tenant's own endpoint (pytest-httpserver on 127.0.0.1) for signed alerts."""
     httpserver.expect_request("/avisos", method="POST").respond_with_data("ok")
     services.billing_settings_update(
@@ -121,7 +121,7 @@ def test_ai_tokens_alert_at_their_own_thresholds(subscription, owner_email, reco
 
 
 def test_a_failing_tenant_url_does_not_stop_the_email_or_the_notice(
-    subscription, owner_email, httpserver, record, flush, celery_eager
+    subscription, owner_email, httpserver, record, flush, celery_eager, private_egress
 ):
     httpserver.expect_request("/avisos").respond_with_data("fora do ar", status=503)
     services.billing_settings_update(
@@ -133,7 +133,10 @@ def test_a_failing_tenant_url_does_not_stop_the_email_or_the_notice(
     flush()
 
     alert = BillingAlert.objects.get()
-    assert alert.webhook_sent_at is None and alert.webhook_error == "HTTP 503"
+    assert alert.webhook_sent_at is None
+    # The admin shows what happened in our words, not the remote status or body.
+    assert "nova tentativa" in alert.webhook_error
+    assert "503" not in alert.webhook_error and "fora do ar" not in alert.webhook_error
     assert len(mail.outbox) == 1
 
 
@@ -227,3 +230,75 @@ def test_owners_set_the_alert_url_in_the_admin_and_the_secret_never_shows(client
     assert "s3nh@" not in page
     config.refresh_from_db()
     assert config.alert_webhook_secret == "s3nh@"  # kept
+
+
+# --- The alert URL under the egress policy (config/egress.py) ---------------------------------
+
+
+@pytest.fixture
+def policy_on(settings):
+    settings.EGRESS_ALLOW_PRIVATE = False
+    settings.EGRESS_ALLOWED_HOSTS = []
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:6379/", "https://169.254.169.254/latest/meta-data/", "https://[::1]/"],
+)
+def test_an_alert_url_to_an_internal_address_is_refused_when_saved(client, tenant, policy_on, url):
+    from django.core.exceptions import ValidationError
+
+    from billing.models import BillingSettings
+
+    with pytest.raises(ValidationError) as caught:
+        services.billing_settings_update(
+            tenant=tenant, alert_webhook_url=url, alert_webhook_secret=WEBHOOK_SECRET
+        )
+    assert "URL para avisos do plano" in caught.value.message_dict["alert_webhook_url"][0]
+
+    client.force_login(MembershipFactory(tenant=tenant, role=Membership.Role.OWNER).user)
+    data = {"tenant": tenant.pk, "alert_webhook_url": url, "alert_webhook_secret": "s"}
+    response = client.post("/admin/billing/billingsettings/add/", {**data, "over_quota_notice": ""})
+    assert "interno" in response.context["adminform"].form.errors["alert_webhook_url"][0]
+    assert not BillingSettings.objects.filter(alert_webhook_url=url).exists()
+
+
+def test_a_forced_internal_alert_url_is_never_connected_to(tenant, policy_on, trap):
+    from billing.models import BillingSettings
+
+    BillingSettings.objects.create(
+        tenant=tenant, alert_webhook_url=f"{trap.url}/", alert_webhook_secret=WEBHOOK_SECRET
+    )
+    alert = BillingAlert.objects.create(
+        tenant=tenant,
+        kind=LimitKind.MESSAGES,
+        threshold=80,
+        period_start=timezone.now(),
+        message="80% das mensagens",
+    )
+
+    assert alerts.alert_webhook(alert_id=alert.pk) is False
+
+    alert.refresh_from_db()
+    assert alert.webhook_error.startswith("URL recusada:") and "interno" in alert.webhook_error
+    assert trap.connections() == 0
+
+
+def test_the_admin_never_shows_the_remote_answer(tenant, httpserver, private_egress):
+    from billing.models import BillingSettings
+
+    httpserver.expect_request("/avisos").respond_with_data("Redis: NOAUTH SEGREDO", status=401)
+    BillingSettings.objects.create(
+        tenant=tenant,
+        alert_webhook_url=httpserver.url_for("/avisos"),
+        alert_webhook_secret=WEBHOOK_SECRET,
+    )
+    alert = BillingAlert.objects.create(
+        tenant=tenant, kind=LimitKind.MESSAGES, threshold=80, period_start=timezone.now()
+    )
+
+    assert alerts.alert_webhook(alert_id=alert.pk) is False  # a 4xx is not retried
+
+    alert.refresh_from_db()
+    assert "não aceitou" in alert.webhook_error
+    assert "401" not in alert.webhook_error and "SEGREDO" not in alert.webhook_error

@@ -152,11 +152,17 @@ def http_call(
     params: Mapping[str, Any] | None = None,
     timeout: float | None = None,
     error_from_response: Callable[[http.HTTPResponse], ProviderError] = status_error,
+    tenant_url: bool = True,
 ) -> http.HTTPResponse:
-    """One HTTP call through config.http. No answer (timeout, refused connection) is a
-    retryable ProviderError; a non-2xx answer is classified by `error_from_response`."""
+    """One HTTP call through config.http. A URL built from the bot's configuration is a
+    tenant's (`tenant_url`, the default): called under the egress policy
+    (`http.tenant_request`); an operator's setting (Meta's WHATSAPP_GRAPH_API_URL) is not.
+    No answer (timeout, refused connection) is a retryable ProviderError; a URL the policy
+    refuses or an oversize answer a permanent one; a non-2xx answer is classified by
+    `error_from_response`."""
+    send = http.tenant_request if tenant_url else http.request
     try:
-        response = http.request(
+        response = send(
             method,
             url,
             json=json,
@@ -170,6 +176,14 @@ def http_call(
         raise ProviderError("timeout", str(exc), retryable=True) from exc
     except http.HTTPConnectionError as exc:
         raise ProviderError("connection_error", str(exc), retryable=True) from exc
+    except http.HTTPTooLarge as exc:
+        raise ProviderError("response_too_large", str(exc), retryable=False) from exc
+    except http.HTTPRefused as exc:  # the text is the policy's own, in pt-BR
+        raise ProviderError(
+            "egress_refused",
+            _("URL do provedor recusada: %(reason)s") % {"reason": exc},
+            retryable=False,
+        ) from exc
     except http.HTTPError as exc:  # an invalid URL and the like: the setting is wrong
         raise ProviderError("http_error", str(exc), retryable=False) from exc
     if not (200 <= response.status_code < 300):
@@ -207,6 +221,9 @@ class Provider:
     customer_window: ClassVar[bool] = False
     #: Whether the body, not the URL, names the bot of each record (see the class docstring).
     routes_by_body: ClassVar[bool] = False
+    #: Whether `call` goes to a server the bot's configuration names (a tenant's URL, under
+    #: the egress policy: config/egress.py) rather than one of the operator's settings.
+    tenant_urls: ClassVar[bool] = True
 
     def send(
         self, chatbot: Chatbot, to: str, message: Outbound, *, context_id: str = ""
@@ -231,7 +248,13 @@ class Provider:
 
     def call(self, method: str, url: str, **kwargs: Any) -> http.HTTPResponse:
         """`http_call` (the same arguments) with this provider's `error_from_response`."""
-        return http_call(method, url, error_from_response=self.error_from_response, **kwargs)
+        return http_call(
+            method,
+            url,
+            error_from_response=self.error_from_response,
+            tenant_url=self.tenant_urls,
+            **kwargs,
+        )
 
     # --- Inbound webhooks ----------------------------------------------------------------
 
@@ -282,8 +305,44 @@ class Provider:
     # --- Health ----------------------------------------------------------------------------
 
     def check_connection(self, chatbot: Chatbot) -> tuple[bool, str]:
-        """(ok, pt-BR detail) from the provider's cheapest authenticated call. Never raises."""
+        """(ok, pt-BR detail) from the provider's cheapest authenticated call. Never raises.
+
+        The detail is ours, never the remote answer: the URL is the tenant's, so its body
+        or status code would turn the check into a way to read (or port-scan) whatever the
+        server can reach. `connection_failure` words the usual failures."""
         return False, _("Este provedor não tem teste de conexão.")
+
+
+#: ProviderError codes whose detail is our own text (a missing setting, the egress policy).
+OWN_DETAIL_CODES = frozenset({"not_configured", "egress_refused"})
+
+
+def connection_failure(chatbot: Chatbot, exc: ProviderError, *, provider: str) -> str:
+    """What a failed connection check tells the business user, in pt-BR: the kind of
+    failure and the fix, never the remote answer (logged here, on the server)."""
+    logger.warning(
+        "connection check failed",
+        extra={"chatbot_id": chatbot.pk, "code": exc.code, "detail": exc.detail[:500]},
+    )
+    if exc.code in OWN_DETAIL_CODES:
+        return exc.detail or exc.code
+    if exc.code == "timeout":
+        return _(
+            "O servidor do provedor (%(provider)s) não respondeu a tempo. Confira a URL e se ele está no ar."
+        ) % {"provider": provider}
+    if exc.code == "connection_error":
+        return _(
+            "Não foi possível conectar ao servidor do provedor (%(provider)s). Confira a URL "
+            "(provider_config.base_url) e se ele está no ar."
+        ) % {"provider": provider}
+    if exc.code in ("unauthorized", "forbidden", "http_401", "http_403"):
+        return _(
+            "O provedor (%(provider)s) recusou a credencial. Confira os segredos do provedor."
+        ) % {"provider": provider}
+    return _(
+        "O servidor do provedor (%(provider)s) não respondeu como esperado; confira a URL "
+        "(provider_config.base_url). Os detalhes ficaram no log do servidor."
+    ) % {"provider": provider}
 
 
 def retry_after_header(response: http.HTTPResponse) -> float | None:

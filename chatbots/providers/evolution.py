@@ -57,6 +57,7 @@ from chatbots.providers.base import (
     as_text,
     chatbot_config,
     chatbot_secrets,
+    connection_failure,
     json_body,
 )
 from chatbots.wire import InboundMessage, InboundStatus, Media, Outbound
@@ -82,6 +83,8 @@ UPDATE_STATUSES = {
     "PLAYED": "read",
     "ERROR": "failed",
 }
+# The connection states of an instance (Evolution API: https://doc.evolution-api.com/v2/api-reference/instance-controller/connection-state).
+KNOWN_STATES = frozenset({"open", "close", "connecting"})
 # Kinds sendMedia takes by link (v2 `mediatype`); audio and stickers have their own
 # endpoints and go out as text with the link.
 MEDIA_TYPES = frozenset({"image", "video", "document"})
@@ -162,7 +165,7 @@ class EvolutionProvider(Provider):
         try:
             state = evolution_instance.instance_state(chatbot=chatbot)
         except ProviderError as exc:
-            return False, f"{exc.code}: {exc.detail}" if exc.detail else exc.code
+            return False, connection_failure(chatbot, exc, provider=str(self.label))
         if state is None:
             return False, _(
                 "A instância “%(name)s” não existe na Evolution. Rode "
@@ -172,10 +175,13 @@ class EvolutionProvider(Provider):
             return True, _("Conectado: a instância “%(name)s” está aberta (open).") % {
                 "name": evolution_instance.instance_name(chatbot)
             }
+        # Only the states Evolution documents are repeated: the rest of the answer is the
+        # server's, and stays in the log.
+        shown = state if state in KNOWN_STATES else _("desconhecido")
         return False, _(
             "A instância “%(name)s” está “%(state)s”: leia o QR code com "
             "`manage.py evolution_connect --bot %(bot)s`."
-        ) % {"name": evolution_instance.instance_name(chatbot), "state": state, "bot": chatbot.pk}
+        ) % {"name": evolution_instance.instance_name(chatbot), "state": shown, "bot": chatbot.pk}
 
     # --- Inbound -------------------------------------------------------------------------
 

@@ -203,6 +203,7 @@ class MetaProvider(Provider):
     native_kinds = frozenset({"text", "buttons", "list", "media", "template"})
     customer_window = True
     routes_by_body = True
+    tenant_urls = False  # WHATSAPP_GRAPH_API_URL is the operator's setting
 
     def send(
         self, chatbot: Chatbot, to: str, message: Outbound, *, context_id: str = ""

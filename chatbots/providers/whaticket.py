@@ -60,6 +60,8 @@ from chatbots.providers.base import (
     as_text,
     chatbot_config,
     chatbot_secrets,
+    connection_failure,
+    http_call,
     json_body,
     not_configured,
 )
@@ -169,23 +171,16 @@ class WhaticketProvider(Provider):
         is the send endpoint with an EMPTY number: the token is checked first (401/403 when
         refused), then the number fails validation (400), so nothing is ever sent."""
         try:
-            url, headers = self._url(chatbot, SEND_PATH), self._headers(chatbot)
-            response = http.post(url, json={"number": "", "body": ""}, headers=headers)
+            http_call(
+                "POST",
+                self._url(chatbot, SEND_PATH),
+                headers=self._headers(chatbot),
+                json={"number": "", "body": ""},
+            )
         except ProviderError as exc:
-            return False, exc.detail or exc.code
-        except http.HTTPError as exc:
-            return False, _("Não foi possível falar com o Whaticket: %(error)s") % {"error": exc}
-        status = response.status_code
-        if status in (401, 403):
-            return False, _("O Whaticket recusou o token (HTTP %(status)d). Confira o token.") % {
-                "status": status
-            }
-        if status in (400, 422) or 200 <= status < 300:
-            return True, _("Conectado: o Whaticket aceitou o token (teste sem enviar mensagem).")
-        return False, _("O Whaticket respondeu HTTP %(status)d em %(url)s.") % {
-            "status": status,
-            "url": url,
-        }
+            if exc.code not in ("http_400", "http_422"):
+                return False, connection_failure(chatbot, exc, provider=str(self.label))
+        return True, _("Conectado: o Whaticket aceitou o token (teste sem enviar mensagem).")
 
     def _url(self, chatbot: Chatbot, path: str) -> str:
         base = _first(chatbot_config(chatbot).get("base_url")).rstrip("/")

@@ -1,4 +1,5 @@
-"""config.http, the one outbound-HTTP module: timeouts, error mapping, no secrets in logs."""
+"""config.http, the one outbound-HTTP module: timeouts, error mapping, no secrets in logs.
+The egress policy of tenant URLs is tested in config/tests/test_egress.py."""
 
 from __future__ import annotations
 
@@ -82,8 +83,14 @@ def test_a_proxy_configured_in_the_environment_is_used(fake_graph, fresh_session
 
 
 def test_a_download_from_a_private_address_is_refused_before_connecting(fake_graph, settings):
-    settings.HTTP_DOWNLOAD_ALLOW_PRIVATE = False
-    for url in (f"{fake_graph.url}/x.jpg", "http://10.0.0.8/x.jpg", "http://[::1]:9/x.jpg"):
+    settings.EGRESS_ALLOW_PRIVATE = False
+    for url in (
+        f"{fake_graph.url}/x.jpg",
+        "http://10.0.0.8/x.jpg",
+        "http://[::1]:9/x.jpg",
+        "http://[64:ff9b::7f00:1]:9/x.jpg",  # NAT64 form of 127.0.0.1
+        "http://[2002:a00:8::]:9/x.jpg",  # 6to4 form of 10.0.0.8
+    ):
         with pytest.raises(http.HTTPRefused):
             http.download(url, max_bytes=1000)
     assert fake_graph.requests == []

@@ -358,8 +358,16 @@ def test_a_file_that_cannot_be_fetched_goes_as_caption_and_link(
     assert "could not be downloaded" in caplog.text
 
 
-def test_a_link_to_an_internal_address_is_never_fetched(bot, fake_whaticket, fake_files, settings):
-    settings.HTTP_DOWNLOAD_ALLOW_PRIVATE = False  # the default
+def test_a_link_to_an_internal_address_is_never_fetched(
+    bot, fake_whaticket, fake_files, fake_dns, settings
+):
+    # The policy on, as in production; only the Whaticket server is trusted, by its name.
+    settings.EGRESS_ALLOW_PRIVATE = False
+    settings.EGRESS_ALLOWED_HOSTS = ["whaticket.interno"]
+    fake_dns.add("whaticket.interno", "127.0.0.1")
+    port = fake_whaticket.url.rsplit(":", 1)[1]
+    bot.provider_config = {"base_url": f"http://whaticket.interno:{port}"}
+    bot.save()
     link = fake_files.add("segredo.jpg", PHOTO, "image/jpeg")
 
     whaticket.WhaticketProvider().send(

@@ -201,8 +201,9 @@ def _fake_evolution_server():
 
 
 @pytest.fixture
-def fake_evolution(_fake_evolution_server) -> FakeEvolution:
-    """The fake Evolution server, with no instances, accepting the API key `APIKEY`."""
+def fake_evolution(_fake_evolution_server, private_egress) -> FakeEvolution:
+    """The fake Evolution server, with no instances, accepting the API key `APIKEY`; bots
+    may point at it (127.0.0.1: `private_egress`)."""
     _fake_evolution_server.reset()
     yield _fake_evolution_server
     _fake_evolution_server.reset()

@@ -5,7 +5,7 @@
 
 `add` returns the URL; `/big/<n>` answers n bytes (for size limits) and anything else 404.
 Downloads from private addresses are refused by default (config.http.download), so the
-fixture allows them for the test that uses it.
+fixture opts in (`private_egress`) for the test that uses it.
 """
 
 from __future__ import annotations
@@ -65,7 +65,6 @@ def _fake_files_server():
 
 
 @pytest.fixture
-def fake_files(_fake_files_server, settings) -> FakeFiles:
-    settings.HTTP_DOWNLOAD_ALLOW_PRIVATE = True
+def fake_files(_fake_files_server, private_egress) -> FakeFiles:
     _fake_files_server.files.clear()
     return _fake_files_server

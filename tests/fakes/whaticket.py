@@ -70,8 +70,9 @@ def _fake_whaticket_server():
 
 
 @pytest.fixture
-def fake_whaticket(_fake_whaticket_server) -> FakeWhaticket:
-    """The fake Whaticket backend, empty, accepting the token `TOKEN`."""
+def fake_whaticket(_fake_whaticket_server, private_egress) -> FakeWhaticket:
+    """The fake Whaticket backend, empty, accepting the token `TOKEN`; bots may point at it
+    (127.0.0.1: `private_egress`)."""
     _fake_whaticket_server.reset()
     yield _fake_whaticket_server
     _fake_whaticket_server.reset()
