@@ -2,7 +2,7 @@
 # One image for every process. The default command is the web server; docker-compose.yml
 # runs the Celery worker and beat from the same image with other commands.
 #   docker build -t chatbot .
-#   docker run --rm -p 8000:8000 chatbot ./start_services.sh   # embedded try-out, one container
+#   docker run --rm -p 127.0.0.1:8000:8000 chatbot ./start_services.sh   # embedded try-out
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -14,7 +14,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DATA_DIR=/app/var \
     DJANGO_ENV_FILE=/app/var/.env \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus-multiproc \
-    PORT=8000
+    PORT=8000 \
+    BIND_HOST=0.0.0.0
+# BIND_HOST: the container's own interface; what the host exposes is `-p` / compose's ports.
+# A public bind keeps DEBUG off (config/settings.py).
 
 WORKDIR /app
 

@@ -3,8 +3,10 @@
     gunicorn -c gunicorn.conf.py config.wsgi:application
 
 Environment (all optional):
-    PORT (8000), BIND_HOST (0.0.0.0: Render and Replit route to it; use 127.0.0.1 behind
-    nginx), WEB_CONCURRENCY (worker processes, 2), WEB_THREADS (threads per worker, 4),
+    PORT (8000), BIND_HOST (the settings' default: 0.0.0.0 when DATABASE_URL or REDIS_URL
+    is set, as on Render, in containers and on Procfile hosts, whose router is what the
+    public reaches; 127.0.0.1 otherwise, the embedded mode; behind nginx on the same
+    machine use 127.0.0.1), WEB_CONCURRENCY (worker processes, 2), WEB_THREADS (threads per worker, 4),
     GUNICORN_TIMEOUT (30 s), GUNICORN_GRACEFUL_TIMEOUT (20 s), GUNICORN_KEEPALIVE (5 s),
     GUNICORN_MAX_REQUESTS (20000, 0 = never recycle), FORWARDED_ALLOW_IPS (127.0.0.1,::1),
     PROMETHEUS_MULTIPROC_DIR (DATA_DIR/prometheus), LOG_LEVEL, LOG_FORMAT (json|plain).
@@ -39,8 +41,18 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _bind_host() -> str:
+    """BIND_HOST, else config.embedded.default_bind_host for the mode the environment
+    names (this file runs before Django and reads no .env: start_services.sh exports the
+    value the settings chose)."""
+    if os.environ.get("BIND_HOST"):
+        return os.environ["BIND_HOST"]
+    production = os.environ.get("DATABASE_URL") or os.environ.get("REDIS_URL")
+    return "0.0.0.0" if production else "127.0.0.1"
+
+
 wsgi_app = "config.wsgi:application"
-bind = [f"{os.environ.get('BIND_HOST') or '0.0.0.0'}:{_int('PORT', 8000)}"]
+bind = [f"{_bind_host()}:{_int('PORT', 8000)}"]
 
 # gthread: a few processes with threads each. Requests mostly wait on PostgreSQL/Redis, so
 # threads give concurrency cheaply; the defaults (2 x 4 = 8 requests at once) fit 2 cores

@@ -13,6 +13,9 @@
 # otherwise), writes the beat schedule and collects static files.
 # Variables (PORT, WEB_CONCURRENCY, ...) may also be set in .env; see .env.example.
 set -euo pipefail
+# Everything this script and its processes create (.env, the SQLite files, the broker's
+# messages, the cache, metrics, static files) is readable by this user only.
+umask 077
 
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -76,8 +79,10 @@ from django.conf import settings
 
 print(f"APP_MODE={shlex.quote(settings.MODE)}")
 print(f"export DATA_DIR={shlex.quote(str(settings.DATA_DIR))}")
+# The address the settings checked DEBUG against (127.0.0.1 in the embedded mode).
+print(f"export BIND_HOST={shlex.quote(settings.BIND_HOST)}")
 for name in (
-    "PORT", "BIND_HOST", "WEB_CONCURRENCY", "WEB_THREADS", "GUNICORN_TIMEOUT",
+    "PORT", "WEB_CONCURRENCY", "WEB_THREADS", "GUNICORN_TIMEOUT",
     "GUNICORN_GRACEFUL_TIMEOUT", "GUNICORN_KEEPALIVE", "GUNICORN_MAX_REQUESTS",
     "FORWARDED_ALLOW_IPS", "PROMETHEUS_MULTIPROC_DIR", "CELERY_CONCURRENCY",
     "CELERY_SEND_CONCURRENCY", "SEED_DEMO",
@@ -89,7 +94,6 @@ PYCODE
 ) || die "a configuração não carregou (veja o erro acima e o .env.example)"
 eval "$config"
 export PORT=${PORT:-8000}
-export BIND_HOST=${BIND_HOST:-0.0.0.0}
 LOG_LEVEL=${LOG_LEVEL:-INFO}
 # Demo data belongs to a local try-out, not to a production database.
 if [ "$APP_MODE" = embedded ]; then SEED_DEMO=${SEED_DEMO:-1}; else SEED_DEMO=${SEED_DEMO:-0}; fi
@@ -187,7 +191,7 @@ start beat env -u PROMETHEUS_MULTIPROC_DIR \
 # landing in the middle of ours.
 healthy=0
 export PROBE_HOST=$BIND_HOST
-[ "$BIND_HOST" = 0.0.0.0 ] && PROBE_HOST=127.0.0.1
+case "$BIND_HOST" in 0.0.0.0 | :: | "[::]") PROBE_HOST=127.0.0.1 ;; esac
 for _ in $(seq 120); do
   for pid in "${PIDS[@]}"; do
     kill -0 "$pid" 2>/dev/null || { log "o processo ${NAMES[$pid]} parou ao iniciar"; stop_all; exit 1; }
@@ -201,7 +205,7 @@ done
 [ "$healthy" = 1 ] || log "atenção: /healthz ainda não está ok após 60 s; veja o que falha em /healthz e nos logs acima"
 
 base="http://localhost:$PORT"
-[ "$BIND_HOST" = 0.0.0.0 ] || base="http://$BIND_HOST:$PORT"
+case "$BIND_HOST" in 0.0.0.0 | :: | "[::]" | 127.0.0.1 | localhost) ;; *) base="http://$BIND_HOST:$PORT" ;; esac
 {
   echo
   printf '\033[1m  Plataforma no ar (modo %s)\033[0m\n' "$([ "$APP_MODE" = embedded ] && echo embutido || echo produção)"

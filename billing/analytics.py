@@ -13,7 +13,6 @@ It reads every app for billing's dashboard page and API, so in the layer contrac
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from django.utils import timezone
 from billing import metering, quotas
 from billing.models import DailyUsage, Tenant
 from chatbots.selectors import message_response_times
+from config import csv_safe
 from pedidos.selectors import pedido_confirmed_list
 
 logger = logging.getLogger(__name__)
@@ -257,7 +257,7 @@ def analytics_history(*, tenant: Tenant, days: int = 30, today: date | None = No
 def history_csv(rows: list[dict]) -> str:
     """The history as CSV text: a header of HISTORY_FIELDS, comma-separated, dot decimals."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+    writer = csv_safe.DictWriter(out, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: "" if v is None else v for k, v in row.items()})

@@ -4,12 +4,14 @@ One view class per provider path, all on `ProviderWebhookView`: it reads the raw
 the bot's provider authenticate and parse it (the contract in chatbots.providers.base), stores
 every record with `chatbots.inbound.store_events` (one INSERT; duplicates skipped by the
 database) and answers. Processing happens in Celery after commit. Every refusal stores
-nothing and answers `{"error": <reason>, "detail": <text>}`:
+nothing:
 
-* 413: body over WEBHOOK_MAX_BODY_BYTES;
-* 404: no bot for the request (the id in the URL, a token, a phone_number_id);
-* 401: authentication failed (signature, timestamp, secret, token);
-* 400: a body we cannot read.
+* 413: body over WEBHOOK_MAX_BODY_BYTES; 400: a bad Content-Length or a body we cannot
+  read (`{"error": <reason>, "detail": <text>}`), checked before any bot is looked up;
+* 401, always the same body (config.webhooks.unauthorized): no bot for the request (the id
+  in the URL, a token, a phone_number_id) or authentication failed (signature, timestamp,
+  secret, token). The reason is logged and counted (chatbot_webhook_rejected_total), never
+  answered: a different answer for a bot that does not exist lets anyone list them.
 
 Meta asks for a median answer under 250 ms and retries anything but 200 for up to 7 days
 (Meta: https://developers.facebook.com/docs/graph-api/webhooks/getting-started), so the
@@ -24,7 +26,6 @@ import logging
 from typing import ClassVar
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -36,6 +37,7 @@ from chatbots.models import Chatbot
 from chatbots.providers import evolution, meta_inbound, whaticket
 from chatbots.providers.base import Provider, WebhookRefused
 from chatbots.providers.registry import get_provider
+from config import webhooks as webhook_http
 
 logger = logging.getLogger(__name__)
 
@@ -58,22 +60,16 @@ BOT_FIELDS = (
 
 
 def read_body(request: HttpRequest) -> bytes:
-    """The raw body (signatures cover these exact bytes); 413 over the limit, by
-    Content-Length before reading a byte and by the bytes actually read."""
-    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    """The raw body under WEBHOOK_MAX_BODY_BYTES (config.webhooks.read_body: 400 for a bad
+    Content-Length, 413 over the limit), as a WebhookRefused."""
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    body = b""
-    if declared <= limit:  # otherwise refused before reading a byte
-        try:
-            body = request.body
-        except RequestDataTooBig:  # Django's own cap, DATA_UPLOAD_MAX_MEMORY_SIZE
-            declared = limit + 1
-    if declared > limit or len(body) > limit:
-        raise WebhookRefused(413, "too_large", f"body over {limit} bytes")
-    return body
+        return webhook_http.read_body(request, limit=settings.WEBHOOK_MAX_BODY_BYTES)
+    except webhook_http.BodyRefused as exc:
+        raise WebhookRefused(exc.status, exc.reason, exc.detail) from None
+
+
+# What a provider refuses with one of these is answered with the one 401 of every webhook.
+NOT_AUTHENTICATED = frozenset({401, 403, 404})
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -126,10 +122,10 @@ class ProviderWebhookView(View):
     def chatbot(self, request: HttpRequest, *, bot_id: int | None, body: bytes) -> Chatbot:
         """The bot the request is for, authenticated; WebhookRefused otherwise."""
         if bot_id is None:
-            raise WebhookRefused(404, "unknown_bot", "the URL must name the bot id")
+            raise WebhookRefused(401, "unknown_bot", "the URL must name the bot id")
         chatbot = _bots(self.provider_key).filter(pk=bot_id).first()
         if chatbot is None:
-            raise WebhookRefused(404, "unknown_bot", f"no {self.provider_key} bot {bot_id}")
+            raise WebhookRefused(401, "unknown_bot", f"no {self.provider_key} bot {bot_id}")
         self.provider.verify_request(chatbot, headers=request.headers, body=body, query=request.GET)
         return chatbot
 
@@ -137,8 +133,15 @@ class ProviderWebhookView(View):
         WEBHOOK_REJECTED.labels(provider=self.provider_key, reason=refusal.reason).inc()
         logger.info(
             "webhook refused",
-            extra={"provider": self.provider_key, "reason": refusal.reason},
+            extra={
+                "provider": self.provider_key,
+                "reason": refusal.reason,
+                "status": refusal.status,
+                "detail": refusal.detail,
+            },
         )
+        if refusal.status in NOT_AUTHENTICATED:
+            return webhook_http.unauthorized()
         return JsonResponse(
             {"error": refusal.reason, "detail": refusal.detail}, status=refusal.status
         )
@@ -157,11 +160,12 @@ class MetaWebhookView(ProviderWebhookView):
     POST, in this order (the Meta provider's `route_request` and `verify_routes` say more);
     every refusal stores nothing:
 
-    * 413 when the body is over WEBHOOK_MAX_BODY_BYTES (Meta's 3 MB);
+    * 413 when the body is over WEBHOOK_MAX_BODY_BYTES (Meta's 3 MB), 400 for a bad
+      Content-Length;
     * 400 when the body is not a JSON object or its entry/changes skeleton is broken;
-    * 404 when a `value.metadata.phone_number_id` of the batch matches no bot;
-    * 401 when `X-Hub-Signature-256` does not match the app secret of every bot the batch
-      names (a batch naming none: WHATSAPP_APP_SECRET, when set);
+    * 401 (the same answer for both) when a `value.metadata.phone_number_id` of the batch
+      matches no bot, or when `X-Hub-Signature-256` does not match the app secret of every
+      bot the batch names (a batch naming none: WHATSAPP_APP_SECRET, when set);
     * otherwise every message and status is stored once (duplicates skipped) and 200
       `{"status": "ok"}`, also for a batch with nothing to store (other objects of the
       same Meta app, fields we do not handle).
@@ -187,10 +191,13 @@ class WhaticketWebhookView(ProviderWebhookView):
     """`POST /webhook/whaticket[/<bot id>]` and `/api/chatbots/webhook/whaticket/[<bot id>/]`.
 
     Which bot, in order: the id in the URL; else `X-Webhook-Token`, matched against each
-    Whaticket bot's `provider_config.webhook_token`; else (the original single-URL set-up)
-    the Whaticket bot whose shared secret verifies the signature, tried on every active
-    Whaticket bot, which suits a handful of them: with more, use one of the first two.
-    Answers 202 `{"queued": true}` (the original system's contract).
+    Whaticket bot's `provider_config.webhook_token` (it must name exactly one); else (the
+    original single-URL set-up) the active Whaticket bot whose shared secret verifies the
+    signature, tried only when every active Whaticket bot belongs to ONE tenant: a request
+    is never checked against another tenant's secrets, so with Whaticket bots in several
+    tenants the URL must name the bot (or send the token). Every refusal of these is the
+    uniform 401 (config.webhooks), its reason logged. Answers 202 `{"queued": true}` (the
+    original system's contract).
     """
 
     provider_key = whaticket.PROVIDER
@@ -204,41 +211,55 @@ class WhaticketWebhookView(ProviderWebhookView):
         candidates = _bots(self.provider_key)
         token = (request.headers.get(whaticket.TOKEN_HEADER) or "").strip()
         if token:
-            # The token routes, it does not authenticate (the signature does), so it is
-            # kept in provider_config; still compared in constant time.
-            matches = [
-                bot
-                for bot in candidates.filter(provider_config__has_key="webhook_token")
-                if hmac.compare_digest(
-                    str(bot.provider_config.get("webhook_token") or "").encode(), token.encode()
-                )
-            ]
-            if not matches:
-                raise WebhookRefused(
-                    404, "unknown_bot", f"no Whaticket bot has this {whaticket.TOKEN_HEADER}"
-                )
-            if len(matches) > 1:
-                raise WebhookRefused(
-                    400,
-                    "ambiguous_token",
-                    "several bots share this token: use /webhook/whaticket/<bot id>",
-                )
-            self.provider.verify_request(matches[0], headers=request.headers, body=body)
-            return matches[0]
+            return self._by_token(request, candidates=candidates, token=token, body=body)
+        active = list(candidates.filter(active=True).order_by("pk"))
+        if not active:
+            raise WebhookRefused(401, "unknown_bot", "there is no active Whaticket bot")
+        if len({bot.tenant_id for bot in active}) > 1:
+            logger.warning(
+                "whaticket webhook without a bot id refused: Whaticket bots of several "
+                "tenants could match; point each Whaticket at /webhook/whaticket/<bot id> "
+                "or set its X-Webhook-Token",
+                extra={"chatbot_ids": [bot.pk for bot in active]},
+            )
+            raise WebhookRefused(
+                401, "ambiguous_tenant", "Whaticket bots of several tenants: name the bot"
+            )
         refusals: list[WebhookRefused] = []
-        for bot in candidates.filter(active=True).order_by("pk"):
+        for bot in active:
             try:
                 self.provider.verify_request(bot, headers=request.headers, body=body)
             except WebhookRefused as exc:
                 refusals.append(exc)
                 continue
             return bot
-        if not refusals:
-            raise WebhookRefused(404, "unknown_bot", "there is no active Whaticket bot")
         # A problem of the request itself (headers, stale timestamp) is the same for every
         # bot and says the most; then a wrong signature; a bot without a secret says least.
         rank = {"no_shared_secret": 2, "bad_signature": 1}
         raise min(refusals, key=lambda exc: rank.get(exc.reason, 0))
+
+    def _by_token(self, request: HttpRequest, *, candidates, token: str, body: bytes) -> Chatbot:
+        # The token routes, it does not authenticate (the signature does), so it is kept in
+        # provider_config; still compared in constant time.
+        matches = [
+            bot
+            for bot in candidates.filter(provider_config__has_key="webhook_token")
+            if hmac.compare_digest(
+                str(bot.provider_config.get("webhook_token") or "").encode(), token.encode()
+            )
+        ]
+        if not matches:
+            raise WebhookRefused(
+                401, "unknown_bot", f"no Whaticket bot has this {whaticket.TOKEN_HEADER}"
+            )
+        if len(matches) > 1:
+            raise WebhookRefused(
+                401,
+                "ambiguous_token",
+                "several bots share this token: use /webhook/whaticket/<bot id>",
+            )
+        self.provider.verify_request(matches[0], headers=request.headers, body=body)
+        return matches[0]
 
 
 class EvolutionWebhookView(ProviderWebhookView):

@@ -8,7 +8,6 @@ of CSV files (one per table) plus the JSON, for people who open it in a spreadsh
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import zipfile
@@ -23,6 +22,7 @@ from clientes.models import Cliente
 from compliance import audit
 from compliance.models import AuditLog, ConsentEvent
 from compliance.selectors import agenda_models, identity_check, person_clientes
+from config import csv_safe
 from pedidos.models import ItemPedido, Pedido
 
 CLIENTE_FIELDS = (
@@ -277,12 +277,14 @@ def _tables(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 def _csv(rows: list[dict[str, Any]]) -> bytes:
     """Excel-friendly for Brazil: UTF-8 with BOM (or accents break) and ";" between columns
-    (the comma is the decimal separator in pt-BR spreadsheets)."""
+    (the comma is the decimal separator in pt-BR spreadsheets). Text that a spreadsheet
+    would run as a formula (a customer's own name can be one) is written as text
+    (config.csv_safe)."""
     buffer = io.StringIO()
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
-    writer = csv.DictWriter(buffer, fieldnames=columns, delimiter=";", extrasaction="ignore")
+    writer = csv_safe.DictWriter(buffer, fieldnames=columns, delimiter=";", extrasaction="ignore")
     writer.writeheader()
     for row in rows:
         writer.writerow(

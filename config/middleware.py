@@ -7,6 +7,7 @@ import uuid
 
 from django.http import JsonResponse
 
+from config import webhooks
 from config.logging import request_id_var
 
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -43,4 +44,23 @@ class LivenessMiddleware:
     def __call__(self, request):
         if request.path == "/healthz/live" and request.method in ("GET", "HEAD"):
             return JsonResponse({"status": "ok"})
+        return self.get_response(request)
+
+
+class ContentLengthMiddleware:
+    """400 for a Content-Length that is not a whole number, on every path.
+
+    Django's `request.body` and django-prometheus's byte counter (the last middleware) call
+    int() on it, so a request with `Content-Length: abc` was a 500; a negative one was read
+    as an empty body. The rule and the answer are the webhooks' (config.webhooks).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            webhooks.declared_length(request)
+        except webhooks.BodyRefused as exc:
+            return webhooks.body_refused(exc)
         return self.get_response(request)

@@ -4,7 +4,8 @@ Two modes, same code, chosen by the environment:
 
 * embedded default: no DATABASE_URL and no REDIS_URL. SQLite (WAL), a Celery broker on the
   filesystem, a file-based cache. A SECRET_KEY and FIELD_ENCRYPTION_KEYS are generated on
-  first run and kept in `.env`, so a fresh clone starts with one command.
+  first run and kept in `.env`, so a fresh clone starts with one command. Those files are
+  owner-only and the web binds 127.0.0.1 unless BIND_HOST says otherwise (config/embedded.py).
 * production: DATABASE_URL (PostgreSQL) and REDIS_URL (broker + cache). Secrets have no
   defaults: a missing one stops the boot with a message naming it.
 
@@ -13,6 +14,7 @@ Every variable is documented in `.env.example`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -22,11 +24,15 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from config import embedded
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 ENV_FILE = Path(os.environ.get("DJANGO_ENV_FILE", BASE_DIR / ".env"))
 if ENV_FILE.exists():
+    # It holds secrets in both modes: owner-only, also when an older version wrote it.
+    embedded.tighten(ENV_FILE, embedded.PRIVATE_FILE)
     env.read_env(str(ENV_FILE))
 
 EMBEDDED = not env("DATABASE_URL", default="") and not env("REDIS_URL", default="")
@@ -54,9 +60,9 @@ def _embedded_secret(name: str, make) -> str:
     if value:
         return value
     value = make()
-    ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
-    with ENV_FILE.open("a", encoding="utf-8") as fh:
-        fh.write(f"\n# generated on first run by config/settings.py\n{name}={value}\n")
+    embedded.append_private(
+        ENV_FILE, f"\n# generated on first run by config/settings.py\n{name}={value}\n"
+    )
     os.environ[name] = value
     return value
 
@@ -81,13 +87,34 @@ for _key in FIELD_ENCRYPTION_KEYS:
             "print(Fernet.generate_key().decode())'"
         ) from None
 
-DEBUG = env.bool("DEBUG", default=EMBEDDED)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if EMBEDDED else ["localhost", "127.0.0.1"])
+# --- Address and DEBUG ------------------------------------------------------------------
+# Where the web server listens (gunicorn.conf.py and start_services.sh use the same value).
+# DEBUG pages show settings, paths and source to whoever gets an error: they are on by
+# default only in the embedded mode on a loopback address, and refused on any other.
+BIND_HOST = env("BIND_HOST", default="") or embedded.default_bind_host(embedded=EMBEDDED)
+DEBUG = env.bool("DEBUG", default=EMBEDDED and embedded.is_loopback(BIND_HOST))
+if DEBUG and not embedded.is_loopback(BIND_HOST):
+    raise ImproperlyConfigured(
+        f"DEBUG is on and the web server binds {BIND_HOST}, which other machines can reach: "
+        "debug pages would show them the settings and the code. Set DEBUG=False, or "
+        "BIND_HOST=127.0.0.1 to serve this machine only."
+    )
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS",
+    default=["localhost", "127.0.0.1", "[::1]"] if EMBEDDED else ["localhost", "127.0.0.1"],
+)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# Render sets the service's public host name; accept it without extra configuration.
-if env("RENDER_EXTERNAL_HOSTNAME", default=""):
-    ALLOWED_HOSTS.append(env("RENDER_EXTERNAL_HOSTNAME"))
-    CSRF_TRUSTED_ORIGINS.append(f"https://{env('RENDER_EXTERNAL_HOSTNAME')}")
+# Render and Replit set the service's public host names; accept them without extra
+# configuration. Replit: REPLIT_DEV_DOMAIN is the workspace's address, REPLIT_DOMAINS the
+# deployment's, comma-separated (https://docs.replit.com/replit-workspace/workspace-features/secrets).
+for _public_host in [
+    env("RENDER_EXTERNAL_HOSTNAME", default=""),
+    env("REPLIT_DEV_DOMAIN", default=""),
+    *env.list("REPLIT_DOMAINS", default=[]),
+]:
+    if _public_host.strip():
+        ALLOWED_HOSTS.append(_public_host.strip())
+        CSRF_TRUSTED_ORIGINS.append(f"https://{_public_host.strip()}")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -116,6 +143,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "config.middleware.RequestIdMiddleware",
+    # Before anything calls int() on it (Django, django-prometheus): a bad one is a 400.
+    "config.middleware.ContentLengthMiddleware",
     # Before anything reads the Host header: load balancers probe with internal host names.
     "config.middleware.LivenessMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -153,7 +182,10 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------------------
 if EMBEDDED:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # A new DATA_DIR is private; an existing one is left alone (it may be shared), and what
+    # matters inside it is made private one by one (config/embedded.py).
+    DATA_DIR.mkdir(mode=embedded.PRIVATE_DIR, parents=True, exist_ok=True)
+    embedded.sqlite_files(DATA_DIR / "db.sqlite3")
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -191,7 +223,9 @@ if REDIS_URL:
     }
 else:
     # A file cache is shared by the web, worker and beat processes of one machine, which the
-    # heartbeats and rate limits need; locmem would give each process its own.
+    # heartbeats and rate limits need; locmem would give each process its own. Django
+    # creates its files 0600 in a 0700 folder; one left by an older version is narrowed.
+    embedded.tighten(DATA_DIR / "cache", embedded.PRIVATE_DIR)
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
@@ -238,11 +272,13 @@ WHITENOISE_MANIFEST_STRICT = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Cookies only over HTTPS: always in production; in the embedded mode when it runs behind
+# an HTTPS proxy (.replit sets both), not on http://localhost.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not EMBEDDED)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not EMBEDDED)
 if not EMBEDDED:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    # Health checks from the platform's load balancer come over plain HTTP inside its network.
+    # Health checks and scrapes from inside the platform's network come over plain HTTP.
     SECURE_REDIRECT_EXEMPT = [r"^healthz", r"^metrics$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
@@ -313,8 +349,9 @@ if REDIS_URL:
     }
 else:
     _broker_dir = DATA_DIR / "broker"
+    embedded.private_dir(_broker_dir)  # messages carry task arguments
     for _sub in ("queue", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+        embedded.private_dir(_broker_dir / _sub)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -356,6 +393,20 @@ CELERY_QUEUE_BULK = "bulk"
 
 # --- Observability ----------------------------------------------------------------------
 PROMETHEUS_EXPORT_MIGRATIONS = False
+# /metrics lets in `Authorization: Bearer <METRICS_TOKEN>` or a direct connection from
+# METRICS_ALLOWED_IPS; with neither, loopback in the embedded mode and nobody in production
+# (config/metrics.py).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+try:
+    [ipaddress.ip_network(n.strip(), strict=False) for n in METRICS_ALLOWED_IPS]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {exc} (e.g. 10.0.0.5,10.0.0.0/24)") from None
+if 0 < len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN is under 32 characters; generate one with: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
 HEALTHZ_WORKER_MAX_AGE = env.int("HEALTHZ_WORKER_MAX_AGE", default=120)
 HEALTHZ_CHECK_WORKERS = env.bool("HEALTHZ_CHECK_WORKERS", default=True)
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

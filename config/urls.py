@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from chatbots.webhooks import WhaticketWebhookView
-from config import health
+from config import health, metrics
 
 
 class TokenObtainView(TokenObtainPairView):
@@ -36,5 +36,6 @@ urlpatterns = [
     re_path(r"^webhook/whaticket(?:/(?P<bot_id>\d+))?/?$", WhaticketWebhookView.as_view()),
     path("healthz", health.healthz, name="healthz"),
     path("healthz/live", health.live, name="healthz-live"),
-    path("", include("django_prometheus.urls")),
+    # django-prometheus's exporter, behind a token or an address allow-list (config.metrics).
+    path("metrics", metrics.metrics, name="prometheus-django-metrics"),
 ]

@@ -43,6 +43,7 @@ from agenda.models import Agendamento, Servico
 from billing.api.permissions import MEMBERS
 from billing.api.viewsets import TenantScopedViewSet
 from billing.models import Tenant
+from config import webhooks as webhook_http
 
 logger = logging.getLogger(__name__)
 
@@ -257,8 +258,12 @@ def _json(mensagem: str, code: int, **extra) -> JsonResponse:
 def cal_webhook(request: HttpRequest, tenant_slug: str | None = None) -> JsonResponse:
     """POST /api/agenda/webhook/cal/<tenant_slug>/ (or the X-Cal-Company header).
 
-    401 for a bad signature and 400 for an unreadable body, storing nothing; 200 otherwise,
-    also for repeats and events we do not handle (Cal.com needs no retry for those).
+    In this order, storing nothing when refused: 400 without a tenant in the path or the
+    header; 400 for a bad Content-Length and 413 over WEBHOOK_MAX_BODY_BYTES (before the
+    tenant is looked up, so the answer is the same for every slug); the uniform 401
+    (config.webhooks) for an unknown or inactive tenant, one without a webhook secret and a
+    bad signature alike, the reason logged; 400 for an unreadable body. 200 otherwise, also
+    for repeats and events we do not handle (Cal.com needs no retry for those).
     """
     slug = (tenant_slug or request.headers.get(CAL_TENANT_HEADER, "")).strip()
     if not slug:
@@ -267,21 +272,25 @@ def cal_webhook(request: HttpRequest, tenant_slug: str | None = None) -> JsonRes
             % {"h": CAL_TENANT_HEADER},
             400,
         )
+    try:
+        body = webhook_http.read_body(request, limit=settings.WEBHOOK_MAX_BODY_BYTES)
+    except webhook_http.BodyRefused as exc:
+        return webhook_http.body_refused(exc)
     tenant = Tenant.objects.filter(slug=slug, active=True).first()
     if tenant is None:
-        return _json(_("Empresa não encontrada."), 404)
-    tamanho = int(request.headers.get("Content-Length") or 0)
-    if tamanho > settings.WEBHOOK_MAX_BODY_BYTES:
-        return _json(_("Corpo grande demais."), 413)
+        logger.warning("cal.com webhook refused: no active tenant", extra={"tenant": slug[:64]})
+        return webhook_http.unauthorized()
     try:
         resultado = calcom_webhook.calcom_webhook_receive(
             tenant=tenant,
-            raw_body=request.body,
+            raw_body=body,
             assinatura=request.headers.get("X-Cal-Signature-256"),
         )
     except WebhookAssinaturaInvalida as exc:
-        logger.warning("cal.com webhook refused", extra={"tenant": tenant.slug})
-        return _json(exc.message, 401)
+        logger.warning(
+            "cal.com webhook refused", extra={"tenant": tenant.slug, "detail": exc.message}
+        )
+        return webhook_http.unauthorized()
     except WebhookInvalido as exc:
         return _json(exc.message, 400)
     return JsonResponse({"resultado": resultado})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 
@@ -26,6 +25,8 @@ from billing.api.serializers import (
     TenantProvisionedSerializer,
     TenantProvisionSerializer,
 )
+from config import csv_safe
+from config import webhooks as webhook_http
 
 logger = logging.getLogger(__name__)
 
@@ -42,25 +43,22 @@ class PaymentWebhookView(View):
     """`POST /api/billing/webhook/`: payment events in the provider-neutral shape
     (billing.webhooks; README "Webhook de pagamentos").
 
-    Refusals change nothing: 503 while BILLING_WEBHOOK_SECRET is unset, 413 over 256 KB, 401
-    for a missing/stale timestamp or a bad signature, 400 for a malformed event or an
-    unknown type, 404 for an unknown tenant. 200 otherwise, with the outcome: `applied`,
-    `duplicate` (the event id was seen), `stale` (older than an applied event) or
-    `no_subscription`.
+    Refusals change nothing: 400 for a bad Content-Length and 413 over 256 KB; 503 while
+    BILLING_WEBHOOK_SECRET is unset; the uniform 401 of every webhook (config.webhooks) for
+    a missing, stale or wrong signature, whatever tenant the request names; after the
+    signature, 400 for a malformed event or an unknown type and 404 for an unknown tenant
+    (only a holder of the secret gets that far). 200 otherwise, with the outcome:
+    `applied`, `duplicate` (the event id was seen), `stale` (older than an applied event)
+    or `no_subscription`.
     """
 
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest) -> JsonResponse:
         try:
-            length = int(request.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = 0
-        if length > webhooks.MAX_BODY_BYTES:
-            return self._refuse(413, "too_large", "The body is over 256 KB.")
-        body = request.body
-        if len(body) > webhooks.MAX_BODY_BYTES:
-            return self._refuse(413, "too_large", "The body is over 256 KB.")
+            body = webhook_http.read_body(request, limit=webhooks.MAX_BODY_BYTES)
+        except webhook_http.BodyRefused as exc:
+            return self._refuse(exc.status, exc.reason, exc.detail)
         timestamp = request.headers.get(webhooks.TIMESTAMP_HEADER, "")
         try:
             webhooks.signature_verify(
@@ -86,7 +84,9 @@ class PaymentWebhookView(View):
 
     def _refuse(self, status_code: int, code: str, detail: str) -> JsonResponse:
         PAYMENT_WEBHOOK.labels(outcome=code).inc()
-        logger.warning("payment webhook refused", extra={"reason": code})
+        logger.warning("payment webhook refused", extra={"reason": code, "detail": detail})
+        if status_code == 401:
+            return webhook_http.unauthorized()
         return JsonResponse({"error": code, "detail": detail}, status=status_code)
 
 
@@ -141,7 +141,7 @@ class CSVRenderer(BaseRenderer):
         if isinstance(data, dict) and "results" in data:
             return analytics.history_csv(data["results"]).encode(self.charset)
         out = io.StringIO()  # an error: keep it readable
-        writer = csv.writer(out)
+        writer = csv_safe.writer(out)
         for key, value in (data or {}).items():
             writer.writerow([key, value])
         return out.getvalue().encode(self.charset)

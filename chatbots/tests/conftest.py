@@ -41,3 +41,19 @@ def bot(tenant):
     from chatbots.tests.webhook_meta_support import create_bot
 
     return create_bot(tenant)
+
+
+@pytest.fixture
+def refusal_reasons(caplog):
+    """The reasons the webhook views logged for their refusals: the answer is the same 401
+    for every one (config.webhooks.unauthorized), so the tests read them where operators do."""
+    caplog.set_level("INFO", logger="chatbots.webhooks")
+
+    def reasons() -> list[str]:
+        return [
+            r.reason
+            for r in caplog.records
+            if r.name == "chatbots.webhooks" and hasattr(r, "reason")
+        ]
+
+    return reasons

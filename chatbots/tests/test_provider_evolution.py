@@ -125,18 +125,26 @@ def test_the_same_upsert_twice_is_stored_once(client, bot, queued):
 
 @pytest.mark.parametrize("secret, reason", [(None, "missing_secret"), ("errado", "bad_secret")])
 def test_a_missing_or_wrong_secret_header_is_refused_and_nothing_stored(
-    client, bot, queued, secret, reason
+    client, bot, queued, secret, reason, refusal_reasons
 ):
     response = evo.post(client, bot.pk, evo.upsert(text="oi"), secret=secret)
     assert response.status_code == 401
-    assert response.json()["error"] == reason
+    assert response.json()["error"] == "unauthorized"
+    assert refusal_reasons() == [reason]
     assert stored() == []
 
 
-def test_an_unknown_bot_or_a_bot_of_another_provider_is_404(client, bot, tenant, queued):
+def test_an_unknown_bot_or_a_bot_of_another_provider_gets_the_same_401(
+    client, bot, tenant, queued, refusal_reasons
+):
     stub = bots.chatbot_create(tenant=tenant, name="Stub", provider="stub")
-    assert evo.post(client, 999999, evo.upsert(text="oi")).status_code == 404
-    assert evo.post(client, stub.pk, evo.upsert(text="oi")).status_code == 404
+    answers = [
+        evo.post(client, 999999, evo.upsert(text="oi")),
+        evo.post(client, stub.pk, evo.upsert(text="oi")),
+        evo.post(client, bot.pk, evo.upsert(text="oi"), secret="errado"),
+    ]
+    assert {(a.status_code, a.content) for a in answers} == {(401, answers[0].content)}
+    assert refusal_reasons() == ["unknown_bot", "unknown_bot", "bad_secret"]
 
 
 def test_malformed_json_is_refused_with_400(client, bot, queued):

@@ -130,20 +130,23 @@ def test_a_group_message_is_acknowledged_and_not_stored(client, bot, queued):
 # --- Refused: nothing stored ----------------------------------------------------------------
 
 
-def test_a_wrong_signature_is_refused_with_401(client, bot, queued):
+def test_a_wrong_signature_is_refused_with_401(client, bot, queued, refusal_reasons):
     response = wt.post(client, wt.text_payload("oi"), secret="not-the-secret")
     assert response.status_code == 401
-    assert response.json()["error"] == "bad_signature"
+    assert response.json()["error"] == "unauthorized"
+    assert refusal_reasons() == ["bad_signature"]
     assert stored() == [] and queued == []
 
 
 # 30 s past the 300 s limit either way: a loaded machine takes seconds between the two clocks.
 @pytest.mark.parametrize("age", [330, -330, 3600])
-def test_a_stale_or_future_timestamp_is_refused_as_a_replay(client, bot, queued, age):
+def test_a_stale_or_future_timestamp_is_refused_as_a_replay(
+    client, bot, queued, age, refusal_reasons
+):
     old = int(timezone.now().timestamp()) - age
     response = wt.post(client, wt.text_payload("oi"), timestamp=old)  # correctly signed
     assert response.status_code == 401
-    assert response.json()["error"] == "stale_timestamp"
+    assert refusal_reasons() == ["stale_timestamp"]
     assert stored() == []
 
 
@@ -153,14 +156,14 @@ def test_a_timestamp_within_five_minutes_is_accepted(client, bot, queued):
 
 
 @pytest.mark.parametrize("drop", ["X-Timestamp", "X-Signature"])
-def test_missing_signature_headers_are_refused_with_401(client, bot, queued, drop):
+def test_missing_signature_headers_are_refused_with_401(client, bot, queued, drop, refusal_reasons):
     body = json.dumps(wt.text_payload("oi")).encode()
     headers = wt.signed_headers(body)
     headers.pop(drop)
     meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
     response = client.post(PATHS[0], data=body, content_type="application/json", **meta)
     assert response.status_code == 401
-    assert response.json()["error"] == "missing_signature"
+    assert refusal_reasons() == ["missing_signature"]
     assert stored() == []
 
 
@@ -188,17 +191,21 @@ def test_malformed_json_with_a_wrong_signature_is_refused_as_unauthenticated(cli
     assert response.status_code == 401
 
 
-def test_a_bot_without_a_shared_secret_accepts_nothing(client, tenant, queued):
+def test_a_bot_without_a_shared_secret_accepts_nothing(client, tenant, queued, refusal_reasons):
     lonely = bots.chatbot_create(tenant=tenant, name="Sem segredo", provider="whaticket")
     response = wt.post(client, wt.text_payload("oi"), path=f"/webhook/whaticket/{lonely.pk}")
     assert response.status_code == 401
-    assert response.json()["error"] == "no_shared_secret"
+    assert refusal_reasons() == ["no_shared_secret"]
 
 
-def test_an_unknown_bot_id_is_404(client, bot, queued):
-    assert (
-        wt.post(client, wt.text_payload("oi"), path="/webhook/whaticket/999999").status_code == 404
+def test_an_unknown_bot_id_gets_the_same_401_as_a_wrong_signature(client, bot, queued):
+    # 404 for a bot that does not exist would let anyone list the bots before any signature.
+    unknown = wt.post(client, wt.text_payload("oi"), path="/webhook/whaticket/999999")
+    forged = wt.post(
+        client, wt.text_payload("oi"), path=f"/webhook/whaticket/{bot.pk}", secret="chute"
     )
+    assert unknown.status_code == forged.status_code == 401
+    assert unknown.content == forged.content
 
 
 # --- Which bot ------------------------------------------------------------------------------
@@ -220,10 +227,12 @@ def test_the_webhook_token_picks_the_bot_on_the_single_url(client, bot, tenant, 
     assert [e.chatbot_id for e in stored()] == [other.pk]
 
     unknown = wt.post(client, wt.text_payload("oi"), headers={"X-Webhook-Token": "loja-z"})
-    assert unknown.status_code == 404
+    assert unknown.status_code == 401
 
 
-def test_a_webhook_token_that_does_not_match_the_bot_in_the_url_is_refused(client, bot, queued):
+def test_a_webhook_token_that_does_not_match_the_bot_in_the_url_is_refused(
+    client, bot, queued, refusal_reasons
+):
     bots.chatbot_update(
         chatbot=bot, provider_config={"base_url": "http://x", "webhook_token": "loja-a"}
     )
@@ -234,7 +243,7 @@ def test_a_webhook_token_that_does_not_match_the_bot_in_the_url_is_refused(clien
         headers={"X-Webhook-Token": "outra"},
     )
     assert response.status_code == 401
-    assert response.json()["error"] == "bad_token"
+    assert refusal_reasons() == ["bad_token"]
 
 
 def test_without_id_or_token_the_bot_whose_secret_verifies_gets_it(client, bot, tenant, queued):
@@ -248,6 +257,53 @@ def test_without_id_or_token_the_bot_whose_secret_verifies_gets_it(client, bot, 
     assert wt.post(client, wt.text_payload("oi")).status_code == 202
     assert sorted(e.chatbot_id for e in stored()) == sorted([other.pk, bot.pk])
     assert wt.post(client, wt.text_payload("oi"), secret="de-ninguem").status_code == 401
+
+
+def test_without_id_or_token_no_request_is_tried_against_another_tenants_secrets(
+    client, bot, other_tenant, queued, refusal_reasons
+):
+    elsewhere = bots.chatbot_create(
+        tenant=other_tenant,
+        name="Clínica",
+        provider="whaticket",
+        provider_config={"webhook_token": "clinica"},
+        provider_secrets={"shared_secret": "segredo-da-clinica"},
+    )
+
+    ambiguous = wt.post(client, wt.text_payload("oi"))  # signed with `bot`'s secret
+
+    assert ambiguous.status_code == 401
+    assert refusal_reasons() == ["ambiguous_tenant"]
+    assert stored() == []
+    # Naming the bot, by the URL or by its token, still works.
+    by_id = wt.post(client, wt.text_payload("oi"), path=f"/webhook/whaticket/{bot.pk}")
+    by_token = wt.post(
+        client,
+        wt.text_payload("oi"),
+        secret="segredo-da-clinica",
+        headers={"X-Webhook-Token": "clinica"},
+    )
+    assert (by_id.status_code, by_token.status_code) == (202, 202)
+    assert sorted(e.chatbot_id for e in stored()) == sorted([bot.pk, elsewhere.pk])
+
+
+def test_a_webhook_token_shared_by_two_bots_routes_nowhere(
+    client, bot, tenant, queued, refusal_reasons
+):
+    bots.chatbot_update(chatbot=bot, provider_config={"base_url": "http://x", "webhook_token": "t"})
+    bots.chatbot_create(
+        tenant=tenant,
+        name="Loja B",
+        provider="whaticket",
+        provider_config={"webhook_token": "t"},
+        provider_secrets={"shared_secret": wt.SHARED_SECRET},
+    )
+
+    response = wt.post(client, wt.text_payload("oi"), headers={"X-Webhook-Token": "t"})
+
+    assert response.status_code == 401
+    assert refusal_reasons() == ["ambiguous_token"]
+    assert stored() == []
 
 
 # --- The original system's HMAC example -----------------------------------------------------

@@ -85,7 +85,9 @@ def test_it_refuses_an_unknown_phone_number_id_and_logs_it(client, bot, queued, 
     with caplog.at_level("WARNING", logger="chatbots.providers.meta"):
         response = post(client, payload)
 
-    assert response.status_code == 404
+    # The same 401 as a wrong signature: a 404 would tell anyone which numbers have a bot.
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
     assert not InboundEvent.objects.exists()
     assert any(getattr(r, "phone_number_ids", None) == ["777666555"] for r in caplog.records)
 
@@ -195,7 +197,7 @@ def test_a_change_made_by_another_process_is_seen_after_the_ttl(
 
 def test_a_bot_created_after_a_refusal_gets_its_webhooks_at_once(client, tenant, queued):
     payload = envelope(messages_change(messages=[text_message("wamid.U1")]))
-    assert post(client, payload).status_code == 404  # unknown numbers are not remembered
+    assert post(client, payload).status_code == 401  # unknown numbers are not remembered
 
     Chatbot.objects.create(
         tenant=tenant,
@@ -217,5 +219,5 @@ def test_a_deleted_bot_is_forgotten_at_once(client, bot, queued):
 
     assert (
         post(client, envelope(messages_change(messages=[text_message("wamid.V2")]))).status_code
-        == 404
+        == 401
     )

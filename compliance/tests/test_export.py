@@ -156,3 +156,37 @@ def test_the_admin_action_downloads_the_zip(manager_client, people):
     document = json.loads(zipfile.ZipFile(io.BytesIO(response.content)).read("dados.json"))
     assert document["titular"][0]["cliente"]["nome"] == ANA[0]
     assert AuditLog.objects.filter(action="export", actor_type="user").exists()
+
+
+FORMULA_NAME = '=HYPERLINK("http://x","y")'
+
+
+def test_a_profile_name_that_is_a_formula_is_exported_as_text(key_client, chat_with, bot):
+    # The name comes from the customer's own WhatsApp profile, through the webhook.
+    customer = chat_with(bot, phone="5511987650003", name=FORMULA_NAME)
+    customer.text("oi")
+
+    response = key_client.post(
+        "/api/compliance/export/", {"phone": "5511987650003", "output": "zip"}, format="json"
+    )
+
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    raw = archive.read("clientes.csv").decode("utf-8").lstrip("\ufeff")
+    (row,) = list(csv.DictReader(io.StringIO(raw), delimiter=";"))
+    # A leading quote: spreadsheets show the cell as text instead of running it (OWASP).
+    assert row["nome"] == "'" + FORMULA_NAME
+    cells = [
+        value
+        for name in archive.namelist()
+        if name.endswith(".csv")
+        for record in csv.reader(
+            io.StringIO(archive.read(name).decode("utf-8").lstrip("\ufeff")), delimiter=";"
+        )
+        for value in record
+    ]
+    assert FORMULA_NAME in " ".join(cells)  # in clientes, mensagens, consentimento...
+    assert not [value for value in cells if value.startswith("=")]
+    # The JSON copy keeps the name exactly as the person wrote it.
+    document = json.loads(archive.read("dados.json"))
+    assert document["titular"][0]["cliente"]["nome"] == FORMULA_NAME

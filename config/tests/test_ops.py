@@ -111,10 +111,12 @@ def test_gunicorn_adds_up_every_workers_metrics_and_logs_json_with_the_request_i
     metrics_dir.mkdir()
     # A previous run's file: adding it up would corrupt (here: break) /metrics.
     (metrics_dir / "counter_99999.db").write_bytes(b"left over from a previous run")
+    token = secrets.token_urlsafe(32)
     env = _clean_env(
         tmp_path,
         PORT=str(port),
         BIND_HOST="127.0.0.1",
+        METRICS_TOKEN=token,
         WEB_CONCURRENCY="2",
         WEB_THREADS="2",
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
@@ -147,12 +149,13 @@ def test_gunicorn_adds_up_every_workers_metrics_and_logs_json_with_the_request_i
             _get(f"{base}/healthz/live")
         _get(f"{base}/api/clientes/5511987654321/", **{"X-Request-ID": "ops-test-1"})
 
-        status, metrics = _get(f"{base}/metrics")
+        unauthenticated, _ = _get(f"{base}/metrics")
+        status, metrics = _get(f"{base}/metrics", Authorization=f"Bearer {token}")
     finally:
         server.terminate()
         server.wait(timeout=30)
 
-    assert status == 200
+    assert (unauthenticated, status) == (401, 200)
     served = re.search(
         r"^django_http_requests_before_middlewares_total (\S+)$",
         metrics,
@@ -215,3 +218,41 @@ def test_a_broken_urlconf_is_logged_and_left_to_the_requests(settings):
     _gunicorn_hook("post_worker_init")(worker)  # does not raise: no boot loop
 
     assert worker.log.errors == ["could not load the URLconf before the first request"]
+
+
+def test_gunicorn_binds_loopback_unless_a_platform_or_bind_host_says_otherwise(
+    monkeypatch, tmp_path
+):
+    import runpy
+
+    # Kept apart from the test process (the file sets a default for it).
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    for name in ("BIND_HOST", "DATABASE_URL", "REDIS_URL", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+
+    def bind(**env: str) -> list[str]:
+        with monkeypatch.context() as m:
+            for name, value in env.items():
+                m.setenv(name, value)
+            return runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["bind"]
+
+    assert bind() == ["127.0.0.1:8000"]  # the embedded mode: this machine only
+    assert bind(DATABASE_URL="postgres://x/y") == ["0.0.0.0:8000"]  # Render, containers
+    assert bind(REDIS_URL="redis://x", BIND_HOST="127.0.0.1", PORT="9000") == ["127.0.0.1:9000"]
+
+
+def test_the_shipped_nginx_logs_paths_without_query_strings():
+    conf = (BASE_DIR / "deploy" / "nginx" / "chatbot.conf").read_text()
+    code = "\n".join(line.split("#", 1)[0] for line in conf.splitlines())
+    formats = dict(re.findall(r"log_format\s+(\S+)\s+((?:'[^']*'\s*)+);", code))
+    access_logs = re.findall(r"access_log\s+([^;]+);", code)
+
+    assert set(formats) == {"chatbot_noquery"}
+    line = formats["chatbot_noquery"]
+    assert "$uri" in line
+    # The request line, the raw URI, the arguments and the Referer all carry query strings.
+    for variable in ("$request", "$request_uri", "$args", "$query_string", "$http_referer"):
+        assert not re.search(re.escape(variable) + r"(?![A-Za-z0-9_])", line), variable
+    # Both servers log with it: none falls back to nginx's default ("$request").
+    assert code.count("server {") == len(access_logs) == 2
+    assert all(log.split()[-1] == "chatbot_noquery" for log in access_logs)

@@ -1,0 +1,89 @@
+"""/metrics (django-prometheus's exporter) for Prometheus only, never for the public.
+
+A scrape is let in by either:
+
+* `Authorization: Bearer <METRICS_TOKEN>` (Prometheus: `authorization: {credentials: ...}`
+  or `bearer_token` in the scrape config), compared in constant time;
+* a direct connection from an address in METRICS_ALLOWED_IPS (addresses or networks). A
+  request that came through a proxy (it carries X-Forwarded-For or Forwarded) is never let
+  in by address: behind nginx or Render's router every request arrives from the proxy's
+  own address, so the address says nothing about who asked.
+
+With neither set, the embedded mode lets in loopback connections (the operator's own
+machine) and production refuses everything: 403, naming the settings to set. A missing or
+wrong token is a 401 with `WWW-Authenticate: Bearer` (RFC 6750, section 3).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django_prometheus.exports import ExportToDjangoView
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+
+
+def _networks(values) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(v.strip(), strict=False) for v in values if v.strip()]
+
+
+def _allowed_networks():
+    configured = list(settings.METRICS_ALLOWED_IPS)
+    if not configured and not settings.METRICS_TOKEN and settings.EMBEDDED:
+        configured = list(LOOPBACK)
+    return _networks(configured)
+
+
+def _direct_address_allowed(request: HttpRequest) -> bool:
+    if request.META.get("HTTP_X_FORWARDED_FOR") or request.META.get("HTTP_FORWARDED"):
+        return False
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    if getattr(address, "ipv4_mapped", None):
+        address = address.ipv4_mapped
+    return any(address in network for network in _allowed_networks())
+
+
+def _bearer(request: HttpRequest) -> str:
+    scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else ""
+
+
+def _refused(status: int, text: str) -> HttpResponse:
+    response = HttpResponse(text + "\n", status=status, content_type="text/plain")
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+    return response
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    if _direct_address_allowed(request):
+        return ExportToDjangoView(request)
+    token = settings.METRICS_TOKEN
+    if token:
+        given = _bearer(request)
+        if given and hmac.compare_digest(given.encode(), token.encode()):
+            return ExportToDjangoView(request)
+        logger.warning("metrics refused: missing or wrong bearer token")
+        return _refused(401, "metrics: send Authorization: Bearer <METRICS_TOKEN>")
+    if settings.METRICS_ALLOWED_IPS:
+        logger.warning(
+            "metrics refused: address not in METRICS_ALLOWED_IPS",
+            extra={"remote_addr": request.META.get("REMOTE_ADDR", "")},
+        )
+        return _refused(403, "metrics: this address is not in METRICS_ALLOWED_IPS")
+    return _refused(
+        403, "metrics are off: set METRICS_TOKEN or METRICS_ALLOWED_IPS (see .env.example)"
+    )

@@ -1,0 +1,82 @@
+"""/metrics answers Prometheus (a bearer token or an allowed address), nobody else."""
+
+from __future__ import annotations
+
+import pytest
+
+TOKEN = "t" * 40
+
+
+@pytest.fixture
+def metrics_settings(settings):
+    settings.METRICS_TOKEN = ""
+    settings.METRICS_ALLOWED_IPS = []
+    settings.EMBEDDED = False
+    return settings
+
+
+def scrape(client, **extra):
+    return client.get("/metrics", **extra)
+
+
+def test_production_refuses_everyone_until_a_token_or_an_address_is_set(client, metrics_settings):
+    response = scrape(client)  # from 127.0.0.1, like every request through a local proxy
+
+    assert response.status_code == 403
+    assert "METRICS_TOKEN" in response.content.decode()
+
+
+def test_the_bearer_token_lets_prometheus_in(client, metrics_settings):
+    metrics_settings.METRICS_TOKEN = TOKEN
+
+    good = scrape(client, HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    wrong = scrape(client, HTTP_AUTHORIZATION="Bearer " + "x" * 40)
+    missing = scrape(client)
+    basic = scrape(client, HTTP_AUTHORIZATION=f"Basic {TOKEN}")
+
+    assert good.status_code == 200
+    assert "django_http_requests_before_middlewares_total" in good.content.decode()
+    assert [wrong.status_code, missing.status_code, basic.status_code] == [401, 401, 401]
+    assert missing["WWW-Authenticate"].startswith("Bearer")
+    assert "django_http" not in wrong.content.decode()
+
+
+def test_an_allowed_address_scrapes_directly_without_a_token(client, metrics_settings):
+    metrics_settings.METRICS_ALLOWED_IPS = ["10.0.0.0/24", "2001:db8::7"]
+
+    inside = scrape(client, REMOTE_ADDR="10.0.0.5")
+    ipv6 = scrape(client, REMOTE_ADDR="2001:db8::7")
+    outside = scrape(client, REMOTE_ADDR="203.0.113.9")
+
+    assert [inside.status_code, ipv6.status_code, outside.status_code] == [200, 200, 403]
+
+
+def test_a_request_through_a_proxy_is_never_let_in_by_its_address(client, metrics_settings):
+    # Behind nginx or Render's router the socket's address is the proxy's own.
+    metrics_settings.METRICS_ALLOWED_IPS = ["127.0.0.1"]
+
+    proxied = scrape(client, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    forwarded = scrape(client, REMOTE_ADDR="127.0.0.1", HTTP_FORWARDED="for=203.0.113.9")
+    direct = scrape(client, REMOTE_ADDR="127.0.0.1")
+
+    assert [proxied.status_code, forwarded.status_code, direct.status_code] == [403, 403, 200]
+
+
+def test_a_proxied_scrape_with_the_token_is_let_in(client, metrics_settings):
+    metrics_settings.METRICS_TOKEN = TOKEN
+    metrics_settings.METRICS_ALLOWED_IPS = ["127.0.0.1"]
+
+    response = scrape(
+        client, HTTP_X_FORWARDED_FOR="203.0.113.9", HTTP_AUTHORIZATION=f"Bearer {TOKEN}"
+    )
+
+    assert response.status_code == 200
+
+
+def test_the_embedded_mode_answers_this_machine_only_by_default(client, metrics_settings):
+    metrics_settings.EMBEDDED = True
+
+    local = scrape(client, REMOTE_ADDR="127.0.0.1")
+    lan = scrape(client, REMOTE_ADDR="192.168.0.20")
+
+    assert [local.status_code, lan.status_code] == [200, 403]
