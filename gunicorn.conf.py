@@ -20,6 +20,7 @@ enough even when a launcher forgot to set it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -114,6 +115,7 @@ class JsonLogger(glogging.Logger):
     def access(self, resp, req, environ, request_time):
         if not self.access_log_enabled:
             return
+        from config.client_ip import client_ip_from_meta
         from config.logging import mask
 
         status = str(resp.status).split(None, 1)[0]
@@ -133,6 +135,10 @@ class JsonLogger(glogging.Logger):
         }
         if headers.get("x-request-id"):
             doc["request_id"] = headers["x-request-id"]
+        # The client behind our proxies, by the rule of every other reader (NUM_PROXIES);
+        # left out when the app (and so its settings) did not load.
+        with contextlib.suppress(Exception):
+            doc["client_ip"] = client_ip_from_meta(environ)
         try:
             self.access_log.info(json.dumps(doc, ensure_ascii=False))
         except Exception:  # a log line must never break a response

@@ -42,7 +42,9 @@ KNOWN_ACTIONS = [
     ("erase", gettext_lazy("Apagamento LGPD")),
     ("consent.opt_out", gettext_lazy("Saiu das mensagens")),
     ("consent.opt_in", gettext_lazy("Voltou às mensagens")),
-    ("login", gettext_lazy("Login no painel")),
+    ("login", gettext_lazy("Login (painel ou API)")),
+    ("login.failed", gettext_lazy("Login recusado")),
+    ("login.locked", gettext_lazy("Login bloqueado (muitas tentativas)")),
     ("tenant.create", gettext_lazy("Empresa criada")),
     ("subscription.start", gettext_lazy("Assinatura iniciada/alterada")),
 ]

@@ -18,7 +18,6 @@ message texts ("[omitido]").
 from __future__ import annotations
 
 import contextvars
-import ipaddress
 import logging
 import re
 from collections.abc import Iterator
@@ -29,11 +28,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models, transaction
 from django.http import HttpRequest
 
 from compliance.models import AuditLog
+from config.client_ip import client_ip
 from config.fields import EncryptedTextField
 from config.logging import request_id_var
 
@@ -158,19 +158,9 @@ def actor_from_request(request: HttpRequest) -> Actor:
 
 
 def ip_from_request(request: HttpRequest) -> str:
-    """The client's address. Behind N trusted proxies (AUDIT_TRUSTED_PROXY_COUNT), the Nth
-    address from the right of X-Forwarded-For; anything left of it is client-supplied."""
-    proxies = getattr(settings, "AUDIT_TRUSTED_PROXY_COUNT", 0)
-    candidate = request.META.get("REMOTE_ADDR", "")
-    if proxies > 0:
-        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        hops = [h for h in hops if h]
-        if len(hops) >= proxies:
-            candidate = hops[-proxies]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return ""
+    """The client's address, by the project's one rule (config.client_ip: NUM_PROXIES,
+    CLIENT_IP_HEADER); "" when unreadable."""
+    return client_ip(request)
 
 
 # --- Snapshots and diffs -----------------------------------------------------------------
@@ -441,25 +431,102 @@ class AuditedViewSetMixin:
         )
 
 
-# --- Admin logins ------------------------------------------------------------------------
+# --- Logins (admin and API) -------------------------------------------------------------
+#
+# Django's own events (no service of ours runs): user_logged_in and user_login_failed, and
+# django-axes' user_locked_out, connected in compliance.apps. Each entry goes to every tenant
+# the account works for (so each tenant's log shows it), or to no tenant when no account has
+# that username. Passwords never reach them: Django masks them in the signal's credentials
+# and only the username, masked, is kept.
 
 
-def on_user_logged_in(sender, request, user, **kwargs) -> None:
-    """One entry per tenant the user works for (so each tenant's log shows it)."""
+def mask_identity(value: str | None) -> str:
+    """A typed username as the log keeps it: enough to recognise, not to reuse (people type
+    their password in the username box). "maria@padaria.com" -> "m***@p***.com"."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    local, at, domain = value.partition("@")
+    if not at:
+        return value[:2] + "***"
+    name, dot, suffix = domain.rpartition(".")
+    domain = (name[:1] + "***" + dot + suffix[:10]) if dot else domain[:1] + "***"
+    return local[:1] + "***@" + domain
+
+
+def _account_named(username: str | None):
+    if not username:
+        return None
+    User = get_user_model()
+    lookup = {f"{User.USERNAME_FIELD}__iexact": username.strip()}
+    return User._default_manager.filter(**lookup).order_by("pk").first()
+
+
+def _login_tenant_ids(user) -> list[int | None]:
     from billing.models import Membership
 
-    tenant_ids = list(
+    if user is None:
+        return [None]
+    return list(
         Membership.objects.filter(user=user, tenant__active=True).values_list(
             "tenant_id", flat=True
         )
     ) or [None]
+
+
+def _login_record(request, *, action: str, actor, user, changes: dict) -> None:
     ip = ip_from_request(request) if request is not None else ""
-    for tenant_id in tenant_ids:
+    path = getattr(request, "path", "")[:200]
+    for tenant_id in _login_tenant_ids(user):
         record_quietly(
             tenant=tenant_id,
-            actor=user,
-            action="login",
-            object_type=user._meta.label_lower,
-            object_id=str(user.pk),
+            actor=actor,
+            action=action,
+            object_type=user._meta.label_lower if user is not None else "",
+            object_id=str(user.pk) if user is not None else "",
+            changes={"path": path, **changes},
             ip=ip,
         )
+
+
+def on_user_logged_in(sender, request, user, **kwargs) -> None:
+    _login_record(request, action="login", actor=user, user=user, changes={})
+
+
+def on_user_login_failed(sender, credentials=None, request=None, **kwargs) -> None:
+    """A wrong username or password (or a refused login of a locked-out account)."""
+    if request is None:  # authenticate() outside a request (a script): nobody to record
+        return
+    if getattr(request, "axes_locked_out", False) and (
+        getattr(request, "axes_failures_since_start", None) is None
+    ):
+        # Refused because of a lockout, without being counted: the lockout itself is in the
+        # log, and an attacker who keeps trying must not fill it with one entry per try.
+        return
+    username = (credentials or {}).get(get_user_model().USERNAME_FIELD)
+    username = username if isinstance(username, str) else ""
+    _login_record(
+        request,
+        action="login.failed",
+        actor=system_actor("anonymous"),
+        user=_account_named(username),
+        changes={"username": mask_identity(username)},
+    )
+
+
+def on_user_locked_out(sender, request=None, username=None, ip_address=None, **kwargs) -> None:
+    """django-axes' user_locked_out: a username or an address reached the failure limit.
+
+    Axes sends it again for every attempt refused during the lockout; only the failure that
+    reached the limit (the one axes counted) is recorded.
+    """
+    failures = getattr(request, "axes_failures_since_start", None)
+    if request is None or failures is None:
+        return
+    _login_record(
+        request,
+        action="login.locked",
+        actor=system_actor("anonymous"),
+        user=_account_named(username),
+        changes={"username": mask_identity(username), "failures": failures},
+    )

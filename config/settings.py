@@ -127,6 +127,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "rest_framework_api_key",
+    "rest_framework_simplejwt.token_blacklist",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -159,6 +161,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, as django-axes asks: turns a locked-out admin login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -241,6 +245,46 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# django-axes first: it refuses a locked-out username or address before any password is
+# checked, then Django's own backend logs people in.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Client address and login lockout ---------------------------------------------------
+# Proxies of ours in front of the web process that append to X-Forwarded-For: the shipped
+# nginx (deploy/nginx) and Docker Compose behind it are 1; a direct bind (the embedded
+# mode) is 0. One rule for every reader of the client's address: config/client_ip.py.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0 if EMBEDDED else 1)
+# A header that the edge overwrites with the client's address on every request, used
+# before X-Forwarded-For. Render puts Cloudflare and its own proxies in front (X-Forwarded-
+# For arrives with three appended addresses, https://github.com/arcjet/arcjet-js/issues/5411)
+# and Cloudflare sets CF-Connecting-IP
+# (https://developers.cloudflare.com/fundamentals/reference/http-headers/), so that is the
+# default there. Never name a header that clients can send through to us.
+CLIENT_IP_HEADER = env(
+    "CLIENT_IP_HEADER",
+    default="CF-Connecting-IP" if env("RENDER_EXTERNAL_HOSTNAME", default="") else "",
+)
+# Admin login and API token endpoint (README "Login e bloqueio", config/logins.py): this
+# many failures of one username, or from one address, within the cool-off lock it out until
+# the cool-off has passed since its latest counted failure. Stored in the database (axes'
+# AccessAttempt), the same on PostgreSQL and on the embedded SQLite.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks, each on its own
+# Tries refused during a lockout are not counted: the time announced is when it ends.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_limit_key"
+AXES_USERNAME_CALLABLE = "config.logins.login_username"
+AXES_LOCKOUT_CALLABLE = "config.logins.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# Successful logins are in the audit log (compliance.audit); axes' own access log would also
+# open a session for every API login.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # no start-up banner on every command; failures are still logged
 
 # --- Internationalisation ---------------------------------------------------------------
 LANGUAGE_CODE = "pt-br"
@@ -309,13 +353,23 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "billing.api.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
+    # Counting by config.client_ip's address; NUM_PROXIES for any stock DRF throttle too.
+    "DEFAULT_THROTTLE_CLASSES": ["billing.api.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": env("API_TOKEN_THROTTLE", default="20/min")},
+    "NUM_PROXIES": NUM_PROXIES,
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Each refresh answers a new refresh token and blacklists the one used; logout and a
+    # password change blacklist too (billing/api/auth.py).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Access tokens carry a hash of the password hash: a new password refuses them at once.
+    "CHECK_REVOKE_TOKEN": True,
+    # The token view sends user_logged_in, which moves last_login.
+    "UPDATE_LAST_LOGIN": False,
 }
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
 SPECTACULAR_SETTINGS = {
@@ -526,9 +580,6 @@ RETENTION_RAW_WEBHOOK_DAYS = env.int("RETENTION_RAW_WEBHOOK_DAYS", default=30)
 # Marco Civil da Internet, art. 15: access records are kept for at least 6 months.
 RETENTION_AUDIT_DAYS = max(env.int("RETENTION_AUDIT_DAYS", default=730), 180)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
-# Behind N reverse proxies that append to X-Forwarded-For (Render, nginx: 1), the audit log
-# takes the client's IP from there; 0 trusts only the socket's address.
-AUDIT_TRUSTED_PROXY_COUNT = env.int("AUDIT_TRUSTED_PROXY_COUNT", default=0)
 # Reactivation: local hour of the daily run, inactivity and cool-down (days; per bot in
 # Chatbot.options reactivation_inactive_days / reactivation_cooldown_days), sends per bot
 # and run, and the pace of its sends (never above the number's own messages_per_second).

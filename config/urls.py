@@ -1,21 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from billing.api import auth
 from chatbots.webhooks import WhaticketWebhookView
 from config import health, metrics
 
-
-class TokenObtainView(TokenObtainPairView):
-    """Staff login for the API; throttled, since it accepts passwords."""
-
-    throttle_scope = "token"
-
-
 api_patterns = [
-    path("auth/token/", TokenObtainView.as_view(), name="token_obtain_pair"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
+    # Staff sessions: log in, refresh (rotating), log out (billing/api/auth.py).
+    path("auth/token/", auth.TokenObtainView.as_view(), name="token_obtain_pair"),
+    path("auth/token/refresh/", auth.TokenRefreshView.as_view(), name="token_refresh"),
+    path("auth/logout/", auth.LogoutView.as_view(), name="token_logout"),
     path("clientes/", include("clientes.api.urls")),
     path("pedidos/", include("pedidos.api.urls")),
     path("chatbots/", include("chatbots.urls")),

@@ -245,7 +245,8 @@ def test_a_job_records_itself_as_the_actor(tenant):
 def test_the_client_ip_comes_from_x_forwarded_for_only_behind_trusted_proxies(
     key_client, settings, db
 ):
-    settings.AUDIT_TRUSTED_PROXY_COUNT = 1
+    settings.NUM_PROXIES = 1
+    settings.CLIENT_IP_HEADER = ""
     key_client.post(
         "/api/clientes/",
         {"nome": "Eva"},
