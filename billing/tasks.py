@@ -49,3 +49,14 @@ def bulk_alert_webhook(self, alert_id: int) -> bool:
             logger.warning("alert webhook failed", extra={"alert_id": alert_id})
             return False  # eager (tests, embedded): no waiting retries; the error is stored
         raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from exc
+
+
+@shared_task(name="billing.tasks.flush_expired_tokens")
+def flush_expired_tokens() -> int:
+    """Delete API refresh tokens past their expiry (and their blacklist rows): simplejwt keeps
+    every token it issued until someone removes it, and they are useless once expired."""
+    from django.utils import timezone
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    deleted, _per_model = OutstandingToken.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted

@@ -41,6 +41,11 @@ SCHEDULE: dict[str, dict] = {
         "every": 5 * 60,
         "queue": "bulk",
     },
+    # Expired API refresh tokens (simplejwt keeps every issued one): daily, 04:10.
+    "billing.flush_expired_tokens": {
+        "task": "billing.tasks.flush_expired_tokens",
+        "crontab": {"minute": "10", "hour": "4"},
+    },
     # LGPD retention: blank old message texts, delete old raw webhooks and audit entries
     # (compliance issue). Weekly, Sunday 03:30, when traffic is lowest.
     "compliance.retention": {
