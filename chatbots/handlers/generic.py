@@ -428,6 +428,12 @@ class QuestionHandler(Handler):
     def referenced_steps(cls, config: dict[str, Any]) -> list[str]:
         return [config["next"]] if config.get("next") else []
 
+    @classmethod
+    def takes_free_text(cls, config: dict[str, Any]) -> bool:
+        """A text or pattern question takes anything typed ("oi" may be the answer); a
+        number, e-mail, phone or date question does not, so a greeting there is one."""
+        return config.get("type", "text") in ("text", "regex")
+
     def enter(self, ctx: Context) -> Reply:
         return Reply(messages=[wa.Text(body=ctx.config["text"])])
 
