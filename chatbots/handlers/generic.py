@@ -267,7 +267,12 @@ class MessageHandler(Handler):
         )
 
     def handle(self, ctx: Context) -> Reply:
-        return self.enter(ctx)
+        # A message that stays expects no answer: whatever is typed here is free text it did
+        # not expect (a question is answered, the way out named; chatbots.interceptors
+        # .understanding), and the text is said again.
+        reply = self.enter(ctx)
+        reply.not_understood = True
+        return reply
 
 
 # --- Question ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from chatbots.models import Conversation, KnowledgeEntry
+from chatbots.models import BusinessProfile, Conversation, KnowledgeEntry
 from clientes.models import Cliente
 from pedidos.models import ItemPedido, Pedido
 from pedidos.status import StatusPedido
@@ -278,3 +278,18 @@ def test_a_question_mid_step_is_answered_from_the_knowledge_then_the_step_again(
     assert answer.text == "Entregamos no bairro todo. 🛵"
     assert menu.type == "buttons" and "Como posso ajudar" in menu.text
     assert chat.conversation.current_step == "inicio"
+
+
+def test_a_question_at_a_step_that_only_says_something_is_answered_then_said_again(
+    chat_with, menu_bot, tenant
+):
+    BusinessProfile.objects.create(tenant=tenant, address="Rua das Flores, 100")
+    chat = chat_with(menu_bot)
+    chat.text("oi")
+    chat.tap("info", "Horário e endereço")
+
+    answer, again = chat.text("qual o endereço?")
+
+    assert answer.text == "Estamos em: Rua das Flores, 100"
+    assert "segunda a sábado" in again.text
+    assert chat.conversation.current_step == "informacoes"
