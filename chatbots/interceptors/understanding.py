@@ -21,8 +21,8 @@ of that as its answer, but for a message that is only a request for a person.
 After the step, two hooks of the engine (chatbots.engine):
 
 * `opening_reply`: a new conversation's first message, after the flow's greeting. A question
-  is answered: by the assistant where it answers this bot's free text, else from what the
-  business told us (chatbots.ai.knowledge: its knowledge entries, opening hours, address,
+  is answered: by the assistant where it answers this bot's free text and a model can be
+  called, else from what the business told us (chatbots.ai.knowledge: its knowledge entries, opening hours, address,
   prices), else a person is called to answer it. Never just the greeting.
 * `after_step`: free text the step did not understand (`Reply.not_understood`) is answered
   the same way (the assistant with "ai_fallback", else the business's own answer, then the
@@ -192,8 +192,8 @@ def opening_reply(ctx: Context) -> Reply | None:
     ("oi", "1", or text that asks nothing)."""
     if not _typed(ctx) or takes_free_text(ctx):
         return None
-    if assistant_in_use(ctx.chatbot, ctx.step):
-        return assistant.opening_reply(ctx)
+    if assistant_in_use(ctx.chatbot, ctx.step) and assistant.model_usable(ctx.chatbot.tenant):
+        return assistant.opening_reply(ctx)  # the model's answer follows (queue llm)
     answer = _business_answer(ctx)
     if answer:
         return Reply(messages=[wa.Text(body=answer)])

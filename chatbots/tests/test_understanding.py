@@ -15,6 +15,7 @@ from chatbots.models import BusinessProfile, Conversation, KnowledgeEntry
 from clientes.models import Cliente
 from pedidos.models import ItemPedido, Pedido
 from pedidos.status import StatusPedido
+from tests.conversation import bot_said
 from tests.factories import CategoriaFactory, ChatbotFactory, ProdutoFactory, StepFactory
 
 SECRET = "understanding-test-secret"
@@ -293,3 +294,23 @@ def test_a_question_at_a_step_that_only_says_something_is_answered_then_said_aga
     assert answer.text == "Estamos em: Rua das Flores, 100"
     assert "segunda a sábado" in again.text
     assert chat.conversation.current_step == "informacoes"
+
+
+def test_a_first_question_on_an_assistant_bot_without_a_model_is_answered_or_handed_over(
+    chat_with, settings, tenant
+):
+    from chatbots.tests.ai_support import assistant_bot, padaria_data
+
+    settings.GEMINI_API_KEY = ""
+    padaria_data(tenant)
+    bot = assistant_bot(tenant)
+
+    chat_with(bot).text("vocês abrem domingo?")
+    bicycle = chat_with(bot, phone="5511977776666")
+    bicycle.text("vocês vendem bicicleta elétrica?")
+
+    said = [m.text for m in bot_said(bot)]
+    assert said[0].startswith("Pode perguntar!")
+    assert said[1] == "Aos domingos abrimos das 8h às 12h."
+    assert bicycle.texts[-1].startswith("Essa eu vou deixar para a nossa equipe responder")
+    assert bicycle.conversation.status == Conversation.Status.WAITING
