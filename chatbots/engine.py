@@ -24,9 +24,10 @@ from prometheus_client import Counter
 
 from billing import metering
 from chatbots import echoes, inbound, numbered
-from chatbots.ai import assistant, intent
+from chatbots.ai import intent
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.registry import HandlerNotFound, load_handler
+from chatbots.interceptors import understanding
 from chatbots.interceptors.registry import run as run_interceptors
 from chatbots.models import Chatbot, Conversation, InboundEvent, Message, Step
 from chatbots.outbox import queue
@@ -279,18 +280,17 @@ class Flow:
                 self._goto(self._step(reply.next_step), out)
         elif current is None:
             # A new conversation (or its step was removed): greet with the first step, and
-            # answer the question the customer may have opened with (the assistant).
+            # answer the question the customer may have opened with.
             self._goto(self.first_step(), out)
             entered = self.steps.get(self.conversation.current_step)
             if entered is not None and self.conversation.status == Conversation.Status.BOT:
-                opening = assistant.opening_reply(self.context(entered, message))
+                opening = understanding.opening_reply(self.context(entered, message))
                 if opening is not None:
                     self._apply(opening, out)
         else:
             ctx = self.context(current, message)
-            reply = self._handler(current).handle(ctx)
-            if reply.not_understood:  # free text the step did not expect: maybe the assistant
-                reply = assistant.not_understood_reply(ctx, reply)
+            # Free text the step did not expect: the assistant, the business's answer, a way out.
+            reply = understanding.after_step(ctx, self._handler(current).handle(ctx))
             self._apply(reply, out)
             if reply.next_step and not (reply.end or reply.handoff):
                 self._goto(self._step(reply.next_step), out)

@@ -525,7 +525,9 @@ CHATBOT_HANDLER_MODULES = env.list("CHATBOT_HANDLER_MODULES", default=[])
 # Rules run on every customer message before the current step, in this order; the first that
 # answers handles the message (contract: chatbots/interceptors/base.py). Opt-out comes first
 # (LGPD: a "SAIR" is honoured wherever the customer is), then a person attending keeps the
-# bot quiet, then "menu"; the plan's quota also gates that restart.
+# bot quiet, then "menu"; the plan's quota also gates that restart. What no flow's own rule
+# took is then understood (chatbots.interceptors.understanding): a person asked for, a
+# greeting (the menu again), an order's status, an intent that starts a flow.
 CHATBOT_INTERCEPTORS = [
     "chatbots.interceptors.consent.OptOutKeywords",
     "chatbots.interceptors.core.HumanHandoff",
@@ -535,7 +537,11 @@ CHATBOT_INTERCEPTORS = [
     "chatbots.interceptors.core.UnsupportedMessage",
     "chatbots.handlers.pedidos.CatalogOrder",
     "chatbots.ai.interceptors.AssistantButtons",
+    "chatbots.interceptors.understanding.PersonRequest",
     "chatbots.ai.interceptors.AssistantPersonOffer",
+    "chatbots.interceptors.understanding.Greeting",
+    "chatbots.interceptors.order_status.OrderStatus",
+    "chatbots.interceptors.understanding.FlowIntent",
 ]
 CAL_API_BASE_URL = env("CAL_API_BASE_URL", default="https://api.cal.com")
 CAL_DEFAULT_DAYS_AHEAD = env.int("CAL_DEFAULT_DAYS_AHEAD", default=14)

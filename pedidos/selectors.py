@@ -87,3 +87,14 @@ def pedido_confirmed_list(*, tenant: Tenant) -> QuerySet[Pedido]:
     """Orders confirmed and still standing (confirmed, preparing, out for delivery or
     delivered): the ones that count as sales."""
     return Pedido.objects.filter(tenant=tenant, status__in=list(RESERVA_ESTOQUE))
+
+
+def pedido_get_latest(*, tenant: Tenant, cliente: Cliente) -> Pedido | None:
+    """The customer's most recent order past the cart (confirmed, on its way, delivered or
+    cancelled), for "cadê meu pedido?"; None when they never ordered."""
+    return (
+        Pedido.objects.filter(tenant=tenant, cliente=cliente)
+        .exclude(status=StatusPedido.RASCUNHO)
+        .order_by("-criado_em", "-id")
+        .first()
+    )

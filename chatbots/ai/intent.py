@@ -46,8 +46,11 @@ class Guess:
 
 
 UNKNOWN = Guess("", "")
+# Rules a flow acts on (chatbots.handlers.intents): an order, booking, changing or seeing an
+# appointment, an order's status; and opting out in words (chatbots.interceptors.consent).
+FLOW_RULES = frozenset({"pedido", "agenda", "agenda_change", "meu_horario", "status"})
 SETTLED_RULES = frozenset(
-    {"greeting", "option", "menu", "thanks", "ack", "humano", "pedido", "agenda"}
+    {"greeting", "option", "menu", "thanks", "ack", "humano", "optout", *FLOW_RULES}
 )
 
 
@@ -95,10 +98,75 @@ _AGENDA = _words(
     r"agendar",
     r"agendamento",
     r"marcar (?:um |uma )?(?:horario|consulta|hora|atendimento|avaliacao|sessao)",
+    # "quero marcar um corte amanhã": the service is the business's word, not ours.
+    r"(?:quero|queria|gostaria de|preciso|posso|podemos|pode|vou|da pra|da para) marcar",
+    r"marcar (?:um|uma|pra|para)",
+)
+# Moving or cancelling an appointment: the agenda's "Meu horário" has those buttons.
+_AGENDA_CHANGE = _words(
     r"reagendar",
     r"remarcar",
     r"desmarcar",
-    r"cancelar (?:o |meu |minha )?(?:horario|consulta|agendamento)",
+    r"(?:cancelar|mudar|trocar) (?:o |meu |minha |a )?(?:horario|consulta|agendamento|sessao)",
+)
+_MEU_HORARIO = _words(
+    r"meu (?:proximo )?(?:horario|agendamento)",
+    r"minha (?:proxima )?(?:consulta|sessao|reserva)",
+    r"(?:ver|saber) (?:o |meu )?horario marcado",
+)
+# "cadê meu pedido?": the customer's last order and its status (not a new order).
+_STATUS = _words(
+    r"cade (?:o |a )?(?:meu |minha )?(?:pedido|encomenda|entrega|lanche|comida)",
+    r"(?:status|situacao|andamento|previsao) d[oa] (?:meu |minha )?(?:pedido|encomenda|entrega)",
+    r"acompanhar (?:o |a |meu |minha )?(?:pedido|encomenda|entrega)",
+    r"onde (?:esta|ta|anda) (?:o |a )?(?:meu |minha )?(?:pedido|encomenda|entrega)",
+    r"(?:como|como que) (?:esta|ta) (?:o |meu )?pedido",
+    r"pedido (?:ja )?(?:saiu|esta pronto|ta pronto|esta a caminho|ta a caminho)",
+    r"ja saiu (?:o |meu )?pedido",
+)
+_STATUS_ONLY = re.compile(r"^(?:e |e o |o |sobre o )?meu (?:ultimo )?pedido$")
+# Opting out in words, as SAIR does (compliance.consent): specific phrases only, so an order
+# note ("não quero cebola") or "não quero mais receber o pedido" is never one.
+_OPTOUT = _words(
+    r"sair (?:da|dessa|desta|de sua|da sua) lista",
+    r"(?:me )?(?:tira|tirar|tirem|tire|remove|remover|remova|removam|exclui|excluir|exclua)"
+    r" (?:meu numero |meu contato |o meu numero )?(?:da|dessa|desta|de sua|da sua) lista",
+    r"(?:nao )?(?:quero|desejo) (?:mais )?(?:parar de receber|sair da lista)",
+    r"nao (?:quero|desejo) (?:mais )?receber (?:mais )?(?:mensage(?:m|ns)|msgs?|promocoes|promocao|"
+    r"ofertas?|novidades|propagandas?|essas mensagens|nada de voces)",
+    r"(?:parem|pare|para) de (?:me )?(?:mandar|enviar) (?:mensage(?:m|ns)|msgs?|promocoes|ofertas)",
+    r"nao me (?:mande|mandem|envie|enviem) mais (?:mensage(?:m|ns)|msgs?|nada)",
+    r"descadastr(?:ar|e|em)(?: meu numero)?",
+)
+# Questions: a question mark, or the words a pt-BR question starts with.
+_QUESTION_START = re.compile(
+    r"^(?:o que|que|qual|quais|quando|onde|aonde|como|quanto|quantos|quantas|por que|porque|"
+    r"pq|voces|vcs|vc|voce|tem|tens|teria|aceita|aceitam|abre|abrem|fecha|fecham|funciona|"
+    r"funcionam|faz|fazem|entrega|entregam|atende|atendem|pode|posso|podem|da pra|existe|"
+    r"e possivel|sera|seria|cade)\b"
+)
+# A message that is only a request for a person ("atendente", "quero falar com uma pessoa").
+_PERSON_WORDS = frozenset(
+    "atendente atendentes humano humana pessoa alguem gerente responsavel funcionario "
+    "funcionaria".split()
+)
+# Asking for one inside a longer message ("quero falar com um atendente sobre meu pedido");
+# a word alone ("o atendente foi ótimo") is not asking.
+_PERSON_ASK = _words(
+    r"(?:falar|conversar) com (?:uma |um |a |o |algum |alguma )?(?:pessoa|alguem|atendente|"
+    r"humano|gerente|responsavel|dono|dona|vendedor|vendedora|funcionario|funcionaria)",
+    r"atendimento humano",
+    r"pessoa de verdade",
+    r"(?:quero|queria|preciso de|prefiro) (?:um |uma |o |a )?(?:atendente|humano|pessoa)",
+    r"chama(?:r)? (?:um |uma |o |a )?(?:atendente|pessoa|alguem|gerente|humano)",
+    r"(?:me )?(?:passa|passar|transfere|transferir|transfira) (?:para|pra) (?:um |uma |o |a )?"
+    r"(?:atendente|pessoa|alguem|humano)",
+    r"(?:talk|speak) to (?:a )?(?:human|person|agent|someone)",
+)
+_PERSON_FILLERS = frozenset(
+    """eu quero queria gostaria de preciso posso pode poderia prefiro da pra para falar
+    conversar com me passa passar transfere transferir transfira chama chamar um uma o a
+    algum alguma por favor pfv pf agora urgente oi ola atendimento verdade real""".split()
 )
 _VERY_NEGATIVE = _words(
     r"pessim[oa]",
@@ -187,13 +255,22 @@ def classify_local(text: str) -> Guess:
         polarity = Polarity.NEGATIVE
     elif _POSITIVE.search(key):
         polarity = Polarity.POSITIVE
+    if _OPTOUT.search(key):
+        return Guess(Intent.OUTRO, polarity or Polarity.NEUTRAL, "optout")
     if _HUMANO.search(key):
         return Guess(Intent.HUMANO, polarity or Polarity.NEUTRAL, "humano")
+    if _STATUS_ONLY.match(key) or _STATUS.search(key):
+        # Before complaints: "cadê meu pedido? tá atrasado" is answered with its status first.
+        return Guess(Intent.SUPORTE, polarity or Polarity.NEUTRAL, "status")
     if polarity in (Polarity.VERY_NEGATIVE, Polarity.NEGATIVE):
         # A complaint is support, whatever else it mentions ("o pedido veio errado").
         return Guess(Intent.SUPORTE, polarity, "complaint")
     if _PEDIDO.search(key):
         return Guess(Intent.PEDIDO, polarity or Polarity.NEUTRAL, "pedido")
+    if _AGENDA_CHANGE.search(key):
+        return Guess(Intent.AGENDAMENTO, polarity or Polarity.NEUTRAL, "agenda_change")
+    if _MEU_HORARIO.search(key):
+        return Guess(Intent.AGENDAMENTO, polarity or Polarity.NEUTRAL, "meu_horario")
     if _AGENDA.search(key):
         return Guess(Intent.AGENDAMENTO, polarity or Polarity.NEUTRAL, "agenda")
     if polarity:
@@ -220,3 +297,26 @@ def count(guess: Guess, *, source: str) -> None:
 def wants_person(guess: Guess) -> bool:
     """An explicit request for a person, or a strongly negative message: offer the handoff."""
     return guess.intent == Intent.HUMANO or guess.polarity == Polarity.VERY_NEGATIVE
+
+
+def is_question(text: str) -> bool:
+    """Does `text` read as a question ("vocês abrem domingo?", "qual o endereço")?"""
+    return "?" in text or bool(_QUESTION_START.match(_key(text)))
+
+
+def person_request_only(text: str) -> bool:
+    """Is `text` nothing but a request for a person ("atendente", "quero falar com uma
+    pessoa, por favor")? Steps that take free text hand over only then: "o atendente foi
+    ótimo" is a comment."""
+    words = _key(text).split()
+    return (
+        bool(words)
+        and any(w in _PERSON_WORDS for w in words)
+        and all(w in _PERSON_WORDS or w in _PERSON_FILLERS for w in words)
+    )
+
+
+def asks_for_person(text: str) -> bool:
+    """Does `text` ask for a person: only that, or in so many words ("quero falar com um
+    atendente sobre o meu pedido")? Mentioning one ("o atendente foi ótimo") is not asking."""
+    return person_request_only(text) or bool(_PERSON_ASK.search(_key(text)))

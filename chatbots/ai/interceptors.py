@@ -41,8 +41,9 @@ class AssistantButtons(Interceptor):
 
 
 class AssistantPersonOffer(Interceptor):
-    """On bots that use the assistant, an explicit request for a person or a very negative
-    message gets the "talk to a person?" buttons (chatbots.ai.intent)."""
+    """On bots that use the assistant, a very negative message gets the "talk to a person?"
+    buttons (chatbots.ai.intent). An explicit request for a person never gets here: it is
+    handed over before, on every bot (chatbots.interceptors.understanding.PersonRequest)."""
 
     def intercept(self, ctx: Context) -> Reply | None:
         if ctx.message is None or ctx.message.type != "text":

@@ -19,6 +19,12 @@ may replace with the assistant's answer to the free text.
 Handlers that take configuration declare `validate_config(config)`, which raises
 django.core.exceptions.ValidationError with a message naming the key and the fix; it runs
 when a step is saved (admin, API, bind_tenant).
+
+A step whose answer is free text (a name, an address, a comment) says so with
+`free_text = True`, or with `takes_free_text(config)` when it depends on the config: there,
+a greeting, an intent or a question typed by the customer is the step's answer, and the
+understanding interceptors (chatbots.interceptors.understanding) leave it alone; only a
+message that is nothing but a request for a person, the opt-out words and "menu" still act.
 """
 
 from __future__ import annotations
@@ -80,6 +86,9 @@ class Handler:
     #: A typed "cancelar" at this step is the step's own answer (it cancels what the step is
     #: about), never an opt-out nor another flow's cancel (chatbots.handlers.cancel).
     owns_cancel: ClassVar[bool] = False
+    #: The step's answer is free text: "oi", "quero pedir" or "vocês abrem domingo?" typed
+    #: here is the answer, not a greeting, an intent or a question (see the module docstring).
+    free_text: ClassVar[bool] = False
 
     @classmethod
     def path(cls) -> str:
@@ -88,6 +97,11 @@ class Handler:
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
         """Raise ValidationError when `config` cannot work. Default: any dict."""
+
+    @classmethod
+    def takes_free_text(cls, config: dict[str, Any]) -> bool:
+        """Whether this step, with `config`, takes free text as its answer. Default: `free_text`."""
+        return cls.free_text
 
     @classmethod
     def referenced_steps(cls, config: dict[str, Any]) -> list[str]:

@@ -267,7 +267,12 @@ class MessageHandler(Handler):
         )
 
     def handle(self, ctx: Context) -> Reply:
-        return self.enter(ctx)
+        # A message that stays expects no answer: whatever is typed here is free text it did
+        # not expect (a question is answered, the way out named; chatbots.interceptors
+        # .understanding), and the text is said again.
+        reply = self.enter(ctx)
+        reply.not_understood = True
+        return reply
 
 
 # --- Question ----------------------------------------------------------------------------
@@ -427,6 +432,12 @@ class QuestionHandler(Handler):
     @classmethod
     def referenced_steps(cls, config: dict[str, Any]) -> list[str]:
         return [config["next"]] if config.get("next") else []
+
+    @classmethod
+    def takes_free_text(cls, config: dict[str, Any]) -> bool:
+        """A text or pattern question takes anything typed ("oi" may be the answer); a
+        number, e-mail, phone or date question does not, so a greeting there is one."""
+        return config.get("type", "text") in ("text", "regex")
 
     def enter(self, ctx: Context) -> Reply:
         return Reply(messages=[wa.Text(body=ctx.config["text"])])

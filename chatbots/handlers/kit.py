@@ -249,7 +249,10 @@ class Page(Generic[T]):
     has_more: bool
 
     def numbered(self, typed: str) -> T | None:
-        """The row a typed number means: numbers count the rows of the page shown."""
+        """The item a typed number means, counting the items of the page shown. A number
+        answering the list as the bot's last message arrives as that row's tap already
+        (chatbots.numbered, "Ver mais" and "Voltar" counted); this is for a number typed
+        after something else was said."""
         if typed.isdigit() and 1 <= int(typed) <= len(self.items):
             return self.items[int(typed) - 1]
         return None

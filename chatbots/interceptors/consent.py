@@ -20,12 +20,16 @@ tenant's keywords are compliance.consent's. The rule, including the clash with f
       conversation ended), and the reply adds "to stop our messages, send SAIR".
    Anywhere else "cancelar" opts out like SAIR. Tenants who use "Cancelar" in their own
    menus can drop it from their keywords (ConsentSettings).
+4. Typed text that asks to opt out in so many words ("quero sair da lista", "não quero mais
+   receber mensagens", "me tira dessa lista"; the phrases of chatbots.ai.intent, specific
+   enough that an order note never is one) opts out like SAIR, at any step.
 """
 
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from chatbots.ai import intent
 from chatbots.handlers import cancel
 from chatbots.handlers.base import Context, Reply
 from chatbots.interceptors.base import Interceptor
@@ -38,6 +42,7 @@ AMBIGUOUS_KEYWORDS = frozenset({"cancelar", "cancela"})
 OPTOUT_REPLY_IDS = frozenset({"compliance:sair"})
 OPTIN_REPLY_IDS = frozenset({"compliance:voltar"})
 MAX_KEYWORD_CHARS = 40  # longer text is a sentence, never a keyword: no settings query
+MAX_PHRASE_CHARS = 200  # longer text is about something else, whatever phrase it holds
 
 
 def _display(keywords: list[str], *, avoid=frozenset()) -> str:
@@ -100,7 +105,11 @@ class OptOutKeywords(Interceptor):
         if message.type != "text":
             return None
         key = consent.keyword_key(ctx.text)
-        if not key or len(key) > MAX_KEYWORD_CHARS:
+        if not key:
+            return None
+        if len(key) > MAX_KEYWORD_CHARS:
+            if len(key) <= MAX_PHRASE_CHARS and intent.classify_local(ctx.text).rule == "optout":
+                return _opt_out(ctx, consent.consent_settings(tenant=ctx.chatbot.tenant), "frase")
             return None
         cfg = consent.consent_settings(tenant=ctx.chatbot.tenant)
         if key in {consent.keyword_key(k) for k in consent.optin_keywords(cfg)}:
@@ -108,6 +117,8 @@ class OptOutKeywords(Interceptor):
                 return None  # rule 2: not opted out, so "voltar" is for the step
             return _opt_in(ctx, cfg, key.upper())
         if key not in {consent.keyword_key(k) for k in consent.optout_keywords(cfg)}:
+            if intent.classify_local(ctx.text).rule == "optout":  # rule 4
+                return _opt_out(ctx, cfg, "frase")
             return None
         if key in AMBIGUOUS_KEYWORDS:
             if ctx.conversation.status in (Conversation.Status.HUMAN, Conversation.Status.WAITING):

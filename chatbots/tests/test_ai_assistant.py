@@ -91,7 +91,7 @@ def test_a_question_as_the_very_first_message_is_greeted_and_answered(
     assert request.user_texts[-1] == "vocês abrem domingo?"
 
 
-def test_an_opening_hello_is_only_greeted_and_a_bot_without_the_assistant_only_greets(
+def test_an_opening_hello_is_only_greeted_and_a_bot_without_the_assistant_answers_from_the_knowledge(
     chat_with, fake_gemini, tenant, padaria
 ):
     plain_menu = menu_bot(tenant)  # no "ai_fallback": its flow answers, not the model
@@ -100,7 +100,9 @@ def test_an_opening_hello_is_only_greeted_and_a_bot_without_the_assistant_only_g
     chat_with(plain_menu, phone="5511988887777").text("vocês abrem domingo?")
 
     assert len(bot_said(padaria)) == 1
-    assert len(bot_said(plain_menu, "5511988887777")) == 1
+    greeting, answer = [m.text for m in bot_said(plain_menu, "5511988887777")]
+    assert "Como posso ajudar" in greeting
+    assert answer == "Aos domingos abrimos das 8h às 12h."  # the business's own entry
     assert fake_gemini.requests == []
 
 
@@ -304,12 +306,21 @@ def test_a_very_negative_message_is_offered_a_person_at_once(say, fake_gemini, p
     assert conversation_of(padaria).status == Conversation.Status.WAITING
 
 
-def test_a_request_for_a_person_is_offered_the_handoff(say, fake_gemini, padaria):
-    [offer] = say(padaria, "quero falar com um atendente")
+def test_a_request_for_a_person_hands_over_at_once(say, fake_gemini, padaria):
+    [handoff] = say(padaria, "quero falar com um atendente")
 
-    assert buttons_of(offer)[0] == ("ai:humano", "Falar com atendente")
+    assert "atendente" in handoff.text and handoff.type == "text"
     assert last_inbound(padaria).intent == "humano"
+    assert conversation_of(padaria).status == Conversation.Status.WAITING
+    assert fake_gemini.requests == []
+
+
+def test_continuing_with_the_assistant_after_its_offer_keeps_the_bot(say, fake_gemini, padaria):
+    [offer] = say(padaria, "Isso é um absurdo, que vergonha")
+    assert buttons_of(offer)[1] == ("ai:ficar", "Continuar aqui")
+
     say(padaria, "Continuar aqui", reply_id="ai:ficar")
+
     assert conversation_of(padaria).status == Conversation.Status.BOT
 
 

@@ -295,6 +295,7 @@ def test_a_message_without_next_stays_and_says_it_again(run):
     reply = run(MessageHandler, config, code="info", text="oi?")
     assert [m.body for m in reply.messages] == ["Digite *menu* para voltar."]
     assert reply.next_step is None
+    assert reply.not_understood  # nothing was asked: the question may be answered instead
 
 
 def test_a_message_needs_text_that_fits_whatsapp():

@@ -24,7 +24,11 @@ EXPECTED_CHAIN = [
     "chatbots.interceptors.core.UnsupportedMessage",
     "chatbots.handlers.pedidos.CatalogOrder",
     "chatbots.ai.interceptors.AssistantButtons",
+    "chatbots.interceptors.understanding.PersonRequest",
     "chatbots.ai.interceptors.AssistantPersonOffer",
+    "chatbots.interceptors.understanding.Greeting",
+    "chatbots.interceptors.order_status.OrderStatus",
+    "chatbots.interceptors.understanding.FlowIntent",
 ]
 
 calls: list[str] = []

@@ -3,12 +3,16 @@ the helpers more than one part of the flow uses."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any, ClassVar
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agenda import selectors as agenda_selectors
-from agenda.models import Agendamento
+from agenda.availability import tenant_time_zone
+from agenda.errors import AgendaErro, AgendaNaoConfigurada
+from agenda.models import Agendamento, Servico
 from chatbots.handlers import kit
 from chatbots.handlers.base import Context, Reply
 
@@ -35,6 +39,10 @@ K_MINE = "agenda_meu_id"
 K_EMBEDDED = "agenda_embutida"  # the agenda step run inside another flow (embedded.py)
 K_RETURN_TO = "agenda_volta"  # the step to return to when the embedded run is over
 K_AWAITING_COMMENT = "aguardando_comentario_feedback"  # appointment whose comment we await
+# A day and a time the customer asked for in words ("amanhã às 14h", chatbots.handlers.agenda
+# .intake), kept until the step that offers days or times says whether they are free.
+K_WANTED_DAY = "agenda_dia_pedido"  # ISO date
+K_WANTED_TIME = "agenda_hora_pedida"  # "HH:MM"
 
 CLEAN_STATE: dict[str, Any] = {
     K_SERVICE: None,
@@ -47,6 +55,8 @@ CLEAN_STATE: dict[str, Any] = {
     K_MINE: None,
     K_EMBEDDED: None,
     K_RETURN_TO: None,
+    K_WANTED_DAY: None,
+    K_WANTED_TIME: None,
 }
 
 # What a customer types for "Ver mais" here: "outros" (other services, other times) too.
@@ -102,3 +112,41 @@ def book_or_leave(choice: str | None) -> Reply | None:
     if choice == LEAVE:
         return Reply(messages=[kit.text(_("Até logo! 👋"))], end=True)
     return None
+
+
+def not_configured_text() -> str:
+    return _(
+        "Desculpe, a agenda não está configurada, então ainda não consigo marcar horários "
+        "por aqui. Por favor, fale com a gente por outro canal. 🙏"
+    )
+
+
+def agenda_error(exc: AgendaErro) -> Reply:
+    """No source: say so and end. Cal.com unreachable: say so and stay (nothing lost)."""
+    if isinstance(exc, AgendaNaoConfigurada):
+        return Reply(messages=[kit.text(not_configured_text())], end=True)
+    return Reply(messages=[kit.text(unavailable_text())])
+
+
+def local_today(ctx: Context) -> date:
+    return timezone.now().astimezone(tenant_time_zone(ctx.chatbot.tenant)).date()
+
+
+def chosen_servico(ctx: Context) -> Servico | None:
+    pk = ctx.state.get(K_SERVICE)
+    if not pk:
+        return None
+    return agenda_selectors.servico_get_active(tenant_id=ctx.chatbot.tenant_id, pk=pk)
+
+
+def rescheduling_of(ctx: Context) -> Agendamento | None:
+    return customer_appointment(ctx, ctx.state.get(K_RESCHEDULING))
+
+
+def moment_of(iso: str | None) -> datetime | None:
+    """The aware datetime an ISO text (a tapped time row, the state) names; else None."""
+    try:
+        moment = datetime.fromisoformat(iso or "")
+    except ValueError:
+        return None
+    return moment if timezone.is_aware(moment) else None

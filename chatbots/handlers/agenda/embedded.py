@@ -24,8 +24,8 @@ from chatbots.handlers.agenda.base import (
     K_RETURN_TO,
     MAX_HOPS,
 )
+from chatbots.handlers.agenda.confirm import ConfirmarAgendamentoHandler
 from chatbots.handlers.agenda.steps import (
-    ConfirmarAgendamentoHandler,
     EscolherDiaHandler,
     EscolherHorarioHandler,
     EscolherServicoHandler,

@@ -21,7 +21,6 @@ from chatbots.handlers.agenda.base import (
     K_RESCHEDULING,
     K_SERVICE,
     LEAVE,
-    MY_APPOINTMENT,
     AgendaStep,
     book_or_leave,
     customer_appointment,
@@ -97,14 +96,25 @@ class MeuHorarioHandler(AgendaStep):
         action = texts.ACTION_BUTTON.match(choice or "")
         if action and agendamento is not None:
             return appointment_action(ctx, action["acao"], agendamento)
+        # A short answer naming the way on, once, under the buttons already shown: never the
+        # same prompt again and again (a greeting, "meu horário" and "menu" are taken before
+        # the step, by the understanding interceptors and the global commands).
+        titles = [t for _i, t in options]
         return Reply(
             messages=[
                 kit.text(
-                    _("Toque em uma das opções: %(opcoes)s.")
-                    % {"opcoes": ", ".join(t for _i, t in options)}
+                    _(
+                        "Não entendi. Toque em %(opcoes)s, ou envie *menu* para ver as opções "
+                        "do início."
+                    )
+                    % {
+                        "opcoes": _(" ou ").join([", ".join(titles[:-1]), titles[-1]])
+                        if len(titles) > 1
+                        else titles[0]
+                    }
                 )
             ],
-            next_step=MY_APPOINTMENT,
+            not_understood=True,
         )
 
 

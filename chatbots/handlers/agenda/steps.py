@@ -1,23 +1,22 @@
-"""The booking steps: inicio -> agenda_servico -> agenda_dia -> agenda_horario ->
-agenda_confirmar.
+"""The booking steps: inicio -> agenda_servico -> agenda_dia -> agenda_horario (and
+agenda_confirmar, in chatbots.handlers.agenda.confirm).
 
 Services, days and times go out as WhatsApp lists, paged with "Ver mais"; the customer may
-also tap, type the number, or type the name, the day ("amanhã", "sexta", "07/03") or the
-time ("9:30", "14h"). Ids: "srv:<id>", "dia:<YYYY-MM-DD>", "hora:<ISO datetime>".
+also tap, type the number of a row (chatbots.numbered: "Ver mais" and "Voltar" count), or
+type the name, the day ("amanhã", "sexta", "07/03") or the time ("9:30", "14h"; a bare
+number is a row, never a time). A time that is not free is answered as such, with the free
+ones nearest to it. Ids: "srv:<id>", "dia:<YYYY-MM-DD>", "hora:<ISO datetime>".
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
-from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from agenda import selectors as agenda_selectors
-from agenda import services as agenda_services
 from agenda import texts
 from agenda.availability import (
     configuracao_get_active,
@@ -25,8 +24,8 @@ from agenda.availability import (
     free_slots,
     tenant_time_zone,
 )
-from agenda.errors import AgendaErro, AgendaIndisponivel, AgendaNaoConfigurada, SlotTaken
-from agenda.models import Agendamento, Servico
+from agenda.errors import AgendaErro, AgendaNaoConfigurada
+from agenda.models import Servico
 from chatbots import wire as wa
 from chatbots.handlers import kit
 from chatbots.handlers.agenda.base import (
@@ -43,16 +42,22 @@ from chatbots.handlers.agenda.base import (
     K_SERVICE,
     K_START,
     K_TIMES,
+    K_WANTED_DAY,
+    K_WANTED_TIME,
     LEAVE,
     MINE,
     MORE_WORDS,
     MY_APPOINTMENT,
     START,
     AgendaStep,
+    agenda_error,
     book_or_leave,
-    customer_appointment,
-    unavailable_text,
+    chosen_servico,
+    local_today,
+    moment_of,
+    rescheduling_of,
 )
+from chatbots.handlers.agenda.intake import WEEKDAY_NAMES, typed_time
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.registry import register
 from chatbots.text import match_option, normalize
@@ -60,48 +65,9 @@ from chatbots.text import match_option, normalize
 # Days offered at once: 9 + "Voltar" = 10 rows (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-list-messages).
 MAX_DAYS = 9
 
-WEEKDAY_NAMES = ("segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo")
 _TYPED_DATE = re.compile(r"^(\d{1,2})\s*[/.-]\s*(\d{1,2})(?:\s*[/.-]\s*\d{2,4})?$")
-# "9:30", "09h30", "14h", "14" (a typed hour after the numbers of the page shown).
-_TYPED_TIME = re.compile(r"^(?P<h>\d{1,2})(?:(?:[:h])(?P<m>\d{2})?h?)?$")
-
-
-def _not_configured_text() -> str:
-    return _(
-        "Desculpe, a agenda não está configurada, então ainda não consigo marcar horários "
-        "por aqui. Por favor, fale com a gente por outro canal. 🙏"
-    )
-
-
-def _agenda_error(exc: AgendaErro) -> Reply:
-    """No source: say so and end. Cal.com unreachable: say so and stay (nothing lost)."""
-    if isinstance(exc, AgendaNaoConfigurada):
-        return Reply(messages=[kit.text(_not_configured_text())], end=True)
-    return Reply(messages=[kit.text(unavailable_text())])
-
-
-def _today(ctx: Context) -> date:
-    return timezone.now().astimezone(tenant_time_zone(ctx.chatbot.tenant)).date()
-
-
-def _chosen_servico(ctx: Context) -> Servico | None:
-    pk = ctx.state.get(K_SERVICE)
-    if not pk:
-        return None
-    return agenda_selectors.servico_get_active(tenant_id=ctx.chatbot.tenant_id, pk=pk)
-
-
-def _rescheduling(ctx: Context) -> Agendamento | None:
-    return customer_appointment(ctx, ctx.state.get(K_RESCHEDULING))
-
-
-def _moment(iso: str | None) -> datetime | None:
-    """The aware datetime an ISO text (a tapped time row, the state) names; else None."""
-    try:
-        moment = datetime.fromisoformat(iso or "")
-    except ValueError:
-        return None
-    return moment if timezone.is_aware(moment) else None
+# How many free times to name next to one that is not free ("os mais próximos: 13:30 e 15:00").
+NEAREST = 2
 
 
 # --- inicio ----------------------------------------------------------------------------
@@ -142,6 +108,7 @@ class AgendaInicioHandler(AgendaStep):
         return book_or_leave(choice) or Reply(
             messages=[kit.text(_("Toque em uma das opções: Agendar, Meu horário ou Encerrar."))],
             next_step=START,
+            not_understood=True,
         )
 
 
@@ -162,7 +129,7 @@ class EscolherServicoHandler(AgendaStep):
         try:
             configuracao_get_active(ctx.chatbot.tenant)
         except AgendaNaoConfigurada as exc:
-            return _agenda_error(exc)
+            return agenda_error(exc)
         items = self._items(ctx)
         if not items:
             return Reply(
@@ -209,6 +176,7 @@ class EscolherServicoHandler(AgendaStep):
                     )
                 ],
                 next_step=CHOOSE_SERVICE,
+                not_understood=True,
             )
         return Reply(state={K_SERVICE: choice.pk, K_PAGE: 0}, next_step=CHOOSE_DAY)
 
@@ -232,14 +200,14 @@ class EscolherDiaHandler(AgendaStep):
     NEXT_STEPS = (CHOOSE_TIME,)
 
     def enter(self, ctx: Context) -> Reply:
-        servico = _chosen_servico(ctx)
+        servico = chosen_servico(ctx)
         if servico is None:
             return Reply(next_step=CHOOSE_SERVICE)
-        rescheduling = _rescheduling(ctx)
+        rescheduling = rescheduling_of(ctx)
         try:
             days = days_with_free_slots(tenant=ctx.chatbot.tenant, servico=servico, limite=MAX_DAYS)
         except AgendaErro as exc:
-            return _agenda_error(exc)
+            return agenda_error(exc)
         if not days:
             text = _("Não há horários livres para *%(servico)s* nos próximos dias. 😕") % {
                 "servico": servico.nome
@@ -247,8 +215,26 @@ class EscolherDiaHandler(AgendaStep):
             if rescheduling is not None:
                 text += "\n" + _("Seu horário atual continua marcado.")
                 return Reply(messages=[kit.text(text)], end=True)
-            return Reply(messages=[kit.text(text)], state={K_PAGE: 0}, next_step=CHOOSE_SERVICE)
-        today = _today(ctx)
+            return Reply(
+                messages=[kit.text(text)],
+                state={K_PAGE: 0, K_WANTED_DAY: None, K_WANTED_TIME: None},
+                next_step=CHOOSE_SERVICE,
+            )
+        today = local_today(ctx)
+        offered = {K_DAYS: [d.isoformat() for d in days], K_WANTED_DAY: None}
+        wanted = _wanted_day(ctx)
+        if wanted in days:  # asked for in words ("amanhã"): straight to its times
+            return Reply(
+                state={**offered, K_DAY: wanted.isoformat(), K_PAGE: 0}, next_step=CHOOSE_TIME
+            )
+        notes = []
+        if wanted is not None:
+            notes.append(
+                kit.text(
+                    _("Não há horários livres para *%(servico)s* em %(dia)s. 😕")
+                    % {"servico": servico.nome, "dia": texts.short_day(wanted)}
+                )
+            )
         rows = [
             wa.Row(
                 id=f"dia:{d.isoformat()}",
@@ -265,6 +251,7 @@ class EscolherDiaHandler(AgendaStep):
             body = _("*%(servico)s*: escolha o dia.") % {"servico": servico.nome}
         return Reply(
             messages=[
+                *notes,
                 kit.list_message(
                     body=kit.cut(body, wa.INTERACTIVE_BODY_MAX),
                     button=_("Ver dias"),
@@ -272,9 +259,10 @@ class EscolherDiaHandler(AgendaStep):
                     rows=rows,
                     more=False,
                     back=rescheduling is None,
-                )
+                ),
             ],
-            state={K_DAYS: [d.isoformat() for d in days]},
+            # A time asked for with a day that is not free goes with it.
+            state={**offered, **({K_WANTED_TIME: None} if wanted is not None else {})},
         )
 
     def handle(self, ctx: Context) -> Reply:
@@ -285,15 +273,23 @@ class EscolherDiaHandler(AgendaStep):
                 )
             return Reply(state={K_PAGE: 0}, next_step=CHOOSE_SERVICE)
         days = [date.fromisoformat(d) for d in ctx.state.get(K_DAYS) or []]
-        day = _chosen_day(ctx, days, _today(ctx))
+        day = _chosen_day(ctx, days, local_today(ctx))
         if day is None:
             return Reply(
                 messages=[
                     kit.text(_("Não entendi o dia. Escolha um da lista, ou digite o número."))
                 ],
                 next_step=CHOOSE_DAY,
+                not_understood=True,
             )
         return Reply(state={K_DAY: day.isoformat(), K_PAGE: 0}, next_step=CHOOSE_TIME)
+
+
+def _wanted_day(ctx: Context) -> date | None:
+    try:
+        return date.fromisoformat(ctx.state.get(K_WANTED_DAY) or "")
+    except ValueError:
+        return None
 
 
 def _relative_day(day: date, today: date) -> str:
@@ -342,7 +338,7 @@ class EscolherHorarioHandler(AgendaStep):
     NEXT_STEPS = (CHOOSE_DAY, CONFIRM)
 
     def enter(self, ctx: Context) -> Reply:
-        servico = _chosen_servico(ctx)
+        servico = chosen_servico(ctx)
         if servico is None:
             return Reply(next_step=CHOOSE_SERVICE)
         try:
@@ -352,7 +348,7 @@ class EscolherHorarioHandler(AgendaStep):
         try:
             slots = free_slots(tenant=ctx.chatbot.tenant, servico=servico, dia=day)
         except AgendaErro as exc:
-            return _agenda_error(exc)
+            return agenda_error(exc)
         if not slots:
             return Reply(
                 messages=[
@@ -361,10 +357,22 @@ class EscolherHorarioHandler(AgendaStep):
                         % {"dia": texts.short_day(day)}
                     )
                 ],
-                state={K_DAY: None},
+                state={K_DAY: None, K_WANTED_TIME: None},
                 next_step=CHOOSE_DAY,
             )
-        page = kit.page_of(slots, ctx.state.get(K_PAGE))
+        zone = tenant_time_zone(ctx.chatbot.tenant)
+        offered = {K_TIMES: [s.inicio.isoformat() for s in slots], K_WANTED_TIME: None}
+        notes, page_number = [], ctx.state.get(K_PAGE)
+        wanted = typed_time(ctx.state.get(K_WANTED_TIME) or "")
+        if wanted is not None:  # typed ("14h") or asked for in words ("amanhã às 14h")
+            hit = next((s for s in slots if _hour_minute(s.inicio, zone) == wanted), None)
+            if hit is not None:
+                return Reply(state={**offered, K_START: hit.inicio.isoformat()}, next_step=CONFIRM)
+            moment = datetime.combine(day, time(*wanted), tzinfo=zone)
+            nearest = sorted(slots, key=lambda s: abs(s.inicio - moment))[:NEAREST]
+            notes.append(kit.text(_not_free_text(ctx, servico, moment, nearest)))
+            page_number = slots.index(nearest[0]) // kit.PAGE_SIZE
+        page = kit.page_of(slots, page_number)
         rows = [
             wa.Row(
                 id=f"hora:{s.inicio.isoformat()}",
@@ -379,6 +387,7 @@ class EscolherHorarioHandler(AgendaStep):
         }
         return Reply(
             messages=[
+                *notes,
                 kit.list_message(
                     body=kit.cut(body, wa.INTERACTIVE_BODY_MAX),
                     button=_("Ver horários"),
@@ -386,9 +395,9 @@ class EscolherHorarioHandler(AgendaStep):
                     rows=rows,
                     more=page.has_more,
                     back=True,
-                )
+                ),
             ],
-            state={K_TIMES: [s.inicio.isoformat() for s in slots], K_PAGE: page.number},
+            state={**offered, K_PAGE: page.number},
         )
 
     def handle(self, ctx: Context) -> Reply:
@@ -399,172 +408,56 @@ class EscolherHorarioHandler(AgendaStep):
             return Reply(state={K_PAGE: page.number + 1}, next_step=CHOOSE_TIME)
         if navigation == kit.BACK:
             return Reply(state={K_PAGE: 0, K_DAY: None}, next_step=CHOOSE_DAY)
-        start = _chosen_time(ctx, times, page)
-        if start is None:
+        start = _chosen_time(ctx, page)
+        if start is not None:
+            return Reply(state={K_START: start.isoformat()}, next_step=CONFIRM)
+        wanted = typed_time(ctx.text)
+        if wanted is not None:
+            # Free or not, the times step answers it with what it sees now: taken by someone
+            # else (or closed) is said so, with the free times nearest to it.
             return Reply(
-                messages=[
-                    kit.text(
-                        _(
-                            "Não entendi o horário. Escolha um da lista ou digite, por exemplo, 9:30."
-                        )
+                state={K_WANTED_TIME: f"{wanted[0]:02d}:{wanted[1]:02d}"}, next_step=CHOOSE_TIME
+            )
+        return Reply(
+            messages=[
+                kit.text(
+                    _(
+                        "Não entendi o horário. Toque em um da lista, envie o número da opção "
+                        "ou o horário com h, por exemplo 14h ou 9:30."
                     )
-                ],
-                next_step=CHOOSE_TIME,
-            )
-        return Reply(state={K_START: start.isoformat()}, next_step=CONFIRM)
-
-
-def _chosen_time(ctx: Context, times: list[datetime], page: kit.Page) -> datetime | None:
-    """The time tapped ("hora:<ISO>"), a number on the page shown, or a typed time."""
-    if ctx.reply_id.startswith("hora:"):
-        return _moment(ctx.reply_id[5:])
-    typed = normalize(ctx.text).replace(" ", "")
-    numbered = page.numbered(typed)
-    if numbered is not None:
-        return numbered
-    typed_time = _TYPED_TIME.match(typed)
-    if typed_time is None:
-        return None
-    hh, mm = int(typed_time["h"]), int(typed_time["m"] or 0)
-    return next((t for t in times if (t.hour, t.minute) == (hh, mm)), None)
-
-
-# --- agenda_confirmar ------------------------------------------------------------------
-
-YES = "conf:sim"
-OTHER_TIME = "conf:trocar"
-NO = "conf:nao"
-
-
-@register
-class ConfirmarAgendamentoHandler(AgendaStep):
-    label = gettext_lazy("Agenda: confirmar agendamento")
-    config_help = gettext_lazy('Opcional: {"text": "Até lá! Qualquer coisa, é só chamar."}')
-    KEYS = ("text",)
-    NEXT_STEPS = (CHOOSE_TIME,)
-
-    OPTIONS = [
-        (YES, gettext_lazy("Confirmar")),
-        (OTHER_TIME, gettext_lazy("Outro horário")),
-        (NO, gettext_lazy("Cancelar")),
-    ]
-    ALIASES = {
-        "sim": YES,
-        "ok": YES,
-        "confirmo": YES,
-        "pode ser": YES,
-        "outro": OTHER_TIME,
-        "trocar": OTHER_TIME,
-        "nao": NO,
-        "desistir": NO,
-    }
-
-    def enter(self, ctx: Context) -> Reply:
-        servico, start = _chosen_servico(ctx), _moment(ctx.state.get(K_START))
-        if servico is None or start is None:
-            return Reply(next_step=CHOOSE_TIME)
-        tenant = ctx.chatbot.tenant
-        if ctx.state.get(K_RESCHEDULING):
-            old = _rescheduling(ctx)
-            if old is None or not old.ativo:
-                return _not_reschedulable()
-            body = _("Remarcar %(resumo)s para *%(novo)s*?") % {
-                "resumo": texts.appointment_summary(old),
-                "novo": texts.when_label(start, tenant=tenant),
-            }
-        else:
-            body = _("Confirma *%(servico)s* %(quando)s?") % {
-                "servico": servico.nome,
-                "quando": texts.when_label(start, tenant=tenant),
-            }
-        return Reply(messages=[self.ask(body)])
-
-    def handle(self, ctx: Context) -> Reply:
-        choice = self.pressed(ctx)
-        if choice == OTHER_TIME:
-            return _other_time()
-        if choice == NO:
-            text = (
-                _("Tudo bem, seu horário continua como estava.")
-                if ctx.state.get(K_RESCHEDULING)
-                else _("Tudo bem, não marquei nada. Quando quiser, é só chamar. 😊")
-            )
-            return Reply(messages=[kit.text(text)], end=True)
-        if choice != YES:
-            return Reply(
-                messages=[kit.text(_("Toque em Confirmar, Outro horário ou Cancelar."))],
-                next_step=CONFIRM,
-            )
-        servico, start = _chosen_servico(ctx), _moment(ctx.state.get(K_START))
-        if servico is None or start is None:
-            return Reply(next_step=CHOOSE_TIME)
-        return _book(ctx, servico=servico, start=start)
-
-
-def _other_time(text: str | None = None) -> Reply:
-    """Back to the times of the chosen day (from page 1), saying `text` first if given."""
-    return Reply(
-        messages=[] if text is None else [kit.text(text)],
-        state={K_START: None, K_PAGE: 0},
-        next_step=CHOOSE_TIME,
-    )
-
-
-def _not_reschedulable() -> Reply:
-    return Reply(messages=[kit.text(_("Esse agendamento não pode mais ser remarcado."))], end=True)
-
-
-def _book(ctx: Context, *, servico: Servico, start: datetime) -> Reply:
-    """Book the chosen time, or move the appointment being rescheduled to it."""
-    tenant = ctx.chatbot.tenant
-    old = _rescheduling(ctx) if ctx.state.get(K_RESCHEDULING) else None
-    try:
-        if ctx.state.get(K_RESCHEDULING):
-            if old is None:
-                return _not_reschedulable()
-            agendamento = agenda_services.agendamento_reschedule(agendamento=old, novo_inicio=start)
-            agenda_services.agendamento_audit(
-                tenant=agendamento.tenant,
-                action="agendamento.reschedule",
-                agendamento=agendamento,
-                cliente=ctx.cliente,
-                changes={
-                    "inicio": [old.inicio.isoformat(), agendamento.inicio.isoformat()],
-                    "reagendado_de": [None, old.pk],
-                    "canal": [None, "whatsapp"],
-                },
-            )
-        else:
-            agendamento = agenda_services.agendamento_create(
-                tenant=tenant,
-                cliente=ctx.cliente,
-                servico=servico,
-                inicio=start,
-                origem=Agendamento.Origem.CHAT,
-            )
-    except SlotTaken:
-        return _other_time(
-            _(
-                "Poxa, esse horário acabou de ser ocupado por outra pessoa. 😕 "
-                "Veja os próximos horários livres:"
-            )
+                )
+            ],
+            next_step=CHOOSE_TIME,
+            not_understood=True,
         )
-    except AgendaIndisponivel:
-        # Nothing was booked anywhere (the service calls Cal.com first): offer the same
-        # confirmation again, so one tap retries.
-        return Reply(messages=[kit.text(unavailable_text())], next_step=CONFIRM)
-    except AgendaNaoConfigurada as exc:
-        return _agenda_error(exc)
-    except ValidationError as exc:
-        return _other_time(" ".join(exc.messages))
-    closing = ctx.config.get("text") or _("Você vai receber um lembrete antes. Até lá! 😊")
-    if old is not None:
-        body = _("✅ Remarcado! Seu horário agora é %(resumo)s.\n%(fim)s")
+
+
+def _hour_minute(moment: datetime, zone) -> tuple[int, int]:
+    local = moment.astimezone(zone)
+    return (local.hour, local.minute)
+
+
+def _chosen_time(ctx: Context, page: kit.Page) -> datetime | None:
+    """The time tapped ("hora:<ISO>"), or the number of a row on the page shown when the
+    list was not the bot's last message (chatbots.numbered maps it otherwise)."""
+    if ctx.reply_id.startswith("hora:"):
+        return moment_of(ctx.reply_id[5:])
+    return page.numbered(normalize(ctx.text).replace(" ", ""))
+
+
+def _not_free_text(ctx: Context, servico: Servico, moment: datetime, nearest: list) -> str:
+    """ "Ter 05/03 às 14:00 já está ocupado. Os horários livres mais próximos: 13:30 e 14:30." """
+    when = {"dia": texts.short_day(moment.date()), "hora": texts.hora(moment)}
+    end = moment + timedelta(minutes=servico.duracao_minutos)
+    if agenda_selectors.horario_is_taken(tenant_id=ctx.chatbot.tenant_id, inicio=moment, fim=end):
+        first = _("Poxa, %(dia)s às %(hora)s já está ocupado. 😕") % when
     else:
-        body = _("✅ Agendado! %(resumo)s.\n%(fim)s")
-    return Reply(
-        messages=[
-            kit.text(body % {"resumo": texts.appointment_summary(agendamento), "fim": closing})
-        ],
-        end=True,
-    )
+        first = _("%(dia)s às %(hora)s não está disponível. 😕") % when
+    names = [texts.hora(s.inicio) for s in sorted(nearest, key=lambda s: s.inicio)]
+    listed = names[0] if len(names) == 1 else _("%(a)s e %(b)s") % {"a": names[0], "b": names[1]}
+    second = ngettext(
+        "O horário livre mais próximo é %(horas)s.",
+        "Os horários livres mais próximos são %(horas)s.",
+        len(names),
+    ) % {"horas": listed}
+    return f"{first} {second}"
