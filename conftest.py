@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.fakes.files",
     "tests.fakes.gemini",
     "tests.conversation",
+    "tests.delayed",
 ]
 
 
@@ -48,6 +49,13 @@ def _clean_cache():
     cache.clear()
     routing.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_burst_window(settings):
+    """Tests send a message and read its answer before the next one: no burst window
+    (chatbots.bursts). The burst tests set CHATBOT_DEBOUNCE_MS or the bot's option."""
+    settings.CHATBOT_DEBOUNCE_MS = 0
 
 
 @pytest.fixture
