@@ -234,7 +234,7 @@ def install_demo(tenant: Tenant) -> list[DemoBot]:
 
     catalogo_demo(tenant=tenant)
     agenda_demo_install(tenant=tenant)
-    _demo_knowledge(tenant)
+    demo_knowledge_install(tenant)
     installed = []
     for name, flow, number, earlier, try_typing in DEMO_BOTS:
         chatbot = _demo_bot(tenant, name=name, earlier=earlier, number=number)
@@ -266,7 +266,9 @@ def _demo_bot(tenant: Tenant, *, name: str, earlier: tuple[str, ...], number: st
     return chatbot
 
 
-def _demo_knowledge(tenant: Tenant) -> None:
+def demo_knowledge_install(tenant: Tenant) -> None:
+    """The demo's business profile and knowledge base (also used by the conversation
+    corpus, tests/conversations). Entries already there are kept as they are."""
     BusinessProfile.objects.get_or_create(
         tenant=tenant,
         defaults={"address": DEMO_ADDRESS, "opening_hours": DEMO_HOURS, "phone": "1130000000"},

@@ -180,8 +180,8 @@ def demo_guide(demo_bots) -> list[str]:
     else:
         lines.append("Assistente: ligado sem IA (GEMINI_API_KEY vazia). As perguntas livres são")
         lines.append("  respondidas pela base de conhecimento (Painel → Base de conhecimento do")
-        lines.append("  assistente), por palavras-chave; o que ela não cobre recebe os botões")
-        lines.append("  “Ver menu” e “Falar com atendente”. Defina GEMINI_API_KEY para o Gemini.")
+        lines.append("  assistente), por palavras-chave; o que ela não cobre recebe as opções da")
+        lines.append("  etapa de novo. Defina GEMINI_API_KEY para respostas do Gemini.")
     return lines
 
 
