@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.fakes.listener",
     "tests.fakes.gemini",
     "tests.conversation",
+    "tests.delayed",
 ]
 
 
@@ -62,6 +63,13 @@ def private_egress(settings):
     """Tenant URLs are called only at public addresses (config/egress.py); the fakes listen
     on 127.0.0.1, so a test (or fake fixture) that points a tenant's URL at one opts in."""
     settings.EGRESS_ALLOW_PRIVATE = True
+
+
+@pytest.fixture(autouse=True)
+def _no_burst_window(settings):
+    """Tests send a message and read its answer before the next one: no burst window
+    (chatbots.bursts). The burst tests set CHATBOT_DEBOUNCE_MS or the bot's option."""
+    settings.CHATBOT_DEBOUNCE_MS = 0
 
 
 @pytest.fixture

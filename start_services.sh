@@ -215,8 +215,10 @@ case "$BIND_HOST" in 0.0.0.0 | :: | "[::]" | 127.0.0.1 | localhost) ;; *) base="
   echo "  Métricas:              $base/metrics"
   if [ -n "${REPLIT_DEV_DOMAIN:-}" ]; then echo "  Endereço público:      https://$REPLIT_DEV_DOMAIN/"; fi
   if [ -n "$seed_out" ]; then
-    echo "  Demonstração:"
-    printf '%s\n' "$seed_out" | sed 's/^/    /'
+    # The admin's password (when it was just generated) and the demo bots, each with its id
+    # and what to type; the rest of seed_demo's output was shown while it ran.
+    echo "  Demonstração (empresa Pizzaria Demo):"
+    printf '%s\n' "$seed_out" | grep -v -E '^(Plans|Tenant|Clientes|Demo ready)' | sed 's/^/    /'
   fi
   echo "  Ctrl-C para parar tudo."
   echo

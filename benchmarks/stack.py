@@ -321,6 +321,9 @@ class Stack:
             BIND_HOST="127.0.0.1",
             PYTHONUNBUFFERED="1",
             PYTHONPATH=str(ROOT),
+            # The reply path's own speed: the burst window is a deliberate wait for the
+            # customer to stop typing (chatbots/bursts.py) that would hide it.
+            CHATBOT_DEBOUNCE_MS="0",
         )
         env.update(extra)
         return env

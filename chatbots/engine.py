@@ -6,9 +6,13 @@ a PostgreSQL advisory lock; SQLite's IMMEDIATE transactions serialize writers al
 is taken, then the contact's oldest pending message is processed, and so on until none
 is left. Whichever worker holds the lock drains the queue; the others find nothing.
 
-Exactly once: the event's state change (pending -> done), the customer's Message, the
+Bursts: texts a customer sends within a short window are answered as one turn
+(chatbots.bursts has the rules). A burst that may still grow is left pending and its task
+queued again for when the window ends; nothing is written meanwhile.
+
+Exactly once: the events' state change (pending -> done), the customer's Messages, the
 step change, the state and the queued replies are committed in ONE transaction. A crash
-rolls all of it back and leaves the event pending for the next task or the sweeper.
+rolls all of it back and leaves the events pending for the next task or the sweeper.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from django.utils.translation import gettext as _
 from prometheus_client import Counter
 
 from billing import metering
-from chatbots import echoes, inbound, numbered
+from chatbots import bursts, echoes, inbound, numbered
 from chatbots.ai import intent
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.registry import HandlerNotFound, load_handler
@@ -44,7 +48,7 @@ MESSAGES_PROCESSED = Counter(
 # Steps that say something and move on can chain; a loop in a flow must not spin forever.
 MAX_STEP_HOPS = 10
 # Message types that are recorded but never drive a flow.
-PASSIVE_TYPES = frozenset({"reaction", "system", "revoke", "edit", "ephemeral", "request_welcome"})
+PASSIVE_TYPES = bursts.PASSIVE_TYPES
 SIMULATOR = "simulator"  # provider name of messages typed into `manage.py simulate`
 DEFAULT_APOLOGY = "Desculpe, tive um problema aqui. Pode tentar de novo em instantes?"
 
@@ -55,10 +59,18 @@ class FlowError(Exception):
 
 @dataclass
 class Turn:
-    """What one processed message produced (for the simulator and tests)."""
+    """What one processed message (or burst) produced (for the simulator and tests)."""
 
     conversation: Conversation
     replies: list[Message] = field(default_factory=list)
+    more: bool = False  # the contact had more pending messages than this turn took
+
+
+@dataclass(frozen=True)
+class Wait:
+    """The contact's oldest messages are a burst that may still grow: answer in `seconds`."""
+
+    seconds: float
 
 
 # --- Entry points ------------------------------------------------------------------------
@@ -67,28 +79,37 @@ class Turn:
 def process_event(event_id: int) -> None:
     """Task body: process one inbound event.
 
-    For a message, the worker processes the contact's OLDEST pending message, which may be
-    another one than `event_id`: every stored message has its own task, so each task
-    processes exactly one message and all of them get processed, in the customer's order.
+    For a message, the worker processes the contact's OLDEST pending message (or burst),
+    which may be another one than `event_id`: every stored message has its own task, and
+    each task answers one turn or, while the oldest burst may still grow, queues itself
+    again for when it can be answered. A task whose own message is already done (a burst
+    answered it, a duplicate delivery) still looks: it may be the one carrying a later
+    message's turn. So no pending message is ever left without a task.
     """
     head = (
         InboundEvent.objects.filter(pk=event_id)
         .values("kind", "chatbot_id", "contact_key", "state")
         .first()
     )
-    if head is None or head["state"] not in (InboundEvent.State.PENDING,):
+    if head is None:
         return
     if head["kind"] == InboundEvent.Kind.STATUS:
-        event = inbound.claim(event_id)
+        event = inbound.claim(event_id) if head["state"] == InboundEvent.State.PENDING else None
         if event is not None:
             inbound.apply_status(event)
         return
     if head["kind"] == InboundEvent.Kind.PREFERENCE:  # a marketing opt-out/opt-in (Meta)
-        event = inbound.claim(event_id)
+        event = inbound.claim(event_id) if head["state"] == InboundEvent.State.PENDING else None
         if event is not None:
             _apply_preference(event)
         return
-    _process_next(chatbot_id=head["chatbot_id"], contact_key=head["contact_key"])
+    key = {"chatbot_id": head["chatbot_id"], "contact_key": head["contact_key"]}
+    outcome = _process_next(**key)
+    # A burst closed by a tap or a command answers both now, not the tap a window later.
+    while isinstance(outcome, Turn) and outcome.more:
+        outcome = _process_next(**key)
+    if isinstance(outcome, Wait):
+        inbound.enqueue_later(event_id=event_id, delay=outcome.seconds)
 
 
 def _apply_preference(event: InboundEvent) -> None:
@@ -109,11 +130,12 @@ def _apply_preference(event: InboundEvent) -> None:
 
 
 def drain_contact(*, chatbot_id: int, contact_key: str) -> list[Turn]:
-    """Process every pending message of one contact, oldest first, one transaction each."""
+    """Process every pending message of one contact now, oldest first, one transaction
+    each, without waiting for bursts (the simulator: one typed message at a time)."""
     turns = []
     while True:
-        turn = _process_next(chatbot_id=chatbot_id, contact_key=contact_key)
-        if turn is None:
+        turn = _process_next(chatbot_id=chatbot_id, contact_key=contact_key, debounce=False)
+        if not isinstance(turn, Turn):
             return turns
         turns.append(turn)
 
@@ -121,62 +143,77 @@ def drain_contact(*, chatbot_id: int, contact_key: str) -> list[Turn]:
 # --- One message -------------------------------------------------------------------------
 
 
-def _process_next(*, chatbot_id: int, contact_key: str) -> Turn | None:
+def _process_next(
+    *, chatbot_id: int, contact_key: str, debounce: bool = True
+) -> Turn | Wait | None:
     with transaction.atomic():
         inbound.lock_contact(chatbot_id=chatbot_id, contact_key=contact_key)
-        event = (
+        pending = list(
             # The plan comes along for the quota interceptor (billing.quotas), and the consent
             # settings for the opt-out keywords interceptor (chatbots.interceptors.consent),
-            # in this query.
+            # in this query. A burst's messages come in the same query.
             InboundEvent.objects.select_related(
                 "chatbot__tenant__subscription__plan", "chatbot__tenant__consent_settings"
             )
+            .defer("raw")
             .filter(
                 chatbot_id=chatbot_id,
                 contact_key=contact_key,
                 kind=InboundEvent.Kind.MESSAGE,
                 state=InboundEvent.State.PENDING,
             )
-            .order_by("occurred_at", "id")
-            .first()
+            .order_by("occurred_at", "id")[: bursts.MAX_PARTS + 1]
         )
-        if event is None:
+        if not pending:
             return None
-        message = InboundMessage.from_dict(event.payload)
-        turn, error = _run_turn(event.chatbot, message)
-        if message.type != echoes.ECHO_TYPE and message.provider != SIMULATOR:
+        chatbot = pending[0].chatbot
+        window = bursts.debounce_window(chatbot) if debounce else bursts.NO_WINDOW
+        burst = bursts.burst_take(pending, window=window, now=timezone.now())
+        if burst.wait > 0:
+            return Wait(seconds=burst.wait)
+        newest = burst.messages[-1]
+        turn, error = _run_turn(chatbot, burst.messages)
+        if newest.type != echoes.ECHO_TYPE and newest.provider != SIMULATOR:
             # After the replies were queued: the receipt then rides with their send task.
+            # Marking the newest message read marks the earlier ones too (Meta:
+            # https://developers.facebook.com/docs/whatsapp/cloud-api/guides/mark-message-as-read).
             queue.queue_mark_read(
-                chatbot=event.chatbot,
-                external_id=message.external_id,
+                chatbot=chatbot,
+                external_id=newest.external_id,
                 conversation=turn.conversation,
             )
-        InboundEvent.objects.filter(pk=event.pk).update(
+        InboundEvent.objects.filter(
+            pk__in=[e.pk for e in burst.events], state=InboundEvent.State.PENDING
+        ).update(
             state=InboundEvent.State.FAILED if error else InboundEvent.State.DONE,
             attempts=F("attempts") + 1,
             processed_at=timezone.now(),
             last_error=error[:2000],
         )
-        MESSAGES_PROCESSED.labels(outcome="error" if error else "ok").inc()
+        MESSAGES_PROCESSED.labels(outcome="error" if error else "ok").inc(len(burst.events))
+        turn.more = len(pending) > len(burst.events)
         return turn
 
 
-def _run_turn(chatbot: Chatbot, message: InboundMessage) -> tuple[Turn, str]:
+def _run_turn(chatbot: Chatbot, parts: list[InboundMessage]) -> tuple[Turn, str]:
+    """One turn for the customer's `parts` (one message, or a burst of them, oldest first)."""
+    message = bursts.turn_message(parts)
     if message.type == echoes.ECHO_TYPE:  # sent by the business itself: never a turn
         return Turn(conversation=echoes.echo_process(chatbot=chatbot, message=message)), ""
+    newest = parts[-1]
     cliente = cliente_upsert_from_whatsapp(
         tenant=chatbot.tenant,
-        wa_id=message.from_phone,
-        user_id=message.from_user_id,
-        nome=message.profile_name,
+        wa_id=newest.from_phone,
+        user_id=newest.from_user_id,
+        nome=newest.profile_name,
     )
     conversation, _created = Conversation.objects.get_or_create(
         chatbot=chatbot, cliente=cliente, defaults={"tenant_id": chatbot.tenant_id}
     )
     conversation.chatbot = chatbot
     conversation.cliente = cliente
-    _record_inbound(conversation, message)
-    metering.record(tenant_id=conversation.tenant_id, messages_in=1)
+    _record_inbound(conversation, parts)
+    metering.record(tenant_id=conversation.tenant_id, messages_in=len(parts))
     turn = Turn(conversation=conversation)
     if message.type in PASSIVE_TYPES or not chatbot.active:
         conversation.save(update_fields=["last_customer_message_at", "status", "updated_at"])
@@ -190,8 +227,13 @@ def _run_turn(chatbot: Chatbot, message: InboundMessage) -> tuple[Turn, str]:
 
     # "2" answering buttons or a list sent as numbered text becomes that option's tap.
     message = numbered.numbered_reply(conversation=conversation, message=message)
+    alone = bursts.newest_text(parts)
+    if alone is not None:
+        alone = numbered.numbered_reply(conversation=conversation, message=alone)
     steps = {s.code: s for s in Step.objects.filter(chatbot=chatbot, active=True)}
-    flow = Flow(chatbot=chatbot, conversation=conversation, cliente=cliente, steps=steps)
+    flow = Flow(
+        chatbot=chatbot, conversation=conversation, cliente=cliente, steps=steps, alone=alone
+    )
     try:
         with transaction.atomic():  # savepoint: a failing handler leaves nothing half-saved
             messages = flow.run(message)
@@ -213,11 +255,12 @@ def _run_turn(chatbot: Chatbot, message: InboundMessage) -> tuple[Turn, str]:
         return turn, error
 
 
-def _record_inbound(conversation: Conversation, message: InboundMessage) -> None:
-    guess = intent.classify_inbound(message)
-    # ignore_conflicts: an event processed again (admin "process again") keeps one row.
-    Message.objects.bulk_create(
-        [
+def _record_inbound(conversation: Conversation, parts: list[InboundMessage]) -> None:
+    """One inbound Message per part, in one statement."""
+    rows = []
+    for message in parts:
+        guess = intent.classify_inbound(message)
+        rows.append(
             Message(
                 tenant_id=conversation.tenant_id,
                 conversation=conversation,
@@ -231,12 +274,13 @@ def _record_inbound(conversation: Conversation, message: InboundMessage) -> None
                 intent=guess.intent,
                 polarity=guess.polarity,
             )
-        ],
-        ignore_conflicts=True,
-    )
+        )
+    # ignore_conflicts: an event processed again (admin "process again") keeps one row.
+    Message.objects.bulk_create(rows, ignore_conflicts=True)
+    latest = max(m.timestamp for m in parts)
     last = conversation.last_customer_message_at
-    if last is None or message.timestamp > last:
-        conversation.last_customer_message_at = message.timestamp
+    if last is None or latest > last:
+        conversation.last_customer_message_at = latest
 
 
 # --- The flow ----------------------------------------------------------------------------
@@ -248,6 +292,8 @@ class Flow:
     conversation: Conversation
     cliente: object
     steps: dict[str, Step]
+    # A burst's newest text alone, for a step that does not understand the joined text.
+    alone: InboundMessage | None = None
 
     def first_step(self) -> Step:
         if not self.steps:
@@ -289,8 +335,16 @@ class Flow:
                     self._apply(opening, out)
         else:
             ctx = self.context(current, message)
+            handler = self._handler(current)
+            reply = handler.handle(ctx)
+            if reply.not_understood and self.alone is not None:
+                # A burst the step did not get as a whole: its last word is the answer.
+                alone_ctx = self.context(current, self.alone)
+                alone_reply = handler.handle(alone_ctx)
+                if not alone_reply.not_understood:
+                    ctx, reply = alone_ctx, alone_reply
             # Free text the step did not expect: the assistant, the business's answer, a way out.
-            reply = understanding.after_step(ctx, self._handler(current).handle(ctx))
+            reply = understanding.after_step(ctx, reply)
             self._apply(reply, out)
             if reply.next_step and not (reply.end or reply.handoff):
                 self._goto(self._step(reply.next_step), out)

@@ -188,8 +188,9 @@ def _count(rows: list[list], inserted: list[tuple[int, str, str]]) -> None:
         INBOUND_EVENTS.labels(provider=provider, kind=kind, result="duplicate").inc(total - new)
 
 
-def register_dispatcher(dispatch: Callable[[int], object]) -> None:
-    """Set who queues processing of a stored event: `dispatch(event_id)`.
+def register_dispatcher(dispatch: Callable[..., object]) -> None:
+    """Set who queues processing of a stored event: `dispatch(event_id)` now, and
+    `dispatch(event_id, delay)` in `delay` seconds (enqueue_later).
 
     The conversation layer registers its task at start-up (chatbots.apps, with
     chatbots.tasks.dispatch_inbound), so this module, part of the messaging core, never
@@ -227,6 +228,27 @@ def enqueue(*, event_ids: Iterable[int]) -> int:
             break
         queued += 1
     return queued
+
+
+def enqueue_later(*, event_id: int, delay: float) -> bool:
+    """Queue processing of one event in `delay` seconds (the engine waiting for a burst to
+    end, chatbots.bursts); return whether it was queued.
+
+    Like `enqueue`, a broker error is logged, not raised: the event stays pending and the
+    sweeper queues it again. The dispatcher is called as `dispatch(event_id, delay)`.
+    """
+    dispatch = _dispatch
+    if dispatch is None:
+        raise ImproperlyConfigured("No inbound dispatcher is registered (see enqueue).")
+    try:
+        dispatch(event_id, delay)
+    except Exception:
+        logger.exception(
+            "could not queue an inbound event for later; the sweeper will retry it",
+            extra={"event_id": event_id},
+        )
+        return False
+    return True
 
 
 # --- Claiming, sweeping, replaying ---------------------------------------------------------------

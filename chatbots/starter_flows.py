@@ -1,4 +1,4 @@
-"""Starter flows that `bind_tenant --flow NAME` installs, and the demo bot of `seed_demo`.
+"""Starter flows that `bind_tenant --flow NAME` installs, and the demo bots of `seed_demo`.
 
 A flow is a list of steps (code, handler path, config), first step first. FLOWS is the
 registry: a flow whose handlers are not built yet is not listed, so asking for it fails
@@ -8,6 +8,7 @@ with the list of the ones that exist instead of installing steps that cannot run
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -15,7 +16,7 @@ from django.utils.translation import gettext as _
 from billing.models import Tenant
 from chatbots import bots
 from chatbots.handlers.registry import validate_flow
-from chatbots.models import Chatbot, Step
+from chatbots.models import BusinessProfile, Chatbot, KnowledgeEntry, Step
 
 GENERIC = "chatbots.handlers.generic"
 
@@ -137,37 +138,142 @@ def flow_install(*, chatbot: Chatbot, flow: str) -> list[Step]:
     ]
 
 
-def install_demo(tenant: Tenant) -> Chatbot:
-    """The demo bots of seed_demo, on the stub provider: "Demo" with the order flow and a
-    demo menu, and "Demo Agenda" with the agenda flow, two services and business hours.
+# --- The demo (seed_demo) -------------------------------------------------------------------
 
-    Idempotent. Try it with `manage.py simulate --bot <id> --phone 5511987654321 "oi"`.
-    Returns the order bot.
+
+@dataclass(frozen=True)
+class DemoBot:
+    """One demo bot and what to type to see its flow (seed_demo prints it)."""
+
+    chatbot: Chatbot
+    flow: str
+    try_typing: list[str]
+
+
+# (name, flow, display number, earlier names, what to type). The numbers are fictitious
+# (9 0000-xxxx is not assigned to mobiles in DDD 11) and apart from the demo's clientes.
+DEMO_BOTS = [
+    (
+        "Demo Menu",
+        "menu",
+        "5511900000010",
+        (),
+        ["oi", "vocês abrem domingo?", "qual a taxa de entrega?", "atendente"],
+    ),
+    (
+        "Demo Pedidos",
+        "pedidos",
+        "5511900000011",
+        ("Demo",),
+        ["oi", "pizzas", "calabresa", "2", "finalizar", "confirmar"],
+    ),
+    (
+        "Demo Agenda",
+        "agenda",
+        "5511900000012",
+        (),
+        ["oi", "agendar", "corte", "amanhã", "10:00", "confirmar", "oi", "meu horário"],
+    ),
+]
+# The assistant answers free text a step does not expect (chatbots.ai.options): from the
+# knowledge base below without GEMINI_API_KEY, from Gemini with it.
+DEMO_OPTIONS = {"ai_fallback": True}
+
+DEMO_ADDRESS = "Rua das Flores, 123 – Vila Madalena, São Paulo – SP"
+# The same hours as the demo agenda's (agenda.defaults.DEFAULT_HOURS), so every answer agrees.
+DEMO_HOURS = "De segunda a sexta, das 9h às 18h. Sábados, domingos e feriados: fechado."
+DEMO_KNOWLEDGE = [
+    ("Qual o horário de funcionamento?", DEMO_HOURS),
+    (
+        "Vocês abrem domingo?",
+        "Aos domingos estamos fechados. Funcionamos de segunda a sexta, das 9h às 18h.",
+    ),
+    ("Onde fica a pizzaria? Qual o endereço?", f"Estamos na {DEMO_ADDRESS}."),
+    (
+        "Vocês fazem entrega? Qual a taxa de entrega?",
+        "Entregamos num raio de 5 km da pizzaria: taxa de R$ 5,00, e o pedido chega em 40 a "
+        "60 minutos. Também dá para retirar no balcão, sem taxa.",
+    ),
+    (
+        "Quais as formas de pagamento? Aceitam cartão ou Pix?",
+        "Aceitamos Pix, cartão de crédito ou débito (na entrega ou no balcão) e dinheiro.",
+    ),
+    (
+        "Tem opção vegetariana?",
+        "Temos: Margherita e Quatro Queijos são vegetarianas, e as sobremesas também.",
+    ),
+    (
+        "Tem pizza sem glúten ou sem lactose?",
+        "Ainda não temos massa sem glúten nem queijo sem lactose, desculpe.",
+    ),
+    ("Qual o tamanho da pizza? Quantas fatias?", "Nossas pizzas são grandes: 35 cm, 8 fatias."),
+]
+# The demo menu's own words (the starter menu's are generic).
+DEMO_MENU_TEXTS = {
+    "inicio": _(
+        "Olá! 👋 Sou o assistente virtual da Pizzaria Demo. Escolha uma opção ou escreva "
+        "sua dúvida (por exemplo: “vocês entregam?”)."
+    ),
+    "informacoes": _(
+        "%(hours)s\nEndereço: %(address)s.\nDigite *menu* a qualquer momento para voltar ao início."
+    )
+    % {"hours": DEMO_HOURS, "address": DEMO_ADDRESS},
+}
+
+
+def install_demo(tenant: Tenant) -> list[DemoBot]:
+    """The demo of seed_demo, on the stub provider: a menu bot, the order bot (with the
+    demo menu) and the agenda bot (two services, business hours), the assistant's
+    knowledge base and business profile, the assistant fallback on. Idempotent: a second
+    run adds nothing and puts the demo's settings back.
+
+    Try a bot with `manage.py simulate --bot <id> --phone 5511987654321 "oi"`.
     """
+    from agenda.defaults import agenda_demo_install
     from pedidos.demo import catalogo_demo
 
     catalogo_demo(tenant=tenant)
-    chatbot = Chatbot.objects.filter(tenant=tenant, name="Demo").first()
-    if chatbot is None:
-        chatbot = bots.chatbot_create(
-            tenant=tenant, name="Demo", provider="stub", display_number="5511900000000"
-        )
-    if not chatbot.steps.exists():
-        flow_install(chatbot=chatbot, flow="pedidos")
-    install_demo_agenda(tenant)
-    return chatbot
-
-
-def install_demo_agenda(tenant: Tenant) -> Chatbot:
-    """The "Demo Agenda" bot: services "Corte de cabelo" and "Barba", Mon-Fri 9h-18h."""
-    from agenda.defaults import agenda_demo_install
-
     agenda_demo_install(tenant=tenant)
-    chatbot = Chatbot.objects.filter(tenant=tenant, name="Demo Agenda").first()
+    demo_knowledge_install(tenant)
+    installed = []
+    for name, flow, number, earlier, try_typing in DEMO_BOTS:
+        chatbot = _demo_bot(tenant, name=name, earlier=earlier, number=number)
+        if not chatbot.steps.exists():
+            flow_install(chatbot=chatbot, flow=flow)
+            if flow == "menu":
+                for step in chatbot.steps.filter(code__in=DEMO_MENU_TEXTS):
+                    config = {**step.config, "text": DEMO_MENU_TEXTS[step.code]}
+                    bots.step_update(step=step, config=config)
+        installed.append(DemoBot(chatbot=chatbot, flow=flow, try_typing=try_typing))
+    return installed
+
+
+def _demo_bot(tenant: Tenant, *, name: str, earlier: tuple[str, ...], number: str) -> Chatbot:
+    chatbot = Chatbot.objects.filter(tenant=tenant, name__in=(name, *earlier)).first()
     if chatbot is None:
-        chatbot = bots.chatbot_create(
-            tenant=tenant, name="Demo Agenda", provider="stub", display_number="5511900000001"
+        return bots.chatbot_create(
+            tenant=tenant,
+            name=name,
+            provider="stub",
+            display_number=number,
+            options=dict(DEMO_OPTIONS),
         )
-    if not chatbot.steps.exists():
-        flow_install(chatbot=chatbot, flow="agenda")
+    options = {**chatbot.options, **DEMO_OPTIONS}
+    if (chatbot.name, chatbot.display_number, chatbot.options) != (name, number, options):
+        chatbot = bots.chatbot_update(
+            chatbot=chatbot, name=name, display_number=number, options=options
+        )
     return chatbot
+
+
+def demo_knowledge_install(tenant: Tenant) -> None:
+    """The demo's business profile and knowledge base (also used by the conversation
+    corpus, tests/conversations). Entries already there are kept as they are."""
+    BusinessProfile.objects.get_or_create(
+        tenant=tenant,
+        defaults={"address": DEMO_ADDRESS, "opening_hours": DEMO_HOURS, "phone": "1130000000"},
+    )
+    for question, answer in DEMO_KNOWLEDGE:
+        KnowledgeEntry.objects.get_or_create(
+            tenant=tenant, question=question, defaults={"answer": answer}
+        )

@@ -9,10 +9,17 @@ from __future__ import annotations
 from celery import shared_task
 
 
-def dispatch_inbound(event_id: int) -> None:
-    """Queue processing of one stored inbound event: chatbots.inbound's dispatcher, registered
-    at start-up by chatbots.apps, so the messaging core never imports the engine."""
-    process_inbound.delay(event_id)
+def dispatch_inbound(event_id: int, delay: float = 0.0) -> None:
+    """Queue processing of one stored inbound event (in `delay` seconds): chatbots.inbound's
+    dispatcher, registered at start-up by chatbots.apps, so the messaging core never imports
+    the engine."""
+    if delay <= 0:
+        process_inbound.delay(event_id)
+    elif not process_inbound.app.conf.task_always_eager:
+        process_inbound.apply_async((event_id,), countdown=delay)
+    # Eager mode (tests, CELERY_TASK_ALWAYS_EAGER) cannot wait: it would run the task now,
+    # inside this one, find the burst still open and recurse. The event stays pending; the
+    # sweeper (or a test driving the clock) takes it from there.
 
 
 @shared_task(name="chatbots.tasks.process_inbound", acks_late=True)

@@ -522,6 +522,9 @@ HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=5 * 1024 * 
 EGRESS_ALLOWED_HOSTS = env.list("EGRESS_ALLOWED_HOSTS", default=[])
 EGRESS_ALLOW_PRIVATE = env.bool("EGRESS_ALLOW_PRIVATE", default=False)
 CHATBOT_HANDLER_MODULES = env.list("CHATBOT_HANDLER_MODULES", default=[])
+# Texts of one customer arriving within this many milliseconds of each other are answered as
+# one turn (chatbots.bursts); a bot's options "debounce_ms" overrides it; 0 turns it off.
+CHATBOT_DEBOUNCE_MS = env.int("CHATBOT_DEBOUNCE_MS", default=1500)
 # Rules run on every customer message before the current step, in this order; the first that
 # answers handles the message (contract: chatbots/interceptors/base.py). Opt-out comes first
 # (LGPD: a "SAIR" is honoured wherever the customer is), then a person attending keeps the

@@ -183,6 +183,18 @@ class Chat:
         self.sent = self._since(before)
         return self.sent
 
+    def during(self, work) -> list:
+        """Run `work()` (e.g. tasks a moved clock made due: tests/delayed.py) the way a
+        message runs; return what the bot sent meanwhile."""
+        before = self._mark()
+        if self.capture is None:
+            work()
+        else:
+            with self.capture(execute=True):
+                work()
+        self.sent = self._since(before)
+        return self.sent
+
     # --- What the bot said -----------------------------------------------------------------
 
     @property

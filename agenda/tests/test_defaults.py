@@ -66,7 +66,8 @@ def test_the_demo_gets_an_agenda_bot_with_services_and_hours_idempotently(tenant
 
     agenda_bot = Chatbot.objects.get(tenant=tenant, name="Demo Agenda")
     assert agenda_bot.steps.filter(code="agenda_dia").exists()
-    assert Chatbot.objects.filter(tenant=tenant).count() == 2
+    # The demo's three bots: menu, orders, agenda (chatbots.starter_flows.DEMO_BOTS).
+    assert Chatbot.objects.filter(tenant=tenant).count() == 3
     assert sorted(Servico.objects.filter(tenant=tenant).values_list("nome", "duracao_minutos")) == [
         ("Barba", 20),
         ("Corte de cabelo", 30),

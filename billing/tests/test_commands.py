@@ -121,7 +121,8 @@ def test_seed_demo_installs_the_demo_bot_when_chatbots_offers_one(
     db, no_demo_password, monkeypatch
 ):
     def install_demo(tenant):
-        return Chatbot.objects.get_or_create(tenant=tenant, name="Bot da demo")[0]
+        bot = Chatbot.objects.get_or_create(tenant=tenant, name="Bot da demo")[0]
+        return [types.SimpleNamespace(chatbot=bot, flow="menu", try_typing=["oi"])]
 
     monkeypatch.setitem(
         sys.modules, "chatbots.starter_flows", types.SimpleNamespace(install_demo=install_demo)

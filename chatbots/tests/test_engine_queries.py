@@ -8,11 +8,13 @@ Savepoints count: each is a round trip to the database.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chatbots import engine
-from chatbots.models import Conversation, Message, Step
+from chatbots.models import Conversation, InboundEvent, Message, Step
 from clientes.models import Cliente
 from tests.factories import ChatbotFactory, InboundEventFactory
 
@@ -100,3 +102,22 @@ def test_a_returning_customers_turn_costs_the_same_however_big_the_tenant(tenant
     )
     assert small == large
     assert large <= RETURNING_CUSTOMER_MAX, f"{large} queries for a returning customer's turn"
+
+
+def test_the_burst_window_adds_no_query_to_a_single_message(tenant, settings):
+    bot = ChatbotFactory(tenant=tenant, provider="stub", flow="menu")
+    _turn(bot, "5531911110001", "oi")
+    _turn(bot, "5531911110002", "oi")
+    off = _turn(bot, "5531911110001", "1")
+
+    settings.CHATBOT_DEBOUNCE_MS = 1500
+    event = InboundEventFactory(chatbot=bot, sender="5531911110002", text="1")
+    # Received a window ago: the customer has been quiet since, so it is answered now.
+    InboundEvent.objects.filter(pk=event.pk).update(
+        received_at=event.received_at - timedelta(seconds=2)
+    )
+    with CaptureQueriesContext(connection) as ctx:
+        engine.process_event(event.pk)
+
+    assert InboundEvent.objects.get(pk=event.pk).state == InboundEvent.State.DONE
+    assert len(ctx.captured_queries) == off

@@ -1,8 +1,9 @@
 """Demo data for a first look: plans, the "Pizzaria Demo" tenant, an `admin` login, clientes.
 
 Idempotent: running it again updates the plans, keeps the admin's password (unless
-DEMO_ADMIN_PASSWORD is set) and adds nothing twice. The demo bot comes from
-`chatbots.starter_flows.install_demo(tenant=...)` when that function exists.
+DEMO_ADMIN_PASSWORD is set) and adds nothing twice. The demo bots (menu, orders, agenda, with
+the assistant's knowledge base) come from `chatbots.starter_flows.install_demo(tenant=...)`,
+and the output ends with each bot's id and what to type to try it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ DEMO_NAME = "Pizzaria Demo"
 DEMO_PLAN = "Profissional"
 ADMIN_USERNAME = "admin"
 ADMIN_EMAIL = "admin@example.com"
+# Who the demo's instructions write as: fictitious, and no demo bot's or cliente's number.
+DEMO_CUSTOMER = "5511987654321"
 
 PLANS = [
     {
@@ -91,7 +94,7 @@ def demo_admin_ensure(*, password: str) -> tuple[object, str | None, bool]:
 
 
 def install_demo_bot(tenant: Tenant):
-    """Call chatbots.starter_flows.install_demo when it exists (it is written separately)."""
+    """chatbots.starter_flows.install_demo(tenant): the demo bots, or None without it."""
     try:
         flows = importlib.import_module("chatbots.starter_flows")
     except ModuleNotFoundError as exc:
@@ -151,7 +154,38 @@ class Command(BaseCommand):
             added += 1
         self.stdout.write(f"Clientes: {added} added, {len(CLIENTES) - added} already there.")
 
-        bot = install_demo_bot(tenant)
-        if bot is not None:
-            self.stdout.write(f"Demo bot: {bot}.")
+        demo_bots = install_demo_bot(tenant) or []
+        for line in demo_guide(demo_bots):
+            self.stdout.write(line)
         self.stdout.write(self.style.SUCCESS("Demo ready: log in at /admin/."))
+
+
+def demo_guide(demo_bots) -> list[str]:
+    """What the operator reads to try each bot: its id, flow, number and what to type."""
+    if not demo_bots:
+        return []
+    lines = [
+        "Bots de demonstração (converse pelo terminal, sem WhatsApp, como o cliente "
+        f"{DEMO_CUSTOMER}):",
+        f'  python manage.py simulate --bot <id> --phone {DEMO_CUSTOMER} "<mensagem>"',
+    ]
+    for demo in demo_bots:
+        bot = demo.chatbot
+        typed = " → ".join(f"“{t}”" for t in demo.try_typing)
+        lines.append(f"  #{bot.pk} {bot.name} (fluxo {demo.flow}, número {bot.display_number})")
+        lines.append(f"      digite: {typed}")
+    if _ai_configured():
+        lines.append("Assistente: ligado, com o Gemini (GEMINI_API_KEY definida) e a base de")
+        lines.append("  conhecimento da empresa (Painel → Base de conhecimento do assistente).")
+    else:
+        lines.append("Assistente: ligado sem IA (GEMINI_API_KEY vazia). As perguntas livres são")
+        lines.append("  respondidas pela base de conhecimento (Painel → Base de conhecimento do")
+        lines.append("  assistente), por palavras-chave; o que ela não cobre recebe as opções da")
+        lines.append("  etapa de novo. Defina GEMINI_API_KEY para respostas do Gemini.")
+    return lines
+
+
+def _ai_configured() -> bool:
+    from chatbots.ai.client import ai_configured
+
+    return ai_configured()
