@@ -113,7 +113,9 @@ def pedido_describe_checkout(*, pedido: Pedido, store_address: str = "") -> str:
     if pedido.modo_entrega == ModoEntrega.ENTREGA:
         where = pedido.endereco_entrega.strip()
         if pedido.bairro and normalize(pedido.bairro) not in normalize(where):
-            where = " – ".join(filter(None, [where, pedido.bairro]))
+            # After the street, before a location's map link on the next line.
+            first, _sep, rest = where.partition("\n")
+            where = " – ".join(filter(None, [first, pedido.bairro])) + (f"\n{rest}" if rest else "")
         lines.append(_("Entrega: %(endereco)s") % {"endereco": where or "-"})
     elif pedido.modo_entrega == ModoEntrega.RETIRADA:
         lines.append(

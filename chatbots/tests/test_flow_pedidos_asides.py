@@ -197,3 +197,14 @@ def test_a_stale_cancelar_button_with_an_empty_cart_cancels_nothing(chat, loja, 
 
     assert "nenhum pedido em andamento" in _said(sent)
     assert Conversation.objects.get().status == Conversation.Status.BOT
+
+
+def test_coming_back_to_a_cart_offers_to_continue_or_start_over(chat, loja, tenant):
+    fill_cart(chat, loja)
+    sent = chat.text("menu")  # the flow starts again from its greeting
+
+    assert "pedido em andamento" in body_text(sent[-1])
+    assert [t for _i, t in buttons(sent[-1])][:2] == ["Continuar pedido", "Começar de novo"]
+    sent = chat.tap("pedido:continuar", "Continuar pedido")
+    assert ("pedido:finalizar", "Finalizar") in buttons(sent[-1])
+    assert _cart_items(tenant) == [("Pizza Margherita", 2)]

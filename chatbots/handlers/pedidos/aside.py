@@ -137,24 +137,20 @@ def handoff(ctx: Context) -> Reply:
 
 
 def greeting(ctx: Context) -> Reply:
-    pedido = open_cart(ctx)
-    if not has_items(pedido):
+    if not has_items(open_cart(ctx)):
         return Reply(next_step=INICIO)
+    return Reply(messages=[resume_offer(ctx, _("Olá de novo! 😊"))])
+
+
+def resume_offer(ctx: Context, greeting: str) -> wa.Buttons:
+    """The cart in progress, and the choice to carry on, start over or talk to a person."""
     body = _(
-        "Olá de novo! 😊 Você tem um pedido em andamento:\n%(resumo)s\n\n"
+        "%(saudacao)s Você tem um pedido em andamento:\n%(resumo)s\n\n"
         "Quer continuar de onde parou ou começar de novo?"
-    ) % {"resumo": selectors.pedido_summarize(pedido=pedido)}
-    return Reply(
-        messages=[
-            kit.buttons(
-                body,
-                [
-                    (CONTINUE, _("Continuar pedido")),
-                    (RESTART, _("Começar de novo")),
-                    person_button(),
-                ],
-            )
-        ]
+    ) % {"saudacao": greeting, "resumo": selectors.pedido_summarize(pedido=open_cart(ctx))}
+    return kit.buttons(
+        body,
+        [(CONTINUE, _("Continuar pedido")), (RESTART, _("Começar de novo")), person_button()],
     )
 
 

@@ -22,15 +22,20 @@ from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.pedidos import aside
 from chatbots.handlers.pedidos.base import (
     ADICIONAR,
+    CANCEL,
     CATEGORIA,
+    CONTINUE,
+    INICIO,
     K_CATEGORY,
     K_CATEGORY_PAGE,
     K_PRODUCT,
     K_PRODUCT_PAGE,
     K_SEARCH,
     K_SEARCH_TEXT,
+    PERSON,
     PRODUTO,
     QUANTIDADE,
+    RESTART,
     OrderStep,
     cart,
     configuracao,
@@ -144,15 +149,19 @@ class InicioHandlerPedidos(OrderStep):
             }
             return Reply(messages=[text(body)], end=True)
         if has_items(open_cart(ctx)):
-            # Coming back mid-order: show the cart and carry on from "add more?".
-            return Reply(
-                messages=[text(greeting + "\n" + _("Você tem um pedido em andamento."))],
-                next_step=ADICIONAR,
-            )
+            # Coming back mid-order: the cart, and whether to carry on or start over.
+            return Reply(messages=[aside.resume_offer(ctx, greeting)])
         return Reply(messages=[text(greeting)], next_step=CATEGORIA, clear_state=True)
 
     def handle(self, ctx: Context) -> Reply:
-        return self.enter(ctx)
+        # Only the resume offer above leaves the conversation here.
+        if ctx.reply_id == CONTINUE:
+            return Reply(next_step=ADICIONAR)
+        side = aside.before(ctx, INICIO)
+        if side is not None and ctx.reply_id in (RESTART, PERSON, CANCEL):
+            return side
+        offer = offer_products(ctx, search_products(ctx))  # "quero uma coca": add it
+        return offer if offer is not None else self.enter(ctx)
 
 
 # --- 2. selecionar_categoria -----------------------------------------------------------
