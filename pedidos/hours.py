@@ -18,11 +18,21 @@ from datetime import datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from config.text import normalize
 
 DAYS = ("seg", "ter", "qua", "qui", "sex", "sab", "dom")  # datetime.weekday() order
-DAY_LABELS = ("seg", "ter", "qua", "qui", "sex", "sáb", "dom")
+# As describe() shows them to the customer.
+DAY_LABELS = (
+    gettext_lazy("seg"),
+    gettext_lazy("ter"),
+    gettext_lazy("qua"),
+    gettext_lazy("qui"),
+    gettext_lazy("sex"),
+    gettext_lazy("sáb"),
+    gettext_lazy("dom"),
+)
 _CLOSED_WORDS = {"", "fechado", "fechada", "nao abre", "-"}
 _TIME = r"(\d{1,2})(?:[:h](\d{2})?)?"
 _INTERVAL = re.compile(rf"^{_TIME}\s*(?:-|–|a|as|ate)\s*{_TIME}$")

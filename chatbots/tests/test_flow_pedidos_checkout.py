@@ -307,6 +307,16 @@ def test_cash_without_change(chat, loja, tenant):
     assert "Pagamento: Dinheiro (sem troco)" in body_text(sent[-1])
 
 
+def test_a_customer_asked_for_change_may_still_pick_another_method(chat, loja, tenant):
+    fill_cart(chat, loja)
+    chat.tap("pedido:finalizar", "Finalizar")
+    chat.tap("pedido:retirada", "Retirada")
+    chat.pick("pay:dinheiro", "Dinheiro")
+    chat.pick("pay:cartao", "Cartão na retirada")  # the older list, tapped instead
+    sent = chat.tap("pedido:sem_obs", "Sem observações")
+    assert "Pagamento: Cartão na retirada" in body_text(sent[-1])
+
+
 # --- The confirmation ------------------------------------------------------------------
 
 

@@ -404,9 +404,9 @@ class FormaPagamentoHandler(OrderStep):
         pedido = open_cart(ctx)
         if pedido is None:
             return checkout_next(ctx)
-        if ctx.state.get(K_AWAIT_CHANGE):
+        if ctx.state.get(K_AWAIT_CHANGE) and not ctx.reply_id.startswith("pay:"):
             return self._take_change(ctx, pedido)
-        forma = self._chosen(ctx, pedido)
+        forma = self._chosen(ctx, pedido)  # (a row of the list tapped again: a new choice)
         if forma is None:
             return aside.after(ctx) or Reply(
                 messages=[text(_("Escolha uma forma de pagamento da lista, por favor."))],
@@ -422,7 +422,7 @@ class FormaPagamentoHandler(OrderStep):
             checkout.pedido_set_payment(pedido=pedido, configuracao=configuracao(ctx), forma=forma)
         except ValidationError as exc:
             return _error_reply(exc)
-        return checkout_next(ctx)
+        return checkout_next(ctx, state={K_AWAIT_CHANGE: None})
 
     def _chosen(self, ctx: Context, pedido: Pedido) -> str | None:
         offered = self._options(ctx, pedido)
