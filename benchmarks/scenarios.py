@@ -936,7 +936,8 @@ def _top(counts: dict[str, int], samples: int, n: int) -> list[tuple[float, str]
 
 def order_script(b: Bench) -> list[tuple[str, tuple]]:
     """The order flow as a customer goes through it (chatbots/tests/test_flow_pedidos.py):
-    greet, pick a category, pick a product, say how many, finish, confirm."""
+    greet, pick a category, pick a product, say how many, finish, pickup, card, no notes,
+    confirm (the profile name is known, so the name is not asked)."""
     from pedidos.models import Categoria, Produto
 
     cat = Categoria.objects.get(tenant_id=b.seeded.tenant_id, nome="Pizzas")
@@ -947,6 +948,9 @@ def order_script(b: Bench) -> list[tuple[str, tuple]]:
         ("list_reply", (f"prod:{prod.pk}", "Pizza Margherita")),
         ("text", ("2",)),
         ("button_reply", ("pedido:finalizar", "Finalizar")),
+        ("button_reply", ("pedido:retirada", "Retirada")),
+        ("list_reply", ("pay:cartao", "Cartão na retirada")),
+        ("button_reply", ("pedido:sem_obs", "Sem observações")),
         ("button_reply", ("pedido:confirmar", "Confirmar")),
     ]
 

@@ -60,7 +60,9 @@ PEDIDOS = "chatbots.handlers.pedidos"
 
 
 def pedidos_flow() -> list[StepSpec]:
-    """The original system's order flow: exactly these codes and handler paths."""
+    """The original system's order flow (exactly these six codes and handler paths, in
+    this order: DESIGN.md), then the checkout steps asked between "Finalizar" and the
+    confirmation (name, delivery or pickup, address, payment, notes)."""
     return [
         ("inicio", f"{PEDIDOS}.InicioHandlerPedidos", {}),
         ("selecionar_categoria", f"{PEDIDOS}.SelecionarCategoriaHandler", {}),
@@ -68,6 +70,11 @@ def pedidos_flow() -> list[StepSpec]:
         ("informar_quantidade", f"{PEDIDOS}.InformarQuantidadeHandler", {}),
         ("adicionar_mais", f"{PEDIDOS}.AdicionarMaisHandler", {}),
         ("confirmar_pedido", f"{PEDIDOS}.ConfirmarPedidoHandler", {}),
+        ("informar_nome", f"{PEDIDOS}.InformarNomeHandler", {}),
+        ("modo_entrega", f"{PEDIDOS}.ModoEntregaHandler", {}),
+        ("informar_endereco", f"{PEDIDOS}.InformarEnderecoHandler", {}),
+        ("forma_pagamento", f"{PEDIDOS}.FormaPagamentoHandler", {}),
+        ("observacoes_pedido", f"{PEDIDOS}.ObservacoesHandler", {}),
     ]
 
 

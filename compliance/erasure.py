@@ -43,6 +43,7 @@ REDACTED = {"redacted": "LGPD erasure"}
 ERASED_REPR = "[dados apagados (LGPD)]"
 # Free text on the records that are kept: may name people, addresses, health details.
 PEDIDO_TEXT_FIELDS = ("observacoes", "endereco_entrega")
+PEDIDO_LOCATION_FIELDS = ("latitude", "longitude")  # a WhatsApp location sent as the address
 AGENDAMENTO_TEXT_FIELDS = ("observacoes",)
 FEEDBACK_TEXT_FIELDS = ("comentario",)
 MIN_NAME_CHARS = 4  # shorter names ("Ana") would match unrelated audit diffs
@@ -167,10 +168,14 @@ def _erase_one(cliente: Cliente, *, placeholder: Cliente, extra: tuple[str, ...]
     result.add(
         "orders_anonymised",
         Pedido.objects.filter(pk__in=pedido_ids).update(
-            cliente=placeholder, **dict.fromkeys(PEDIDO_TEXT_FIELDS, "")
+            cliente=placeholder,
+            **dict.fromkeys(PEDIDO_TEXT_FIELDS, ""),
+            **dict.fromkeys(PEDIDO_LOCATION_FIELDS, None),
         ),
     )
-    kept: dict[type, tuple[list[int], tuple[str, ...]]] = {Pedido: (pedido_ids, PEDIDO_TEXT_FIELDS)}
+    kept: dict[type, tuple[list[int], tuple[str, ...]]] = {
+        Pedido: (pedido_ids, PEDIDO_TEXT_FIELDS + PEDIDO_LOCATION_FIELDS)
+    }
     Agendamento, FeedbackEvent = agenda_models()
     if Agendamento is not None:
         agendamento_ids = list(

@@ -10,7 +10,14 @@ from django.utils.translation import gettext_lazy
 from billing.admin_tenancy import TenantScopedAdmin, TenantScopedInline
 from pedidos import services
 from pedidos import status as st
-from pedidos.models import Categoria, ItemPedido, Pedido, Produto
+from pedidos.models import (
+    Categoria,
+    ConfiguracaoPedidos,
+    ItemPedido,
+    Pedido,
+    Produto,
+    TaxaEntrega,
+)
 from pedidos.money import format_brl
 from pedidos.status import StatusPedido
 
@@ -32,7 +39,7 @@ class ProdutoAdmin(TenantScopedAdmin):
     # RelatedOnlyFieldListFilter: only categories of rows the user can see (a plain
     # related filter would list every tenant's categories).
     list_filter = [("categoria", admin.RelatedOnlyFieldListFilter), "ativo"]
-    search_fields = ["nome", "retailer_id"]
+    search_fields = ["nome", "retailer_id", "sinonimos"]
     list_select_related = ["categoria", "tenant"]
     readonly_fields = ["criado_em", "atualizado_em"]
 
@@ -118,16 +125,32 @@ def _acao_status(target: str):
 
 @admin.register(Pedido)
 class PedidoAdmin(TenantScopedAdmin):
-    list_display = ["numero_pedido", "cliente", "status", "total_reais", "chatbot", "criado_em"]
-    list_filter = ["status", ("chatbot", admin.RelatedOnlyFieldListFilter)]
+    list_display = [
+        "numero_pedido",
+        "cliente",
+        "status",
+        "total_reais",
+        "modo_entrega",
+        "bairro",
+        "forma_pagamento",
+        "chatbot",
+        "criado_em",
+    ]
+    list_filter = [
+        "status",
+        "modo_entrega",
+        "forma_pagamento",
+        ("chatbot", admin.RelatedOnlyFieldListFilter),
+    ]
     date_hierarchy = "criado_em"
-    search_fields = ["=id", "cliente__nome", "cliente__telefone"]
+    search_fields = ["=id", "cliente__nome", "cliente__telefone", "bairro", "endereco_entrega"]
     list_select_related = ["cliente", "chatbot", "tenant"]
     raw_id_fields = ["cliente"]
     inlines = [ItemPedidoInline]
     readonly_fields = [
         "status",
         "total_reais",
+        "taxa_entrega_reais",
         "criado_em",
         "atualizado_em",
         "confirmado_em",
@@ -139,8 +162,15 @@ class PedidoAdmin(TenantScopedAdmin):
         "chatbot",
         "status",
         "total_reais",
-        "observacoes",
+        "modo_entrega",
         "endereco_entrega",
+        "bairro",
+        "latitude",
+        "longitude",
+        "taxa_entrega_reais",
+        "forma_pagamento",
+        "troco_para",
+        "observacoes",
         "criado_em",
         "atualizado_em",
         "confirmado_em",
@@ -156,6 +186,10 @@ class PedidoAdmin(TenantScopedAdmin):
     @admin.display(description=gettext_lazy("total"), ordering="total")
     def total_reais(self, pedido: Pedido) -> str:
         return format_brl(pedido.total)
+
+    @admin.display(description=gettext_lazy("taxa de entrega"))
+    def taxa_entrega_reais(self, pedido: Pedido) -> str:
+        return format_brl(pedido.taxa_entrega)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -186,3 +220,33 @@ class PedidoAdmin(TenantScopedAdmin):
             item.delete()
         pedido.total = services.pedido_compute_total(pedido=pedido)
         pedido.save(update_fields=["total", "atualizado_em"])
+
+
+@admin.register(ConfiguracaoPedidos)
+class ConfiguracaoPedidosAdmin(TenantScopedAdmin):
+    list_display = ["tenant", "valor_minimo", "aceita_entrega", "aceita_retirada", "atualizado_em"]
+    list_select_related = ["tenant"]
+    fieldsets = [
+        (None, {"fields": ["tenant", "valor_minimo", "horarios"]}),
+        (
+            gettext_lazy("Entrega e retirada"),
+            {
+                "fields": [
+                    "aceita_entrega",
+                    "aceita_retirada",
+                    "taxa_entrega_padrao",
+                    "endereco_loja",
+                ]
+            },
+        ),
+        (gettext_lazy("Pix"), {"fields": ["chave_pix", "pix_nome", "pix_cidade"]}),
+    ]
+
+
+@admin.register(TaxaEntrega)
+class TaxaEntregaAdmin(TenantScopedAdmin):
+    list_display = ["bairro", "valor", "ativo", "tenant"]
+    list_editable = ["valor", "ativo"]
+    list_filter = ["ativo"]
+    search_fields = ["bairro"]
+    list_select_related = ["tenant"]

@@ -1,12 +1,14 @@
-"""The demo menu seed_demo installs: a few categories, a dozen products. Idempotent."""
+"""The demo menu seed_demo installs: a few categories, a dozen products (some with the
+synonyms customers type), the store's address and two delivery fees. Idempotent. No Pix
+key: a demo must never show a code that pays someone."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from billing.models import Tenant
-from pedidos import services
-from pedidos.models import Categoria, Produto
+from pedidos import checkout, services
+from pedidos.models import Categoria, ConfiguracaoPedidos, Produto, TaxaEntrega
 
 MENU = {
     "Pizzas": [
@@ -17,6 +19,7 @@ MENU = {
         ("Pizza Frango com Catupiry", "Frango desfiado e Catupiry", "53.90"),
     ],
     "Bebidas": [
+        ("Coca-Cola 2L", "Garrafa de 2 litros", "14.00"),
         ("Refrigerante lata", "350 ml", "6.00"),
         ("Suco natural", "Laranja ou limão, 500 ml", "9.50"),
         ("Água mineral", "500 ml", "4.00"),
@@ -28,6 +31,14 @@ MENU = {
         ("Açaí 300 ml", "Com granola e banana", "16.00"),
     ],
 }
+
+
+SINONIMOS = {
+    "Coca-Cola 2L": "coca, coca cola, refri",
+    "Refrigerante lata": "lata, latinha, refri",
+    "Pizza Frango com Catupiry": "frango",
+}
+BAIRROS = {"Centro": "5.00", "Jardim América": "8.00"}
 
 
 def catalogo_demo(*, tenant: Tenant) -> None:
@@ -43,4 +54,14 @@ def catalogo_demo(*, tenant: Tenant) -> None:
                     nome=nome,
                     descricao=descricao,
                     preco=Decimal(preco),
+                    sinonimos=SINONIMOS.get(nome, ""),
                 )
+    if not ConfiguracaoPedidos.objects.filter(tenant=tenant).exists():
+        checkout.configuracao_save(
+            tenant=tenant,
+            endereco_loja="Rua das Palmeiras, 45 – Centro",
+            taxa_entrega_padrao=Decimal("12.00"),
+        )
+    for bairro, valor in BAIRROS.items():
+        if not TaxaEntrega.objects.filter(tenant=tenant, bairro=bairro).exists():
+            checkout.taxa_entrega_create(tenant=tenant, bairro=bairro, valor=Decimal(valor))

@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 from billing.models import Tenant
 from chatbots.models import Chatbot
 from clientes.models import Cliente
-from pedidos.models import Categoria, ItemPedido, Pedido, Produto
+from config.text import normalize
+from pedidos.models import Categoria, FormaPagamento, ItemPedido, ModoEntrega, Pedido, Produto
 from pedidos.money import format_brl
 from pedidos.status import RESERVA_ESTOQUE, StatusPedido
 
@@ -27,6 +28,15 @@ def categoria_list_available(*, tenant: Tenant) -> QuerySet[Categoria]:
     """Active categories with at least one active product, in menu order (what to offer)."""
     with_product = Produto.objects.filter(categoria=OuterRef("pk"), ativo=True)
     return Categoria.objects.filter(tenant=tenant, ativo=True).filter(Exists(with_product))
+
+
+def produto_list_orderable(*, tenant: Tenant) -> QuerySet[Produto]:
+    """Every active product of an active category (what a typed name is searched in)."""
+    return (
+        Produto.objects.filter(tenant=tenant, ativo=True, categoria__ativo=True)
+        .select_related("categoria")
+        .order_by("categoria__ordem", "nome", "id")
+    )
 
 
 def produto_list_available(*, categoria: Categoria) -> QuerySet[Produto]:
@@ -79,8 +89,68 @@ def pedido_summarize(*, pedido: Pedido) -> str:
     ]
     # The same sum pedido_compute_total makes in SQL, over the rows just shown.
     total = sum((item.subtotal for item in itens), start=Decimal("0"))
+    if pedido.taxa_entrega:
+        lines.append(
+            _("Taxa de entrega (%(bairro)s): %(taxa)s")
+            % {"bairro": pedido.bairro or _("entrega"), "taxa": format_brl(pedido.taxa_entrega)}
+        )
+        total += pedido.taxa_entrega
     lines.append(_("Total: %(total)s") % {"total": format_brl(total)})
     return "\n".join(lines)
+
+
+def pedido_describe_checkout(*, pedido: Pedido, store_address: str = "") -> str:
+    """Who, how it arrives, how it is paid and the notes, one line each (what is known):
+
+    Nome: Maria
+    Entrega: Rua das Flores, 10 – Centro
+    Pagamento: Dinheiro (troco para R$ 100,00)
+    Observações: sem cebola
+    """
+    lines = []
+    if pedido.cliente.nome:
+        lines.append(_("Nome: %(nome)s") % {"nome": pedido.cliente.nome})
+    if pedido.modo_entrega == ModoEntrega.ENTREGA:
+        where = pedido.endereco_entrega.strip()
+        if pedido.bairro and normalize(pedido.bairro) not in normalize(where):
+            # After the street, before a location's map link on the next line.
+            first, _sep, rest = where.partition("\n")
+            where = " – ".join(filter(None, [first, pedido.bairro])) + (f"\n{rest}" if rest else "")
+        lines.append(_("Entrega: %(endereco)s") % {"endereco": where or "-"})
+    elif pedido.modo_entrega == ModoEntrega.RETIRADA:
+        lines.append(
+            _("Retirada no local: %(endereco)s") % {"endereco": store_address}
+            if store_address
+            else _("Retirada no local")
+        )
+    if pedido.forma_pagamento:
+        payment = str(FormaPagamento(pedido.forma_pagamento).label)
+        if (
+            pedido.forma_pagamento == FormaPagamento.CARTAO
+            and pedido.modo_entrega == ModoEntrega.RETIRADA
+        ):
+            payment = _("Cartão na retirada")
+        if pedido.forma_pagamento == FormaPagamento.DINHEIRO:
+            payment += (
+                _(" (troco para %(valor)s)") % {"valor": format_brl(pedido.troco_para)}
+                if pedido.troco_para
+                else _(" (sem troco)")
+            )
+        lines.append(_("Pagamento: %(forma)s") % {"forma": payment})
+    if pedido.observacoes:
+        lines.append(_("Observações: %(obs)s") % {"obs": pedido.observacoes})
+    return "\n".join(lines)
+
+
+def pedido_last_delivery(*, tenant: Tenant, cliente: Cliente) -> Pedido | None:
+    """The customer's last confirmed delivery order with an address (to offer it again)."""
+    return (
+        Pedido.objects.filter(tenant=tenant, cliente=cliente, modo_entrega=ModoEntrega.ENTREGA)
+        .exclude(status__in=[StatusPedido.RASCUNHO, StatusPedido.CANCELADO])
+        .exclude(endereco_entrega="")
+        .order_by("-criado_em", "-id")
+        .first()
+    )
 
 
 def pedido_confirmed_list(*, tenant: Tenant) -> QuerySet[Pedido]:

@@ -7,9 +7,11 @@ confirmation, which copies them for good (the price snapshot), recomputes the to
 takes the stock in one transaction. Telling the customer about an order is in
 pedidos.notifications, the stale-cart job in pedidos.stale_carts.
 
-Totals are always computed here (`pedido_compute_total`), never taken from input.
-Errors are django ValidationError subclasses with a pt-BR message the customer or staff
-can act on; the API answers them as 400, handlers show `exc.messages[0]`.
+Totals are always computed here (`pedido_compute_total`: the items plus the delivery fee),
+never taken from input. What the chat asks before confirming (delivery, payment, notes) is
+written by pedidos.checkout. Errors live in pedidos.errors (re-exported here) and are django
+ValidationError subclasses with a pt-BR message the customer or staff can act on; the API
+answers them as 400, handlers show `exc.messages`.
 """
 
 from __future__ import annotations
@@ -31,123 +33,36 @@ from chatbots.models import Chatbot
 from clientes.models import Cliente
 from pedidos import notifications
 from pedidos import status as st
+from pedidos.errors import (
+    CarrinhoVazio,
+    EstoqueInsuficiente,
+    ItensNaoEncontrados,
+    PedidoFechado,
+    ProdutoIndisponivel,
+    QuantidadeInvalida,
+    StatusDesconhecido,
+    TransicaoInvalida,
+)
 from pedidos.models import Categoria, ItemPedido, Pedido, Produto
 from pedidos.money import money_round
 from pedidos.status import StatusPedido
+
+__all__ = [  # the errors, for callers that catch them as services.<Error>
+    "CarrinhoVazio",
+    "EstoqueInsuficiente",
+    "ItensNaoEncontrados",
+    "PedidoFechado",
+    "ProdutoIndisponivel",
+    "QuantidadeInvalida",
+    "StatusDesconhecido",
+    "TransicaoInvalida",
+]
 
 logger = logging.getLogger(__name__)
 
 # Default ceiling on the units of one product in one order: catches a typo ("100" for
 # "10", a phone number pasted as a quantity) before it reaches the kitchen. Per call.
 MAX_QUANTITY = 99
-
-
-# --- Errors ------------------------------------------------------------------------------
-
-
-class QuantidadeInvalida(ValidationError):
-    """Not a whole number from 1 to the maximum. The message says what is expected."""
-
-    def __init__(self, *, maximo: int):
-        self.maximo = maximo
-        super().__init__(
-            _("Quantidade inválida: envie um número inteiro de 1 a %(maximo)s (por exemplo, 2).")
-            % {"maximo": maximo},
-            code="quantidade_invalida",
-        )
-
-
-class EstoqueInsuficiente(ValidationError):
-    def __init__(self, *, produto: Produto, disponivel: int):
-        self.produto = produto
-        self.disponivel = max(disponivel, 0)
-        if self.disponivel == 0:
-            message = _("%(nome)s está esgotado no momento.") % {"nome": produto.nome}
-        else:
-            message = _(
-                "Temos só %(disponivel)s unidade(s) de %(nome)s em estoque: "
-                "escolha uma quantidade de até %(disponivel)s."
-            ) % {"nome": produto.nome, "disponivel": self.disponivel}
-        super().__init__(message, code="estoque_insuficiente")
-
-
-class ProdutoIndisponivel(ValidationError):
-    """Inactive, or not this tenant's (then worded as not found: existence never leaks)."""
-
-    def __init__(self, *, produto: Produto | None = None):
-        self.produto = produto
-        if produto is None:
-            message = _("Produto não encontrado.")
-        else:
-            message = _("%(nome)s não está disponível no momento.") % {"nome": produto.nome}
-        super().__init__(message, code="produto_indisponivel")
-
-
-class CarrinhoVazio(ValidationError):
-    def __init__(self):
-        super().__init__(
-            _("O pedido não tem itens: adicione pelo menos um produto."), code="carrinho_vazio"
-        )
-
-
-class TransicaoInvalida(ValidationError):
-    """An illegal status change. `permitidos` holds the statuses allowed from `atual`."""
-
-    def __init__(self, *, pedido: Pedido, atual: str, desejado: str):
-        self.atual = atual
-        self.desejado = desejado
-        self.permitidos = st.allowed_transitions(atual)
-        if self.permitidos:
-            opcoes = ", ".join(st.label(s) for s in self.permitidos)
-        else:
-            opcoes = _("nenhuma (situação final)")
-        super().__init__(
-            _(
-                "O pedido nº %(numero)s está %(atual)s e não pode passar para %(desejado)s. "
-                "Situações permitidas: %(opcoes)s."
-            )
-            % {
-                "numero": pedido.numero,
-                "atual": st.label(atual),
-                "desejado": st.label(desejado),
-                "opcoes": opcoes,
-            },
-            code="transicao_invalida",
-        )
-
-
-class PedidoFechado(ValidationError):
-    """The cart was already confirmed or cancelled (a double tap, a stale screen)."""
-
-    def __init__(self, *, pedido: Pedido):
-        self.pedido = pedido
-        super().__init__(
-            _("O pedido nº %(numero)s já está %(status)s e não pode mais ser alterado.")
-            % {"numero": pedido.numero, "status": st.label(pedido.status)},
-            code="pedido_fechado",
-        )
-
-
-class StatusDesconhecido(ValidationError):
-    def __init__(self, *, status: str):
-        self.permitidos = [s.value for s in StatusPedido]
-        super().__init__(
-            _("Situação desconhecida: %(status)s. Use uma destas: %(opcoes)s.")
-            % {"status": status, "opcoes": ", ".join(self.permitidos)},
-            code="status_desconhecido",
-        )
-
-
-class ItensNaoEncontrados(ValidationError):
-    """A WhatsApp catalog cart none of whose items we sell (`desconhecidos` names them)."""
-
-    def __init__(self, *, desconhecidos: list[str]):
-        self.desconhecidos = desconhecidos
-        super().__init__(
-            _("Não encontramos no nosso cardápio nenhum item do seu carrinho: %(itens)s.")
-            % {"itens": ", ".join(desconhecidos) or "-"},
-            code="itens_nao_encontrados",
-        )
 
 
 # --- Quantities --------------------------------------------------------------------------
@@ -225,6 +140,7 @@ def produto_create(
     estoque: int | None = None,
     imagem_url: str = "",
     retailer_id: str = "",
+    sinonimos: str = "",
 ) -> Produto:
     _check_same_tenant(tenant.pk, categoria, "categoria")
     produto = Produto(
@@ -237,6 +153,7 @@ def produto_create(
         estoque=estoque,
         imagem_url=imagem_url,
         retailer_id=(retailer_id or "").strip(),
+        sinonimos=sinonimos_clean(sinonimos),
     )
     _save(produto)
     return produto
@@ -248,10 +165,24 @@ def produto_update(*, produto: Produto, **changes: Any) -> Produto:
     for field in ("nome", "retailer_id"):
         if field in changes:
             changes[field] = (changes[field] or "").strip()
+    if "sinonimos" in changes:
+        changes["sinonimos"] = sinonimos_clean(changes["sinonimos"])
     for field, value in changes.items():
         setattr(produto, field, value)
     _save(produto)
     return produto
+
+
+def sinonimos_clean(value: Any) -> str:
+    """A product's synonyms as stored: "coca, coca cola" from that text or from a list,
+    each trimmed, empty and repeated ones dropped."""
+    items = value if isinstance(value, list | tuple) else str(value or "").split(",")
+    seen: dict[str, None] = {}
+    for item in items:
+        word = " ".join(str(item).split())
+        if word and word.casefold() not in {k.casefold() for k in seen}:
+            seen[word] = None
+    return ", ".join(seen)
 
 
 @transaction.atomic
@@ -277,7 +208,7 @@ def produto_delete(*, produto: Produto) -> None:
 # --- Totals ------------------------------------------------------------------------------
 
 
-def pedido_compute_total(*, pedido: Pedido) -> Decimal:
+def pedido_compute_subtotal(*, pedido: Pedido) -> Decimal:
     """Σ quantidade × preço unitário of the order's items, in the database, to the cent."""
     subtotal = ExpressionWrapper(
         F("quantidade") * F("preco_unitario"),
@@ -285,6 +216,11 @@ def pedido_compute_total(*, pedido: Pedido) -> Decimal:
     )
     total = ItemPedido.objects.filter(pedido=pedido).aggregate(total=Sum(subtotal))["total"]
     return money_round(total or Decimal("0"))
+
+
+def pedido_compute_total(*, pedido: Pedido) -> Decimal:
+    """The items' subtotal plus the order's delivery fee, to the cent."""
+    return money_round(pedido_compute_subtotal(pedido=pedido) + (pedido.taxa_entrega or 0))
 
 
 def _update_total(pedido: Pedido) -> None:
@@ -324,7 +260,7 @@ def carrinho_get_or_create(
     raise RuntimeError("could not open a cart")  # pragma: no cover - needs three racing inserts
 
 
-def _lock_open_cart(pedido: Pedido) -> Pedido:
+def carrinho_lock_open(pedido: Pedido) -> Pedido:
     """Lock the cart's row (changes to one cart run one at a time) and check it is open."""
     locked = Pedido.objects.select_for_update().get(pk=pedido.pk)
     if locked.status != StatusPedido.RASCUNHO:
@@ -344,7 +280,7 @@ def carrinho_add_item(
     if produto.tenant_id != pedido.tenant_id:
         raise ProdutoIndisponivel()
     with transaction.atomic():
-        pedido = _lock_open_cart(pedido)
+        pedido = carrinho_lock_open(pedido)
         produto = Produto.objects.get(pk=produto.pk)  # current price, stock and availability
         if not produto.ativo:
             raise ProdutoIndisponivel(produto=produto)
@@ -373,16 +309,34 @@ def carrinho_add_item(
 def carrinho_remove_item(*, pedido: Pedido, produto: Produto) -> None:
     """Take a product out of the cart altogether."""
     with transaction.atomic():
-        pedido = _lock_open_cart(pedido)
+        pedido = carrinho_lock_open(pedido)
         ItemPedido.objects.filter(pedido=pedido, produto_id=produto.pk).delete()
         _update_total(pedido)
 
 
+# What the chat asked before confirming (pedidos.checkout), as a fresh cart has it.
+CHECKOUT_BLANK: dict[str, Any] = {
+    "modo_entrega": "",
+    "endereco_entrega": "",
+    "bairro": "",
+    "latitude": None,
+    "longitude": None,
+    "forma_pagamento": "",
+    "troco_para": None,
+    "taxa_entrega": Decimal("0.00"),
+    "observacoes": "",
+}
+
+
 def carrinho_empty(*, pedido: Pedido) -> None:
-    """Remove every item; the (empty) cart stays open for the next order."""
+    """Remove every item and what the checkout asked; the (empty) cart stays open for the
+    next order."""
     with transaction.atomic():
-        pedido = _lock_open_cart(pedido)
+        pedido = carrinho_lock_open(pedido)
         ItemPedido.objects.filter(pedido=pedido).delete()
+        for field, value in CHECKOUT_BLANK.items():
+            setattr(pedido, field, value)
+        pedido.save(update_fields=[*CHECKOUT_BLANK, "atualizado_em"])
         _update_total(pedido)
 
 
@@ -444,7 +398,7 @@ def pedido_confirm(*, pedido: Pedido) -> Pedido:
     instance passed in).
     """
     with transaction.atomic():
-        locked = _lock_open_cart(pedido)
+        locked = carrinho_lock_open(pedido)
         _confirm(locked)
     logger.info("pedido %s confirmed by the customer", locked.pk)
     return locked
@@ -459,12 +413,17 @@ def pedido_create(
     observacoes: str = "",
     endereco_entrega: str = "",
     maximum: int = MAX_QUANTITY,
+    **checkout: Any,
 ) -> Pedido:
     """A confirmed order straight from (produto, quantidade) pairs (API, WhatsApp catalog).
 
     The same product listed twice is summed. A product of another tenant is refused with
-    the same words as a product that does not exist.
+    the same words as a product that does not exist. `checkout` takes the other fields of
+    CHECKOUT_BLANK (modo_entrega, bairro, forma_pagamento, troco_para, taxa_entrega...).
     """
+    unknown = set(checkout) - set(CHECKOUT_BLANK)
+    if unknown:
+        raise TypeError(f"pedido_create got unknown fields {sorted(unknown)}")
     _check_same_tenant(tenant.pk, cliente, "cliente")
     _check_same_tenant(tenant.pk, chatbot, "chatbot")
     quantities: dict[int, int] = {}
@@ -487,6 +446,7 @@ def pedido_create(
             status=StatusPedido.CONFIRMADO,
             observacoes=observacoes,
             endereco_entrega=endereco_entrega,
+            **checkout,
         )
         ItemPedido.objects.bulk_create(
             ItemPedido(

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from chatbots.models import Conversation, Message
+from chatbots.tests.pedidos_support import pickup_by_card
 from chatbots.wire import LIST_ROWS_MAX
 from pedidos import services as pedidos
 from pedidos.models import Pedido
@@ -37,7 +38,8 @@ def test_an_order_of_two_a_and_one_b_ends_as_one_confirmed_pedido(chat, loja, te
     assert "Vamos fazer seu pedido" in body_text(sent[0])
     categorias = sent[-1]
     assert categorias["interactive"]["type"] == "list"
-    assert [r["title"] for r in rows(categorias)] == ["Pizzas", "Bebidas"]
+    # The categories, then the way to a person (room is left: 10 rows at most).
+    assert [r["title"] for r in rows(categorias)] == ["Pizzas", "Bebidas", "Falar com atendente"]
 
     sent = chat.pick(f"cat:{loja['pizzas'].pk}", "Pizzas")
     produtos = rows(sent[-1])
@@ -59,13 +61,16 @@ def test_an_order_of_two_a_and_one_b_ends_as_one_confirmed_pedido(chat, loja, te
     chat.text("bebidas")  # typed, not tapped
     chat.text("suco")  # part of the name, accents and case ignored
     chat.text("1")
-    sent = chat.tap("pedido:finalizar", "Finalizar")
+    sent = pickup_by_card(chat)
     assert "Total: R$ 109,30" in body_text(sent[-1])
+    assert "Retirada no local" in body_text(sent[-1])
+    assert "Pagamento: Cartão na retirada" in body_text(sent[-1])
 
     sent = chat.tap("pedido:confirmar", "Confirmar")
     pedido = Pedido.objects.get(tenant=tenant)
     assert pedido.status == StatusPedido.CONFIRMADO
     assert pedido.total == Decimal("109.30")
+    assert (pedido.modo_entrega, pedido.forma_pagamento) == ("retirada", "cartao")
     assert sorted((i.produto.nome, i.quantidade) for i in pedido.itens.all()) == [
         ("Pizza Margherita", 2),
         ("Suco de Laranja", 1),
@@ -113,7 +118,7 @@ def test_lists_never_exceed_whatsapps_limits_however_many_products(chat, loja, t
         assert len(listing) <= LIST_ROWS_MAX
         assert all(len(r["title"]) <= 24 for r in listing)
         assert all(len(r.get("description", "")) <= 72 for r in listing)
-        seen += [r["id"] for r in listing if r["id"] not in ("prod:mais", "prod:voltar")]
+        seen += [r["id"] for r in listing if r["id"].startswith("prod:") and r["id"][5:].isdigit()]
         more = [r for r in listing if r["id"] == "prod:mais"]
         if not more:
             break
@@ -189,7 +194,7 @@ def test_a_status_change_by_staff_notifies_the_customer_once(
     chat.pick(f"cat:{loja['pizzas'].pk}", "Pizzas")
     chat.pick(f"prod:{loja['calabresa'].pk}", "Pizza Calabresa")
     chat.text("1")
-    chat.tap("pedido:finalizar", "Finalizar")
+    pickup_by_card(chat)
     chat.tap("pedido:confirmar", "Confirmar")
     pedido = Pedido.objects.get(tenant=tenant, status=StatusPedido.CONFIRMADO)
     before = len(fake_graph.sends)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from chatbots.text import match_option, normalize
+from chatbots.text import edit_distance, match_candidates, match_option, normalize
 
 MENU = [
     {"id": "cat.pizzas", "title": "Pizzas"},
@@ -95,3 +95,53 @@ def test_short_answers_only_match_the_start_of_a_title():
     options = ["Sim", "Não"]
     assert match_option("s", options) == "Sim"
     assert match_option("im", options) is None
+
+
+# --- Catalog search: synonyms, typos and ambiguity (the order flow's `fuzzy`) -------------
+
+CATALOG = [
+    {"title": "Coca-Cola 2L", "names": ["refri", "coquinha"]},
+    {"title": "Guaraná Antarctica 2L", "names": ["refri"]},
+    {"title": "Pizza Calabresa", "names": []},
+    {"title": "Pizza Margherita", "names": []},
+    {"title": "Água mineral", "names": []},
+]
+
+
+def _search(typed: str) -> list[str]:
+    found = match_candidates(typed, CATALOG, names_of=lambda o: o["names"], fuzzy=True)
+    return [o["title"] for o in found]
+
+
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("coca", ["Coca-Cola 2L"]),
+        ("cocacola", ["Coca-Cola 2L"]),
+        ("quero uma coca por favor", ["Coca-Cola 2L"]),
+        ("2 cocas", ["Coca-Cola 2L"]),
+        ("coquinha", ["Coca-Cola 2L"]),  # a synonym
+        ("refri", ["Coca-Cola 2L", "Guaraná Antarctica 2L"]),  # ambiguous: both offered
+        ("calabreza", ["Pizza Calabresa"]),  # a wrong letter
+        ("pizza margerita", ["Pizza Margherita"]),  # a missing one
+        ("calbaresa", ["Pizza Calabresa"]),  # two swapped
+        ("agua", ["Água mineral"]),
+        ("pizza", ["Pizza Calabresa", "Pizza Margherita"]),
+        ("xyz", []),
+        ("sal", []),  # short words forgive no typo
+        ("quero", []),  # nothing but filler
+    ],
+)
+def test_a_catalog_search_forgives_typos_and_knows_synonyms(typed, expected):
+    assert _search(typed) == expected
+
+
+def test_without_fuzzy_matching_is_as_before():
+    assert match_option("calabreza", [o["title"] for o in CATALOG]) is None
+    assert match_option("calabreza", [o["title"] for o in CATALOG], fuzzy=True) == "Pizza Calabresa"
+
+
+def test_the_edit_distance_counts_a_swap_as_one():
+    assert edit_distance("calabresa", "calabreza", limit=2) == 1
+    assert edit_distance("ab", "ba", limit=1) == 1
+    assert edit_distance("pizza", "pasta", limit=1) == 2  # capped at limit + 1

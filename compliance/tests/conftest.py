@@ -115,6 +115,8 @@ def person_everywhere(*, tenant, chatbot, nome: str, telefone: str, produto) -> 
         itens=[(produto, 2)],
         observacoes=f"Entregar para {nome}, ligar no {telefone}",
         endereco_entrega="Rua das Flores, 123, apto 45",
+        latitude=Decimal("-23.550520"),  # sent as a WhatsApp location
+        longitude=Decimal("-46.633309"),
     )
     servico = Servico.objects.get_or_create(tenant=tenant, nome="Consulta")[0]
     inicio = timezone.now() + timedelta(days=3, hours=cliente.pk % 24)

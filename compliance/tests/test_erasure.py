@@ -98,6 +98,7 @@ def test_orders_and_appointments_stay_anonymous_with_their_totals(key_client, pe
     assert pedido.cliente_id == placeholder.pk
     assert pedido.total == Decimal("99.80")
     assert (pedido.observacoes, pedido.endereco_entrega) == ("", "")
+    assert (pedido.latitude, pedido.longitude) == (None, None)
     assert (
         list(ItemPedido.objects.filter(pedido=pedido).values_list("quantidade", "preco_unitario"))
         == items_before

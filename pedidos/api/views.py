@@ -12,15 +12,25 @@ from rest_framework.response import Response
 
 from billing.api.permissions import MEMBERS
 from billing.api.viewsets import TenantScopedViewSet
-from pedidos import selectors, services
+from pedidos import checkout, selectors, services
 from pedidos.api.serializers import (
     CategoriaSerializer,
+    ConfiguracaoPedidosSerializer,
     PedidoCreateSerializer,
     PedidoSerializer,
     ProdutoSerializer,
     StatusChangeSerializer,
+    TaxaEntregaSerializer,
 )
-from pedidos.models import Categoria, Pedido, Produto
+from pedidos.models import (
+    Categoria,
+    ConfiguracaoPedidos,
+    FormaPagamento,
+    ModoEntrega,
+    Pedido,
+    Produto,
+    TaxaEntrega,
+)
 from pedidos.status import StatusPedido
 
 
@@ -59,7 +69,7 @@ class ProdutoViewSet(TenantScopedViewSet):
     queryset = Produto.objects.select_related("categoria")
     serializer_class = ProdutoSerializer
     filterset_class = ProdutoFilter
-    search_fields = ["nome"]
+    search_fields = ["nome", "sinonimos"]
     ordering_fields = ["nome", "preco", "criado_em"]
 
     def perform_create(self, serializer):
@@ -78,6 +88,9 @@ class ProdutoViewSet(TenantScopedViewSet):
 
 class PedidoFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=StatusPedido.choices)
+    modo_entrega = django_filters.ChoiceFilter(choices=ModoEntrega.choices)
+    forma_pagamento = django_filters.ChoiceFilter(choices=FormaPagamento.choices)
+    bairro = django_filters.CharFilter(lookup_expr="iexact")
     cliente = django_filters.NumberFilter(field_name="cliente_id")
     chatbot = django_filters.NumberFilter(field_name="chatbot_id")
     criado_de = django_filters.DateFilter(
@@ -89,7 +102,16 @@ class PedidoFilter(django_filters.FilterSet):
 
     class Meta:
         model = Pedido
-        fields = ["status", "cliente", "chatbot", "criado_de", "criado_ate"]
+        fields = [
+            "status",
+            "cliente",
+            "chatbot",
+            "criado_de",
+            "criado_ate",
+            "modo_entrega",
+            "forma_pagamento",
+            "bairro",
+        ]
 
 
 # Service errors about the items, answered under "itens" like the serializer's own.
@@ -111,7 +133,7 @@ class PedidoViewSet(TenantScopedViewSet):
     queryset = selectors.pedido_list(tenant=None)
     serializer_class = PedidoSerializer
     filterset_class = PedidoFilter
-    search_fields = ["cliente__nome", "cliente__telefone"]
+    search_fields = ["cliente__nome", "cliente__telefone", "bairro", "endereco_entrega"]
     ordering_fields = ["criado_em", "total", "status"]
     # No PUT/PATCH/DELETE: a placed order is history; it moves only by status.
     http_method_names = ["get", "post", "head", "options"]
@@ -138,6 +160,11 @@ class PedidoViewSet(TenantScopedViewSet):
                 itens=[(i["produto"], i["quantidade"]) for i in data["itens"]],
                 observacoes=data.get("observacoes", ""),
                 endereco_entrega=data.get("endereco_entrega", ""),
+                modo_entrega=data.get("modo_entrega", ""),
+                bairro=data.get("bairro", ""),
+                forma_pagamento=data.get("forma_pagamento", ""),
+                troco_para=data.get("troco_para"),
+                taxa_entrega=data.get("taxa_entrega") or 0,
             )
         except ITEM_ERRORS as exc:
             raise exceptions.ValidationError({"itens": exc.messages}) from exc
@@ -160,3 +187,50 @@ class PedidoViewSet(TenantScopedViewSet):
                 status=http.HTTP_400_BAD_REQUEST,
             )
         return Response(PedidoSerializer(self.get_queryset().get(pk=pedido.pk)).data)
+
+
+class ConfiguracaoPedidosViewSet(TenantScopedViewSet):
+    """How the tenant takes orders in the chat: one per tenant (create it once, then
+    PATCH it). Errors name the field: hours that do not parse, a Pix key that is not one."""
+
+    queryset = ConfiguracaoPedidos.objects.all()
+    serializer_class = ConfiguracaoPedidosSerializer
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def perform_create(self, serializer):
+        tenant = self.require_tenant()
+        if ConfiguracaoPedidos.objects.filter(tenant=tenant).exists():
+            raise exceptions.ValidationError(
+                {
+                    "tenant": _(
+                        "Esta empresa já tem uma configuração de pedidos: altere-a com PATCH "
+                        "/api/pedidos/configuracao/<id>/."
+                    )
+                }
+            )
+        serializer.instance = checkout.configuracao_save(tenant=tenant, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = checkout.configuracao_save(
+            tenant=serializer.instance.tenant, **serializer.validated_data
+        )
+
+
+class TaxaEntregaViewSet(TenantScopedViewSet):
+    """The delivery fee of each neighbourhood (bairro)."""
+
+    queryset = TaxaEntrega.objects.all()
+    serializer_class = TaxaEntregaSerializer
+    filterset_fields = ["ativo"]
+    search_fields = ["bairro"]
+    ordering_fields = ["bairro", "valor"]
+
+    def perform_create(self, serializer):
+        serializer.instance = checkout.taxa_entrega_create(
+            tenant=self.require_tenant(), **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = checkout.taxa_entrega_update(
+            taxa=serializer.instance, **serializer.validated_data
+        )
