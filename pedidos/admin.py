@@ -94,7 +94,7 @@ def _acao_status(target: str):
     def acao(modeladmin, request, queryset):
         movidos = 0
         for pedido in queryset:
-            if not modeladmin.has_change_permission(request, pedido):
+            if not modeladmin.has_status_permission(request, pedido):
                 modeladmin.message_user(
                     request,
                     _("Sem permissão para alterar o pedido nº %(n)s.") % {"n": pedido.numero},
@@ -119,7 +119,7 @@ def _acao_status(target: str):
     acao.short_description = format_lazy(
         gettext_lazy("Mudar para “{status}”"), status=StatusPedido(target).label
     )
-    acao.allowed_permissions = ("change",)
+    acao.allowed_permissions = ("status",)
     return acao
 
 
@@ -201,6 +201,12 @@ class PedidoAdmin(TenantScopedAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # it would delete placed orders too
         return actions
+
+    def has_status_permission(self, request, obj=None):
+        """Moving an order along (em preparo, saiu para entrega...) is an attendant's work, as
+        in the API: every member of the order's tenant may; editing it stays with owners and
+        admins."""
+        return self.has_view_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         # Placed orders are cancelled, never deleted; carts may be dropped.

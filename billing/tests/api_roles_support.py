@@ -103,6 +103,18 @@ class World:
         )
 
     @cached_property
+    def configuracao_pedidos(self):
+        from pedidos import checkout
+
+        return checkout.configuracao_save(tenant=self.tenant, valor_minimo="20.00")
+
+    @cached_property
+    def taxa_entrega(self):
+        from pedidos import checkout
+
+        return checkout.taxa_entrega_create(tenant=self.tenant, bairro="Centro", valor="5.00")
+
+    @cached_property
     def agenda(self):
         """Mon-Fri 09:00-12:00 and 14:00-18:00, bookable a week ahead."""
         config = configuracao_set(

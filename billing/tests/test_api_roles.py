@@ -53,6 +53,8 @@ OBJECTS = {
     "/api/pedidos/categorias/{id}": "categoria",
     "/api/pedidos/produtos/{id}": "produto",
     "/api/pedidos/pedidos/{id}": "pedido",
+    "/api/pedidos/configuracao/{id}": "configuracao_pedidos",
+    "/api/pedidos/taxas-entrega/{id}": "taxa_entrega",
     "/api/agenda/servicos/{id}": "servico",
     "/api/agenda/agendamentos/{id}": "agendamento",
     "/api/compliance/audit/{id}": "audit_entry",
@@ -157,6 +159,34 @@ MATRIX = [
     ),
     Case("/api/pedidos/pedidos/{id}/", "GET", ALL, 200),
     Case("/api/pedidos/pedidos/{id}/status/", "POST", ALL, 200, lambda w: {"status": "em_preparo"}),
+    # How the tenant takes orders (minimum, hours, Pix key) and delivery fees: configuration.
+    Case("/api/pedidos/configuracao/", "GET", ALL, 200),
+    Case("/api/pedidos/configuracao/", "POST", MANAGE, 201, lambda w: {"valor_minimo": "25.00"}),
+    Case("/api/pedidos/configuracao/{id}/", "GET", ALL, 200),
+    Case(
+        "/api/pedidos/configuracao/{id}/", "PUT", MANAGE, 200, lambda w: {"valor_minimo": "30.00"}
+    ),
+    Case(
+        "/api/pedidos/configuracao/{id}/", "PATCH", MANAGE, 200, lambda w: {"valor_minimo": "15.00"}
+    ),
+    Case("/api/pedidos/taxas-entrega/", "GET", ALL, 200),
+    Case(
+        "/api/pedidos/taxas-entrega/",
+        "POST",
+        MANAGE,
+        201,
+        lambda w: {"bairro": "Savassi", "valor": "7.00"},
+    ),
+    Case("/api/pedidos/taxas-entrega/{id}/", "GET", ALL, 200),
+    Case(
+        "/api/pedidos/taxas-entrega/{id}/",
+        "PUT",
+        MANAGE,
+        200,
+        lambda w: {"bairro": "Centro", "valor": "6.00"},
+    ),
+    Case("/api/pedidos/taxas-entrega/{id}/", "PATCH", MANAGE, 200, lambda w: {"valor": "4.50"}),
+    Case("/api/pedidos/taxas-entrega/{id}/", "DELETE", MANAGE, 204),
     # Agenda: services are configuration; attendants confirm, cancel, remind, mark attendance.
     Case(
         "/api/agenda/disponibilidade/",

@@ -142,6 +142,12 @@ def test_following_the_order_bots_instructions_places_an_order(seeded):
     _no_trouble(answers)
     pedido = Pedido.objects.exclude(status=StatusPedido.RASCUNHO).get(chatbot=bot)
     assert [(i.produto.nome, i.quantidade) for i in pedido.itens.all()] == [("Pizza Calabresa", 2)]
+    assert (pedido.modo_entrega, pedido.forma_pagamento, pedido.observacoes) == (
+        "retirada",
+        "cartao",
+        "sem cebola",
+    )
+    assert pedido.cliente.nome == "Ana"
 
 
 def test_following_the_agenda_bots_instructions_books_and_shows_the_appointment(seeded):

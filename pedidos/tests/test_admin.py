@@ -136,3 +136,33 @@ def test_the_product_list_filters_by_the_tenants_categories_only(staff, produto_
     page = response.content.decode()
     assert "Lanches" in page
     assert "Exames" not in page  # the other tenant's category is not offered as a filter
+
+
+def test_an_attendant_moves_orders_along_but_cannot_edit_them(client, tenant, pedido):
+    from billing.models import Membership
+    from tests.factories import MembershipFactory
+
+    agent = MembershipFactory(tenant=tenant, role=Membership.Role.AGENT).user
+    client.force_login(agent)
+
+    response = client.post(
+        PEDIDOS, {"action": "marcar_em_preparo", "_selected_action": [pedido.pk]}, follow=True
+    )
+
+    assert "1 pedido(s) agora em “Em preparo”." in texts(response)
+    pedido.refresh_from_db()
+    assert pedido.status == StatusPedido.EM_PREPARO
+    change = client.get(f"{PEDIDOS}{pedido.pk}/change/")
+    assert change.status_code == 200
+    assert b'name="_save"' not in change.content  # read-only for an attendant
+
+
+def test_an_attendant_of_another_tenant_cannot_move_its_orders(client, pedido_alheio, tenant):
+    from billing.models import Membership
+    from tests.factories import MembershipFactory
+
+    client.force_login(MembershipFactory(tenant=tenant, role=Membership.Role.AGENT).user)
+    client.post(PEDIDOS, {"action": "marcar_em_preparo", "_selected_action": [pedido_alheio.pk]})
+
+    pedido_alheio.refresh_from_db()
+    assert pedido_alheio.status == StatusPedido.CONFIRMADO
