@@ -33,7 +33,8 @@ def _cases():
 def test_conversation(script, provider, request, tenant, chat_with, delayed):
     with time_machine.travel(player.clock_start(script), tick=False) as clock:
         bot = _given(script, provider, request, tenant)
-        chat = chat_with(bot)
+        customer = script.given.get("customer") or {}
+        chat = chat_with(bot, **({"name": str(customer["name"])} if "name" in customer else {}))
         play = player.Player(script=script, chat=chat, clock=clock, delayed=delayed)
         try:
             play.play()
@@ -68,6 +69,12 @@ def _given(script, provider, request, tenant):
         catalogo_demo(tenant=tenant)
     elif catalog:
         _catalog(tenant, catalog)
+    if given.get("store"):
+        from pedidos import checkout
+
+        checkout.configuracao_save(tenant=tenant, **given["store"])
+    for bairro, valor in (given.get("fees") or {}).items():
+        _fee(tenant, bairro, valor)
     agenda = given.get("agenda", "demo" if script.bot == "agenda" else None)
     if agenda == "demo":
         from agenda.defaults import agenda_demo_install
@@ -106,6 +113,17 @@ def _catalog(tenant, catalog: dict) -> None:
             services.produto_create(
                 tenant=tenant, categoria=categoria, nome=nome, preco=Decimal(str(preco))
             )
+
+
+def _fee(tenant, bairro: str, valor) -> None:
+    from pedidos import checkout
+    from pedidos.models import TaxaEntrega
+
+    taxa = TaxaEntrega.objects.filter(tenant=tenant, bairro=bairro).first()
+    if taxa is None:
+        checkout.taxa_entrega_create(tenant=tenant, bairro=bairro, valor=Decimal(str(valor)))
+    else:
+        checkout.taxa_entrega_update(taxa=taxa, valor=Decimal(str(valor)))
 
 
 def _appointment(tenant, spec: dict) -> None:

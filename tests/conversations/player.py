@@ -35,7 +35,20 @@ FLOWS = ("menu", "pedidos", "agenda")
 PROVIDERS = ("meta", "stub")
 
 SCRIPT_KEYS = {"title", "description", "bot", "given", "steps", "xfail", "providers"}
-GIVEN_KEYS = {"clock", "options", "catalog", "agenda", "knowledge", "gemini", "appointments"}
+GIVEN_KEYS = {
+    "clock",
+    "options",
+    "catalog",
+    "store",
+    "fees",
+    "customer",
+    "agenda",
+    "knowledge",
+    "gemini",
+    "appointments",
+}
+# Money fields of an order compared as amounts ("5" is 5.00), not as text.
+ORDER_MONEY = {"total", "taxa_entrega", "troco_para"}
 ACTIONS = {"send", "tap", "location", "wait"}
 EXPECT_KEYS = {
     "says",
@@ -225,9 +238,18 @@ class Player:
         for said in reversed(self.history):
             for option_id, title in said.options:
                 if key in (title.casefold(), option_id.casefold()):
-                    if said.kind == "list":
-                        return self.chat.pick(option_id, title)
-                    return self.chat.tap(option_id, title)
+                    kind = "list_reply" if said.kind == "list" else "button_reply"
+                    return self.chat.post(
+                        self._envelope(
+                            {
+                                "type": "interactive",
+                                "interactive": {
+                                    "type": kind,
+                                    kind: {"id": option_id, "title": title},
+                                },
+                            }
+                        )
+                    )
         offered = [t for s in self.history for _i, t in s.options]
         raise AssertionError(
             f"{self.script.path.name}, passo {n}: o bot não ofereceu {wanted!r} "
@@ -235,18 +257,22 @@ class Player:
         )
 
     def _location(self, spec: dict) -> dict:
-        bot = self.chat.bot
         location = {k: spec[k] for k in ("latitude", "longitude", "name", "address") if k in spec}
+        return self._envelope({"type": "location", "location": location})
+
+    def _envelope(self, message: dict) -> dict:
+        """A Meta webhook body for one message of the customer, with their profile name
+        (tests/meta.py's taps always say "Maria"; a script's customer may have none)."""
+        chat = self.chat
         return meta.envelope(
-            bot.phone_number_id,
-            contacts=[{"profile": {"name": self.chat.name}, "wa_id": self.chat.phone}],
+            chat.bot.phone_number_id,
+            contacts=[{"profile": {"name": chat.name}, "wa_id": chat.phone}],
             messages=[
                 {
-                    "from": self.chat.phone,
+                    "from": chat.phone,
                     "id": meta.wamid(),
                     "timestamp": str(next_timestamp()),
-                    "type": "location",
-                    "location": location,
+                    **message,
                 }
             ],
         )
@@ -334,12 +360,18 @@ def _check_order(where: str, bot, spec) -> None:
         if key == "items":
             items = {i.produto.nome: i.quantidade for i in placed.itens.select_related("produto")}
             assert items == dict(wanted), f"{where}: itens {items}"
-        elif key == "total":
-            assert placed.total == Decimal(str(wanted)), f"{where}: total {placed.total}"
+        elif key in ORDER_MONEY:
+            actual = getattr(placed, key)
+            amount = None if wanted in (None, "none") else Decimal(str(wanted))
+            assert actual == amount, f"{where}: {key} {actual}"
+        elif key == "nome":  # the customer's name, kept on the customer
+            actual = placed.cliente.nome
+            assert str(wanted).casefold() in actual.casefold(), f"{where}: nome {actual!r}"
         elif key == "status":
             assert placed.status == wanted, f"{where}: situação do pedido {placed.status}"
         else:  # any other field of the order: its text contains what is written
-            actual = getattr(placed, key, None)
+            assert hasattr(placed, key), f"{where}: o pedido não tem o campo {key!r}"
+            actual = getattr(placed, key)
             actual = actual() if callable(actual) else actual
             assert str(wanted).casefold() in str(actual).casefold(), f"{where}: {key} {actual!r}"
 
