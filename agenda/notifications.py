@@ -65,7 +65,9 @@ def _template(*, chatbot: Chatbot, agendamento: Agendamento, purpose: str) -> Te
             texts.hora(local),
         ]
 
-    return outbox.template_for(chatbot=chatbot, purpose=purpose, params=params)
+    return outbox.template_for(
+        chatbot=chatbot, purpose=purpose, params=params, cliente=agendamento.cliente
+    )
 
 
 def _send(
@@ -94,6 +96,7 @@ def _send(
         ),
         reason=reason,
         proactive=proactive,
+        purpose=template,
     )
 
 

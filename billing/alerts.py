@@ -76,6 +76,29 @@ def alert_raise(
     return alert
 
 
+def notice_raise(
+    *, tenant_id: int, source: str, message: str, occurred_at: datetime
+) -> BillingAlert | None:
+    """A notice that is not a plan threshold (news from Meta about the tenant's WhatsApp
+    account, numbers or templates), delivered like the plan alerts: the admin notice, an
+    email to the owners and the signed POST. Once per `source` (the event behind it);
+    None when it was raised before."""
+    try:
+        with transaction.atomic():  # savepoint, as in alert_raise
+            alert = BillingAlert.objects.create(
+                tenant_id=tenant_id,
+                kind=LimitKind.WHATSAPP,
+                threshold=0,
+                period_start=occurred_at,
+                message=message,
+                source=source[:128],
+            )
+    except IntegrityError:
+        return None
+    transaction.on_commit(partial(_dispatch, alert.pk, LimitKind.WHATSAPP, 0))
+    return alert
+
+
 def alert_message(*, tenant_name: str, kind: str, threshold: int, used: int, limit: int) -> str:
     if kind == LimitKind.SUBSCRIPTION:
         return _(
@@ -250,6 +273,8 @@ def alert_email(*, alert_id: int) -> bool:
     }
     if alert.kind == LimitKind.SUBSCRIPTION:
         subject = _("[Plano] %(tenant)s: pagamento em atraso") % {"tenant": alert.tenant.name}
+    elif alert.kind == LimitKind.WHATSAPP:
+        subject = _("[WhatsApp] %(tenant)s: aviso da Meta") % {"tenant": alert.tenant.name}
     link = settings.SITE_URL.rstrip("/") + reverse(
         "admin:billing_tenant_dashboard", args=[alert.tenant_id]
     )
@@ -264,6 +289,15 @@ def alert_email(*, alert_id: int) -> bool:
 
 def alert_payload(alert: BillingAlert) -> dict:
     """The JSON the tenant's URL receives (documented in the README)."""
+    if alert.kind == LimitKind.WHATSAPP:
+        return {
+            "id": f"alert_{alert.pk}",
+            "type": "whatsapp.account_notice",
+            "tenant": alert.tenant.slug,
+            "message": alert.message,
+            "occurred_at": alert.period_start.isoformat(),
+            "created_at": alert.created_at.isoformat(),
+        }
     return {
         "id": f"alert_{alert.pk}",
         "type": "plan.limit_alert",

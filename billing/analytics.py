@@ -25,7 +25,7 @@ from django.db.models import Avg, Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from billing import metering, quotas
+from billing import metering, quotas, template_costs
 from billing.models import DailyUsage, Tenant
 from chatbots.selectors import message_response_times
 from config import csv_safe
@@ -123,6 +123,10 @@ def analytics_summary(*, tenant: Tenant, now: datetime | None = None) -> dict:
     )
     orders = orders_between(tenant=tenant, start=start, end=end)
     appointments = appointments_between(tenant=tenant, start=start, end=end) or {}
+    templates = template_costs.costs_between(
+        tenant_id=tenant.pk, first_day=timezone.localdate(start), last_day=timezone.localdate(now)
+    )
+    templates_cost = sum((row["cost"] for row in templates), Decimal("0"))
     return {
         "period_start": start,
         "period_end": end,
@@ -135,7 +139,13 @@ def analytics_summary(*, tenant: Tenant, now: datetime | None = None) -> dict:
         "messages_limit": state.messages_limit,
         "ai_tokens": usage.ai_tokens,
         "ai_tokens_limit": state.ai_tokens_limit,
-        "estimated_cost": usage.estimated_cost.quantize(Decimal("0.01")),
+        # Messages and tokens at the flat rates, plus Meta's price of each delivered template
+        # by category and country (billing.template_costs).
+        "estimated_cost": (usage.estimated_cost + templates_cost).quantize(Decimal("0.01")),
+        "templates_cost": templates_cost.quantize(Decimal("0.01")),
+        "templates_by_category": [
+            {**row, "cost": row["cost"].quantize(Decimal("0.01"))} for row in templates
+        ],
         "avg_response_seconds": avg_response_seconds(tenant=tenant, start=start, end=now),
         "orders": orders["count"],
         "orders_value": orders["value"],
@@ -198,6 +208,15 @@ def analytics_history(*, tenant: Tenant, days: int = 30, today: date | None = No
             messages=counts.get("messages_in", 0) + counts.get("messages_out", 0),
             ai_tokens=counts.get("ai_tokens", 0),
         )
+
+    for day, cost in template_costs.cost_by_day(
+        tenant_id=tenant.pk, first_day=first, last_day=today
+    ).items():
+        row = usage.setdefault(
+            day,
+            {"messages_in": 0, "messages_out": 0, "ai_tokens": 0, "estimated_cost": Decimal("0")},
+        )
+        row["estimated_cost"] += cost
 
     orders = {
         row["day"]: row

@@ -235,12 +235,46 @@ class UsageFlush(models.Model):
         return self.batch_id
 
 
+class TemplateCost(TenantOwned):
+    """Delivered WhatsApp templates of one tenant on one day, by Meta's pricing category
+    and the customer's country, and what Meta charges for them (billing.template_costs).
+
+    Meta charges per delivered template by category and country (Meta:
+    https://developers.facebook.com/docs/whatsapp/pricing), so the estimate cannot be a
+    flat price per message. Written only by billing.template_costs with F() additions.
+    """
+
+    day = models.DateField(_("dia"))
+    category = models.CharField(_("categoria"), max_length=16)
+    country = models.CharField(_("país"), max_length=2)
+    delivered = models.PositiveIntegerField(_("modelos entregues"), default=0)
+    cost = models.DecimalField(
+        _("custo estimado (R$)"), max_digits=14, decimal_places=4, default=Decimal("0")
+    )
+
+    class Meta:
+        verbose_name = _("custo de modelos entregues")
+        verbose_name_plural = _("custos de modelos entregues")
+        ordering = ["-day", "category", "country"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "day", "category", "country"], name="templatecost_unique_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.category} {self.country}"
+
+
 class LimitKind(models.TextChoices):
     MESSAGES = "messages", _("Mensagens por mês")
     AI_TOKENS = "ai_tokens", _("Tokens de IA por mês")
     CHATBOTS = "chatbots", _("Chatbots")
     STAFF = "staff", _("Usuários")
     SUBSCRIPTION = "subscription", _("Pagamento em atraso")
+    # Not a plan limit: news from Meta about the tenant's WhatsApp account, its numbers and
+    # templates (chatbots.account_events), delivered the same way (billing.alerts.notice_raise).
+    WHATSAPP = "whatsapp", _("Conta do WhatsApp")
 
 
 class BillingAlert(TenantOwned):
@@ -261,6 +295,9 @@ class BillingAlert(TenantOwned):
     webhook_sent_at = models.DateTimeField(_("webhook enviado em"), null=True, blank=True)
     webhook_attempts = models.PositiveSmallIntegerField(_("tentativas do webhook"), default=0)
     webhook_error = models.TextField(_("erro do webhook"), blank=True)
+    # What raised a notice that is not a plan threshold (the stored webhook event behind a
+    # WhatsApp notice): unique per tenant, so processing an event again alerts nobody twice.
+    source = models.CharField(_("origem"), max_length=128, blank=True)
 
     class Meta:
         verbose_name = _("aviso do plano")
@@ -269,8 +306,14 @@ class BillingAlert(TenantOwned):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "kind", "threshold", "period_start"],
+                condition=Q(source=""),
                 name="billingalert_once_per_period",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "source"],
+                condition=~Q(source=""),
+                name="billingalert_once_per_source",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -24,7 +24,15 @@ from billing.models import Membership
 from billing.tenancy import user_tenants
 from chatbots import bots, selectors
 from chatbots.forms import ChatbotAdminForm, StepInlineForm, handler_help
-from chatbots.models import Chatbot, Conversation, InboundEvent, Message, MessageTemplate, Step
+from chatbots.models import (
+    AccountStatus,
+    Chatbot,
+    Conversation,
+    InboundEvent,
+    Message,
+    MessageTemplate,
+    Step,
+)
 from config.paginator import LargeTablePaginator
 
 # --- Shared pieces -----------------------------------------------------------------------------
@@ -151,8 +159,10 @@ class StepInline(TenantScopedInline, admin.TabularInline):
 
 class MessageTemplateInline(TenantScopedInline, admin.TabularInline):
     model = MessageTemplate
-    fields = ["name", "language", "param_count", "purpose", "approved"]
+    fields = ["name", "language", "param_count", "purpose", "approved", "status"]
+    readonly_fields = ["status"]  # Meta's; the full definition: chatbots.template_admin
     extra = 0
+    show_change_link = True
 
 
 SECRET_STATUS = {name: f"{name}_status" for name in bots.SECRET_FIELDS}
@@ -170,9 +180,17 @@ class ChatbotAdmin(SummaryDeleteMixin, TenantScopedAdmin):
     list_filter = ["active", ProviderFilter]
     list_select_related = ["tenant"]
     search_fields = ["name", "display_number", "phone_number_id"]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = [
+        "created_at",
+        "updated_at",
+        "quality_rating",
+        "messaging_limit_tier",
+        "account_status",
+        "account_restricted_until",
+        "account_detail",
+    ]
     inlines = [StepInline, MessageTemplateInline]
-    actions = ["test_connection"]
+    actions = ["test_connection", "sync_templates"]
     fieldsets = [
         (None, {"fields": ["tenant", "name", "active", "language", "display_number"]}),
         (
@@ -192,6 +210,18 @@ class ChatbotAdmin(SummaryDeleteMixin, TenantScopedAdmin):
             },
         ),
         (gettext_lazy("Comportamento"), {"fields": ["options"]}),
+        (
+            gettext_lazy("Situação na Meta"),
+            {
+                "fields": [
+                    "quality_rating",
+                    "messaging_limit_tier",
+                    "account_status",
+                    "account_restricted_until",
+                    "account_detail",
+                ]
+            },
+        ),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]
 
@@ -228,7 +258,13 @@ class ChatbotAdmin(SummaryDeleteMixin, TenantScopedAdmin):
             fields.append("tenant")
         return fields
 
+    def changelist_view(self, request, extra_context=None):
+        _warn_blocked(self, request, self.get_queryset(request))
+        return super().changelist_view(request, extra_context)
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and request.method == "GET":
+            _warn_blocked(self, request, Chatbot.objects.filter(pk=obj.pk))
         context["handler_help"] = handler_help()
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -300,6 +336,28 @@ class ChatbotAdmin(SummaryDeleteMixin, TenantScopedAdmin):
                 f"{chatbot.name}: {detail}",
                 messages.SUCCESS if ok else messages.ERROR,
             )
+
+    def has_sync_templates_permission(self, request) -> bool:
+        return _can_write(request)
+
+    @admin.action(
+        description=gettext_lazy("Sincronizar modelos de mensagem com a Meta"),
+        permissions=["sync_templates"],
+    )
+    def sync_templates(self, request, queryset):
+        from chatbots.template_admin import sync_chatbots
+
+        sync_chatbots(self, request, _writable(request, queryset))
+
+
+def _warn_blocked(model_admin, request, chatbots) -> None:
+    """The admin notice of a restricted or banned WhatsApp account (account_update)."""
+    blocked = chatbots.exclude(account_status=AccountStatus.OK).only(
+        "name", "account_status", "account_restricted_until", "account_detail"
+    )
+    for chatbot in blocked[:10]:
+        if why := chatbot.business_initiated_blocked():
+            model_admin.message_user(request, f"{chatbot.name}: {why}", messages.WARNING)
 
 
 # --- Conversations --------------------------------------------------------------------------
@@ -517,4 +575,6 @@ class InboundEventAdmin(TenantScopedAdmin):
 
 
 # The assistant's knowledge base and business profile (chatbots.ai).
+# Message templates: definition, preview, submit, sync (chatbots.template_admin).
+from chatbots import template_admin as _template_admin  # noqa: E402,F401
 from chatbots.ai import admin as _ai_admin  # noqa: E402,F401

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from prometheus_client import Counter
 
 from billing import metering
-from chatbots import bursts, echoes, inbound, numbered
+from chatbots import account_events, bursts, echoes, inbound, numbered
 from chatbots.ai import intent
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.registry import HandlerNotFound, load_handler
@@ -97,6 +97,11 @@ def process_event(event_id: int) -> None:
         event = inbound.claim(event_id) if head["state"] == InboundEvent.State.PENDING else None
         if event is not None:
             inbound.apply_status(event)
+        return
+    if head["kind"] == InboundEvent.Kind.ACCOUNT:  # templates, number, account (Meta)
+        event = inbound.claim(event_id) if head["state"] == InboundEvent.State.PENDING else None
+        if event is not None:
+            account_events.account_event_apply(event)
         return
     if head["kind"] == InboundEvent.Kind.PREFERENCE:  # a marketing opt-out/opt-in (Meta)
         event = inbound.claim(event_id) if head["state"] == InboundEvent.State.PENDING else None

@@ -40,8 +40,9 @@ from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from prometheus_client import Counter
 
-from chatbots.models import Chatbot, InboundEvent, Message
-from chatbots.wire import InboundMessage, InboundPreference, InboundStatus
+from billing import template_costs
+from chatbots.models import Chatbot, InboundEvent, Message, MessageTemplate
+from chatbots.wire import InboundAccountEvent, InboundMessage, InboundPreference, InboundStatus
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,8 @@ def event_key(item: InboundMessage | InboundStatus | InboundPreference) -> tuple
         return InboundEvent.Kind.STATUS, f"{item.external_id}:{item.status}", item.recipient
     if isinstance(item, InboundPreference):
         return InboundEvent.Kind.PREFERENCE, item.external_id, item.contact_key
+    if isinstance(item, InboundAccountEvent):
+        return InboundEvent.Kind.ACCOUNT, item.external_id, ""
     return InboundEvent.Kind.MESSAGE, item.external_id, item.contact_key
 
 
@@ -371,13 +374,46 @@ def apply_status(event: InboundEvent) -> None:
         if target not in ALLOWED_FROM:
             finish(event, State.IGNORED, f"status {status.status!r} is not tracked")
             return
+        delivered_templates = (
+            list(
+                messages.filter(
+                    status__in=ALLOWED_FROM[target], delivered_at__isnull=True, type="template"
+                ).values("payload", "conversation__chatbot_id", "conversation__cliente__telefone")
+            )
+            if target in (MS.DELIVERED, MS.READ)
+            else []
+        )
         moved = messages.filter(status__in=ALLOWED_FROM[target]).update(
             status=target, **_status_fields(target, status)
         )
+        if moved:
+            for row in delivered_templates:
+                _count_template_cost(event.tenant_id, row, status.timestamp)
         if moved or messages.exists():
             finish(event, State.DONE)
         else:
             finish(event, State.IGNORED, "no outbound message with this id")
+
+
+def _count_template_cost(tenant_id: int, row: dict, at) -> None:
+    """A template's first delivery costs what Meta charges for its category in the
+    customer's country (billing.template_costs)."""
+    payload = row["payload"] or {}
+    category = (
+        MessageTemplate.objects.filter(
+            chatbot_id=row["conversation__chatbot_id"],
+            name=payload.get("name", ""),
+            language=payload.get("language", ""),
+        )
+        .values_list("category", flat=True)
+        .first()
+    )
+    template_costs.template_delivered(
+        tenant_id=tenant_id,
+        category=category or MessageTemplate.Category.UTILITY,
+        phone=row["conversation__cliente__telefone"] or "",
+        at=at,
+    )
 
 
 def _status_fields(target: str, status: InboundStatus) -> dict:

@@ -9,11 +9,21 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import Tenant, TenantOwned
 from clientes.models import Cliente
+from config import egress
 from config.fields import EncryptedTextField
+
+
+class AccountStatus(models.TextChoices):
+    """What Meta says of a bot's WhatsApp Business Account (account_update webhooks)."""
+
+    OK = "ok", _("Normal")
+    RESTRICTED = "restricted", _("Restrita: não pode iniciar conversas")
+    DISABLED = "disabled", _("Desativada (banida) pela Meta")
 
 
 class Chatbot(TenantOwned):
@@ -33,7 +43,9 @@ class Chatbot(TenantOwned):
     phone_number_id = models.CharField(
         _("Phone number ID (Meta)"), max_length=64, null=True, blank=True, unique=True
     )
-    waba_id = models.CharField(_("WABA ID (Meta)"), max_length=64, blank=True)
+    # The WhatsApp Business Account: account-level webhooks (templates, quality, account
+    # updates) name only it, in `entry[].id`, so they are routed by it.
+    waba_id = models.CharField(_("WABA ID (Meta)"), max_length=64, blank=True, db_index=True)
     access_token = EncryptedTextField(_("token de acesso"), blank=True)
     app_secret = EncryptedTextField(_("app secret"), blank=True)
     # Not encrypted: Meta's GET verification looks the bot up by it. It only proves who
@@ -47,6 +59,23 @@ class Chatbot(TenantOwned):
     # Meta's default throughput per number (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/overview#throughput); 1,000 after an upgrade.
     messages_per_second = models.PositiveIntegerField(_("mensagens por segundo"), default=80)
     language = models.CharField(_("idioma"), max_length=16, default="pt_BR")
+    # The number's standing at Meta, kept by the account-level webhooks
+    # (chatbots.account_events): phone_number_quality_update and account_update.
+    quality_rating = models.CharField(_("qualidade do número"), max_length=16, blank=True)
+    messaging_limit_tier = models.CharField(
+        _("limite de conversas iniciadas"), max_length=32, blank=True
+    )
+    # A restriction or ban of the WhatsApp Business Account. What a campaign runner reads
+    # before any business-initiated send (Chatbot.business_initiated_blocked); the tenant
+    # sees it on the bot's page and gets an alert.
+    account_status = models.CharField(
+        _("situação da conta na Meta"),
+        max_length=16,
+        choices=AccountStatus.choices,
+        default=AccountStatus.OK,
+    )
+    account_restricted_until = models.DateTimeField(_("restrita até"), null=True, blank=True)
+    account_detail = models.TextField(_("detalhe da situação da conta"), blank=True)
     # Per-bot behaviour (fallback step, apology text, handoff notice, ...): see chatbots.options.
     options = models.JSONField(_("opções"), default=dict, blank=True)
     created_at = models.DateTimeField(_("criado em"), auto_now_add=True)
@@ -59,6 +88,18 @@ class Chatbot(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.display_number or self.phone_number_id or self.provider})"
+
+    def business_initiated_blocked(self, *, now=None) -> str:
+        """Why this bot may not start conversations now (a campaign runner asks before
+        sending), or "" when it may: the account is banned, or restricted and the
+        restriction has not expired."""
+        if self.account_status == AccountStatus.DISABLED:
+            return self.account_detail or str(AccountStatus.DISABLED.label)
+        if self.account_status == AccountStatus.RESTRICTED:
+            until = self.account_restricted_until
+            if until is None or until > (now or timezone.now()):
+                return self.account_detail or str(AccountStatus.RESTRICTED.label)
+        return ""
 
 
 class Step(TenantOwned):
@@ -213,6 +254,7 @@ class InboundEvent(TenantOwned):
         MESSAGE = "message", _("Mensagem")
         STATUS = "status", _("Status")
         PREFERENCE = "preference", _("Preferência de mensagens")  # compliance.consent
+        ACCOUNT = "account", _("Conta do WhatsApp")  # chatbots.account_events
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pendente")
@@ -262,12 +304,53 @@ class InboundEvent(TenantOwned):
 
 
 class MessageTemplate(TenantOwned):
-    """An approved WhatsApp template a bot may send outside the 24-hour window."""
+    """A WhatsApp message template of a bot, as Meta defines it, and its state at Meta.
+
+    Outside the 24-hour window only templates Meta approved may be sent. A template is
+    written here (or in Meta's manager) and submitted, then kept in step with Meta by the
+    status webhooks and the periodic sync (chatbots.template_sync). The definition's rules
+    and Meta's limits are in chatbots.message_templates. `approved` is what sending checks:
+    the status APPROVED (or, for a template typed by hand without a status, the box ticked).
+    """
+
+    class Category(models.TextChoices):
+        MARKETING = "MARKETING", _("Marketing")
+        UTILITY = "UTILITY", _("Utilidade")
+        AUTHENTICATION = "AUTHENTICATION", _("Autenticação")
+
+    class Status(models.TextChoices):
+        MANUAL = "", _("Cadastrado à mão")
+        DRAFT = "DRAFT", _("Rascunho (não enviado à Meta)")
+        PENDING = "PENDING", _("Em análise na Meta")
+        APPROVED = "APPROVED", _("Aprovado")
+        REJECTED = "REJECTED", _("Rejeitado")
+        PAUSED = "PAUSED", _("Pausado pela Meta")
+        DISABLED = "DISABLED", _("Desativado pela Meta")
+        IN_APPEAL = "IN_APPEAL", _("Em recurso")
+        PENDING_DELETION = "PENDING_DELETION", _("Excluindo")
+        DELETED = "DELETED", _("Excluído")
+        ARCHIVED = "ARCHIVED", _("Arquivado")
+        LIMIT_EXCEEDED = "LIMIT_EXCEEDED", _("Limite de modelos excedido")
+
+    class ParameterFormat(models.TextChoices):
+        POSITIONAL = "POSITIONAL", _("Posicional ({{1}}, {{2}}…)")
+        NAMED = "NAMED", _("Com nome ({{nome}}, {{pedido}}…)")
+
+    class HeaderFormat(models.TextChoices):
+        NONE = "", _("Sem cabeçalho")
+        TEXT = "TEXT", _("Texto")
+        IMAGE = "IMAGE", _("Imagem")
+        VIDEO = "VIDEO", _("Vídeo")
+        DOCUMENT = "DOCUMENT", _("Documento (PDF)")
 
     chatbot = models.ForeignKey(Chatbot, on_delete=models.CASCADE, related_name="templates")
     name = models.CharField(_("nome"), max_length=512)
     language = models.CharField(_("idioma"), max_length=16, default="pt_BR")
-    param_count = models.PositiveSmallIntegerField(_("número de parâmetros"), default=0)
+    param_count = models.PositiveSmallIntegerField(
+        _("número de parâmetros"),
+        default=0,
+        help_text=_("Só para modelos cadastrados à mão; com o corpo preenchido, vale o corpo."),
+    )
     purpose = models.CharField(
         _("uso"),
         max_length=32,
@@ -275,6 +358,63 @@ class MessageTemplate(TenantOwned):
         help_text=_("Para que o sistema usa este modelo: order_update, reminder, reactivation…"),
     )
     approved = models.BooleanField(_("aprovado pela Meta"), default=False)
+    category = models.CharField(
+        _("categoria"), max_length=16, choices=Category.choices, default=Category.UTILITY
+    )
+    status = models.CharField(
+        _("situação na Meta"), max_length=20, choices=Status.choices, blank=True, default=""
+    )
+    status_reason = models.TextField(_("motivo da situação"), blank=True)
+    quality_score = models.CharField(_("qualidade"), max_length=16, blank=True)
+    meta_id = models.CharField(_("ID na Meta"), max_length=64, blank=True, db_index=True)
+    parameter_format = models.CharField(
+        _("formato dos parâmetros"),
+        max_length=16,
+        choices=ParameterFormat.choices,
+        default=ParameterFormat.POSITIONAL,
+    )
+    header_format = models.CharField(
+        _("cabeçalho"), max_length=16, choices=HeaderFormat.choices, blank=True, default=""
+    )
+    header_text = models.CharField(_("texto do cabeçalho"), max_length=120, blank=True)
+    header_example = models.TextField(
+        _("exemplo do cabeçalho"),
+        blank=True,
+        help_text=_(
+            "Cabeçalho de texto com {{1}}: o valor de exemplo. Cabeçalho de mídia: o "
+            "identificador (handle) do arquivo de exemplo enviado à Meta."
+        ),
+    )
+    header_media_url = models.URLField(
+        _("mídia do cabeçalho"),
+        max_length=1000,
+        blank=True,
+        help_text=_("Endereço público da imagem, vídeo ou PDF enviado no cabeçalho."),
+    )
+    body_text = models.TextField(_("corpo"), blank=True)
+    body_examples = models.JSONField(
+        _("exemplos do corpo"),
+        default=list,
+        blank=True,
+        help_text=_(
+            'Posicional: uma lista, ["Maria", "42"]. Com nome: um objeto, '
+            '{"nome": "Maria", "pedido": "42"}.'
+        ),
+    )
+    footer_text = models.CharField(_("rodapé"), max_length=120, blank=True)
+    buttons = models.JSONField(
+        _("botões"),
+        default=list,
+        blank=True,
+        help_text=_(
+            'Lista de botões: {"type": "QUICK_REPLY", "text": "…"}, {"type": "URL", '
+            '"text": "…", "url": "https://…/{{1}}", "example": "…"}, {"type": '
+            '"PHONE_NUMBER", "text": "…", "phone_number": "+55…"}, {"type": "COPY_CODE", '
+            '"example": "CUPOM10"}.'
+        ),
+    )
+    synced_at = models.DateTimeField(_("sincronizado em"), null=True, blank=True)
+    status_updated_at = models.DateTimeField(_("situação mudou em"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("modelo de mensagem")
@@ -287,6 +427,14 @@ class MessageTemplate(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.language})"
+
+    def clean(self) -> None:
+        # Meta fetches it, but it is a URL the tenant sets: the same policy as every other.
+        egress.tenant_url_validate(
+            self.header_media_url,
+            field="header_media_url",
+            label=_("A mídia do cabeçalho"),
+        )
 
 
 class BusinessProfile(TenantOwned):

@@ -80,6 +80,31 @@ def routes_for(phone_number_ids: Iterable[str]) -> dict[str, BotRoute]:
     return found
 
 
+def routes_for_wabas(waba_ids: Iterable[str]) -> dict[str, list[BotRoute]]:
+    """WABA id -> the BotRoutes of every bot with that WABA id, oldest bot first.
+
+    Not cached: account-level webhooks (templates, quality, account updates) come a few
+    times a day, and several numbers (bots, possibly of different apps) share a WABA.
+    """
+    found: dict[str, list[BotRoute]] = {}
+    bots = (
+        Chatbot.objects.filter(waba_id__in=list(waba_ids))
+        .only("id", "tenant_id", "name", "phone_number_id", "waba_id", "app_secret")
+        .order_by("pk")
+    )
+    for bot in bots:
+        found.setdefault(bot.waba_id, []).append(
+            BotRoute(
+                pk=bot.pk,
+                tenant_id=bot.tenant_id,
+                name=bot.name,
+                phone_number_id=bot.phone_number_id or "",
+                app_secret=bot.app_secret,
+            )
+        )
+    return found
+
+
 def clear() -> None:
     """Forget every route of this process (tests, and any change to a Chatbot)."""
     with _lock:

@@ -34,3 +34,11 @@ def sweep_inbound() -> int:
     from chatbots import inbound
 
     return inbound.sweep()
+
+
+@shared_task(name="chatbots.tasks.bulk_sync_templates")
+def bulk_sync_templates() -> int:
+    """Pull every Meta bot's templates with their status (chatbots.template_sync)."""
+    from chatbots import template_sync
+
+    return template_sync.templates_sync_all()

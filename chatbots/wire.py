@@ -127,6 +127,22 @@ class InboundPreference(_Record):
         return self.from_phone or self.from_user_id
 
 
+@dataclass
+class InboundAccountEvent(_Record):
+    """News about a WhatsApp Business Account rather than a customer: a template's status,
+    quality or category, a number's quality and messaging limit, a restriction or ban
+    (Meta's account-level webhook fields; chatbots.providers.meta_account). Applied by
+    chatbots.account_events."""
+
+    provider: str
+    external_id: str  # built from the field, the WABA, the time and the value: Meta sends no id
+    bot_key: str  # "waba:<WABA id>" (chatbots.providers.meta_account.waba_key)
+    timestamp: datetime
+    field: str
+    waba_id: str
+    value: dict[str, Any] = field(default_factory=dict)
+
+
 # --- Outbound ----------------------------------------------------------------------------
 
 
@@ -297,17 +313,34 @@ class Media(Outbound):
 
 @dataclass
 class Template(Outbound):
+    """A template by name and language, with the values of its parameters.
+
+    `params` are the body's values in order; `named` the values of a template with named
+    parameters; `header` the header text's value or its media link; `buttons` the values
+    of its dynamic buttons (a URL's suffix, a copy code). The outbox fills `components`
+    (Meta's) and `rendered` (the text the customer reads) from the stored definition just
+    before sending (chatbots.outbox.window.template_resolve).
+    """
+
     kind: ClassVar[str] = "template"
     name: str
     language: str = "pt_BR"
     params: list[str] = field(default_factory=list)  # body parameters, in order
+    named: dict[str, str] = field(default_factory=dict)
+    header: str = ""
+    buttons: list[str] = field(default_factory=list)
+    components: list[dict[str, Any]] = field(default_factory=list)
+    rendered: str = ""
 
     def __post_init__(self):
         _check_len("template name", self.name, 512)
 
     @property
     def preview(self) -> str:
-        return f"[template {self.name}] " + " | ".join(self.params)
+        if self.rendered:
+            return self.rendered
+        values = list(self.params) or [f"{k}={v}" for k, v in self.named.items()]
+        return f"[template {self.name}] " + " | ".join(values)
 
 
 OUTBOUND_KINDS: dict[str, type[Outbound]] = {

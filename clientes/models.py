@@ -22,6 +22,9 @@ class Cliente(TenantOwned):
         _("ID de usuário do WhatsApp (BSUID)"), max_length=64, blank=True
     )
     tags = models.JSONField(_("etiquetas"), default=list, blank=True)
+    # The language of the templates sent to this customer (Meta's codes: pt_BR, en_US, es);
+    # empty: the bot's own language (chatbots.outbox.window.customer_language).
+    idioma = models.CharField(_("idioma"), max_length=16, blank=True)
     # Consent to proactive messages (campaigns, reactivation, optional reminders): when the
     # customer opted out, else null. A cache of compliance.ConsentEvent's latest entry, so
     # every proactive send checks it without a join; written only by compliance.consent.

@@ -39,6 +39,7 @@ from prometheus_client import Counter
 from billing.models import Tenant
 from chatbots import outbox
 from chatbots.models import Chatbot, Message, MessageTemplate
+from clientes.models import Cliente
 from compliance.models import ReactivationSend
 
 logger = logging.getLogger(__name__)
@@ -53,8 +54,10 @@ REACTIVATIONS = Counter(
 Status = ReactivationSend.Status
 
 
-def reactivation_template(*, chatbot: Chatbot) -> MessageTemplate | None:
-    return outbox.approved_template(chatbot=chatbot, purpose=PURPOSE)
+def reactivation_template(
+    *, chatbot: Chatbot, cliente: Cliente | None = None
+) -> MessageTemplate | None:
+    return outbox.approved_template(chatbot=chatbot, purpose=PURPOSE, cliente=cliente)
 
 
 def _option_days(chatbot: Chatbot, name: str, default: int) -> int:
@@ -166,7 +169,7 @@ def reactivation_send(*, send_id: int) -> ReactivationSend | None:
     ):
         return None  # sent by another worker, or the customer was erased meanwhile
     send = ReactivationSend.objects.select_related("chatbot__tenant", "cliente").get(pk=send_id)
-    registered = reactivation_template(chatbot=send.chatbot)
+    registered = reactivation_template(chatbot=send.chatbot, cliente=send.cliente)
     if registered is None or registered.param_count > 1:
         # Only 0 or 1 parameter (the customer's first name) can be filled in here.
         code = "no_template" if registered is None else "template_params_mismatch"

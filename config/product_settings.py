@@ -68,6 +68,9 @@ GEMINI_BREAKER_OPEN_SECONDS = env.float("GEMINI_BREAKER_OPEN_SECONDS", default=3
 BILLING_WEBHOOK_SECRET = env("BILLING_WEBHOOK_SECRET", default="")
 BILLING_COST_PER_MESSAGE = env("BILLING_COST_PER_MESSAGE", default="0.05")
 BILLING_COST_PER_THOUSAND_TOKENS = env("BILLING_COST_PER_THOUSAND_TOKENS", default="0.002")
+# What Meta charges per delivered template, in R$, by country (ISO code, "*" for any other)
+# and category, as JSON; empty: Brazil's rates for every country (billing.template_costs).
+WHATSAPP_TEMPLATE_RATES = env.json("WHATSAPP_TEMPLATE_RATES", default={})
 # Days a past_due subscription keeps working before the bot stops (billing.quotas).
 BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
 # How long the quota gate trusts its cached usage figure (seconds).

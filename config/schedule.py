@@ -16,6 +16,13 @@ SCHEDULE: dict[str, dict] = {
     # Move the Redis usage counters to the daily rows and check the plan alerts; usage shown
     # to a tenant lags by at most this (billing.metering).
     "billing.flush_usage": {"task": "billing.tasks.flush_usage", "every": 30},
+    # Templates and their status at Meta, including those made in Meta's manager; the
+    # status webhooks bring changes at once, this catches what they missed.
+    "chatbots.sync_templates": {
+        "task": "chatbots.tasks.bulk_sync_templates",
+        "every": 6 * 3600,
+        "queue": "bulk",
+    },
     # Remind customers of carts left unconfirmed, delete old carts (orders issue).
     "pedidos.stale_carts": {
         "task": "pedidos.tasks.bulk_stale_carts",

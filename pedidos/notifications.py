@@ -42,6 +42,7 @@ def pedido_notify_status(*, pedido_id: int, status: str) -> None:
             chatbot=chatbot,
             purpose=TEMPLATE_ORDER_UPDATE,
             params=[str(pedido.numero), st.label(status)],
+            cliente=pedido.cliente,
         ),
         reason=TEMPLATE_ORDER_UPDATE,
     )

@@ -62,6 +62,7 @@ def _remind(pedido: Pedido, now: datetime) -> bool:
                 chatbot=pedido.chatbot,
                 purpose=TEMPLATE_CART_REMINDER,
                 params=[format_brl(pedido.total)],
+                cliente=pedido.cliente,
             ),
             reason=TEMPLATE_CART_REMINDER,
         )

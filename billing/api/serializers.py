@@ -40,6 +40,13 @@ class TenantProvisionedSerializer(serializers.Serializer):
     api_key_prefix = serializers.CharField(source="api_key.prefix")
 
 
+class TemplateCostSerializer(serializers.Serializer):
+    category = serializers.CharField(help_text="MARKETING | UTILITY | AUTHENTICATION")
+    country = serializers.CharField(help_text="ISO 3166 code of the customers; * for others")
+    delivered = serializers.IntegerField()
+    cost = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
 class SummarySerializer(serializers.Serializer):
     period_start = serializers.DateTimeField()
     period_end = serializers.DateTimeField()
@@ -53,6 +60,10 @@ class SummarySerializer(serializers.Serializer):
     ai_tokens = serializers.IntegerField()
     ai_tokens_limit = serializers.IntegerField(help_text="0: no cap")
     estimated_cost = serializers.DecimalField(max_digits=14, decimal_places=2)
+    templates_cost = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="Meta's price of the delivered templates"
+    )
+    templates_by_category = TemplateCostSerializer(many=True)
     avg_response_seconds = serializers.FloatField(allow_null=True)
     orders = serializers.IntegerField()
     orders_value = serializers.DecimalField(max_digits=14, decimal_places=2)

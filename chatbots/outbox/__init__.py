@@ -9,8 +9,11 @@ below and import nothing else from `chatbots` but models:
   message the business sends on its own; outside the window its approved `template` goes
   instead, or a `failed` row records why nothing went.
 * `chatbot_for_customer(cliente=, preferred=)`: the one rule for which bot speaks.
-* `approved_template(chatbot=, purpose=)`, `template_for(chatbot=, purpose=, params=)`: the
-  bot's approved template for a purpose (MessageTemplate.purpose), as a row or filled in.
+* `approved_template(chatbot=, purpose=, cliente=)`, `template_for(chatbot=, purpose=,
+  params=, cliente=)`: the bot's approved template for a purpose (MessageTemplate.purpose),
+  in the customer's language when `cliente` is given, as a row or filled in (`params` in
+  order, or by name for a template with named parameters). At send time the components
+  come from the stored definition and a missing parameter is refused before Meta sees it.
 * `window_open(conversation)`: whether the 24-hour customer-service window is open.
 * `conversations_gone_quiet(chatbot=, since=)`: whom a bot has not heard from since then.
 * The wire types a message is made of: Text, Buttons, Button, ListMessage, Section, Row,

@@ -21,6 +21,9 @@ from chatbots.outbox.queue import queue_replies
 from chatbots.outbox.sending import FAILED
 from chatbots.outbox.window import (
     OUTSIDE_WINDOW,
+    customer_language,
+    localized,
+    no_template_reason,
     outside_window_detail,
     template_problem,
     window_open,
@@ -74,6 +77,7 @@ def send_to_customer(
     template: Template | None = None,
     reason: str = "",
     proactive: bool = False,
+    purpose: str = "",
 ) -> Message:
     """Queue `message` to `cliente` through `chatbot` and return its outbound row.
 
@@ -85,7 +89,11 @@ def send_to_customer(
     `template_not_approved`, `template_params_mismatch`), for the admin and the metrics.
 
     `reason` says why the business writes (e.g. "order_update", "reminder"); it goes to
-    the log line, so an operator can tell what produced a message.
+    the log line, so an operator can tell what produced a message, and, when no template
+    could go, the failed row says why none of that purpose was approved in the customer's
+    language. A template is sent in the customer's language (Cliente.idioma) when the bot
+    has it approved in that language too. `purpose` names the template's purpose when it
+    is not `reason` itself.
 
     `proactive=True` marks a message the business sends on its own initiative (campaigns,
     reactivation, optional reminders). The QUEUE gates are asked first (chatbots.outbox.gates;
@@ -114,8 +122,12 @@ def send_to_customer(
         if problem is None and not window_open(conversation):
             chosen = message if isinstance(message, Template) else template
             if chosen is None:
-                problem = (OUTSIDE_WINDOW, outside_window_detail(conversation))
+                problem = (
+                    OUTSIDE_WINDOW,
+                    _outside_window_why(conversation, purpose=purpose or reason),
+                )
         if problem is None and isinstance(chosen, Template):
+            chosen = localized(chatbot=chatbot, template=chosen, cliente=cliente)
             problem = template_problem(chatbot=chatbot, template=chosen)
         if problem is None:
             (row,) = queue_replies(conversation=conversation, messages=[chosen])
@@ -133,6 +145,16 @@ def send_to_customer(
         },
     )
     return row
+
+
+def _outside_window_why(conversation: Conversation, *, purpose: str) -> str:
+    """The closed window, and, when the message had a purpose, why no template went."""
+    detail = outside_window_detail(conversation)
+    if not purpose:
+        return detail
+    language = customer_language(chatbot=conversation.chatbot, cliente=conversation.cliente)
+    why = no_template_reason(chatbot=conversation.chatbot, purpose=purpose, language=language)
+    return f"{detail} {why}"
 
 
 def _record_refused(

@@ -42,7 +42,7 @@ from chatbots.outbox.queue import enqueue_send
 from chatbots.outbox.window import (
     OUTSIDE_WINDOW,
     outside_window_detail,
-    template_problem,
+    template_resolve,
     window_open,
 )
 from chatbots.providers.base import Provider, ProviderError
@@ -153,10 +153,12 @@ def _send_one(conversation: Conversation, provider: Provider, row: Message) -> b
         fail(row, INVALID_PAYLOAD, f"{type(exc).__name__}: {exc}")
         return True
     if isinstance(message, Template):
-        problem = template_problem(chatbot=chatbot, template=message)
+        # Components come from the stored definition now, with every parameter checked.
+        resolved, problem = template_resolve(chatbot=chatbot, template=message)
         if problem:
             fail(row, *problem)
             return True
+        message = resolved
     elif not window_open(conversation):
         # Meta would refuse it (131047) anyway; never send it.
         fail(row, OUTSIDE_WINDOW, outside_window_detail(conversation))

@@ -9,15 +9,18 @@ a `purpose` naming what a domain app uses it for ("order_update", "reminder", ..
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from chatbots import message_templates
 from chatbots.models import Chatbot, Conversation, MessageTemplate
 from chatbots.providers.registry import UnknownProvider, get_provider
 from chatbots.wire import Template
+from clientes.models import Cliente
 
 CUSTOMER_WINDOW = timedelta(hours=24)
 
@@ -56,49 +59,149 @@ def outside_window_detail(conversation: Conversation) -> str:
     }
 
 
-def approved_template(*, chatbot: Chatbot, purpose: str) -> MessageTemplate | None:
-    """The bot's approved template registered for `purpose` (the oldest, if several)."""
-    return (
-        MessageTemplate.objects.filter(chatbot=chatbot, purpose=purpose, approved=True)
-        .order_by("pk")
-        .first()
-    )
+def customer_language(*, chatbot: Chatbot, cliente: Cliente | None) -> str:
+    """The language of the templates `cliente` gets: their own (Cliente.idioma), else the
+    bot's."""
+    return (cliente.idioma if cliente is not None else "") or chatbot.language
+
+
+def _approved(chatbot: Chatbot, purpose: str):
+    return MessageTemplate.objects.filter(chatbot=chatbot, purpose=purpose, approved=True)
+
+
+def approved_template(
+    *, chatbot: Chatbot, purpose: str, cliente: Cliente | None = None, language: str = ""
+) -> MessageTemplate | None:
+    """The bot's approved template registered for `purpose` (the oldest, if several).
+
+    With a customer (or a `language`), only one in that language: the exact code first
+    ("pt_BR"), then the same language of another region ("pt"). Without either, the bot's
+    language is preferred and any language will do.
+    """
+    templates = list(_approved(chatbot, purpose).order_by("pk"))
+    wanted = language or (customer_language(chatbot=chatbot, cliente=cliente) if cliente else "")
+    if wanted:
+        return _in_language(templates, wanted)
+    return _in_language(templates, chatbot.language) or (templates[0] if templates else None)
+
+
+def _in_language(templates: list[MessageTemplate], code: str) -> MessageTemplate | None:
+    exact = [t for t in templates if t.language == code]
+    if exact:
+        return exact[0]
+    base = code.split("_")[0]
+    return next((t for t in templates if t.language.split("_")[0] == base), None)
 
 
 def template_for(
-    *, chatbot: Chatbot, purpose: str, params: Sequence[str] | Callable[[], Sequence[str]]
+    *,
+    chatbot: Chatbot,
+    purpose: str,
+    params: Sequence[str] | Mapping[str, str] | Callable[[], Sequence[str] | Mapping[str, str]],
+    cliente: Cliente | None = None,
 ) -> Template | None:
-    """The bot's approved template for `purpose`, filled with as many of `params` (in order)
-    as it declares; None when the bot has none. `params` may be a function returning them,
-    called only when there is a template (when filling them costs queries)."""
-    registered = approved_template(chatbot=chatbot, purpose=purpose)
+    """The bot's approved template for `purpose` (in `cliente`'s language, when given),
+    filled with as many of `params` (in order, or by name) as it declares; None when the
+    bot has none. `params` may be a function returning them, called only when there is a
+    template (when filling them costs queries)."""
+    registered = approved_template(chatbot=chatbot, purpose=purpose, cliente=cliente)
     if registered is None:
         return None
     if callable(params):
         params = params()
+    if isinstance(params, Mapping):
+        return Template(
+            name=registered.name,
+            language=registered.language,
+            named={str(k): str(v) for k, v in params.items()},
+        )
     # Meta refuses a send whose parameter count differs from the approved template's.
+    expected = len(message_templates.body_params(registered))
     return Template(
-        name=registered.name,
-        language=registered.language,
-        params=list(params[: registered.param_count]),
+        name=registered.name, language=registered.language, params=list(params[:expected])
     )
 
 
-def template_problem(*, chatbot: Chatbot, template: Template) -> tuple[str, str] | None:
-    """Why `template` cannot be sent by `chatbot` (code, pt-BR detail), or None if it can.
+def no_template_reason(*, chatbot: Chatbot, purpose: str, language: str) -> str:
+    """Why the bot has no approved template for `purpose` in `language` (pt-BR), for the
+    failed row that records a message not sent."""
+    others = list(
+        MessageTemplate.objects.filter(chatbot=chatbot, purpose=purpose).order_by("pk")[:5]
+    )
+    if not others:
+        return _("Nenhum modelo de mensagem cadastrado com o uso “%(purpose)s”.") % {
+            "purpose": purpose
+        }
+    states = "; ".join(
+        f"{t.name} ({t.language}): "
+        + (str(_("aprovado")) if t.approved else str(t.get_status_display()))
+        + (f" – {t.status_reason}" if t.status_reason and not t.approved else "")
+        for t in others
+    )
+    return _(
+        "Nenhum modelo aprovado com o uso “%(purpose)s” no idioma %(language)s. Modelos com "
+        "esse uso: %(states)s."
+    ) % {"purpose": purpose, "language": language, "states": states}
+
+
+def template_resolve(
+    *, chatbot: Chatbot, template: Template
+) -> tuple[Template | None, tuple[str, str] | None]:
+    """`template` ready to send (its components and rendered text filled from the stored
+    definition), or why it cannot be sent (code, pt-BR detail).
 
     Sending an unapproved or misfilled template only earns a 132xxx error from Meta, so
-    it is checked against the bot's registry first."""
+    it is checked against the bot's registry first, and a missing parameter never
+    reaches Meta."""
     registered = MessageTemplate.objects.filter(
         chatbot=chatbot, name=template.name, language=template.language, approved=True
     ).first()
     if registered is None:
-        return TEMPLATE_NOT_APPROVED, _(
-            "O modelo “%(name)s” (%(lang)s) não está cadastrado como aprovado para este "
-            "chatbot. Cadastre-o em Modelos de mensagem depois que a Meta aprovar."
-        ) % {"name": template.name, "lang": template.language}
-    if registered.param_count != len(template.params):
-        return TEMPLATE_PARAMS, _(
-            "O modelo “%(name)s” espera %(expected)d parâmetro(s), mas recebeu %(got)d."
-        ) % {"name": template.name, "expected": registered.param_count, "got": len(template.params)}
-    return None
+        return None, (
+            TEMPLATE_NOT_APPROVED,
+            _(
+                "O modelo “%(name)s” (%(lang)s) não está cadastrado como aprovado para este "
+                "chatbot. Cadastre-o em Modelos de mensagem depois que a Meta aprovar."
+            )
+            % {"name": template.name, "lang": template.language},
+        )
+    expected = len(message_templates.body_params(registered))
+    if (
+        not template.named
+        and len(template.params) > expected
+        or (not registered.body_text and len(template.params) != expected)
+    ):
+        return None, (
+            TEMPLATE_PARAMS,
+            _("O modelo “%(name)s” espera %(expected)d parâmetro(s), mas recebeu %(got)d.")
+            % {"name": template.name, "expected": expected, "got": len(template.params)},
+        )
+    if not registered.body_text and registered.category != MessageTemplate.Category.AUTHENTICATION:
+        return template, None  # typed by hand: only its body parameters are known
+    try:
+        filled = message_templates.fill(
+            registered,
+            params=template.named or template.params,
+            header=template.header,
+            buttons=template.buttons,
+        )
+    except message_templates.TemplateParamError as exc:
+        return None, (TEMPLATE_PARAMS, str(exc))
+    return replace(template, components=filled.components, rendered=filled.text), None
+
+
+def template_problem(*, chatbot: Chatbot, template: Template) -> tuple[str, str] | None:
+    """Why `template` cannot be sent by `chatbot` (code, pt-BR detail), or None if it can."""
+    return template_resolve(chatbot=chatbot, template=template)[1]
+
+
+def localized(*, chatbot: Chatbot, template: Template, cliente: Cliente) -> Template:
+    """`template` in the customer's language when the bot has the same template approved
+    in it (Meta keeps one template per name and language)."""
+    wanted = customer_language(chatbot=chatbot, cliente=cliente)
+    if template.language == wanted:
+        return template
+    exists = MessageTemplate.objects.filter(
+        chatbot=chatbot, name=template.name, language=wanted, approved=True
+    ).exists()
+    return replace(template, language=wanted) if exists else template

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chatbots import routing
-from chatbots.providers import meta_inbound
+from chatbots.providers import meta_account, meta_inbound
 from chatbots.providers.base import (
     Parsed,
     Provider,
@@ -131,7 +131,9 @@ def build_body(to: str, message: Outbound, *, context_id: str = "") -> dict[str,
             "name": message.name,
             "language": {"policy": "deterministic", "code": message.language},
         }
-        if message.params:
+        if message.components:  # filled from the stored definition (chatbots.message_templates)
+            template["components"] = message.components
+        elif message.params:
             template["components"] = [
                 {
                     "type": "body",
@@ -291,8 +293,10 @@ class MetaProvider(Provider):
         """phone_number_id -> bot for every `value.metadata.phone_number_id` of the batch.
 
         400 when the body is not an envelope. An `object` other than
-        "whatsapp_business_account" (another product of the same Meta app) and changes
-        without metadata (account_update, message_template_*) name no bot. 404 when a
+        "whatsapp_business_account" (another product of the same Meta app) names no bot.
+        Account-level changes (account_update, message_template_*, phone_number_*) add
+        "waba:<id>" routes (chatbots.providers.meta_account); a WABA no bot has is left out
+        (its events are acknowledged and dropped, like other apps' WABAs). 404 when a
         number matches no bot (logged): Meta keeps retrying for 7 days, so messages to a
         number registered late still arrive once its bot is created.
         """
@@ -302,9 +306,12 @@ class MetaProvider(Provider):
             keys = meta_inbound.routing_keys(envelope) if whatsapp else set()
         except meta_inbound.MetaPayloadError as exc:
             raise WebhookRefused(400, "malformed", str(exc)) from None
+        # Account-level changes route by the WABA (chatbots.providers.meta_account).
+        signature = headers.get(meta_inbound.SIGNATURE_HEADER)
+        account = meta_account.routes(envelope, header=signature, body=body) if whatsapp else {}
         if not keys:
-            return {}
-        routes = routing.routes_for(keys)
+            return account
+        routes = {**routing.routes_for(keys), **account}
         if unknown := sorted(keys - routes.keys()):
             logger.warning(
                 "webhook for unknown phone_number_id; create its bot or remove the number "
@@ -358,7 +365,8 @@ class MetaProvider(Provider):
     ) -> list[Parsed]:
         """Every message and status of the batch (only `chatbot`'s number, when given)."""
         try:
-            parsed = meta_inbound.parse_envelope(meta_inbound.load_envelope(body))
+            envelope = meta_inbound.load_envelope(body)
+            parsed = meta_inbound.parse_envelope(envelope) + meta_account.parse_envelope(envelope)
         except meta_inbound.MetaPayloadError as exc:
             raise WebhookRefused(400, "malformed", str(exc)) from None
         if chatbot is None:

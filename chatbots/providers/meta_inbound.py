@@ -10,10 +10,11 @@ What a batch may contain: any number of `entry[] × changes[]`. Each change name
 normalized records. Parsed today: `messages` (`messages[]` -> InboundMessage,
 `statuses[]` -> InboundStatus) and `user_preferences` (a customer stopped or resumed
 marketing messages, -> InboundPreference, stored as kind "preference" and applied to the
-consent ledger by compliance.consent). Every other field (account_update,
-message_template_*, template_*, calls, smb_message_echoes, group events, ...) is
-acknowledged and dropped: counted in `chatbot_webhook_ignored_total{field}` and logged at
-DEBUG.
+consent ledger by compliance.consent). The account-level fields (ACCOUNT_FIELDS:
+account_update, message_template_*, template_category_update, phone_number_*) are parsed
+by chatbots.providers.meta_account. Every other field (calls, smb_message_echoes, group
+events, ...) is acknowledged and dropped: counted in `chatbot_webhook_ignored_total{field}`
+and logged at DEBUG.
 
 Adding a field is one entry in FIELD_PARSERS: a function `(value, bot_key) -> list[Parsed]`.
 The routing, signature check and deduplication then apply unchanged to every change that
@@ -78,6 +79,20 @@ KNOWN_FIELDS = frozenset(
         "template_correct_category_detection",
         "tracking_events",
         "user_preferences",
+    }
+)
+
+# Account-level fields: routed by the WABA in `entry[].id` and parsed by
+# chatbots.providers.meta_account, not here.
+ACCOUNT_FIELDS = frozenset(
+    {
+        "account_update",
+        "message_template_components_update",
+        "message_template_quality_update",
+        "message_template_status_update",
+        "phone_number_name_update",
+        "phone_number_quality_update",
+        "template_category_update",
     }
 )
 
@@ -181,6 +196,8 @@ def parse_envelope(envelope: dict) -> list[Parsed]:
     parsed: list[Parsed] = []
     for field, value in _changes(envelope):
         parser = FIELD_PARSERS.get(field)
+        if field in ACCOUNT_FIELDS:
+            continue
         if parser is None:
             count_ignored(field)
             continue

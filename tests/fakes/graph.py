@@ -14,6 +14,10 @@ What it does, like Meta (Meta: https://developers.facebook.com/docs/whatsapp/clo
   `{"success": true}`.
 * `GET /{version}/{phone_number_id}` (a bot's "test connection") answers the number's
   record (`display_phone_number`, `verified_name`, `quality_rating`).
+* Templates: `POST /{version}/{waba_id}/message_templates` creates one (`{id, status:
+  PENDING, category}`), `GET` lists them two per page (`paging.cursors.after`, `next`),
+  `DELETE ?name=&hsm_id=` deletes, `POST /{version}/{template id}` edits. `templates`
+  holds them per WABA; `add_template` and `set_template_status` play Meta's side.
 * No bearer token: 401 with error code 190. Another path: 400 with error code 100.
 * Errors as Meta sends them: `{"error":{"message":"(#code) title","type":"OAuthException",
   "code":..,"error_data":{"messaging_product":"whatsapp","details":..},"fbtrace_id":..}}`.
@@ -40,14 +44,17 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from requests.structures import CaseInsensitiveDict
 
 SEND_PATH = re.compile(r"^/v\d+\.\d+/(?P<phone_number_id>[^/]+)/messages$")
+TEMPLATES_PATH = re.compile(r"^/v\d+\.\d+/(?P<waba_id>[^/]+)/message_templates$")
+TEMPLATE_PATH = re.compile(r"^/v\d+\.\d+/(?P<template_id>tpl\d+)$")
 PHONE_PATH = re.compile(r"^/v\d+\.\d+/(?P<phone_number_id>\d+)$")
 
 # Titles Meta uses for the codes tests care about (support/error-codes).
@@ -81,6 +88,7 @@ class RecordedRequest:
     json: Any
     status: int = 0
     response: Any = None
+    query: dict = field(default_factory=dict)
 
     @property
     def phone_number_id(self) -> str:
@@ -121,6 +129,8 @@ class FakeGraph:
         self._lock = threading.Lock()
         self._script: deque[_Answer] = deque()
         self._requests: list[RecordedRequest] = []
+        self.templates: dict[str, list[dict]] = {}  # WABA id -> its templates at "Meta"
+        self._template_seq = 0
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -128,6 +138,7 @@ class FakeGraph:
                 fake._handle(self)
 
             do_GET = do_POST  # noqa: N815
+            do_DELETE = do_POST  # noqa: N815
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet test output
                 pass
@@ -154,6 +165,7 @@ class FakeGraph:
         with self._lock:
             self._script.clear()
             self._requests.clear()
+            self.templates.clear()
 
     # --- scripting ---------------------------------------------------------------------
     def fail_next(
@@ -212,6 +224,7 @@ class FakeGraph:
             path=handler.path.split("?", 1)[0],
             headers=CaseInsensitiveDict(handler.headers.items()),
             json=body,
+            query=parse_qs(handler.path.split("?", 1)[1]) if "?" in handler.path else {},
         )
         with self._lock:
             self._requests.append(record)
@@ -235,7 +248,58 @@ class FakeGraph:
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
             pass
 
+    # --- message templates (Meta: https://developers.facebook.com/docs/graph-api/reference/whats-app-business-account/message_templates/)
+    def add_template(self, waba_id: str, **template: Any) -> dict:
+        """A template the WABA has at Meta (made in Meta's manager, or submitted)."""
+        with self._lock:
+            self._template_seq += 1
+            record = {"id": f"tpl{self._template_seq}", "status": "PENDING", **template}
+            self.templates.setdefault(waba_id, []).append(record)
+            return record
+
+    def set_template_status(self, waba_id: str, name: str, status: str, **extra: Any) -> None:
+        with self._lock:
+            for template in self.templates.get(waba_id, []):
+                if template["name"] == name:
+                    template.update(status=status, **extra)
+
+    def _templates_answer(self, record: RecordedRequest, waba_id: str, query: dict) -> tuple:
+        listed = self.templates.setdefault(waba_id, [])
+        if record.method == "POST":
+            body = record.json if isinstance(record.json, dict) else {}
+            created = self.add_template(waba_id, **body)
+            return 200, {"id": created["id"], "status": "PENDING", "category": body.get("category")}
+        if record.method == "DELETE":
+            name, hsm_id = query.get("name", [""])[0], query.get("hsm_id", [""])[0]
+            with self._lock:
+                self.templates[waba_id] = [
+                    t for t in listed if not (t["name"] == name and hsm_id in ("", t["id"]))
+                ]
+            return 200, {"success": True}
+        # GET: two per page, so the client must follow the cursor.
+        start = int(query.get("after", ["0"])[0] or 0)
+        page = listed[start : start + 2]
+        answer: dict[str, Any] = {"data": page, "paging": {"cursors": {"before": str(start)}}}
+        if start + 2 < len(listed):
+            answer["paging"]["cursors"]["after"] = str(start + 2)
+            answer["paging"]["next"] = f"{self.url}{record.path}?after={start + 2}"
+        return 200, answer
+
     def _answer(self, record: RecordedRequest, scripted: _Answer | None) -> tuple[int, Any]:
+        if (match := TEMPLATES_PATH.match(record.path)) or TEMPLATE_PATH.match(record.path):
+            if not str(record.headers.get("Authorization", "")).startswith("Bearer "):
+                return 401, meta_error(190)
+            if scripted is not None and scripted.body is not None:
+                return scripted.status, scripted.body
+            if match:
+                return self._templates_answer(record, match["waba_id"], record.query)
+            template_id = TEMPLATE_PATH.match(record.path)["template_id"]
+            with self._lock:
+                for templates in self.templates.values():
+                    for template in templates:
+                        if template["id"] == template_id and isinstance(record.json, dict):
+                            template.update(record.json, status="PENDING")
+            return 200, {"success": True}
         if record.method == "GET" and (number := PHONE_PATH.match(record.path)):
             # GET /{phone_number_id}?fields=...: the "test connection" of a Meta bot.
             if not str(record.headers.get("Authorization", "")).startswith("Bearer "):
