@@ -165,7 +165,9 @@ class MetaWebhookView(ProviderWebhookView):
     * 400 when the body is not a JSON object or its entry/changes skeleton is broken;
     * 401 (the same answer for both) when a `value.metadata.phone_number_id` of the batch
       matches no bot, or when `X-Hub-Signature-256` does not match the app secret of every
-      bot the batch names (a batch naming none: WHATSAPP_APP_SECRET, when set);
+      bot the batch names (a batch naming none: WHATSAPP_APP_SECRET, when set). Account-
+      level changes (templates, number quality, account updates) name the bot of their
+      WABA, `entry[].id` (chatbots.providers.meta_account);
     * otherwise every message and status is stored once (duplicates skipped) and 200
       `{"status": "ok"}`, also for a batch with nothing to store (other objects of the
       same Meta app, fields we do not handle).

@@ -334,7 +334,9 @@ class MetaProvider(Provider):
         one app, which share it; a bot without one uses WHATSAPP_APP_SECRET. Bots with
         different secrets in one batch, or a bot with no secret at all, mean 401.
 
-        A batch naming no bot (account-level changes, other objects) is checked against
+        Account-level changes name their WABA's bot ("waba:<id>" routes, chosen by
+        chatbots.providers.meta_account among the WABA's bots by the secret that signs).
+        A batch naming no bot (another app's WABA, other objects) is checked against
         WHATSAPP_APP_SECRET when that is set, and accepted unchecked otherwise: there is no
         bot to store it for, and an unverified body that stores nothing can do no harm.
         """
