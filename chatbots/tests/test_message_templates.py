@@ -279,3 +279,34 @@ def test_a_template_typed_by_hand_keeps_its_parameter_count(db):
     template = MessageTemplateFactory(param_count=2)
 
     assert mt.body_params(template) == ["1", "2"]
+
+
+def test_filled_components_are_valid_for_metas_send_schema():
+    from chatbots.providers.meta import build_body
+    from chatbots.tests.test_provider_meta_schema import schema_errors
+    from chatbots.wire import Template
+
+    template = _template(
+        parameter_format="NAMED",
+        header_format="DOCUMENT",
+        header_example="4::cGRm",
+        body_text="Olá {{nome}}, seu recibo do pedido {{pedido}} está acima.",
+        body_examples={"nome": "Maria", "pedido": "42"},
+        buttons=[
+            {"type": "QUICK_REPLY", "text": "Obrigado"},
+            {"type": "URL", "text": "Ver", "url": "https://loja.com.br/r/{{1}}", "example": "42"},
+        ],
+    )
+    filled = mt.fill(
+        template,
+        params={"nome": "Ana", "pedido": "7"},
+        header="https://loja.com.br/recibo-7.pdf",
+        buttons=["7"],
+    )
+
+    body = build_body("5511987654321", Template(name="recibo", components=filled.components))
+
+    assert schema_errors(body) == ""
+    assert body["template"]["components"][0]["parameters"] == [
+        {"type": "document", "document": {"link": "https://loja.com.br/recibo-7.pdf"}}
+    ]

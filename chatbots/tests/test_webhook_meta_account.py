@@ -152,8 +152,10 @@ def test_quality_and_category_updates_move_the_template(
     category["entry"][0]["id"] = WABA
 
     with django_capture_on_commit_callbacks(execute=True):
-        deliver(client, corpus("template_quality_update", "yellow"))
-        deliver(client, category)
+        deliver(client, corpus("template_quality_update", "yellow"), times=3)
+        deliver(client, category, times=3)
+
+    assert InboundEvent.objects.filter(kind=InboundEvent.Kind.ACCOUNT).count() == 2
 
     welcome.refresh_from_db()
     hebrew.refresh_from_db()
