@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from billing.admin_tenancy import WRITE_ROLES, TenantScopedAdmin, TenantScopedInline, _roles
 from billing.models import Membership
 from billing.tenancy import user_tenants
-from chatbots import bots, selectors
+from chatbots import bots, selectors, template_sync
 from chatbots.forms import ChatbotAdminForm, StepInlineForm, handler_help
 from chatbots.models import (
     AccountStatus,
@@ -309,7 +309,8 @@ class ChatbotAdmin(SummaryDeleteMixin, TenantScopedAdmin):
         if formset.model is MessageTemplate:
             for template in formset.save(commit=False):
                 template.tenant_id = chatbot.tenant_id
-                template.save()
+                # A template with Meta's status stays approved only when Meta approved it.
+                template_sync.template_definition_prepare(template=template).save()
             for template in formset.deleted_objects:
                 template.delete()
             return

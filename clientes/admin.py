@@ -37,7 +37,9 @@ class ClienteAdmin(TenantScopedAdmin):
     def save_model(self, request, obj, form, change):
         # Through the service, so the phone is normalized and checked like in the API.
         data = {
-            f: form.cleaned_data[f] for f in ("nome", "telefone", "tags") if f in form.cleaned_data
+            f: form.cleaned_data[f]
+            for f in ("nome", "telefone", "tags", "idioma")
+            if f in form.cleaned_data
         }
         if change:
             services.cliente_update(cliente=obj, **data)

@@ -44,10 +44,12 @@ def _clean_tags(tags) -> list[str]:
     return sorted({t.strip() for t in tags if t.strip()})
 
 
-def cliente_create(*, tenant: Tenant, nome: str = "", telefone: str = "", tags=None) -> Cliente:
+def cliente_create(
+    *, tenant: Tenant, nome: str = "", telefone: str = "", tags=None, idioma: str = ""
+) -> Cliente:
     telefone = cliente_clean_phone(tenant=tenant, telefone=telefone)
     cliente = Cliente.objects.create(
-        tenant=tenant, nome=nome, telefone=telefone, tags=_clean_tags(tags)
+        tenant=tenant, nome=nome, telefone=telefone, tags=_clean_tags(tags), idioma=idioma
     )
     _created(cliente)
     return cliente

@@ -302,3 +302,44 @@ def test_the_admin_never_shows_the_remote_answer(tenant, httpserver, private_egr
     alert.refresh_from_db()
     assert "não aceitou" in alert.webhook_error
     assert "401" not in alert.webhook_error and "SEGREDO" not in alert.webhook_error
+
+
+# --- Notices that are not plan limits: news from Meta about the WhatsApp account ---------------
+
+
+def test_a_notice_is_emailed_to_the_owners_and_posted_signed_once(
+    tenant, alert_url, celery_eager, django_capture_on_commit_callbacks
+):
+    owner = MembershipFactory(tenant=tenant, role=Membership.Role.OWNER).user
+    MembershipFactory(tenant=tenant, role=Membership.Role.AGENT)
+    when = timezone.now()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = alerts.notice_raise(
+            tenant_id=tenant.pk, source="inbound:7", message="Conta restrita.", occurred_at=when
+        )
+        again = alerts.notice_raise(
+            tenant_id=tenant.pk, source="inbound:7", message="Conta restrita.", occurred_at=when
+        )
+
+    assert first is not None and again is None
+    assert BillingAlert.objects.get().kind == LimitKind.WHATSAPP
+    (email,) = mail.outbox
+    assert email.to == [owner.email]
+    assert email.subject == "[WhatsApp] Padaria Pão Quente: aviso da Meta"
+    assert "Conta restrita." in email.body
+    (body,) = received(alert_url)
+    assert (body["type"], body["tenant"], body["message"]) == (
+        "whatsapp.account_notice",
+        "padaria",
+        "Conta restrita.",
+    )
+
+
+def test_two_events_at_the_same_moment_are_two_notices(tenant):
+    when = timezone.now()
+
+    for source in ("inbound:1", "inbound:2"):
+        alerts.notice_raise(tenant_id=tenant.pk, source=source, message="x", occurred_at=when)
+
+    assert BillingAlert.objects.filter(kind=LimitKind.WHATSAPP).count() == 2

@@ -116,3 +116,19 @@ def test_another_tenants_templates_are_not_listed(client, tenant, other_tenant, 
         302,
         404,
     )
+
+
+def test_the_approved_box_under_a_bot_cannot_approve_what_meta_rejected(client, tenant, bot):
+    from chatbots.tests.test_admin import page_data
+
+    rejected = MessageTemplate.objects.create(
+        tenant=tenant, chatbot=bot, name="promo", status="REJECTED", approved=False
+    )
+    login(client, tenant, Membership.Role.OWNER)
+    url = f"/admin/chatbots/chatbot/{bot.pk}/change/"
+
+    data = page_data(client.get(url), **{"templates-0-approved": "on"})
+    assert client.post(url, data).status_code == 302
+
+    rejected.refresh_from_db()
+    assert not rejected.approved

@@ -144,3 +144,14 @@ def test_named_parameters_fill_by_name(tenant):
     )
 
     assert template.named == {"numero": "7", "nome": "Ana"}
+
+
+def test_the_customers_language_is_set_in_the_api(key_client):
+    response = key_client.post(
+        "/api/clientes/",
+        {"nome": "Ann", "telefone": "+1 555 078 3881", "idioma": "en_US"},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["idioma"] == "en_US"

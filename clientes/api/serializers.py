@@ -14,6 +14,7 @@ class ClienteSerializer(serializers.ModelSerializer):
             "telefone",
             "whatsapp_user_id",
             "tags",
+            "idioma",
             "criado_em",
             "atualizado_em",
         ]
