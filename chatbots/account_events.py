@@ -10,7 +10,8 @@ the bots of the WABA in the event's tenant, then tells the owners the way plan a
 * `message_template_components_update`: its texts (Meta edited them);
 * `phone_number_quality_update`: the number's quality and messaging limit tier;
 * `account_update`: a restriction or ban of the account (Chatbot.account_status, what a
-  campaign runner reads through Chatbot.business_initiated_blocked), and its lifting.
+  campaign runner reads through Chatbot.business_initiated_blocked), and its lifting;
+  while it lasts, `proactive_gate` keeps proactive sends out of the outbox.
 
 Payload shapes: Meta's webhook reference (Meta:
 https://developers.facebook.com/docs/whatsapp/business-management-api/webhooks/components)
@@ -30,6 +31,7 @@ from django.utils.translation import gettext as _
 from billing import alerts
 from chatbots import inbound, template_sync
 from chatbots.models import AccountStatus, Chatbot, InboundEvent
+from chatbots.outbox.gates import Outgoing, Refusal
 from chatbots.wire import InboundAccountEvent
 from clientes.phones import InvalidPhone, normalize_phone
 
@@ -43,6 +45,7 @@ BUSINESS_INITIATED = frozenset(
     {"RESTRICTED_BIZ_INITIATED_MESSAGING", "RESTRICTED_CUSTOMER_INITIATED_MESSAGING"}
 )
 BANNED_STATES = frozenset({"DISABLE", "SCHEDULE_FOR_DISABLE"})
+ACCOUNT_RESTRICTED = "account_restricted"  # Message.error_code of a proactive send refused
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,17 @@ def account_event_apply(event: InboundEvent) -> None:
         "account event applied",
         extra={"event_id": event.pk, "field": record.field, "acted": outcome.acted},
     )
+
+
+def proactive_gate(outgoing: Outgoing) -> Refusal | None:
+    """The outbox's QUEUE gate (registered by chatbots.apps): while the account is
+    restricted or banned, nothing the business sends on its own initiative (reactivation,
+    optional reminders, and the campaigns to come) is queued; replies and transactional
+    updates are left to Meta's own rules."""
+    if not outgoing.proactive:
+        return None
+    why = outgoing.chatbot.business_initiated_blocked()
+    return (ACCOUNT_RESTRICTED, why) if why else None
 
 
 # --- Templates -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ class ChatbotsConfig(AppConfig):
         from billing import metering, quotas
         from billing.models import LimitKind
         from chatbots import (
+            account_events,
             checks,  # noqa: F401
             inbound,
             outbox,
@@ -30,4 +31,6 @@ class ChatbotsConfig(AppConfig):
         # through chatbots too.
         outbox.register_gate(quotas.subscription_gate, stage=outbox.SEND)
         outbox.register_on_sent(metering.count_sent)
+        # A restricted or banned WhatsApp account starts no conversation of its own.
+        outbox.register_gate(account_events.proactive_gate, stage=outbox.QUEUE)
         quotas.seat_counter_register(LimitKind.CHATBOTS, selectors.chatbot_count)

@@ -357,3 +357,28 @@ def test_every_account_level_example_of_the_corpus_is_routed_to_its_wabas_bot(
     assert {e.chatbot_id for e in events} == {bots[w].pk for w in wabas}
     assert all(e.state in (InboundEvent.State.DONE, InboundEvent.State.IGNORED) for e in events)
     assert not any(e.last_error.startswith("Traceback") for e in events)
+
+
+def test_while_restricted_proactive_sends_are_refused_and_replies_still_go(tenant, waba_bot):
+    from chatbots.outbox import Text
+
+    MessageTemplateFactory(chatbot=waba_bot, name="volte", status="APPROVED", approved=True)
+    Chatbot.objects.filter(pk=waba_bot.pk).update(
+        account_status=AccountStatus.RESTRICTED, account_detail="Conta restrita pela Meta."
+    )
+    waba_bot.refresh_from_db()
+    cliente = ClienteFactory(tenant=tenant)
+
+    proactive = send_to_customer(
+        chatbot=waba_bot, cliente=cliente, message=Template(name="volte"), proactive=True
+    )
+    transactional = send_to_customer(
+        chatbot=waba_bot,
+        cliente=cliente,
+        message=Text(body="Seu pedido saiu"),
+        template=Template(name="volte"),
+    )
+
+    assert (proactive.status, proactive.error_code) == (Message.Status.FAILED, "account_restricted")
+    assert proactive.error_detail == "Conta restrita pela Meta."
+    assert transactional.status == Message.Status.QUEUED
