@@ -8,17 +8,36 @@ from billing.models import Membership
 from inbox.models import Queue
 from tests.factories import ChatbotFactory, ConversationFactory, MembershipFactory, StepFactory
 
+MENU = {
+    "text": "Olá! Como posso ajudar?",
+    "options": [
+        {"id": "atendente", "title": "Falar com atendente", "next": "atendente"},
+        {"id": "horarios", "title": "Horários", "next": "horarios"},
+    ],
+}
+
 
 @pytest.fixture
-def bot(tenant):
-    """A Meta bot whose menu's first step hands over to the "suporte" queue."""
+def bot(tenant, fake_graph):
+    """A Meta bot (sending to the fake Graph API) whose menu hands over to "suporte"."""
     bot = ChatbotFactory(tenant=tenant, name="Atendimento", phone_number_id="1234567")
+    generic = "chatbots.handlers.generic"
+    StepFactory(
+        chatbot=bot, code="inicio", order=1, handler_path=f"{generic}.MenuHandler", config=MENU
+    )
     StepFactory(
         chatbot=bot,
-        code="inicio",
-        order=1,
-        handler_path="chatbots.handlers.generic.HandoffHandler",
+        code="atendente",
+        order=2,
+        handler_path=f"{generic}.HandoffHandler",
         config={"text": "Vou chamar alguém.", "queue": "suporte"},
+    )
+    StepFactory(
+        chatbot=bot,
+        code="horarios",
+        order=3,
+        handler_path=f"{generic}.EndHandler",
+        config={"text": "Das 8h às 18h."},
     )
     return bot
 
