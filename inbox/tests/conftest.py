@@ -85,3 +85,25 @@ def conversation(tenant):
         chatbot__tenant=tenant,
         last_customer_message_at=timezone.now(),
     )
+
+
+@pytest.fixture
+def waiting(chat_with, bot, suporte):
+    """Maria asked for a person through the webhook: her chat, with a ticket waiting in
+    Suporte."""
+    chat = chat_with(bot)
+    chat.text("oi")
+    chat.tap("atendente", "Falar com atendente")
+    chat.ticket = chat.conversation.tickets.get()
+    return chat
+
+
+@pytest.fixture
+def run_commits(django_capture_on_commit_callbacks, celery_eager):
+    """Run a block's after-commit work (the send tasks) inline."""
+
+    def run(work):
+        with django_capture_on_commit_callbacks(execute=True):
+            return work()
+
+    return run
