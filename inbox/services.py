@@ -491,3 +491,26 @@ def presence_set(user, tenant: Tenant | int, status: str) -> AgentPresence:
         for queue in Queue.objects.filter(tenant_id=tenant_id, members=user, auto_assign=True):
             assignment.queue_dispatch(queue)
     return presence
+
+
+def conversation_status_set(conversation: Conversation, by, status: str) -> Conversation:
+    """A status chosen by hand (the admin's field, the API's PATCH), with the ticket kept in
+    step: `human` takes the open ticket (or opens one) for `by`; `bot` and `closed` end the
+    open ticket as a return to the bot or a close; `waiting` puts it back in its queue."""
+    if status not in Conversation.Status.values:
+        raise InboxError(_("Situação de conversa desconhecida."), code="bad_status")
+    ticket = open_ticket_of(conversation)
+    if status == Conversation.Status.HUMAN:
+        with transaction.atomic():
+            _ticket_for_reply(conversation, by)
+    elif status == Conversation.Status.WAITING:
+        if ticket is None:
+            ticket_open(conversation)
+        elif ticket.status == Ticket.Status.OPEN:
+            ticket_assign(ticket, by)
+    elif ticket is not None:
+        end = ticket_close if status == Conversation.Status.CLOSED else ticket_return_to_bot
+        end(ticket, by)
+    if conversation.status != status:
+        _mirror(conversation, status)
+    return conversation

@@ -36,7 +36,8 @@ from chatbots.api.serializers import (
 )
 from chatbots.models import Chatbot, Conversation, Message, Step
 from inbox import selectors as inbox_selectors
-from inbox.api.views import REPLY_SCHEMA, reply_create
+from inbox import services as inbox_services
+from inbox.api.views import REPLY_SCHEMA, inbox_error, reply_create
 from inbox.api.views import visible_conversations as inbox_visible
 
 ID = r"\d+"  # numeric ids only, so "conversations/" and "webhook/" are never taken for one
@@ -231,10 +232,15 @@ class ConversationViewSet(TenantScopedViewSet):
         conversation = self.get_object()
         data = ConversationStatusSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        conversation.status = data.validated_data["status"]
         # Only the status: saving the whole row would overwrite a step or state the engine
-        # moved meanwhile (the admin saves the same way).
-        conversation.save(update_fields=["status", "updated_at"])
+        # moved meanwhile (the admin saves the same way); the inbox's ticket follows it.
+        try:
+            inbox_services.conversation_status_set(
+                conversation, request.user, data.validated_data["status"]
+            )
+        except inbox_services.InboxError as exc:
+            return inbox_error(exc)
+        conversation = self.get_queryset().get(pk=conversation.pk)
         return Response(ConversationSerializer(conversation).data)
 
 

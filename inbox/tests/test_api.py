@@ -345,3 +345,27 @@ def test_the_docs_list_the_inbox_routes(as_owner):
     ):
         assert path in schema["paths"], path
     assert "post" in schema["paths"]["/api/chatbots/conversations/{conversation_id}/messages/"]
+
+
+def test_a_status_patched_by_hand_keeps_the_ticket_in_step(waiting, as_agent, agent):
+    taken = as_agent.patch(url(waiting.conversation), {"status": "human"}, format="json")
+    assert taken.status_code == 200 and taken.json()["ticket"]["assigned_to"] == agent.pk
+
+    back = as_agent.patch(url(waiting.conversation), {"status": "bot"}, format="json")
+
+    assert back.status_code == 200 and back.json()["ticket"] is None
+    ticket = Ticket.objects.get(pk=waiting.ticket.pk)
+    assert ticket.status == "closed" and ticket.outcome == "bot"
+
+
+def test_the_admins_status_field_closes_the_ticket(client, owner, waiting):
+    client.force_login(owner)
+
+    response = client.post(
+        f"/admin/chatbots/conversation/{waiting.conversation.pk}/change/",
+        {"status": "closed", "messages-TOTAL_FORMS": "0", "messages-INITIAL_FORMS": "0"},
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Ticket.objects.get(pk=waiting.ticket.pk).status == "closed"
+    assert Conversation.objects.get(pk=waiting.conversation.pk).status == "closed"
