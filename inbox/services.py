@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from billing.models import Membership, Tenant
 from billing.tenancy import APIKeyClient
-from chatbots.models import Conversation, Message, MessageTemplate
+from chatbots.models import Conversation, Message, MessageTemplate, Step
 from chatbots.outbox import Template, Text, send_to_customer, window_open
 from compliance import audit
 from inbox import assignment, events, live
@@ -155,6 +155,28 @@ def _mirror(conversation: Conversation, status: str) -> None:
     so a step or state the engine moved meanwhile is kept."""
     conversation.status = status
     Conversation.objects.filter(pk=conversation.pk).update(status=status, updated_at=timezone.now())
+
+
+# The generic handoff step (chatbots.handlers.generic.HandoffHandler, by its registered path:
+# the domain layer does not import handlers). Back with the bot at that step, the customer's
+# next message would hand them over again at once.
+HANDOFF_PATH = "chatbots.handlers.generic.HandoffHandler"
+
+
+def conversation_back_to_bot(conversation: Conversation) -> None:
+    """The conversation is the bot's again: at its current step, unless that step is the
+    handoff itself, in which case the flow starts over (the conversation's data stays)."""
+    at_handoff = Step.objects.filter(
+        chatbot_id=conversation.chatbot_id,
+        code=conversation.current_step,
+        handler_path=HANDOFF_PATH,
+    ).exists()
+    fields = {"status": Conversation.Status.BOT, "updated_at": timezone.now()}
+    if at_handoff:
+        fields["current_step"] = ""
+        conversation.current_step = ""
+    conversation.status = Conversation.Status.BOT
+    Conversation.objects.filter(pk=conversation.pk).update(**fields)
 
 
 def _save(ticket: Ticket, *fields: str) -> None:
@@ -298,7 +320,10 @@ def _end(ticket: Ticket, by, *, outcome: str, conversation_status: str, action: 
         ticket.refresh_from_db()
         if not ended:
             raise TicketUnavailable(_("Este atendimento já foi encerrado."))
-        _mirror(ticket.conversation, conversation_status)
+        if conversation_status == Conversation.Status.BOT:
+            conversation_back_to_bot(ticket.conversation)
+        else:
+            _mirror(ticket.conversation, conversation_status)
         audit.record(
             tenant=ticket.tenant_id,
             actor=by,
@@ -323,7 +348,8 @@ def ticket_close(ticket: Ticket, by) -> Ticket:
 
 
 def ticket_return_to_bot(ticket: Ticket, by) -> Ticket:
-    """End the ticket and give the conversation back to the bot now, at its current step."""
+    """End the ticket and give the conversation back to the bot now: at its current step,
+    or from the flow's start when that step is the handoff itself."""
     return _end(
         ticket,
         by,

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from chatbots.models import Conversation
 from chatbots.outbox import send_to_customer
 from compliance import audit
 from inbox import events, hours, notices
 from inbox.models import Queue, Ticket
+from inbox.services import conversation_back_to_bot
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +61,7 @@ def _act(queue: Queue, ticket: Ticket, now: datetime) -> bool:
             ).update(status=Ticket.Status.CLOSED, outcome=Ticket.Outcome.TIMEOUT, closed_at=now)
             if not claimed:
                 return False
-            Conversation.objects.filter(pk=conversation.pk).update(
-                status=Conversation.Status.BOT, updated_at=now
-            )
-            conversation.status = Conversation.Status.BOT
+            conversation_back_to_bot(conversation)
             ticket.status, ticket.outcome, ticket.closed_at = (
                 Ticket.Status.CLOSED,
                 Ticket.Outcome.TIMEOUT,

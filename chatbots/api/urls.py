@@ -6,13 +6,14 @@ mounted on the same prefix) are never read as a bot id.
 
 from rest_framework.routers import SimpleRouter
 
+from chatbots.api.inbox import ConversationActionViewSet
 from chatbots.api.views import (
     ChatbotViewSet,
     ConversationMessageViewSet,
     ConversationViewSet,
     StepViewSet,
 )
-from inbox.api.views import ConversationActionViewSet, ConversationNoteViewSet
+from inbox.api.views import ConversationNoteViewSet
 
 router = SimpleRouter()
 router.register("conversations", ConversationViewSet, basename="chatbot-conversation")

@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from billing.api.permissions import MEMBERS
 from billing.api.viewsets import TenantScopedReadOnlyViewSet, TenantScopedViewSet
 from chatbots import bots, selectors
+from chatbots.api.inbox import REPLY_SCHEMA, reply_create
 from chatbots.api.serializers import (
     ChatbotSerializer,
     ConversationSerializer,
@@ -37,7 +38,7 @@ from chatbots.api.serializers import (
 from chatbots.models import Chatbot, Conversation, Message, Step
 from inbox import selectors as inbox_selectors
 from inbox import services as inbox_services
-from inbox.api.views import REPLY_SCHEMA, inbox_error, reply_create
+from inbox.api.views import inbox_error
 from inbox.api.views import visible_conversations as inbox_visible
 
 ID = r"\d+"  # numeric ids only, so "conversations/" and "webhook/" are never taken for one

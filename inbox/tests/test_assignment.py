@@ -189,7 +189,7 @@ def test_a_long_wait_goes_back_to_the_bot(waiting, suporte, run_commits):
     assert ticket.status == Ticket.Status.CLOSED and ticket.outcome == Ticket.Outcome.TIMEOUT
     assert waiting.conversation.status == Conversation.Status.BOT
     # The bot answers the customer's next message again.
-    assert waiting.text("menu")[-1]["interactive"]["body"]["text"] == "Olá! Como posso ajudar?"
+    assert waiting.text("oi")[-1]["interactive"]["body"]["text"] == "Olá! Como posso ajudar?"
 
 
 def test_the_wait_counts_only_while_the_queue_is_open(tenant, suporte, run_commits):

@@ -125,7 +125,7 @@ def test_after_close_the_next_message_gets_the_bot(chat_with, bot, suporte, agen
     assert chat.conversation.status == Conversation.Status.BOT
 
 
-def test_return_to_bot_answers_at_the_current_step(chat_with, bot, suporte, agent):
+def test_return_to_bot_after_the_handoff_step_starts_the_flow_over(chat_with, bot, suporte, agent):
     chat = chat_with(bot)
     chat.text("oi")
     chat.tap("atendente")
@@ -134,7 +134,9 @@ def test_return_to_bot_answers_at_the_current_step(chat_with, bot, suporte, agen
     services.ticket_return_to_bot(ticket, agent)
 
     assert chat.conversation.status == Conversation.Status.BOT
-    assert chat.text("menu")[-1]["interactive"]["body"]["text"] == "Olá! Como posso ajudar?"
+    # Back at the handoff step the bot would hand over again: the flow starts over instead.
+    assert chat.text("obrigado")[-1]["interactive"]["body"]["text"] == "Olá! Como posso ajudar?"
+    assert Ticket.objects.filter(conversation=chat.conversation).count() == 1
 
 
 def test_the_assistants_person_button_names_its_queue(chat_with, bot, financeiro):
