@@ -79,12 +79,13 @@ def publish(
     queue_id: int | None = None,
     user_ids: Iterable[int] = (),
     conversation_id: int | None = None,
+    queue_ids: Iterable[int] = (),
 ) -> None:
-    """Send one event to the tenant's admins, and to the queue, people and conversation
+    """Send one event to the tenant's admins, and to the queue(s), people and conversation
     named, after the current transaction commits (at once outside one). Never raises."""
     groups = [group_all(tenant_id)]
-    if queue_id is not None:
-        groups.append(group_queue(tenant_id, queue_id))
+    queues = [queue_id, *queue_ids] if queue_id is not None else list(queue_ids)
+    groups.extend(group_queue(tenant_id, q) for q in dict.fromkeys(queues))
     groups.extend(group_user(tenant_id, u) for u in dict.fromkeys(user_ids) if u is not None)
     if conversation_id is not None:
         groups.append(group_conversation(tenant_id, conversation_id))

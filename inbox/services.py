@@ -512,10 +512,19 @@ def presence_set(user, tenant: Tenant | int, status: str) -> AgentPresence:
     presence, _created = AgentPresence.objects.update_or_create(
         tenant_id=tenant_id, user=user, defaults={"status": status}
     )
-    live.publish(tenant_id, live.PRESENCE, {"user": user.pk, "status": status})
+    queues = list(Queue.objects.filter(tenant_id=tenant_id, members=user))
+    # Colleagues see it: the admins, and the people of the queues they share.
+    live.publish(
+        tenant_id,
+        live.PRESENCE,
+        {"user": user.pk, "status": status},
+        queue_ids=[q.pk for q in queues],
+        user_ids=[user.pk],
+    )
     if status == AgentPresence.Status.ONLINE:
-        for queue in Queue.objects.filter(tenant_id=tenant_id, members=user, auto_assign=True):
-            assignment.queue_dispatch(queue)
+        for queue in queues:
+            if queue.auto_assign:
+                assignment.queue_dispatch(queue)
     return presence
 
 

@@ -153,3 +153,14 @@ def test_a_failed_send_is_published_with_its_reason(layer, waiting, agent, fake_
     (failed,) = _events(layer, "status")
     assert failed["message"] == row.pk and failed["status"] == "failed"
     assert failed["error"]
+
+
+def test_presence_reaches_the_colleagues_of_the_queue(
+    layer, tenant, agent, suporte, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.presence_set(agent, tenant, "online")
+
+    groups = {g for g, m in layer.sent if m["kind"] == "presence"}
+    t = tenant.pk
+    assert groups == {f"inbox.t{t}.all", f"inbox.t{t}.q{suporte.pk}", f"inbox.t{t}.u{agent.pk}"}
