@@ -34,6 +34,7 @@ from chatbots.models import (
     Step,
 )
 from config.paginator import LargeTablePaginator
+from inbox import services as inbox_services
 
 # --- Shared pieces -----------------------------------------------------------------------------
 
@@ -447,9 +448,11 @@ class ConversationAdmin(SummaryDeleteMixin, TenantScopedAdmin):
         return False  # conversations start when a customer writes
 
     def save_model(self, request, obj, form, change):
-        # Only the status is editable here; saving just it never overwrites the step or
-        # state the engine may have moved since this form was loaded.
-        obj.save(update_fields=["status", "updated_at"])
+        # Only the status is editable here; setting just it never overwrites the step or
+        # state the engine may have moved since this form was loaded. The attendant inbox
+        # keeps its ticket in step (taken, closed, back to the bot).
+        if "status" in form.changed_data:
+            inbox_services.conversation_status_set(obj, request.user, obj.status)
 
 
 # --- Messages -------------------------------------------------------------------------------

@@ -34,10 +34,12 @@ from chatbots.handlers.registry import HandlerNotFound, load_handler
 from chatbots.interceptors import understanding
 from chatbots.interceptors.registry import run as run_interceptors
 from chatbots.models import Chatbot, Conversation, InboundEvent, Message, Step
-from chatbots.outbox import queue
+from chatbots.outbox import queue, watch
 from chatbots.wire import InboundMessage, InboundPreference, MessageLimitError, Outbound, Text
 from clientes.services import cliente_upsert_from_whatsapp
 from compliance import consent
+from inbox import notices
+from inbox import services as inbox_services
 
 logger = logging.getLogger(__name__)
 
@@ -286,6 +288,7 @@ def _record_inbound(conversation: Conversation, parts: list[InboundMessage]) -> 
     last = conversation.last_customer_message_at
     if last is None or latest > last:
         conversation.last_customer_message_at = latest
+    watch.messages_stored(conversation, rows)
 
 
 # --- The flow ----------------------------------------------------------------------------
@@ -379,6 +382,10 @@ class Flow:
             conv.state = {**conv.state, **reply.state}
         if reply.handoff:
             conv.status = Conversation.Status.WAITING
+            # A ticket in the named queue; the customer hears their place in it, or when it
+            # opens (inbox.notices).
+            ticket = inbox_services.ticket_open(conv, queue=reply.queue or None)
+            out.extend(notices.handoff_notices(ticket))
         if reply.end:
             conv.status = Conversation.Status.CLOSED
             conv.current_step = ""

@@ -42,6 +42,7 @@ from prometheus_client import Counter
 
 from billing import template_costs
 from chatbots.models import Chatbot, InboundEvent, Message, MessageTemplate
+from chatbots.outbox import watch
 from chatbots.wire import InboundAccountEvent, InboundMessage, InboundPreference, InboundStatus
 
 logger = logging.getLogger(__name__)
@@ -389,6 +390,12 @@ def apply_status(event: InboundEvent) -> None:
         if moved:
             for row in delivered_templates:
                 _count_template_cost(event.tenant_id, row, status.timestamp)
+            watch.status_changed(
+                tenant_id=event.tenant_id,
+                external_id=status.external_id,
+                status=target,
+                error=status.error_code,
+            )
         if moved or messages.exists():
             finish(event, State.DONE)
         else:

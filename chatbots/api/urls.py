@@ -6,19 +6,28 @@ mounted on the same prefix) are never read as a bot id.
 
 from rest_framework.routers import SimpleRouter
 
+from chatbots.api.inbox import ConversationActionViewSet
 from chatbots.api.views import (
     ChatbotViewSet,
     ConversationMessageViewSet,
     ConversationViewSet,
     StepViewSet,
 )
+from inbox.api.views import ConversationNoteViewSet
 
 router = SimpleRouter()
 router.register("conversations", ConversationViewSet, basename="chatbot-conversation")
+# The attendant inbox's actions: conversations/{id}/assign/, take/, close/, return-to-bot/.
+router.register("conversations", ConversationActionViewSet, basename="inbox-conversation")
 router.register(
     r"conversations/(?P<conversation_id>\d+)/messages",
     ConversationMessageViewSet,
     basename="chatbot-conversation-message",
+)
+router.register(
+    r"conversations/(?P<conversation_id>\d+)/notes",
+    ConversationNoteViewSet,
+    basename="chatbot-conversation-note",
 )
 router.register(r"(?P<chatbot_id>\d+)/steps", StepViewSet, basename="chatbot-step")
 router.register("", ChatbotViewSet, basename="chatbot")

@@ -307,9 +307,12 @@ def test_a_very_negative_message_is_offered_a_person_at_once(say, fake_gemini, p
 
 
 def test_a_request_for_a_person_hands_over_at_once(say, fake_gemini, padaria):
-    [handoff] = say(padaria, "quero falar com um atendente")
+    handoff, place = say(padaria, "quero falar com um atendente")
 
     assert "atendente" in handoff.text and handoff.type == "text"
+    assert place.text.startswith(
+        "Você é o número 1 na fila de Atendimento."
+    )  # the attendant queue's line (inbox)
     assert last_inbound(padaria).intent == "humano"
     assert conversation_of(padaria).status == Conversation.Status.WAITING
     assert fake_gemini.requests == []

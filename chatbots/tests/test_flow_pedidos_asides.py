@@ -164,7 +164,10 @@ def test_every_list_of_the_order_flow_offers_a_person_and_the_row_hands_over(cha
 
     sent = chat.pick("pedido:atendente", "Falar com atendente")
 
-    assert "Vou chamar uma pessoa" in body_text(sent[-1])
+    assert "Vou chamar uma pessoa" in body_text(sent[-2])
+    assert body_text(sent[-1]).startswith(
+        "Você é o número 1 na fila de Atendimento."
+    )  # the queue's line
     assert Conversation.objects.get().status == Conversation.Status.WAITING
 
 

@@ -109,9 +109,12 @@ def test_atendente_typed_mid_order_reaches_a_person_and_the_bot_goes_quiet(chat_
     chat.text("oi")
     assert chat.conversation.current_step == "selecionar_categoria"
 
-    [said] = chat.text("quero falar com um atendente, por favor")
+    said, place = chat.text("quero falar com um atendente, por favor")
 
     assert said.text.startswith("Vou te transferir para um atendente")
+    assert place.text.startswith(
+        "Você é o número 1 na fila de Atendimento."
+    )  # the attendant queue's line (inbox)
     assert chat.conversation.status == Conversation.Status.WAITING
     assert chat.text("oi?") == []
 
@@ -133,9 +136,10 @@ def test_an_older_falar_com_atendente_button_tapped_later_uses_the_flows_handoff
     chat.text("oi")
     chat.tap("info", "Horário e endereço")
 
-    [said] = chat.tap("humano", "Falar com atendente")  # the menu's button, still on screen
+    said, place = chat.tap("humano", "Falar com atendente")  # the menu's button, still on screen
 
     assert said.text.startswith("Certo! Vou chamar uma pessoa da equipe")  # the flow's text
+    assert place.text.startswith("Você é o número 1 na fila de Atendimento.")
     conversation = chat.conversation
     assert (conversation.current_step, conversation.status) == ("atendente", "waiting")
 
@@ -312,5 +316,6 @@ def test_a_first_question_on_an_assistant_bot_without_a_model_is_answered_or_han
     said = [m.text for m in bot_said(bot)]
     assert said[0].startswith("Pode perguntar!")
     assert said[1] == "Aos domingos abrimos das 8h às 12h."
-    assert bicycle.texts[-1].startswith("Essa eu vou deixar para a nossa equipe responder")
+    assert bicycle.texts[-2].startswith("Essa eu vou deixar para a nossa equipe responder")
+    assert bicycle.texts[-1].startswith("Você é o número 1 na fila de Atendimento.")
     assert bicycle.conversation.status == Conversation.Status.WAITING

@@ -244,7 +244,11 @@ def test_a_first_question_is_answered_from_the_opening_hours_without_the_assista
 def test_a_first_question_nobody_can_answer_here_goes_to_a_person(agora, chat):
     chat.text("vocês abrem domingo?")
 
-    assert "uma pessoa fala com você" in body_text(chat.last)
+    *_, handoff, place = chat.sent
+    assert "uma pessoa fala com você" in body_text(handoff)
+    assert body_text(place).startswith(
+        "Você é o número 1 na fila de Atendimento."
+    )  # the queue's line
     assert chat.conversation.status == Conversation.Status.WAITING
 
 
