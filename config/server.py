@@ -14,7 +14,7 @@ class Worker(UvicornWorker):
     CONFIG_KWARGS = {
         "loop": "auto",
         "http": "auto",
-        "ws": "websockets",
+        "ws": "websockets-sansio",
         # Django and Channels have no lifespan handler; "auto" would log that on every boot.
         "lifespan": "off",
         # config/access_log.py writes the access lines (no query strings, request id).

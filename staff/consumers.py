@@ -13,6 +13,8 @@ Close codes: 4401 not logged in, 4403 not a member of an active tenant.
 
 from __future__ import annotations
 
+import logging
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.cache import cache
@@ -22,6 +24,8 @@ from inbox import live
 from inbox import selectors as inbox_selectors
 from inbox import services as inbox_services
 from staff import tenancy
+
+logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -61,6 +65,21 @@ def _presence(membership, status: str) -> None:
     inbox_services.presence_set(membership.user, membership.tenant_id, status)
 
 
+def _socket_opened(membership) -> None:
+    """Counted and online in one call: the consumer's database calls run one at a time
+    in submission order, so a tab's close racing another tab's open cannot end offline."""
+    _sockets_add(membership, 1)
+    _presence(membership, "online")
+
+
+def _socket_closed(membership) -> bool:
+    """Uncounted, and offline when it was the person's last socket; True then."""
+    if _sockets_add(membership, -1) == 0:
+        _presence(membership, "offline")
+        return True
+    return False
+
+
 class InboxConsumer(AsyncJsonWebsocketConsumer):
     membership = None
     joined: list[str]
@@ -86,15 +105,18 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         for group in await database_sync_to_async(live.groups_for)(membership):
             await self._join(group)
         await self.accept()
-        await database_sync_to_async(_sockets_add)(membership, 1)
+        await database_sync_to_async(_socket_opened)(membership)
+        await self._tell_queues("online")
 
     async def disconnect(self, code):
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         if self.membership is not None:
-            left = await database_sync_to_async(_sockets_add)(self.membership, -1)
-            if left == 0:
-                await self._set_presence("offline")
+            try:
+                if await database_sync_to_async(_socket_closed)(self.membership):
+                    await self._tell_queues("offline")
+            except Exception:  # the person or tenant is gone, the database is down
+                logger.warning("presence not recorded at disconnect", exc_info=True)
         self.joined = []
 
     async def receive_json(self, content, **kwargs):
@@ -132,6 +154,9 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         """Recorded by the inbox (automatic assignment reads it; it tells the admins), and
         told to the colleagues of this person's queues."""
         await database_sync_to_async(_presence)(self.membership, status)
+        await self._tell_queues(status)
+
+    async def _tell_queues(self, status: str) -> None:
         event = {
             "type": live.EVENT_TYPE,
             "kind": live.PRESENCE,

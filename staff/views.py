@@ -71,13 +71,17 @@ def _list_context(request) -> dict:
     conversations = []
     for conversation in rows:
         ticket = conversation.open_tickets[0] if conversation.open_tickets else None
+        minutes = (
+            selectors.waiting_minutes(ticket.opened_at)
+            if ticket is not None and ticket.status == "waiting"
+            else None
+        )
         conversations.append(
             {
                 "conversation": conversation,
                 "ticket": ticket,
-                "waiting_minutes": selectors.waiting_minutes(ticket.opened_at)
-                if ticket is not None and ticket.status == "waiting"
-                else None,
+                "waiting_minutes": minutes,
+                "waiting_hours": minutes // 60 if minutes is not None else None,
             }
         )
     counts = selectors.tab_counts(membership)
