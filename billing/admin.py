@@ -217,6 +217,10 @@ class TenantAdmin(admin.ModelAdmin):
                 {"title": title, "svg": charts.bar_chart(title=title, points=points, decimals=dec)}
                 for title, points, dec in series
             ],
+            "att_tables": [
+                (gettext("Por atendente"), summary["attendance"]["per_agent"]),
+                (gettext("Por fila"), summary["attendance"]["per_queue"]),
+            ],
             "alerts": BillingAlert.objects.filter(tenant=tenant)[:10],
             "csv_url": reverse("admin:billing_tenant_history_csv", args=[tenant.pk]),
         }

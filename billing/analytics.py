@@ -4,7 +4,7 @@ Every query here filters by the tenant first; nothing reads another tenant's row
 and token counts come from the metering rows (DailyUsage, plus counters not flushed yet
 for today and yesterday), never from COUNT(*) over the message table. Response times come
 from chatbots.selectors, orders from pedidos.selectors (confirmed in the period and not
-canceled). Appointments come from the agenda app when it is installed and migrated;
+canceled), the attendant inbox's times and counts from inbox.numbers. Appointments come from the agenda app when it is installed and migrated;
 otherwise they are left out (None).
 
 It reads every app for billing's dashboard page and API, so in the layer contract
@@ -29,6 +29,7 @@ from billing import metering, quotas
 from billing.models import DailyUsage, Tenant
 from chatbots.selectors import message_response_times
 from config import csv_safe
+from inbox.numbers import attendance_numbers
 from pedidos.selectors import pedido_confirmed_list
 
 logger = logging.getLogger(__name__)
@@ -144,6 +145,8 @@ def analytics_summary(*, tenant: Tenant, now: datetime | None = None) -> dict:
         "appointments_attended": appointments.get("attended"),
         "appointments_no_show": appointments.get("no_show"),
         "attendance_rate": appointments.get("attendance_rate"),
+        # People answering customers (the attendant inbox): times, per agent, per queue.
+        "attendance": attendance_numbers(tenant_id=tenant.pk, start=start, end=now),
     }
 
 

@@ -26,6 +26,7 @@ from chatbots import bots, selectors
 from chatbots.forms import ChatbotAdminForm, StepInlineForm, handler_help
 from chatbots.models import Chatbot, Conversation, InboundEvent, Message, MessageTemplate, Step
 from config.paginator import LargeTablePaginator
+from inbox import services as inbox_services
 
 # --- Shared pieces -----------------------------------------------------------------------------
 
@@ -388,9 +389,11 @@ class ConversationAdmin(SummaryDeleteMixin, TenantScopedAdmin):
         return False  # conversations start when a customer writes
 
     def save_model(self, request, obj, form, change):
-        # Only the status is editable here; saving just it never overwrites the step or
-        # state the engine may have moved since this form was loaded.
-        obj.save(update_fields=["status", "updated_at"])
+        # Only the status is editable here; setting just it never overwrites the step or
+        # state the engine may have moved since this form was loaded. The attendant inbox
+        # keeps its ticket in step (taken, closed, back to the bot).
+        if "status" in form.changed_data:
+            inbox_services.conversation_status_set(obj, request.user, obj.status)
 
 
 # --- Messages -------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def ticket_data(ticket: Ticket) -> dict:
     return {
         "conversation": ticket.conversation_id,
         "ticket": ticket.pk,
-        "status": ticket.status,
+        "status": str(ticket.status),
         "queue": ticket.queue_id,
         "assigned_to": ticket.assigned_to_id,
         "waiting_since": _iso(ticket.opened_at),
@@ -155,7 +155,7 @@ def _publish_messages(conversation: Conversation, rows: Sequence[Message]) -> No
             {
                 "conversation": conversation.pk,
                 "message": m.pk,
-                "direction": m.direction,
+                "direction": str(m.direction),
                 "sender": sender,
                 "author": author if sender == "staff" else None,
                 "type": m.type,
@@ -170,16 +170,27 @@ def _publish_messages(conversation: Conversation, rows: Sequence[Message]) -> No
         )
 
 
-def status_changed(*, tenant_id: int, external_id: str, status: str, error: str = "") -> None:
-    """Outbox watcher: a provider moved one of our messages to `status`. One query, and
-    nothing published unless its conversation is with a person."""
+def status_changed(
+    *,
+    tenant_id: int,
+    status: str,
+    error: str = "",
+    external_id: str = "",
+    message_id: int | None = None,
+    conversation: Conversation | None = None,
+) -> None:
+    """Outbox watcher: one of our messages moved to `status`. No query when the conversation
+    at hand is with the bot; else one, and nothing published unless it is with a person."""
+    if conversation is not None and conversation.status not in LIVE_STATUSES:
+        return
     try:
+        which = {"pk": message_id} if message_id else {"provider_message_id": external_id}
         row = (
             Message.objects.filter(
                 tenant_id=tenant_id,
-                provider_message_id=external_id,
                 direction=Message.Direction.OUT,
                 conversation__status__in=LIVE_STATUSES,
+                **which,
             )
             .values("pk", "conversation_id", "error_detail")
             .first()
@@ -193,7 +204,7 @@ def status_changed(*, tenant_id: int, external_id: str, status: str, error: str 
             {
                 "message": row["pk"],
                 "conversation": row["conversation_id"],
-                "status": status,
+                "status": str(status),
                 "error": error or row["error_detail"] or "",
             },
             queue_id=ticket.queue_id if ticket else None,

@@ -1,9 +1,11 @@
 """Reads of the attendant inbox: which conversations a staff member sees, by state.
 
-Visibility: owners and admins see every conversation of the tenant; agents see the
-conversations that have (or had) a ticket in one of their queues and those assigned to
-them, and nothing else. A conversation they may not see answers like one that does not
-exist (404 in the API), so its existence is not revealed.
+Visibility: owners and admins see every conversation of the tenant. Agents see the
+conversations with them and their queues' (a queue with no members is everybody's, so a
+new tenant's default queue reaches its whole staff), and the ones with the bot; a
+conversation whose open ticket sits in another queue, assigned to someone else or to
+nobody, they do not. One they may not see answers like one that does not exist (404 in
+the API), so its existence is not revealed.
 
 Lists come with the open ticket (queue and assignee) prefetched: a fixed number of queries
 whatever the page size.
@@ -30,13 +32,24 @@ def _open_tickets(**filters) -> QuerySet[Ticket]:
     return Ticket.objects.filter(conversation=OuterRef("pk"), status__in=OPEN, **filters)
 
 
+def my_queue_ids(membership: Membership):
+    """The queues an agent works: theirs, and those nobody was put in (a subquery)."""
+    return (
+        Queue.objects.filter(tenant_id=membership.tenant_id)
+        .filter(Q(members=membership.user_id) | Q(members__isnull=True))
+        .values("pk")
+    )
+
+
 def _visible(membership: Membership, conversations: QuerySet[Conversation]):
     if is_manager(membership):
         return conversations
-    user_id = membership.user_id
-    in_my_queues = Ticket.objects.filter(conversation=OuterRef("pk"), queue__members=user_id)
-    mine = Ticket.objects.filter(conversation=OuterRef("pk"), assigned_to_id=user_id)
-    return conversations.filter(Exists(in_my_queues) | Exists(mine))
+    elsewhere = (
+        _open_tickets()
+        .exclude(queue_id__in=my_queue_ids(membership))
+        .exclude(assigned_to_id=membership.user_id)
+    )
+    return conversations.filter(~Exists(elsewhere))
 
 
 def with_open_ticket(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
@@ -89,7 +102,9 @@ def conversations_for(
         if is_manager(membership):
             conversations = conversations.filter(Exists(_open_tickets()))
         else:
-            conversations = conversations.filter(Exists(_open_tickets(queue__members=user_id)))
+            conversations = conversations.filter(
+                Exists(_open_tickets(queue_id__in=my_queue_ids(membership)))
+            )
     elif state == "closed":
         conversations = conversations.filter(
             Exists(Ticket.objects.filter(conversation=OuterRef("pk"), status=Ticket.Status.CLOSED))

@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.models import Membership, Tenant
+from billing.tenancy import APIKeyClient
 from chatbots.models import Conversation, Message, MessageTemplate
 from chatbots.outbox import Template, Text, send_to_customer, window_open
 from compliance import audit
@@ -119,9 +120,23 @@ def queue_resolve(tenant_id: int, queue: Queue | int | str | None) -> Queue:
     return queue_default(tenant_id)
 
 
-def _member(tenant_id: int, user) -> None:
-    if user is None or not Membership.objects.filter(tenant_id=tenant_id, user=user).exists():
-        raise NotInTenant(_("Essa pessoa não faz parte da equipe desta empresa."))
+def _is_person(by) -> bool:
+    return isinstance(by, User) and by.pk is not None
+
+
+def _member(tenant_id: int, user, *, api_key_ok: bool = False) -> None:
+    """`user` is on the tenant's staff (or, where `api_key_ok`, an API key of the tenant,
+    which acts as an integration: it may reply and write notes, never be assigned)."""
+    if api_key_ok and isinstance(user, APIKeyClient):
+        if user.api_key.tenant_id == tenant_id:
+            return
+    elif (
+        _is_person(user)
+        and Membership.objects.filter(tenant_id=tenant_id, user=user).exists()
+        or getattr(user, "is_superuser", False)
+    ):
+        return
+    raise NotInTenant(_("Essa pessoa não faz parte da equipe desta empresa."))
 
 
 # --- Tickets -----------------------------------------------------------------------------
@@ -187,16 +202,20 @@ def _assign_to(ticket: Ticket, user, *, now: datetime | None = None) -> None:
 
 def ticket_take(ticket: Ticket, user) -> Ticket:
     """`user` takes a waiting ticket (or one nobody has). Two people taking the same ticket
-    at once: one gets it, the other TicketUnavailable."""
-    _member(ticket.tenant_id, user)
+    at once: one gets it, the other TicketUnavailable. An API key (an integration answering
+    by itself) opens the ticket without an assignee."""
+    _member(ticket.tenant_id, user, api_key_ok=True)
+    person = _is_person(user)
     with transaction.atomic():
         now = timezone.now()
-        taken = Ticket.objects.filter(
-            pk=ticket.pk, status__in=OPEN, assigned_to__isnull=True
-        ).update(assigned_to=user, status=Ticket.Status.OPEN, assigned_at=now)
+        claim = Ticket.objects.filter(pk=ticket.pk, status__in=OPEN, assigned_to__isnull=True)
+        if person:
+            taken = claim.update(assigned_to=user, status=Ticket.Status.OPEN, assigned_at=now)
+        else:
+            taken = claim.filter(status=Ticket.Status.WAITING).update(status=Ticket.Status.OPEN)
         ticket.refresh_from_db()
         if not taken:
-            if ticket.is_open and ticket.assigned_to_id == user.pk:
+            if ticket.is_open and ticket.assigned_to_id == getattr(user, "pk", None):
                 return ticket  # already theirs
             raise TicketUnavailable(
                 _("Este atendimento já foi encerrado.")
@@ -209,7 +228,7 @@ def ticket_take(ticket: Ticket, user) -> Ticket:
             actor=user,
             action="inbox.ticket_take",
             obj=ticket,
-            changes={"assigned_to": user.pk, "queue": ticket.queue.slug},
+            changes={"assigned_to": ticket.assigned_to_id, "queue": ticket.queue.slug},
         )
         events.ticket_changed(ticket)
     return ticket
@@ -274,7 +293,7 @@ def _end(ticket: Ticket, by, *, outcome: str, conversation_status: str, action: 
             status=Ticket.Status.CLOSED,
             outcome=outcome,
             closed_at=now,
-            closed_by=by if getattr(by, "pk", None) and isinstance(by, User) else None,
+            closed_by=by if _is_person(by) else None,
         )
         ticket.refresh_from_db()
         if not ended:
@@ -355,7 +374,7 @@ def staff_reply(
     when the template is not an approved one of the bot (nothing is queued then)."""
     if not (text or "").strip() and not template:
         raise InboxError(_("Escreva uma mensagem ou escolha um modelo."), code="empty_reply")
-    _member(conversation.tenant_id, by)
+    _member(conversation.tenant_id, by, api_key_ok=True)
     conversation = Conversation.objects.select_related("chatbot", "cliente").get(pk=conversation.pk)
     if template:
         message = _template(conversation, template, params)
@@ -370,7 +389,7 @@ def staff_reply(
             ticket.first_response_at = now
         ticket.unread = 0
         _save(ticket, "first_response_at", "unread")
-        with events.sent_by_staff(by.pk):
+        with events.sent_by_staff(by.pk if _is_person(by) else 0):
             row = send_to_customer(
                 chatbot=conversation.chatbot,
                 cliente=conversation.cliente,
@@ -381,12 +400,17 @@ def staff_reply(
             # Rolled back with everything above: a refused reply leaves no trace but the error.
             raise TemplateRefused(row.error_detail, code=row.error_code or None)
         StaffReply.objects.create(
-            tenant_id=conversation.tenant_id, message=row, ticket=ticket, author=by
+            tenant_id=conversation.tenant_id,
+            message=row,
+            ticket=ticket,
+            author=by if _is_person(by) else None,
         )
     return row
 
 
 def _ticket_for_reply(conversation: Conversation, by) -> Ticket:
+    """The open ticket a reply belongs to, taken by `by` when nobody had it (an API key
+    marks it open without an assignee); opened for `by` on a conversation with the bot."""
     ticket = open_ticket_of(conversation)
     if ticket is None:
         ticket = Ticket.objects.create(
@@ -395,21 +419,34 @@ def _ticket_for_reply(conversation: Conversation, by) -> Ticket:
             queue=queue_default(conversation.tenant_id),
             last_customer_message_at=conversation.last_customer_message_at,
         )
-        _assign_to(ticket, by)
-        audit.record(
-            tenant=ticket.tenant_id,
-            actor=by,
-            action="inbox.ticket_take",
-            obj=ticket,
-            changes={"assigned_to": by.pk, "queue": ticket.queue.slug},
-        )
-        events.ticket_changed(ticket)
-    elif ticket.assigned_to_id is None:
+        ticket.conversation = conversation
+        _claim_for(ticket, by)
+    elif ticket.assigned_to_id is None and _is_person(by):
         ticket = ticket_take(ticket, by)
-    elif conversation.status != Conversation.Status.HUMAN:
+    elif ticket.status != Ticket.Status.OPEN:
+        ticket.conversation = conversation
+        _claim_for(ticket, by)
+    if conversation.status != Conversation.Status.HUMAN:
         _mirror(conversation, Conversation.Status.HUMAN)
     ticket.conversation = conversation
     return ticket
+
+
+def _claim_for(ticket: Ticket, by) -> None:
+    if _is_person(by):
+        _assign_to(ticket, by)
+    else:
+        ticket.status = Ticket.Status.OPEN
+        _save(ticket, "status")
+        _mirror(ticket.conversation, Conversation.Status.HUMAN)
+    audit.record(
+        tenant=ticket.tenant_id,
+        actor=by,
+        action="inbox.ticket_take",
+        obj=ticket,
+        changes={"assigned_to": ticket.assigned_to_id, "queue": ticket.queue.slug},
+    )
+    events.ticket_changed(ticket)
 
 
 def note_add(conversation: Conversation, by, text: str, *, ticket: Ticket | None = None) -> Note:
@@ -417,13 +454,13 @@ def note_add(conversation: Conversation, by, text: str, *, ticket: Ticket | None
     text = (text or "").strip()
     if not text:
         raise InboxError(_("A nota está vazia."), code="empty_note")
-    _member(conversation.tenant_id, by)
+    _member(conversation.tenant_id, by, api_key_ok=True)
     with transaction.atomic():
         note = Note.objects.create(
             tenant_id=conversation.tenant_id,
             conversation=conversation,
             ticket=ticket or open_ticket_of(conversation),
-            author=by,
+            author=by if _is_person(by) else None,
             text=text,
         )
         audit.record(
@@ -454,3 +491,26 @@ def presence_set(user, tenant: Tenant | int, status: str) -> AgentPresence:
         for queue in Queue.objects.filter(tenant_id=tenant_id, members=user, auto_assign=True):
             assignment.queue_dispatch(queue)
     return presence
+
+
+def conversation_status_set(conversation: Conversation, by, status: str) -> Conversation:
+    """A status chosen by hand (the admin's field, the API's PATCH), with the ticket kept in
+    step: `human` takes the open ticket (or opens one) for `by`; `bot` and `closed` end the
+    open ticket as a return to the bot or a close; `waiting` puts it back in its queue."""
+    if status not in Conversation.Status.values:
+        raise InboxError(_("Situação de conversa desconhecida."), code="bad_status")
+    ticket = open_ticket_of(conversation)
+    if status == Conversation.Status.HUMAN:
+        with transaction.atomic():
+            _ticket_for_reply(conversation, by)
+    elif status == Conversation.Status.WAITING:
+        if ticket is None:
+            ticket_open(conversation)
+        elif ticket.status == Ticket.Status.OPEN:
+            ticket_assign(ticket, by)
+    elif ticket is not None:
+        end = ticket_close if status == Conversation.Status.CLOSED else ticket_return_to_bot
+        end(ticket, by)
+    if conversation.status != status:
+        _mirror(conversation, status)
+    return conversation

@@ -40,6 +40,31 @@ class TenantProvisionedSerializer(serializers.Serializer):
     api_key_prefix = serializers.CharField(source="api_key.prefix")
 
 
+class AttendanceRowSerializer(serializers.Serializer):
+    handled = serializers.IntegerField(help_text="conversations a person first answered")
+    resolved = serializers.IntegerField(help_text="closed by a person")
+    avg_first_response_seconds = serializers.FloatField(allow_null=True)
+    avg_resolution_seconds = serializers.FloatField(allow_null=True)
+
+
+class AttendanceAgentSerializer(AttendanceRowSerializer):
+    user = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class AttendanceQueueSerializer(AttendanceRowSerializer):
+    queue = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class AttendanceSerializer(AttendanceRowSerializer):
+    """The attendant inbox in the period (inbox.numbers)."""
+
+    waiting_now = serializers.IntegerField()
+    per_agent = AttendanceAgentSerializer(many=True)
+    per_queue = AttendanceQueueSerializer(many=True)
+
+
 class SummarySerializer(serializers.Serializer):
     period_start = serializers.DateTimeField()
     period_end = serializers.DateTimeField()
@@ -60,6 +85,7 @@ class SummarySerializer(serializers.Serializer):
     appointments_attended = serializers.IntegerField(allow_null=True)
     appointments_no_show = serializers.IntegerField(allow_null=True)
     attendance_rate = serializers.FloatField(allow_null=True)
+    attendance = AttendanceSerializer()
 
 
 class HistoryDaySerializer(serializers.Serializer):

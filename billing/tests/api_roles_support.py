@@ -77,6 +77,38 @@ class World:
         )
 
     @cached_property
+    def open_conversation(self):
+        """A customer who wrote now and asked for a person: waiting in the default queue."""
+        from inbox import services as inbox
+
+        cliente = ClienteFactory(tenant=self.tenant, nome="João", telefone="5511911112222")
+        conversation = Conversation.objects.create(
+            tenant=self.tenant, chatbot=self.bot, cliente=cliente, last_customer_message_at=NOW
+        )
+        inbox.ticket_open(conversation)
+        return conversation
+
+    @cached_property
+    def note(self):
+        from inbox.models import Note
+
+        return Note.objects.create(
+            tenant=self.tenant, conversation=self.conversation, text="Ligar depois"
+        )
+
+    @cached_property
+    def queue(self):
+        from inbox.models import Queue
+
+        return Queue.objects.create(tenant=self.tenant, name="Vendas", slug="vendas")
+
+    @cached_property
+    def quick_reply(self):
+        from inbox.models import QuickReply
+
+        return QuickReply.objects.create(tenant=self.tenant, shortcut="oi", text="Olá!")
+
+    @cached_property
     def message(self):
         return Message.objects.create(
             tenant=self.tenant,

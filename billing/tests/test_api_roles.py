@@ -58,7 +58,11 @@ OBJECTS = {
     "/api/agenda/servicos/{id}": "servico",
     "/api/agenda/agendamentos/{id}": "agendamento",
     "/api/compliance/audit/{id}": "audit_entry",
+    "/api/chatbots/conversations/{conversation_id}/notes/{id}": "note",
+    "/api/inbox/queues/{id}": "queue",
+    "/api/inbox/quick-replies/{id}": "quick_reply",
 }
+OPEN = {"id": "open_conversation"}  # a conversation waiting for a person (inbox)
 
 
 def _phone(w: World) -> dict:
@@ -104,6 +108,67 @@ MATRIX = [
     Case("/api/chatbots/conversations/{id}/", "PATCH", ALL, 200, lambda w: {"status": "human"}),
     Case("/api/chatbots/conversations/{conversation_id}/messages/", "GET", ALL, 200),
     Case("/api/chatbots/conversations/{conversation_id}/messages/{id}/", "GET", ALL, 200),
+    # The attendant inbox: every member works conversations; managers configure queues.
+    Case(
+        "/api/chatbots/conversations/{conversation_id}/messages/",
+        "POST",
+        ALL,
+        201,
+        lambda w: {"text": "Olá, aqui é da equipe."},
+        ids={"conversation_id": "open_conversation"},
+    ),
+    Case("/api/chatbots/conversations/{conversation_id}/notes/", "GET", ALL, 200),
+    Case(
+        "/api/chatbots/conversations/{conversation_id}/notes/",
+        "POST",
+        ALL,
+        201,
+        lambda w: {"text": "Cliente pediu retorno."},
+    ),
+    Case("/api/chatbots/conversations/{conversation_id}/notes/{id}/", "GET", ALL, 200),
+    Case("/api/chatbots/conversations/{id}/take/", "POST", ALL, 200, ids=OPEN),
+    Case(
+        "/api/chatbots/conversations/{id}/assign/",
+        "POST",
+        ALL,
+        200,
+        lambda w: {"user": None},
+        ids=OPEN,
+    ),
+    Case("/api/chatbots/conversations/{id}/close/", "POST", ALL, 200, ids=OPEN),
+    Case("/api/chatbots/conversations/{id}/return-to-bot/", "POST", ALL, 200, ids=OPEN),
+    Case("/api/inbox/queues/", "GET", ALL, 200),
+    Case(
+        "/api/inbox/queues/", "POST", MANAGE, 201, lambda w: {"name": "Suporte", "slug": "suporte"}
+    ),
+    Case("/api/inbox/queues/{id}/", "GET", ALL, 200),
+    Case(
+        "/api/inbox/queues/{id}/",
+        "PUT",
+        MANAGE,
+        200,
+        lambda w: {"name": "Vendas 2", "slug": "vendas"},
+    ),
+    Case("/api/inbox/queues/{id}/", "PATCH", MANAGE, 200, lambda w: {"auto_assign": True}),
+    Case("/api/inbox/queues/{id}/", "DELETE", MANAGE, 204),
+    Case("/api/inbox/quick-replies/", "GET", ALL, 200),
+    Case(
+        "/api/inbox/quick-replies/",
+        "POST",
+        MANAGE,
+        201,
+        lambda w: {"shortcut": "pix", "text": "Chave"},
+    ),
+    Case("/api/inbox/quick-replies/{id}/", "GET", ALL, 200),
+    Case(
+        "/api/inbox/quick-replies/{id}/",
+        "PUT",
+        MANAGE,
+        200,
+        lambda w: {"shortcut": "oi", "text": "Oi!"},
+    ),
+    Case("/api/inbox/quick-replies/{id}/", "PATCH", MANAGE, 200, lambda w: {"text": "Olá!!"}),
+    Case("/api/inbox/quick-replies/{id}/", "DELETE", MANAGE, 204),
     # Customers: attendants correct names, phones and tags; they neither add nor delete.
     Case("/api/clientes/", "GET", ALL, 200),
     Case(

@@ -6,9 +6,11 @@ Secrets are write-only: no response ever carries them, only whether each one is 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chatbots.models import Chatbot, Conversation, Message, Step
+from inbox.api.serializers import TicketSerializer
 
 SECRET_HELP = _("Só escrita. Vazio mantém o valor atual; null apaga.")
 
@@ -88,6 +90,9 @@ class StepSerializer(serializers.ModelSerializer):
 class ConversationSerializer(serializers.ModelSerializer):
     cliente_nome = serializers.CharField(source="cliente.nome", read_only=True)
     chatbot_name = serializers.CharField(source="chatbot.name", read_only=True)
+    ticket = serializers.SerializerMethodField(
+        help_text="O atendimento aberto (aguardando ou com uma pessoa), ou null."
+    )
 
     class Meta:
         model = Conversation
@@ -103,8 +108,16 @@ class ConversationSerializer(serializers.ModelSerializer):
             "last_customer_message_at",
             "created_at",
             "updated_at",
+            "ticket",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(TicketSerializer(allow_null=True))
+    def get_ticket(self, obj: Conversation):
+        tickets = getattr(obj, "open_tickets", None)  # prefetched by inbox.selectors
+        if tickets is None:
+            tickets = list(obj.tickets.filter(status__in=["waiting", "open"])[:1])
+        return TicketSerializer(tickets[0]).data if tickets else None
 
 
 class ConversationStatusSerializer(serializers.Serializer):

@@ -12,13 +12,21 @@ from chatbots.api.views import (
     ConversationViewSet,
     StepViewSet,
 )
+from inbox.api.views import ConversationActionViewSet, ConversationNoteViewSet
 
 router = SimpleRouter()
 router.register("conversations", ConversationViewSet, basename="chatbot-conversation")
+# The attendant inbox's actions: conversations/{id}/assign/, take/, close/, return-to-bot/.
+router.register("conversations", ConversationActionViewSet, basename="inbox-conversation")
 router.register(
     r"conversations/(?P<conversation_id>\d+)/messages",
     ConversationMessageViewSet,
     basename="chatbot-conversation-message",
+)
+router.register(
+    r"conversations/(?P<conversation_id>\d+)/notes",
+    ConversationNoteViewSet,
+    basename="chatbot-conversation-note",
 )
 router.register(r"(?P<chatbot_id>\d+)/steps", StepViewSet, basename="chatbot-step")
 router.register("", ChatbotViewSet, basename="chatbot")

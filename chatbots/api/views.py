@@ -35,6 +35,10 @@ from chatbots.api.serializers import (
     StepSerializer,
 )
 from chatbots.models import Chatbot, Conversation, Message, Step
+from inbox import selectors as inbox_selectors
+from inbox import services as inbox_services
+from inbox.api.views import REPLY_SCHEMA, inbox_error, reply_create
+from inbox.api.views import visible_conversations as inbox_visible
 
 ID = r"\d+"  # numeric ids only, so "conversations/" and "webhook/" are never taken for one
 
@@ -166,11 +170,27 @@ class ConversationFilter(django_filters.FilterSet):
         fields = ["status", "chatbot", "cliente"]
 
 
+LIST_PARAMETERS = [
+    OpenApiParameter(
+        "queue", int, description="Só as conversas com atendimento aberto nesta fila (id)."
+    ),
+    OpenApiParameter(
+        "assigned",
+        str,
+        description="Só as conversas atribuídas a esta pessoa: o id do usuário, ou “me”.",
+    ),
+]
+
+
 @_int_path_ids()
+@extend_schema_view(list=extend_schema(parameters=LIST_PARAMETERS))
 class ConversationViewSet(TenantScopedViewSet):
-    """The tenant's conversations, most recently active first. `PATCH {id}/` changes the
-    status only (`human`: an attendant takes over and the bot stays quiet; `bot`: hand it
-    back; `closed`), for every member of the tenant, as in the admin."""
+    """The tenant's conversations, most recently active first, each with its open ticket of
+    the attendant inbox (`ticket`, or null). Agents see their queues' conversations and
+    those assigned to them (inbox.selectors); owners and admins see all. `PATCH {id}/`
+    changes the status only (`human`: an attendant takes over and the bot stays quiet;
+    `bot`: hand it back; `closed`), for every member of the tenant, as in the admin; the
+    inbox actions (`assign`, `take`, `close`, `return-to-bot`) are the ticket-aware way."""
 
     queryset = Conversation.objects.select_related("chatbot", "cliente")
     serializer_class = ConversationSerializer
@@ -180,6 +200,27 @@ class ConversationViewSet(TenantScopedViewSet):
     ordering_fields = ["updated_at", "created_at", "last_customer_message_at"]
     http_method_names = ["get", "patch", "head", "options"]
     required_roles = {"partial_update": MEMBERS}
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Conversation.objects.none()
+        conversations = inbox_visible(self.request).select_related("chatbot", "cliente")
+        params = self.request.query_params
+        queue = params.get("queue", "")
+        if queue.isdigit():
+            conversations = conversations.filter(
+                tickets__status__in=["waiting", "open"], tickets__queue_id=int(queue)
+            )
+        assigned = params.get("assigned", "")
+        if assigned == "me":
+            assigned = str(self.request.user.pk or "")
+        if assigned.isdigit():
+            conversations = conversations.filter(
+                tickets__status__in=["waiting", "open"], tickets__assigned_to_id=int(assigned)
+            )
+        elif assigned:
+            conversations = conversations.none()
+        return inbox_selectors.with_open_ticket(conversations)
 
     def get_serializer_class(self):
         if self.action == "partial_update":
@@ -191,10 +232,15 @@ class ConversationViewSet(TenantScopedViewSet):
         conversation = self.get_object()
         data = ConversationStatusSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        conversation.status = data.validated_data["status"]
         # Only the status: saving the whole row would overwrite a step or state the engine
-        # moved meanwhile (the admin saves the same way).
-        conversation.save(update_fields=["status", "updated_at"])
+        # moved meanwhile (the admin saves the same way); the inbox's ticket follows it.
+        try:
+            inbox_services.conversation_status_set(
+                conversation, request.user, data.validated_data["status"]
+            )
+        except inbox_services.InboxError as exc:
+            return inbox_error(exc)
+        conversation = self.get_queryset().get(pk=conversation.pk)
         return Response(ConversationSerializer(conversation).data)
 
 
@@ -209,7 +255,11 @@ class MessagePagination(CursorPagination):
 
 @_int_path_ids("conversation_id")
 class ConversationMessageViewSet(TenantScopedReadOnlyViewSet):
-    """The messages of one conversation, in the order they were exchanged."""
+    """The messages of one conversation, in the order they were exchanged. POST: a reply
+    written by a person of the staff (inbox.services.staff_reply)."""
+
+    http_method_names = ["get", "post", "head", "options"]
+    required_roles = {"create": MEMBERS}
 
     queryset = Message.objects.all()
     serializer_class = MessageSerializer
@@ -219,11 +269,13 @@ class ConversationMessageViewSet(TenantScopedReadOnlyViewSet):
 
     @cached_property
     def conversation(self) -> Conversation:
-        return get_object_or_404(
-            _scoped(self, Conversation.objects.all()), pk=self.kwargs["conversation_id"]
-        )
+        return get_object_or_404(inbox_visible(self.request), pk=self.kwargs["conversation_id"])
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Message.objects.none()
         return _scoped(self, selectors.conversation_messages(conversation=self.conversation))
+
+    @REPLY_SCHEMA
+    def create(self, request, *args, **kwargs):
+        return reply_create(request, self.conversation)

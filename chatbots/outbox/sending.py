@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from prometheus_client import Counter
 
 from chatbots.models import Chatbot, Conversation, Message
-from chatbots.outbox import gates
+from chatbots.outbox import gates, watch
 from chatbots.outbox.queue import enqueue_send
 from chatbots.outbox.window import (
     OUTSIDE_WINDOW,
@@ -220,6 +220,12 @@ def _send_one(conversation: Conversation, provider: Provider, row: Message) -> b
         error_detail="",
     )
     SENT.labels(provider=provider.key).inc()
+    watch.status_changed(
+        tenant_id=row.tenant_id,
+        status=Message.Status.SENT,
+        message_id=row.pk,
+        conversation=conversation,
+    )
     gates.sent(_outgoing(conversation))
     return True
 
@@ -258,6 +264,9 @@ def fail(
         fields["attempts"] = attempts
     if _transition(row, only_if=only_if, **fields):
         FAILED.labels(code=code).inc()
+        watch.status_changed(
+            tenant_id=row.tenant_id, status=Message.Status.FAILED, error=detail, message_id=row.pk
+        )
         logger.warning(
             "outbound message failed",
             extra={"message_id": row.pk, "conversation_id": row.conversation_id, "code": code},

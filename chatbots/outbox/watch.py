@@ -19,7 +19,9 @@ from chatbots.models import Conversation, Message
 logger = logging.getLogger(__name__)
 
 StoredHook = Callable[[Conversation, Sequence[Message]], None]
-StatusHook = Callable[..., None]  # (*, tenant_id, external_id, status, error)
+StatusHook = Callable[
+    ..., None
+]  # (*, tenant_id, status, error, external_id, message_id, conversation)
 
 _on_stored: list[StoredHook] = []
 _on_status: list[StatusHook] = []
@@ -33,8 +35,10 @@ def register_on_stored(hook: StoredHook) -> None:
 
 
 def register_on_status(hook: StatusHook) -> None:
-    """Call `hook(tenant_id=, external_id=, status=, error=)` when a provider moved one of
-    our outbound messages to another status."""
+    """Call `hook(tenant_id=, status=, error=, external_id=, message_id=, conversation=)`
+    when one of our outbound messages changed status: sent or failed by the send task
+    (`message_id`, and the `conversation` when at hand, so a watcher can skip bot-only ones
+    without a query), or moved by a provider's status webhook (`external_id`)."""
     if hook not in _on_status:
         _on_status.append(hook)
 
@@ -47,9 +51,24 @@ def messages_stored(conversation: Conversation, rows: Sequence[Message]) -> None
             logger.exception("message watcher failed", extra={"conversation_id": conversation.pk})
 
 
-def status_changed(*, tenant_id: int, external_id: str, status: str, error: str = "") -> None:
+def status_changed(
+    *,
+    tenant_id: int,
+    status: str,
+    error: str = "",
+    external_id: str = "",
+    message_id: int | None = None,
+    conversation: Conversation | None = None,
+) -> None:
     for hook in _on_status:
         try:
-            hook(tenant_id=tenant_id, external_id=external_id, status=status, error=error)
+            hook(
+                tenant_id=tenant_id,
+                status=status,
+                error=error,
+                external_id=external_id,
+                message_id=message_id,
+                conversation=conversation,
+            )
         except Exception:
             logger.exception("status watcher failed")

@@ -74,3 +74,82 @@ def test_a_new_ticket_is_published_to_its_queue(
     event = events[f"inbox.t{conversation.tenant_id}.q{suporte.pk}"]
     assert event["kind"] == "ticket"
     assert event["data"]["ticket"] == ticket.pk and event["data"]["status"] == "waiting"
+
+
+def _events(layer, kind):
+    return [m["data"] for g, m in layer.sent if m["kind"] == kind and g.endswith(".all")]
+
+
+def test_customer_and_staff_messages_of_a_ticket_are_published(
+    layer, waiting, agent, suporte, run_commits
+):
+    layer.sent.clear()
+    waiting.text("ainda estou aqui")
+
+    (inbound,) = _events(layer, "message")
+    assert inbound["direction"] == "in" and inbound["sender"] == "customer"
+    assert inbound["text"] == "ainda estou aqui" and inbound["queue"] == suporte.pk
+    assert inbound["message"] is not None
+    groups = {g for g, m in layer.sent if m["kind"] == "message"}
+    t = waiting.conversation.tenant_id
+    assert groups == {
+        f"inbox.t{t}.all",
+        f"inbox.t{t}.q{suporte.pk}",
+        f"inbox.t{t}.c{waiting.conversation.pk}",
+    }
+
+    layer.sent.clear()
+    run_commits(lambda: services.staff_reply(waiting.conversation, agent, text="Oi!"))
+
+    (outbound,) = _events(layer, "message")
+    assert outbound["direction"] == "out" and outbound["sender"] == "staff"
+    assert outbound["author"] == agent.pk
+    assert any(e["status"] == "open" for e in _events(layer, "ticket"))
+
+
+def test_a_status_from_the_provider_is_published(layer, waiting, agent, run_commits):
+    import time
+
+    from tests import meta
+
+    layer.sent.clear()
+    row = run_commits(lambda: services.staff_reply(waiting.conversation, agent, text="Oi!"))
+    row.refresh_from_db()
+    # The send task's own "sent", once the Graph API accepted it.
+    assert [(e["message"], e["status"]) for e in _events(layer, "status")] == [(row.pk, "sent")]
+    layer.sent.clear()
+
+    status = {
+        "id": row.provider_message_id,
+        "status": "delivered",
+        "timestamp": str(int(time.time())),
+        "recipient_id": waiting.phone,
+    }
+    waiting.post(meta.envelope(waiting.bot.phone_number_id, statuses=[status]))
+
+    (status,) = _events(layer, "status")
+    assert status == {
+        "message": row.pk,
+        "conversation": waiting.conversation.pk,
+        "status": "delivered",
+        "error": "",
+    }
+
+
+def test_a_conversation_with_the_bot_publishes_nothing(layer, chat_with, bot):
+    chat = chat_with(bot)
+
+    chat.text("oi")
+
+    assert [m["kind"] for _g, m in layer.sent] == []
+
+
+def test_a_failed_send_is_published_with_its_reason(layer, waiting, agent, fake_graph, run_commits):
+    fake_graph.fail_next(code=131026)  # "Message undeliverable": permanent
+    layer.sent.clear()
+
+    row = run_commits(lambda: services.staff_reply(waiting.conversation, agent, text="Oi!"))
+
+    (failed,) = _events(layer, "status")
+    assert failed["message"] == row.pk and failed["status"] == "failed"
+    assert failed["error"]

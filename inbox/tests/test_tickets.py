@@ -97,10 +97,10 @@ def test_agents_see_their_queues_and_their_own(
     theirs = services.ticket_open(in_financeiro, queue=financeiro)
 
     mine = membership_of(agent)
-    assert set(selectors.conversations_for(mine, "all")) == {in_suporte}
+    assert set(selectors.conversations_for(mine, "all")) == {in_suporte, bot_only}
+    assert set(selectors.conversations_for(mine, "queues")) == {in_suporte}
     assert selectors.membership_can_see(mine, in_suporte)
     assert not selectors.membership_can_see(mine, in_financeiro)
-    assert not selectors.membership_can_see(mine, bot_only)
 
     # Assigned to them from another queue: they see it too.
     services.ticket_assign(theirs, owner, user=agent)
@@ -109,6 +109,14 @@ def test_agents_see_their_queues_and_their_own(
 
     boss = membership_of(owner)
     assert set(selectors.conversations_for(boss, "all")) == {in_suporte, in_financeiro, bot_only}
+
+
+def test_a_queue_with_no_members_is_everybodys(tenant, agent, membership_of):
+    conversation = ConversationFactory(tenant=tenant, chatbot__tenant=tenant)
+    services.ticket_open(conversation)  # the default queue, nobody in it yet
+
+    assert selectors.membership_can_see(membership_of(agent), conversation)
+    assert list(selectors.conversations_for(membership_of(agent), "waiting")) == [conversation]
 
 
 def test_another_tenant_sees_nothing(conversation, other_tenant):
