@@ -209,3 +209,90 @@ def test_the_embedded_layer_carries_an_event_from_one_process_to_another(tmp_pat
         "kind": "message",
         "data": {"text": "Oi"},
     }, err
+
+
+LAUNCHERS = (
+    "Procfile",
+    "render.yaml",
+    "Dockerfile",
+    "docker-compose.yml",
+    "deploy/supervisor/chatbot.conf",
+    "start_services.sh",
+)
+
+
+def test_every_launcher_serves_the_asgi_app():
+    """A launcher left on config.wsgi would serve the pages but never a WebSocket."""
+    for name in LAUNCHERS:
+        text = (BASE_DIR / name).read_text()
+        assert "config.asgi:application" in text, name
+        assert "config.wsgi:application" not in text, name
+
+
+def test_the_shipped_nginx_passes_the_websocket_upgrade():
+    conf = (BASE_DIR / "deploy/nginx/chatbot.conf").read_text()
+    ws = conf[conf.index("location /ws/") :]
+    ws = ws[: ws.index("}")]
+    assert "proxy_set_header Upgrade $http_upgrade;" in ws
+    assert "proxy_set_header Connection $connection_upgrade;" in ws
+    assert "proxy_http_version 1.1;" in ws
+
+
+def test_gunicorn_with_the_shipped_config_answers_http_and_websockets(tmp_path):
+    """The real web server (gunicorn.conf.py: uvicorn's worker, the ASGI app): /healthz/live
+    over HTTP and the staff socket's handshake, refused for a visitor with its close code."""
+    import asyncio
+    import socket
+    import time
+    import urllib.request
+
+    import websockets
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "BIND_HOST": "127.0.0.1",
+        "WEB_CONCURRENCY": "1",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+        "LOG_LEVEL": "WARNING",
+    }
+    (tmp_path / "prometheus").mkdir()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/healthz/live", timeout=2
+                ) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert server.poll() is None, server.stderr.read()
+                assert time.monotonic() < deadline, "gunicorn did not answer"
+                time.sleep(0.2)
+
+        async def visitor_socket():
+            async with websockets.connect(
+                f"ws://127.0.0.1:{port}/ws/atendimento/", origin=f"http://127.0.0.1:{port}"
+            ) as ws:
+                try:
+                    await asyncio.wait_for(ws.recv(), timeout=10)
+                except websockets.ConnectionClosed as closed:
+                    return closed.rcvd.code
+            return None
+
+        assert asyncio.run(visitor_socket()) == 4401
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -240,3 +240,27 @@ def test_someone_in_two_tenants_picks_one(client, tenant, other_tenant, team):
 
     page = client.get("/atendimento/conversas/").content.decode()
     assert other_tenant.name in page
+
+
+def test_the_pages_load_only_our_own_static_files(client, tenant, team):
+    """No CDN: every script, style and sound of the staff pages is served from here."""
+    import re
+
+    conversation = _waiting(tenant, team["suporte"])
+    client.force_login(team["agent"])
+    page = client.get(f"/atendimento/conversas/{conversation.pk}/").content.decode()
+
+    assets = re.findall(r'(?:src|href|data-sound)="([^"]+\.(?:js|css|wav))"', page)
+    assert {a.rsplit("/", 1)[-1] for a in assets} >= {
+        "htmx.min.js",
+        "ws.min.js",
+        "atendimento.js",
+        "atendimento.css",
+        "notify.wav",
+    }
+    for asset in assets:
+        assert asset.startswith("/static/"), asset
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        if response.streaming:  # close the file
+            b"".join(response.streaming_content)
