@@ -20,6 +20,7 @@ from clientes.services import cliente_update
 from inbox import selectors as inbox_selectors
 from inbox import services as inbox_services
 from staff import selectors, tenancy
+from staff import services as staff_services
 from staff.access import staff_required
 from staff.forms import NoteForm, ReplyForm, TagsForm, TransferForm
 
@@ -133,9 +134,10 @@ def _history_context(conversation: Conversation) -> dict:
 @staff_required
 def conversation_detail(request, pk: int):
     conversation = _visible_conversation(request, pk)
+    ticket = inbox_services.open_ticket_of(conversation)
+    staff_services.ticket_mark_seen(ticket, request.user)
     if request.headers.get("HX-Request") and request.GET.get("parte") == "historico":
         return render(request, "staff/_history.html", _history_context(conversation))
-    ticket = inbox_services.open_ticket_of(conversation)
     if request.headers.get("HX-Request") and request.GET.get("parte") == "atendimento":
         return render(request, "staff/_ticket.html", _ticket_context(request, conversation, ticket))
     panel = selectors.customer_panel(conversation)

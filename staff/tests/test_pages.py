@@ -264,3 +264,19 @@ def test_the_pages_load_only_our_own_static_files(client, tenant, team):
         assert response.status_code == 200, asset
         if response.streaming:  # close the file
             b"".join(response.streaming_content)
+
+
+def test_unread_messages_are_cleared_when_the_assignee_opens_the_conversation(client, tenant, team):
+    conversation = _waiting(tenant, team["suporte"])
+    ticket = Ticket.objects.get(conversation=conversation)
+    inbox_services.ticket_take(ticket, team["agent"])
+    Ticket.objects.filter(pk=ticket.pk).update(unread=3)
+    client.force_login(team["admin"])
+    assert ">3<" in client.get("/atendimento/conversas/?estado=all").content.decode()
+
+    client.get(f"/atendimento/conversas/{conversation.pk}/")  # the admin peeks: still 3
+    assert Ticket.objects.get(pk=ticket.pk).unread == 3
+    client.force_login(team["agent"])
+    client.get(f"/atendimento/conversas/{conversation.pk}/")
+
+    assert Ticket.objects.get(pk=ticket.pk).unread == 0
