@@ -10,7 +10,7 @@ import pytest
 
 from billing.models import Membership
 from chatbots.models import Conversation
-from inbox.models import Queue
+from inbox.models import Queue, QuickReply
 from staff.tests.browser import LIVE_MS, login, shot
 from tests import meta
 from tests.conversation import body_text
@@ -54,6 +54,13 @@ def shop(fake_graph, celery_eager):
     financeiro = Queue.objects.create(tenant=tenant, name="Financeiro", slug="financeiro")
     suporte.members.add(agent.user)
     financeiro.members.add(other.user)
+    QuickReply.objects.create(
+        tenant=tenant,
+        queue=suporte,
+        shortcut="ola",
+        text="Olá Maria, sou a Ana. Em que posso ajudar?",
+    )
+    QuickReply.objects.create(tenant=tenant, queue=financeiro, shortcut="olb", text="Outra fila")
     bot = ChatbotFactory(tenant=tenant, name="Loja", phone_number_id="1234567")
     generic = "chatbots.handlers.generic"
     StepFactory(
@@ -161,7 +168,12 @@ def test_an_agent_answers_a_customer_who_asked_for_a_person_live(live_asgi, new_
     page.wait_for_selector("body[data-live=open]")
     page.get_by_role("button", name="Assumir").click()
     page.wait_for_selector("text=Em atendimento por Ana")
-    page.fill("#reply-text", "Olá Maria, sou a Ana. Em que posso ajudar?")
+    # A quick reply of the queue, typed with "/".
+    page.locator("#reply-text").press_sequentially("/ol")
+    page.locator(".quick-reply", has_text="/ola").wait_for()
+    assert page.locator(".quick-reply").count() == 1  # not the Financeiro queue's "/olb"
+    page.locator("#reply-text").press("Enter")
+    assert page.input_value("#reply-text") == "Olá Maria, sou a Ana. Em que posso ajudar?"
     page.get_by_role("button", name="Enviar", exact=True).click()
     _wait_sent(graph, "Olá Maria, sou a Ana. Em que posso ajudar?")
     page.wait_for_selector("li.msg.staff >> text=Olá Maria, sou a Ana")
