@@ -9,7 +9,7 @@ import time
 import pytest
 
 from billing.models import Membership
-from chatbots.models import Conversation
+from chatbots.models import Conversation, Message
 from inbox.models import Queue, QuickReply
 from staff.tests.browser import LIVE_MS, login, shot
 from tests import meta
@@ -104,6 +104,23 @@ class Customer:
             )
         )
 
+    def read(self, wamid: str) -> None:
+        """The customer's phone reports our message `wamid` as read (a status webhook)."""
+        self.ts += 1
+        self._post(
+            meta.envelope(
+                self.bot.phone_number_id,
+                statuses=[
+                    {
+                        "id": wamid,
+                        "status": "read",
+                        "timestamp": str(self.ts),
+                        "recipient_id": CUSTOMER,
+                    }
+                ],
+            )
+        )
+
     def tap(self, reply_id: str, title: str) -> None:
         self.ts += 1
         self._post(
@@ -179,6 +196,11 @@ def test_an_agent_answers_a_customer_who_asked_for_a_person_live(live_asgi, new_
     page.wait_for_selector("li.msg.staff >> text=Olá Maria, sou a Ana")
     page.wait_for_selector("body[data-live=open]")
     page.evaluate("window.__sameDocument = true")
+
+    # The customer reads it: the message's status changes live.
+    reply = Message.objects.get(conversation=conversation, text__startswith="Olá Maria, sou")
+    customer.read(reply.provider_message_id)
+    page.locator(f"li[data-message='{reply.pk}'] [data-status=read]").wait_for(timeout=LIVE_MS)
 
     # The customer's answer appears live on the conversation page.
     customer.text("Meu pedido não chegou")
