@@ -51,6 +51,9 @@ if [ -z "$PG_BIN" ]; then
   PG_BIN=$(find_pg_bin)
 fi
 command -v redis-server >/dev/null || apt_install redis-server
+# The staff app's browser tests drive Debian's chromium through Playwright
+# (staff/tests/browser.py); Playwright's own browser download is never used.
+[ -x /usr/bin/chromium ] || apt_install chromium
 
 free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
