@@ -43,4 +43,4 @@ RUN DJANGO_ENV_FILE=/dev/null DATA_DIR=/tmp/build-data DEBUG=False \
 
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "-c", "gunicorn.conf.py", "config.wsgi:application"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "config.asgi:application"]

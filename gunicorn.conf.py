@@ -1,12 +1,13 @@
 """Gunicorn settings, read from the environment. Used by every launcher of the web process.
 
-    gunicorn -c gunicorn.conf.py config.wsgi:application
+    gunicorn -c gunicorn.conf.py config.asgi:application
 
 Environment (all optional):
     PORT (8000), BIND_HOST (the settings' default: 0.0.0.0 when DATABASE_URL or REDIS_URL
     is set, as on Render, in containers and on Procfile hosts, whose router is what the
     public reaches; 127.0.0.1 otherwise, the embedded mode; behind nginx on the same
-    machine use 127.0.0.1), WEB_CONCURRENCY (worker processes, 2), WEB_THREADS (threads per worker, 4),
+    machine use 127.0.0.1), WEB_CONCURRENCY (worker processes, 2), WEB_THREADS (threads per worker for sync views, 4),
+    GUNICORN_WORKER_CLASS (config.server.Worker; `gthread` for a plain WSGI app),
     GUNICORN_TIMEOUT (30 s), GUNICORN_GRACEFUL_TIMEOUT (20 s), GUNICORN_KEEPALIVE (5 s),
     GUNICORN_MAX_REQUESTS (20000, 0 = never recycle), FORWARDED_ALLOW_IPS (127.0.0.1,::1),
     PROMETHEUS_MULTIPROC_DIR (DATA_DIR/prometheus), LOG_LEVEL, LOG_FORMAT (json|plain).
@@ -20,11 +21,9 @@ enough even when a launcher forgot to set it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from gunicorn import glogging
@@ -52,15 +51,18 @@ def _bind_host() -> str:
     return "0.0.0.0" if production else "127.0.0.1"
 
 
-wsgi_app = "config.wsgi:application"
+wsgi_app = "config.asgi:application"
 bind = [f"{_bind_host()}:{_int('PORT', 8000)}"]
 
-# gthread: a few processes with threads each. Requests mostly wait on PostgreSQL/Redis, so
-# threads give concurrency cheaply; the defaults (2 x 4 = 8 requests at once) fit 2 cores
-# and ~512 MB. Raise WEB_CONCURRENCY to about the number of cores on bigger machines; each
-# thread may hold one database connection (CONN_MAX_AGE), so workers x threads x instances
-# must stay under PostgreSQL's max_connections.
-worker_class = "gthread"
+# uvicorn's asyncio worker (config/server.py): the staff app's WebSockets are held by the
+# event loop, never by a thread, while sync views (webhooks, admin, API) run on a pool of
+# WEB_THREADS threads per process (config/asgi.py). Requests mostly wait on
+# PostgreSQL/Redis, so threads give concurrency cheaply; the defaults (2 x 4 = 8 requests
+# at once) fit 2 cores and ~512 MB. Raise WEB_CONCURRENCY to about the number of cores on
+# bigger machines; each thread may hold one database connection (CONN_MAX_AGE), so
+# workers x threads x instances must stay under PostgreSQL's max_connections. The
+# benchmarks' plain WSGI apps use GUNICORN_WORKER_CLASS=gthread.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "config.server.Worker"
 workers = _int("WEB_CONCURRENCY", 2)
 threads = _int("WEB_THREADS", 4)
 
@@ -98,11 +100,11 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms rid=%({x-request-id
 
 
 class JsonLogger(glogging.Logger):
-    """gunicorn's own lines and access lines as JSON, like the Django and Celery processes.
+    """gunicorn's own lines as JSON, like the Django and Celery processes.
 
-    Access lines carry the X-Request-ID that config.middleware set on the response, so one
-    request can be followed from the access log to the application log. Phone numbers in
-    paths are masked by the same function as every other log line.
+    Access lines are written by config/access_log.py (around the Django app), in JSON too,
+    with the X-Request-ID that config.middleware set on the response; a plain WSGI app under
+    gthread (GUNICORN_WORKER_CLASS) gets them from here, in the same shape.
     """
 
     def setup(self, cfg):
@@ -115,31 +117,16 @@ class JsonLogger(glogging.Logger):
     def access(self, resp, req, environ, request_time):
         if not self.access_log_enabled:
             return
-        from config.client_ip import client_ip_from_meta
-        from config.logging import mask
-
-        status = str(resp.status).split(None, 1)[0]
-        headers = {k.lower(): v for k, v in (resp.headers or [])}
-        doc = {
-            "time": datetime.now(UTC).isoformat(),
-            "level": "INFO",
-            "logger": "gunicorn.access",
-            "message": mask(f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')} {status}"),
-            "method": environ.get("REQUEST_METHOD"),
-            "path": mask(environ.get("PATH_INFO", "")),
-            "status": int(status) if status.isdigit() else status,
-            "bytes": getattr(resp, "sent", None),
-            "duration_ms": round(request_time.total_seconds() * 1000, 1),
-            "remote_addr": environ.get("REMOTE_ADDR"),
-            "user_agent": environ.get("HTTP_USER_AGENT", "")[:200],
-        }
-        if headers.get("x-request-id"):
-            doc["request_id"] = headers["x-request-id"]
-        # The client behind our proxies, by the rule of every other reader (NUM_PROXIES);
-        # left out when the app (and so its settings) did not load.
-        with contextlib.suppress(Exception):
-            doc["client_ip"] = client_ip_from_meta(environ)
         try:
+            from config.access_log import access_doc
+
+            doc = access_doc(
+                environ,
+                str(resp.status),
+                resp.headers,
+                getattr(resp, "sent", None),
+                request_time.total_seconds(),
+            )
             self.access_log.info(json.dumps(doc, ensure_ascii=False))
         except Exception:  # a log line must never break a response
             self.error("access log failed")

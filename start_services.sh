@@ -107,6 +107,11 @@ fi
 # --- One-off steps -------------------------------------------------------------------------
 log "aplicando as migrações"
 "$PYBIN" manage.py migrate --noinput
+if [ "$APP_MODE" = embedded ]; then
+  # The live updates' channel layer keeps its tables in their own SQLite file
+  # (config/live_router.py).
+  "$PYBIN" manage.py migrate --database channels --noinput -v 0
+fi
 seed_out=""
 if [ "$SEED_DEMO" = 1 ]; then
   log "carregando os dados de demonstração"
@@ -168,11 +173,13 @@ start() {
 }
 
 PROMETHEUS_DIR=${PROMETHEUS_MULTIPROC_DIR:-$DATA_DIR/prometheus}
+# gunicorn with uvicorn's worker (gunicorn.conf.py): the ASGI app serves the pages, the API,
+# the webhooks and the staff app's WebSockets (config/asgi.py).
 # Multiprocess metrics only for gunicorn: it empties this directory when it starts, and the
 # worker and beat are not scraped from it (a metric they created would fail while the
 # directory does not exist yet).
 start web env PROMETHEUS_MULTIPROC_DIR="$PROMETHEUS_DIR" \
-  "$VENV/bin/gunicorn" -c gunicorn.conf.py config.wsgi:application
+  "$VENV/bin/gunicorn" -c gunicorn.conf.py config.asgi:application
 start worker env -u PROMETHEUS_MULTIPROC_DIR \
   "$VENV/bin/celery" -A config worker --queues replies,default,llm,bulk \
   --hostname "local@%h" --concurrency "${CELERY_CONCURRENCY:-2}" --loglevel "$LOG_LEVEL" \
@@ -210,6 +217,7 @@ case "$BIND_HOST" in 0.0.0.0 | :: | "[::]" | 127.0.0.1 | localhost) ;; *) base="
   echo
   printf '\033[1m  Plataforma no ar (modo %s)\033[0m\n' "$([ "$APP_MODE" = embedded ] && echo embutido || echo produção)"
   echo "  Painel (admin):        $base/admin/"
+  echo "  Atendimento:           $base/atendimento/"
   echo "  Documentação da API:   $base/api/docs/"
   echo "  Saúde:                 $base/healthz"
   echo "  Métricas:              $base/metrics"

@@ -146,7 +146,7 @@ class Bench:
     def start_web(self) -> int:
         if self.web is None or not self.web.alive():
             self.web, self.web_port = self.stack.start_gunicorn(
-                "web", "config.wsgi:application", extra_env=self.product_env()
+                "web", "config.asgi:application", extra_env=self.product_env()
             )
         return self.web_port
 
@@ -347,7 +347,11 @@ def scenario_floor(b: Bench) -> dict:
     proc, port = b.stack.start_gunicorn(
         "floor",
         "benchmarks.floor.wsgi:application",
-        extra_env={"DJANGO_SETTINGS_MODULE": "benchmarks.floor.settings"},
+        # A plain WSGI app: gunicorn's threaded worker, as it was measured.
+        extra_env={
+            "DJANGO_SETTINGS_MODULE": "benchmarks.floor.settings",
+            "GUNICORN_WORKER_CLASS": "gthread",
+        },
     )
     try:
         runs = []
@@ -766,6 +770,7 @@ def start_peer(b: Bench) -> tuple[stack.Proc, E2ETarget]:
         python=stack.bench_python(),
         extra_env={
             **b.product_env(),
+            "GUNICORN_WORKER_CLASS": "gthread",  # a plain WSGI app
             "PEER_PHONE_NUMBER_ID": b.seeded.peer_pnid,
             "PEER_APP_SECRET": b.seeded.app_secret,
             "PEER_ACCESS_TOKEN": seed.ACCESS_TOKEN,

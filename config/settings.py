@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "pedidos",
     "agenda",
     "compliance",
+    "staff",
 ]
 
 MIDDLEWARE = [
@@ -234,6 +235,51 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(DATA_DIR / "cache"),
+        }
+    }
+
+# --- Live updates (the staff app's WebSockets, config/asgi.py) ---------------------------
+# Events are published by whichever process changes something (the web for a staff reply,
+# a Celery worker for an inbound message) and delivered by the web process that holds the
+# browser's socket, so the channel layer must cross processes in both modes.
+# Production: Redis pub/sub (channels_redis.pubsub): one PUBLISH per event whatever the
+# number of sockets, each web process fanning it out to its own sockets; the list-based
+# RedisChannelLayer would push one copy per socket into Redis. Events are live
+# notifications (the pages read the database on load), so pub/sub's "no subscriber, no
+# copy" is what we want. https://github.com/django/channels_redis#redispubsubchannellayer
+# Embedded: channels-lite keeps events in a SQLite file of DATA_DIR that every local
+# process shares (https://github.com/Tobi-De/channels-lite: 0.4.0, Jan 2026, declares
+# Django 5.2; each process polls every 0.1 s). An in-memory layer would keep the worker's
+# events inside the worker; channels-postgres needs PostgreSQL.
+WEB_THREADS = env.int("WEB_THREADS", default=4)
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [env("CHANNELS_REDIS_URL", default=REDIS_URL)],
+                "prefix": env("CHANNELS_PREFIX", default="live"),
+            },
+        }
+    }
+else:
+    embedded.sqlite_files(DATA_DIR / "channels.sqlite3")
+    DATABASES["channels"] = {
+        **DATABASES["default"],
+        "NAME": DATA_DIR / "channels.sqlite3",
+        "OPTIONS": {
+            "timeout": 5,
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
+            ),
+        },
+    }
+    DATABASE_ROUTERS = ["config.live_router.ChannelsLiteRouter"]
+    INSTALLED_APPS.append("channels_lite")
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_lite.layers.core.SQLiteChannelLayer",
+            "CONFIG": {"database": "channels"},
         }
     }
 
