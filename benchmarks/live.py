@@ -1,0 +1,465 @@
+"""`python -m benchmarks.live`: live clients of the staff app while webhooks flow.
+
+    python -m benchmarks.live                 # 500 clients, 80 msg/s for 60 s (~4 min)
+    python -m benchmarks.live --quick         # 20 clients, 20 msg/s for 5 s, to .work/
+    python -m benchmarks.live --clients 800 --rate 80 --duration 120
+    make bench-live                           # the same as the first line
+
+The production stack as `python -m benchmarks` starts it (benchmarks.stack: PostgreSQL with
+fsync, Redis, gunicorn with the uvicorn worker serving config.asgi, the Procfile's Celery
+workers, the fake Graph API), seeded with `--tenants` businesses, each with `--queues`
+queues of agents (logged in by a session row each, as a browser that logged in would be)
+and `--conversations` conversations per queue with a ticket open and taken. The clients
+and the webhooks are benchmarks.live_clients; the figures go to a section of
+benchmarks/RESULTS.md of their own (report.LIVE_START .. LIVE_END), which the other
+benchmarks keep when they rewrite the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import os
+import resource
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks import live_clients, load, report, scenarios, seed, stack
+from benchmarks.live_clients import ClientSpec, Posted
+from benchmarks.stack import log
+
+LIVE_PNID_BASE = 300_000_000
+
+
+@dataclass
+class LiveOptions:
+    clients: int = 500
+    rate: float = 80.0
+    duration: float = 60.0
+    tenants: int = 25
+    queues: int = 2  # per tenant
+    conversations: int = 20  # per queue, each with an open ticket
+    grace: float = 10.0  # seconds after the last webhook for the last events
+    connect_rate: float = 100.0  # new sockets per second while connecting
+    quick: bool = False
+    output: str = ""
+
+    @property
+    def agents_per_queue(self) -> int:
+        return max(1, math.ceil(self.clients / (self.tenants * self.queues)))
+
+
+def parse(argv: list[str] | None = None) -> LiveOptions:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.live", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="short smoke run, to .work/")
+    for name, default, kind, what in (
+        ("clients", 500, int, "connected staff sockets"),
+        ("rate", 80.0, float, "webhooks (customer messages) per second"),
+        ("duration", 60.0, float, "seconds of webhooks"),
+        ("tenants", 25, int, "businesses"),
+        ("queues", 2, int, "queues per business"),
+        ("conversations", 20, int, "conversations with an open ticket per queue"),
+        ("grace", 10.0, float, "seconds to wait for the last events"),
+        ("connect-rate", 100.0, float, "new sockets per second"),
+    ):
+        parser.add_argument(f"--{name}", type=kind, help=f"{what} (default {default})")
+    parser.add_argument("--output", default="", help="Markdown file (default RESULTS.md)")
+    args = parser.parse_args(argv)
+    opts = (
+        LiveOptions(clients=20, rate=20, duration=5, tenants=2, conversations=4, quick=True)
+        if args.quick
+        else LiveOptions()
+    )
+    for name in ("clients", "rate", "duration", "tenants", "queues", "conversations", "grace"):
+        if getattr(args, name) is not None:
+            setattr(opts, name, getattr(args, name))
+    if args.connect_rate is not None:
+        opts.connect_rate = args.connect_rate
+    opts.output = args.output or str(
+        stack.WORK / "RESULTS-live-quick.md" if opts.quick else report.RESULTS
+    )
+    return opts
+
+
+# --- The database ------------------------------------------------------------------------------
+
+
+@dataclass
+class Conversation:
+    pnid: str
+    sender: str
+    queue: str  # the queue's label, f"t{tenant}q{queue}"
+
+
+def seed_live(opts: LiveOptions) -> tuple[list[ClientSpec], list[Conversation]]:
+    """Tenants, their Meta bots, queues, agents with a session each, and conversations whose
+    ticket is open and taken in a queue (so the bot stays quiet and every customer message
+    is published to the queue). Returns the clients (by queue) and the conversations."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from billing.models import Membership, Plan
+    from billing.services import tenant_create
+    from chatbots import bots
+    from chatbots.models import Conversation as ConversationRow
+    from clientes.services import cliente_upsert_from_whatsapp
+    from inbox import services as inbox
+    from inbox.models import Queue
+
+    User = get_user_model()
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    backend = settings.AUTHENTICATION_BACKENDS[0]
+    per_queue = opts.agents_per_queue
+    plan, _ = Plan.objects.get_or_create(
+        name="Benchmark live",
+        defaults={
+            "max_messages_per_month": 0,
+            "max_chatbots": 10,
+            "max_staff": per_queue * opts.queues + 5,
+        },
+    )
+    clients: list[ClientSpec] = []
+    conversations: list[Conversation] = []
+    now = timezone.now()
+    for t in range(opts.tenants):
+        tenant = tenant_create(slug=f"live{t:03d}", name=f"Loja {t}", plan_name=plan.name).tenant
+        pnid = str(LIVE_PNID_BASE + t)
+        bot = bots.chatbot_create(
+            tenant=tenant,
+            name="Atendimento",
+            provider="meta",
+            phone_number_id=pnid,
+            access_token=seed.ACCESS_TOKEN,
+            app_secret=seed.APP_SECRET,
+            messages_per_second=1000,
+        )
+        for q in range(opts.queues):
+            label = f"t{t}q{q}"
+            queue = Queue.objects.create(tenant=tenant, name=f"Fila {q}", slug=f"fila-{q}")
+            # Unusable passwords: hashing 500 real ones would take minutes; the sockets log
+            # in by session, as a browser that has logged in does.
+            users = []
+            for a in range(per_queue):
+                user = User(username=f"agente.{label}.{a}@bench.invalid", is_staff=True)
+                user.set_unusable_password()
+                users.append(user)
+            User.objects.bulk_create(users)
+            users = list(User.objects.filter(username__startswith=f"agente.{label}."))
+            Membership.objects.bulk_create(
+                [Membership(user=u, tenant=tenant, role=Membership.Role.AGENT) for u in users]
+            )
+            queue.members.add(*users)
+            for user in users:
+                session = store()
+                session[SESSION_KEY] = str(user.pk)
+                session[BACKEND_SESSION_KEY] = backend
+                session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+                session.create()
+                cookie = f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+                clients.append(ClientSpec(queue=label, headers={"Cookie": cookie}))
+            for c in range(opts.conversations):
+                sender = f"55119{t % 100:02d}{q % 10}{c:05d}"
+                cliente = cliente_upsert_from_whatsapp(tenant=tenant, wa_id=sender)
+                row = ConversationRow.objects.create(
+                    tenant=tenant, chatbot=bot, cliente=cliente, last_customer_message_at=now
+                )
+                ticket = inbox.ticket_open(row, queue)
+                inbox.ticket_take(ticket, users[c % len(users)])
+                conversations.append(Conversation(pnid=pnid, sender=sender, queue=label))
+    return clients[: opts.clients], conversations
+
+
+def webhooks(conversations: list[Conversation], *, tag: str, count: int) -> list[Posted]:
+    """`count` customer messages, round robin over the conversations (each customer's
+    seconds apart, with increasing timestamps as a phone's), each carrying its token."""
+    t0 = int(time.time())
+    out = []
+    for i in range(count):
+        round_no, c = divmod(i, len(conversations))
+        conv = conversations[c]
+        token = live_clients.token_for(tag, i)
+        payload = load.text_payload(
+            conv.pnid,
+            sender=conv.sender,
+            body=f"Oi, alguém pode me ajudar? {token}",
+            mid=f"wamid.LIVE.{tag}.{i:07d}",
+            ts=t0 + round_no,
+        )
+        item = load.item(payload, seed.APP_SECRET, key=conv.sender, seq=i)
+        out.append(Posted(item=item, queue=conv.queue, token=token))
+    return out
+
+
+# --- The run ----------------------------------------------------------------------------------
+
+
+def _raise_open_files() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def run(opts: LiveOptions) -> dict:
+    files = _raise_open_files()  # the children (gunicorn) inherit it
+    if files < opts.clients * 2 + 200:
+        log(f"only {files} open files allowed: {opts.clients} sockets may not fit")
+    bench = scenarios.Bench(scenarios.Options())
+    figures: dict = {"load_start": stack.loadavg(), "opts": opts}
+    try:
+        stack.log("starting PostgreSQL, Redis, the fake Graph API; creating the schema")
+        bench.setup()
+        t = time.monotonic()
+        clients, conversations = seed_live(opts)
+        log(
+            f"seeded {opts.tenants} tenants, {len(clients)} agents, {len(conversations)} "
+            f"conversations in {time.monotonic() - t:.0f} s"
+        )
+        bench.start_workers()
+        port = bench.start_web()
+        bench.wait_idle()
+        posted = webhooks(conversations, tag="r1", count=int(opts.rate * opts.duration))
+
+        def probe() -> dict[str, float]:
+            snap = bench.cpu_snapshot()
+            return {k: v for k, v in snap.items() if k != "_time"}
+
+        figures["load_before"] = stack.loadavg()
+        log(f"connecting {len(clients)} clients, then {len(posted)} webhooks at {opts.rate}/s")
+        result = asyncio.run(
+            live_clients.live_run(
+                ws_url=f"ws://127.0.0.1:{port}/ws/atendimento/",
+                origin=f"http://127.0.0.1:{port}",
+                port=port,
+                clients=clients,
+                posted=posted,
+                rate=opts.rate,
+                time_limit=opts.duration + 5,
+                grace=opts.grace,
+                connect_rate=opts.connect_rate,
+                cpu_probe=probe,
+            )
+        )
+        figures["load_after"] = stack.loadavg()
+        figures["summary"] = live_clients.summary(result)
+        figures["config"] = {
+            "web": f"gunicorn -c gunicorn.conf.py config.asgi:application, "
+            f"{os.environ.get('WEB_CONCURRENCY') or 2} workers",
+            "workers": "<br>".join(" ".join(argv[1:]) for _n, argv in scenarios.procfile_workers()),
+            "agents_per_queue": opts.agents_per_queue,
+        }
+        return figures
+    except Exception as exc:
+        traceback.print_exc()
+        figures["error"] = f"{type(exc).__name__}: {exc}"[:500]
+        return figures
+    finally:
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            bench.stack.keep_logs(stack.WORK / "logs-live")
+        bench.stop_workers()
+        bench.stop_web()
+        bench.teardown()
+
+
+# --- The report --------------------------------------------------------------------------------
+
+
+def _table(rows) -> str:
+    return report.table(list(rows[0]), [list(r) for r in rows[1:]])
+
+
+def _ms(seconds: float) -> str:
+    return report.fmt(seconds * 1000 if seconds == seconds else seconds, 0)
+
+
+def live_section(figures: dict, started: datetime, elapsed: float) -> str:
+    """The Markdown of the live section (between report.LIVE_START and LIVE_END)."""
+    opts: LiveOptions = figures["opts"]
+    s = figures.get("summary") or {}
+    out = [report.LIVE_START, "## 7. Live clients (the staff app's WebSockets)", ""]
+    w = out.append
+    w(
+        f"Written by `python -m benchmarks.live{' --quick' if opts.quick else ''}` on "
+        f"{started:%Y-%m-%d %H:%M} UTC in {elapsed / 60:.1f} min (one run). Staff sockets on "
+        "`/ws/atendimento/` (session cookie and Origin as a browser sends them), connected "
+        f"{opts.connect_rate:.0f} per second, each answered its `ping` before the webhooks "
+        f"start; then signed Meta webhooks at {opts.rate:g} msg/s for {opts.duration:g} s, open "
+        "loop, each a customer message to a conversation whose ticket is open and taken, so the "
+        "bot stays quiet and the message is published to the queue's agents. Delay = the "
+        "`message` event's arrival at a client minus the moment its webhook was due; every "
+        "client of a queue must see every message of that queue. The stack is the "
+        "production one (benchmarks.stack), on the same machine as the clients."
+    )
+    if opts.quick:
+        w("")
+        w("**Quick mode (smoke run): not figures to quote.**")
+    if "error" in figures:
+        w("")
+        w(f"**The run failed:** `{figures['error']}`")
+    w("")
+    met = (
+        s.get("connected", 0) >= 500
+        and s.get("rate", 0) >= 0.97 * 80
+        and s.get("missed") == 0
+        and s.get("dropped") == 0
+        and s.get("within_2s", 0) >= 1.0
+    )
+    cpu = s.get("cpu") or {}
+    machine_cores = cpu.pop("_machine", math.nan)
+    own = sum(cpu.values())
+    server = sum(v for k, v in cpu.items() if k not in ("load generator", "fake graph"))
+    rows = [
+        ("target", "measured", "met"),
+        (
+            "≥ 500 live clients while 80 msg/s flow through the webhook, each seeing each "
+            "new message of its queue within 2 s",
+            f"{s.get('connected', 0)} of {s.get('clients', 0)} connected, "
+            f"{report.fmt(s.get('rate'), 1)} msg/s accepted, "
+            f"{report.fmt(100 * s.get('within_2s', math.nan), 2)} % of "
+            f"{report.fmt(s.get('expected'))} deliveries within 2 s, "
+            f"{report.fmt(s.get('missed'))} missed, {report.fmt(s.get('dropped'))} dropped",
+            "yes" if met else "**no**",
+        ),
+    ]
+    w(_table(rows))
+    w("")
+    w(
+        _table(
+            [
+                ("what", "value"),
+                ("machine", f"{os.cpu_count()} cores, shared with the other helpers' work"),
+                (
+                    "load average at start / before the clients / after",
+                    f"{figures.get('load_start', '?')} / {figures.get('load_before', '?')} / "
+                    f"{figures.get('load_after', '?')}",
+                ),
+                (
+                    "shape",
+                    f"{opts.tenants} tenants × {opts.queues} queues × "
+                    f"{opts.agents_per_queue} agents; {opts.conversations} open tickets a queue; "
+                    f"each message fans out to {report.fmt(s.get('fanout'), 1)} clients",
+                ),
+                ("web", (figures.get("config") or {}).get("web", "–")),
+                ("Celery (Procfile)", (figures.get("config") or {}).get("workers", "–")),
+            ]
+        )
+    )
+    w("")
+    w("Delays, webhook due → event at the client, over every expected delivery:")
+    w("")
+    w(
+        _table(
+            [
+                (
+                    "deliveries",
+                    "p50 ms",
+                    "p95 ms",
+                    "p99 ms",
+                    "max ms",
+                    "within 2 s",
+                    "missed",
+                    "duplicates",
+                ),
+                (
+                    report.fmt(s.get("delivered")),
+                    _ms(s.get("p50", math.nan)),
+                    _ms(s.get("p95", math.nan)),
+                    _ms(s.get("p99", math.nan)),
+                    _ms(s.get("max", math.nan)),
+                    f"{report.fmt(100 * s.get('within_2s', math.nan), 2)} %",
+                    report.fmt(s.get("missed")),
+                    report.fmt(s.get("duplicates")),
+                ),
+            ]
+        )
+    )
+    w("")
+    refused = ", ".join(f"{n} {why}" for why, n in (s.get("refused") or {}).items()) or "0"
+    drops = ", ".join(f"{n} {why}" for why, n in (s.get("drop_reasons") or {}).items()) or "0"
+    w(
+        _table(
+            [
+                (
+                    "clients",
+                    "connected",
+                    "refused",
+                    "dropped",
+                    "connecting took",
+                    "webhooks",
+                    "answered 200",
+                    "webhook p95",
+                ),
+                (
+                    report.fmt(s.get("clients")),
+                    report.fmt(s.get("connected")),
+                    refused,
+                    drops,
+                    f"{report.fmt(s.get('connect_seconds'), 1)} s",
+                    report.fmt(s.get("posted")),
+                    report.fmt(s.get("accepted")),
+                    f"{report.fmt(s.get('webhook_p95_ms'), 1)} ms",
+                ),
+            ]
+        )
+    )
+    w("")
+    w(
+        "CPU while the webhooks flowed, in cores (CPU seconds per second; 2.00 = the whole "
+        "machine). `other load` is the machine's busy time that none of these used (the "
+        "other helpers' work):"
+    )
+    w("")
+    parts = sorted(cpu)
+    w(
+        _table(
+            [
+                (*parts, "server total", "all listed", "other load"),
+                (
+                    *(report.fmt(cpu[p], 2) for p in parts),
+                    report.fmt(server, 2),
+                    report.fmt(own, 2),
+                    report.fmt(machine_cores - own, 2),
+                ),
+            ]
+        )
+    )
+    w(report.LIVE_END)
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse(argv)
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    figures = run(opts)
+    section = live_section(figures, started, time.monotonic() - t0)
+    output = Path(opts.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    report.write_live(section, path=output)
+    print(section)
+    log(f"wrote {output}")
+    s = figures.get("summary") or {}
+    ok = (
+        "error" not in figures
+        and s.get("missed") == 0
+        and s.get("dropped") == 0
+        and s.get("connected") == s.get("clients")
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
