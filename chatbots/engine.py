@@ -34,7 +34,7 @@ from chatbots.handlers.registry import HandlerNotFound, load_handler
 from chatbots.interceptors import understanding
 from chatbots.interceptors.registry import run as run_interceptors
 from chatbots.models import Chatbot, Conversation, InboundEvent, Message, Step
-from chatbots.outbox import queue
+from chatbots.outbox import queue, watch
 from chatbots.wire import InboundMessage, InboundPreference, MessageLimitError, Outbound, Text
 from clientes.services import cliente_upsert_from_whatsapp
 from compliance import consent
@@ -281,6 +281,7 @@ def _record_inbound(conversation: Conversation, parts: list[InboundMessage]) -> 
     last = conversation.last_customer_message_at
     if last is None or latest > last:
         conversation.last_customer_message_at = latest
+    watch.messages_stored(conversation, rows)
 
 
 # --- The flow ----------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from django.utils import timezone
 from prometheus_client import Counter
 
 from chatbots.models import Chatbot, InboundEvent, Message
+from chatbots.outbox import watch
 from chatbots.wire import InboundMessage, InboundPreference, InboundStatus
 
 logger = logging.getLogger(__name__)
@@ -374,6 +375,13 @@ def apply_status(event: InboundEvent) -> None:
         moved = messages.filter(status__in=ALLOWED_FROM[target]).update(
             status=target, **_status_fields(target, status)
         )
+        if moved:
+            watch.status_changed(
+                tenant_id=event.tenant_id,
+                external_id=status.external_id,
+                status=target,
+                error=status.error_code,
+            )
         if moved or messages.exists():
             finish(event, State.DONE)
         else:

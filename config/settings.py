@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "pedidos",
     "agenda",
     "compliance",
+    "inbox",
     "staff",
 ]
 

@@ -18,6 +18,8 @@ below and import nothing else from `chatbots` but models:
 * For the apps that own a rule about what may be sent (billing's subscription, compliance's
   consent): `register_gate(gate, stage=QUEUE | SEND)` and `register_on_sent(hook)`, called
   from their AppConfig.ready(); the contract is in chatbots.outbox.gates.
+* For screens that show conversations live (the attendant inbox): `register_on_stored(hook)`
+  and `register_on_status(hook)`, called from AppConfig.ready(); see chatbots.outbox.watch.
 
 The engine and the assistant queue a turn's replies with chatbots.outbox.queue
 (`queue_replies`, `queue_mark_read`); the tasks (chatbots.outbox.tasks) run
@@ -30,6 +32,7 @@ from chatbots.outbox.customers import (
     send_to_customer,
 )
 from chatbots.outbox.gates import QUEUE, SEND, Outgoing, Refusal, register_gate, register_on_sent
+from chatbots.outbox.watch import register_on_status, register_on_stored
 from chatbots.outbox.window import approved_template, template_for, window_open
 from chatbots.wire import (
     Button,
@@ -62,6 +65,8 @@ __all__ = [
     "conversations_gone_quiet",
     "register_gate",
     "register_on_sent",
+    "register_on_status",
+    "register_on_stored",
     "send_to_customer",
     "template_for",
     "window_open",

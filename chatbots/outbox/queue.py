@@ -13,6 +13,7 @@ from functools import partial
 from django.db import transaction
 
 from chatbots.models import Chatbot, Conversation, Message
+from chatbots.outbox import watch
 from chatbots.wire import Outbound
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def queue_replies(*, conversation: Conversation, messages: list[Outbound]) -> li
     # of two per message: queue_mark_read).
     conversation._pending_send = send
     transaction.on_commit(send)
+    watch.messages_stored(conversation, rows)
     return rows
 
 

@@ -1,0 +1,125 @@
+"""Live events of the inbox: what the staff app's sockets receive.
+
+`publish(tenant_id, kind, data, ...)` sends one event, once the current transaction commits,
+to the channel-layer groups of the people who should see it: the tenant's owners and admins
+(`inbox.t{tenant}.all`), the members of the conversation's queue (`.q{queue}`), single
+people (`.u{user}`) and the sockets watching the conversation (`.c{conversation}`). The
+consumer (the staff app's) receives `{"type": "inbox.event", "kind": ..., "data": ...}`
+in its `inbox_event` method.
+
+Publishing is best effort: with no channel layer configured (Django Channels not
+installed, or no CHANNEL_LAYERS) it does nothing, and a failing layer (Redis down) is
+logged, never raised, so a webhook or a send never fails because of it. Staff pages reload
+their lists from the database, so a lost event costs a refresh, not data.
+
+Group names and kinds are a contract with the consumer: see the names below.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+
+from billing.models import Membership
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPE = "inbox.event"  # -> the consumer's `inbox_event` method (Channels' naming)
+
+# Kinds of events (data keys in the module docstring of each publisher, inbox.events).
+MESSAGE = "message"
+STATUS = "status"
+TICKET = "ticket"
+PRESENCE = "presence"
+CHAT = "chat"
+
+
+def group_all(tenant_id: int) -> str:
+    return f"inbox.t{tenant_id}.all"
+
+
+def group_queue(tenant_id: int, queue_id: int) -> str:
+    return f"inbox.t{tenant_id}.q{queue_id}"
+
+
+def group_user(tenant_id: int, user_id: int) -> str:
+    return f"inbox.t{tenant_id}.u{user_id}"
+
+
+def group_conversation(tenant_id: int, conversation_id: int) -> str:
+    return f"inbox.t{tenant_id}.c{conversation_id}"
+
+
+def groups_for(membership: Membership) -> list[str]:
+    """The groups a staff member's socket joins: their own, every queue they belong to, and
+    the whole tenant for owners and admins. (A conversation's group is joined on demand,
+    after `inbox.selectors.membership_can_see`.)"""
+    from inbox.models import Queue
+
+    tenant_id, user_id = membership.tenant_id, membership.user_id
+    groups = [group_user(tenant_id, user_id)]
+    if membership.role in (Membership.Role.OWNER, Membership.Role.ADMIN):
+        groups.append(group_all(tenant_id))
+    queue_ids = Queue.objects.filter(tenant_id=tenant_id, members=user_id).values_list(
+        "pk", flat=True
+    )
+    groups.extend(group_queue(tenant_id, q) for q in queue_ids)
+    return groups
+
+
+def publish(
+    tenant_id: int,
+    kind: str,
+    data: dict[str, Any],
+    *,
+    queue_id: int | None = None,
+    user_ids: Iterable[int] = (),
+    conversation_id: int | None = None,
+) -> None:
+    """Send one event to the tenant's admins, and to the queue, people and conversation
+    named, after the current transaction commits (at once outside one). Never raises."""
+    groups = [group_all(tenant_id)]
+    if queue_id is not None:
+        groups.append(group_queue(tenant_id, queue_id))
+    groups.extend(group_user(tenant_id, u) for u in dict.fromkeys(user_ids) if u is not None)
+    if conversation_id is not None:
+        groups.append(group_conversation(tenant_id, conversation_id))
+    message = {"type": EVENT_TYPE, "kind": kind, "data": data}
+    try:
+        transaction.on_commit(partial(_send, groups, message))
+    except Exception:  # no usable connection state: still never the caller's problem
+        logger.exception("inbox live event not scheduled", extra={"kind": kind})
+
+
+def _layer():
+    try:
+        from channels.layers import get_channel_layer
+    except ImportError:  # the staff app's transport is not installed: nothing listens
+        return None
+    try:
+        return get_channel_layer()
+    except Exception:
+        logger.exception("inbox channel layer could not be built")
+        return None
+
+
+def _send(groups: list[str], message: dict[str, Any]) -> None:
+    layer = _layer()
+    if layer is None:
+        return
+    from asgiref.sync import async_to_sync
+
+    async def send_all() -> None:
+        for group in groups:
+            await layer.group_send(group, message)
+
+    try:
+        async_to_sync(send_all)()
+    except Exception:  # Redis down, a full channel: staff pages catch up on reload
+        logger.warning(
+            "inbox live event not delivered", extra={"kind": message["kind"]}, exc_info=True
+        )
