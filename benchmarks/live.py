@@ -106,8 +106,12 @@ def seed_live(opts: LiveOptions) -> tuple[list[ClientSpec], list[Conversation]]:
     from importlib import import_module
 
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.auth import get_user_model
+    from django.contrib.auth import (
+        BACKEND_SESSION_KEY,
+        HASH_SESSION_KEY,
+        SESSION_KEY,
+        get_user_model,
+    )
     from django.utils import timezone
 
     from billing.models import Membership, Plan

@@ -17,7 +17,8 @@ When the echo is not one of our own sends, a person is answering this customer: 
 conversation goes to `human` and the `HumanHandoff` interceptor keeps the bot quiet, so it
 never talks over the person. Staff give it back to the bot in the admin (status "Com o
 robô") or it restarts when closed. The person's message is kept in the conversation as an
-outbound row marked `sent_from: "phone"`.
+outbound row marked `sent_from: "phone"`, and handed to the outbox's watchers
+(chatbots.outbox.watch) like every stored message, so a live screen shows it.
 
 Telling ours apart: our row carries the provider's id once the send returns. The echo can
 arrive before that (Evolution fires the upsert while the send call is still answering), so
@@ -37,6 +38,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chatbots.models import Chatbot, Conversation, Message
+from chatbots.outbox import watch
 from chatbots.providers.base import ECHO_TYPE
 from chatbots.wire import InboundMessage
 from clientes.services import cliente_upsert_from_whatsapp
@@ -94,7 +96,7 @@ def echo_process(*, chatbot: Chatbot, message: InboundMessage) -> Conversation:
         return conversation
     if echo_is_ours(conversation=conversation, message=message):
         return conversation
-    Message.objects.create(
+    row = Message.objects.create(
         tenant_id=conversation.tenant_id,
         conversation=conversation,
         direction=Message.Direction.OUT,
@@ -118,6 +120,8 @@ def echo_process(*, chatbot: Chatbot, message: InboundMessage) -> Conversation:
             "business answered from its phone: conversation handed to a person",
             extra={"conversation_id": conversation.pk, "chatbot_id": chatbot.pk},
         )
+    # Screens that show the conversation live (the attendant inbox) get it as the others.
+    watch.messages_stored(conversation, [row])
     return conversation
 
 

@@ -352,3 +352,36 @@ def test_a_batch_with_a_customer_message_and_an_echo_stores_both(meta_chat, fake
     kinds = sorted(InboundEvent.objects.values_list("payload__type", flat=True))
     assert kinds == ["business_echo", "text"]
     assert [m.text for m in phone_rows(meta_chat.conversation)] == [TYPED]
+
+
+# --- Live screens -------------------------------------------------------------------------------
+
+
+class RecordingLayer:
+    """A channel layer that records what the inbox publishes (inbox.live)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict]] = []
+
+    async def group_send(self, group: str, message: dict) -> None:
+        self.sent.append((group, message))
+
+
+def test_a_reply_from_the_phone_shows_live_to_the_queue_of_an_open_ticket(chat, phone, monkeypatch):
+    from inbox import live
+    from inbox import services as inbox
+    from inbox.models import Queue
+
+    layer = RecordingLayer()
+    monkeypatch.setattr(live, "_layer", lambda: layer)
+    chat.text("oi")
+    queue = Queue.objects.create(tenant=chat.bot.tenant, name="Suporte", slug="suporte")
+    inbox.ticket_open(chat.conversation, queue)
+    layer.sent.clear()
+
+    chat.post(phone.echo(TYPED))
+
+    group = f"inbox.t{chat.bot.tenant_id}.q{queue.pk}"
+    events = [m for g, m in layer.sent if g == group and m["kind"] == "message"]
+    assert [(e["data"]["sender"], e["data"]["text"]) for e in events] == [("phone", TYPED)]
+    assert events[0]["data"]["direction"] == Message.Direction.OUT
