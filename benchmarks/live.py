@@ -20,9 +20,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import os
 import resource
+import subprocess
 import sys
 import time
 import traceback
@@ -48,6 +50,7 @@ class LiveOptions:
     grace: float = 10.0  # seconds after the last webhook for the last events
     connect_rate: float = 100.0  # new sockets per second while connecting
     quick: bool = False
+    profile: bool = False
     output: str = ""
 
     @property
@@ -71,6 +74,7 @@ def parse(argv: list[str] | None = None) -> LiveOptions:
         ("connect-rate", 100.0, float, "new sockets per second"),
     ):
         parser.add_argument(f"--{name}", type=kind, help=f"{what} (default {default})")
+    parser.add_argument("--profile", action="store_true", help="py-spy on web and workers")
     parser.add_argument("--output", default="", help="Markdown file (default RESULTS.md)")
     args = parser.parse_args(argv)
     opts = (
@@ -81,6 +85,7 @@ def parse(argv: list[str] | None = None) -> LiveOptions:
     for name in ("clients", "rate", "duration", "tenants", "queues", "conversations", "grace"):
         if getattr(args, name) is not None:
             setattr(opts, name, getattr(args, name))
+    opts.profile = args.profile
     if args.connect_rate is not None:
         opts.connect_rate = args.connect_rate
     opts.output = args.output or str(
@@ -124,7 +129,10 @@ def seed_live(opts: LiveOptions) -> tuple[list[ClientSpec], list[Conversation]]:
 
     User = get_user_model()
     store = import_module(settings.SESSION_ENGINE).SessionStore
-    backend = settings.AUTHENTICATION_BACKENDS[0]
+    # The backend a password login ends with (axes' backend only guards, it loads no user).
+    backend = next(
+        b for b in settings.AUTHENTICATION_BACKENDS if b.endswith("backends.ModelBackend")
+    )
     per_queue = opts.agents_per_queue
     plan, _ = Plan.objects.get_or_create(
         name="Benchmark live",
@@ -209,6 +217,64 @@ def webhooks(conversations: list[Conversation], *, tag: str, count: int) -> list
 # --- The run ----------------------------------------------------------------------------------
 
 
+def start_profiles(bench: scenarios.Bench, *, seconds: int) -> list:
+    """py-spy (the bench venv's) on the web and each worker, with their subprocesses."""
+    spy = stack.py_spy()
+    if spy is None:
+        stack.bench_python()
+        spy = stack.py_spy()
+    out_dir = stack.WORK / "profiles-live"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spies = []
+    for proc in [bench.web, *bench.workers]:
+        dest = out_dir / f"{proc.name}.txt"
+        argv = [str(spy), "record", "--pid", str(proc.pid), "--subprocesses", "--nonblocking"]
+        argv += ["--rate", "100", "--duration", str(seconds), "--format", "raw", "--gil"]
+        popen = subprocess.Popen(
+            [*argv, "--output", str(dest)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        spies.append((proc.name, dest, popen))
+    return spies
+
+
+def finish_profiles(spies: list, *, seconds: int) -> dict:
+    out = {}
+    for name, dest, popen in spies:
+        try:
+            popen.wait(seconds + 30)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+        out[name] = scenarios.summarize_profile(dest) if dest.exists() else {}
+    return out
+
+
+def processing_lag(result: live_clients.LiveRun, *, tag: str) -> dict:
+    """How far behind the Celery side was: for each webhook of the run, its InboundEvent's
+    processing end (the message stored and published) minus the moment it was due; and
+    what the bot sent meanwhile (read receipts only: every ticket is taken)."""
+    from chatbots.models import InboundEvent, Message
+
+    due = {f"wamid.LIVE.{tag}.{r.seq:07d}": r.due for r in (result.posts.results or [])}
+    lags = [
+        processed.timestamp() - due[external_id]
+        for external_id, processed in InboundEvent.objects.filter(
+            external_id__startswith=f"wamid.LIVE.{tag}."
+        ).values_list("external_id", "processed_at")
+        if processed is not None and external_id in due
+    ]
+    return {
+        "events": len(due),
+        "processed": len(lags),
+        "p50": live_clients._pct(lags, 50),
+        "p95": live_clients._pct(lags, 95),
+        "max": max(lags) if lags else math.nan,
+        "replies": Message.objects.filter(
+            direction=Message.Direction.OUT,
+            created_at__gte=datetime.fromtimestamp(result.post_started, UTC),
+        ).count(),
+    }
+
+
 def _raise_open_files() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = hard if hard != resource.RLIM_INFINITY else 65536
@@ -241,6 +307,13 @@ def run(opts: LiveOptions) -> dict:
             snap = bench.cpu_snapshot()
             return {k: v for k, v in snap.items() if k != "_time"}
 
+        spies: list = []
+
+        def on_posting() -> None:
+            bench.stats_reset()
+            if opts.profile:
+                spies.extend(start_profiles(bench, seconds=int(opts.duration)))
+
         figures["load_before"] = stack.loadavg()
         log(f"connecting {len(clients)} clients, then {len(posted)} webhooks at {opts.rate}/s")
         result = asyncio.run(
@@ -255,10 +328,18 @@ def run(opts: LiveOptions) -> dict:
                 grace=opts.grace,
                 connect_rate=opts.connect_rate,
                 cpu_probe=probe,
+                on_posting=on_posting,
             )
         )
+        figures["profiles"] = finish_profiles(spies, seconds=int(opts.duration))
         figures["load_after"] = stack.loadavg()
         figures["summary"] = live_clients.summary(result)
+        figures["processing"] = processing_lag(result, tag="r1")
+        statements = bench.statements()
+        figures["statements"] = {
+            "total": sum(calls for calls, _q in statements),
+            "top": statements[:15],
+        }
         figures["config"] = {
             "web": f"gunicorn -c gunicorn.conf.py config.asgi:application, "
             f"{os.environ.get('WEB_CONCURRENCY') or 2} workers",
@@ -391,6 +472,16 @@ def live_section(figures: dict, started: datetime, elapsed: float) -> str:
         )
     )
     w("")
+    p = figures.get("processing") or {}
+    w(
+        "The Celery side alone, webhook due → its event processed (the message stored and "
+        f"published to the channel layer): p50 {_ms(p.get('p50', math.nan))} ms, p95 "
+        f"{_ms(p.get('p95', math.nan))} ms, max {_ms(p.get('max', math.nan))} ms over "
+        f"{report.fmt(p.get('processed'))} of {report.fmt(p.get('events'))} events; messages "
+        f"the bot queued meanwhile: {report.fmt(p.get('replies'))} (every ticket is taken, so "
+        "the bot stays quiet; read receipts are not messages)."
+    )
+    w("")
     refused = ", ".join(f"{n} {why}" for why, n in (s.get("refused") or {}).items()) or "0"
     drops = ", ".join(f"{n} {why}" for why, n in (s.get("drop_reasons") or {}).items()) or "0"
     w(
@@ -454,6 +545,9 @@ def main(argv: list[str] | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     report.write_live(section, path=output)
     print(section)
+    with contextlib.suppress(OSError, TypeError, ValueError):  # raw figures, for reuse
+        stack.WORK.mkdir(parents=True, exist_ok=True)
+        (stack.WORK / "live-results.json").write_text(json.dumps(figures, indent=1, default=str))
     log(f"wrote {output}")
     s = figures.get("summary") or {}
     ok = (

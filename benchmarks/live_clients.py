@@ -148,11 +148,13 @@ async def live_run(
     connect_timeout: float = 120.0,
     connections: int = 16,
     cpu_probe=None,
+    on_posting=None,
 ) -> LiveRun:
     """Connect every client (at `connect_rate` per second), post `posted` at `rate` per
     second within `time_limit`, wait until every expected event arrived or `grace` seconds
     passed after the last post, close everything. `cpu_probe()` -> {part: CPU seconds} is
-    read before and after the posting, to give each part's CPU cores meanwhile."""
+    read before and after the posting, to give each part's CPU cores meanwhile;
+    `on_posting()` is called as the posting starts (to start profilers)."""
     run = LiveRun(clients=[ClientState(spec) for spec in clients], posted=posted)
     ended = asyncio.Event()
     t0 = time.time()
@@ -166,6 +168,8 @@ async def live_run(
         await asyncio.sleep(0.05)
     run.connect_seconds = time.time() - t0
 
+    if on_posting is not None:
+        on_posting()
     before = cpu_probe() if cpu_probe else {}
     run.post_started = time.time()
     run.posts = await load.open_loop(
