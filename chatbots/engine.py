@@ -38,6 +38,8 @@ from chatbots.outbox import queue, watch
 from chatbots.wire import InboundMessage, InboundPreference, MessageLimitError, Outbound, Text
 from clientes.services import cliente_upsert_from_whatsapp
 from compliance import consent
+from inbox import notices
+from inbox import services as inbox_services
 
 logger = logging.getLogger(__name__)
 
@@ -375,6 +377,10 @@ class Flow:
             conv.state = {**conv.state, **reply.state}
         if reply.handoff:
             conv.status = Conversation.Status.WAITING
+            # A ticket in the named queue; the customer hears their place in it, or when it
+            # opens (inbox.notices).
+            ticket = inbox_services.ticket_open(conv, queue=reply.queue or None)
+            out.extend(notices.handoff_notices(ticket))
         if reply.end:
             conv.status = Conversation.Status.CLOSED
             conv.current_step = ""

@@ -41,6 +41,13 @@ SCHEDULE: dict[str, dict] = {
         "every": 5 * 60,
         "queue": "bulk",
     },
+    # Tickets waiting past their queue's limit: back to the bot or a message (inbox.waits).
+    # Every minute: a queue's limit is in minutes.
+    "inbox.waiting_timeouts": {
+        "task": "inbox.tasks.bulk_waiting_timeouts",
+        "every": 60,
+        "queue": "bulk",
+    },
     # Expired API refresh tokens (simplejwt keeps every issued one): daily, 04:10.
     "billing.flush_expired_tokens": {
         "task": "billing.tasks.flush_expired_tokens",

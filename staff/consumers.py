@@ -15,24 +15,56 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.cache import cache
 
+from chatbots.models import Conversation
+from inbox import live
+from inbox import selectors as inbox_selectors
+from inbox import services as inbox_services
 from staff import tenancy
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+PRESENCES = ("online", "away")
+# Open sockets per person, so closing one of two tabs does not show them offline. Kept in
+# the shared cache (Redis, or the embedded file cache) because the sockets of one person
+# may be held by different web processes; the day-long expiry forgets a count left by a
+# killed process.
+SOCKETS_KEY = "staff:sockets:t{tenant}:u{user}"
+SOCKETS_TTL = 24 * 3600
 
 
-def _groups_for(membership) -> list[str]:
-    tenant = membership.tenant_id
-    groups = [f"inbox.t{tenant}.u{membership.user_id}"]
-    if membership.role in ("owner", "admin"):
-        groups.append(f"inbox.t{tenant}.all")
-    return groups
+def _watchable(membership, conversation_id) -> bool:
+    conversation = Conversation.objects.filter(
+        pk=conversation_id, tenant_id=membership.tenant_id
+    ).first()
+    return conversation is not None and inbox_selectors.membership_can_see(membership, conversation)
+
+
+def _sockets_add(membership, delta: int) -> int:
+    key = SOCKETS_KEY.format(tenant=membership.tenant_id, user=membership.user_id)
+    if cache.add(key, max(delta, 0), SOCKETS_TTL):
+        return max(delta, 0)
+    try:
+        value = cache.incr(key, delta)
+    except ValueError:  # expired between the two calls
+        cache.set(key, max(delta, 0), SOCKETS_TTL)
+        return max(delta, 0)
+    if value < 0:
+        cache.set(key, 0, SOCKETS_TTL)
+        return 0
+    cache.touch(key, SOCKETS_TTL)
+    return value
+
+
+def _presence(membership, status: str) -> None:
+    inbox_services.presence_set(membership.user, membership.tenant_id, status)
 
 
 class InboxConsumer(AsyncJsonWebsocketConsumer):
     membership = None
     joined: list[str]
+    watching: str | None = None
 
     async def connect(self):
         self.joined = []
@@ -51,13 +83,18 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.membership = membership
-        for group in await database_sync_to_async(_groups_for)(membership):
+        for group in await database_sync_to_async(live.groups_for)(membership):
             await self._join(group)
         await self.accept()
+        await database_sync_to_async(_sockets_add)(membership, 1)
 
     async def disconnect(self, code):
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
+        if self.membership is not None:
+            left = await database_sync_to_async(_sockets_add)(self.membership, -1)
+            if left == 0:
+                await self._set_presence("offline")
         self.joined = []
 
     async def receive_json(self, content, **kwargs):
@@ -66,6 +103,10 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         action = content.get("action")
         if action == "ping":
             await self.send_json({"kind": "pong", "data": {}})
+        elif action == "watch":
+            await self._watch(content.get("conversation"))
+        elif action == "presence" and content.get("status") in PRESENCES:
+            await self._set_presence(content["status"])
 
     async def inbox_event(self, event):
         await self.send_json({"kind": event["kind"], "data": event["data"]})
@@ -74,3 +115,29 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         if group not in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
             self.joined.append(group)
+
+    async def _watch(self, conversation_id) -> None:
+        if not isinstance(conversation_id, int):
+            return
+        if not await database_sync_to_async(_watchable)(self.membership, conversation_id):
+            return
+        group = live.group_conversation(self.membership.tenant_id, conversation_id)
+        if self.watching and self.watching != group:
+            await self.channel_layer.group_discard(self.watching, self.channel_name)
+            self.joined.remove(self.watching)
+        self.watching = group
+        await self._join(group)
+
+    async def _set_presence(self, status: str) -> None:
+        """Recorded by the inbox (automatic assignment reads it; it tells the admins), and
+        told to the colleagues of this person's queues."""
+        await database_sync_to_async(_presence)(self.membership, status)
+        event = {
+            "type": live.EVENT_TYPE,
+            "kind": live.PRESENCE,
+            "data": {"user": self.membership.user_id, "status": status},
+        }
+        tenant = self.membership.tenant_id
+        for group in self.joined:
+            if group.startswith(f"inbox.t{tenant}.q"):
+                await self.channel_layer.group_send(group, event)

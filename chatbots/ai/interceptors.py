@@ -28,8 +28,9 @@ class AssistantButtons(Interceptor):
         if not reply_id.startswith(PREFIX):
             return None
         if reply_id == PERSON_ID:
-            text = (ai_options(ctx.chatbot).handoff_text or str(HANDOFF_TEXT))[: wa.TEXT_MAX]
-            return Reply(messages=[wa.Text(body=text)], handoff=True)
+            options = ai_options(ctx.chatbot)
+            text = (options.handoff_text or str(HANDOFF_TEXT))[: wa.TEXT_MAX]
+            return Reply(messages=[wa.Text(body=text)], handoff=True, queue=options.handoff_queue)
         if reply_id == STAY_ID:
             return Reply(messages=[wa.Text(body=str(STAY_TEXT))])
         if reply_id.startswith(GOTO_PREFIX):

@@ -12,6 +12,8 @@ Keys (all optional):
 * "ai_handoff_offer": whether an explicit request for a person or a very negative message
   gets the "talk to a person?" buttons; default: on when the assistant is used;
 * "ai_handoff_text": what the bot says when the customer taps "Falar com atendente";
+* "ai_handoff_queue": the slug of the attendant queue (inbox.models.Queue) that "Falar com
+  atendente" hands the customer to; default: the tenant's default queue;
 * "ai_screening": false turns off the model's classification of each message before it
   is answered (chatbots.ai.classifier; one short extra call, metered like the answer);
   default on.
@@ -41,6 +43,7 @@ class AIOptions:
     flows: dict[str, str] = field(default_factory=dict)
     handoff_offer: bool | None = None
     handoff_text: str = ""
+    handoff_queue: str = ""
     screening: bool = True
 
 
@@ -52,6 +55,7 @@ def ai_options(chatbot: Chatbot) -> AIOptions:
     offer = raw.get("ai_handoff_offer")
     waiting = raw.get("ai_waiting_text")
     handoff_text = raw.get("ai_handoff_text")
+    handoff_queue = raw.get("ai_handoff_queue")
     return AIOptions(
         fallback=raw.get("ai_fallback") is True,
         tone=tone if tone in ("formal", "informal") else "informal",
@@ -64,6 +68,7 @@ def ai_options(chatbot: Chatbot) -> AIOptions:
         },
         handoff_offer=offer if isinstance(offer, bool) else None,
         handoff_text=handoff_text.strip() if isinstance(handoff_text, str) else "",
+        handoff_queue=handoff_queue.strip() if isinstance(handoff_queue, str) else "",
         screening=raw.get("ai_screening") is not False,
     )
 

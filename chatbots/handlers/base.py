@@ -12,7 +12,8 @@ as the step change and the state, then sends them after commit.
 `Reply.next_step` is a step code to move to (the engine then calls that step's `enter`
 and appends its messages), or None to stay. `state` is merged into the conversation's
 state (`clear_state` empties it first). `end` closes the conversation (the next customer
-message starts the flow again); `handoff` hands it to a person (the bot stays quiet).
+message starts the flow again); `handoff` hands it to a person (the bot stays quiet), in
+the attendant queue whose slug is `queue` (empty: the tenant's default queue; inbox.Queue).
 `not_understood` marks a re-prompt ("I did not get that, pick an option"), which the engine
 may replace with the assistant's answer to the free text.
 
@@ -47,6 +48,7 @@ class Reply:
     clear_state: bool = False
     end: bool = False
     handoff: bool = False
+    queue: str = ""  # with `handoff`: the slug of the attendant queue (inbox.models.Queue)
     # The step did not understand the answer and these messages re-prompt; a bot with the
     # assistant as fallback (Chatbot.options "ai_fallback") answers instead (chatbots.ai).
     not_understood: bool = False

@@ -516,22 +516,25 @@ DEFAULT_HANDOFF_TEXT = gettext_lazy(
 class HandoffHandler(Handler):
     label = gettext_lazy("Transferir para atendente")
     config_help = gettext_lazy(
-        'Chave opcional: "text" (o aviso ao cliente; padrão “Vou te transferir para um '
-        "atendente...”). A conversa passa para a fila de atendimento e o robô fica em "
-        'silêncio. Exemplo: {"text": "Um atendente já vai falar com você."}'
+        'Chaves opcionais: "text" (o aviso ao cliente; padrão “Vou te transferir para um '
+        'atendente...”) e "queue" (o identificador da fila de atendimento; padrão: a fila '
+        "padrão da empresa). A conversa passa para a fila e o robô fica em silêncio. "
+        'Exemplo: {"text": "Um atendente já vai falar com você.", "queue": "suporte"}'
     )
-    KEYS = ("text",)
+    KEYS = ("text", "queue")
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
         errors = ConfigErrors(config)
         errors.only_keys(cls.KEYS)
         errors.text("text", limit=wa.TEXT_MAX, required=False)
+        errors.text("queue", limit=64, required=False)
         errors.raise_if_any()
 
     def enter(self, ctx: Context) -> Reply:
         text = ctx.config.get("text") or str(DEFAULT_HANDOFF_TEXT)
-        return Reply(messages=[wa.Text(body=text)], handoff=True)
+        queue = ctx.config.get("queue") or ""
+        return Reply(messages=[wa.Text(body=text)], handoff=True, queue=queue)
 
     def handle(self, ctx: Context) -> Reply:
         return self.enter(ctx)

@@ -96,8 +96,11 @@ def person_reply(ctx: Context) -> Reply:
     )
     if code:
         return Reply(next_step=code)
-    text = ai_options(ctx.chatbot).handoff_text or str(DEFAULT_HANDOFF_TEXT)
-    return Reply(messages=[wa.Text(body=text[: wa.TEXT_MAX])], handoff=True)
+    options = ai_options(ctx.chatbot)
+    text = options.handoff_text or str(DEFAULT_HANDOFF_TEXT)
+    return Reply(
+        messages=[wa.Text(body=text[: wa.TEXT_MAX])], handoff=True, queue=options.handoff_queue
+    )
 
 
 class PersonRequest(Interceptor):
@@ -198,7 +201,11 @@ def opening_reply(ctx: Context) -> Reply | None:
     if answer:
         return Reply(messages=[wa.Text(body=answer)])
     if intent.is_question(ctx.text) and not intent.classify_local(ctx.text).settled:
-        return Reply(messages=[wa.Text(body=str(QUESTION_TO_PERSON_TEXT))], handoff=True)
+        return Reply(
+            messages=[wa.Text(body=str(QUESTION_TO_PERSON_TEXT))],
+            handoff=True,
+            queue=ai_options(ctx.chatbot).handoff_queue,
+        )
     return None
 
 
