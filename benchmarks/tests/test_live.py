@@ -185,3 +185,21 @@ def test_a_webhook_the_server_refuses_is_not_expected_on_any_socket():
 )
 def test_the_token_is_found_wherever_the_preview_is(data, token):
     assert live_clients.find_token(data) == token
+
+
+def test_the_live_section_is_replaced_in_place_and_survives_a_full_rewrite(tmp_path):
+    from benchmarks import report
+
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Benchmark results\n\n## 1. Floor\n\nfigures\n")
+
+    report.write_live("## 7. Live\n\nfirst run", path=path)
+    report.write_live("## 7. Live\n\nsecond run", path=path)
+    assert path.read_text().count(report.LIVE_START) == 1
+    assert "second run" in path.read_text() and "first run" not in path.read_text()
+    assert path.read_text().startswith("# Benchmark results\n\n## 1. Floor")
+
+    report.write("# Benchmark results\n\n## 1. Floor\n\nnew figures\n", path=path)
+    text = path.read_text()
+    assert "new figures" in text and "second run" in text
+    assert text.index("new figures") < text.index(report.LIVE_START)
