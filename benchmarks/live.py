@@ -51,6 +51,9 @@ class LiveOptions:
     connect_rate: float = 100.0  # new sockets per second while connecting
     quick: bool = False
     profile: bool = False
+    # Webhooks on their own gunicorn (gthread, config.wsgi) and the sockets on another
+    # (uvicorn worker, config.asgi), as nginx can route /ws/ apart; default: one server.
+    split: bool = False
     output: str = ""
 
     @property
@@ -75,6 +78,12 @@ def parse(argv: list[str] | None = None) -> LiveOptions:
     ):
         parser.add_argument(f"--{name}", type=kind, help=f"{what} (default {default})")
     parser.add_argument("--profile", action="store_true", help="py-spy on web and workers")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="webhooks on gunicorn gthread (config.wsgi), sockets on a second gunicorn "
+        "with the uvicorn worker (config.asgi)",
+    )
     parser.add_argument("--output", default="", help="Markdown file (default RESULTS.md)")
     args = parser.parse_args(argv)
     opts = (
@@ -86,6 +95,7 @@ def parse(argv: list[str] | None = None) -> LiveOptions:
         if getattr(args, name) is not None:
             setattr(opts, name, getattr(args, name))
     opts.profile = args.profile
+    opts.split = args.split
     if args.connect_rate is not None:
         opts.connect_rate = args.connect_rate
     opts.output = args.output or str(
@@ -255,14 +265,30 @@ def processing_lag(result: live_clients.LiveRun, *, tag: str) -> dict:
     from chatbots.models import InboundEvent, Message
 
     due = {f"wamid.LIVE.{tag}.{r.seq:07d}": r.due for r in (result.posts.results or [])}
-    lags = [
-        processed.timestamp() - due[external_id]
+    processed_at = {
+        external_id: processed.timestamp()
         for external_id, processed in InboundEvent.objects.filter(
             external_id__startswith=f"wamid.LIVE.{tag}."
         ).values_list("external_id", "processed_at")
         if processed is not None and external_id in due
+    }
+    lags = [at - due[external_id] for external_id, at in processed_at.items()]
+    # The live transport alone: each event's arrival at a client minus the end of its
+    # processing (the publish happens as that transaction commits, a few ms later).
+    by_token = {
+        p.token: processed_at.get(f"wamid.LIVE.{tag}.{p.item.seq:07d}") for p in result.posted
+    }
+    transport = [
+        arrived - by_token[token]
+        for state in result.clients
+        for token, arrived in state.arrivals.items()
+        if by_token.get(token) is not None
     ]
     return {
+        "transport_p50": live_clients._pct(transport, 50),
+        "transport_p95": live_clients._pct(transport, 95),
+        "transport_p99": live_clients._pct(transport, 99),
+        "transport_max": max(transport) if transport else math.nan,
         "events": len(due),
         "processed": len(lags),
         "p50": live_clients._pct(lags, 50),
@@ -299,12 +325,25 @@ def run(opts: LiveOptions) -> dict:
             f"conversations in {time.monotonic() - t:.0f} s"
         )
         bench.start_workers()
-        port = bench.start_web()
+        ws_proc = None
+        if opts.split:
+            bench.web, port = bench.stack.start_gunicorn(
+                "web",
+                "config.wsgi:application",
+                extra_env={**bench.product_env(), "GUNICORN_WORKER_CLASS": "gthread"},
+            )
+            ws_proc, ws_port = bench.stack.start_gunicorn(
+                "ws", "config.asgi:application", extra_env=bench.product_env()
+            )
+        else:
+            port = ws_port = bench.start_web()
         bench.wait_idle()
         posted = webhooks(conversations, tag="r1", count=int(opts.rate * opts.duration))
 
         def probe() -> dict[str, float]:
             snap = bench.cpu_snapshot()
+            if ws_proc is not None:
+                snap["gunicorn ws"] = stack.tree_cpu_seconds(ws_proc.pid)
             return {k: v for k, v in snap.items() if k != "_time"}
 
         spies: list = []
@@ -318,8 +357,8 @@ def run(opts: LiveOptions) -> dict:
         log(f"connecting {len(clients)} clients, then {len(posted)} webhooks at {opts.rate}/s")
         result = asyncio.run(
             live_clients.live_run(
-                ws_url=f"ws://127.0.0.1:{port}/ws/atendimento/",
-                origin=f"http://127.0.0.1:{port}",
+                ws_url=f"ws://127.0.0.1:{ws_port}/ws/atendimento/",
+                origin=f"http://127.0.0.1:{ws_port}",
                 port=port,
                 clients=clients,
                 posted=posted,
@@ -340,9 +379,16 @@ def run(opts: LiveOptions) -> dict:
             "total": sum(calls for calls, _q in statements),
             "top": statements[:15],
         }
+        workers = os.environ.get("WEB_CONCURRENCY") or 2
         figures["config"] = {
-            "web": f"gunicorn -c gunicorn.conf.py config.asgi:application, "
-            f"{os.environ.get('WEB_CONCURRENCY') or 2} workers",
+            "web": (
+                f"webhooks: gunicorn -c gunicorn.conf.py config.wsgi:application, gthread, "
+                f"{workers} workers; sockets: the same with config.asgi:application and the "
+                f"uvicorn worker, {workers} workers (`--split`)"
+                if opts.split
+                else f"gunicorn -c gunicorn.conf.py config.asgi:application (the uvicorn "
+                f"worker: webhooks and sockets), {workers} workers"
+            ),
             "workers": "<br>".join(" ".join(argv[1:]) for _n, argv in scenarios.procfile_workers()),
             "agents_per_queue": opts.agents_per_queue,
         }
@@ -479,7 +525,12 @@ def live_section(figures: dict, started: datetime, elapsed: float) -> str:
         f"{_ms(p.get('p95', math.nan))} ms, max {_ms(p.get('max', math.nan))} ms over "
         f"{report.fmt(p.get('processed'))} of {report.fmt(p.get('events'))} events; messages "
         f"the bot queued meanwhile: {report.fmt(p.get('replies'))} (every ticket is taken, so "
-        "the bot stays quiet; read receipts are not messages)."
+        "the bot stays quiet; read receipts are not messages). The live transport alone, "
+        "its processing end → the event at each client (channel layer, consumer, socket): "
+        f"p50 {_ms(p.get('transport_p50', math.nan))} ms, p95 "
+        f"{_ms(p.get('transport_p95', math.nan))} ms, p99 "
+        f"{_ms(p.get('transport_p99', math.nan))} ms, max "
+        f"{_ms(p.get('transport_max', math.nan))} ms."
     )
     w("")
     refused = ", ".join(f"{n} {why}" for why, n in (s.get("refused") or {}).items()) or "0"
