@@ -493,6 +493,28 @@ def live_section(figures: dict, started: datetime, elapsed: float) -> str:
             )
         )
         w("")
+    for one in runs:
+        s, p = one["summary"], one.get("processing") or {}
+        cpu, machine_cores, own, server = _cpu(s)
+        behind = p.get("p95", 0) > live_clients.TARGET_SECONDS
+        w(
+            f"- **{one['rate_offered']:g} msg/s offered:** the live transport's own delay "
+            f"(processing end → event at the socket) was p95 {_ms(p.get('transport_p95', 0))} "
+            f"ms over {report.fmt(s.get('delivered'))} deliveries to {s.get('connected')} "
+            "sockets; "
+            + (
+                f"the Celery side fell behind (p95 {_ms(p.get('p95', 0))} ms from webhook to "
+                f"processed; {report.fmt(p.get('processed'))} of {report.fmt(p.get('events'))} "
+                f"processed by the end), and that backlog is the delay. The stack used "
+                f"{report.fmt(own, 2)} cores and everything else on the machine "
+                f"{report.fmt(machine_cores - own, 2)}: "
+                f"{report.fmt(machine_cores, 2)} of 2 busy."
+                if behind
+                else f"the Celery side kept up (p95 {_ms(p.get('p95', 0))} ms)."
+            )
+        )
+    if runs:
+        w("")
     first = runs[0]["summary"] if runs else {}
     w(
         _table(
