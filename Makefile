@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUFF := $(VENV)/bin/ruff
 
-.PHONY: help run test test-quick lint fmt migrate makemigrations check-deploy shell superuser bench bench-quick venv
+.PHONY: help run test test-quick lint fmt migrate makemigrations check-deploy shell superuser bench bench-quick bench-live venv
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ bench: venv ## benchmarks of the reply path (~11 min), writes benchmarks/RESULTS
 
 bench-quick: venv ## a short smoke run (~2 min) to benchmarks/.work/RESULTS-quick.md
 	$(PY) -m benchmarks --quick $(ARGS)
+
+bench-live: venv ## 500 staff app sockets while 80 msg/s flow (~4 min), its section of benchmarks/RESULTS.md; ARGS="--clients 800"
+	$(PY) -m benchmarks.live $(ARGS)
 
 # The same virtualenv and change stamp as run_tests.sh, so a fresh clone can `make bench`.
 venv: ## create .venv and install requirements-dev.txt (again when they change)

@@ -287,6 +287,10 @@ async def _open_loop(
     return run
 
 
+#: The open loop for a caller already inside an event loop (benchmarks.live_clients).
+open_loop = _open_loop
+
+
 async def _closed_loop(
     host: str, port: int, path: str, items: list[Item], concurrency: int, time_limit: float
 ) -> Run:

@@ -852,5 +852,36 @@ def _profile(p: dict) -> str:
     return "\n".join(parts)
 
 
+# The live benchmark's section (python -m benchmarks.live) is written on its own; a full run
+# of `python -m benchmarks` keeps it, and the live run keeps the rest of the file.
+LIVE_START = "<!-- live: written by python -m benchmarks.live -->"
+LIVE_END = "<!-- /live -->"
+
+
+def _live_part(text: str) -> str:
+    start, end = text.find(LIVE_START), text.find(LIVE_END)
+    if start < 0 or end < start:
+        return ""
+    return text[start : end + len(LIVE_END)]
+
+
 def write(text: str, path: Path = RESULTS) -> None:
+    kept = _live_part(path.read_text()) if path.exists() else ""
+    if kept and LIVE_START not in text:
+        text = text.rstrip("\n") + "\n\n" + kept + "\n"
     path.write_text(text)
+
+
+def write_live(section: str, path: Path = RESULTS) -> None:
+    """Put the live section (LIVE_START .. LIVE_END) in `path`: in place of the one there,
+    else at the end; the rest of the file is kept as it is."""
+    old = path.read_text() if path.exists() else ""
+    section = section.strip("\n")
+    if not section.startswith(LIVE_START):
+        section = f"{LIVE_START}\n{section}\n{LIVE_END}"
+    kept = _live_part(old)
+    if kept:
+        new = old.replace(kept, section)
+    else:
+        new = (old.rstrip("\n") + "\n\n" if old else "") + section + "\n"
+    path.write_text(new)

@@ -1,20 +1,32 @@
 """Messages the business sent from its own WhatsApp: never a customer turn.
 
-Unofficial gateways (Evolution's `fromMe` upserts, Evolution API: https://doc.evolution-api.com/v2/en/configuration/webhooks) report every message
-the connected number sends: the echoes of our own API sends AND what a person at the
-business types on the phone. Providers store both as ECHO_TYPE events; the engine hands
-them here instead of to the flow, so an echo never triggers the bot (no reply loops).
+Three providers tell us what the connected number sent:
+
+* Evolution's `fromMe` upserts (Evolution API: https://doc.evolution-api.com/v2/en/configuration/webhooks) and Whaticket's `fromMe`
+  messages report everything the number sends: the echoes of our own API sends AND what
+  a person at the business types on the phone;
+* Meta's `smb_message_echoes` (coexistence numbers, the WhatsApp Business app and the
+  Cloud API on one number: https://developers.facebook.com/docs/whatsapp/embedded-signup/custom-flows/onboarding-business-app-users)
+  reports what was sent from the app or a linked device, plus its edits and deletions.
+
+Providers store them as ECHO_TYPE events (the customer as the contact, the echoed type
+in `data["echo_type"]`); the engine hands them here instead of to the flow, so an echo
+never triggers the bot (no reply loops).
 
 When the echo is not one of our own sends, a person is answering this customer: the
 conversation goes to `human` and the `HumanHandoff` interceptor keeps the bot quiet, so it
 never talks over the person. Staff give it back to the bot in the admin (status "Com o
 robô") or it restarts when closed. The person's message is kept in the conversation as an
-outbound row marked `sent_from: "phone"`.
+outbound row marked `sent_from: "phone"`, and handed to the outbox's watchers
+(chatbots.outbox.watch) like every stored message, so a live screen shows it.
 
 Telling ours apart: our row carries the provider's id once the send returns. The echo can
 arrive before that (Evolution fires the upsert while the send call is still answering), so
 a send still in flight, or one with the very same text in the last OWN_SEND_WINDOW, also
 counts as ours.
+
+An edit or a deletion made on the phone (Meta's `edit` / `revoke` echoes) is not a new
+message: it changes the phone row it names (new text, or marked `revoked`) and nothing else.
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chatbots.models import Chatbot, Conversation, Message
+from chatbots.outbox import watch
 from chatbots.providers.base import ECHO_TYPE
 from chatbots.wire import InboundMessage
 from clientes.services import cliente_upsert_from_whatsapp
@@ -36,6 +49,9 @@ __all__ = ["ECHO_TYPE", "echo_is_ours", "echo_process"]
 
 OWN_SEND_WINDOW = timedelta(minutes=2)
 SENT_FROM_PHONE = "phone"
+#: Echo types that change an earlier message instead of being one (Meta's corpus:
+#: pywa-updates/outgoing_message.json, cases "edit" and "delete").
+AMENDMENTS = frozenset({"edit", "revoke"})
 
 
 def _words(text: str) -> str:
@@ -75,9 +91,12 @@ def echo_process(*, chatbot: Chatbot, message: InboundMessage) -> Conversation:
     conversation, _created = Conversation.objects.get_or_create(
         chatbot=chatbot, cliente=cliente, defaults={"tenant_id": chatbot.tenant_id}
     )
+    if message.data.get("echo_type") in AMENDMENTS:
+        _amend(conversation=conversation, message=message)
+        return conversation
     if echo_is_ours(conversation=conversation, message=message):
         return conversation
-    Message.objects.create(
+    row = Message.objects.create(
         tenant_id=conversation.tenant_id,
         conversation=conversation,
         direction=Message.Direction.OUT,
@@ -101,4 +120,31 @@ def echo_process(*, chatbot: Chatbot, message: InboundMessage) -> Conversation:
             "business answered from its phone: conversation handed to a person",
             extra={"conversation_id": conversation.pk, "chatbot_id": chatbot.pk},
         )
+    # Screens that show the conversation live (the attendant inbox) get it as the others.
+    watch.messages_stored(conversation, [row])
     return conversation
+
+
+def _amend(*, conversation: Conversation, message: InboundMessage) -> None:
+    """Apply an edit or a deletion made on the phone to the phone row it names; one of our
+    own messages, or one we never saw, is left as it is."""
+    original = message.data.get("original_message_id") or ""
+    row = (
+        Message.objects.filter(
+            conversation=conversation,
+            direction=Message.Direction.OUT,
+            payload__sent_from=SENT_FROM_PHONE,
+            payload__external_id=original,
+        ).first()
+        if original
+        else None
+    )
+    if row is None:
+        return
+    if message.data.get("echo_type") == "revoke":
+        row.payload = {**row.payload, "revoked": True}
+        row.save(update_fields=["payload"])
+    else:
+        row.payload = {**row.payload, "edited": True}
+        row.text = message.text
+        row.save(update_fields=["payload", "text"])

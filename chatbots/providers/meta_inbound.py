@@ -8,13 +8,15 @@ webhook (chatbots.webhooks) hands what `parse_envelope` returns to
 What a batch may contain: any number of `entry[] × changes[]`. Each change names its
 `field`; FIELD_PARSERS maps a field to the function that turns the change's `value` into
 normalized records. Parsed today: `messages` (`messages[]` -> InboundMessage,
-`statuses[]` -> InboundStatus) and `user_preferences` (a customer stopped or resumed
+`statuses[]` -> InboundStatus), `user_preferences` (a customer stopped or resumed
 marketing messages, -> InboundPreference, stored as kind "preference" and applied to the
-consent ledger by compliance.consent). The account-level fields (ACCOUNT_FIELDS:
-account_update, message_template_*, template_category_update, phone_number_*) are parsed
-by chatbots.providers.meta_account. Every other field (calls, smb_message_echoes, group
-events, ...) is acknowledged and dropped: counted in `chatbot_webhook_ignored_total{field}`
-and logged at DEBUG.
+consent ledger by compliance.consent) and `smb_message_echoes` (what a coexistence
+number's business typed in the WhatsApp Business app, -> InboundMessage of ECHO_TYPE,
+handled by chatbots.echoes). The account-level fields (ACCOUNT_FIELDS: account_update,
+message_template_*, template_category_update, phone_number_*) are parsed by
+chatbots.providers.meta_account. Every other field (calls, group events, ...) is
+acknowledged and dropped: counted in `chatbot_webhook_ignored_total{field}` and logged at
+DEBUG.
 
 Adding a field is one entry in FIELD_PARSERS: a function `(value, bot_key) -> list[Parsed]`.
 The routing, signature check and deduplication then apply unchanged to every change that
@@ -34,6 +36,7 @@ from typing import Any
 from django.utils import timezone
 from prometheus_client import Counter
 
+from chatbots.providers.base import ECHO_TYPE
 from chatbots.wire import MEDIA_KINDS, InboundMessage, InboundPreference, InboundStatus
 from clientes.phones import InvalidPhone, normalize_phone
 
@@ -294,9 +297,60 @@ def _parse_user_preferences_change(value: dict, bot_key: str) -> list[Parsed]:
     return parsed
 
 
+def _parse_echoes_change(value: dict, bot_key: str) -> list[Parsed]:
+    """`field == "smb_message_echoes"`: a message the business sent from the WhatsApp
+    Business app (or a linked device) of a coexistence number, its edit or its deletion
+    (Meta: https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/smb_message_echoes).
+
+    `message_echoes[] = {from: <business number>, to: <customer>, to_user_id?, id,
+    timestamp, type, <type>: {...}}`, the content shaped as a customer message's. Each is
+    an InboundMessage of ECHO_TYPE keyed by the CUSTOMER (ordered with their messages), its
+    own type in `data["echo_type"]`; the engine hands it to chatbots.echoes, never a turn.
+    """
+    contacts = [c for c in _list(value, "contacts") if isinstance(c, dict)]
+    metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+    business = _phone(str(metadata.get("display_phone_number") or ""))
+    parsed: list[Parsed] = []
+    for echo in _list(value, "message_echoes"):
+        if not isinstance(echo, dict) or not echo.get("id"):
+            logger.error("webhook echo without id skipped", extra={"phone_number_id": bot_key})
+            continue
+        # The customer is `to`; pywa's edit and deletion echoes have the two swapped
+        # (corpus pywa-updates/outgoing_message.json), so it is whichever is not us.
+        numbers = (_phone(str(echo.get("to") or "")), _phone(str(echo.get("from") or "")))
+        customer = next((n for n in numbers if n and n != business), "")
+        contact = next(
+            (c for c in contacts if customer and _phone(str(c.get("wa_id") or "")) == customer),
+            contacts[0] if len(contacts) == 1 else {},
+        )
+        customer = customer or _phone(str(contact.get("wa_id") or ""))
+        user_id = str(echo.get("to_user_id") or contact.get("user_id") or "")
+        if not customer and not user_id:
+            logger.error(
+                "webhook echo without its customer skipped", extra={"phone_number_id": bot_key}
+            )
+            continue
+        text, _reply_id, data = _content(echo)
+        data["echo_type"] = str(echo.get("type") or "unknown")
+        message = InboundMessage(
+            provider=PROVIDER,
+            external_id=str(echo["id"]),
+            bot_key=bot_key,
+            timestamp=_timestamp(echo.get("timestamp")),
+            type=ECHO_TYPE,
+            from_phone=customer,
+            from_user_id=user_id,
+            text=text,
+            data=data,
+        )
+        parsed.append((message, {"message_echo": echo, "contact": contact or None}))
+    return parsed
+
+
 FIELD_PARSERS: dict[str, Callable[[dict, str], list[Parsed]]] = {
     "messages": _parse_messages_change,
     "user_preferences": _parse_user_preferences_change,
+    "smb_message_echoes": _parse_echoes_change,
 }
 
 

@@ -22,7 +22,9 @@ Every authentication failure answers 401 (missing headers, stale or unreadable t
 wrong signature, wrong token), a body we cannot read 400, and nothing is stored. Which bot
 a request is for is decided by the view (chatbots.webhooks): the id in the URL, else
 the `X-Webhook-Token`, else the one Whaticket bot whose shared secret verifies the
-signature (the original single-URL, single-bot set-up).
+signature (the original single-URL, single-bot set-up). A message with `fromMe: true` (or
+`key.fromMe`) is one the connected number sent, from the phone or by our own send: stored
+as an ECHO_TYPE event that never drives the flow (`chatbots.echoes` decides which).
 
 Outbound: `POST {base_url}/api/messages/send` with `Authorization: Bearer <token>` and
 `{"number": <digits>, "body": <text>}` (+ `whatsappId`). Buttons and lists go out as

@@ -22,6 +22,7 @@ URL = "/api/chatbots/webhook/"
 def _cases() -> list:
     files = sorted((CORPUS / "pywa-updates").glob("*.json"))
     files += sorted((CORPUS / "meta-openapi").glob("webhook-*.json"))
+    files += sorted((CORPUS / "meta-echoes").glob("*.json"))
     assert files, f"the corpus is missing from {CORPUS}"
     cases = []
     for path in files:
@@ -36,7 +37,8 @@ def _cases() -> list:
 def _expected_external_ids(envelope: dict) -> set[str]:
     """What Meta's dedup rule (Meta: https://developers.facebook.com/docs/graph-api/webhooks/getting-started) says must be stored: messages by wamid,
     statuses by (wamid, status), from `messages` changes; marketing preferences from
-    `user_preferences` changes."""
+    `user_preferences` changes; what the business sent from its phone by wamid, from
+    `smb_message_echoes` changes."""
     ids = set()
     for entry in envelope.get("entry", []):
         for change in entry.get("changes", []):
@@ -46,6 +48,9 @@ def _expected_external_ids(envelope: dict) -> set[str]:
                     f"pref:{p['wa_id']}:{p['category']}:{p['value']}:{p['timestamp']}"
                     for p in value.get("user_preferences", [])
                 }
+                continue
+            if change.get("field") == "smb_message_echoes":  # sent from the business's phone
+                ids |= {m["id"] for m in value.get("message_echoes", [])}
                 continue
             if change.get("field") != "messages":
                 continue
