@@ -78,8 +78,9 @@ def _given(script, provider, request, tenant):
     agenda = given.get("agenda", "demo" if script.bot == "agenda" else None)
     if agenda == "demo":
         from agenda.defaults import agenda_demo_install
+        from pedidos.demo import SEMANA
 
-        agenda_demo_install(tenant=tenant)
+        agenda_demo_install(tenant=tenant, horarios=SEMANA)
     knowledge = given.get("knowledge")
     if knowledge == "demo":
         from chatbots.starter_flows import demo_knowledge_install
