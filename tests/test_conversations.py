@@ -45,7 +45,7 @@ def test_conversation(script, provider, request, tenant, chat_with, delayed):
 
 def test_every_script_reads_and_the_corpus_covers_every_flow():
     scripts = player.scripts()
-    assert len(scripts) >= 25
+    assert len(scripts) >= 40
     assert {s.bot for s in scripts} == set(player.FLOWS)
 
 
