@@ -210,6 +210,8 @@ def book_named_service(ctx: Context, rule: str) -> Reply | None:
     which read it themselves): the booking, as "quero marcar um corte amanhã"."""
     if ctx.step is not None and ctx.step.handler_path.startswith(f"{PUBLIC_MODULE}."):
         return None
+    if not set(_BOOKING_STEPS) <= set(_agenda_steps(ctx)):
+        return None  # no agenda in this bot
     services = list(agenda_selectors.servico_list_active(tenant=ctx.chatbot.tenant))
     if service_in_text(ctx.text, services) is None:
         return None
