@@ -55,8 +55,10 @@ SINONIMOS = {
 ENDERECO = "Rua das Flores, 123 – Vila Madalena, São Paulo – SP"
 TELEFONE = "1130000000"
 # The week, as agenda.HorarioFuncionamento stores it: (datetime.weekday(), opens, closes);
-# Monday to Friday, 9:00 to 18:00. The orders take it as ConfiguracaoPedidos.horarios.
-SEMANA = [(weekday, time(9), time(18)) for weekday in range(5)]
+# Every day, 8:00 to 23:00, so whoever tries the demo in the evening or at the weekend
+# finds it open (pedido_fechado.yaml shows a closed store). The orders take it as
+# ConfiguracaoPedidos.horarios.
+SEMANA = [(weekday, time(8), time(23)) for weekday in range(7)]
 # Delivery: a fee per neighbourhood, the default one for the others, and how long it takes.
 BAIRROS = {"Centro": Decimal("5.00"), "Jardim América": Decimal("8.00")}
 TAXA_PADRAO = Decimal("12.00")

@@ -84,7 +84,7 @@ def test_the_demo_is_one_store_with_one_address_one_week_and_one_fee_table(seede
         at = monday + timedelta(minutes=30 * half_hour)
         booked = any(h.dia_semana == at.weekday() and h.abre <= at.time() < h.fecha for h in agenda)
         assert hours.is_open(loja.horarios, at) is booked, at
-    assert "De segunda a sexta, das 9h às 18h" in profile.opening_hours
+    assert "De segunda a domingo, das 8h às 23h" in profile.opening_hours
     # The knowledge base states the fees the order bot charges.
     for taxa in TaxaEntrega.objects.filter(tenant=tenant):
         assert f"{taxa.bairro}: {format_brl(taxa.valor)}" in knowledge
@@ -155,7 +155,7 @@ def test_following_the_menu_bots_instructions_answers_from_the_knowledge_base(se
 
     _no_trouble(answers)
     assert "Pizzaria Demo" in answers[0][0]
-    assert any("Aos domingos estamos fechados" in t for t in answers[1])
+    assert any("Abrimos, sim" in t for t in answers[1])
     assert any("Centro: R$ 5,00" in t and "Outros bairros: R$ 12,00" in t for t in answers[2])
     # "atendente": a person is called, or offered with a button.
     called = Conversation.objects.get(chatbot=bot).status == Conversation.Status.WAITING
