@@ -33,7 +33,8 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
-from chatbots import backlog
+from chatbots import backlog, connection
+from chatbots.models import Chatbot
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ def _refused(status: int, text: str) -> HttpResponse:
 
 
 class BacklogCollector:
-    """`chatbot_backlog_messages{queue}` and `chatbot_backlog_oldest_seconds{queue}`."""
+    """`chatbot_backlog_messages{queue}`, `chatbot_backlog_oldest_seconds{queue}` and
+    `chatbot_number_connected{chatbot,provider}`, read at scrape time."""
 
     def collect(self):
         count = GaugeMetricFamily(
@@ -100,6 +102,25 @@ class BacklogCollector:
             age.add_metric([row.name], row.oldest_seconds)
         yield count
         yield age
+        yield from self._numbers()
+
+    def _numbers(self):
+        connected = GaugeMetricFamily(
+            "chatbot_number_connected",
+            "1 when the number's last periodic connection check passed, 0 when it failed "
+            "(chatbots.connection.connections_check, every 5 minutes)",
+            labels=["chatbot", "provider"],
+        )
+        try:
+            bots = list(Chatbot.objects.filter(active=True).only("pk", "provider"))
+            last = connection.connections_last(bots)
+        except Exception:
+            logger.warning("number connections not read for /metrics", exc_info=True)
+            return
+        for bot in bots:
+            if bot.pk in last:
+                connected.add_metric([str(bot.pk), bot.provider], last[bot.pk])
+        yield connected
 
 
 _backlog_registry = CollectorRegistry(auto_describe=False)
