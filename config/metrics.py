@@ -24,6 +24,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import time
 
 import prometheus_client
 from django.conf import settings
@@ -35,10 +36,12 @@ from prometheus_client.core import GaugeMetricFamily
 
 from chatbots import backlog, connection
 from chatbots.models import Chatbot
+from config import heartbeat
 
 logger = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.0/8", "::1/128")
+NEVER = 1e9  # a heartbeat age for "no heartbeat at all": above every alert threshold
 
 
 def _networks(values) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -103,6 +106,20 @@ class BacklogCollector:
         yield count
         yield age
         yield from self._numbers()
+        yield self._heartbeats()
+
+    def _heartbeats(self):
+        beats = GaugeMetricFamily(
+            "ops_heartbeat_age_seconds",
+            "Seconds since a long-running process last said it is alive (a very large "
+            "value: never); /healthz fails past HEALTHZ_WORKER_MAX_AGE",
+            labels=["process"],
+        )
+        now = time.time()
+        for process, key in heartbeat.KEYS.items():
+            last = heartbeat.last_beat(key)
+            beats.add_metric([process], NEVER if last is None else max(now - last, 0.0))
+        return beats
 
     def _numbers(self):
         connected = GaugeMetricFamily(
