@@ -237,3 +237,26 @@ def test_a_media_template_without_a_sample_cannot_be_submitted(template, fake_gr
 
     assert "envie o arquivo de exemplo" in "; ".join(invalid.value.problems)
     assert fake_graph.requests == []
+
+
+def test_a_new_template_is_created_with_its_sample_in_one_save(client, tenant, bot, fake_graph):
+    login(client, tenant, Membership.Role.ADMIN)
+    add = "/admin/chatbots/messagetemplate/add/"
+    data = page_data(
+        client.get(add),
+        chatbot=bot.pk,
+        name="manual_pdf",
+        category="UTILITY",
+        header_format="DOCUMENT",
+        header_media_url="https://padaria.com.br/manual.pdf",
+        body_text="Olá {{1}}, segue o manual.",
+        body_examples='["Maria"]',
+    )
+    data["header_sample"] = SimpleUploadedFile("manual.pdf", PDF, content_type="application/pdf")
+
+    response = client.post(add, data, follow=True)
+
+    assert response.redirect_chain, response.context["adminform"].form.errors
+    created = MessageTemplate.objects.get(name="manual_pdf")
+    assert created.header_example == fake_graph.uploaded[0]["handle"]
+    assert fake_graph.uploaded[0]["file_type"] == "application/pdf"
