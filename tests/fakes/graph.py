@@ -89,6 +89,9 @@ class RecordedRequest:
     status: int = 0
     response: Any = None
     query: dict = field(default_factory=dict)
+    # The client's (address, port): requests that share it came over one kept-alive
+    # connection.
+    connection: tuple = ()
 
     @property
     def phone_number_id(self) -> str:
@@ -134,6 +137,10 @@ class FakeGraph:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.1 keeps the connection open between requests, as Meta's servers do,
+            # so tests can see whether the client reuses it (every answer has a length).
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 fake._handle(self)
 
@@ -225,6 +232,7 @@ class FakeGraph:
             headers=CaseInsensitiveDict(handler.headers.items()),
             json=body,
             query=parse_qs(handler.path.split("?", 1)[1]) if "?" in handler.path else {},
+            connection=tuple(handler.client_address[:2]),
         )
         with self._lock:
             self._requests.append(record)
