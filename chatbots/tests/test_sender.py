@@ -205,3 +205,13 @@ def test_status_watchers_hear_of_each_send(clock, bot, fake_graph, monkeypatch):
     Sender(batch=20, threads=1).run_once()
 
     assert heard == [(rows[0].pk, "sent"), (rows[1].pk, "sent")]
+
+
+def test_one_sender_thread_sends_a_batch_over_one_kept_alive_connection(clock, bot, fake_graph):
+    for phone in PHONES:
+        queued(open_conversation(bot, phone), "um", "dois")
+
+    Sender(batch=20, threads=1).run_once()
+
+    assert len(fake_graph.sends) == 6
+    assert len({r.connection for r in fake_graph.sends}) == 1
