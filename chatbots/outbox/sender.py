@@ -331,9 +331,25 @@ class Sender:
             else:
                 batches = list(self._pool.map(lambda run: send_run(*run), runs))
             results = [result for batch in batches for result in batch]
-            report(results, record(results))
+            report(results, self._record(results))
         self.send_receipts()
         return len(rows)
+
+    def _record(self, results: list[Result]) -> set[int]:
+        """`record`, tried again on a fresh connection when the database went away (a
+        restart): the sends happened, so their outcomes are worth a few seconds' wait. If
+        it still fails, the rows stay `sending` and the sweeper applies the unknown-outcome
+        rule to them."""
+        for attempt_number in range(3):
+            try:
+                return record(results)
+            except (InterfaceError, OperationalError):
+                if attempt_number == 2:
+                    raise
+                logger.warning("sender could not record outcomes; reconnecting", exc_info=True)
+                connection.close()
+                time.sleep(1.0)
+        return set()
 
     def send_receipts(self) -> int:
         """Mark read what rode along with the turns (chatbots.outbox.wake): a courtesy, so a
@@ -378,6 +394,12 @@ class Sender:
                     # PostgreSQL restarted or the connection dropped: reconnect next round.
                     logger.warning("sender round failed; trying again", exc_info=True)
                     connection.close()
+                    self.stopping.wait(self.poll)
+                    continue
+                except Exception:
+                    # A bug in a hook or a watcher: the round's outcomes are written or the
+                    # rows stay claimed for the sweeper; the next round goes on.
+                    logger.exception("sender round failed")
                     self.stopping.wait(self.poll)
                     continue
                 if claimed < self.batch:

@@ -215,3 +215,34 @@ def test_one_sender_thread_sends_a_batch_over_one_kept_alive_connection(clock, b
 
     assert len(fake_graph.sends) == 6
     assert len({r.connection for r in fake_graph.sends}) == 1
+
+
+def test_a_gate_that_raises_retries_its_row_and_the_others_go(clock, bot, fake_graph, monkeypatch):
+    from chatbots.outbox import gates
+
+    broken = open_conversation(bot, PHONES[0])
+    fine = open_conversation(bot, PHONES[1])
+
+    def flaky(outgoing):
+        if outgoing.cliente.telefone == PHONES[0]:
+            raise RuntimeError("assinatura indisponível")
+        return None
+
+    monkeypatch.setitem(gates._gates, gates.SEND, [*gates._gates[gates.SEND], flaky])
+    late = queued(broken, "um")
+    on_time = queued(fine, "dois")
+
+    Sender(batch=20, threads=1).run_once()
+
+    assert received(fake_graph) == [(PHONES[1], "dois")]
+    assert statuses(on_time) == ["sent"]
+    row = Message.objects.get(pk=late[0].pk)
+    assert (row.status, row.attempts, row.error_code) == ("queued", 1, sending.INTERNAL_ERROR)
+
+    monkeypatch.setitem(
+        gates._gates, gates.SEND, [g for g in gates._gates[gates.SEND] if g is not flaky]
+    )
+    clock.move_to(row.next_attempt_at)
+    Sender(batch=20, threads=1).run_once()
+
+    assert statuses(late) == ["sent"]
