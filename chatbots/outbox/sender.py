@@ -52,7 +52,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils import timezone
 
 from chatbots.models import Chatbot, Conversation, Message
-from chatbots.outbox import sending, wake
+from chatbots.outbox import gates, sending, wake
 from chatbots.outbox.sending import INTERNAL_ERROR, MAX_RETRIES, Outcome
 from chatbots.providers.registry import UnknownProvider, get_provider
 from config import heartbeat
@@ -282,14 +282,18 @@ def record(results: list[Result]) -> set[int]:
 
 def report(results: list[Result], moved: set[int]) -> None:
     """Counters, watchers and on-sent hooks, as the task reports one row (sending._send_one)."""
+    accepted = []
     for result in results:
         if result.row.pk in moved or result.outcome.status != Message.Status.FAILED:
-            sending.reported(result.row, result.outcome, result.conversation)
+            sending.reported(result.row, result.outcome, result.conversation, hooks=False)
+            if result.outcome.status == Message.Status.SENT and result.conversation is not None:
+                accepted.append(sending.outgoing_of(result.conversation))
         if result.row.pk not in moved:
             logger.warning(
                 "outbound row was no longer ours to move",
                 extra={"message_id": result.row.pk, "new_status": result.outcome.status},
             )
+    gates.sent_many(accepted)  # billing counts the batch per tenant, not per message
 
 
 class Sender:

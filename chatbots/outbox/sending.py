@@ -133,7 +133,7 @@ def _send_queued(conversation: Conversation) -> None:
             return
 
 
-def _outgoing(conversation: Conversation) -> gates.Outgoing:
+def outgoing_of(conversation: Conversation) -> gates.Outgoing:
     return gates.Outgoing(
         tenant_id=conversation.tenant_id,
         chatbot=conversation.chatbot,
@@ -193,7 +193,7 @@ def attempt(conversation: Conversation, provider: Provider, row: Message) -> Out
     or the rate governor raised before the provider was called (and SoftTimeLimitExceeded).
     """
     chatbot = conversation.chatbot
-    refused = gates.refusal(gates.SEND, _outgoing(conversation))
+    refused = gates.refusal(gates.SEND, outgoing_of(conversation))
     if refused is not None:
         return failed_outcome(*refused)
     try:
@@ -249,8 +249,11 @@ def attempt(conversation: Conversation, provider: Provider, row: Message) -> Out
     return Outcome(Message.Status.SENT, fields, final=True, provider_key=provider.key)
 
 
-def reported(row: Message, outcome: Outcome, conversation: Conversation | None) -> None:
-    """Count, log and tell the watchers about an outcome that was written."""
+def reported(
+    row: Message, outcome: Outcome, conversation: Conversation | None, *, hooks: bool = True
+) -> None:
+    """Count, log and tell the watchers about an outcome that was written; the on-sent
+    hooks too unless `hooks` is False (the sender calls them once for its batch)."""
     if outcome.status == Message.Status.SENT:
         SENT.labels(provider=outcome.provider_key).inc()
         watch.status_changed(
@@ -259,8 +262,8 @@ def reported(row: Message, outcome: Outcome, conversation: Conversation | None) 
             message_id=row.pk,
             conversation=conversation,
         )
-        if conversation is not None:
-            gates.sent(_outgoing(conversation))
+        if conversation is not None and hooks:
+            gates.sent(outgoing_of(conversation))
     elif outcome.status == Message.Status.FAILED:
         FAILED.labels(code=outcome.code).inc()
         watch.status_changed(

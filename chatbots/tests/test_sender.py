@@ -246,3 +246,31 @@ def test_a_gate_that_raises_retries_its_row_and_the_others_go(clock, bot, fake_g
     Sender(batch=20, threads=1).run_once()
 
     assert statuses(late) == ["sent"]
+
+
+def test_the_plans_usage_counts_every_message_of_a_batch_once_per_tenant(
+    clock, bot, other_tenant, fake_graph, django_capture_on_commit_callbacks, monkeypatch
+):
+    from billing import metering
+
+    other_bot = Chatbot.objects.create(
+        tenant=other_tenant,
+        name="Clínica",
+        provider="meta",
+        phone_number_id="206540352242922",
+        access_token="EAAG-tk2",
+    )
+    for phone in PHONES:
+        queued(open_conversation(bot, phone), "um", "dois")
+    queued(open_conversation(other_bot, "5511900000999"), "três")
+    calls = []
+    record = metering.record
+    monkeypatch.setattr(metering, "record", lambda **kw: (calls.append(kw), record(**kw)))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Sender(batch=20, threads=1).run_once()
+
+    today = timezone.localdate()
+    assert metering.pending(tenant_id=bot.tenant_id, days=[today])[today]["messages_out"] == 6
+    assert metering.pending(tenant_id=other_tenant.pk, days=[today])[today]["messages_out"] == 1
+    assert sorted(call["messages_out"] for call in calls) == [1, 6]
