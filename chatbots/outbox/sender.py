@@ -25,7 +25,8 @@ Per-customer order holds across any number of senders and the Celery task: a row
 claimed only while every older row of its conversation is final.
 
 A sender killed between its claim and its record leaves its claimed rows in `sending`:
-the sweeper (chatbots.outbox.sending.sweep) fails them as `send_interrupted` once the lease
+the sweeper (chatbots.outbox.sending.sweep, run by beat and by every sender once a minute)
+fails them as `send_interrupted` once the lease
 is over, never sends them again: the rule for a send whose outcome is unknown, applied to
 at most the rows of one batch (SENDER_BATCH). SIGTERM finishes the round first.
 
@@ -62,6 +63,9 @@ logger = logging.getLogger(__name__)
 # Rows of one conversation claimed in one round: a turn's replies go out together, and a
 # long backlog of one customer cannot fill the batch.
 RUN = 5
+# How often a sender runs the outbox sweeper itself (chatbots.outbox.sending.sweep: stuck
+# claims fail as interrupted, forgotten rows are nudged), so that it needs no Celery beat.
+SWEEP_SECONDS = 60.0
 
 _COLUMNS = (
     "id",
@@ -317,6 +321,7 @@ class Sender:
         )
         self._pubsub = None
         self._last_beat = 0.0
+        self._last_sweep = time.monotonic()
 
     # --- one round -----------------------------------------------------------------------
     def run_once(self) -> int:
@@ -392,6 +397,7 @@ class Sender:
         try:
             while not self.stopping.is_set():
                 self.beat()
+                self.sweep()
                 try:
                     claimed = self.run_once()
                 except DatabaseError:
@@ -417,6 +423,17 @@ class Sender:
         if now - self._last_beat >= heartbeat.HEARTBEAT_INTERVAL:
             heartbeat.beat(heartbeat.SENDER_KEY)
             self._last_beat = now
+
+    def sweep(self) -> None:
+        now = time.monotonic()
+        if now - self._last_sweep < SWEEP_SECONDS:
+            return
+        self._last_sweep = now
+        try:
+            sending.sweep()
+        except Exception:
+            logger.warning("sender could not sweep the outbox", exc_info=True)
+            connection.close()
 
     def wait(self) -> None:
         """Until a nudge or `poll` seconds; without Redis, just the poll."""
