@@ -116,7 +116,9 @@ WITH heads AS (
         SELECT 1 FROM {table} e
         WHERE e.conversation_id = h.conversation_id AND e.direction = %(out)s
           AND e.status IN (%(queued)s, %(sending)s) AND e.id < h.id)
-    ORDER BY h.id
+    -- In the order of message_outbox_idx (status, created_at), a partial index of the
+    -- unsent rows: the claim never walks the table's history of sent messages.
+    ORDER BY h.created_at, h.id
     LIMIT %(batch)s
     {lock}
 ), runs AS (

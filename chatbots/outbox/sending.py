@@ -1,4 +1,5 @@
-"""Sending: the body of the send task, its retries, the sweeper and the admin's "retry".
+"""Sending: the body of the send task, its retries, the sweeper and the admin's "retry";
+`attempt`, the try of one row, is shared with the batch sender (chatbots.outbox.sender).
 
 Lifecycle of an outbound row (all state in the database, so a crash loses nothing and a
 duplicate task does nothing):
