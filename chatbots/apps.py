@@ -30,7 +30,7 @@ class ChatbotsConfig(AppConfig):
         # chatbots, so the wiring is here. Billing limits bots per plan but counts them
         # through chatbots too.
         outbox.register_gate(quotas.subscription_gate, stage=outbox.SEND)
-        outbox.register_on_sent(metering.count_sent)
+        outbox.register_on_sent(metering.count_sent, many=metering.count_sent_many)
         # A restricted or banned WhatsApp account starts no conversation of its own.
         outbox.register_gate(account_events.proactive_gate, stage=outbox.QUEUE)
         quotas.seat_counter_register(LimitKind.CHATBOTS, selectors.chatbot_count)

@@ -495,6 +495,17 @@ CELERY_QUEUE_OUTBOUND = "outbound"
 CELERY_QUEUE_LLM = "llm"
 CELERY_QUEUE_BULK = "bulk"
 
+# --- The sender (chatbots.outbox.sender, `python manage.py run_sender`) -------------------
+# Queued replies wake the sender through Redis; when no sender listens, the Celery send task
+# sends them as before. Off: always the Celery task.
+SENDER_ENABLED = env.bool("SENDER_ENABLED", default=True)
+# Rows claimed per statement (also the most a killed sender can leave "outcome unknown").
+SENDER_BATCH = env.int("SENDER_BATCH", default=20)
+# Sends in flight at once, one conversation per thread (its rows stay in order).
+SENDER_THREADS = env.int("SENDER_THREADS", default=8)
+# A sleeping sender looks for due rows (retries, missed nudges) this often.
+SENDER_POLL_SECONDS = env.float("SENDER_POLL_SECONDS", default=0.5)
+
 # --- Observability ----------------------------------------------------------------------
 PROMETHEUS_EXPORT_MIGRATIONS = False
 # /metrics lets in `Authorization: Bearer <METRICS_TOKEN>` or a direct connection from

@@ -100,6 +100,9 @@ class RecordedRequest:
     status: int = 0
     response: Any = None
     query: dict = field(default_factory=dict)
+    # The client's (address, port): requests that share it came over one kept-alive
+    # connection.
+    connection: tuple = ()
     body: bytes = b""  # the raw bytes (a file upload's content)
 
     @property
@@ -148,6 +151,10 @@ class FakeGraph:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.1 keeps the connection open between requests, as Meta's servers do,
+            # so tests can see whether the client reuses it (every answer has a length).
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 fake._handle(self)
 
@@ -241,6 +248,7 @@ class FakeGraph:
             headers=CaseInsensitiveDict(handler.headers.items()),
             json=body,
             query=parse_qs(handler.path.split("?", 1)[1]) if "?" in handler.path else {},
+            connection=tuple(handler.client_address[:2]),
             body=raw,
         )
         with self._lock:
