@@ -17,6 +17,7 @@ rolls all of it back and leaves the events pending for the next task or the swee
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass, field
 
@@ -27,7 +28,7 @@ from django.utils.translation import gettext as _
 from prometheus_client import Counter
 
 from billing import metering
-from chatbots import account_events, bursts, echoes, inbound, numbered
+from chatbots import account_events, bursts, echoes, inbound, numbered, selectors
 from chatbots.ai import intent
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.registry import HandlerNotFound, load_handler
@@ -206,7 +207,11 @@ def _run_turn(chatbot: Chatbot, parts: list[InboundMessage]) -> tuple[Turn, str]
     """One turn for the customer's `parts` (one message, or a burst of them, oldest first)."""
     message = bursts.turn_message(parts)
     if message.type == echoes.ECHO_TYPE:  # sent by the business itself: never a turn
-        return Turn(conversation=echoes.echo_process(chatbot=chatbot, message=message)), ""
+        conversation = echoes.echo_process(chatbot=chatbot, message=message)
+        if conversation.status == Conversation.Status.HUMAN:
+            # A person answered from the phone: the attendants see it in their inbox.
+            inbox_services.ticket_open_answered(conversation)
+        return Turn(conversation=conversation), ""
     newest = parts[-1]
     cliente = cliente_upsert_from_whatsapp(
         tenant=chatbot.tenant,
@@ -219,6 +224,7 @@ def _run_turn(chatbot: Chatbot, parts: list[InboundMessage]) -> tuple[Turn, str]
     )
     conversation.chatbot = chatbot
     conversation.cliente = cliente
+    loaded = _columns(conversation)
     _record_inbound(conversation, parts)
     metering.record(tenant_id=conversation.tenant_id, messages_in=len(parts))
     turn = Turn(conversation=conversation)
@@ -237,7 +243,7 @@ def _run_turn(chatbot: Chatbot, parts: list[InboundMessage]) -> tuple[Turn, str]
     alone = bursts.newest_text(parts)
     if alone is not None:
         alone = numbered.numbered_reply(conversation=conversation, message=alone)
-    steps = {s.code: s for s in Step.objects.filter(chatbot=chatbot, active=True)}
+    steps = selectors.active_steps(chatbot_id=chatbot.pk)
     flow = Flow(
         chatbot=chatbot, conversation=conversation, cliente=cliente, steps=steps, alone=alone
     )
@@ -245,7 +251,7 @@ def _run_turn(chatbot: Chatbot, parts: list[InboundMessage]) -> tuple[Turn, str]
         with transaction.atomic():  # savepoint: a failing handler leaves nothing half-saved
             messages = flow.run(message)
             turn.replies = queue.queue_replies(conversation=conversation, messages=messages)
-            conversation.save()
+            _save_changed(conversation, loaded)
         return turn, ""
     except Exception as exc:  # the customer gets an apology; operators get the traceback
         error = f"{type(exc).__name__}: {exc}"
@@ -260,6 +266,22 @@ def _run_turn(chatbot: Chatbot, parts: list[InboundMessage]) -> tuple[Turn, str]
         turn.replies = queue.queue_replies(conversation=conversation, messages=[Text(body=apology)])
         conversation.save(update_fields=["last_customer_message_at", "updated_at"])
         return turn, error
+
+
+def _columns(conversation: Conversation) -> dict:
+    # The state is JSON a handler changes in place: compare against a copy of it.
+    values = {
+        f.attname: getattr(conversation, f.attname) for f in Conversation._meta.concrete_fields
+    }
+    values["state"] = copy.deepcopy(values["state"])
+    return values
+
+
+def _save_changed(conversation: Conversation, loaded: dict) -> None:
+    """UPDATE only the columns the turn changed (and updated_at): most turns move the step
+    and the state, and the full row was a third of the statement's bytes."""
+    changed = [name for name, value in _columns(conversation).items() if loaded.get(name) != value]
+    conversation.save(update_fields=[*dict.fromkeys([*changed, "updated_at"])])
 
 
 def _record_inbound(conversation: Conversation, parts: list[InboundMessage]) -> None:
