@@ -83,10 +83,12 @@ def _socket_closed(membership) -> bool:
 class InboxConsumer(AsyncJsonWebsocketConsumer):
     membership = None
     joined: list[str]
+    recent: live.Recent
     watching: str | None = None
 
     async def connect(self):
         self.joined = []
+        self.recent = live.Recent()
         user = self.scope.get("user")
         # Accepted, then closed with a code: a refused handshake reaches the page as a bare
         # 1006, and the page must tell "log in again" from "the network dropped".
@@ -131,6 +133,8 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             await self._set_presence(content["status"])
 
     async def inbox_event(self, event):
+        if not self.recent.first_time(event):  # the same event through another group
+            return
         await self.send_json({"kind": event["kind"], "data": event["data"]})
 
     async def _join(self, group: str) -> None:
@@ -157,11 +161,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         await self._tell_queues(status)
 
     async def _tell_queues(self, status: str) -> None:
-        event = {
-            "type": live.EVENT_TYPE,
-            "kind": live.PRESENCE,
-            "data": {"user": self.membership.user_id, "status": status},
-        }
+        event = live.event(live.PRESENCE, {"user": self.membership.user_id, "status": status})
         tenant = self.membership.tenant_id
         for group in self.joined:
             if group.startswith(f"inbox.t{tenant}.q"):
