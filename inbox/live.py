@@ -25,15 +25,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-<<<<<<< HEAD
-import uuid
-from collections import OrderedDict
-from collections.abc import Iterable
-=======
 import os
 import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Coroutine, Iterable
->>>>>>> main
 from functools import partial
 from typing import Any
 
