@@ -96,20 +96,10 @@ def process_event(event_id: int) -> None:
     )
     if head is None:
         return
-    if head["kind"] == InboundEvent.Kind.STATUS:
+    if head["kind"] != InboundEvent.Kind.MESSAGE:
         event = inbound.claim(event_id) if head["state"] == InboundEvent.State.PENDING else None
         if event is not None:
-            inbound.apply_status(event)
-        return
-    if head["kind"] == InboundEvent.Kind.ACCOUNT:  # templates, number, account (Meta)
-        event = inbound.claim(event_id) if head["state"] == InboundEvent.State.PENDING else None
-        if event is not None:
-            account_events.account_event_apply(event)
-        return
-    if head["kind"] == InboundEvent.Kind.PREFERENCE:  # a marketing opt-out/opt-in (Meta)
-        event = inbound.claim(event_id) if head["state"] == InboundEvent.State.PENDING else None
-        if event is not None:
-            _apply_preference(event)
+            event_apply(event)
         return
     key = {"chatbot_id": head["chatbot_id"], "contact_key": head["contact_key"]}
     outcome = _process_next(**key)
@@ -118,6 +108,18 @@ def process_event(event_id: int) -> None:
         outcome = _process_next(**key)
     if isinstance(outcome, Wait):
         inbound.enqueue_later(event_id=event_id, delay=outcome.seconds)
+
+
+def event_apply(event: InboundEvent) -> None:
+    """Apply an event that is not a customer's message, and finish it."""
+    if event.kind == InboundEvent.Kind.STATUS:
+        inbound.apply_status(event)
+    elif event.kind == InboundEvent.Kind.ACCOUNT:  # templates, number, account (Meta)
+        account_events.account_event_apply(event)
+    elif event.kind == InboundEvent.Kind.PREFERENCE:  # a marketing opt-out/opt-in (Meta)
+        _apply_preference(event)
+    else:
+        inbound.finish(event, InboundEvent.State.IGNORED, f"unknown kind {event.kind!r}")
 
 
 def _apply_preference(event: InboundEvent) -> None:
@@ -179,31 +181,50 @@ def _process_next(
         burst = bursts.burst_take(pending, window=window, now=timezone.now())
         if burst.wait > 0:
             return Wait(seconds=burst.wait)
-        newest = burst.messages[-1]
-        turn, error = _run_turn(chatbot, burst.messages)
-        if newest.type != echoes.ECHO_TYPE and newest.provider != SIMULATOR:
-            # After the replies were queued: the receipt then rides with their send task.
-            # Marking the newest message read marks the earlier ones too (Meta:
-            # https://developers.facebook.com/docs/whatsapp/cloud-api/guides/mark-message-as-read).
-            queue.queue_mark_read(
-                chatbot=chatbot,
-                external_id=newest.external_id,
-                conversation=turn.conversation,
-            )
-        InboundEvent.objects.filter(
-            pk__in=[e.pk for e in burst.events], state=InboundEvent.State.PENDING
-        ).update(
-            state=InboundEvent.State.FAILED if error else InboundEvent.State.DONE,
-            attempts=F("attempts") + 1,
-            processed_at=timezone.now(),
-            last_error=error[:2000],
-        )
-        MESSAGES_PROCESSED.labels(outcome="error" if error else "ok").inc(len(burst.events))
+        turn, error = turn_take(chatbot, burst)
+        events_finish([e.pk for e in burst.events], error)
         turn.more = len(pending) > len(burst.events)
         return turn
 
 
-def _run_turn(chatbot: Chatbot, parts: list[InboundMessage]) -> tuple[Turn, str]:
+def turn_take(
+    chatbot: Chatbot, burst: bursts.Burst, *, conversation: Conversation | None = None
+) -> tuple[Turn, str]:
+    """Answer one burst (one message, or several) of a contact whose lock the caller holds,
+    inside the caller's transaction; return the turn and the handler's error ("" if none).
+
+    `conversation`, when the caller loaded it already (chatbots.processor loads a batch's
+    conversations in one query), is the contact's with its `cliente`. The caller marks the
+    events (events_finish).
+    """
+    newest = burst.messages[-1]
+    turn, error = _run_turn(chatbot, burst.messages, conversation=conversation)
+    if newest.type != echoes.ECHO_TYPE and newest.provider != SIMULATOR:
+        # After the replies were queued: the receipt then rides with their send task.
+        # Marking the newest message read marks the earlier ones too (Meta:
+        # https://developers.facebook.com/docs/whatsapp/cloud-api/guides/mark-message-as-read).
+        queue.queue_mark_read(
+            chatbot=chatbot,
+            external_id=newest.external_id,
+            conversation=turn.conversation,
+        )
+    MESSAGES_PROCESSED.labels(outcome="error" if error else "ok").inc(len(burst.events))
+    return turn, error
+
+
+def events_finish(event_ids: list[int], error: str = "") -> None:
+    """Pending message events answered by a turn: done, or failed with the handler's error."""
+    InboundEvent.objects.filter(pk__in=event_ids, state=InboundEvent.State.PENDING).update(
+        state=InboundEvent.State.FAILED if error else InboundEvent.State.DONE,
+        attempts=F("attempts") + 1,
+        processed_at=timezone.now(),
+        last_error=error[:2000],
+    )
+
+
+def _run_turn(
+    chatbot: Chatbot, parts: list[InboundMessage], *, conversation: Conversation | None = None
+) -> tuple[Turn, str]:
     """One turn for the customer's `parts` (one message, or a burst of them, oldest first)."""
     message = bursts.turn_message(parts)
     if message.type == echoes.ECHO_TYPE:  # sent by the business itself: never a turn
@@ -212,16 +233,19 @@ def _run_turn(chatbot: Chatbot, parts: list[InboundMessage]) -> tuple[Turn, str]
             # A person answered from the phone: the attendants see it in their inbox.
             inbox_services.ticket_open_answered(conversation)
         return Turn(conversation=conversation), ""
-    newest = parts[-1]
-    cliente = cliente_upsert_from_whatsapp(
-        tenant=chatbot.tenant,
-        wa_id=newest.from_phone,
-        user_id=newest.from_user_id,
-        nome=newest.profile_name,
-    )
-    conversation, _created = Conversation.objects.get_or_create(
-        chatbot=chatbot, cliente=cliente, defaults={"tenant_id": chatbot.tenant_id}
-    )
+    if conversation is not None:
+        cliente = conversation.cliente
+    else:
+        newest = parts[-1]
+        cliente = cliente_upsert_from_whatsapp(
+            tenant=chatbot.tenant,
+            wa_id=newest.from_phone,
+            user_id=newest.from_user_id,
+            nome=newest.profile_name,
+        )
+        conversation, _created = Conversation.objects.get_or_create(
+            chatbot=chatbot, cliente=cliente, defaults={"tenant_id": chatbot.tenant_id}
+        )
     conversation.chatbot = chatbot
     conversation.cliente = cliente
     loaded = _columns(conversation)

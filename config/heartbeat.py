@@ -16,6 +16,8 @@ from celery.signals import beat_init, worker_ready, worker_shutdown
 HEARTBEAT_INTERVAL = 15
 WORKER_KEY = "ops:heartbeat:worker"
 BEAT_KEY = "ops:heartbeat:beat"
+PROCESSOR_KEY = "ops:heartbeat:processor"
+SENDER_KEY = "ops:heartbeat:sender"
 
 logger = logging.getLogger(__name__)
 _stop = threading.Event()
