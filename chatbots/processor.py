@@ -47,7 +47,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, close_old_connections, connection, transaction
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -66,6 +73,8 @@ Kind = InboundEvent.Kind
 # Conversations whose messages an attendant reads as they come: no burst window.
 _WITH_A_PERSON = (Conversation.Status.HUMAN, Conversation.Status.WAITING)
 _OTHER_KINDS = (Kind.STATUS, Kind.ACCOUNT, Kind.PREFERENCE)
+# The connection failing (PostgreSQL restarting, a network cut) is no message's fault.
+_LOST = (OperationalError, InterfaceError)
 
 
 @dataclass
@@ -158,6 +167,8 @@ def _drain(size: int) -> Drained:
             ids = [event.pk for event in burst.events]
             try:
                 turn, error = engine.turn_take(chatbot, burst, conversation=conversation)
+            except _LOST:
+                raise  # the database went away: nothing is committed, the batch runs again
             except Exception as exc:
                 raise _Poison(ids, f"{type(exc).__name__}: {exc}") from exc
             conversations[key] = turn.conversation
@@ -189,6 +200,8 @@ def _apply_others(size: int) -> int:
     for event in rows[:size]:
         try:
             engine.event_apply(event)
+        except _LOST:
+            raise
         except Exception as exc:
             raise _Poison([event.pk], f"{type(exc).__name__}: {exc}") from exc
         applied += 1
