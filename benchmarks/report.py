@@ -363,7 +363,7 @@ def _ingest_bound(ing: dict, floor: dict, pieces: dict) -> str:
         pieces["publish_us"] + pieces["insert_us"] + pieces["signature_us"] + pieces["parse_us"]
     ) / 1000 + ing["cpu_postgres"]
     text += (
-        f" Timed one by one, publishing the task costs {fmt(pieces['publish_us'] / 1000, 2)} ms, "
+        f" Timed one by one, waking the processors costs {fmt(pieces['publish_us'] / 1000, 2)} ms, "
         f"the INSERT through psycopg {fmt(pieces['insert_us'] / 1000, 2)} ms, the HMAC and the "
         f"parsing {fmt((pieces['signature_us'] + pieces['parse_us']) / 1000, 2)} ms, and "
         f"PostgreSQL spends {fmt(ing['cpu_postgres'], 2)} ms on the INSERT and its durable "
@@ -450,7 +450,7 @@ def _pieces(p: dict) -> str:
         ["parse the JSON envelope and normalize it", fmt(p["parse_us"])],
         ["check the HMAC-SHA256 signature", fmt(p["signature_us"])],
         ["INSERT ... ON CONFLICT one event (psycopg side)", fmt(p["insert_us"])],
-        ["publish the processing task to Redis (Celery)", fmt(p["publish_us"])],
+        ["wake the processors (one Redis PUBLISH)", fmt(p["publish_us"])],
     ]
     return (
         "\n\nThe webhook's own steps, timed one by one in one process (µs of CPU each, "
