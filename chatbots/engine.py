@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -58,6 +59,10 @@ DEFAULT_APOLOGY = "Desculpe, tive um problema aqui. Pode tentar de novo em insta
 
 class FlowError(Exception):
     """A flow is misconfigured (missing step, handler that does not load)."""
+
+
+class HandlerFailed(Exception):
+    """A turn's handler raised (turn_take with isolated=False); the message is its error."""
 
 
 @dataclass
@@ -188,17 +193,26 @@ def _process_next(
 
 
 def turn_take(
-    chatbot: Chatbot, burst: bursts.Burst, *, conversation: Conversation | None = None
+    chatbot: Chatbot,
+    burst: bursts.Burst,
+    *,
+    conversation: Conversation | None = None,
+    isolated: bool = True,
+    failed: str | None = None,
 ) -> tuple[Turn, str]:
     """Answer one burst (one message, or several) of a contact whose lock the caller holds,
     inside the caller's transaction; return the turn and the handler's error ("" if none).
 
     `conversation`, when the caller loaded it already (chatbots.processor loads a batch's
     conversations in one query), is the contact's with its `cliente`. The caller marks the
-    events (events_finish).
+    events (events_finish). With `isolated=False` the caller holds a savepoint around the
+    turn: a failing handler raises HandlerFailed, the caller rolls the turn back and calls
+    again with `failed=` its error, which answers with the apology without the handler.
     """
     newest = burst.messages[-1]
-    turn, error = _run_turn(chatbot, burst.messages, conversation=conversation)
+    turn, error = _run_turn(
+        chatbot, burst.messages, conversation=conversation, isolated=isolated, failed=failed
+    )
     if newest.type != echoes.ECHO_TYPE and newest.provider != SIMULATOR:
         # After the replies were queued: the receipt then rides with their send task.
         # Marking the newest message read marks the earlier ones too (Meta:
@@ -223,7 +237,12 @@ def events_finish(event_ids: list[int], error: str = "") -> None:
 
 
 def _run_turn(
-    chatbot: Chatbot, parts: list[InboundMessage], *, conversation: Conversation | None = None
+    chatbot: Chatbot,
+    parts: list[InboundMessage],
+    *,
+    conversation: Conversation | None = None,
+    isolated: bool = True,
+    failed: str | None = None,
 ) -> tuple[Turn, str]:
     """One turn for the customer's `parts` (one message, or a burst of them, oldest first)."""
     message = bursts.turn_message(parts)
@@ -271,8 +290,12 @@ def _run_turn(
     flow = Flow(
         chatbot=chatbot, conversation=conversation, cliente=cliente, steps=steps, alone=alone
     )
+    if failed is not None:  # the caller rolled back this turn's failed try: apologize
+        return _apologize(chatbot, conversation, turn, failed)
     try:
-        with transaction.atomic():  # savepoint: a failing handler leaves nothing half-saved
+        # A savepoint: a failing handler leaves nothing half-saved. The processor holds one
+        # around the whole turn instead (isolated=False) and asks again with `failed`.
+        with transaction.atomic() if isolated else nullcontext():
             messages = flow.run(message)
             turn.replies = queue.queue_replies(conversation=conversation, messages=messages)
             _save_changed(conversation, loaded)
@@ -283,13 +306,19 @@ def _run_turn(
             "handler failed",
             extra={"conversation_id": conversation.pk, "step": conversation.current_step},
         )
-        window_opened_at = conversation.last_customer_message_at
-        conversation.refresh_from_db()  # drop whatever the failed step changed in memory
-        conversation.last_customer_message_at = window_opened_at
-        apology = chatbot.options.get("apology_text") or _(DEFAULT_APOLOGY)
-        turn.replies = queue.queue_replies(conversation=conversation, messages=[Text(body=apology)])
-        conversation.save(update_fields=["last_customer_message_at", "updated_at"])
-        return turn, error
+        if not isolated:
+            raise HandlerFailed(error) from exc
+        return _apologize(chatbot, conversation, turn, error)
+
+
+def _apologize(chatbot: Chatbot, conversation: Conversation, turn: Turn, error: str):
+    window_opened_at = conversation.last_customer_message_at
+    conversation.refresh_from_db()  # drop whatever the failed step changed in memory
+    conversation.last_customer_message_at = window_opened_at
+    apology = chatbot.options.get("apology_text") or _(DEFAULT_APOLOGY)
+    turn.replies = queue.queue_replies(conversation=conversation, messages=[Text(body=apology)])
+    conversation.save(update_fields=["last_customer_message_at", "updated_at"])
+    return turn, error
 
 
 def _columns(conversation: Conversation) -> dict:

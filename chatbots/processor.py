@@ -21,12 +21,15 @@ so two consumers never answer one customer out of order. A burst still within it
 conversation a person is handling waits for no window: the attendant sees each message as
 soon as it is stored.
 
-Failures: a handler that raises is the engine's business (its savepoint, the apology, the
-error on the event), as in every turn. Anything else that raises in a turn (a payload that
-does not parse, a customer that cannot be stored) is a poison message: the whole batch
-rolls back, that event alone is marked failed with its error, and the batch runs again
-without it. A consumer killed mid-batch commits nothing: the events are still pending and
-the next batch (its own after a restart, or another consumer's) answers them once.
+Failures: each turn runs in a savepoint (the engine's handler savepoint, widened to the
+whole turn). A handler that raises rolls its turn back, and the turn is taken again with
+the apology instead, its error on its events, as always. Anything else that raises in a turn
+(a customer that cannot be stored), or a payload that does not parse (found before any turn
+runs), fails that message alone with its error, and the customer's next messages go on. A
+status or account event that raises rolls the batch back before any turn ran; it is marked
+failed and the batch runs again. A consumer killed mid-batch commits nothing: the events are
+still pending and the next batch (its own after a restart, or another consumer's) answers
+them once. A lost database connection is nobody's fault: the batch is simply tried again.
 
 Waking: `dispatch` (chatbots.inbound's dispatcher) PUBLISHes on WAKE_CHANNEL after the
 webhook's INSERT commits; consumers SUBSCRIBE and, when nothing rings, look anyway every
@@ -83,7 +86,7 @@ class Drained:
 
     turns: int = 0  # turns answered (a burst is one)
     applied: int = 0  # statuses, account events, preferences
-    poisoned: int = 0  # events that raised outside a handler, marked failed
+    poisoned: int = 0  # events that could not be answered (not the handler's fault), failed
     wait: float | None = None  # seconds until this batch's earliest waiting burst is due
 
     @property
@@ -108,7 +111,7 @@ def drain(*, batch: int | None = None) -> Drained:
         try:
             with transaction.atomic(), metering.batched():
                 result = _drain(size)
-            result.poisoned = poisoned
+            result.poisoned += poisoned
             return result
         except _Poison as poison:
             logger.error(
@@ -145,7 +148,9 @@ def drain_all(*, batch: int | None = None, max_batches: int = 1000) -> int:
 def _drain(size: int) -> Drained:
     result = Drained()
     result.applied = _apply_others(size)
-    pending = _pending_of(inbound.lock_contacts_next(size), size)
+    pending, unreadable = _pending_of(inbound.lock_contacts_next(size), size)
+    for event, error in unreadable:
+        _poisoned([event.pk], error, result)
     conversations = _conversations_of(pending)
     now = timezone.now()
     done: list[int] = []
@@ -159,22 +164,21 @@ def _drain(size: int) -> Drained:
                 if conversation is not None and conversation.status in _WITH_A_PERSON
                 else bursts.debounce_window(chatbot)
             )
-            burst = _burst(events, window, now)
+            burst = bursts.burst_take(events[: bursts.MAX_PARTS + 1], window=window, now=now)
             if burst.wait > 0:
                 result.wait = burst.wait if result.wait is None else min(result.wait, burst.wait)
                 inbound.enqueue_later(event_id=events[0].pk, delay=burst.wait)
                 break
             ids = [event.pk for event in burst.events]
-            try:
-                turn, error = engine.turn_take(chatbot, burst, conversation=conversation)
-            except _LOST:
-                raise  # the database went away: nothing is committed, the batch runs again
-            except Exception as exc:
-                raise _Poison(ids, f"{type(exc).__name__}: {exc}") from exc
-            conversations[key] = turn.conversation
-            (failed[error] if error else done).extend(ids)
             events = events[len(ids) :]
             result.turns += 1
+            turn, error = _turn(chatbot, burst, conversation)
+            if turn is None:  # it raised outside its handler: rolled back, failed alone
+                conversations.pop(key, None)  # the engine finds it again, as it is stored
+                _poisoned(ids, error, result)
+                continue
+            conversations[key] = turn.conversation
+            (failed[error] if error else done).extend(ids)
     if done:
         engine.events_finish(done)
     for error, ids in failed.items():
@@ -182,11 +186,41 @@ def _drain(size: int) -> Drained:
     return result
 
 
-def _burst(events: list[InboundEvent], window, now) -> bursts.Burst:
+def _turn(chatbot, burst: bursts.Burst, conversation: Conversation | None):
+    """One turn in its own savepoint (the engine's handler savepoint, widened to the whole
+    turn): (turn, handler error), or (None, error) when it raised outside the handler."""
     try:
-        return bursts.burst_take(events[: bursts.MAX_PARTS + 1], window=window, now=now)
-    except Exception as exc:  # a payload that does not parse: that message alone fails
-        raise _Poison([events[0].pk], f"{type(exc).__name__}: {exc}") from exc
+        with transaction.atomic():
+            return engine.turn_take(chatbot, burst, conversation=conversation, isolated=False)
+    except engine.HandlerFailed as failure:
+        # Rolled back to before the turn; the objects in memory may hold the handler's
+        # changes: read them again, then the same turn answers with the apology.
+        if conversation is not None:
+            conversation.refresh_from_db()
+            conversation.cliente.refresh_from_db()
+        handler_error = str(failure)
+    except _LOST:
+        raise  # the database went away: nothing is committed, the batch runs again
+    except Exception as exc:
+        logger.exception("inbound message failed outside its handler")
+        return None, f"{type(exc).__name__}: {exc}"
+    try:
+        with transaction.atomic():
+            return engine.turn_take(
+                chatbot, burst, conversation=conversation, isolated=False, failed=handler_error
+            )
+    except _LOST:
+        raise
+    except Exception as exc:
+        logger.exception("inbound message failed outside its handler")
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def _poisoned(event_ids: list[int], error: str, result: Drained) -> None:
+    """A message that cannot be answered (a payload that does not parse, a turn that raised
+    outside its handler) fails alone with its error; its customer's next messages go on."""
+    _mark_failed(event_ids, error)
+    result.poisoned += len(event_ids)
 
 
 def _apply_others(size: int) -> int:
@@ -210,11 +244,12 @@ def _apply_others(size: int) -> int:
 
 def _pending_of(
     contacts: list[tuple[int, str]], size: int
-) -> dict[tuple[int, str], list[InboundEvent]]:
-    """The locked contacts' pending messages, oldest first per contact, in one query. The
-    plan (quota interceptor) and consent settings (opt-out keywords) come along."""
+) -> tuple[dict[tuple[int, str], list[InboundEvent]], list[tuple[InboundEvent, str]]]:
+    """The locked contacts' pending messages, oldest first per contact, in one query (the
+    plan for the quota interceptor and the consent settings for the opt-out keywords come
+    along), and the ones whose payload does not parse, with the error."""
     if not contacts:
-        return {}
+        return {}, []
     match = Q()
     for bot, key in contacts:
         match |= Q(chatbot_id=bot, contact_key=key)
@@ -227,12 +262,20 @@ def _pending_of(
         .order_by("occurred_at", "id")[: size * (bursts.MAX_PARTS + 1)]
     )
     pending: dict[tuple[int, str], list[InboundEvent]] = {key: [] for key in contacts}
+    unreadable: list[tuple[InboundEvent, str]] = []
     chatbots: dict[int, object] = {}
     for event in rows:
+        try:
+            message = InboundMessage.from_dict(event.payload)
+            if not message.contact_key:
+                raise ValueError("message without a phone or a WhatsApp user id")
+        except Exception as exc:
+            unreadable.append((event, f"{type(exc).__name__}: {exc}"))
+            continue
         # One Chatbot object per bot, so the bot's options and cached tenant are shared.
         event.chatbot = chatbots.setdefault(event.chatbot_id, event.chatbot)
         pending[(event.chatbot_id, event.contact_key)].append(event)
-    return {key: events for key, events in pending.items() if events}
+    return {key: events for key, events in pending.items() if events}, unreadable
 
 
 def _conversations_of(
@@ -243,10 +286,7 @@ def _conversations_of(
     engine in their turn (cliente_upsert_from_whatsapp, get_or_create)."""
     wanted: dict[tuple[int, str], tuple[int, str]] = {}  # (bot, contact) -> (tenant, phone)
     for key, events in pending.items():
-        try:
-            head = InboundMessage.from_dict(events[0].payload)
-        except Exception:  # the poison path reports it in its turn
-            continue
+        head = InboundMessage.from_dict(events[0].payload)
         if head.type == echoes.ECHO_TYPE or not head.from_phone:
             continue
         phone = normalize_phone(head.from_phone)

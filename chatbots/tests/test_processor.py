@@ -150,6 +150,41 @@ def test_a_poison_payload_fails_alone_and_its_customers_next_message_is_answered
     assert GREETING in said_to(bot, phone(3))[0]
 
 
+def test_a_turn_failing_outside_its_handler_fails_alone_and_nobody_is_answered_twice(
+    bot, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Its turn is rolled back on its own: the other turns of the batch are not run again
+    (a handler may have booked an appointment with Cal.com)."""
+    unlucky = phone(4)
+    for n in range(10):
+        store(bot, "oi", phone(n))
+    entered = []
+    original_enter, original_record = generic.MenuHandler.enter, engine._record_inbound
+
+    def enter(self, ctx):
+        entered.append(ctx.cliente.telefone)
+        return original_enter(self, ctx)
+
+    def record(conversation, parts):
+        if parts[0].from_phone == unlucky:
+            raise RuntimeError("disco cheio")
+        return original_record(conversation, parts)
+
+    monkeypatch.setattr(generic.MenuHandler, "enter", enter)
+    monkeypatch.setattr(engine, "_record_inbound", record)
+
+    with django_capture_on_commit_callbacks():
+        result = processor.drain(batch=50)
+
+    assert result.poisoned == 1
+    assert sorted(entered) == sorted(phone(n) for n in range(10) if phone(n) != unlucky)
+    assert said_to(bot, unlucky) == []
+    assert not Cliente.objects.filter(telefone=unlucky).exists()  # nothing half-applied
+    event = InboundEvent.objects.get(contact_key=unlucky)
+    assert event.state == State.FAILED and event.last_error == "RuntimeError: disco cheio"
+    assert InboundEvent.objects.filter(state=State.DONE).count() == 9
+
+
 # --- A consumer killed mid-batch -----------------------------------------------------------------
 
 
