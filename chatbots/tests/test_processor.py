@@ -4,12 +4,17 @@ killed mid-batch losing and repeating nothing, and a bounded number of statement
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from chatbots import engine, processor
@@ -265,6 +270,64 @@ def test_a_consumer_whose_connection_dies_mid_batch_commits_nothing(bot, monkeyp
     assert processor.drain(batch=50).turns == 6
     assert Message.objects.filter(direction="in").count() == 6
     assert Message.objects.filter(direction="out").count() == 6
+    assert set(InboundEvent.objects.values_list("state", "attempts")) == {(State.DONE, 1)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_processor_killed_with_sigkill_mid_batch_loses_and_repeats_nothing(bot, settings):
+    """A real `manage.py run_processor` takes its batch and blocks on its first INSERT (a
+    table lock held here); it is then SIGKILLed. Everything it did is undone, and the next
+    consumer answers each message once."""
+    for n in range(5):
+        store(bot, "oi", phone(n))
+    name = settings.DATABASES["default"]["NAME"]
+    env = {**os.environ, "DATABASE_URL": re.sub(r"/[^/]*$", f"/{name}", os.environ["DATABASE_URL"])}
+    locked, release = threading.Event(), threading.Event()
+
+    def blocker():
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("LOCK TABLE chatbots_message IN SHARE ROW EXCLUSIVE MODE")
+            locked.set()
+            release.wait(60)
+        connection.close()
+
+    holder = threading.Thread(target=blocker)
+    holder.start()
+    assert locked.wait(10)
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "run_processor", "--poll", "0.2"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        waiting = False
+        while time.monotonic() < deadline and not waiting:
+            with connections["default"].cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+                    " AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"chatbots_message\"%%'",
+                    [name],
+                )
+                waiting = cursor.fetchone()[0] > 0
+            time.sleep(0.1)
+        assert waiting, "the processor never reached its batch's first INSERT"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        release.set()
+        holder.join(60)
+
+    # Its session ends when PostgreSQL notices the client is gone; until then it holds the
+    # customers' locks and this consumer skips them.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and InboundEvent.objects.filter(state=State.PENDING):
+        processor.drain(batch=50)
+        time.sleep(0.2)
+    assert Message.objects.filter(direction="in").count() == 5
+    assert Message.objects.filter(direction="out").count() == 5
     assert set(InboundEvent.objects.values_list("state", "attempts")) == {(State.DONE, 1)}
 
 
