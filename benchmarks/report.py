@@ -305,8 +305,9 @@ def _bounds(r: dict) -> str:
         notes.append(
             f"- **End to end is bound by CPU.** A replied message cost {fmt(total, 1)} ms of CPU "
             f"over all processes at full speed (webhook {fmt(cpu.get('gunicorn'), 1)}, "
-            f"processing {fmt(cpu.get('celery worker'), 1)}, sending "
-            f"{fmt(cpu.get('celery worker_send'), 1)}, PostgreSQL {fmt(cpu.get('postgres'), 1)}): "
+            f"processing {fmt((cpu.get('processor') or 0) + (cpu.get('celery worker') or 0), 1)}, "
+            f"sending {fmt((cpu.get('sender') or 0) + (cpu.get('celery worker_send') or 0), 1)}, "
+            f"PostgreSQL {fmt(cpu.get('postgres'), 1)}): "
             f"two idle cores carry at most ~{fmt(2000 / total)} msg/s (less whatever else runs "
             "on the machine: the `other load` column). 80 msg/s offered is then "
             f"~{fmt(80 * total / 20)} % of the machine, so a short stall (autovacuum, a "
@@ -816,6 +817,8 @@ def _sql_and_memory(r: dict) -> str:
 
 _CPU_PARTS = [
     "gunicorn",
+    "processor",
+    "sender",
     "celery worker",
     "celery worker_send",
     "postgres",

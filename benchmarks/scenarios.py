@@ -215,7 +215,8 @@ class Bench:
         if self.web is not None:
             parts["gunicorn"] = self.web.pid
         for proc in self.workers:
-            parts[f"celery {proc.name}"] = proc.pid
+            consumer = proc.name in ("processor", "sender")  # manage.py run_<name>
+            parts[proc.name if consumer else f"celery {proc.name}"] = proc.pid
         for proc in self.stack.procs:
             if proc.name in ("peer", "floor"):
                 parts[f"gunicorn {proc.name}"] = proc.pid

@@ -1,5 +1,10 @@
 """The flow engine: turns one stored inbound message into the bot's replies, exactly once.
 
+Production drains the stored messages in batches with chatbots.processor, which takes the
+per-contact locks for a whole batch and calls `turn_take` for each turn. `process_event`
+(one event, its contact's lock, its own transaction) and `drain_contact` (the simulator)
+are the one-at-a-time entry points, with the same ordering rules below.
+
 Ordering: one message at a time per contact, in the customer's order (provider timestamp,
 then arrival), even with many workers. A transaction-scoped lock on (bot, contact) —
 a PostgreSQL advisory lock; SQLite's IMMEDIATE transactions serialize writers already —
@@ -85,7 +90,8 @@ class Wait:
 
 
 def process_event(event_id: int) -> None:
-    """Task body: process one inbound event.
+    """Process one inbound event, in its own transaction (tools and tests; production
+    drains in batches: chatbots.processor).
 
     For a message, the worker processes the contact's OLDEST pending message (or burst),
     which may be another one than `event_id`: every stored message has its own task, and

@@ -7,8 +7,9 @@ The life of an InboundEvent row:
        └──── sweep() ◀────────┘  (worker lost: processing for more than 10 minutes)
        └──── requeue() ◀──── done | failed | ignored  (admin "process again")
 
-(The engine may also finish a message event straight from pending inside the one
-transaction that holds its contact's lock; a crash then rolls it back to pending.)
+Customers' messages usually skip `processing`: the processor (chatbots.processor) takes
+them straight from pending to done or failed inside the one batch transaction that holds
+their contacts' locks (lock_contacts_next); a crash then rolls them back to pending.
 
 `store_events` inserts with ON CONFLICT DO NOTHING on (provider, external_id), so a
 provider's retries and duplicate deliveries (Meta retries for up to 7 days and sends to
