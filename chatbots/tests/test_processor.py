@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from billing import metering
 from chatbots import engine, processor
 from chatbots.handlers import generic
 from chatbots.models import Conversation, InboundEvent, Message
@@ -118,7 +120,7 @@ def test_a_raising_handler_in_a_batch_of_50_leaves_49_replies_and_one_apology(
 
     monkeypatch.setattr(generic.MenuHandler, "enter", enter)
 
-    with django_capture_on_commit_callbacks():
+    with django_capture_on_commit_callbacks(execute=True):
         result = processor.drain(batch=50)
 
     assert result.turns == 50
@@ -135,6 +137,10 @@ def test_a_raising_handler_in_a_batch_of_50_leaves_49_replies_and_one_apology(
         "ValueError: estoque indisponível"
     )
     assert sum(state == State.DONE for state in states.values()) == 49
+    # Each message counted once, the one whose handler failed (its turn taken twice) too.
+    today = timezone.localdate()
+    usage = metering.usage_between(tenant_id=bot.tenant_id, first_day=today, last_day=today)
+    assert usage.messages_in == 50
 
 
 def test_a_poison_payload_fails_alone_and_its_customers_next_message_is_answered(bot):
