@@ -9,7 +9,7 @@ RUFF := $(VENV)/bin/ruff
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-run: ## start web + worker + beat in the foreground (./start_services.sh)
+run: ## start web, processor, sender, workers and beat in the foreground (./start_services.sh)
 	./start_services.sh
 
 test: ## the full test command: ruff, the layer contract, makemigrations --check, pytest on real PostgreSQL/Redis

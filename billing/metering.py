@@ -30,8 +30,11 @@ from __future__ import annotations
 
 import collections
 import logging
+import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -163,7 +166,60 @@ def record(
         # Embedded mode: part of the caller's transaction, like the message it counts.
         _add_to_day(tenant_id, _today(), counts)
         return
+    pending = getattr(_batch, "counts", None)
+    if pending is not None:
+        # Added up at commit, so a count made in a savepoint that rolled back (a turn of the
+        # batch that failed) is dropped with it, like the on_commit below.
+        transaction.on_commit(partial(_add_up, pending, (tenant_id, _today()), counts))
+        return
     transaction.on_commit(partial(_incr, client, tenant_id, _today(), counts))
+
+
+def _add_up(pending: dict, key: tuple[int, date], counts: dict[str, int]) -> None:
+    day = pending[key]
+    for short, n in counts.items():
+        day[short] = day.get(short, 0) + n
+
+
+_batch = threading.local()
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Inside it, `record` only adds up; the sums go to Redis in ONE pipeline when the
+    transaction that encloses the block commits (nothing when it rolls back, and nothing
+    of a savepoint inside it that rolled back). The inbound processor counts a whole batch
+    of turns this way (chatbots.processor). Enter it inside `transaction.atomic()`. Without
+    Redis, `record` writes to the database as always."""
+    client = redis_client()
+    if client is None or getattr(_batch, "counts", None) is not None:
+        yield
+        return
+    counts: dict[tuple[int, date], dict[str, int]] = defaultdict(dict)
+    _batch.counts = counts
+    try:
+        yield
+    finally:
+        _batch.counts = None
+    # Registered last, so it runs after every addition the commit keeps.
+    transaction.on_commit(partial(_incr_many, client, counts))
+
+
+def _incr_many(client, counts: dict[tuple[int, date], dict[str, int]]) -> None:
+    if not counts:
+        return
+    try:
+        pipe = client.pipeline(transaction=True)
+        for (tenant_id, day), fields in counts.items():
+            key = live_key(tenant_id, day)
+            for short, n in fields.items():
+                pipe.hincrby(key, short, n)
+            pipe.sadd(DIRTY, key)
+        pipe.execute()
+    except Exception:
+        logger.exception("usage counters unavailable in Redis; adding to the database")
+        for (tenant_id, day), fields in counts.items():
+            _add_to_day(tenant_id, day, fields)
 
 
 def count_sent(outgoing) -> None:

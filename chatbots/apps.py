@@ -17,14 +17,15 @@ class ChatbotsConfig(AppConfig):
             checks,  # noqa: F401
             inbound,
             outbox,
+            processor,
             routing,  # noqa: F401
             selectors,
-            tasks,
+            tasks,  # noqa: F401
         )
 
-        # Stored webhook events are processed by the engine's task; the messaging core
-        # (chatbots.inbound) only knows the function it was given.
-        inbound.register_dispatcher(tasks.dispatch_inbound)
+        # Stored webhook events wake the processor (manage.py run_processor); the messaging
+        # core (chatbots.inbound) only knows the function it was given.
+        inbound.register_dispatcher(processor.dispatch)
         # The outbox asks the subscription before every send and reports every message the
         # provider accepted (chatbots.outbox.gates); billing, the layer below, never imports
         # chatbots, so the wiring is here. Billing limits bots per plan but counts them

@@ -1,7 +1,8 @@
 """/healthz: each component's latency, 503 naming the ones that fail.
 
 Components: database, cache, broker (Redis for both in production, so an outage names
-Redis), worker and beat heartbeat ages. /healthz/live only says the process answers, for
+Redis), the heartbeat ages of the Celery worker and beat and of the reply path's consumers
+(the processor and the sender). /healthz/live only says the process answers, for
 load balancers that must not restart web processes because a worker is down.
 """
 
@@ -75,6 +76,8 @@ def _backend_name(component: str) -> str:
         )
     if component == "database":
         return connection.vendor
+    if component in ("processor", "sender"):
+        return "manage.py run_" + component
     return "celery"
 
 
@@ -87,6 +90,9 @@ def components() -> dict[str, Callable]:
     if settings.HEALTHZ_CHECK_WORKERS:
         checks["worker"] = _heartbeat_check(heartbeat.WORKER_KEY)
         checks["beat"] = _heartbeat_check(heartbeat.BEAT_KEY)
+        # The long-running consumers of the reply path (manage.py run_processor, run_sender).
+        checks["processor"] = _heartbeat_check(heartbeat.PROCESSOR_KEY)
+        checks["sender"] = _heartbeat_check(heartbeat.SENDER_KEY)
     return checks
 
 

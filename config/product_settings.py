@@ -32,6 +32,10 @@ CHATBOT_HANDLER_MODULES = env.list("CHATBOT_HANDLER_MODULES", default=[])
 # Texts of one customer arriving within this many milliseconds of each other are answered as
 # one turn (chatbots.bursts); a bot's options "debounce_ms" overrides it; 0 turns it off.
 CHATBOT_DEBOUNCE_MS = env.int("CHATBOT_DEBOUNCE_MS", default=1500)
+# The inbound processor (manage.py run_processor, chatbots/processor.py): events per batch
+# transaction, and how often an idle consumer looks for work nobody woke it for.
+PROCESSOR_BATCH = env.int("PROCESSOR_BATCH", default=50)
+PROCESSOR_POLL_SECONDS = env.float("PROCESSOR_POLL_SECONDS", default=0.5)
 # Rules run on every customer message before the current step, in this order; the first that
 # answers handles the message (contract: chatbots/interceptors/base.py). Opt-out comes first
 # (LGPD: a "SAIR" is honoured wherever the customer is), then a person attending keeps the

@@ -214,7 +214,11 @@ if EMBEDDED:
 else:
     DATABASES = {"default": env.db("DATABASE_URL")}
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Off by default: the check is a SELECT 1 per request and per task, three per replied
+    # message (benchmarks/RESULTS.md). Without it a connection broken by a PostgreSQL
+    # restart fails its next query once and Django drops it after that request or task
+    # (close_if_unusable_or_obsolete); the webhook's 500 is retried by Meta, a task retries.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=False)
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 

@@ -4,8 +4,13 @@
 to the channel-layer groups of the people who should see it: the tenant's owners and admins
 (`inbox.t{tenant}.all`), the members of the conversation's queue (`.q{queue}`), single
 people (`.u{user}`) and the sockets watching the conversation (`.c{conversation}`). The
-consumer (the staff app's) receives `{"type": "inbox.event", "kind": ..., "data": ...}`
-in its `inbox_event` method.
+consumer (the staff app's) receives `{"type": "inbox.event", "kind": ..., "data": ...,
+"id": ...}` in its `inbox_event` method.
+
+One socket is often in several of those groups (the agent who took a ticket is in its
+queue's group and their own; an admin in the tenant's and their queues'), and the layer
+delivers each group's copy. Every event carries an `id`, and the consumer drops the copies
+it has already seen (`Recent`), so a person gets each event once.
 
 Publishing is best effort: with no channel layer configured (Django Channels not
 installed, or no CHANNEL_LAYERS) it does nothing, and a failing layer (Redis down) is
@@ -22,6 +27,8 @@ import concurrent.futures
 import logging
 import os
 import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Coroutine, Iterable
 from functools import partial
 from typing import Any
@@ -75,6 +82,32 @@ def groups_for(membership: Membership) -> list[str]:
     return groups
 
 
+def event(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The layer message for one event: the same id in every group it is sent to."""
+    return {"type": EVENT_TYPE, "kind": kind, "data": data, "id": uuid.uuid4().hex}
+
+
+class Recent:
+    """The ids of the events one socket received lately. The copies of one event are sent
+    one group after the other (`_send`), so they arrive close together: a few hundred ids
+    are plenty."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def first_time(self, message: dict[str, Any]) -> bool:
+        event_id = message.get("id")
+        if not event_id:  # sent by hand, without an id: always delivered
+            return True
+        if event_id in self._ids:
+            return False
+        self._ids[event_id] = None
+        if len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+        return True
+
+
 def publish(
     tenant_id: int,
     kind: str,
@@ -93,7 +126,7 @@ def publish(
     groups.extend(group_user(tenant_id, u) for u in dict.fromkeys(user_ids) if u is not None)
     if conversation_id is not None:
         groups.append(group_conversation(tenant_id, conversation_id))
-    message = {"type": EVENT_TYPE, "kind": kind, "data": data}
+    message = event(kind, data)
     try:
         transaction.on_commit(partial(_send, groups, message))
     except Exception:  # no usable connection state: still never the caller's problem

@@ -214,6 +214,21 @@ def ticket_open(conversation: Conversation, queue: Queue | int | str | None = No
     return ticket
 
 
+def ticket_open_answered(conversation: Conversation) -> Ticket:
+    """Someone at the business answered the customer from the phone (chatbots.echoes): the
+    conversation is with a person, so it has an open ticket in the default queue, being
+    attended by nobody in the app (like an integration's, ticket_take) until staff take it.
+    Runs inside the caller's transaction (the engine's turn)."""
+    ticket = ticket_open(conversation)
+    if ticket.status == Ticket.Status.WAITING:
+        ticket.status = Ticket.Status.OPEN
+        _save(ticket, "status")
+        events.ticket_changed(ticket)
+    if conversation.status != Conversation.Status.HUMAN:  # ticket_open made it waiting
+        _mirror(conversation, Conversation.Status.HUMAN)
+    return ticket
+
+
 def _assign_to(ticket: Ticket, user, *, now: datetime | None = None) -> None:
     ticket.assigned_to = user
     ticket.status = Ticket.Status.OPEN

@@ -96,10 +96,12 @@ _pending_offline: set[asyncio.Task] = set()
 class InboxConsumer(AsyncJsonWebsocketConsumer):
     membership = None
     joined: list[str]
+    recent: live.Recent
     watching: str | None = None
 
     async def connect(self):
         self.joined = []
+        self.recent = live.Recent()
         user = self.scope.get("user")
         # Accepted, then closed with a code: a refused handshake reaches the page as a bare
         # 1006, and the page must tell "log in again" from "the network dropped".
@@ -158,6 +160,8 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             await self._set_presence(content["status"])
 
     async def inbox_event(self, event):
+        if not self.recent.first_time(event):  # the same event through another group
+            return
         await self.send_json({"kind": event["kind"], "data": event["data"]})
 
     async def _join(self, group: str) -> None:
@@ -191,10 +195,6 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         await self._tell(self._queue_groups(), status)
 
     async def _tell(self, groups: list[str], status: str) -> None:
-        event = {
-            "type": live.EVENT_TYPE,
-            "kind": live.PRESENCE,
-            "data": {"user": self.membership.user_id, "status": status},
-        }
+        event = live.event(live.PRESENCE, {"user": self.membership.user_id, "status": status})
         for group in groups:
             await self.channel_layer.group_send(group, event)

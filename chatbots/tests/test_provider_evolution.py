@@ -30,7 +30,7 @@ def bot(tenant, fake_evolution):
 @pytest.fixture
 def queued(monkeypatch):
     ids: list[int] = []
-    monkeypatch.setattr("chatbots.tasks.process_inbound.delay", ids.append)
+    monkeypatch.setattr("chatbots.inbound._dispatch", ids.append)
     return ids
 
 

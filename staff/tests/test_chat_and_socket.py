@@ -198,6 +198,44 @@ def test_presence_follows_the_sockets_and_reaches_the_colleagues(client, people,
     assert seen[0] == "online" and seen[-1] == "offline" and "away" in seen
 
 
+def test_the_agent_who_took_a_ticket_gets_each_of_its_messages_once(client, tenant, people):
+    """Ana is in the queue's group, her own and (watching it) the conversation's: the event
+    is sent to all three, and her socket shows it once."""
+    from chatbots.models import Message
+    from inbox import events, services
+
+    conversation = ConversationFactory(tenant=tenant, chatbot__tenant=tenant)
+    ticket = services.ticket_open(conversation, people["suporte"])
+    services.ticket_take(ticket, people["ana"].user)
+    conversation.refresh_from_db()
+    ana_headers = _headers(client, people["ana"].user)
+    admin_headers = _headers(client, people["admin"].user)
+
+    async def scenario():
+        ana, admin = _socket(ana_headers), _socket(admin_headers)
+        assert (await ana.connect())[0] and (await admin.connect())[0]
+        await ana.send_json_to({"action": "watch", "conversation": conversation.pk})
+        await ana.send_json_to({"action": "ping"})
+        await _events(ana, 0.3)
+        await _events(admin, 0.3)
+
+        def customer_writes():
+            row = Message.objects.create(
+                tenant=tenant, conversation=conversation, direction="in", text="Oi de novo"
+            )
+            events.messages_stored(conversation, [row])
+
+        await sync_to_async(customer_writes)()
+        got = await _events(ana), await _events(admin)
+        await ana.disconnect()
+        await admin.disconnect()
+        return got
+
+    to_ana, to_admin = async_to_sync(scenario)()
+    assert [e["data"]["text"] for e in to_ana if e["kind"] == "message"] == ["Oi de novo"]
+    assert [e["data"]["text"] for e in to_admin if e["kind"] == "message"] == ["Oi de novo"]
+
+
 def test_a_page_change_never_shows_the_person_offline(client, people, settings):
     """Going from the list to a conversation closes one socket and opens the next a moment
     later: colleagues keep seeing the person online, before and after the grace."""
