@@ -142,6 +142,7 @@ INSTALLED_APPS = [
     "compliance",
     "inbox",
     "staff",
+    "media",
 ]
 
 MIDDLEWARE = [
@@ -345,8 +346,36 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files customers send (app media): private, never served from a public URL; staff open
+# them through short-lived signed links (media.views). Embedded: under DATA_DIR/files.
+# Production: any S3-compatible bucket through django-storages when MEDIA_S3_BUCKET is set
+# (https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html).
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "files")))
+MEDIA_S3_BUCKET = env("MEDIA_S3_BUCKET", default="")
+MEDIA_LINK_SECONDS = env.int("MEDIA_LINK_SECONDS", default=300)
+_default_storage = (
+    {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "endpoint_url": env("MEDIA_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env("MEDIA_S3_REGION", default="") or None,
+            "access_key": env("MEDIA_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env("MEDIA_S3_SECRET_ACCESS_KEY", default="") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": MEDIA_LINK_SECONDS,
+            "file_overwrite": False,
+        },
+    }
+    if MEDIA_S3_BUCKET
+    else {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT},
+    }
+)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
