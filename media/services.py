@@ -255,3 +255,46 @@ def media_files_prune(file_ids) -> int:
 
     transaction.on_commit(remove)
     return deleted
+
+
+def attachments_delete(message_ids) -> int:
+    """Forget the files of these messages (erasure, retention): their attachments now, and
+    each file no other message uses, row and stored bytes."""
+    file_ids = files_of_messages(message_ids)
+    deleted = Attachment.objects.filter(message_id__in=list(message_ids)).delete()[0]
+    media_files_prune(file_ids)
+    return deleted
+
+
+def files_for_export(message_ids) -> list[dict]:
+    """What the LGPD export lists of a person's files; `arquivo` is the name in the ZIP."""
+    rows = (
+        Attachment.objects.filter(message_id__in=list(message_ids), file__isnull=False)
+        .select_related("file")
+        .order_by("message_id")
+    )
+    return [
+        {
+            "message_id": a.message_id,
+            "tipo": a.kind,
+            "nome": a.filename,
+            "content_type": a.file.content_type,
+            "tamanho": a.file.size,
+            "sha256": a.file.sha256,
+            "arquivo": f"arquivos/{a.message_id}-{a.file.file.name.rsplit('/', 1)[-1]}",
+        }
+        for a in rows
+    ]
+
+
+def attachment_bytes(*, message_id: int) -> bytes | None:
+    """The stored bytes of a message's file (None when it has none, or they are gone)."""
+    found = (
+        Attachment.objects.filter(message_id=message_id, file__isnull=False)
+        .select_related("file")
+        .first()
+    )
+    if found is None or not default_storage.exists(found.file.file.name):
+        return None
+    with default_storage.open(found.file.file.name, "rb") as f:
+        return f.read()
