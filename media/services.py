@@ -53,6 +53,17 @@ LINK_SALT = "media.file"
 EXPIRED = (401, 403, 404, 410)
 
 
+# Code above this app that wants to know when a file was stored (the assistant transcribes
+# voice notes: chatbots.ai.transcribe), registered from an AppConfig.ready().
+_on_file_stored: list = []
+
+
+def register_on_file_stored(hook) -> None:
+    """Call `hook(attachment)` after an attachment's file was stored (in the task)."""
+    if hook not in _on_file_stored:
+        _on_file_stored.append(hook)
+
+
 class TryAgain(Exception):
     """A transient failure (5xx, timeout, refused connection): the task retries."""
 
@@ -199,6 +210,11 @@ def attachment_download(*, attachment_id: int) -> Attachment:
         file=stored, status=Attachment.Status.STORED, reason=""
     )
     attachment.refresh_from_db()
+    for hook in _on_file_stored:
+        try:
+            hook(attachment)
+        except Exception:
+            logger.exception("file-stored hook failed", extra={"attachment_id": attachment.pk})
     return attachment
 
 
