@@ -59,7 +59,8 @@ _on_file_stored: list = []
 
 
 def register_on_file_stored(hook) -> None:
-    """Call `hook(attachment)` after an attachment's file was stored (in the task)."""
+    """Call `hook(attachment)` when an attachment's download ended (in the task): stored
+    (`attachment.file` set), or refused or failed for good (`file` None)."""
     if hook not in _on_file_stored:
         _on_file_stored.append(hook)
 
@@ -210,12 +211,16 @@ def attachment_download(*, attachment_id: int) -> Attachment:
         file=stored, status=Attachment.Status.STORED, reason=""
     )
     attachment.refresh_from_db()
+    _ended(attachment)
+    return attachment
+
+
+def _ended(attachment: Attachment) -> None:
     for hook in _on_file_stored:
         try:
             hook(attachment)
         except Exception:
             logger.exception("file-stored hook failed", extra={"attachment_id": attachment.pk})
-    return attachment
 
 
 def attachment_attempts(*, attachment_id: int) -> int:
@@ -226,7 +231,11 @@ def attachment_give_up(*, attachment_id: int, reason: str, refused: bool = False
     status = Attachment.Status.REFUSED if refused else Attachment.Status.FAILED
     Attachment.objects.filter(pk=attachment_id).update(status=status, reason=reason[:255])
     logger.warning("media not stored", extra={"attachment_id": attachment_id, "reason": reason})
-    return Attachment.objects.get(pk=attachment_id)
+    attachment = Attachment.objects.select_related("message__conversation__chatbot").get(
+        pk=attachment_id
+    )
+    _ended(attachment)
+    return attachment
 
 
 # --- Private links -----------------------------------------------------------------------

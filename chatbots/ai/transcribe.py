@@ -46,11 +46,16 @@ def is_voice(attachment: Attachment) -> bool:
 
 
 def attachment_stored(attachment: Attachment) -> None:
-    """media's hook: a file was stored; a voice note of a tenant with AI gets transcribed."""
-    if not is_voice(attachment) or attachment.file_id is None:
+    """media's hook: a download ended; a voice note of a tenant with AI gets transcribed,
+    or, when its file could not be kept, the customer is asked to type (the VoiceNote
+    interceptor kept the step quiet, waiting for the transcription)."""
+    if not is_voice(attachment):
         return
-    tenant = attachment.message.conversation.chatbot.tenant
-    if not model_usable(tenant):
+    conversation = attachment.message.conversation
+    if not model_usable(conversation.chatbot.tenant):
+        return
+    if attachment.file_id is None:
+        _ask_to_type(conversation)
         return
     from chatbots.ai import tasks
 

@@ -92,3 +92,31 @@ def test_the_cannot_listen_text_is_the_bots_own(chat_with, pizzaria, fake_graph,
     chat = chat_with(pizzaria)
     chat.text("oi")
     assert [body_text(b) for b in chat.post(_voice(pizzaria, "8003"))] == ["Aqui só lemos texto 🙂"]
+
+
+def test_with_gemini_a_voice_note_that_cannot_be_heard_still_gets_the_answer(
+    chat_with, pizzaria, fake_graph, fake_gemini
+):
+    fake_graph.add_media("8004", OGG, "audio/ogg")
+    fake_gemini.fail_next(status=400)  # Google refuses the call: no transcription
+    chat = chat_with(pizzaria)
+    chat.text("oi")
+    sent = chat.post(_voice(pizzaria, "8004"))
+    assert [body_text(b) for b in sent] == [
+        "Desculpe, ainda não consigo ouvir áudios. Pode escrever sua mensagem?"
+    ]
+
+
+def test_with_gemini_a_voice_note_over_the_limit_gets_the_answer(
+    chat_with, pizzaria, fake_graph, fake_gemini
+):
+    from media.services import SIZE_LIMITS
+
+    fake_graph.add_media("8005", OGG + b"\x00" * SIZE_LIMITS["audio"], "audio/ogg")
+    chat = chat_with(pizzaria)
+    chat.text("oi")
+    sent = chat.post(_voice(pizzaria, "8005"))
+    assert [body_text(b) for b in sent] == [
+        "Desculpe, ainda não consigo ouvir áudios. Pode escrever sua mensagem?"
+    ]
+    assert not fake_gemini.requests
