@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import filetype
 from django.conf import settings
@@ -22,6 +23,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chatbots.models import Chatbot
@@ -221,6 +223,19 @@ def _ended(attachment: Attachment) -> None:
             hook(attachment)
         except Exception:
             logger.exception("file-stored hook failed", extra={"attachment_id": attachment.pk})
+
+
+# Past this, a pending download lost its task (the longest retry wait is 320 s).
+STALE_AFTER = timedelta(minutes=10)
+
+
+def stale_downloads(*, limit: int = 500) -> list[int]:
+    cutoff = timezone.now() - STALE_AFTER
+    return list(
+        Attachment.objects.filter(status=Attachment.Status.PENDING, created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def attachment_attempts(*, attachment_id: int) -> int:

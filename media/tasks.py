@@ -22,3 +22,16 @@ def media_download(attachment_id: int) -> str:
             return services.attachment_give_up(attachment_id=attachment_id, reason=str(exc)).status
         media_download.apply_async((attachment_id,), countdown=10 * 2 ** (attempts - 1))
         return "retrying"
+
+
+@shared_task(name="media.tasks.sweep_downloads")
+def sweep_downloads() -> int:
+    """Every 5 minutes: downloads still pending long after their message (the broker was
+    down when they were queued, or a worker died) are queued again; a file stored twice
+    is kept once (by hash), so a duplicate does no harm."""
+    from media import services
+
+    ids = services.stale_downloads()
+    for pk in ids:
+        media_download.delay(pk)
+    return len(ids)

@@ -140,3 +140,28 @@ def test_bytes_that_are_not_what_the_message_says_are_refused(chat_with, bot, fa
     assert attachment.status == "refused"
     assert "application/x-msdownload" in attachment.reason
     assert MediaFile.objects.count() == 0
+
+
+def test_a_download_whose_task_was_lost_is_queued_again_by_the_sweeper(
+    client, bot, fake_graph, celery_eager, django_capture_on_commit_callbacks, monkeypatch
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from media import tasks
+    from tests import meta
+
+    fake_graph.add_media("9001", JPEG, "image/jpeg")
+    monkeypatch.setattr(tasks.media_download, "delay", lambda pk: None)  # the broker is down
+    with django_capture_on_commit_callbacks(execute=True):
+        meta.post(client, media_message(bot, "image", "9001"), "test-app-secret")
+    monkeypatch.undo()
+    attachment = Attachment.objects.get()
+    assert attachment.status == "pending"
+
+    assert tasks.sweep_downloads() == 0  # too recent: its task may still come
+    Attachment.objects.update(created_at=timezone.now() - timedelta(minutes=11))
+    assert tasks.sweep_downloads() == 1
+    attachment.refresh_from_db()
+    assert attachment.status == "stored"
