@@ -39,3 +39,7 @@ class ChatbotsConfig(AppConfig):
         from media import services as media_services
 
         media_services.register_on_file_stored(transcribe.attachment_stored)
+        # Evolution hands a customer's file by its message id (decrypted on its side).
+        from chatbots.providers import evolution_instance
+
+        media_services.register_fetcher("evolution", evolution_instance.media_fetch)

@@ -3,10 +3,12 @@
 Downloads (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media):
 `GET /{media-id}` with the bot's token answers a URL that works for about five minutes, then
 `GET <url>` with the same token answers the bytes. A URL that stopped working is asked for
-again by id; Meta keeps the media for 30 days. Server errors and timeouts raise
-`TryAgain`, and the task (media.tasks) retries with backoff. Files over Meta's own limit
-for the type, or whose bytes are not what the message says, are refused with the reason
-kept on the attachment and logged; the message itself is always kept.
+again by id; Meta keeps the media for 30 days. Evolution hands the decrypted file by the
+message's id (a fetcher it registers, `register_fetcher`); Whaticket links a file on the
+business's own server (`mediaUrl`), downloaded under the egress policy. Server errors and
+timeouts raise `TryAgain`, and the task (media.tasks) retries with backoff. Files over
+Meta's own limit for the type, or whose bytes are not what the message says, are refused
+with the reason kept on the attachment and logged; the message itself is always kept.
 """
 
 from __future__ import annotations
@@ -65,6 +67,17 @@ def register_on_file_stored(hook) -> None:
     (`attachment.file` set), or refused or failed for good (`file` None)."""
     if hook not in _on_file_stored:
         _on_file_stored.append(hook)
+
+
+# How a gateway other than Meta hands a customer's file by its id (Evolution:
+# chatbots.providers.evolution_instance.media_fetch), registered from an AppConfig.ready():
+# `fetch(chatbot, *, media_id, max_bytes) -> (bytes, declared MIME type)`, raising
+# config.http's errors (a retryable one is tried again, any other refuses the file).
+_fetchers: dict = {}
+
+
+def register_fetcher(provider: str, fetch) -> None:
+    _fetchers[provider] = fetch
 
 
 class TryAgain(Exception):
@@ -128,16 +141,36 @@ def _meta_fetch(chatbot: Chatbot, attachment: Attachment, limit: int) -> Fetched
     raise TryAgain("media URL expired twice")
 
 
+def _gateway_errors(exc: http.HTTPError) -> Exception:
+    if isinstance(exc, http.HTTPTooLarge):
+        return Refused(_("Arquivo maior que o limite do WhatsApp para o tipo."))
+    if getattr(exc, "retryable", True):  # timeouts, refused connections, 5xx, 429
+        return TryAgain(str(exc))
+    if isinstance(exc, http.HTTPStatusError):
+        return Refused(
+            _("O servidor de mídia recusou o download (%(status)s).")
+            % {"status": exc.response.status_code}
+        )
+    return Refused(str(exc))  # the egress policy's own words (pt-BR)
+
+
+def _gateway_fetch(chatbot: Chatbot, attachment: Attachment, limit: int) -> Fetched:
+    try:
+        content, declared = _fetchers[chatbot.provider](
+            chatbot, media_id=attachment.provider_media_id, max_bytes=limit
+        )
+    except http.HTTPError as exc:
+        raise _gateway_errors(exc) from exc
+    return Fetched(content, declared)
+
+
 def _link_fetch(attachment: Attachment, limit: int) -> Fetched:
-    # Evolution and Whaticket hand a link on the bot's own server: a tenant URL.
+    # Whaticket hands a link on the business's own server: a tenant URL, under the egress
+    # policy (config/egress.py).
     try:
         got = http.download(attachment.url, max_bytes=limit)
-    except http.HTTPTooLarge as exc:
-        raise Refused(_("Arquivo maior que o limite do WhatsApp para o tipo.")) from exc
-    except http.HTTPRefused as exc:
-        raise Refused(str(exc)) from exc
     except http.HTTPError as exc:
-        raise TryAgain(str(exc)) from exc
+        raise _gateway_errors(exc) from exc
     return Fetched(got.content, got.content_type)
 
 
@@ -197,6 +230,8 @@ def attachment_download(*, attachment_id: int) -> Attachment:
     try:
         if chatbot.provider == "meta" and attachment.provider_media_id:
             fetched = _meta_fetch(chatbot, attachment, limit)
+        elif attachment.provider_media_id and chatbot.provider in _fetchers:
+            fetched = _gateway_fetch(chatbot, attachment, limit)
         elif attachment.url:
             fetched = _link_fetch(attachment, limit)
         else:

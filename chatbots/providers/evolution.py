@@ -314,6 +314,10 @@ def parse_upsert(data: dict, *, bot_key: str) -> InboundMessage | None:
     if not phone and not user_id:
         return None
     kind, text, reply_id, extra = baileys.content(data.get("message"))
+    if isinstance(extra.get("media"), dict):
+        # Evolution hands a received file by its message id
+        # (evolution_instance.media_fetch): that is the media's id here.
+        extra["media"]["id"] = external_id[:255]
     from_me = key.get("fromMe") is True
     if from_me:
         extra = {**extra, "echo_type": kind}
