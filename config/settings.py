@@ -353,26 +353,39 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "files")))
 MEDIA_S3_BUCKET = env("MEDIA_S3_BUCKET", default="")
 MEDIA_LINK_SECONDS = env.int("MEDIA_LINK_SECONDS", default=300)
-_default_storage = (
-    {
+
+
+def media_storage(*, bucket: str, endpoint_url: str, region: str, key_id: str, secret: str):
+    """The `STORAGES["default"]` of the files: the bucket when one is named, else the disk.
+    Private objects (no public ACL); django-storages signs its own URLs, which nothing here
+    hands out: staff go through media.views."""
+    if not bucket:
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": MEDIA_ROOT},
+        }
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": MEDIA_S3_BUCKET,
-            "endpoint_url": env("MEDIA_S3_ENDPOINT_URL", default="") or None,
-            "region_name": env("MEDIA_S3_REGION", default="") or None,
-            "access_key": env("MEDIA_S3_ACCESS_KEY_ID", default="") or None,
-            "secret_key": env("MEDIA_S3_SECRET_ACCESS_KEY", default="") or None,
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url or None,
+            "region_name": region or None,
+            "access_key": key_id or None,
+            "secret_key": secret or None,
             "default_acl": "private",
             "querystring_auth": True,
             "querystring_expire": MEDIA_LINK_SECONDS,
             "file_overwrite": False,
         },
     }
-    if MEDIA_S3_BUCKET
-    else {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT},
-    }
+
+
+_default_storage = media_storage(
+    bucket=MEDIA_S3_BUCKET,
+    endpoint_url=env("MEDIA_S3_ENDPOINT_URL", default=""),
+    region=env("MEDIA_S3_REGION", default=""),
+    key_id=env("MEDIA_S3_ACCESS_KEY_ID", default=""),
+    secret=env("MEDIA_S3_SECRET_ACCESS_KEY", default=""),
 )
 STORAGES = {
     "default": _default_storage,
