@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from staff.tests.browser import browser, live_asgi, new_page  # noqa: F401 (fixtures)
 from tests import meta
 from tests.conversation import next_timestamp
 from tests.factories import ChatbotFactory, StepFactory
+from tests.fakes.s3 import _fake_s3_server, fake_s3  # noqa: F401 (fixtures)
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x01" * 300
 OGG = b"OggS\x00\x02" + b"\x00" * 22 + b"\x01\x1eOpusHead" + b"\x00" * 400

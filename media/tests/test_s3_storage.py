@@ -9,13 +9,12 @@ from compliance.erasure import cliente_erase
 from media.models import Attachment
 from media.services import media_link
 from media.tests.conftest import JPEG, PDF, media_message
-from tests.fakes.s3 import _fake_s3_server, fake_s3  # noqa: F401 (fixtures)
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 
 
 @pytest.fixture
-def bucket(fake_s3, settings):  # noqa: F811
+def bucket(fake_s3, settings):
     settings.STORAGES = {**settings.STORAGES, "default": fake_s3.storage()}
     return fake_s3
 
