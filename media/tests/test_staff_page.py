@@ -89,3 +89,16 @@ def test_the_admin_lists_attachments_with_previews(admin_client, conversation):
     page = admin_client.get("/admin/media/attachment/").content.decode()
     assert page.count('src="/arquivos/') >= 2  # the photo and the voice note
     assert "pix.pdf" in page
+
+
+def test_the_conversation_in_the_admin_shows_its_files_and_places(
+    admin_client, conversation, django_assert_max_num_queries
+):
+    url = f"/admin/chatbots/conversation/{conversation.pk}/change/"
+    with django_assert_max_num_queries(10):  # 8; one more per message would be 13
+        page = admin_client.get(url).content.decode()
+    assert 'class="thumb" src="/arquivos/' in page
+    assert '<audio controls preload="none" src="/arquivos/' in page
+    assert 'download="pix.pdf"' in page
+    assert "Av. Paulista, 1000" in page and "Ver no mapa" in page
+    assert "Arquivo não guardado: Arquivo maior que o limite" in page
