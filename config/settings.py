@@ -356,9 +356,7 @@ MEDIA_LINK_SECONDS = env.int("MEDIA_LINK_SECONDS", default=300)
 
 
 def media_storage(*, bucket: str, endpoint_url: str, region: str, key_id: str, secret: str):
-    """The `STORAGES["default"]` of the files: the bucket when one is named, else the disk.
-    Private objects (no public ACL); django-storages signs its own URLs, which nothing here
-    hands out: staff go through media.views."""
+    """STORAGES["default"]: the bucket (private objects) when one is named, else the disk."""
     if not bucket:
         return {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
