@@ -1,4 +1,6 @@
-"""Files the business sends: uploaded to Meta's media endpoint and sent by id.
+"""Files the business sends: uploaded to Meta's media endpoint and sent by id; through
+Evolution API and Whaticket, the stored file itself (`Media.stored`, the gateway sends its
+bytes), so neither needs a public link to our private storage.
 
 Meta (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#upload-media):
 `POST /{phone-number-id}/media` as multipart (`messaging_product=whatsapp`, `type`, `file`)
@@ -24,6 +26,10 @@ class UploadFailed(inbox_services.InboxError):
     pass
 
 
+# They take the file in the send call itself (chatbots.providers.evolution / .whaticket).
+GATEWAYS_TAKING_FILES = ("evolution", "whaticket")
+
+
 def kind_of(content_type: str) -> str:
     """The WhatsApp message type that carries a file of this MIME type."""
     family = content_type.split("/")[0]
@@ -36,7 +42,10 @@ def media_upload(chatbot: Chatbot, *, content: bytes, content_type: str, filenam
     """Upload a file to Meta for `chatbot`'s number; return its media id."""
     if chatbot.provider != "meta" or not chatbot.phone_number_id or not chatbot.access_token:
         raise UploadFailed(
-            _("Envio de arquivos só pela API oficial do WhatsApp (Meta) com o número configurado."),
+            _(
+                "Envio de arquivos pela API oficial do WhatsApp (Meta) com o número "
+                "configurado, pela Evolution API ou pelo Whaticket."
+            ),
             code="media_provider",
         )
     url = (
@@ -97,7 +106,16 @@ def staff_send_file(
     stored = media_file_store(
         tenant_id=conversation.tenant_id, content=content, content_type=guessed
     )
-    message = media_message_for(conversation.chatbot, stored, filename=filename, caption=caption)
+    chatbot = conversation.chatbot
+    if chatbot.provider in GATEWAYS_TAKING_FILES:
+        message = Media(
+            media_type=kind,
+            stored=stored.file.name,
+            caption=caption if kind in ("image", "video", "document") else "",
+            filename=filename[:255] if kind == "document" else "",
+        )
+    else:
+        message = media_message_for(chatbot, stored, filename=filename, caption=caption)
     row = inbox_services.staff_reply(conversation, by, media=message)
     Attachment.objects.create(
         tenant_id=conversation.tenant_id,

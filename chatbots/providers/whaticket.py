@@ -69,6 +69,7 @@ from chatbots.providers.base import (
     http_call,
     json_body,
     not_configured,
+    stored_file,
 )
 from chatbots.wire import InboundMessage, Media, Outbound
 from clientes.phones import InvalidPhone, normalize_phone
@@ -359,7 +360,10 @@ def _timestamp(header: str, payload: dict) -> datetime:
 
 def _attachment(message: Media) -> tuple[str, bytes, str] | None:
     """(filename, bytes, content type) of a media message's link, or None to send it as
-    caption plus link (no link, or the file could not be fetched: logged)."""
+    caption plus link (no link, or the file could not be fetched: logged). A stored file
+    (Media.stored) is read from the storage."""
+    if message.stored:
+        return stored_file(message)
     if not message.link:
         return None
     try:

@@ -75,3 +75,76 @@ def test_staff_of_another_tenant_cannot_send_into_the_conversation(
     response = client.post(f"/arquivos/conversas/{conversation.pk}/enviar/", {"arquivo": upload})
     assert response.status_code == 404
     assert not fake_graph.uploads
+
+
+@pytest.fixture
+def gateway_conversation(request, tenant):
+    from tests.fakes import evolution as evo
+    from tests.fakes import whaticket as wt
+
+    if request.param == "evolution":
+        fake = request.getfixturevalue("fake_evolution")
+        bot = evo.evolution_bot(tenant, fake)
+    else:
+        fake = request.getfixturevalue("fake_whaticket")
+        bot = wt.whaticket_bot(tenant, fake)
+    conversation = ConversationFactory(
+        tenant=tenant, chatbot=bot, last_customer_message_at=timezone.now()
+    )
+    return conversation, fake
+
+
+@pytest.mark.parametrize("gateway_conversation", ["evolution", "whaticket"], indirect=True)
+def test_a_file_from_the_inbox_goes_through_the_gateway_as_the_file_itself(
+    client, owner, gateway_conversation, django_capture_on_commit_callbacks, celery_eager
+):
+    import base64
+
+    conversation, fake = gateway_conversation
+    client.force_login(owner)
+    upload = SimpleUploadedFile("boleto.pdf", PDF, content_type="application/pdf")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/arquivos/conversas/{conversation.pk}/enviar/",
+            {"arquivo": upload, "legenda": "Segue o boleto"},
+        )
+    assert response.status_code == 302
+
+    (send,) = fake.sends
+    if conversation.chatbot.provider == "evolution":
+        assert send.path == "/message/sendMedia/loja"
+        assert base64.b64decode(send.json["media"]) == PDF
+        assert {k: send.json[k] for k in ("mediatype", "mimetype", "caption", "fileName")} == {
+            "mediatype": "document",
+            "mimetype": "application/pdf",
+            "caption": "Segue o boleto",
+            "fileName": "boleto.pdf",
+        }
+    else:
+        assert send.files == [("medias", "boleto.pdf", "application/pdf", PDF)]
+        assert send.json["body"] == "Segue o boleto"
+    row = Message.objects.get(conversation=conversation, direction="out")
+    assert row.status == Message.Status.SENT
+    assert Attachment.objects.get(message=row).file.size == len(PDF)
+
+
+def test_an_audio_from_the_inbox_goes_to_evolution_as_audio(
+    client, owner, tenant, fake_evolution, django_capture_on_commit_callbacks, celery_eager
+):
+    import base64
+
+    from media.tests.conftest import OGG
+    from tests.fakes import evolution as evo
+
+    bot = evo.evolution_bot(tenant, fake_evolution)
+    conversation = ConversationFactory(
+        tenant=tenant, chatbot=bot, last_customer_message_at=timezone.now()
+    )
+    client.force_login(owner)
+    upload = SimpleUploadedFile("recado.ogg", OGG, content_type="audio/ogg")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/arquivos/conversas/{conversation.pk}/enviar/", {"arquivo": upload})
+
+    (send,) = fake_evolution.sends
+    assert send.path == "/message/sendWhatsAppAudio/loja"
+    assert base64.b64decode(send.json["audio"]) == OGG

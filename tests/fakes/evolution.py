@@ -11,7 +11,8 @@ What it does, like Evolution v2 (v1 bodies accepted too):
 * every call needs the `apikey` header equal to `fake.apikey`, else 401;
 * `POST /message/sendText/{instance}` (`{"number","text"}` or v1 `{"number",
   "textMessage":{"text"}}`) and `POST /message/sendMedia/{instance}` answer 201 with the
-  created message (`key.id` "3EB0..."); a number in `fake.not_on_whatsapp` gets Evolution's
+  created message (`key.id` "3EB0..."), and so does `POST /message/sendWhatsAppAudio/{instance}`
+  (`{"number", "audio"}`, v1 `{"number", "audioMessage": {"audio"}}`); a number in `fake.not_on_whatsapp` gets Evolution's
   400 with `exists: false`; an unknown instance 404;
 * `GET /instance/connectionState/{instance}`, `POST /instance/create`,
   `POST /webhook/set/{instance}`, `GET /webhook/find/{instance}`,
@@ -143,6 +144,11 @@ class FakeEvolution(FakeServer):
             return self._sent(
                 body["number"], {f"{kind}Message": {"caption": media.get("caption", "")}}
             )
+        if (group, action) == ("message", "sendWhatsAppAudio") and record.method == "POST":
+            audio = body.get("audio") or (body.get("audioMessage") or {}).get("audio")
+            if not body.get("number") or not audio:
+                return _error(400, "Bad Request", ["number and audio are required"])
+            return self._sent(body["number"], {"audioMessage": {"ptt": True}})
         if (group, action) == ("chat", "getBase64FromMediaMessage") and record.method == "POST":
             key = ((body.get("message") or {}).get("key")) or {}
             found = self.media.get(str(key.get("id") or ""))
