@@ -165,3 +165,11 @@ def test_a_download_whose_task_was_lost_is_queued_again_by_the_sweeper(
     assert tasks.sweep_downloads() == 1
     attachment.refresh_from_db()
     assert attachment.status == "stored"
+
+
+def test_downloads_run_on_the_slow_worker_never_in_front_of_the_replies():
+    from config.celery import app
+
+    route = app.amqp.router.route
+    assert route({}, "media.tasks.media_download", (1,), {})["queue"].name == "bulk"
+    assert route({}, "chatbots.tasks.process_inbound", (1,), {})["queue"].name == "replies"
