@@ -24,7 +24,7 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from config import embedded
+from config import embedded, process_metrics
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -38,6 +38,9 @@ if ENV_FILE.exists():
 EMBEDDED = not env("DATABASE_URL", default="") and not env("REDIS_URL", default="")
 MODE = "embedded" if EMBEDDED else "production"
 DATA_DIR = Path(env("DATA_DIR", default=str(BASE_DIR / "var")))
+# Each process's metrics directory exists before any metric is made, without the files of
+# processes that are gone (config/process_metrics.py).
+process_metrics.prepare()
 
 
 def _require(name: str) -> str:
@@ -346,12 +349,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Files customers send (app media): private, never served from a public URL; staff open
-# them through short-lived signed links (media.views). Embedded: under DATA_DIR/files.
-# Production: any S3-compatible bucket through django-storages when MEDIA_S3_BUCKET is set
-# (https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html).
+# Files customers send (app media): private; staff open them through short-lived signed
+# links (media.views). On disk under DATA_DIR/files, or in an S3-compatible bucket (MEDIA_S3_*:
+# https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html).
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "files")))
-MEDIA_S3_BUCKET = env("MEDIA_S3_BUCKET", default="")
 MEDIA_LINK_SECONDS = env.int("MEDIA_LINK_SECONDS", default=300)
 
 
@@ -378,15 +379,14 @@ def media_storage(*, bucket: str, endpoint_url: str, region: str, key_id: str, s
     }
 
 
-_default_storage = media_storage(
-    bucket=MEDIA_S3_BUCKET,
-    endpoint_url=env("MEDIA_S3_ENDPOINT_URL", default=""),
-    region=env("MEDIA_S3_REGION", default=""),
-    key_id=env("MEDIA_S3_ACCESS_KEY_ID", default=""),
-    secret=env("MEDIA_S3_SECRET_ACCESS_KEY", default=""),
-)
 STORAGES = {
-    "default": _default_storage,
+    "default": media_storage(
+        bucket=env("MEDIA_S3_BUCKET", default=""),
+        endpoint_url=env("MEDIA_S3_ENDPOINT_URL", default=""),
+        region=env("MEDIA_S3_REGION", default=""),
+        key_id=env("MEDIA_S3_ACCESS_KEY_ID", default=""),
+        secret=env("MEDIA_S3_SECRET_ACCESS_KEY", default=""),
+    ),
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
