@@ -35,3 +35,12 @@ class ChatbotsConfig(AppConfig):
         # A restricted or banned WhatsApp account starts no conversation of its own.
         outbox.register_gate(account_events.proactive_gate, stage=outbox.QUEUE)
         quotas.seat_counter_register(LimitKind.CHATBOTS, selectors.chatbot_count)
+        # Voice notes of a tenant with the assistant are transcribed once media stored them.
+        from chatbots.ai import transcribe
+        from media import services as media_services
+
+        media_services.register_on_file_stored(transcribe.attachment_stored)
+        # Evolution hands a customer's file by its message id (decrypted on its side).
+        from chatbots.providers import evolution_instance
+
+        media_services.register_fetcher("evolution", evolution_instance.media_fetch)

@@ -32,6 +32,7 @@ from prometheus_client import Counter
 
 from chatbots.models import InboundEvent, Message
 from compliance.models import AuditLog, RetentionPolicy
+from media import services as media_services
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,8 @@ def in_batches(
 
 
 def _blank_texts(qs: QuerySet) -> int:
+    # A photo or voice note is content as much as the text: its file goes at the same age.
+    media_services.attachments_delete(qs.values_list("pk", flat=True))
     return qs.update(text="", payload={})
 
 

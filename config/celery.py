@@ -44,6 +44,9 @@ app.conf.task_routes = {
     "chatbots.tasks.mark_read": {"queue": "outbound"},
     "chatbots.tasks.*_llm": {"queue": "llm"},
     "*.tasks.bulk_*": {"queue": "bulk"},
+    # A customer's file (up to 100 MB from Meta) downloads on the slow worker, never in
+    # front of the replies; a voice note's transcription follows it there (llm).
+    "media.tasks.media_download": {"queue": "bulk"},
 }
 app.autodiscover_tasks()
 # Tasks modules of subsystems inside an app (autodiscovery finds only `<app>.tasks`): the

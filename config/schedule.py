@@ -22,6 +22,8 @@ SCHEDULE: dict[str, dict] = {
     "chatbots.sweep_outbound": {"task": "chatbots.tasks.sweep_outbound", "every": 30},
     # Move the Redis usage counters to the daily rows and check the plan alerts; usage shown
     # to a tenant lags by at most this (billing.metering).
+    # Re-queue downloads of customers' files left pending (broker outage, lost worker).
+    "media.sweep_downloads": {"task": "media.tasks.sweep_downloads", "every": 5 * 60},
     "billing.flush_usage": {"task": "billing.tasks.flush_usage", "every": 30},
     # Templates and their status at Meta, including those made in Meta's manager; the
     # status webhooks bring changes at once, this catches what they missed.

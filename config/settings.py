@@ -145,6 +145,7 @@ INSTALLED_APPS = [
     "compliance",
     "inbox",
     "staff",
+    "media",
 ]
 
 MIDDLEWARE = [
@@ -352,8 +353,44 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files customers send (app media): private; staff open them through short-lived signed
+# links (media.views). On disk under DATA_DIR/files, or in an S3-compatible bucket (MEDIA_S3_*:
+# https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html).
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "files")))
+MEDIA_LINK_SECONDS = env.int("MEDIA_LINK_SECONDS", default=300)
+
+
+def media_storage(*, bucket: str, endpoint_url: str, region: str, key_id: str, secret: str):
+    """STORAGES["default"]: the bucket (private objects) when one is named, else the disk."""
+    if not bucket:
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": MEDIA_ROOT},
+        }
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url or None,
+            "region_name": region or None,
+            "access_key": key_id or None,
+            "secret_key": secret or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": MEDIA_LINK_SECONDS,
+            "file_overwrite": False,
+        },
+    }
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage(
+        bucket=env("MEDIA_S3_BUCKET", default=""),
+        endpoint_url=env("MEDIA_S3_ENDPOINT_URL", default=""),
+        region=env("MEDIA_S3_REGION", default=""),
+        key_id=env("MEDIA_S3_ACCESS_KEY_ID", default=""),
+        secret=env("MEDIA_S3_SECRET_ACCESS_KEY", default=""),
+    ),
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"

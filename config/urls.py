@@ -28,6 +28,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The staff app: attendants answer customers, internal chat (staff/urls.py).
     path("atendimento/", include("staff.urls")),
+    path("arquivos/", include("media.urls")),
     path("api/", include(api_patterns)),
     # The original system's Whaticket webhook URL, kept for its users (/api/chatbots/webhook/
     # whaticket/ is the same view).

@@ -32,12 +32,14 @@ senders are resolved to their phone through `key.remoteJidAlt`.
 
 Outbound: `POST {base}/message/sendText/{instance}` with the `apikey` header and
 `{"number", "text"}` (v1: `{"number", "textMessage": {"text"}}`); media by link through
-`sendMedia`. Buttons and lists are not reliable on WhatsApp Web connections, so they go
+`sendMedia`, and a file the business attached (`Media.stored`) as base64 there (audio
+through `sendWhatsAppAudio`). Buttons and lists are not reliable on WhatsApp Web connections, so they go
 out as numbered text (`Provider.degrade`).
 """
 
 from __future__ import annotations
 
+import base64
 import hmac
 import logging
 from collections.abc import Mapping
@@ -59,6 +61,7 @@ from chatbots.providers.base import (
     chatbot_secrets,
     connection_failure,
     json_body,
+    stored_file,
 )
 from chatbots.wire import InboundMessage, InboundStatus, Media, Outbound
 from clientes.phones import InvalidPhone, normalize_phone
@@ -121,16 +124,34 @@ class EvolutionProvider(Provider):
                 retryable=False,
             )
         v1 = evolution_instance.api_version(chatbot) == 1
-        if isinstance(message, Media) and message.link and message.media_type in MEDIA_TYPES:
-            media: dict[str, Any] = {"mediatype": message.media_type, "media": message.link}
+        stored = stored_file(message) if isinstance(message, Media) and message.stored else None
+        if stored is not None and message.media_type == "audio":
+            # An audio file has its own route, the file as base64 (v1 wraps it).
+            encoded = base64.b64encode(stored[1]).decode()
+            path = "sendWhatsAppAudio"
+            body: dict[str, Any] = (
+                {"number": number, "audioMessage": {"audio": encoded}}
+                if v1
+                else {"number": number, "audio": encoded}
+            )
+        elif (
+            isinstance(message, Media)
+            and (message.link or stored)
+            and (message.media_type in MEDIA_TYPES)
+        ):
+            # `media` takes a link or the file as base64 (sendMedia's schema).
+            media: dict[str, Any] = {
+                "mediatype": message.media_type,
+                "media": base64.b64encode(stored[1]).decode() if stored else message.link,
+            }
+            if stored:
+                media["mimetype"] = stored[2]
             if message.caption:
                 media["caption"] = message.caption
-            if message.filename:
-                media["fileName"] = message.filename
+            if message.filename or (stored and message.media_type == "document"):
+                media["fileName"] = message.filename or stored[0]
             path = "sendMedia"
-            body: dict[str, Any] = (
-                {"number": number, "mediaMessage": media} if v1 else {"number": number, **media}
-            )
+            body = {"number": number, "mediaMessage": media} if v1 else {"number": number, **media}
         else:
             # Buttons, lists, templates, and media sendMedia does not take by link.
             text = as_text(message).body
@@ -314,6 +335,10 @@ def parse_upsert(data: dict, *, bot_key: str) -> InboundMessage | None:
     if not phone and not user_id:
         return None
     kind, text, reply_id, extra = baileys.content(data.get("message"))
+    if isinstance(extra.get("media"), dict):
+        # Evolution hands a received file by its message id
+        # (evolution_instance.media_fetch): that is the media's id here.
+        extra["media"]["id"] = external_id[:255]
     from_me = key.get("fromMe") is True
     if from_me:
         extra = {**extra, "echo_type": kind}

@@ -374,14 +374,19 @@ class InformarQuantidadeHandler(OrderStep):
         produto = self._produto(ctx)
         if produto is None:
             return Reply(next_step=PRODUTO)
-        return Reply(
-            messages=[
-                text(
-                    _("Quantas unidades de *%(nome)s* (%(preco)s cada)? Digite um número.")
-                    % {"nome": produto.nome, "preco": format_brl(produto.preco)}
-                )
-            ]
+        question = text(
+            _("Quantas unidades de *%(nome)s* (%(preco)s cada)? Digite um número.")
+            % {"nome": produto.nome, "preco": format_brl(produto.preco)}
         )
+        if not produto.imagem_url:
+            return Reply(messages=[question])
+        # The product's photo with its price first (WhatsApp fetches the business's link).
+        photo = wa.Media(
+            media_type="image",
+            link=produto.imagem_url,
+            caption=f"{produto.nome} — {format_brl(produto.preco)}",
+        )
+        return Reply(messages=[photo, question])
 
     def handle(self, ctx: Context) -> Reply:
         side = aside.before(ctx, QUANTIDADE)
