@@ -1,0 +1,107 @@
+"""Campaigns in the admin: a draft is written here (its variants inline) or through the API;
+start, pause, resume, cancel and retry go through campaigns.services (the same rules as the
+API and the staff app). The progress and the numbers are read from campaigns.stats.
+Scoped to the user's tenants like every other admin (billing.admin_tenancy)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from billing.admin_tenancy import TenantScopedAdmin, TenantScopedInline
+from campaigns import services, stats
+from campaigns.models import Campaign, Variant
+
+
+class VariantInline(TenantScopedInline, admin.TabularInline):
+    model = Variant
+    fields = ["label", "template", "params", "winner"]
+    readonly_fields = ["winner"]
+    extra = 0
+
+
+@admin.register(Campaign)
+class CampaignAdmin(TenantScopedAdmin):
+    list_display = ["name", "chatbot", "status", "progress", "scheduled_at", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["name"]
+    inlines = [VariantInline]
+    readonly_fields = [
+        "status",
+        "progress",
+        "numbers",
+        "stopped_reason",
+        "next_run_at",
+        "started_at",
+        "finished_at",
+    ]
+    fields = [
+        "tenant",
+        "name",
+        "chatbot",
+        "audience",
+        "goal",
+        "strategy",
+        "scheduled_at",
+        *readonly_fields,
+    ]
+    actions = ["start", "pause", "resume", "cancel", "retry_failed"]
+
+    @admin.display(description=gettext_lazy("progresso"))
+    def progress(self, obj: Campaign):
+        pct = stats.campaign_numbers(campaign=obj)["progress"] if obj.pk else 0
+        return format_html('<progress max="100" value="{}"></progress> {}%', pct, pct)
+
+    @admin.display(description=gettext_lazy("números"))
+    def numbers(self, obj: Campaign):
+        if not obj.pk:
+            return "-"
+        n = stats.campaign_numbers(campaign=obj)
+        return (
+            _(
+                "%(sent)d enviadas, %(delivered)d entregues, %(read)d lidas, %(replied)d "
+                "responderam, %(orders)d pedidos em 24 h, %(failed)d falharam, %(skipped)d "
+                "ignoradas (%(opted_out)d por descadastro)"
+            )
+            % n
+        )
+
+    def _each(self, request, queryset, action, done_msg):
+        count = 0
+        for campaign in queryset:
+            try:
+                if action(campaign=campaign):
+                    count += 1
+            except services.CampaignError as exc:
+                self.message_user(request, f"{campaign}: {exc}", messages.ERROR)
+        if count:
+            self.message_user(request, done_msg % {"n": count}, messages.SUCCESS)
+
+    @admin.action(description=gettext_lazy("Iniciar"))
+    def start(self, request, queryset):
+        self._each(request, queryset, services.campaign_start, _("%(n)d campanha(s) iniciada(s)."))
+
+    @admin.action(description=gettext_lazy("Pausar"))
+    def pause(self, request, queryset):
+        self._each(request, queryset, services.campaign_pause, _("%(n)d campanha(s) pausada(s)."))
+
+    @admin.action(description=gettext_lazy("Retomar"))
+    def resume(self, request, queryset):
+        self._each(request, queryset, services.campaign_resume, _("%(n)d campanha(s) retomada(s)."))
+
+    @admin.action(description=gettext_lazy("Cancelar"))
+    def cancel(self, request, queryset):
+        self._each(
+            request, queryset, services.campaign_cancel, _("%(n)d campanha(s) cancelada(s).")
+        )
+
+    @admin.action(description=gettext_lazy("Reenviar as falhas temporárias"))
+    def retry_failed(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            services.campaign_retry_failed,
+            _("Falhas reenviadas em %(n)d campanha(s)."),
+        )

@@ -1,0 +1,112 @@
+"""Campaigns: one template (or several variants) sent to an audience of a tenant's customers.
+
+`CampaignRecipient` is the ledger: one row per (campaign, customer), written when the
+campaign starts, and moved from `pending` to `sent` in the same transaction that queues the
+customer's message in the outbox. A worker killed mid-run leaves either both (the outbox then
+delivers the message exactly once) or neither (the row is still pending and the next run sends
+it), never a customer messaged twice (campaigns.services).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from billing.models import TenantOwned
+from chatbots.models import Chatbot, Message, MessageTemplate
+from clientes.models import Cliente
+
+
+class Campaign(TenantOwned):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Rascunho")
+        SCHEDULED = "scheduled", _("Agendada")
+        RUNNING = "running", _("Enviando")
+        WAITING = "waiting", _("Aguardando a próxima janela de 24 h")
+        PAUSED = "paused", _("Pausada")
+        CANCELED = "canceled", _("Cancelada")
+        DONE = "done", _("Concluída")
+
+    class Goal(models.TextChoices):
+        REPLY = "reply", _("Resposta")
+        READ = "read", _("Leitura")
+        ORDER = "order", _("Pedido em 24 h")
+
+    class Strategy(models.TextChoices):
+        THOMPSON = "thompson", _("Amostragem de Thompson")
+        EPSILON = "epsilon", _("Epsilon-greedy")
+
+    name = models.CharField(_("nome"), max_length=120)
+    chatbot = models.ForeignKey(Chatbot, on_delete=models.CASCADE, related_name="campaigns")
+    # The audience definition (campaigns.audience documents its keys).
+    audience = models.JSONField(_("público"), default=dict, blank=True)
+    status = models.CharField(
+        _("situação"), max_length=16, choices=Status.choices, default=Status.DRAFT
+    )
+    goal = models.CharField(_("objetivo"), max_length=8, choices=Goal.choices, default=Goal.REPLY)
+    strategy = models.CharField(
+        _("divisão do tráfego"), max_length=16, choices=Strategy.choices, default=Strategy.THOMPSON
+    )
+    scheduled_at = models.DateTimeField(_("começa em"), null=True, blank=True)
+    # When the tier's 24-hour window has room again (status WAITING).
+    next_run_at = models.DateTimeField(_("próxima rodada"), null=True, blank=True)
+    # Why the campaign stopped by itself (quota, account restriction), in pt-BR.
+    stopped_reason = models.TextField(_("motivo da parada"), blank=True)
+    created_at = models.DateTimeField(_("criada em"), auto_now_add=True)
+    started_at = models.DateTimeField(_("iniciada em"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("concluída em"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("campanha")
+        verbose_name_plural = _("campanhas")
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Variant(TenantOwned):
+    """A template and its parameters. `params` is a list, in the template's order, of
+    `{"field": "nome"}` (a customer field, campaigns.params) or `{"value": "..."}`."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="variants")
+    label = models.CharField(_("rótulo"), max_length=40, default="A")
+    template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="+")
+    params = models.JSONField(_("parâmetros"), default=list, blank=True)
+    # The A/B test's decision: once set, every later message uses this variant.
+    winner = models.BooleanField(_("vencedora"), default=False)
+
+    class Meta:
+        verbose_name = _("variante")
+        verbose_name_plural = _("variantes")
+        ordering = ["campaign", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.template.name}"
+
+
+class CampaignRecipient(TenantOwned):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Na fila")
+        SENT = "sent", _("Enviada")
+        SKIPPED = "skipped", _("Ignorada")
+        FAILED = "failed", _("Falhou")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")
+    cliente = models.ForeignKey(Cliente, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        _("situação"), max_length=8, choices=Status.choices, default=Status.PENDING
+    )
+    variant = models.ForeignKey(Variant, null=True, blank=True, on_delete=models.SET_NULL)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL)
+    # Why nothing went: the outbox's refusal code (opted_out, outside_24h_window…) or Meta's.
+    reason = models.CharField(_("motivo"), max_length=64, blank=True)
+    sent_at = models.DateTimeField(_("enviada em"), null=True, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("destinatário")
+        verbose_name_plural = _("destinatários")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "cliente"], name="campaign_recipient_once")
+        ]
+        indexes = [models.Index(fields=["campaign", "status"])]

@@ -1,0 +1,22 @@
+"""Celery entry points on the `bulk` queue (config/celery.py routes `*.tasks.bulk_*`)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from campaigns import services
+
+
+@shared_task(acks_late=True)
+def bulk_campaign_run(campaign_id: int) -> int:
+    # acks_late: a worker killed mid-run leaves the task to be redelivered; the ledger
+    # (campaigns.services) makes the rerun send only to those not yet messaged.
+    return services.campaign_run(campaign_id=campaign_id)
+
+
+@shared_task
+def bulk_campaigns_due() -> int:
+    ids = services.campaigns_due()
+    for campaign_id in ids:
+        bulk_campaign_run.delay(campaign_id)
+    return len(ids)
