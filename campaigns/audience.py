@@ -8,7 +8,8 @@ Keys, all optional and combined with AND:
   total more than this (R$); `last_order_before`: an ISO date the last order is before.
 * `appointment_service`: a Servico id the customer booked; `no_show`: true for customers who
   missed an appointment.
-* `cliente_ids`: an explicit list (a CSV import, campaigns.imports).
+* `cliente_ids`: an explicit list; `import_id`: the customers of a CSV import with their
+  opt-in proof (campaigns.imports).
 
 Marketing never reaches a customer who opted out (compliance's consent ledger sets
 Cliente.optout_em); the outbox asks the ledger again at send time.
@@ -21,11 +22,46 @@ from decimal import Decimal
 
 from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from agenda.models import Agendamento
+from campaigns.models import ContactOptIn
 from chatbots.models import Message
 from clientes.models import Cliente
 from pedidos.models import ItemPedido
+
+KEYS = {
+    "tags",
+    "inactive_days",
+    "bought_product",
+    "spent_over",
+    "last_order_before",
+    "appointment_service",
+    "no_show",
+    "cliente_ids",
+    "import_id",
+}
+
+
+def audience_problems(definition) -> list[str]:
+    """What is wrong with an audience definition, in pt-BR (empty when it is fine)."""
+    if not isinstance(definition, dict):
+        return [_("O público deve ser um objeto JSON.")]
+    problems = [
+        _("Critério desconhecido: %(key)s.") % {"key": key} for key in definition if key not in KEYS
+    ]
+    if (tags := definition.get("tags")) is not None and not isinstance(tags, list):
+        problems.append(_("tags deve ser uma lista."))
+    if before := definition.get("last_order_before"):
+        try:
+            date.fromisoformat(str(before))
+        except ValueError:
+            problems.append(_("last_order_before deve ser uma data AAAA-MM-DD."))
+    for key in ("inactive_days", "bought_product", "appointment_service", "import_id"):
+        value = definition.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            problems.append(_("%(key)s deve ser um número inteiro.") % {"key": key})
+    return problems
 
 
 def audience_customers(*, tenant_id: int, definition: dict) -> QuerySet[Cliente]:
@@ -62,6 +98,14 @@ def audience_customers(*, tenant_id: int, definition: dict) -> QuerySet[Cliente]
             Exists(
                 Agendamento.objects.filter(
                     cliente=OuterRef("pk"), status=Agendamento.Status.NAO_COMPARECEU
+                )
+            )
+        )
+    if imported := definition.get("import_id"):
+        qs = qs.filter(
+            Exists(
+                ContactOptIn.objects.filter(
+                    cliente=OuterRef("pk"), contact_import_id=imported, tenant_id=tenant_id
                 )
             )
         )

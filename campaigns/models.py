@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from billing.models import TenantOwned
 from chatbots.models import Chatbot, Message, MessageTemplate
 from clientes.models import Cliente
+from inbox.models import Queue
 
 
 class Campaign(TenantOwned):
@@ -48,6 +49,22 @@ class Campaign(TenantOwned):
         _("divisão do tráfego"), max_length=16, choices=Strategy.choices, default=Strategy.THOMPSON
     )
     scheduled_at = models.DateTimeField(_("começa em"), null=True, blank=True)
+    # Recurring: when a run is done, the same campaign is scheduled again this many days
+    # after its start (campaigns.services.campaign_repeat), with a fresh ledger.
+    repeat_days = models.PositiveSmallIntegerField(
+        _("repetir a cada (dias)"), null=True, blank=True
+    )
+    # What a customer's reply does: the flow step the conversation enters with the message
+    # (its handler takes the reply), or an inbox queue the reply opens a ticket in.
+    reply_step = models.CharField(_("etapa para a resposta"), max_length=64, blank=True)
+    reply_queue = models.ForeignKey(
+        Queue,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("fila para a resposta"),
+    )
     # When the tier's 24-hour window has room again (status WAITING).
     next_run_at = models.DateTimeField(_("próxima rodada"), null=True, blank=True)
     # Why the campaign stopped by itself (quota, account restriction), in pt-BR.
@@ -102,6 +119,8 @@ class CampaignRecipient(TenantOwned):
     # Why nothing went: the outbox's refusal code (opted_out, outside_24h_window…) or Meta's.
     reason = models.CharField(_("motivo"), max_length=64, blank=True)
     sent_at = models.DateTimeField(_("enviada em"), null=True, blank=True, db_index=True)
+    # The customer's first reply after the message (campaigns.replies routes it once).
+    replied_at = models.DateTimeField(_("respondeu em"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("destinatário")
@@ -110,3 +129,75 @@ class CampaignRecipient(TenantOwned):
             models.UniqueConstraint(fields=["campaign", "cliente"], name="campaign_recipient_once")
         ]
         indexes = [models.Index(fields=["campaign", "status"])]
+
+
+class ContactImport(TenantOwned):
+    """A CSV of contacts and the proof of their opt-in (campaigns.imports); an audience
+    may be "the customers of this import" (`{"import_id": …}`)."""
+
+    name = models.CharField(_("arquivo"), max_length=200)
+    created_at = models.DateTimeField(_("importado em"), auto_now_add=True)
+    created_by = models.CharField(_("importado por"), max_length=200, blank=True)
+    clientes = models.ManyToManyField(Cliente, through="ContactOptIn", related_name="+")
+
+    class Meta:
+        verbose_name = _("importação de contatos")
+        verbose_name_plural = _("importações de contatos")
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactOptIn(TenantOwned):
+    """One imported customer and how they agreed to receive messages (LGPD art. 8: the
+    controller must be able to prove the consent; WhatsApp's Business Messaging Policy asks
+    for an opt-in before a business messages someone, https://business.whatsapp.com/policy)."""
+
+    contact_import = models.ForeignKey(
+        ContactImport, on_delete=models.CASCADE, related_name="optins"
+    )
+    cliente = models.ForeignKey(Cliente, on_delete=models.CASCADE, related_name="+")
+    proof = models.CharField(_("prova do consentimento"), max_length=255)
+    agreed_at = models.DateTimeField(_("consentiu em"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("consentimento importado")
+        verbose_name_plural = _("consentimentos importados")
+        constraints = [
+            models.UniqueConstraint(fields=["contact_import", "cliente"], name="contact_optin_once")
+        ]
+
+
+class ScheduledMessage(TenantOwned):
+    """A message a staff member scheduled to one customer (campaigns.scheduled): at
+    `send_at` it goes as text when the 24-hour window is open, else as the template;
+    cancellable until then."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Agendada")
+        SENT = "sent", _("Enviada")
+        CANCELED = "canceled", _("Cancelada")
+        FAILED = "failed", _("Não enviada")
+
+    chatbot = models.ForeignKey(Chatbot, on_delete=models.CASCADE, related_name="+")
+    cliente = models.ForeignKey(Cliente, on_delete=models.CASCADE, related_name="+")
+    text = models.TextField(_("texto"))
+    template = models.ForeignKey(
+        MessageTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    params = models.JSONField(_("parâmetros do modelo"), default=list, blank=True)
+    send_at = models.DateTimeField(_("enviar em"), db_index=True)
+    status = models.CharField(
+        _("situação"), max_length=8, choices=Status.choices, default=Status.PENDING
+    )
+    reason = models.CharField(_("motivo"), max_length=255, blank=True)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.CharField(_("agendada por"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("criada em"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("mensagem agendada")
+        verbose_name_plural = _("mensagens agendadas")
+        ordering = ["send_at", "pk"]
+        indexes = [models.Index(fields=["status", "send_at"])]

@@ -10,7 +10,9 @@ Each parameter is one of:
 from __future__ import annotations
 
 from django.db.models import Sum
+from django.utils.translation import gettext as _
 
+from chatbots.models import Chatbot, MessageTemplate
 from clientes.models import Cliente
 from pedidos.models import ItemPedido
 
@@ -30,6 +32,14 @@ def top_product(cliente: Cliente) -> str:
         .first()
     )
     return row["produto__nome"] if row else ""
+
+
+def template_problem(template: MessageTemplate, chatbot: Chatbot) -> str:
+    """Why `template` may not be sent by `chatbot` (empty when it may): only the bot's own
+    templates that Meta approved (MessageTemplate.approved) go outside the window."""
+    if template.chatbot_id != chatbot.pk or not template.approved:
+        return _("O modelo %(name)s não está aprovado para este chatbot.") % {"name": template.name}
+    return ""
 
 
 def param_problems(spec: list) -> list[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -27,11 +27,12 @@ from billing import quotas
 from billing.models import Tenant
 from billing.template_costs import country_of, rate_for
 from campaigns import ab, limits, stats
-from campaigns.audience import audience_count, audience_customers
+from campaigns.audience import audience_count, audience_customers, audience_problems
 from campaigns.models import Campaign, CampaignRecipient, Variant
-from campaigns.params import param_problems, params_for
+from campaigns.params import param_problems, params_for, template_problem
 from chatbots import outbox
-from chatbots.models import Chatbot, Message, MessageTemplate
+from chatbots.models import Chatbot, Conversation, Message, Step
+from inbox.models import Queue
 
 BATCH = 100
 
@@ -63,19 +64,28 @@ def campaign_create(
     goal: str = Campaign.Goal.REPLY,
     strategy: str = Campaign.Strategy.THOMPSON,
     scheduled_at: datetime | None = None,
+    repeat_days: int | None = None,
+    reply_step: str = "",
+    reply_queue: Queue | None = None,
 ) -> Campaign:
     """`variants`: `[{"template": MessageTemplate, "params": [...], "label": "A"}, …]`."""
     if chatbot.tenant_id != tenant.pk:
         raise CampaignError(_("Chatbot de outra empresa."))
+    if problems := audience_problems(audience or {}):
+        raise CampaignError(" ".join(problems))
+    if reply_step and not Step.objects.filter(chatbot=chatbot, code=reply_step).exists():
+        raise CampaignError(_("O chatbot não tem a etapa %(code)s.") % {"code": reply_step})
+    if reply_queue is not None and reply_queue.tenant_id != tenant.pk:
+        raise CampaignError(_("Fila de outra empresa."))
+    if reply_step and reply_queue is not None:
+        raise CampaignError(
+            _("A resposta vai para uma etapa do fluxo ou para uma fila, não ambas.")
+        )
     if not variants:
         raise CampaignError(_("Escolha ao menos um modelo de mensagem aprovado."))
     for v in variants:
-        template: MessageTemplate = v["template"]
-        if template.chatbot_id != chatbot.pk or not template.approved:
-            raise CampaignError(
-                _("O modelo %(name)s não está aprovado para este chatbot.")
-                % {"name": template.name}
-            )
+        if problem := template_problem(v["template"], chatbot):
+            raise CampaignError(problem)
         if problems := param_problems(v.get("params") or []):
             raise CampaignError("; ".join(problems))
     with transaction.atomic():
@@ -87,6 +97,9 @@ def campaign_create(
             goal=goal,
             strategy=strategy,
             scheduled_at=scheduled_at,
+            repeat_days=repeat_days,
+            reply_step=reply_step,
+            reply_queue=reply_queue,
         )
         for i, v in enumerate(variants):
             Variant.objects.create(
@@ -284,7 +297,7 @@ def _run_batch(campaign_id: int, *, batch: int, rng: random.Random) -> tuple[int
         )
         if size == 0:
             if not pending.exists():
-                _stop(campaign, Campaign.Status.DONE, finished_at=now)
+                _finish(campaign, now)
             else:
                 _stop(
                     campaign,
@@ -299,7 +312,7 @@ def _run_batch(campaign_id: int, *, batch: int, rng: random.Random) -> tuple[int
             .order_by("pk")[:size]
         )
         if not claimed:
-            _stop(campaign, Campaign.Status.DONE, finished_at=now)
+            _finish(campaign, now)
             return 0, False
         campaign_decide(campaign=campaign)
         variants = _variants(campaign)
@@ -330,7 +343,53 @@ def _run_batch(campaign_id: int, *, batch: int, rng: random.Random) -> tuple[int
         CampaignRecipient.objects.bulk_update(
             claimed, ["status", "reason", "variant", "message", "sent_at"]
         )
+        if campaign.reply_step:
+            _enter_reply_step(campaign, claimed)
     return sent, True
+
+
+def _enter_reply_step(campaign: Campaign, recipients: list[CampaignRecipient]) -> None:
+    """The conversations the message went to wait at the campaign's step, so its handler
+    takes the reply; one a person is handling (or waiting for) is left alone."""
+    ids = [
+        r.message.conversation_id for r in recipients if r.status == CampaignRecipient.Status.SENT
+    ]
+    Conversation.objects.filter(pk__in=ids).exclude(
+        status__in=[Conversation.Status.HUMAN, Conversation.Status.WAITING]
+    ).update(current_step=campaign.reply_step, updated_at=timezone.now())
+
+
+def _finish(campaign: Campaign, now: datetime) -> None:
+    _stop(campaign, Campaign.Status.DONE, finished_at=now)
+    if campaign.repeat_days:
+        campaign_repeat(campaign=campaign)
+
+
+def campaign_repeat(*, campaign: Campaign) -> Campaign:
+    """The next run of a recurring campaign: a copy scheduled `repeat_days` after this
+    run's start, started now (its ledger is written from the audience as it is today)."""
+    base = campaign.scheduled_at or campaign.started_at or timezone.now()
+    nxt = campaign_create(
+        tenant=campaign.tenant,
+        chatbot=campaign.chatbot,
+        name=campaign.name,
+        variants=[
+            {"template": v.template, "params": v.params, "label": v.label}
+            for v in _variants(campaign)
+        ],
+        audience=campaign.audience,
+        goal=campaign.goal,
+        strategy=campaign.strategy,
+        scheduled_at=base + timedelta(days=campaign.repeat_days),
+        repeat_days=campaign.repeat_days,
+        reply_step=campaign.reply_step,
+        reply_queue=campaign.reply_queue,
+    )
+    try:
+        return campaign_start(campaign=nxt)
+    except CampaignError as exc:  # nobody left to reach, quota: the copy stays a draft
+        Campaign.objects.filter(pk=nxt.pk).update(stopped_reason=str(exc))
+        return nxt
 
 
 def _variants(campaign: Campaign) -> list[Variant]:

@@ -7,10 +7,14 @@ timestamps from Meta's status webhooks.
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db.models import Count, Exists, OuterRef, Q
 
+from billing.template_costs import country_of, rate_for
 from campaigns import ab
 from campaigns.models import Campaign, CampaignRecipient, Variant
 from chatbots.models import Message
@@ -117,3 +121,80 @@ def ab_results(*, campaign: Campaign) -> list[dict]:
         }
         for v, a in zip(variants, arms_, strict=True)
     ]
+
+
+def campaign_costs(*, campaign: Campaign) -> list[dict]:
+    """Per template category: the estimate (every customer still to go or gone, at Meta's
+    rate for their country) and the actual cost (templates Meta delivered: Meta charges per
+    delivered template, https://developers.facebook.com/docs/whatsapp/pricing), in R$."""
+    rows = (
+        CampaignRecipient.objects.filter(campaign=campaign)
+        .exclude(status=CampaignRecipient.Status.SKIPPED)
+        .values_list(
+            "variant__template__category",
+            "cliente__telefone",
+            "status",
+            "message__delivered_at",
+            "message__read_at",
+        )
+    )
+    fallback = (
+        campaign.variants.order_by("pk").values_list("template__category", flat=True).first()
+        or "MARKETING"
+    )
+    out: dict[str, dict] = {}
+    for category, phone, status, delivered, read in rows:
+        category = category or fallback
+        rate = rate_for(category=category, country=country_of(phone))
+        entry = out.setdefault(
+            category, {"category": category, "estimated": Decimal("0"), "actual": Decimal("0")}
+        )
+        entry["estimated"] += rate
+        if status == CampaignRecipient.Status.SENT and (delivered or read):
+            entry["actual"] += rate
+    return sorted(out.values(), key=lambda e: e["category"])
+
+
+CSV_HEADER = [
+    "telefone",
+    "nome",
+    "variante",
+    "modelo",
+    "situacao",
+    "motivo",
+    "enviada_em",
+    "status_meta",
+    "codigo_erro",
+    "entregue_em",
+    "lida_em",
+]
+
+
+def campaign_csv(*, campaign: Campaign) -> str:
+    """One line per customer of the campaign, for a spreadsheet."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_HEADER)
+    rows = (
+        CampaignRecipient.objects.filter(campaign=campaign)
+        .select_related("cliente", "variant__template", "message")
+        .order_by("pk")
+    )
+    for r in rows.iterator(chunk_size=1000):
+        m = r.message
+        writer.writerow(
+            [
+                r.cliente.telefone,
+                r.cliente.nome,
+                r.variant.label if r.variant else "",
+                r.variant.template.name if r.variant else "",
+                r.get_status_display(),
+                r.reason,
+                r.sent_at.isoformat() if r.sent_at else "",
+                m.status if m else "",
+                m.error_code if m else "",
+                m.delivered_at.isoformat() if m and m.delivered_at else "",
+                m.read_at.isoformat() if m and m.read_at else "",
+            ]
+        )
+    return buffer.getvalue()

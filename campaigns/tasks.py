@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from campaigns import services
+from campaigns import scheduled, services
 
 
 @shared_task(acks_late=True)
@@ -20,3 +20,8 @@ def bulk_campaigns_due() -> int:
     for campaign_id in ids:
         bulk_campaign_run.delay(campaign_id)
     return len(ids)
+
+
+@shared_task
+def bulk_scheduled_due() -> int:
+    return scheduled.scheduled_due()

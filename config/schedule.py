@@ -62,6 +62,12 @@ SCHEDULE: dict[str, dict] = {
         "every": 60,
         "queue": "bulk",
     },
+    # Messages staff scheduled to one customer (campaigns.scheduled). Every minute.
+    "campaigns.scheduled_due": {
+        "task": "campaigns.tasks.bulk_scheduled_due",
+        "every": 60,
+        "queue": "bulk",
+    },
     # Expired API refresh tokens (simplejwt keeps every issued one): daily, 04:10.
     "billing.flush_expired_tokens": {
         "task": "billing.tasks.flush_expired_tokens",

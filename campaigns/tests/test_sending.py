@@ -10,32 +10,8 @@ import pytest
 from campaigns import services, stats
 from campaigns.models import Campaign, CampaignRecipient
 from campaigns.tests.conftest import MONDAY_TEN, customers
-from chatbots.models import Message
-from chatbots.outbox.tasks import sweep_outbound
 from compliance import consent
 from compliance.models import ConsentEvent
-
-
-@pytest.fixture
-def run(celery_eager, django_capture_on_commit_callbacks, fake_graph):
-    """Do `action()` with its queued tasks executed, then let the outbox drain what the
-    per-number rate governor (80 messages/s) deferred, a simulated second at a time;
-    return the customers Meta was sent to."""
-
-    def _run(action, clock=None):
-        before = len(fake_graph.sends)
-        with django_capture_on_commit_callbacks(execute=True):
-            action()
-        for _second in range(100):
-            if not Message.objects.filter(status=Message.Status.QUEUED).exists():
-                break
-            if clock is not None:
-                clock.shift(timedelta(seconds=1))
-            with django_capture_on_commit_callbacks(execute=True):
-                sweep_outbound()
-        return [r.json["to"] for r in fake_graph.sends[before:]]
-
-    return _run
 
 
 def test_a_tier_of_1000_sends_1000_now_and_the_rest_in_the_next_window(
