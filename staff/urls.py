@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from staff import chat_views, views
+from staff import campaign_views, chat_views, views
 
 app_name = "staff"
 
@@ -26,4 +26,13 @@ urlpatterns = [
     path("chat/<int:pk>/", chat_views.chat_room, name="chat-room"),
     path("chat/<int:pk>/enviar/", chat_views.chat_send, name="chat-send"),
     path("chat/direto/<int:user_id>/", chat_views.chat_direct, name="chat-direct"),
+    path("campanhas/", campaign_views.campaign_list, name="campaigns"),
+    path("campanhas/<int:pk>/", campaign_views.campaign_detail, name="campaign"),
+    path(
+        "campanhas/<int:pk>/progresso/", campaign_views.campaign_progress, name="campaign-progress"
+    ),
+    path("campanhas/<int:pk>/exportar/", campaign_views.campaign_export, name="campaign-export"),
+    path(
+        "campanhas/<int:pk>/<str:action>/", campaign_views.campaign_action, name="campaign-action"
+    ),
 ]

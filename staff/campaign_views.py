@@ -1,0 +1,108 @@
+"""The campaigns in the staff app (/atendimento/campanhas/): the list, a campaign's page
+with its live progress bar, numbers, A/B results and costs, and (owners and admins) start,
+pause, resume, cancel and retry the failures. Thin: campaigns.stats reads, campaigns.services
+decides. The progress part re-reads itself with htmx while the campaign is active."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from campaigns import services, stats
+from campaigns.models import Campaign
+from inbox import selectors as inbox_selectors
+from staff.access import staff_required
+
+ACTIVE = {Campaign.Status.RUNNING, Campaign.Status.SCHEDULED, Campaign.Status.WAITING}
+ACTIONS = {
+    "iniciar": (services.campaign_start, {Campaign.Status.DRAFT}),
+    "pausar": (services.campaign_pause, ACTIVE),
+    "retomar": (services.campaign_resume, {Campaign.Status.PAUSED}),
+    "cancelar": (
+        services.campaign_cancel,
+        {*ACTIVE, Campaign.Status.PAUSED, Campaign.Status.DRAFT},
+    ),
+    "reenviar": (services.campaign_retry_failed, {Campaign.Status.DONE, Campaign.Status.RUNNING}),
+}
+
+
+def _campaign(request, pk: int) -> Campaign:
+    return get_object_or_404(
+        Campaign.objects.select_related("chatbot"), pk=pk, tenant_id=request.membership.tenant_id
+    )
+
+
+def _progress_context(campaign: Campaign) -> dict:
+    return {
+        "campaign": campaign,
+        "numbers": stats.campaign_numbers(campaign=campaign),
+        "active": campaign.status in ACTIVE,
+    }
+
+
+@staff_required
+def campaign_list(request):
+    campaigns = Campaign.objects.filter(tenant_id=request.membership.tenant_id).select_related(
+        "chatbot"
+    )[:100]
+    rows = [_progress_context(c) for c in campaigns]
+    return render(request, "staff/campaigns.html", {"rows": rows, "section": "campaigns"})
+
+
+@staff_required
+def campaign_detail(request, pk: int):
+    campaign = _campaign(request, pk)
+    manager = inbox_selectors.is_manager(request.membership)
+    context = {
+        **_progress_context(campaign),
+        "section": "campaigns",
+        "ab": stats.ab_results(campaign=campaign),
+        "costs": stats.campaign_costs(campaign=campaign),
+        "variants": campaign.variants.select_related("template").order_by("pk"),
+        "actions": [name for name, (_f, allowed) in ACTIONS.items() if campaign.status in allowed]
+        if manager
+        else [],
+    }
+    if campaign.status == Campaign.Status.DRAFT:
+        context["estimate"] = services.campaign_estimate(campaign=campaign)
+    return render(request, "staff/campaign.html", context)
+
+
+@staff_required
+def campaign_progress(request, pk: int):
+    """The progress part alone (polled by the page while the campaign is active)."""
+    return render(
+        request, "staff/_campaign_progress.html", _progress_context(_campaign(request, pk))
+    )
+
+
+@staff_required
+@require_POST
+def campaign_action(request, pk: int, action: str):
+    campaign = _campaign(request, pk)
+    if not inbox_selectors.is_manager(request.membership) or action not in ACTIONS:
+        return HttpResponse(
+            _("Só proprietários e administradores controlam campanhas."), status=403
+        )
+    do, _allowed = ACTIONS[action]
+    try:
+        changed = do(campaign=campaign)
+    except services.CampaignError as exc:
+        messages.error(request, str(exc))
+    else:
+        if changed:
+            messages.success(request, _("Feito."))
+        else:
+            messages.error(request, _("Isto não se aplica a esta campanha agora."))
+    return redirect("staff:campaign", pk=campaign.pk)
+
+
+@staff_required
+def campaign_export(request, pk: int):
+    campaign = _campaign(request, pk)
+    response = HttpResponse(stats.campaign_csv(campaign=campaign), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="campanha-{campaign.pk}.csv"'
+    return response

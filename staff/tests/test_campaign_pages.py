@@ -1,0 +1,68 @@
+"""The campaigns pages of the staff app without a browser: who sees and who controls,
+another tenant's campaign, the numbers and the A/B table."""
+
+from __future__ import annotations
+
+import pytest
+
+from billing.models import Membership
+from campaigns import services
+from campaigns.models import Campaign
+from clientes.models import Cliente
+from tests.factories import ChatbotFactory, MembershipFactory, MessageTemplateFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def campaign(tenant):
+    bot = ChatbotFactory(tenant=tenant, name="Loja")
+    a = MessageTemplateFactory(chatbot=bot, name="promo_a", category="MARKETING")
+    b = MessageTemplateFactory(chatbot=bot, name="promo_b", category="MARKETING")
+    Cliente.objects.create(tenant=tenant, nome="Ana", telefone="5511987650001")
+    return services.campaign_create(
+        tenant=tenant,
+        chatbot=bot,
+        name="Dia das Mães",
+        variants=[{"template": a, "label": "A"}, {"template": b, "label": "B"}],
+    )
+
+
+def _as(client, tenant, role):
+    client.force_login(MembershipFactory(tenant=tenant, role=role).user)
+    return client
+
+
+def test_an_admin_sees_the_estimate_and_starts_it(client, tenant, campaign, monkeypatch):
+    monkeypatch.setattr(services, "_enqueue", lambda pk: None)
+    _as(client, tenant, Membership.Role.ADMIN)
+    page = client.get(f"/atendimento/campanhas/{campaign.pk}/").content.decode()
+    assert "Dia das Mães" in page
+    assert "Público: 1 clientes" in page
+    assert "Iniciar" in page
+    assert "Teste A/B" in page and "promo_b" in page
+
+    response = client.post(f"/atendimento/campanhas/{campaign.pk}/iniciar/", follow=True)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.RUNNING
+    assert "Pausar" in response.content.decode()
+    progress = client.get(f"/atendimento/campanhas/{campaign.pk}/progresso/").content.decode()
+    assert 'hx-trigger="every 1s"' in progress and "0 de 1 enviadas" in progress
+
+
+def test_an_agent_sees_the_campaign_but_cannot_control_it(client, tenant, campaign):
+    _as(client, tenant, Membership.Role.AGENT)
+    listing = client.get("/atendimento/campanhas/").content.decode()
+    assert "Dia das Mães" in listing
+    page = client.get(f"/atendimento/campanhas/{campaign.pk}/").content.decode()
+    assert "Iniciar" not in page
+    assert client.post(f"/atendimento/campanhas/{campaign.pk}/iniciar/").status_code == 403
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DRAFT
+
+
+def test_another_tenants_campaign_is_not_found(client, other_tenant, campaign):
+    _as(client, other_tenant, Membership.Role.OWNER)
+    assert client.get(f"/atendimento/campanhas/{campaign.pk}/").status_code == 404
+    assert client.post(f"/atendimento/campanhas/{campaign.pk}/cancelar/").status_code == 404
+    assert "Dia das Mães" not in client.get("/atendimento/campanhas/").content.decode()
