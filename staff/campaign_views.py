@@ -72,11 +72,11 @@ def campaign_detail(request, pk: int):
 
 
 @staff_required
-def campaign_progress(request, pk: int):
-    """The progress part alone (polled by the page while the campaign is active)."""
-    return render(
-        request, "staff/_campaign_progress.html", _progress_context(_campaign(request, pk))
-    )
+def campaign_progress(request, pk: int, detail: bool = False):
+    """The progress part alone (polled by the page while the campaign is active); with the
+    numbers under the bar on the campaign's own page (`detail`)."""
+    context = {**_progress_context(_campaign(request, pk)), "detail": detail}
+    return render(request, "staff/_campaign_progress.html", context)
 
 
 @staff_required

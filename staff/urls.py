@@ -31,6 +31,12 @@ urlpatterns = [
     path(
         "campanhas/<int:pk>/progresso/", campaign_views.campaign_progress, name="campaign-progress"
     ),
+    path(
+        "campanhas/<int:pk>/numeros/",
+        campaign_views.campaign_progress,
+        {"detail": True},
+        name="campaign-numbers",
+    ),
     path("campanhas/<int:pk>/exportar/", campaign_views.campaign_export, name="campaign-export"),
     path(
         "campanhas/<int:pk>/<str:action>/", campaign_views.campaign_action, name="campaign-action"

@@ -60,5 +60,6 @@ def test_the_progress_bar_moves_while_the_campaign_sends(new_page, fake_graph, m
     services.campaign_run(campaign_id=campaign.pk)  # nothing left: the campaign is done
     page.wait_for_selector(".campaign-progress[data-status=done]")
     assert page.inner_text(".progress-counts").startswith("30 de 30 enviadas")
+    assert page.inner_text(".numbers div:first-child dd") == "30"  # the numbers moved too
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DONE
     shot(page, "campaign-progress-done")

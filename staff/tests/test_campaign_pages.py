@@ -41,6 +41,7 @@ def test_an_admin_sees_the_estimate_and_starts_it(client, tenant, campaign, monk
     assert "Público: 1 clientes" in page
     assert "Iniciar" in page
     assert "Teste A/B" in page and "promo_b" in page
+    assert "Descadastradas" in page  # the numbers, under the bar
 
     response = client.post(f"/atendimento/campanhas/{campaign.pk}/iniciar/", follow=True)
     campaign.refresh_from_db()
