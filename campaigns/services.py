@@ -420,3 +420,30 @@ def campaign_decide(*, campaign: Campaign) -> Variant | None:
 
 def audience_preview_count(*, tenant_id: int, definition: dict) -> int:
     return audience_count(tenant_id=tenant_id, definition=definition)
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    cliente_nome: str
+    telefone: str
+    variant: Variant
+    params: list[str]
+
+
+def campaign_preview(*, campaign: Campaign, limit: int = 5) -> list[PreviewRow]:
+    """What the first customers of the audience would receive, each variant in turn, with
+    their own parameters (customer fields, the suggestion from their history), before the
+    campaign starts."""
+    variants = _variants(campaign)
+    if not variants:
+        return []
+    customers = audience_customers(tenant_id=campaign.tenant_id, definition=campaign.audience)
+    return [
+        PreviewRow(
+            cliente_nome=c.nome,
+            telefone=c.telefone,
+            variant=variants[i % len(variants)],
+            params=params_for(variants[i % len(variants)].params, c),
+        )
+        for i, c in enumerate(customers[:limit])
+    ]

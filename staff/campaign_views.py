@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from campaigns import services, stats
 from campaigns.models import Campaign
+from chatbots import message_templates
 from inbox import selectors as inbox_selectors
 from staff.access import staff_required
 
@@ -43,6 +44,22 @@ def _progress_context(campaign: Campaign) -> dict:
     }
 
 
+def _preview(campaign: Campaign) -> list[dict]:
+    """The first customers' messages as they will read them (chatbots.message_templates)."""
+    rows = []
+    for row in services.campaign_preview(campaign=campaign):
+        template = row.variant.template
+        values = dict(zip(message_templates.body_params(template), row.params, strict=False))
+        rows.append(
+            {
+                "cliente": row.cliente_nome or row.telefone,
+                "variant": row.variant.label,
+                "text": message_templates.render(template, values),
+            }
+        )
+    return rows
+
+
 @staff_required
 def campaign_list(request):
     campaigns = Campaign.objects.filter(tenant_id=request.membership.tenant_id).select_related(
@@ -68,6 +85,7 @@ def campaign_detail(request, pk: int):
     }
     if campaign.status == Campaign.Status.DRAFT:
         context["estimate"] = services.campaign_estimate(campaign=campaign)
+        context["preview"] = _preview(campaign)
     return render(request, "staff/campaign.html", context)
 
 

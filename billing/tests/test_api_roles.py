@@ -337,6 +337,7 @@ MATRIX = [
     ),
     Case("/api/campaigns/{id}/", "GET", ALL, 200),
     Case("/api/campaigns/{id}/export/", "GET", ALL, 200),
+    Case("/api/campaigns/{id}/preview/", "GET", ALL, 200),
     Case("/api/campaigns/{id}/start/", "POST", MANAGE, 200),
     Case("/api/campaigns/{id}/pause/", "POST", MANAGE, 200, ids={"id": "running_campaign"}),
     Case("/api/campaigns/{id}/resume/", "POST", MANAGE, 200, ids={"id": "paused_campaign"}),

@@ -57,6 +57,7 @@ class CampaignViewSet(TenantScopedViewSet):
         "retry_failed": MANAGERS,
         "audience_count": MEMBERS,
         "export": MEMBERS,
+        "preview": MEMBERS,
     }
     role_operations = {
         "start": _("iniciar campanhas"),
@@ -137,6 +138,36 @@ class CampaignViewSet(TenantScopedViewSet):
         incoming.is_valid(raise_exception=True)
         n = audience_count(tenant_id=tenant.pk, definition=incoming.validated_data["audience"])
         return Response({"customers": n})
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "CampaignPreview",
+                {
+                    "cliente": serializers.CharField(),
+                    "variant": serializers.CharField(),
+                    "template": serializers.CharField(),
+                    "params": serializers.ListField(child=serializers.CharField()),
+                },
+                many=True,
+            )
+        }
+    )
+    @action(detail=True, methods=["get"])
+    def preview(self, request, pk=None):
+        """The first customers of the audience with the parameters each would get."""
+        campaign = self.get_object()
+        return Response(
+            [
+                {
+                    "cliente": row.cliente_nome or row.telefone,
+                    "variant": row.variant.label,
+                    "template": row.variant.template.name,
+                    "params": row.params,
+                }
+                for row in services.campaign_preview(campaign=campaign)
+            ]
+        )
 
     @extend_schema(responses={(200, "text/csv"): str})
     @action(detail=True, methods=["get"])

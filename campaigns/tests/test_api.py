@@ -59,6 +59,9 @@ def test_an_owner_creates_starts_and_reads_the_numbers(
     pk = created.json()["id"]
     assert created.json()["status"] == "draft"
 
+    preview = as_owner.get(f"{BASE}{pk}/preview/").json()
+    assert [row["params"] for row in preview] == [["Cliente"]] * 3
+
     started = run(lambda: as_owner.post(f"{BASE}{pk}/start/"))
     assert len(started) == 3
 

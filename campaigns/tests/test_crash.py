@@ -29,8 +29,7 @@ N, BATCH = 60, 10
 # The worker: the real campaign_run in its own process, each send slowed so that the kill
 # lands inside a batch's transaction. Its outbox tasks go to an in-memory broker (lost with
 # the process, as a real worker's unacknowledged work would be); the sweeper sends the rows.
-WORKER = (
-    """
+WORKER = """
 import os, sys, time
 import django
 django.setup()
@@ -42,10 +41,8 @@ def slow(**kwargs):
     time.sleep(0.05)
     return real(**kwargs)
 services.outbox.send_to_customer = slow
-services.campaign_run(campaign_id=int(sys.argv[1]), batch=%d)
+services.campaign_run(campaign_id=int(sys.argv[1]), batch=int(sys.argv[2]))
 """
-    % BATCH
-)
 
 
 def _database_url() -> str:
@@ -83,7 +80,7 @@ def test_a_worker_killed_mid_run_then_restarted_messages_everyone_exactly_once(
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
     worker = subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(campaign.pk)], cwd=settings.BASE_DIR, env=env
+        [sys.executable, "-c", WORKER, str(campaign.pk), str(BATCH)], cwd=settings.BASE_DIR, env=env
     )
     try:
         deadline = time.monotonic() + 60

@@ -9,7 +9,12 @@ from billing.models import Membership
 from campaigns import services
 from campaigns.models import Campaign
 from clientes.models import Cliente
-from tests.factories import ChatbotFactory, MembershipFactory, MessageTemplateFactory
+from tests.factories import (
+    ChatbotFactory,
+    MembershipFactory,
+    MessageTemplateFactory,
+    ProdutoFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -18,13 +23,39 @@ pytestmark = pytest.mark.django_db
 def campaign(tenant):
     bot = ChatbotFactory(tenant=tenant, name="Loja")
     a = MessageTemplateFactory(chatbot=bot, name="promo_a", category="MARKETING")
-    b = MessageTemplateFactory(chatbot=bot, name="promo_b", category="MARKETING")
-    Cliente.objects.create(tenant=tenant, nome="Ana", telefone="5511987650001")
+    b = MessageTemplateFactory(
+        chatbot=bot,
+        name="promo_b",
+        category="MARKETING",
+        body_text="Oi {{1}}, que tal mais um {{2}}?",
+        body_examples=["Ana", "Pão de queijo"],
+    )
+    ana = Cliente.objects.create(tenant=tenant, nome="Ana Souza", telefone="5511987650001")
+    bruno = Cliente.objects.create(tenant=tenant, nome="Bruno", telefone="5511987650002")
+    _bought(ana, "Bolo de cenoura")
+    _bought(bruno, "Café coado")
     return services.campaign_create(
         tenant=tenant,
         chatbot=bot,
         name="Dia das Mães",
-        variants=[{"template": a, "label": "A"}, {"template": b, "label": "B"}],
+        variants=[
+            {"template": a, "label": "A"},
+            {
+                "template": b,
+                "label": "B",
+                "params": [{"field": "primeiro_nome"}, {"suggest": "top_product"}],
+            },
+        ],
+    )
+
+
+def _bought(cliente, product: str) -> None:
+    from pedidos.models import ItemPedido, Pedido
+
+    produto = ProdutoFactory(tenant=cliente.tenant, nome=product)
+    pedido = Pedido.objects.create(tenant=cliente.tenant, cliente=cliente)
+    ItemPedido.objects.create(
+        tenant=cliente.tenant, pedido=pedido, produto=produto, quantidade=2, preco_unitario="10.00"
     )
 
 
@@ -38,7 +69,9 @@ def test_an_admin_sees_the_estimate_and_starts_it(client, tenant, campaign, monk
     _as(client, tenant, Membership.Role.ADMIN)
     page = client.get(f"/atendimento/campanhas/{campaign.pk}/").content.decode()
     assert "Dia das Mães" in page
-    assert "Público: 1 clientes" in page
+    assert "Público: 2 clientes" in page
+    # The preview: each customer's own message, the suggestion from their history.
+    assert "Oi Bruno, que tal mais um Café coado?" in page
     assert "Iniciar" in page
     assert "Teste A/B" in page and "promo_b" in page
     assert "Descadastradas" in page  # the numbers, under the bar
@@ -48,7 +81,7 @@ def test_an_admin_sees_the_estimate_and_starts_it(client, tenant, campaign, monk
     assert campaign.status == Campaign.Status.RUNNING
     assert "Pausar" in response.content.decode()
     progress = client.get(f"/atendimento/campanhas/{campaign.pk}/progresso/").content.decode()
-    assert 'hx-trigger="every 1s"' in progress and "0 de 1 enviadas" in progress
+    assert 'hx-trigger="every 1s"' in progress and "0 de 2 enviadas" in progress
 
 
 def test_an_agent_sees_the_campaign_but_cannot_control_it(client, tenant, campaign):
