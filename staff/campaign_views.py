@@ -5,15 +5,19 @@ decides. The progress part re-reads itself with htmx while the campaign is activ
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from campaigns import services, stats
-from campaigns.models import Campaign
+from campaigns import scheduled, services, stats
+from campaigns.models import Campaign, ScheduledMessage
 from chatbots import message_templates
+from chatbots.models import Conversation, MessageTemplate
 from inbox import selectors as inbox_selectors
 from staff.access import staff_required
 
@@ -124,3 +128,82 @@ def campaign_export(request, pk: int):
     response = HttpResponse(stats.campaign_csv(campaign=campaign), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="campanha-{campaign.pk}.csv"'
     return response
+
+
+# --- Scheduled messages, from a conversation's page -----------------------------------------
+
+
+def _conversation(request, pk: int) -> Conversation:
+    conversation = get_object_or_404(
+        Conversation.objects.select_related("chatbot", "cliente"),
+        pk=pk,
+        tenant_id=request.membership.tenant_id,
+    )
+    if not inbox_selectors.membership_can_see(request.membership, conversation):
+        raise Http404
+    return conversation
+
+
+def _scheduled_panel(request, conversation: Conversation, error: str = ""):
+    pending = ScheduledMessage.objects.filter(
+        chatbot=conversation.chatbot,
+        cliente=conversation.cliente,
+        status=ScheduledMessage.Status.PENDING,
+    ).select_related("template")
+    templates = MessageTemplate.objects.filter(chatbot=conversation.chatbot, approved=True)
+    context = {
+        "conversation": conversation,
+        "pending": pending,
+        "templates": templates,
+        "error": error,
+    }
+    return render(request, "staff/_scheduled.html", context)
+
+
+@staff_required
+def scheduled_panel(request, pk: int):
+    return _scheduled_panel(request, _conversation(request, pk))
+
+
+@staff_required
+@require_POST
+def scheduled_add(request, pk: int):
+    """The date and time are the tenant's clock (Tenant.time_zone), as the form shows it."""
+    conversation = _conversation(request, pk)
+    zone = ZoneInfo(request.membership.tenant.time_zone)
+    try:
+        send_at = datetime.fromisoformat(request.POST.get("send_at", "")).replace(tzinfo=zone)
+    except ValueError:
+        return _scheduled_panel(request, conversation, _("Escolha a data e a hora."))
+    template = None
+    if request.POST.get("template"):
+        template = MessageTemplate.objects.filter(
+            chatbot=conversation.chatbot, pk=request.POST["template"]
+        ).first()
+    try:
+        scheduled.scheduled_create(
+            chatbot=conversation.chatbot,
+            cliente=conversation.cliente,
+            text=request.POST.get("text", ""),
+            send_at=send_at,
+            template=template,
+            params=[p for p in request.POST.getlist("params") if p.strip()],
+            by=request.user.get_username(),
+        )
+    except scheduled.ScheduleError as exc:
+        return _scheduled_panel(request, conversation, str(exc))
+    return _scheduled_panel(request, conversation)
+
+
+@staff_required
+@require_POST
+def scheduled_remove(request, pk: int, scheduled_pk: int):
+    conversation = _conversation(request, pk)
+    row = get_object_or_404(
+        ScheduledMessage,
+        pk=scheduled_pk,
+        tenant_id=request.membership.tenant_id,
+        cliente=conversation.cliente,
+    )
+    error = "" if scheduled.scheduled_cancel(scheduled=row) else _("Já foi enviada.")
+    return _scheduled_panel(request, conversation, error)

@@ -22,6 +22,13 @@ urlpatterns = [
     path("conversas/<int:pk>/encerrar/", views.close, name="close"),
     path("conversas/<int:pk>/devolver/", views.return_to_bot, name="return-to-bot"),
     path("conversas/<int:pk>/etiquetas/", views.tags, name="tags"),
+    path("conversas/<int:pk>/agendadas/", campaign_views.scheduled_panel, name="scheduled"),
+    path("conversas/<int:pk>/agendar/", campaign_views.scheduled_add, name="schedule"),
+    path(
+        "conversas/<int:pk>/agendadas/<int:scheduled_pk>/cancelar/",
+        campaign_views.scheduled_remove,
+        name="scheduled-cancel",
+    ),
     path("chat/", chat_views.chat_home, name="chat"),
     path("chat/<int:pk>/", chat_views.chat_room, name="chat-room"),
     path("chat/<int:pk>/enviar/", chat_views.chat_send, name="chat-send"),

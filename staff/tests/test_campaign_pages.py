@@ -100,3 +100,29 @@ def test_another_tenants_campaign_is_not_found(client, other_tenant, campaign):
     assert client.get(f"/atendimento/campanhas/{campaign.pk}/").status_code == 404
     assert client.post(f"/atendimento/campanhas/{campaign.pk}/cancelar/").status_code == 404
     assert "Dia das Mães" not in client.get("/atendimento/campanhas/").content.decode()
+
+
+def test_staff_schedule_a_message_from_the_conversation_and_cancels_it(client, tenant):
+    import time_machine
+
+    from campaigns.models import ScheduledMessage
+    from tests.factories import ConversationFactory
+
+    conversation = ConversationFactory(tenant=tenant, chatbot__tenant=tenant)
+    base = f"/atendimento/conversas/{conversation.pk}/"
+    with time_machine.travel("2030-05-06 10:00 -03:00", tick=False):
+        _as(client, tenant, Membership.Role.ADMIN)
+        assert 'hx-get="' + base + 'agendadas/"' in client.get(base).content.decode()
+        panel = client.post(
+            base + "agendar/", {"send_at": "2030-05-06T15:30", "text": "Seu bolo está pronto"}
+        ).content.decode()
+        assert "06/05/2030 15:30" in panel and "Seu bolo está pronto" in panel
+        row = ScheduledMessage.objects.get()
+        assert row.send_at.isoformat() == "2030-05-06T18:30:00+00:00"  # São Paulo's 15:30
+
+        past = client.post(base + "agendar/", {"send_at": "2030-05-06T09:00", "text": "x"})
+        assert "Escolha um horário no futuro." in past.content.decode()
+
+        client.post(f"{base}agendadas/{row.pk}/cancelar/")
+    row.refresh_from_db()
+    assert row.status == ScheduledMessage.Status.CANCELED
