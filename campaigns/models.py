@@ -9,13 +9,14 @@ it), never a customer messaged twice (campaigns.services).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import TenantOwned
-from chatbots.models import Chatbot, Message, MessageTemplate
+from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
 from clientes.models import Cliente
-from inbox.models import Queue
+from inbox.models import Queue, Ticket
 
 
 class Campaign(TenantOwned):
@@ -201,3 +202,56 @@ class ScheduledMessage(TenantOwned):
         verbose_name_plural = _("mensagens agendadas")
         ordering = ["send_at", "pk"]
         indexes = [models.Index(fields=["status", "send_at"])]
+
+
+class SurveyConfig(TenantOwned):
+    """The tenant's satisfaction survey after a human conversation (campaigns.surveys)."""
+
+    class Kind(models.TextChoices):
+        SCALE = "scale", _("Nota de 1 a 5")
+        BUTTONS = "buttons", _("Três botões (ótimo, regular, ruim)")
+
+    enabled = models.BooleanField(_("ativa"), default=False)
+    kind = models.CharField(_("formato"), max_length=8, choices=Kind.choices, default=Kind.BUTTONS)
+    question = models.CharField(
+        _("pergunta"),
+        max_length=400,
+        default=_("Como você avalia o atendimento que recebeu?"),
+    )
+    delay_minutes = models.PositiveSmallIntegerField(
+        _("enviar quantos minutos depois do encerramento"), default=0
+    )
+
+    class Meta:
+        verbose_name = _("pesquisa de satisfação")
+        verbose_name_plural = _("pesquisas de satisfação")
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="survey_config_per_tenant")]
+
+
+class Survey(TenantOwned):
+    """One survey sent after one ticket an attendant closed, and the customer's score."""
+
+    class Status(models.TextChoices):
+        SENT = "sent", _("Enviada")
+        ANSWERED = "answered", _("Respondida")
+        FAILED = "failed", _("Não enviada")
+
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    queue = models.ForeignKey(
+        Queue, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(_("situação"), max_length=8, choices=Status.choices)
+    reason = models.CharField(_("motivo"), max_length=255, blank=True)
+    score = models.PositiveSmallIntegerField(_("nota"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("enviada em"), db_index=True)
+    answered_at = models.DateTimeField(_("respondida em"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("resposta de satisfação")
+        verbose_name_plural = _("respostas de satisfação")
+        indexes = [models.Index(fields=["conversation", "status"])]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from campaigns import scheduled, services
+from campaigns import scheduled, services, surveys
 
 
 @shared_task(acks_late=True)
@@ -25,3 +25,8 @@ def bulk_campaigns_due() -> int:
 @shared_task
 def bulk_scheduled_due() -> int:
     return scheduled.scheduled_due()
+
+
+@shared_task
+def bulk_surveys_due() -> int:
+    return surveys.surveys_due()

@@ -40,6 +40,7 @@ CHATBOT_INTERCEPTORS = [
     "chatbots.interceptors.core.HumanHandoff",
     "chatbots.interceptors.core.GlobalCommands",
     "chatbots.interceptors.quota.PlanQuota",
+    "chatbots.interceptors.survey.SatisfactionAnswer",
     "chatbots.handlers.agenda.buttons.AppointmentButtons",
     "chatbots.interceptors.core.UnsupportedMessage",
     "chatbots.handlers.pedidos.CatalogOrder",

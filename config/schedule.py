@@ -68,6 +68,12 @@ SCHEDULE: dict[str, dict] = {
         "every": 60,
         "queue": "bulk",
     },
+    # Satisfaction surveys after tickets attendants closed (campaigns.surveys). Every minute.
+    "campaigns.surveys_due": {
+        "task": "campaigns.tasks.bulk_surveys_due",
+        "every": 60,
+        "queue": "bulk",
+    },
     # Expired API refresh tokens (simplejwt keeps every issued one): daily, 04:10.
     "billing.flush_expired_tokens": {
         "task": "billing.tasks.flush_expired_tokens",
