@@ -11,8 +11,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from billing.admin_tenancy import TenantScopedAdmin, TenantScopedInline
-from campaigns import services, stats
-from campaigns.models import Campaign, Variant
+from campaigns import scheduled, services, stats
+from campaigns.models import (
+    Campaign,
+    ContactImport,
+    ScheduledMessage,
+    Survey,
+    SurveyConfig,
+    Variant,
+)
 
 
 class VariantInline(TenantScopedInline, admin.TabularInline):
@@ -45,6 +52,9 @@ class CampaignAdmin(TenantScopedAdmin):
         "goal",
         "strategy",
         "scheduled_at",
+        "repeat_days",
+        "reply_step",
+        "reply_queue",
         *readonly_fields,
     ]
     actions = ["start", "pause", "resume", "cancel", "retry_failed"]
@@ -105,3 +115,54 @@ class CampaignAdmin(TenantScopedAdmin):
             services.campaign_retry_failed,
             _("Falhas reenviadas em %(n)d campanha(s)."),
         )
+
+
+@admin.register(SurveyConfig)
+class SurveyConfigAdmin(TenantScopedAdmin):
+    list_display = ["tenant", "enabled", "kind", "delay_minutes"]
+    fields = ["tenant", "enabled", "kind", "question", "delay_minutes"]
+
+
+@admin.register(Survey)
+class SurveyAdmin(TenantScopedAdmin):
+    list_display = ["sent_at", "agent", "queue", "status", "score"]
+    list_filter = ["status", "score"]
+    readonly_fields = [
+        "ticket",
+        "conversation",
+        "agent",
+        "queue",
+        "message",
+        "status",
+        "reason",
+        "score",
+        "sent_at",
+        "answered_at",
+    ]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, *args):
+        return False
+
+
+@admin.register(ScheduledMessage)
+class ScheduledMessageAdmin(TenantScopedAdmin):
+    list_display = ["send_at", "cliente", "chatbot", "status", "created_by"]
+    list_filter = ["status"]
+    readonly_fields = ["status", "reason", "message", "created_by", "created_at"]
+    actions = ["cancel"]
+
+    @admin.action(description=gettext_lazy("Cancelar as mensagens ainda não enviadas"))
+    def cancel(self, request, queryset):
+        n = sum(scheduled.scheduled_cancel(scheduled=row) for row in queryset)
+        self.message_user(request, _("%(n)d mensagem(ns) cancelada(s).") % {"n": n})
+
+
+@admin.register(ContactImport)
+class ContactImportAdmin(TenantScopedAdmin):
+    list_display = ["name", "created_at", "created_by"]
+    readonly_fields = ["name", "created_at", "created_by"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, *args):
+        return False  # through the API (POST /api/campaigns/imports/), which checks the CSV

@@ -5,16 +5,17 @@ decides. The progress part re-reads itself with htmx while the campaign is activ
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from campaigns import scheduled, services, stats
+from campaigns import scheduled, services, stats, surveys
 from campaigns.models import Campaign, ScheduledMessage
 from chatbots import message_templates
 from chatbots.models import Conversation, MessageTemplate
@@ -207,3 +208,16 @@ def scheduled_remove(request, pk: int, scheduled_pk: int):
     )
     error = "" if scheduled.scheduled_cancel(scheduled=row) else _("Já foi enviada.")
     return _scheduled_panel(request, conversation, error)
+
+
+@staff_required
+def satisfaction(request):
+    """Survey scores per agent and queue over the last 30 days (campaigns.surveys); for
+    owners and admins, as the rest of the team's numbers."""
+    if not inbox_selectors.is_manager(request.membership):
+        return HttpResponse(
+            _("Só proprietários e administradores veem as notas da equipe."), status=403
+        )
+    since = timezone.now() - timedelta(days=30)
+    scores = surveys.survey_scores(tenant_id=request.membership.tenant_id, since=since)
+    return render(request, "staff/satisfaction.html", {**scores, "section": "satisfaction"})

@@ -33,6 +33,7 @@ urlpatterns = [
     path("chat/<int:pk>/", chat_views.chat_room, name="chat-room"),
     path("chat/<int:pk>/enviar/", chat_views.chat_send, name="chat-send"),
     path("chat/direto/<int:user_id>/", chat_views.chat_direct, name="chat-direct"),
+    path("satisfacao/", campaign_views.satisfaction, name="satisfaction"),
     path("campanhas/", campaign_views.campaign_list, name="campaigns"),
     path("campanhas/<int:pk>/", campaign_views.campaign_detail, name="campaign"),
     path(

@@ -126,3 +126,34 @@ def test_staff_schedule_a_message_from_the_conversation_and_cancels_it(client, t
         client.post(f"{base}agendadas/{row.pk}/cancelar/")
     row.refresh_from_db()
     assert row.status == ScheduledMessage.Status.CANCELED
+
+
+def test_the_satisfaction_page_shows_scores_per_agent_and_queue_to_managers(client, tenant):
+    from django.utils import timezone
+
+    from campaigns.models import Survey
+    from inbox.models import Queue, Ticket
+    from tests.factories import ConversationFactory
+
+    queue = Queue.objects.create(tenant=tenant, name="Suporte", slug="suporte")
+    ana = MembershipFactory(tenant=tenant, role=Membership.Role.AGENT, user__first_name="Ana")
+    for score in (5, 4):
+        conversation = ConversationFactory(tenant=tenant, chatbot__tenant=tenant)
+        ticket = Ticket.objects.create(tenant=tenant, conversation=conversation, queue=queue)
+        Survey.objects.create(
+            tenant=tenant,
+            ticket=ticket,
+            conversation=conversation,
+            agent=ana.user,
+            queue=queue,
+            status=Survey.Status.ANSWERED,
+            score=score,
+            sent_at=timezone.now(),
+            answered_at=timezone.now(),
+        )
+    _as(client, tenant, Membership.Role.OWNER)
+    page = client.get("/atendimento/satisfacao/").content.decode()
+    assert "<td>Ana</td><td>4,5</td><td>2</td>" in page
+    assert "<td>Suporte</td><td>4,5</td><td>2</td>" in page
+    client.force_login(ana.user)
+    assert client.get("/atendimento/satisfacao/").status_code == 403
