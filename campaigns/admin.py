@@ -6,6 +6,8 @@ Scoped to the user's tenants like every other admin (billing.admin_tenancy)."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.http import Http404, JsonResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -20,6 +22,15 @@ from campaigns.models import (
     SurveyConfig,
     Variant,
 )
+
+
+def _progress_label(campaign: Campaign, numbers: dict) -> str:
+    return _("%(pct)d%% · %(sent)d de %(total)d enviadas · %(status)s") % {
+        "pct": numbers["progress"],
+        "sent": numbers["sent"],
+        "total": numbers["total"],
+        "status": campaign.get_status_display(),
+    }
 
 
 class VariantInline(TenantScopedInline, admin.TabularInline):
@@ -59,10 +70,47 @@ class CampaignAdmin(TenantScopedAdmin):
     ]
     actions = ["start", "pause", "resume", "cancel", "retry_failed"]
 
+    class Media:
+        js = ["campaigns/admin_progress.js"]
+
     @admin.display(description=gettext_lazy("progresso"))
     def progress(self, obj: Campaign):
-        pct = stats.campaign_numbers(campaign=obj)["progress"] if obj.pk else 0
-        return format_html('<progress max="100" value="{}"></progress> {}%', pct, pct)
+        if not obj.pk:
+            return "-"
+        numbers = stats.campaign_numbers(campaign=obj)
+        return format_html(
+            '<progress max="100" value="{}" data-progress-url="{}" data-active="{}"></progress>'
+            ' <span class="campaign-progress-label">{}</span>',
+            numbers["progress"],
+            reverse("admin:campaigns_campaign_progress", args=[obj.pk]),
+            "1" if obj.status in services.ACTIVE else "0",
+            _progress_label(obj, numbers),
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:object_id>/progress/",
+                view(self.progress_view),
+                name="campaigns_campaign_progress",
+            ),
+            *super().get_urls(),
+        ]
+
+    def progress_view(self, request, object_id: int):
+        """The numbers of the progress bar, for the admin page to follow the run."""
+        campaign = self.get_queryset(request).filter(pk=object_id).first()
+        if campaign is None or not self.has_view_permission(request, campaign):
+            raise Http404
+        numbers = stats.campaign_numbers(campaign=campaign)
+        return JsonResponse(
+            {
+                "progress": numbers["progress"],
+                "active": campaign.status in services.ACTIVE,
+                "label": _progress_label(campaign, numbers),
+            }
+        )
 
     @admin.display(description=gettext_lazy("números"))
     def numbers(self, obj: Campaign):
