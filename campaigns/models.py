@@ -68,6 +68,9 @@ class Campaign(TenantOwned):
     )
     # When the tier's 24-hour window has room again (status WAITING).
     next_run_at = models.DateTimeField(_("próxima rodada"), null=True, blank=True)
+    # The last batch's time: a running campaign silent for long lost its task (a worker gone
+    # for good) and campaigns.services.campaigns_due starts it again.
+    last_batch_at = models.DateTimeField(_("último lote em"), null=True, blank=True)
     # Why the campaign stopped by itself (quota, account restriction), in pt-BR.
     stopped_reason = models.TextField(_("motivo da parada"), blank=True)
     created_at = models.DateTimeField(_("criada em"), auto_now_add=True)

@@ -35,6 +35,10 @@ from chatbots.models import Chatbot, Conversation, Message, Step
 from inbox.models import Queue
 
 BATCH = 100
+# Batches one task runs before it hands over to a fresh one (Celery's time limits,
+# CELERY_TASK_SOFT_TIME_LIMIT); a running campaign without a batch for STALLED is restarted.
+TASK_BATCHES = 50
+STALLED = timedelta(minutes=10)
 
 # Meta codes after which the same message may go later (Cloud API error codes,
 # https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes): throughput
@@ -165,8 +169,8 @@ def campaign_start(*, campaign: Campaign, now: datetime | None = None) -> Campai
         )
         later = campaign.scheduled_at and campaign.scheduled_at > now
         campaign.status = Campaign.Status.SCHEDULED if later else Campaign.Status.RUNNING
-        campaign.started_at = now
-        campaign.save(update_fields=["status", "started_at"])
+        campaign.started_at = campaign.last_batch_at = now
+        campaign.save(update_fields=["status", "started_at", "last_batch_at"])
         if not later:
             _enqueue(campaign.pk)
     return campaign
@@ -197,7 +201,11 @@ def campaign_pause(*, campaign: Campaign) -> bool:
 def campaign_resume(*, campaign: Campaign) -> bool:
     with transaction.atomic():
         resumed = _set_status(
-            campaign, Campaign.Status.RUNNING, allowed=(Campaign.Status.PAUSED,), stopped_reason=""
+            campaign,
+            Campaign.Status.RUNNING,
+            allowed=(Campaign.Status.PAUSED,),
+            stopped_reason="",
+            last_batch_at=timezone.now(),
         )
         if resumed:
             _enqueue(campaign.pk)
@@ -224,22 +232,30 @@ def campaign_retry_failed(*, campaign: Campaign) -> int:
         n = retry.update(status=CampaignRecipient.Status.PENDING, message=None, sent_at=None)
         if n and campaign.status in (Campaign.Status.DONE, Campaign.Status.RUNNING):
             Campaign.objects.filter(pk=campaign.pk).update(
-                status=Campaign.Status.RUNNING, finished_at=None
+                status=Campaign.Status.RUNNING, finished_at=None, last_batch_at=timezone.now()
             )
             _enqueue(campaign.pk)
     return n
 
 
 def campaigns_due(*, now: datetime | None = None) -> list[int]:
-    """Scheduled campaigns whose time came and waiting ones whose tier window freed."""
+    """Scheduled campaigns whose time came, waiting ones whose tier window freed, and running
+    ones whose task was lost (no batch for STALLED). Two runs of one campaign are safe (the
+    batch locks the campaign row), only wasted."""
     now = now or timezone.now()
     due = Campaign.objects.filter(
         Q(status=Campaign.Status.SCHEDULED, scheduled_at__lte=now)
         | Q(status=Campaign.Status.WAITING, next_run_at__lte=now)
     )
     ids = list(due.values_list("pk", flat=True))
-    due.update(status=Campaign.Status.RUNNING, next_run_at=None)
-    return ids
+    due.update(status=Campaign.Status.RUNNING, next_run_at=None, last_batch_at=now)
+    stalled = Campaign.objects.filter(
+        Q(last_batch_at__lt=now - STALLED) | Q(last_batch_at__isnull=True),
+        status=Campaign.Status.RUNNING,
+    ).exclude(pk__in=ids)
+    stalled_ids = list(stalled.values_list("pk", flat=True))
+    stalled.update(last_batch_at=now)
+    return ids + stalled_ids
 
 
 def campaign_run(
@@ -251,15 +267,29 @@ def campaign_run(
 ) -> int:
     """Send batches until the campaign is done, paused, stopped or waiting for its tier;
     return how many customers were messaged. `max_batches` bounds one call (tests, A/B)."""
+    total, _more = campaign_run_some(
+        campaign_id=campaign_id, batch=batch, max_batches=max_batches, rng=rng
+    )
+    return total
+
+
+def campaign_run_some(
+    *,
+    campaign_id: int,
+    batch: int = BATCH,
+    max_batches: int | None = None,
+    rng: random.Random | None = None,
+) -> tuple[int, bool]:
+    """`campaign_run`, and whether batches remain after `max_batches`."""
     rng = rng or random.Random()
-    total, batches = 0, 0
+    total, batches, more = 0, 0, True
     while max_batches is None or batches < max_batches:
         sent, more = _run_batch(campaign_id, batch=batch, rng=rng)
         total += sent
         batches += 1
         if not more:
             break
-    return total
+    return total, more
 
 
 def _stop(campaign: Campaign, status: str, reason: str = "", **fields) -> None:
@@ -343,6 +373,7 @@ def _run_batch(campaign_id: int, *, batch: int, rng: random.Random) -> tuple[int
         CampaignRecipient.objects.bulk_update(
             claimed, ["status", "reason", "variant", "message", "sent_at"]
         )
+        Campaign.objects.filter(pk=campaign.pk).update(last_batch_at=now)
         if campaign.reply_step:
             _enter_reply_step(campaign, claimed)
     return sent, True

@@ -9,9 +9,16 @@ from campaigns import scheduled, services, surveys
 
 @shared_task(acks_late=True)
 def bulk_campaign_run(campaign_id: int) -> int:
-    # acks_late: a worker killed mid-run leaves the task to be redelivered; the ledger
-    # (campaigns.services) makes the rerun send only to those not yet messaged.
-    return services.campaign_run(campaign_id=campaign_id)
+    # acks_late: a worker killed mid-run leaves the task to be redelivered (and
+    # campaigns_due restarts a campaign whose task was lost); the ledger
+    # (campaigns.services) makes the rerun send only to those not yet messaged. A large
+    # campaign hands over to a fresh task every TASK_BATCHES, within Celery's time limits.
+    sent, more = services.campaign_run_some(
+        campaign_id=campaign_id, max_batches=services.TASK_BATCHES
+    )
+    if more:
+        bulk_campaign_run.delay(campaign_id)
+    return sent
 
 
 @shared_task

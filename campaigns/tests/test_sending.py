@@ -112,3 +112,25 @@ def test_a_crash_mid_batch_leaves_the_customer_pending_and_the_rerun_sends_once(
     sent = run(lambda: services.campaign_run(campaign_id=campaign.pk))
 
     assert sorted(sent) == sorted(set(sent)) and len(sent) == 3
+
+
+def test_a_running_campaign_whose_task_was_lost_is_restarted_by_the_periodic_run(
+    tenant, bot, promo, run, clock, monkeypatch
+):
+    customers(tenant, 3)
+    campaign = services.campaign_create(
+        tenant=tenant,
+        chatbot=bot,
+        name="Maio",
+        variants=[{"template": promo, "params": [{"value": "x"}]}],
+    )
+    monkeypatch.setattr(services, "_enqueue", lambda pk: None)  # the task is lost
+    services.campaign_start(campaign=campaign)
+    monkeypatch.undo()
+
+    clock.shift(timedelta(minutes=5))
+    assert run(_due_and_run, clock) == []  # not yet: it may just be slow
+    clock.shift(timedelta(minutes=6))
+    assert len(run(_due_and_run, clock)) == 3
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DONE
