@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count, F
 from django.utils import timezone
@@ -120,6 +121,8 @@ def _send(config: SurveyConfig, ticket: Ticket, now: datetime) -> int:
             if row.status == Message.Status.FAILED:
                 survey.status, survey.reason = Survey.Status.FAILED, row.error_code
             survey.save(update_fields=["message", "status", "reason"])
+            if survey.status == Survey.Status.SENT:
+                transaction.on_commit(lambda: _mark_pending(conversation.pk))
     except IntegrityError:  # another run surveyed this ticket
         return 0
     return int(survey.status == Survey.Status.SENT)
@@ -137,6 +140,20 @@ def survey_score_of(text: str, reply_id: str = "") -> int | None:
         if title == label.casefold():
             return n
     return None
+
+
+def _key(conversation_id: int) -> str:
+    return f"campaigns:survey-pending:{conversation_id}"
+
+
+def _mark_pending(conversation_id: int) -> None:
+    # A flag in the cache, so that the bot-only path (every "1" typed at a menu) asks the
+    # database only for a conversation that was really surveyed.
+    cache.set(_key(conversation_id), 1, timeout=int(SURVEY_ANSWER_WINDOW.total_seconds()))
+
+
+def survey_maybe_pending(conversation: Conversation) -> bool:
+    return bool(cache.get(_key(conversation.pk)))
 
 
 def survey_pending(conversation: Conversation, *, now: datetime | None = None) -> Survey | None:
@@ -163,6 +180,7 @@ def survey_answer(conversation: Conversation, *, text: str, reply_id: str = "") 
     Survey.objects.filter(pk=survey.pk, status=Survey.Status.SENT).update(
         status=Survey.Status.ANSWERED, score=score, answered_at=timezone.now()
     )
+    cache.delete(_key(conversation.pk))
     return score
 
 

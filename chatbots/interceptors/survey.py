@@ -16,8 +16,11 @@ class SatisfactionAnswer(Interceptor):
     def intercept(self, ctx: Context) -> Reply | None:
         if ctx.message is None or ctx.message.type not in ("text", "interactive", "button"):
             return None
-        # The cheap test first: only a message that reads as a score costs a query.
+        # The cheap tests first: only a score, in a conversation surveyed in the last day
+        # (a flag in the cache), costs a query.
         if surveys.survey_score_of(ctx.text, ctx.reply_id) is None:
+            return None
+        if not surveys.survey_maybe_pending(ctx.conversation):
             return None
         if surveys.survey_answer(ctx.conversation, text=ctx.text, reply_id=ctx.reply_id) is None:
             return None
