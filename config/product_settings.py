@@ -48,6 +48,7 @@ CHATBOT_INTERCEPTORS = [
     "chatbots.interceptors.core.GlobalCommands",
     "chatbots.interceptors.quota.PlanQuota",
     "chatbots.interceptors.voice.VoiceNote",
+    "chatbots.interceptors.survey.SatisfactionAnswer",
     "chatbots.handlers.agenda.buttons.AppointmentButtons",
     "chatbots.interceptors.core.UnsupportedMessage",
     "chatbots.handlers.pedidos.CatalogOrder",

@@ -64,6 +64,25 @@ SCHEDULE: dict[str, dict] = {
         "every": 60,
         "queue": "bulk",
     },
+    # Campaigns whose start time came, or whose number's 24-hour tier window freed
+    # (campaigns.services.campaigns_due). Every minute.
+    "campaigns.due": {
+        "task": "campaigns.tasks.bulk_campaigns_due",
+        "every": 60,
+        "queue": "bulk",
+    },
+    # Messages staff scheduled to one customer (campaigns.scheduled). Every minute.
+    "campaigns.scheduled_due": {
+        "task": "campaigns.tasks.bulk_scheduled_due",
+        "every": 60,
+        "queue": "bulk",
+    },
+    # Satisfaction surveys after tickets attendants closed (campaigns.surveys). Every minute.
+    "campaigns.surveys_due": {
+        "task": "campaigns.tasks.bulk_surveys_due",
+        "every": 60,
+        "queue": "bulk",
+    },
     # Expired API refresh tokens (simplejwt keeps every issued one): daily, 04:10.
     "billing.flush_expired_tokens": {
         "task": "billing.tasks.flush_expired_tokens",

@@ -146,6 +146,7 @@ INSTALLED_APPS = [
     "inbox",
     "staff",
     "media",
+    "campaigns",
 ]
 
 MIDDLEWARE = [
@@ -476,7 +477,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # A conversation's status is read and written (PATCH) by different serializers.
-    "ENUM_NAME_OVERRIDES": {"ConversationStatusEnum": "chatbots.models.Conversation.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationStatusEnum": "chatbots.models.Conversation.Status",
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "ScheduledMessageStatusEnum": "campaigns.models.ScheduledMessage.Status",
+    },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization"},

@@ -16,6 +16,7 @@ api_patterns = [
     path("chatbots/", include("chatbots.urls")),
     path("chatbots/", include("chatbots.api.urls")),
     path("inbox/", include("inbox.api.urls")),
+    path("campaigns/", include("campaigns.api.urls")),
     path("agenda/", include("agenda.api.urls")),
     path("compliance/", include("compliance.api.urls")),
     path("billing/", include("billing.api.urls")),

@@ -61,6 +61,8 @@ OBJECTS = {
     "/api/chatbots/conversations/{conversation_id}/notes/{id}": "note",
     "/api/inbox/queues/{id}": "queue",
     "/api/inbox/quick-replies/{id}": "quick_reply",
+    "/api/campaigns/{id}": "campaign",
+    "/api/campaigns/scheduled-messages/{id}": "scheduled_message",
 }
 OPEN = {"id": "open_conversation"}  # a conversation waiting for a person (inbox)
 
@@ -324,6 +326,52 @@ MATRIX = [
     ),
     Case("/api/compliance/audit/", "GET", MANAGE, 200),
     Case("/api/compliance/audit/{id}/", "GET", MANAGE, 200),
+    # Campaigns: owners and admins run them; everyone reads them and schedules one message.
+    Case("/api/campaigns/", "GET", ALL, 200),
+    Case(
+        "/api/campaigns/",
+        "POST",
+        MANAGE,
+        201,
+        lambda w: {"name": "Maio", "chatbot": w.bot.pk, "template": w.template.pk},
+    ),
+    Case("/api/campaigns/{id}/", "GET", ALL, 200),
+    Case("/api/campaigns/{id}/export/", "GET", ALL, 200),
+    Case("/api/campaigns/{id}/preview/", "GET", ALL, 200),
+    Case("/api/campaigns/{id}/start/", "POST", MANAGE, 200),
+    Case("/api/campaigns/{id}/pause/", "POST", MANAGE, 200, ids={"id": "running_campaign"}),
+    Case("/api/campaigns/{id}/resume/", "POST", MANAGE, 200, ids={"id": "paused_campaign"}),
+    Case("/api/campaigns/{id}/cancel/", "POST", MANAGE, 200),
+    Case("/api/campaigns/{id}/retry-failed/", "POST", MANAGE, 200),
+    Case(
+        "/api/campaigns/audience-count/",
+        "POST",
+        ALL,
+        200,
+        lambda w: {"audience": {"tags": ["vip"]}},
+    ),
+    Case(
+        "/api/campaigns/imports/",
+        "POST",
+        MANAGE,
+        201,
+        lambda w: {"content": "telefone,consentimento\n11987650009,site\n"},
+    ),
+    Case("/api/campaigns/scheduled-messages/", "GET", ALL, 200),
+    Case(
+        "/api/campaigns/scheduled-messages/",
+        "POST",
+        ALL,
+        201,
+        lambda w: {
+            "chatbot": w.bot.pk,
+            "cliente": w.cliente.pk,
+            "text": "Oi",
+            "send_at": "2030-03-04T12:00:00-03:00",
+        },
+    ),
+    Case("/api/campaigns/scheduled-messages/{id}/", "GET", ALL, 200),
+    Case("/api/campaigns/scheduled-messages/{id}/cancel/", "POST", ALL, 200),
     # The numbers: everyone's work.
     Case("/api/analytics/summary/", "GET", ALL, 200),
     Case("/api/analytics/history/", "GET", ALL, 200),
