@@ -73,6 +73,12 @@ SCHEDULE: dict[str, dict] = {
         "crontab": {"minute": "2"},
         "queue": "bulk",
     },
+    # Event webhooks whose retry is due, and claims a crashed worker left (integrations).
+    "integrations.webhook_sweep": {
+        "task": "integrations.tasks.bulk_webhook_sweep",
+        "every": 60,
+        "queue": "bulk",
+    },
 }
 
 # Marks the rows this command owns in django-celery-beat, so hand-made ones are left alone.

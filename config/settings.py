@@ -142,6 +142,7 @@ INSTALLED_APPS = [
     "compliance",
     "inbox",
     "staff",
+    "integrations",
 ]
 
 MIDDLEWARE = [

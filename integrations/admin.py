@@ -1,0 +1,162 @@
+"""Event webhooks in the admin: owners and admins configure subscriptions; every member
+sees the delivery log of their own tenants; owners and admins redeliver."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from billing.admin_tenancy import (
+    WRITE_ROLES,
+    TenantConsistencyForm,
+    TenantScopedAdmin,
+    TenantScopedInline,
+    _roles_by_tenant,
+)
+from integrations import services
+from integrations.catalog import EventType
+from integrations.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+
+
+class WebhookSubscriptionForm(TenantConsistencyForm):
+    url = forms.URLField(
+        label=_("URL"),
+        max_length=500,
+        assume_scheme="https",
+        help_text=_("Recebe um POST assinado (HMAC-SHA256) a cada evento escolhido."),
+    )
+    events = forms.MultipleChoiceField(
+        label=_("eventos"), choices=EventType.choices, widget=forms.CheckboxSelectMultiple
+    )
+    # Write-only: the stored secret is never sent back to the browser; empty keeps it.
+    secret = forms.CharField(
+        label=_("segredo da assinatura"),
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_(
+            "Usado para assinar cada evento (HMAC-SHA256); o seu sistema confere a assinatura "
+            "com ele. Deixe em branco para manter o atual."
+        ),
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["tenant", "description", "url", "events", "secret", "active"]
+
+    def clean_secret(self):
+        value = self.cleaned_data.get("secret") or ""
+        value = value or (self.instance.secret if self.instance.pk else "")
+        if not value:
+            raise forms.ValidationError(gettext("Informe o segredo usado para assinar os eventos."))
+        return value
+
+    def clean_events(self):
+        chosen = self.cleaned_data.get("events") or []
+        return [value for value in EventType.values if value in chosen]
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(TenantScopedAdmin):
+    form = WebhookSubscriptionForm
+    list_display = ["__str__", "tenant", "url", "active", "updated_at"]
+    list_filter = ["active"]
+    list_select_related = ["tenant"]
+
+    def save_model(self, request, obj, form, change):
+        services.subscription_save(subscription=obj)
+
+    def delete_model(self, request, obj):
+        services.subscription_delete(subscription=obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            services.subscription_delete(subscription=obj)
+
+
+class WebhookAttemptInline(TenantScopedInline, admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    fields = ["number", "at", "status_code", "response_excerpt", "error", "duration_ms"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(TenantScopedAdmin):
+    """The delivery log: read-only; the one action is to send again."""
+
+    list_display = [
+        "created_at",
+        "tenant",
+        "event_type",
+        "subscription",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+    ]
+    list_filter = ["status", "event_type"]
+    list_select_related = ["tenant", "subscription"]
+    readonly_fields = [
+        "tenant",
+        "subscription",
+        "event_id",
+        "event_type",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_status_code",
+        "last_error",
+        "delivered_at",
+        "created_at",
+    ]
+    exclude = ["claimed_at"]
+    inlines = [WebhookAttemptInline]
+    actions = ["redeliver"]
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Enviar de novo"))
+    def redeliver(self, request, queryset):
+        roles = _roles_by_tenant(request)
+        sent = refused = 0
+        for delivery in queryset:
+            if (
+                not request.user.is_superuser
+                and not roles.get(delivery.tenant_id, set()) & WRITE_ROLES
+            ):
+                refused += 1
+                continue
+            sent += services.delivery_redeliver(delivery=delivery)
+        if sent:
+            self.message_user(
+                request,
+                gettext("%(n)s entrega(s) na fila para envio agora.") % {"n": sent},
+                messages.SUCCESS,
+            )
+        if refused:
+            self.message_user(
+                request,
+                gettext(
+                    "%(n)s entrega(s) não reenviada(s): só proprietários e administradores "
+                    "da empresa reenviam."
+                )
+                % {"n": refused},
+                messages.ERROR,
+            )
