@@ -79,6 +79,12 @@ SCHEDULE: dict[str, dict] = {
         "every": 60,
         "queue": "bulk",
     },
+    # Last month's report (PDF) to each tenant's owners: the 1st, 07:00 (integrations.report).
+    "integrations.monthly_reports": {
+        "task": "integrations.report_tasks.bulk_monthly_reports",
+        "crontab": {"minute": "0", "hour": "7", "day_of_month": "1"},
+        "queue": "bulk",
+    },
 }
 
 # Marks the rows this command owns in django-celery-beat, so hand-made ones are left alone.

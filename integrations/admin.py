@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -15,9 +21,15 @@ from billing.admin_tenancy import (
     TenantScopedInline,
     _roles_by_tenant,
 )
-from integrations import services
+from billing.models import Tenant
+from integrations import report, services
 from integrations.catalog import EventType
-from integrations.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from integrations.models import (
+    MonthlyReport,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 
 
 class WebhookSubscriptionForm(TenantConsistencyForm):
@@ -160,3 +172,96 @@ class WebhookDeliveryAdmin(TenantScopedAdmin):
                 % {"n": refused},
                 messages.ERROR,
             )
+
+
+def _may_report(request, tenant_id: int) -> bool:
+    """The monthly report is the business's numbers: owners and admins (and superusers)."""
+    return request.user.is_superuser or bool(
+        _roles_by_tenant(request).get(tenant_id, set()) & WRITE_ROLES
+    )
+
+
+@admin.register(MonthlyReport)
+class MonthlyReportAdmin(TenantScopedAdmin):
+    """Reports emailed so far; each tenant's months to download are on its own page, linked
+    from the tenant's dashboard."""
+
+    list_display = ["month", "tenant", "recipients", "emailed_at", "download_link"]
+    list_select_related = ["tenant"]
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("PDF"))
+    def download_link(self, obj):
+        url = reverse("admin:integrations_report_pdf", args=[obj.tenant_id, f"{obj.month:%Y-%m}"])
+        return format_html('<a href="{}">{}</a>', url, gettext("Baixar"))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "tenant/<int:tenant_id>/",
+                view(self.months_view),
+                name="integrations_report_months",
+            ),
+            path(
+                "tenant/<int:tenant_id>/<str:month>.pdf",
+                view(self.pdf_view),
+                name="integrations_report_pdf",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _tenant(self, request, tenant_id: int) -> Tenant:
+        tenant = Tenant.objects.filter(pk=tenant_id).first()
+        if tenant is None or not (
+            request.user.is_superuser or tenant_id in _roles_by_tenant(request)
+        ):
+            raise Http404
+        if not _may_report(request, tenant_id):
+            raise PermissionDenied
+        return tenant
+
+    def months_view(self, request, tenant_id: int):
+        tenant = self._tenant(request, tenant_id)
+        this_month = timezone.localdate().replace(day=1)
+        months, month = [], this_month
+        for _i in range(12):
+            months.append(
+                {
+                    "label": report.month_label(month),
+                    "url": reverse(
+                        "admin:integrations_report_pdf", args=[tenant.pk, f"{month:%Y-%m}"]
+                    ),
+                    "partial": month == this_month,
+                }
+            )
+            month = report.previous_month(month)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "tenant": tenant,
+            "months": months,
+            "title": gettext("Relatórios mensais de %(tenant)s") % {"tenant": tenant.name},
+        }
+        return TemplateResponse(request, "admin/integrations/report_months.html", context)
+
+    def pdf_view(self, request, tenant_id: int, month: str):
+        tenant = self._tenant(request, tenant_id)
+        try:
+            first_day = report.month_parse(month)
+        except ValueError:
+            raise Http404 from None
+        pdf = report.report_render(tenant=tenant, month=first_day)
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{report.report_filename(tenant, first_day)}"'
+        )
+        return response

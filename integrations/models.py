@@ -129,3 +129,23 @@ class WebhookAttempt(TenantOwned):
 
     def __str__(self) -> str:
         return f"#{self.number} {self.status_code or self.error}"
+
+
+class MonthlyReport(TenantOwned):
+    """A monthly report emailed to the tenant's owners: the row is what makes "once per
+    month" hold with several workers or a second run (integrations.report.report_email)."""
+
+    month = models.DateField(_("mês"))
+    recipients = models.PositiveSmallIntegerField(_("destinatários"), default=0)
+    emailed_at = models.DateTimeField(_("enviado em"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("relatório mensal")
+        verbose_name_plural = _("relatórios mensais")
+        ordering = ["-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "month"], name="monthlyreport_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}"
