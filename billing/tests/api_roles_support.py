@@ -189,3 +189,27 @@ class World:
         return audit.record(
             tenant=self.tenant, actor="test", action="update", object_type="x", object_id="1"
         )
+
+    @cached_property
+    def webhook(self):
+        from integrations.models import WebhookSubscription
+
+        return WebhookSubscription.objects.create(
+            tenant=self.tenant,
+            url="https://erp.example.com/eventos",
+            secret="segredo-do-integrador-123",
+            events=["order.created"],
+        )
+
+    @cached_property
+    def delivery(self):
+        from integrations.models import WebhookDelivery
+
+        return WebhookDelivery.objects.create(
+            tenant=self.tenant,
+            subscription=self.webhook,
+            event_id="evt_1",
+            event_type="order.created",
+            payload={"id": "evt_1"},
+            status=WebhookDelivery.Status.FAILED,
+        )

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, status
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from billing.api.permissions import MANAGERS
-from billing.api.viewsets import TenantScopedReadOnlyViewSet, TenantScopedViewSet
+from billing.api.permissions import MANAGERS, TenantRolePermission
+from billing.api.viewsets import TenantScopedViewSet
+from compliance.audit import AuditedViewSetMixin
 from integrations import services
 from integrations.api.serializers import WebhookDeliverySerializer, WebhookSubscriptionSerializer
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -40,8 +41,13 @@ class WebhookSubscriptionViewSet(TenantScopedViewSet):
         services.subscription_delete(subscription=instance)
 
 
-class WebhookDeliveryViewSet(TenantScopedReadOnlyViewSet):
-    http_method_names = ["get", "head", "options", "post"]
+class WebhookDeliveryViewSet(
+    AuditedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """The delivery log: read, and send again; nothing else is written here (no POST to
+    the list: deliveries come from events only)."""
+
+    permission_classes = [TenantRolePermission]
     queryset = WebhookDelivery.objects.select_related("subscription").prefetch_related(
         Prefetch("attempt_log", queryset=WebhookAttempt.objects.order_by("number"))
     )
@@ -49,6 +55,14 @@ class WebhookDeliveryViewSet(TenantScopedReadOnlyViewSet):
     required_roles = dict.fromkeys(["list", "retrieve", "metadata", "redeliver"], MANAGERS)
     role_operations = {"redeliver": _("reenviar eventos")}
     filterset_fields = ["status", "event_type", "subscription"]
+
+    def get_queryset(self):
+        # As billing.api.viewsets.TenantScopedViewSet: the request tenant's rows only.
+        qs = super().get_queryset()
+        tenant = getattr(self.request, "tenant", None)
+        if tenant is None:
+            return qs if getattr(self.request.user, "is_superuser", False) else qs.none()
+        return qs.filter(tenant=tenant)
 
     @action(detail=True, methods=["post"])
     def redeliver(self, request, pk=None):

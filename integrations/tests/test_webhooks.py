@@ -370,3 +370,34 @@ def test_owners_and_admins_configure_in_the_admin_and_redeliver(
     page = client.get(f"/admin/integrations/webhookdelivery/{delivery.pk}/change/").content.decode()
     assert "404" in page and "200" in page  # both attempts in the log
     assert Membership.objects.filter(user=user, tenant=tenant).exists()
+
+
+def test_the_readmes_verify_example_accepts_a_real_delivery(
+    tenant, subscription, receiver, committed, cliente
+):
+    import contextlib
+    import io
+    import re
+    from pathlib import Path
+
+    from django.conf import settings
+
+    readme = Path(settings.BASE_DIR, "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(# event-webhook-verify-example\n.*?)```", readme, re.S)
+    assert block, "README.md must carry the event webhook verification example"
+    out, namespace = io.StringIO(), {}
+    with contextlib.redirect_stdout(out):
+        exec(compile(block.group(1), "README.md", "exec"), namespace)  # noqa: S102 (our README)
+    assert out.getvalue().strip() == "True"
+
+    with committed():
+        consent.consent_opt_out(cliente=cliente, source=ConsentEvent.Source.KEYWORD)
+    (request,) = receiver.requests
+    verify = namespace["verify"]
+    headers = request.headers
+    now = timezone.now().timestamp()
+    ts, sig = headers["X-Webhook-Timestamp"], headers["X-Webhook-Signature"]
+    assert verify(SECRET, ts, request.raw, sig, now=now)
+    assert not verify("outro-segredo", ts, request.raw, sig, now=now)
+    assert not verify(SECRET, ts, request.raw + b" ", sig, now=now)
+    assert not verify(SECRET, ts, request.raw, sig, now=now + 301)  # a replay, later
