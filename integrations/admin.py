@@ -19,6 +19,7 @@ from billing.admin_tenancy import (
     TenantConsistencyForm,
     TenantScopedAdmin,
     TenantScopedInline,
+    _roles,
     _roles_by_tenant,
 )
 from billing.models import Tenant
@@ -30,6 +31,23 @@ from integrations.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+
+
+class ManagersOnlyAdmin(TenantScopedAdmin):
+    """Owners and admins of a tenant see these rows (and superusers); attendants do not: a
+    subscription's URL and the log's payloads are the integration's business, as in the API."""
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(tenant_id__in=self._writable_tenant_ids(request))
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser or bool(_roles(request) & WRITE_ROLES)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser or bool(self._obj_roles(request, obj) & WRITE_ROLES)
 
 
 class WebhookSubscriptionForm(TenantConsistencyForm):
@@ -70,7 +88,7 @@ class WebhookSubscriptionForm(TenantConsistencyForm):
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(TenantScopedAdmin):
+class WebhookSubscriptionAdmin(ManagersOnlyAdmin):
     form = WebhookSubscriptionForm
     list_display = ["__str__", "tenant", "url", "active", "updated_at"]
     list_filter = ["active"]
@@ -102,7 +120,7 @@ class WebhookAttemptInline(TenantScopedInline, admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(TenantScopedAdmin):
+class WebhookDeliveryAdmin(ManagersOnlyAdmin):
     """The delivery log: read-only; the one action is to send again."""
 
     list_display = [
@@ -182,7 +200,7 @@ def _may_report(request, tenant_id: int) -> bool:
 
 
 @admin.register(MonthlyReport)
-class MonthlyReportAdmin(TenantScopedAdmin):
+class MonthlyReportAdmin(ManagersOnlyAdmin):
     """Reports emailed so far; each tenant's months to download are on its own page, linked
     from the tenant's dashboard."""
 

@@ -37,6 +37,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from prometheus_client import Counter
 
 from billing import signing
 from billing.alerts import SIGNATURE_HEADER, TIMESTAMP_HEADER
@@ -59,6 +60,11 @@ MAX_ANSWER_BYTES = 64 * 1024
 # A claim older than this belongs to a worker that died mid-call (the call's timeout is
 # far shorter).
 STALE_CLAIM = timedelta(minutes=5)
+ATTEMPTS = Counter(
+    "integrations_webhook_attempts_total",
+    "Event webhook attempts, by event type and what became of the delivery",
+    ["event", "outcome"],
+)
 EVENT_NAMESPACE = uuid.UUID("6b1f5d9e-3c1a-4f7e-9a51-2f8d1c7e4b20")
 
 
@@ -298,6 +304,7 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Outcom
     WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.Status.SENDING).update(
         status=outcome.status, **fields
     )
+    ATTEMPTS.labels(event=delivery.event_type, outcome=outcome.status).inc()
     logger.info(
         "event webhook attempt",
         extra={

@@ -401,3 +401,16 @@ def test_the_readmes_verify_example_accepts_a_real_delivery(
     assert not verify("outro-segredo", ts, request.raw, sig, now=now)
     assert not verify(SECRET, ts, request.raw + b" ", sig, now=now)
     assert not verify(SECRET, ts, request.raw, sig, now=now + 301)  # a replay, later
+
+
+def test_attendants_do_not_see_the_webhooks_in_the_admin(tenant, subscription, client):
+    from billing.models import Membership
+    from tests.factories import MembershipFactory
+
+    agent = MembershipFactory(tenant=tenant, role=Membership.Role.AGENT).user
+    client.force_login(agent)
+    assert client.get("/admin/integrations/webhooksubscription/").status_code == 403
+    assert client.get("/admin/integrations/webhookdelivery/").status_code == 403
+    change = f"/admin/integrations/webhooksubscription/{subscription.pk}/change/"
+    assert client.get(change).status_code in (302, 403)
+    assert "integrations" not in client.get("/admin/").content.decode()
