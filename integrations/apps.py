@@ -9,9 +9,10 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         from agenda import services as agenda_services
         from chatbots import outbox
-        from compliance import consent
+        from compliance import consent, retention
         from inbox import events as inbox_events
         from integrations import hooks
+        from integrations.models import WebhookDelivery
         from pedidos import services as pedidos_services
 
         # Every app below sits lower in the layers than this one: they call these hooks
@@ -22,3 +23,14 @@ class IntegrationsConfig(AppConfig):
         pedidos_services.pedido_event_hook_register(hooks.pedido_event)
         agenda_services.agendamento_event_hook_register(hooks.agendamento_event)
         consent.consent_hook_register(hooks.consent_changed)
+        # The delivery log holds what customers wrote: gone at the age the tenant keeps
+        # message texts (LGPD retention), if that comes before WEBHOOK_EVENTS_KEEP_DAYS.
+        retention.text_source_register(
+            retention.TextSource(
+                kind="integrations_delivery",
+                queryset=lambda: WebhookDelivery.objects.exclude(
+                    status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.SENDING]
+                ),
+                apply=lambda rows: rows.delete()[1].get("integrations.WebhookDelivery", 0),
+            )
+        )

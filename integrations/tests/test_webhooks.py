@@ -414,3 +414,19 @@ def test_attendants_do_not_see_the_webhooks_in_the_admin(tenant, subscription, c
     change = f"/admin/integrations/webhooksubscription/{subscription.pk}/change/"
     assert client.get(change).status_code in (302, 403)
     assert "integrations" not in client.get("/admin/").content.decode()
+
+
+def test_the_log_goes_at_the_tenants_message_text_age(
+    tenant, subscription, receiver, committed, cliente
+):
+    from compliance.models import RetentionPolicy
+    from compliance.retention import retention_run
+
+    with committed():
+        consent.consent_opt_out(cliente=cliente, source=ConsentEvent.Source.KEYWORD)
+    RetentionPolicy.objects.update_or_create(tenant=tenant, defaults={"message_text_days": 7})
+    retention_run(now=timezone.now() + timedelta(days=6))
+    assert WebhookDelivery.objects.count() == 1
+    retention_run(now=timezone.now() + timedelta(days=8))
+    assert not WebhookDelivery.objects.exists()
+    assert not WebhookAttempt.objects.exists()
