@@ -110,6 +110,7 @@ STAFF_OFFLINE_GRACE_SECONDS = env.float("STAFF_OFFLINE_GRACE_SECONDS", default=5
 
 # --- Event webhooks for integrators (integrations.services) ------------------------------
 # Seconds a tenant's receiver has to answer one event (then it is retried with backoff).
-WEBHOOK_EVENTS_TIMEOUT_SECONDS = env.float("WEBHOOK_EVENTS_TIMEOUT_SECONDS", default=10.0)
+# Short: deliveries share the `bulk` workers with campaigns, reminders and model calls.
+WEBHOOK_EVENTS_TIMEOUT_SECONDS = env.float("WEBHOOK_EVENTS_TIMEOUT_SECONDS", default=5.0)
 # Days the delivery log (which holds customers' messages) is kept.
 WEBHOOK_EVENTS_KEEP_DAYS = env.int("WEBHOOK_EVENTS_KEEP_DAYS", default=30)

@@ -430,3 +430,25 @@ def test_the_log_goes_at_the_tenants_message_text_age(
     retention_run(now=timezone.now() + timedelta(days=8))
     assert not WebhookDelivery.objects.exists()
     assert not WebhookAttempt.objects.exists()
+
+
+def test_a_receiver_that_is_down_is_retried_later(tenant, receiver, committed, cliente):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    services.subscription_save(
+        subscription=WebhookSubscription(
+            tenant=tenant,
+            url=f"http://127.0.0.1:{port}/eventos",
+            secret=SECRET,
+            events=["consent.opted_out"],
+        )
+    )
+    with committed():
+        consent.consent_opt_out(cliente=cliente, source=ConsentEvent.Source.KEYWORD)
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, None)
+    assert "conectar" in delivery.last_error
+    assert delivery.attempt_log.get().error == delivery.last_error
