@@ -56,6 +56,9 @@ command -v redis-server >/dev/null || apt_install redis-server
 [ -x /usr/bin/chromium ] || apt_install chromium
 # The monthly report's tests render its PDF and read its text (integrations/tests).
 command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null || apt_install poppler-utils
+# promtool (Debian's prometheus package) checks the shipped alert rules and dashboard
+# queries (config/tests/test_monitoring.py); the Prometheus server itself is not started.
+command -v promtool >/dev/null || apt_install prometheus
 
 free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

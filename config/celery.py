@@ -46,6 +46,7 @@ app.conf.imports = [
     "chatbots.outbox.tasks",
     "chatbots.ai.tasks",
     "integrations.report_tasks",
+    "chatbots.connection_tasks",
 ]
 
 
