@@ -252,33 +252,10 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Outcom
     headers = signed_headers(secret=subscription.secret, body=body, delivery=delivery)
     code, excerpt, error, retry = None, "", "", False
     started = time.monotonic()
-    try:
-        response = http.tenant_request(
-            "POST",
-            subscription.url,
-            data=body,
-            headers=headers,
-            timeout=settings.WEBHOOK_EVENTS_TIMEOUT_SECONDS,
-            max_bytes=MAX_ANSWER_BYTES,
-        )
-    except http.HTTPTooLarge:
-        error = _("O endereço respondeu com mais de 64 KB; responda só um código 2xx.")
-    except http.HTTPRefused as exc:  # the egress policy's own words (pt-BR)
-        error = _("URL recusada: %(reason)s") % {"reason": exc}
-    except http.HTTPError as exc:
-        logger.warning("event webhook unreachable", extra={"delivery_id": delivery_id})
-        error = (
-            _("Sem resposta em %(s)s s.") % {"s": f"{settings.WEBHOOK_EVENTS_TIMEOUT_SECONDS:g}"}
-            if isinstance(exc, http.HTTPTimeout)
-            else _("Não foi possível conectar ao endereço.")
-        )
-        retry = True
+    if not subscription.active:  # switched off after the event: nothing goes out
+        error = _("O webhook está desativado: o evento não foi enviado.")
     else:
-        code = response.status_code
-        # The answer of the tenant's own server, shown to the tenant: the egress policy
-        # already kept the call to a public address, so it tells nothing about our network.
-        excerpt = response.text[:EXCERPT_CHARS]
-        retry = code >= 500 or code in RETRY_STATUSES
+        code, excerpt, error, retry = _post(subscription, body, headers, delivery_id)
     elapsed = round((time.monotonic() - started) * 1000)
     number = delivery.attempts
     WebhookAttempt.objects.create(
@@ -316,6 +293,40 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Outcom
         },
     )
     return outcome
+
+
+def _post(subscription: WebhookSubscription, body: bytes, headers: dict, delivery_id: int):
+    """POST once: (status code, answer excerpt, error, retry?)."""
+    try:
+        response = http.tenant_request(
+            "POST",
+            subscription.url,
+            data=body,
+            headers=headers,
+            timeout=settings.WEBHOOK_EVENTS_TIMEOUT_SECONDS,
+            max_bytes=MAX_ANSWER_BYTES,
+        )
+    except http.HTTPTooLarge:
+        return (
+            None,
+            "",
+            _("O endereço respondeu com mais de 64 KB; responda só um código 2xx."),
+            False,
+        )
+    except http.HTTPRefused as exc:  # the egress policy's own words (pt-BR)
+        return None, "", _("URL recusada: %(reason)s") % {"reason": exc}, False
+    except http.HTTPError as exc:
+        logger.warning("event webhook unreachable", extra={"delivery_id": delivery_id})
+        error = (
+            _("Sem resposta em %(s)s s.") % {"s": f"{settings.WEBHOOK_EVENTS_TIMEOUT_SECONDS:g}"}
+            if isinstance(exc, http.HTTPTimeout)
+            else _("Não foi possível conectar ao endereço.")
+        )
+        return None, "", error, True
+    code = response.status_code
+    # The answer of the tenant's own server, shown to the tenant: the egress policy already
+    # kept the call to a public address, so it tells nothing about our network.
+    return code, response.text[:EXCERPT_CHARS], "", code >= 500 or code in RETRY_STATUSES
 
 
 def delivery_redeliver(*, delivery: WebhookDelivery) -> bool:

@@ -452,3 +452,20 @@ def test_a_receiver_that_is_down_is_retried_later(tenant, receiver, committed, c
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, None)
     assert "conectar" in delivery.last_error
     assert delivery.attempt_log.get().error == delivery.last_error
+
+
+def test_a_webhook_switched_off_sends_no_more_retries(
+    tenant, subscription, receiver, committed, cliente
+):
+    receiver.respond_next(status=503)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False), committed():
+        consent.consent_opt_out(cliente=cliente, source=ConsentEvent.Source.KEYWORD)
+    subscription.active = False
+    services.subscription_save(subscription=subscription)
+    with time_machine.travel(start + timedelta(minutes=2), tick=False), committed():
+        tasks.bulk_webhook_sweep()
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("failed", 2)
+    assert "desativado" in delivery.last_error
+    assert len(receiver.requests) == 1
