@@ -433,7 +433,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # A conversation's status is read and written (PATCH) by different serializers.
-    "ENUM_NAME_OVERRIDES": {"ConversationStatusEnum": "chatbots.models.Conversation.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationStatusEnum": "chatbots.models.Conversation.Status",
+        "WebhookEventTypeEnum": "integrations.catalog.EventType",
+    },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization"},
