@@ -16,6 +16,7 @@ from __future__ import annotations
 import calendar
 import io
 import logging
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -162,6 +163,8 @@ def _chart(title: str, points: list[tuple[date, float]], styles) -> list:
     chart.bars[0].strokeColor = None
     chart.valueAxis.valueMin = 0
     chart.valueAxis.valueMax = max(max(values), 1)
+    if all(v == int(v) for v in values):  # counts: whole steps, never "0.2 orders"
+        chart.valueAxis.valueStep = max(1, math.ceil(chart.valueAxis.valueMax / 5))
     chart.valueAxis.labels.fontSize = 7
     chart.categoryAxis.categoryNames = [
         f"{d:%d}" if i % 5 == 0 or i == len(points) - 1 else "" for i, (d, _v) in enumerate(points)
