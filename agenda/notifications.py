@@ -219,7 +219,9 @@ def no_shows_process(*, now: datetime | None = None) -> int:
     marked = 0
     for agendamento in selectors.agendamento_list_no_show_due(agora=now):
         with transaction.atomic():
-            if not services.agendamento_mark_no_show(agendamento_id=agendamento.pk):
+            if not services.agendamento_mark_no_show(
+                agendamento_id=agendamento.pk, tenant_id=agendamento.tenant_id
+            ):
                 continue  # staff marked attendance meanwhile, or another worker got it
             marked += 1
             NO_SHOWS.inc()

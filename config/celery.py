@@ -54,6 +54,7 @@ app.autodiscover_tasks()
 app.conf.imports = [
     "chatbots.outbox.tasks",
     "chatbots.ai.tasks",
+    "integrations.report_tasks",
     "chatbots.connection_tasks",
 ]
 

@@ -116,3 +116,10 @@ REACTIVATION_SENDS_PER_SECOND = env.float("REACTIVATION_SENDS_PER_SECOND", defau
 # Staff app: a person whose last tab closed is shown offline only if no tab came back within
 # this many seconds (a page change closes one socket and opens the next a moment later).
 STAFF_OFFLINE_GRACE_SECONDS = env.float("STAFF_OFFLINE_GRACE_SECONDS", default=5.0)
+
+# --- Event webhooks for integrators (integrations.services) ------------------------------
+# Seconds a tenant's receiver has to answer one event (then it is retried with backoff).
+# Short: deliveries share the `bulk` workers with campaigns, reminders and model calls.
+WEBHOOK_EVENTS_TIMEOUT_SECONDS = env.float("WEBHOOK_EVENTS_TIMEOUT_SECONDS", default=5.0)
+# Days the delivery log (which holds customers' messages) is kept.
+WEBHOOK_EVENTS_KEEP_DAYS = env.int("WEBHOOK_EVENTS_KEEP_DAYS", default=30)

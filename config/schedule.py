@@ -101,6 +101,18 @@ SCHEDULE: dict[str, dict] = {
         "crontab": {"minute": "2"},
         "queue": "bulk",
     },
+    # Event webhooks whose retry is due, and claims a crashed worker left (integrations).
+    "integrations.webhook_sweep": {
+        "task": "integrations.tasks.bulk_webhook_sweep",
+        "every": 60,
+        "queue": "bulk",
+    },
+    # Last month's report (PDF) to each tenant's owners: the 1st, 07:00 (integrations.report).
+    "integrations.monthly_reports": {
+        "task": "integrations.report_tasks.bulk_monthly_reports",
+        "crontab": {"minute": "0", "hour": "7", "day_of_month": "1"},
+        "queue": "bulk",
+    },
 }
 
 # Marks the rows this command owns in django-celery-beat, so hand-made ones are left alone.

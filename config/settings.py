@@ -147,6 +147,7 @@ INSTALLED_APPS = [
     "staff",
     "media",
     "campaigns",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -481,6 +482,7 @@ SPECTACULAR_SETTINGS = {
         "ConversationStatusEnum": "chatbots.models.Conversation.Status",
         "CampaignStatusEnum": "campaigns.models.Campaign.Status",
         "ScheduledMessageStatusEnum": "campaigns.models.ScheduledMessage.Status",
+        "WebhookEventTypeEnum": "integrations.catalog.EventType",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {

@@ -206,6 +206,7 @@ def ticket_open(conversation: Conversation, queue: Queue | int | str | None = No
         changes={"queue": target.slug, "conversation": conversation.pk},
     )
     events.ticket_changed(ticket)
+    events.ticket_lifecycle("opened", ticket)
     if target.auto_assign:
         assignment.queue_dispatch(target)
         ticket.refresh_from_db()
@@ -347,6 +348,7 @@ def _end(ticket: Ticket, by, *, outcome: str, conversation_status: str, action: 
             changes={"queue": ticket.queue.slug, "outcome": outcome},
         )
         events.ticket_changed(ticket)
+        events.ticket_lifecycle("ended", ticket)
         assignment.after_close(ticket)
     return ticket
 

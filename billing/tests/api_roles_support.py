@@ -232,4 +232,26 @@ class World:
 
         return scheduled.scheduled_create(
             chatbot=self.bot, cliente=self.cliente, text="Oi", send_at=NOW + timedelta(hours=1)
+    @cached_property
+    def webhook(self):
+        from integrations.models import WebhookSubscription
+
+        return WebhookSubscription.objects.create(
+            tenant=self.tenant,
+            url="https://erp.example.com/eventos",
+            secret="segredo-do-integrador-123",
+            events=["order.created"],
+        )
+
+    @cached_property
+    def delivery(self):
+        from integrations.models import WebhookDelivery
+
+        return WebhookDelivery.objects.create(
+            tenant=self.tenant,
+            subscription=self.webhook,
+            event_id="evt_1",
+            event_type="order.created",
+            payload={"id": "evt_1"},
+            status=WebhookDelivery.Status.FAILED,
         )

@@ -63,6 +63,8 @@ OBJECTS = {
     "/api/inbox/quick-replies/{id}": "quick_reply",
     "/api/campaigns/{id}": "campaign",
     "/api/campaigns/scheduled-messages/{id}": "scheduled_message",
+    "/api/integrations/webhooks/{id}": "webhook",
+    "/api/integrations/deliveries/{id}": "delivery",
 }
 OPEN = {"id": "open_conversation"}  # a conversation waiting for a person (inbox)
 
@@ -372,6 +374,32 @@ MATRIX = [
     ),
     Case("/api/campaigns/scheduled-messages/{id}/", "GET", ALL, 200),
     Case("/api/campaigns/scheduled-messages/{id}/cancel/", "POST", ALL, 200),
+    # Event webhooks: the integration's business, reads included (URLs, customers' data).
+    Case("/api/integrations/webhooks/", "GET", MANAGE, 200),
+    Case(
+        "/api/integrations/webhooks/",
+        "POST",
+        MANAGE,
+        201,
+        lambda w: {
+            "url": "https://crm.example.com/e",
+            "events": ["order.created"],
+            "secret": "segredo-do-integrador-123",
+        },
+    ),
+    Case("/api/integrations/webhooks/{id}/", "GET", MANAGE, 200),
+    Case(
+        "/api/integrations/webhooks/{id}/",
+        "PUT",
+        MANAGE,
+        200,
+        lambda w: {"url": "https://erp.example.com/v2", "events": ["order.status"]},
+    ),
+    Case("/api/integrations/webhooks/{id}/", "PATCH", MANAGE, 200, lambda w: {"active": False}),
+    Case("/api/integrations/webhooks/{id}/", "DELETE", MANAGE, 204),
+    Case("/api/integrations/deliveries/", "GET", MANAGE, 200),
+    Case("/api/integrations/deliveries/{id}/", "GET", MANAGE, 200),
+    Case("/api/integrations/deliveries/{id}/redeliver/", "POST", MANAGE, 202),
     # The numbers: everyone's work.
     Case("/api/analytics/summary/", "GET", ALL, 200),
     Case("/api/analytics/history/", "GET", ALL, 200),

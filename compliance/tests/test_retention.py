@@ -99,6 +99,7 @@ def test_it_removes_exactly_what_is_older_than_the_default_policy(conversation, 
         "audit_log": 1,
         "inbox_note": 0,
         "staff_chat": 0,
+        "integrations_delivery": 0,
     }
     assert not InboundEvent.objects.filter(pk=old_event.pk).exists()
     assert not AuditLog.objects.filter(pk=old_entry.pk).exists()
@@ -145,6 +146,7 @@ def test_a_second_run_finds_nothing_left(conversation, tenant, defaults):
         "audit_log": 0,
         "inbox_note": 0,
         "staff_chat": 0,
+        "integrations_delivery": 0,
     }
 
 
