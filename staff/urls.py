@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from staff import chat_views, views
+from staff import chat_views, studio, views
 
 app_name = "staff"
 
@@ -22,6 +22,16 @@ urlpatterns = [
     path("conversas/<int:pk>/encerrar/", views.close, name="close"),
     path("conversas/<int:pk>/devolver/", views.return_to_bot, name="return-to-bot"),
     path("conversas/<int:pk>/etiquetas/", views.tags, name="tags"),
+    path("robos/", studio.bot_list, name="bots"),
+    path("robos/<int:pk>/fluxo/", studio.flow, name="flow"),
+    path("robos/<int:pk>/fluxo/nova/", studio.step_add, name="step-add"),
+    path("robos/<int:pk>/fluxo/<int:step_pk>/", studio.step_edit, name="step-edit"),
+    path(
+        "robos/<int:pk>/fluxo/<int:step_pk>/<str:action>/",
+        studio.step_action,
+        name="step-action",
+    ),
+    path("robos/<int:pk>/simulador/", studio.simulator, name="simulator"),
     path("chat/", chat_views.chat_home, name="chat"),
     path("chat/<int:pk>/", chat_views.chat_room, name="chat-room"),
     path("chat/<int:pk>/enviar/", chat_views.chat_send, name="chat-send"),

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chatbots import wire as wa
-from chatbots.handlers import kit
+from chatbots.handlers import kit, schemas
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.pedidos import aside
 from chatbots.handlers.pedidos.base import (
@@ -135,6 +135,7 @@ def _not_found(ctx: Context, body: str, code: str) -> Reply:
 class InicioHandlerPedidos(OrderStep):
     label = gettext_lazy("Pedidos: início (saudação e retomada do carrinho)")
     config_help = gettext_lazy('Opcional: {"text": "Olá! Bem-vindo à nossa loja."}')
+    config_schema = schemas.OPTIONAL_TEXT
     KEYS = ("text",)
 
     def enter(self, ctx: Context) -> Reply:
@@ -171,6 +172,7 @@ class InicioHandlerPedidos(OrderStep):
 class SelecionarCategoriaHandler(OrderStep):
     label = gettext_lazy("Pedidos: escolher categoria")
     config_help = gettext_lazy('Opcional: {"text": "Escolha uma categoria:"}')
+    config_schema = schemas.OPTIONAL_TEXT
     KEYS = ("text",)
 
     def _items(self, ctx: Context) -> list[Categoria]:
@@ -256,6 +258,7 @@ class SelecionarCategoriaHandler(OrderStep):
 class SelecionarProdutoHandler(OrderStep):
     label = gettext_lazy("Pedidos: escolher produto")
     config_help = gettext_lazy('Opcional: {"text": "Escolha um produto:"}')
+    config_schema = schemas.OPTIONAL_TEXT
     KEYS = ("text",)
 
     def _categoria(self, ctx: Context) -> Categoria | None:

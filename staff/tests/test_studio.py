@@ -1,0 +1,148 @@
+"""The owner's pages without a browser: the front door, the flow editor's forms (built from
+the handlers' config schemas), the flow drawing and the simulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from billing.models import Membership
+from chatbots.models import Step
+from tests.factories import ChatbotFactory, MembershipFactory, StepFactory
+
+pytestmark = pytest.mark.django_db
+
+GENERIC = "chatbots.handlers.generic"
+MENU_PATH = f"{GENERIC}.MenuHandler"
+
+
+@pytest.fixture
+def owner(client):
+    membership = MembershipFactory(role=Membership.Role.OWNER)
+    client.force_login(membership.user)
+    bot = ChatbotFactory(tenant=membership.tenant, name="Loja", provider="stub")
+    return {"client": client, "bot": bot, "membership": membership}
+
+
+def test_the_front_door_is_a_product_page_in_portuguese(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "WhatsApp" in page and "Entrar no painel" in page
+    assert "/atendimento/" in page and "/admin/" in page and "/api/docs/" in page
+
+
+def test_a_menu_step_is_a_form_not_a_json_box(owner):
+    page = owner["client"].get(
+        f"/atendimento/robos/{owner['bot'].pk}/fluxo/nova/", {"tipo": MENU_PATH}
+    )
+    html = page.content.decode()
+    assert 'name="opt_5_title"' in html and "Pergunta do menu" in html
+    assert "config_json" not in html
+
+
+def _post_menu(owner, **extra):
+    data = {"code": "inicio", "handler_path": MENU_PATH, "cfg_text": "Olá! O que deseja?"}
+    data.update(extra)
+    return owner["client"].post(f"/atendimento/robos/{owner['bot'].pk}/fluxo/nova/", data)
+
+
+def test_an_owner_builds_a_menu_with_the_form(owner):
+    StepFactory(
+        chatbot=owner["bot"],
+        code="fim",
+        order=9,
+        handler_path=f"{GENERIC}.EndHandler",
+        config={"text": "Tchau"},
+    )
+    response = _post_menu(owner, opt_1_title="Horários", opt_1_next="fim")
+    assert response.status_code == 302
+    step = Step.objects.get(chatbot=owner["bot"], code="inicio")
+    assert step.config == {
+        "text": "Olá! O que deseja?",
+        "options": [{"title": "Horários", "next": "fim"}],
+    }
+
+
+def test_an_invalid_option_is_refused_at_its_field(owner):
+    StepFactory(
+        chatbot=owner["bot"],
+        code="fim",
+        order=9,
+        handler_path=f"{GENERIC}.EndHandler",
+        config={"text": "Tchau"},
+    )
+    response = _post_menu(owner, opt_1_title="Um título longo demais para botão", opt_1_next="fim")
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert "20" in " ".join(form.errors["opt_1_title"])
+    assert not Step.objects.filter(code="inicio").exists()
+
+
+def test_an_agent_cannot_change_the_flow(client, owner):
+    agent = MembershipFactory(tenant=owner["bot"].tenant, role=Membership.Role.AGENT)
+    client.force_login(agent.user)
+    response = client.post(f"/atendimento/robos/{owner['bot'].pk}/fluxo/nova/", {})
+    assert response.status_code == 403
+
+
+def test_another_tenants_bot_is_not_found(owner):
+    other = ChatbotFactory()
+    assert owner["client"].get(f"/atendimento/robos/{other.pk}/fluxo/").status_code == 404
+
+
+def test_the_flow_marks_unreachable_steps_and_missing_targets(owner):
+    bot = owner["bot"]
+    StepFactory(
+        chatbot=bot,
+        code="inicio",
+        order=1,
+        handler_path=MENU_PATH,
+        config={"text": "Oi", "options": [{"title": "A", "next": "fim"}]},
+    )
+    StepFactory(
+        chatbot=bot,
+        code="fim",
+        order=2,
+        handler_path=f"{GENERIC}.EndHandler",
+        config={"text": "Tchau"},
+    )
+    StepFactory(
+        chatbot=bot,
+        code="sozinha",
+        order=3,
+        handler_path=f"{GENERIC}.EndHandler",
+        config={"text": "Ninguém chega aqui"},
+    )
+    rows = owner["client"].get(f"/atendimento/robos/{bot.pk}/fluxo/").context["rows"]
+    assert [r["unreachable"] for r in rows] == [False, False, True]
+    assert rows[0]["links"] == [("A", "fim")]
+
+
+def test_the_simulator_runs_the_flow_and_resets(owner, run_commits):
+    bot = owner["bot"]
+    StepFactory(
+        chatbot=bot,
+        code="inicio",
+        order=1,
+        handler_path=MENU_PATH,
+        config={
+            "text": "Olá! Como posso ajudar?",
+            "options": [{"title": "Horários", "next": "fim"}],
+        },
+    )
+    StepFactory(
+        chatbot=bot,
+        code="fim",
+        order=2,
+        handler_path=f"{GENERIC}.EndHandler",
+        config={"text": "Das 8h às 18h."},
+    )
+    url = f"/atendimento/robos/{bot.pk}/simulador/"
+    client = owner["client"]
+    run_commits(lambda: client.post(url, {"text": "oi"}))
+    page = client.get(url).content.decode()
+    assert "Olá! Como posso ajudar?" in page and 'value="inicio.1"' in page
+    run_commits(lambda: client.post(url, {"reply_id": "inicio.1"}))
+    assert "Das 8h às 18h." in client.get(url).content.decode()
+    client.post(url, {"reiniciar": "1"})
+    assert "Das 8h" not in client.get(url).content.decode()
