@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from staff import chat_views, studio, views
+from staff import chat_views, connection_views, studio, views
 
 app_name = "staff"
 
@@ -32,6 +32,12 @@ urlpatterns = [
         name="step-action",
     ),
     path("robos/<int:pk>/simulador/", studio.simulator, name="simulator"),
+    path("robos/<int:pk>/conexao/", connection_views.connection, name="connection"),
+    path(
+        "robos/<int:pk>/conexao/estado/",
+        connection_views.connection_status,
+        name="connection-status",
+    ),
     path("chat/", chat_views.chat_home, name="chat"),
     path("chat/<int:pk>/", chat_views.chat_room, name="chat-room"),
     path("chat/<int:pk>/enviar/", chat_views.chat_send, name="chat-send"),
