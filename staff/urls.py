@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from staff import chat_views, connection_views, studio, views
+from staff import chat_views, connection_views, onboarding, studio, views
 
 app_name = "staff"
 
@@ -22,6 +22,8 @@ urlpatterns = [
     path("conversas/<int:pk>/encerrar/", views.close, name="close"),
     path("conversas/<int:pk>/devolver/", views.return_to_bot, name="return-to-bot"),
     path("conversas/<int:pk>/etiquetas/", views.tags, name="tags"),
+    path("comecar/", onboarding.onboarding, name="onboarding"),
+    path("comecar/fluxo/", onboarding.flow_pick, name="onboarding-flow"),
     path("robos/", studio.bot_list, name="bots"),
     path("robos/<int:pk>/fluxo/", studio.flow, name="flow"),
     path("robos/<int:pk>/fluxo/nova/", studio.step_add, name="step-add"),

@@ -146,3 +146,20 @@ def test_the_simulator_runs_the_flow_and_resets(owner, run_commits):
     assert "Das 8h às 18h." in client.get(url).content.decode()
     client.post(url, {"reiniciar": "1"})
     assert "Das 8h" not in client.get(url).content.decode()
+
+
+def test_the_checklist_installs_a_starter_flow_and_ticks_itself(owner):
+    client = owner["client"]
+    page = client.get("/atendimento/comecar/")
+    assert [i["done"] for i in page.context["items"]] == [False] * 5
+    client.post("/atendimento/comecar/fluxo/", {"flow": "menu"})
+    items = {i["key"]: i["done"] for i in client.get("/atendimento/comecar/").context["items"]}
+    assert items["flow"] is True and items["simulator"] is False
+    assert owner["bot"].steps.exists()
+
+
+def test_every_generic_handler_declares_a_config_schema():
+    from chatbots.handlers.registry import registered_handlers
+
+    generic = [c for p, c in registered_handlers().items() if p.startswith(GENERIC)]
+    assert generic and all(c.config_schema is not None for c in generic)

@@ -40,7 +40,10 @@ def test_an_owner_builds_a_menu_and_tries_it_in_the_simulator(live_asgi, new_pag
 
     login(page, owner.user)
     page.click("text=Robôs")
-    page.click("text=Fluxo")
+    page.click("text=Primeiros passos")
+    assert page.locator("[data-item=flow] .tag").inner_text() == "a fazer"
+    shot(page, "checklist")
+    page.click("text=Montar o meu")
     _add_step(page, bot, "atendente", "HandoffHandler", {"cfg_text": "Vou chamar alguém."})
     page.wait_for_url("**/fluxo/")
     _add_step(
