@@ -1,5 +1,5 @@
 """Starting points: the default agenda a tenant gets when its bot is bound to the agenda
-flow without one, and the demo services of `seed_demo`. Both idempotent."""
+flow without one, and the demo services and hours of `seed_demo`. Both idempotent."""
 
 from __future__ import annotations
 
@@ -50,9 +50,14 @@ def agenda_default_ensure(*, tenant: Tenant) -> str:
     )
 
 
-def agenda_demo_install(*, tenant: Tenant) -> None:
-    """The demo tenant's services and business hours."""
-    agenda_default_ensure(tenant=tenant)
+def agenda_demo_install(*, tenant: Tenant, horarios: list[tuple[int, time, time]]) -> None:
+    """The demo tenant's services, and its business hours `horarios` [(weekday, opens,
+    closes)] when it has none: the demo store's week (pedidos.demo.SEMANA), which its
+    orders and its knowledge base state too."""
+    with transaction.atomic():
+        if not HorarioFuncionamento.objects.filter(tenant=tenant).exists():
+            horario_funcionamento_replace(tenant=tenant, horarios=horarios)
+        agenda_default_ensure(tenant=tenant)
     for name, minutes in DEMO_SERVICES:
         if not Servico.objects.filter(tenant=tenant, nome=name).exists():
             services.servico_create(tenant=tenant, nome=name, duracao_minutos=minutes)

@@ -70,6 +70,7 @@ def seed() -> Seeded:
     from billing.services import tenant_create
     from chatbots import bots, starter_flows
     from chatbots.models import MessageTemplate
+    from pedidos import checkout
     from pedidos.demo import catalogo_demo
 
     plan, _ = Plan.objects.get_or_create(
@@ -89,6 +90,8 @@ def seed() -> Seeded:
     starter_flows.flow_install(chatbot=menu, flow="menu")
     order = bots.chatbot_create(tenant=tenant, name="Pedidos", phone_number_id=ORDER_PNID, **common)
     catalogo_demo(tenant=tenant)
+    # The demo store keeps opening hours; the benchmark orders at any hour it runs.
+    checkout.configuracao_save(tenant=tenant, horarios={})
     starter_flows.flow_install(chatbot=order, flow="pedidos")
     MessageTemplate.objects.create(
         tenant=tenant,

@@ -17,6 +17,7 @@ from billing.models import Tenant
 from chatbots import bots
 from chatbots.handlers.registry import validate_flow
 from chatbots.models import BusinessProfile, Chatbot, KnowledgeEntry, Step
+from pedidos import demo
 
 GENERIC = "chatbots.handlers.generic"
 
@@ -197,46 +198,46 @@ DEMO_BOTS = [
 # knowledge base below without GEMINI_API_KEY, from Gemini with it.
 DEMO_OPTIONS = {"ai_fallback": True}
 
-DEMO_ADDRESS = "Rua das Flores, 123 – Vila Madalena, São Paulo – SP"
-# The same hours as the demo agenda's (agenda.defaults.DEFAULT_HOURS), so every answer agrees.
-DEMO_HOURS = "De segunda a sexta, das 9h às 18h. Sábados, domingos e feriados: fechado."
-DEMO_KNOWLEDGE = [
-    ("Qual o horário de funcionamento?", DEMO_HOURS),
-    (
-        "Vocês abrem domingo?",
-        "Aos domingos estamos fechados. Funcionamos de segunda a sexta, das 9h às 18h.",
-    ),
-    ("Onde fica a pizzaria? Qual o endereço?", f"Estamos na {DEMO_ADDRESS}."),
-    (
-        "Vocês fazem entrega? Qual a taxa de entrega?",
-        "Entregamos num raio de 5 km da pizzaria: taxa de R$ 5,00, e o pedido chega em 40 a "
-        "60 minutos. Também dá para retirar no balcão, sem taxa.",
-    ),
-    (
-        "Quais as formas de pagamento? Aceitam cartão ou Pix?",
-        "Aceitamos Pix, cartão de crédito ou débito (na entrega ou no balcão) e dinheiro.",
-    ),
-    (
-        "Tem opção vegetariana?",
-        "Temos: Margherita e Quatro Queijos são vegetarianas, e as sobremesas também.",
-    ),
-    (
-        "Tem pizza sem glúten ou sem lactose?",
-        "Ainda não temos massa sem glúten nem queijo sem lactose, desculpe.",
-    ),
-    ("Qual o tamanho da pizza? Quantas fatias?", "Nossas pizzas são grandes: 35 cm, 8 fatias."),
-]
-# The demo menu's own words (the starter menu's are generic).
-DEMO_MENU_TEXTS = {
-    "inicio": _(
-        "Olá! 👋 Sou o assistente virtual da Pizzaria Demo. Escolha uma opção ou escreva "
-        "sua dúvida (por exemplo: “vocês entregam?”)."
-    ),
-    "informacoes": _(
-        "%(hours)s\nEndereço: %(address)s.\nDigite *menu* a qualquer momento para voltar ao início."
-    )
-    % {"hours": DEMO_HOURS, "address": DEMO_ADDRESS},
-}
+# What the demo says about its store comes from pedidos.demo (one address, one week, one fee
+# table), so the menu bot, the order bot and the agenda bot tell the same business.
+
+
+def demo_knowledge() -> list[tuple[str, str]]:
+    """The demo's knowledge base: (question, answer)."""
+    return [
+        ("Qual o horário de funcionamento?", demo.horario_texto()),
+        ("Vocês abrem domingo?", demo.domingo_texto()),
+        ("Onde fica a pizzaria? Qual o endereço?", _("Estamos na %s.") % demo.ENDERECO),
+        ("Vocês fazem entrega? Qual a taxa de entrega?", demo.entrega_texto()),
+        ("Quais as formas de pagamento? Aceitam cartão ou Pix?", demo.pagamento_texto()),
+        (
+            "Tem opção vegetariana?",
+            _("Temos: Margherita e Quatro Queijos são vegetarianas, e as sobremesas também."),
+        ),
+        (
+            "Tem pizza sem glúten ou sem lactose?",
+            _("Ainda não temos massa sem glúten nem queijo sem lactose, desculpe."),
+        ),
+        (
+            "Qual o tamanho da pizza? Quantas fatias?",
+            _("Nossas pizzas são grandes: 35 cm, 8 fatias."),
+        ),
+    ]
+
+
+def demo_menu_texts() -> dict[str, str]:
+    """The demo menu's own words, by step code (the starter menu's are generic)."""
+    return {
+        "inicio": _(
+            "Olá! 👋 Sou o assistente virtual da Pizzaria Demo. Escolha uma opção ou escreva "
+            "sua dúvida (por exemplo: “vocês entregam?”)."
+        ),
+        "informacoes": _(
+            "%(hours)s\nEndereço: %(address)s.\nDigite *menu* a qualquer momento para voltar "
+            "ao início."
+        )
+        % {"hours": demo.horario_texto(), "address": demo.ENDERECO},
+    }
 
 
 def install_demo(tenant: Tenant) -> list[DemoBot]:
@@ -248,10 +249,9 @@ def install_demo(tenant: Tenant) -> list[DemoBot]:
     Try a bot with `manage.py simulate --bot <id> --phone 5511987654321 "oi"`.
     """
     from agenda.defaults import agenda_demo_install
-    from pedidos.demo import catalogo_demo
 
-    catalogo_demo(tenant=tenant)
-    agenda_demo_install(tenant=tenant)
+    demo.catalogo_demo(tenant=tenant)
+    agenda_demo_install(tenant=tenant, horarios=demo.SEMANA)
     demo_knowledge_install(tenant)
     installed = []
     for name, flow, number, earlier, try_typing in DEMO_BOTS:
@@ -259,8 +259,9 @@ def install_demo(tenant: Tenant) -> list[DemoBot]:
         if not chatbot.steps.exists():
             flow_install(chatbot=chatbot, flow=flow)
             if flow == "menu":
-                for step in chatbot.steps.filter(code__in=DEMO_MENU_TEXTS):
-                    config = {**step.config, "text": DEMO_MENU_TEXTS[step.code]}
+                texts = demo_menu_texts()
+                for step in chatbot.steps.filter(code__in=texts):
+                    config = {**step.config, "text": texts[step.code]}
                     bots.step_update(step=step, config=config)
         installed.append(DemoBot(chatbot=chatbot, flow=flow, try_typing=try_typing))
     return installed
@@ -289,9 +290,13 @@ def demo_knowledge_install(tenant: Tenant) -> None:
     corpus, tests/conversations). Entries already there are kept as they are."""
     BusinessProfile.objects.get_or_create(
         tenant=tenant,
-        defaults={"address": DEMO_ADDRESS, "opening_hours": DEMO_HOURS, "phone": "1130000000"},
+        defaults={
+            "address": demo.ENDERECO,
+            "opening_hours": demo.horario_texto(),
+            "phone": demo.TELEFONE,
+        },
     )
-    for question, answer in DEMO_KNOWLEDGE:
+    for question, answer in demo_knowledge():
         KnowledgeEntry.objects.get_or_create(
             tenant=tenant, question=question, defaults={"answer": answer}
         )

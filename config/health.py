@@ -16,8 +16,15 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client import Counter
 
 from config import heartbeat
+
+HEALTH_FAILURES = Counter(
+    "healthz_check_failures_total",
+    "Failed /healthz checks, by component (database, cache, broker, worker, beat, ...)",
+    ["component"],
+)
 
 
 class ComponentDown(Exception):
@@ -96,6 +103,7 @@ def run_checks() -> tuple[bool, dict]:
                 entry.update(extra)
         except Exception as exc:  # every failure is reported, never raised to the client
             healthy = False
+            HEALTH_FAILURES.labels(component=name).inc()
             entry["status"] = "error"
             entry["error"] = f"{type(exc).__name__}: {exc}"[:300]
         entry["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)

@@ -104,3 +104,6 @@ REACTIVATION_INACTIVE_DAYS = env.int("REACTIVATION_INACTIVE_DAYS", default=30)
 REACTIVATION_COOLDOWN_DAYS = env.int("REACTIVATION_COOLDOWN_DAYS", default=30)
 REACTIVATION_MAX_PER_RUN = env.int("REACTIVATION_MAX_PER_RUN", default=500)
 REACTIVATION_SENDS_PER_SECOND = env.float("REACTIVATION_SENDS_PER_SECOND", default=5.0)
+# Staff app: a person whose last tab closed is shown offline only if no tab came back within
+# this many seconds (a page change closes one socket and opens the next a moment later).
+STAFF_OFFLINE_GRACE_SECONDS = env.float("STAFF_OFFLINE_GRACE_SECONDS", default=5.0)

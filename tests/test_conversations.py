@@ -45,7 +45,7 @@ def test_conversation(script, provider, request, tenant, chat_with, delayed):
 
 def test_every_script_reads_and_the_corpus_covers_every_flow():
     scripts = player.scripts()
-    assert len(scripts) >= 25
+    assert len(scripts) >= 40
     assert {s.bot for s in scripts} == set(player.FLOWS)
 
 
@@ -78,8 +78,9 @@ def _given(script, provider, request, tenant):
     agenda = given.get("agenda", "demo" if script.bot == "agenda" else None)
     if agenda == "demo":
         from agenda.defaults import agenda_demo_install
+        from pedidos.demo import SEMANA
 
-        agenda_demo_install(tenant=tenant)
+        agenda_demo_install(tenant=tenant, horarios=SEMANA)
     knowledge = given.get("knowledge")
     if knowledge == "demo":
         from chatbots.starter_flows import demo_knowledge_install

@@ -72,7 +72,8 @@ def test_the_demo_gets_an_agenda_bot_with_services_and_hours_idempotently(tenant
         ("Barba", 20),
         ("Corte de cabelo", 30),
     ]
-    assert HorarioFuncionamento.objects.filter(tenant=tenant).count() == 5
+    # The demo store opens every day (pedidos.demo.SEMANA).
+    assert HorarioFuncionamento.objects.filter(tenant=tenant).count() == 7
 
 
 def test_the_agenda_jobs_are_scheduled_on_the_bulk_queue(db):

@@ -4,7 +4,7 @@ instructions that work when followed to the letter."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from io import StringIO
 from zoneinfo import ZoneInfo
 
@@ -12,16 +12,19 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
-from agenda.models import Agendamento
+from agenda.models import Agendamento, HorarioFuncionamento
 from billing.management.commands.seed_demo import DEMO_CUSTOMER
 from chatbots.models import BusinessProfile, Chatbot, Conversation, KnowledgeEntry
 from chatbots.simulator import simulate_message
 from clientes.models import Cliente
-from pedidos.models import Pedido
+from pedidos import hours
+from pedidos.models import ConfiguracaoPedidos, Pedido, TaxaEntrega
+from pedidos.money import format_brl
 from pedidos.status import StatusPedido
 
-# A Monday morning, so "amanhã" in the agenda bot's instructions is a working day.
-MONDAY = datetime(2030, 3, 4, 8, 0, tzinfo=ZoneInfo("America/Sao_Paulo"))
+# A Monday morning, the demo store open (pedidos.demo.SEMANA), so "amanhã" in the agenda
+# bot's instructions is a working day.
+MONDAY = datetime(2030, 3, 4, 10, 0, tzinfo=ZoneInfo("America/Sao_Paulo"))
 TROUBLE = ("Desculpe, tive um problema", "Não entendi", "Não encontrei")
 
 
@@ -62,6 +65,31 @@ def test_the_demo_has_a_knowledge_base_and_a_business_profile(seeded):
     assert len(questions) >= 6
     assert "Vocês abrem domingo?" in questions
     assert BusinessProfile.objects.get(tenant=tenant).address.startswith("Rua das Flores")
+
+
+def test_the_demo_is_one_store_with_one_address_one_week_and_one_fee_table(seeded):
+    tenant = Chatbot.objects.filter(tenant__slug="demo").first().tenant
+    loja = ConfiguracaoPedidos.objects.get(tenant=tenant)
+    profile = BusinessProfile.objects.get(tenant=tenant)
+    knowledge = " ".join(
+        KnowledgeEntry.objects.filter(tenant=tenant).values_list("answer", flat=True)
+    )
+
+    assert loja.endereco_loja == profile.address
+    assert profile.address in knowledge
+    # The order bot takes orders exactly when the agenda bot books: every half hour of a week.
+    agenda = list(HorarioFuncionamento.objects.filter(tenant=tenant))
+    monday = MONDAY.replace(hour=0)
+    for half_hour in range(7 * 48):
+        at = monday + timedelta(minutes=30 * half_hour)
+        booked = any(h.dia_semana == at.weekday() and h.abre <= at.time() < h.fecha for h in agenda)
+        assert hours.is_open(loja.horarios, at) is booked, at
+    assert "De segunda a domingo, das 8h às 23h" in profile.opening_hours
+    # The knowledge base states the fees the order bot charges.
+    for taxa in TaxaEntrega.objects.filter(tenant=tenant):
+        assert f"{taxa.bairro}: {format_brl(taxa.valor)}" in knowledge
+    assert f"Outros bairros: {format_brl(loja.taxa_entrega_padrao)}" in knowledge
+    assert "Pix" not in knowledge.split("Aceitamos", 1)[1].split(".")[0]  # no Pix key
 
 
 def test_no_demo_number_is_shared_by_a_bot_a_cliente_or_the_instructions(seeded):
@@ -127,8 +155,8 @@ def test_following_the_menu_bots_instructions_answers_from_the_knowledge_base(se
 
     _no_trouble(answers)
     assert "Pizzaria Demo" in answers[0][0]
-    assert any("Aos domingos estamos fechados" in t for t in answers[1])
-    assert any("taxa de R$ 5,00" in t for t in answers[2])
+    assert any("Abrimos, sim" in t for t in answers[1])
+    assert any("Centro: R$ 5,00" in t and "Outros bairros: R$ 12,00" in t for t in answers[2])
     # "atendente": a person is called, or offered with a button.
     called = Conversation.objects.get(chatbot=bot).status == Conversation.Status.WAITING
     assert called or "Falar com atendente" in answers[3][-1]

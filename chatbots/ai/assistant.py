@@ -61,7 +61,7 @@ PREFIX = "ai:"
 PERSON_ID = "ai:humano"
 MENU_ID = "ai:menu"
 STAY_ID = "ai:ficar"
-GOTO_PREFIX = "ai:goto:"
+GOTO_PREFIX = "ai:goto:"  # + step code [+ ":" + the answered inbound Message id]
 
 NEUTRAL_TEXT = gettext_lazy(
     "Desculpe, não consigo ajudar com isso por aqui. Posso te ajudar com informações sobre a "
@@ -336,7 +336,7 @@ def _answer(conversation: Conversation, inbound: Message) -> tuple[list[wa.Outbo
         return fallback_reply(str(text)).messages, guess
     ANSWERS.labels(source="model").inc()
     step = Step.objects.filter(chatbot=chatbot, code=conversation.current_step, active=True).first()
-    return _compose(answer, guess, offer, chatbot=chatbot, step=step), guess
+    return _compose(answer, guess, offer, chatbot=chatbot, step=step, asked=inbound.pk), guess
 
 
 def _refused(inbound: Message, reason: str) -> list[wa.Outbound]:
@@ -360,12 +360,22 @@ def _parse(data: dict[str, Any]) -> tuple[str, intent.Guess, str] | None:
     return answer.strip(), intent.Guess(found_intent, found_polarity, "model"), offer
 
 
-def _compose(answer: str, guess: intent.Guess, offer: str, *, chatbot, step) -> list[wa.Outbound]:
-    """The answer, ending with buttons: the flow it proposes, or a person."""
+def goto_id(code: str, asked: int | None = None) -> str:
+    """The id of a button to step `code`, carrying the inbound Message `asked` whose answer
+    offers it: tapped, the flow opens with what that message said filled in
+    (chatbots.ai.interceptors.AssistantButtons)."""
+    return f"{GOTO_PREFIX}{code}:{asked}" if asked else f"{GOTO_PREFIX}{code}"
+
+
+def _compose(
+    answer: str, guess: intent.Guess, offer: str, *, chatbot, step, asked: int | None = None
+) -> list[wa.Outbound]:
+    """The answer, ending with buttons: the flow it proposes (for the message `asked`), or a
+    person."""
     buttons: list[wa.Button] = []
     flows = flow_steps(chatbot=chatbot, step=step)
     if offer in flows and offer in FLOW_TITLES:
-        buttons.append(wa.Button(id=GOTO_PREFIX + flows[offer], title=str(FLOW_TITLES[offer])))
+        buttons.append(wa.Button(id=goto_id(flows[offer], asked), title=str(FLOW_TITLES[offer])))
     person = offer == Message.Intent.HUMANO or (
         intent.wants_person(guess) and handoff_offer_on(chatbot, step)
     )

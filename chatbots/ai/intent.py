@@ -49,6 +49,11 @@ UNKNOWN = Guess("", "")
 # Rules a flow acts on (chatbots.handlers.intents): an order, booking, changing or seeing an
 # appointment, an order's status; and opting out in words (chatbots.interceptors.consent).
 FLOW_RULES = frozenset({"pedido", "agenda", "agenda_change", "meu_horario", "status"})
+# Asking for something by name ("quero uma pizza calabresa", "me vê duas cocas"): an order
+# only when the business's menu has it, which the order flow decides
+# (chatbots.handlers.pedidos.intake); never settled, so a question or the model still gets
+# what the menu does not have ("quero um hambúrguer" at a pizzeria).
+WANTS_RULE = "wants"
 SETTLED_RULES = frozenset(
     {"greeting", "option", "menu", "thanks", "ack", "humano", "optout", *FLOW_RULES}
 )
@@ -137,6 +142,13 @@ _OPTOUT = _words(
     r"(?:parem|pare|para) de (?:me )?(?:mandar|enviar) (?:mensage(?:m|ns)|msgs?|promocoes|ofertas)",
     r"nao me (?:mande|mandem|envie|enviem) mais (?:mensage(?:m|ns)|msgs?|nada)",
     r"descadastr(?:ar|e|em)(?: meu numero)?",
+)
+# "quero uma pizza", "queria duas cocas", "me vê um açaí": a verb of wanting and a thing,
+# never "não quero cebola" (an order note) nor a verb ("quero saber", "quero cancelar").
+_WANTS = re.compile(
+    r"(?<!nao )\b(?:quero|queria|vou querer|gostaria de|me ve|me da|me manda|manda|mande|"
+    r"traz|traga)\b (?:(?:um|uma|uns|umas|o|a|os|as|mais|dois|duas|tres|\d{1,2}) )?"
+    r"(?!\w+(?:ar|er|ir|or)\b)\w"
 )
 # Questions: a question mark, or the words a pt-BR question starts with.
 _QUESTION_START = re.compile(
@@ -273,6 +285,8 @@ def classify_local(text: str) -> Guess:
         return Guess(Intent.AGENDAMENTO, polarity or Polarity.NEUTRAL, "meu_horario")
     if _AGENDA.search(key):
         return Guess(Intent.AGENDAMENTO, polarity or Polarity.NEUTRAL, "agenda")
+    if _WANTS.search(key) and not is_question(text):
+        return Guess("", polarity, WANTS_RULE)
     if polarity:
         return Guess("", polarity, "sentiment")
     return UNKNOWN

@@ -13,6 +13,7 @@ assistant's buttons):
   "menu" does).
 * `FlowIntent`: an order, an appointment ("quero marcar um corte amanhã"), "remarcar",
   "meu horário" go to that flow with what was said filled in (chatbots.handlers.intents);
+  so does something asked for by name ("quero uma pizza calabresa") when a flow has it;
   our buttons "intencao:<rule>" too. (An order's status: chatbots.interceptors.order_status.)
 
 A step whose answer is free text (Handler.takes_free_text: a name, an address) keeps all
@@ -174,7 +175,7 @@ class FlowIntent(Interceptor):
         if not _typed(ctx) or takes_free_text(ctx):
             return None
         rule = intent.classify_local(ctx.text).rule
-        if rule not in RULE_INTENTS:
+        if rule not in RULE_INTENTS and rule != intent.WANTS_RULE:
             return None
         return flow_reply(ctx, rule)
 

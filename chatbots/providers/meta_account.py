@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from django.conf import settings
 
 from chatbots import routing
-from chatbots.providers import meta_inbound
+from chatbots.providers import meta_content, meta_inbound
 from chatbots.routing import BotRoute
 from chatbots.wire import InboundAccountEvent
 
@@ -93,7 +93,7 @@ def parse_envelope(envelope: dict) -> list[meta_inbound.Parsed]:
             provider=meta_inbound.PROVIDER,
             external_id=f"account:{field}:{waba_id}:{digest}"[:255],
             bot_key=waba_key(waba_id),
-            timestamp=meta_inbound._timestamp(time),
+            timestamp=meta_content.timestamp_of(time),
             field=field,
             waba_id=waba_id,
             value=value,

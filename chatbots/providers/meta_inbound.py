@@ -30,15 +30,19 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
 
-from django.utils import timezone
 from prometheus_client import Counter
 
 from chatbots.providers.base import ECHO_TYPE
-from chatbots.wire import MEDIA_KINDS, InboundMessage, InboundPreference, InboundStatus
-from clientes.phones import InvalidPhone, normalize_phone
+from chatbots.providers.meta_content import (
+    contact_for,
+    content_of,
+    errors_of,
+    or_default,
+    phone_of,
+    timestamp_of,
+)
+from chatbots.wire import InboundMessage, InboundPreference, InboundStatus
 
 logger = logging.getLogger(__name__)
 
@@ -146,26 +150,26 @@ def is_whatsapp(envelope: dict) -> bool:
 
 def _changes(envelope: dict):
     """Yield (field, value) for every entry × change, checking the envelope's skeleton."""
-    entries = _or(envelope.get("entry"), [])
+    entries = or_default(envelope.get("entry"), [])
     if not isinstance(entries, list):
         raise MetaPayloadError("`entry` must be a list")
     for entry in entries:
         if not isinstance(entry, dict):
             raise MetaPayloadError("every `entry[]` item must be an object")
-        changes = _or(entry.get("changes"), [])
+        changes = or_default(entry.get("changes"), [])
         if not isinstance(changes, list):
             raise MetaPayloadError("`entry[].changes` must be a list")
         for change in changes:
             if not isinstance(change, dict):
                 raise MetaPayloadError("every `changes[]` item must be an object")
-            value = _or(change.get("value"), {})
+            value = or_default(change.get("value"), {})
             if not isinstance(value, dict):
                 raise MetaPayloadError("`changes[].value` must be an object")
             yield str(change.get("field") or ""), value
 
 
 def _bot_key(value: dict) -> str:
-    metadata = _or(value.get("metadata"), {})
+    metadata = or_default(value.get("metadata"), {})
     if not isinstance(metadata, dict):
         raise MetaPayloadError("`value.metadata` must be an object")
     key = metadata.get("phone_number_id")
@@ -214,7 +218,7 @@ def count_ignored(field: str) -> None:
 
 
 def _list(value: dict, key: str) -> list:
-    items = _or(value.get(key), [])
+    items = or_default(value.get(key), [])
     if not isinstance(items, list):
         raise MetaPayloadError(f"`value.{key}` must be a list")
     return items
@@ -223,7 +227,7 @@ def _list(value: dict, key: str) -> list:
 def _parse_messages_change(value: dict, bot_key: str) -> list[Parsed]:
     """`field == "messages"`: customer messages and statuses of our own messages."""
     contacts = [c for c in _list(value, "contacts") if isinstance(c, dict)]
-    value_errors = _errors(value.get("errors"))
+    value_errors = errors_of(value.get("errors"))
     if value_errors and not value.get("messages") and not value.get("statuses"):
         logger.warning(
             "webhook carried only errors",
@@ -235,7 +239,7 @@ def _parse_messages_change(value: dict, bot_key: str) -> list[Parsed]:
             # Without Meta's id there is nothing to deduplicate on; never seen in practice.
             logger.error("webhook message without id skipped", extra={"phone_number_id": bot_key})
             continue
-        contact = _contact_for(msg, contacts)
+        contact = contact_for(msg, contacts)
         parsed.append(
             (
                 parse_message(msg, bot_key=bot_key, contact=contact, value_errors=value_errors),
@@ -266,7 +270,7 @@ def _parse_user_preferences_change(value: dict, bot_key: str) -> list[Parsed]:
             contact = contacts[0]
         contact = contact or {}
         profile = contact.get("profile") if isinstance(contact.get("profile"), dict) else {}
-        phone = _phone(wa_id)
+        phone = phone_of(wa_id)
         user_id = str(item.get("user_id") or contact.get("user_id") or "")
         if not phone and not user_id:
             logger.error(
@@ -283,7 +287,7 @@ def _parse_user_preferences_change(value: dict, bot_key: str) -> list[Parsed]:
                     # Meta gives these updates no id: this one is the same for a retry.
                     external_id=f"pref:{phone or user_id}:{category}:{pref_value}:{raw_ts}"[:255],
                     bot_key=bot_key,
-                    timestamp=_timestamp(raw_ts),
+                    timestamp=timestamp_of(raw_ts),
                     category=category,
                     value=pref_value,
                     from_phone=phone,
@@ -309,7 +313,7 @@ def _parse_echoes_change(value: dict, bot_key: str) -> list[Parsed]:
     """
     contacts = [c for c in _list(value, "contacts") if isinstance(c, dict)]
     metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
-    business = _phone(str(metadata.get("display_phone_number") or ""))
+    business = phone_of(str(metadata.get("display_phone_number") or ""))
     parsed: list[Parsed] = []
     for echo in _list(value, "message_echoes"):
         if not isinstance(echo, dict) or not echo.get("id"):
@@ -317,26 +321,26 @@ def _parse_echoes_change(value: dict, bot_key: str) -> list[Parsed]:
             continue
         # The customer is `to`; pywa's edit and deletion echoes have the two swapped
         # (corpus pywa-updates/outgoing_message.json), so it is whichever is not us.
-        numbers = (_phone(str(echo.get("to") or "")), _phone(str(echo.get("from") or "")))
+        numbers = (phone_of(str(echo.get("to") or "")), phone_of(str(echo.get("from") or "")))
         customer = next((n for n in numbers if n and n != business), "")
         contact = next(
-            (c for c in contacts if customer and _phone(str(c.get("wa_id") or "")) == customer),
+            (c for c in contacts if customer and phone_of(str(c.get("wa_id") or "")) == customer),
             contacts[0] if len(contacts) == 1 else {},
         )
-        customer = customer or _phone(str(contact.get("wa_id") or ""))
+        customer = customer or phone_of(str(contact.get("wa_id") or ""))
         user_id = str(echo.get("to_user_id") or contact.get("user_id") or "")
         if not customer and not user_id:
             logger.error(
                 "webhook echo without its customer skipped", extra={"phone_number_id": bot_key}
             )
             continue
-        text, _reply_id, data = _content(echo)
+        text, _reply_id, data = content_of(echo)
         data["echo_type"] = str(echo.get("type") or "unknown")
         message = InboundMessage(
             provider=PROVIDER,
             external_id=str(echo["id"]),
             bot_key=bot_key,
-            timestamp=_timestamp(echo.get("timestamp")),
+            timestamp=timestamp_of(echo.get("timestamp")),
             type=ECHO_TYPE,
             from_phone=customer,
             from_user_id=user_id,
@@ -361,9 +365,9 @@ def parse_message(
     contact = contact or {}
     profile = contact.get("profile") if isinstance(contact.get("profile"), dict) else {}
     msg_type = str(msg.get("type") or "unknown")
-    text, reply_id, data = _content(msg)
+    text, reply_id, data = content_of(msg)
     raw_from = str(msg.get("from") or contact.get("wa_id") or "")
-    from_phone = _phone(raw_from)
+    from_phone = phone_of(raw_from)
     if raw_from and not from_phone:
         data["from"] = raw_from  # not a phone number (placeholder, group id): keep it visible
     if profile.get("username"):
@@ -375,14 +379,14 @@ def parse_message(
         data["context"] = extras  # forwarded flags, referred_product, the quoted sender
     if isinstance(msg.get("referral"), dict):
         data["referral"] = msg["referral"]  # Click-to-WhatsApp ad or post
-    errors = _errors(msg.get("errors")) + list(value_errors or [])
+    errors = errors_of(msg.get("errors")) + list(value_errors or [])
     if errors:
         data["errors"] = errors
     return InboundMessage(
         provider=PROVIDER,
         external_id=str(msg["id"]),
         bot_key=bot_key,
-        timestamp=_timestamp(msg.get("timestamp")),
+        timestamp=timestamp_of(msg.get("timestamp")),
         type=msg_type,
         from_phone=from_phone,
         from_user_id=str(msg.get("from_user_id") or contact.get("user_id") or ""),
@@ -396,217 +400,20 @@ def parse_message(
 
 def parse_status(status: dict, *, bot_key: str) -> InboundStatus:
     """One `statuses[]` item as an InboundStatus; a failure keeps Meta's first error."""
-    errors = _errors(status.get("errors"))
+    errors = errors_of(status.get("errors"))
     first = errors[0] if errors else {}
     raw_recipient = str(status.get("recipient_id") or "")
-    recipient = _phone(raw_recipient) or raw_recipient or str(status.get("recipient_user_id") or "")
+    recipient = (
+        phone_of(raw_recipient) or raw_recipient or str(status.get("recipient_user_id") or "")
+    )
     return InboundStatus(
         provider=PROVIDER,
         external_id=str(status["id"]),
         bot_key=bot_key,
         status=str(status["status"]).lower(),
-        timestamp=_timestamp(status.get("timestamp")),
+        timestamp=timestamp_of(status.get("timestamp")),
         recipient=recipient,
         error_code=first.get("code", ""),
         error_title=first.get("title", ""),
         error_detail=first.get("details") or first.get("message", ""),
     )
-
-
-# --- Message content, by type ----------------------------------------------------------------
-
-Content = tuple[str, str, dict[str, Any]]  # text, reply_id, data
-
-
-def _content(msg: dict) -> Content:
-    msg_type = str(msg.get("type") or "unknown")
-    body = msg.get(msg_type)
-    if not isinstance(body, list if msg_type == "contacts" else dict):
-        body = [] if msg_type == "contacts" else {}
-    return CONTENT_PARSERS.get(msg_type, _other)(msg_type, body, msg)
-
-
-def _text(_type: str, body: dict, _msg: dict) -> Content:
-    return str(body.get("body") or ""), "", {}
-
-
-def _interactive(_type: str, body: dict, _msg: dict) -> Content:
-    kind = str(body.get("type") or "")
-    reply = body.get(kind) if isinstance(body.get(kind), dict) else {}
-    data: dict[str, Any] = {"interactive_type": kind} if kind else {}
-    if kind in ("button_reply", "list_reply"):
-        if reply.get("description"):
-            data["description"] = str(reply["description"])
-        return str(reply.get("title") or ""), str(reply.get("id") or ""), data
-    if kind == "nfm_reply":  # a Flow was completed; its answers come as a JSON string
-        raw = reply.get("response_json") or "{}"
-        try:
-            response = json.loads(raw) if isinstance(raw, str) else raw
-        except ValueError:
-            response = {"response_json": raw}
-        data["flow"] = {"name": reply.get("name", ""), "response": response}
-        token = response.get("flow_token", "") if isinstance(response, dict) else ""
-        return str(reply.get("body") or ""), str(token), data
-    if reply:
-        data[kind] = reply  # call_permission_reply and whatever Meta adds next
-    return "", "", data
-
-
-def _template_button(_type: str, body: dict, _msg: dict) -> Content:
-    # A quick-reply tap on a template button: payload is what we put there when sending.
-    return str(body.get("text") or ""), str(body.get("payload") or ""), {}
-
-
-def _media(msg_type: str, body: dict, _msg: dict) -> Content:
-    media = {
-        "id": body.get("id"),
-        "mime_type": body.get("mime_type"),
-        "sha256": body.get("sha256"),
-        "url": body.get("url"),  # newer, optional; needs the bearer token
-        "filename": body.get("filename"),  # document
-        "voice": body.get("voice"),  # audio: a voice note
-        "animated": body.get("animated"),  # sticker
-    }
-    return (
-        str(body.get("caption") or ""),
-        "",
-        {"media": {k: v for k, v in media.items() if v is not None}},
-    )
-
-
-def _location(_type: str, body: dict, _msg: dict) -> Content:
-    keys = ("latitude", "longitude", "name", "address", "url")
-    return "", "", {"location": {k: body[k] for k in keys if body.get(k) is not None}}
-
-
-def _contacts(_type: str, body: list, _msg: dict) -> Content:
-    return "", "", {"contacts": body}
-
-
-def _order(_type: str, body: dict, _msg: dict) -> Content:
-    items = [
-        {
-            "product_retailer_id": str(item.get("product_retailer_id") or ""),
-            "quantity": item.get("quantity"),
-            "item_price": item.get("item_price"),
-            "currency": item.get("currency"),
-        }
-        for item in _as_list(body.get("product_items"))
-        if isinstance(item, dict)
-    ]
-    order = {"catalog_id": str(body.get("catalog_id") or ""), "product_items": items}
-    return str(body.get("text") or ""), "", {"order": order}
-
-
-def _reaction(_type: str, body: dict, _msg: dict) -> Content:
-    emoji = str(body.get("emoji") or "")
-    # An empty or missing emoji means the customer removed the reaction.
-    reaction = {"message_id": str(body.get("message_id") or ""), "emoji": emoji}
-    return emoji, "", {"reaction": reaction, "removed": not emoji}
-
-
-def _system(_type: str, body: dict, msg: dict) -> Content:
-    data: dict[str, Any] = {"system": body}
-    if isinstance(msg.get("identity"), dict):
-        data["identity"] = msg["identity"]
-    return str(body.get("body") or ""), "", data
-
-
-def _unsupported(_type: str, body: dict, _msg: dict) -> Content:
-    data = {"unsupported_type": str(body["type"])} if body.get("type") else {}
-    return "", "", data
-
-
-def _revoke(_type: str, body: dict, _msg: dict) -> Content:
-    return "", "", {"original_message_id": str(body.get("original_message_id") or "")}
-
-
-def _edit(_type: str, body: dict, _msg: dict) -> Content:
-    inner = body.get("message") if isinstance(body.get("message"), dict) else {}
-    text, reply_id, inner_data = _content(inner) if inner else ("", "", {})
-    data = {
-        "original_message_id": str(body.get("original_message_id") or ""),
-        "edited_type": str(inner.get("type") or ""),
-        **inner_data,
-    }
-    return text, reply_id, data
-
-
-def _other(msg_type: str, body: Any, _msg: dict) -> Content:
-    return "", "", ({msg_type: body} if body else {})
-
-
-CONTENT_PARSERS: dict[str, Callable[[str, Any, dict], Content]] = {
-    "text": _text,
-    "interactive": _interactive,
-    "button": _template_button,
-    **{kind: _media for kind in MEDIA_KINDS},
-    "location": _location,
-    "contacts": _contacts,
-    "order": _order,
-    "reaction": _reaction,
-    "system": _system,
-    "unsupported": _unsupported,
-    "unknown": _unsupported,
-    "revoke": _revoke,
-    "edit": _edit,
-}
-
-
-# --- Small helpers -------------------------------------------------------------------------------
-
-
-def _contact_for(msg: dict, contacts: list[dict]) -> dict | None:
-    """The `contacts[]` item of the message's sender (by wa_id, then BSUID, then the only one)."""
-    sender, user_id = msg.get("from"), msg.get("from_user_id")
-    for contact in contacts:
-        if sender and contact.get("wa_id") == sender:
-            return contact
-    for contact in contacts:
-        if user_id and contact.get("user_id") == user_id:
-            return contact
-    return contacts[0] if len(contacts) == 1 else None
-
-
-def _or(value: Any, default: Any) -> Any:
-    """`value`, or `default` when absent (None): unlike `or`, a wrong-typed empty stays wrong."""
-    return default if value is None else value
-
-
-def _as_list(raw: Any) -> list:
-    return raw if isinstance(raw, list) else []
-
-
-def _phone(raw: str) -> str:
-    """Meta's wa_id always carries its country code: never prepend Brazil's."""
-    if not raw or not raw.lstrip("+").isdigit():
-        return ""
-    try:
-        return normalize_phone("+" + raw.lstrip("+"))
-    except InvalidPhone:
-        return ""
-
-
-def _timestamp(raw: Any) -> datetime:
-    """Meta's `timestamp` is Unix seconds as a string."""
-    try:
-        return datetime.fromtimestamp(int(raw), tz=UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return timezone.now()
-
-
-def _errors(raw: Any) -> list[dict[str, str]]:
-    out = []
-    for err in _as_list(raw):
-        if not isinstance(err, dict):
-            continue
-        error_data = err.get("error_data") if isinstance(err.get("error_data"), dict) else {}
-        out.append(
-            {
-                "code": str(err.get("code") or ""),
-                "title": str(err.get("title") or ""),
-                "message": str(err.get("message") or ""),
-                "details": str(error_data.get("details") or ""),
-            }
-        )
-    return out

@@ -277,11 +277,37 @@ def test_an_answer_may_end_with_a_button_that_jumps_to_the_order_flow(say, fake_
 
     [answer] = say(padaria, "o que vocês têm de salgado?")
     assert answer.type == "buttons"
-    assert buttons_of(answer) == [("ai:goto:inicio", "Fazer pedido")]
+    # The button carries the message it answers (its content fills the flow in when tapped).
+    asked = last_inbound(padaria).pk
+    assert buttons_of(answer) == [(f"ai:goto:inicio:{asked}", "Fazer pedido")]
 
     replies = say(padaria, "Fazer pedido", reply_id="ai:goto:inicio")
     assert conversation_of(padaria).current_step == "selecionar_categoria"
     assert "Vamos fazer seu pedido" in replies[0].text
+
+
+def test_the_flow_button_opens_on_the_product_the_customer_asked_about(say, fake_gemini, padaria):
+    fake_gemini.answer_with(
+        answer="Sai quentinho toda manhã, a R$ 4,50!", intent="vendas", offer="pedido"
+    )
+    [answer] = say(padaria, "o pão de queijo é fresquinho?")
+    [(goto, _title)] = buttons_of(answer)
+
+    replies = say(padaria, "Fazer pedido", reply_id=goto)
+
+    assert "Quantas unidades de *Pão de queijo*" in replies[-1].text
+    assert conversation_of(padaria).current_step == "informar_quantidade"
+
+
+def test_a_flow_button_never_fills_in_another_customers_message(say, fake_gemini, padaria):
+    fake_gemini.answer_with(answer="Quer fazer um pedido?", intent="vendas", offer="pedido")
+    say(padaria, "o pão de queijo é fresquinho?", sender="5511911112222")
+    theirs = last_inbound(padaria, "5511911112222").pk
+
+    replies = say(padaria, "Fazer pedido", reply_id=f"ai:goto:inicio:{theirs}")
+
+    assert conversation_of(padaria).current_step == "selecionar_categoria"
+    assert not any("Pão de queijo" in r.text for r in replies)
 
 
 def test_quero_pedir_jumps_to_the_order_flow_without_a_call(say, fake_gemini, padaria):

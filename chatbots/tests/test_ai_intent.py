@@ -106,3 +106,23 @@ def test_a_request_for_a_person_is_told_from_a_mention(text, only, asks):
 )
 def test_a_question_reads_as_one(text, question):
     assert is_question(text) is question
+
+
+@pytest.mark.parametrize(
+    "text, wants",
+    [
+        ("quero uma pizza calabresa", True),
+        ("Me vê duas cocas", True),
+        ("queria um açaí", True),
+        ("quero pizza", True),
+        ("não quero cebola", False),  # an order note
+        ("quero saber o horário", False),  # a verb, not a thing
+        ("quero cancelar", False),
+        ("quero uma pizza sem glúten?", False),  # a question: the knowledge or the model
+    ],
+)
+def test_asking_for_something_by_name_is_left_to_the_menu_and_never_settled(text, wants):
+    guess = classify_local(text)
+
+    assert (guess.rule == "wants") is wants
+    assert guess.settled is False

@@ -164,3 +164,40 @@ def test_presence_reaches_the_colleagues_of_the_queue(
     groups = {g for g, m in layer.sent if m["kind"] == "presence"}
     t = tenant.pk
     assert groups == {f"inbox.t{t}.all", f"inbox.t{t}.q{suporte.pk}", f"inbox.t{t}.u{agent.pk}"}
+
+
+def test_events_published_by_a_forked_worker_reach_a_listening_socket():
+    """Celery's prefork children publish too: each forked process gets its own publisher
+    loop (a thread does not survive a fork) and its events still reach a socket."""
+    import asyncio
+    import os
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    assert layer is not None, "the tests run with a real channel layer"
+    group = f"inbox.fork-test.{os.getpid()}"
+
+    def publish(n: int) -> None:
+        live._send([group], {"type": live.EVENT_TYPE, "kind": "message", "data": {"n": n}})
+
+    def publish_here_then_in_a_child() -> None:
+        publish(1)
+        pid = os.fork()
+        if pid == 0:  # the child: publish once and leave without pytest's teardown
+            try:
+                publish(2)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+
+    async def listen() -> list[int]:
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        await asyncio.get_running_loop().run_in_executor(None, publish_here_then_in_a_child)
+        got = [(await asyncio.wait_for(layer.receive(channel), 5))["data"]["n"] for _ in "ab"]
+        await layer.group_discard(group, channel)
+        return got
+
+    assert sorted(async_to_sync(listen)()) == [1, 2]

@@ -3,6 +3,8 @@ their two people only, a conversation watched only by who may see it, presence."
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -157,7 +159,8 @@ def test_a_conversation_is_watched_only_by_who_may_see_it(client, tenant, people
     assert to_outsider == []
 
 
-def test_presence_follows_the_sockets_and_reaches_the_colleagues(client, people):
+def test_presence_follows_the_sockets_and_reaches_the_colleagues(client, people, settings):
+    settings.STAFF_OFFLINE_GRACE_SECONDS = 0.2
     ana_headers = _headers(client, people["ana"].user)
     bia_headers = _headers(client, people["bia"].user)
 
@@ -183,11 +186,43 @@ def test_presence_follows_the_sockets_and_reaches_the_colleagues(client, people)
         await first.disconnect()  # another tab is still open
         still = await sync_to_async(status_of)(people["ana"])
         await second.disconnect()
+        during_grace = await sync_to_async(status_of)(people["ana"])
+        await asyncio.sleep(0.5)
         gone = await sync_to_async(status_of)(people["ana"])
         seen = [e["data"]["status"] for e in await _events(bia) if e["kind"] == "presence"]
         await bia.disconnect()
-        return away, still, gone, seen
+        return away, still, during_grace, gone, seen
 
-    away, still, gone, seen = async_to_sync(scenario)()
-    assert (away, still, gone) == ("away", "away", "offline")
+    away, still, during_grace, gone, seen = async_to_sync(scenario)()
+    assert (away, still, during_grace, gone) == ("away", "away", "away", "offline")
     assert seen[0] == "online" and seen[-1] == "offline" and "away" in seen
+
+
+def test_a_page_change_never_shows_the_person_offline(client, people, settings):
+    """Going from the list to a conversation closes one socket and opens the next a moment
+    later: colleagues keep seeing the person online, before and after the grace."""
+    settings.STAFF_OFFLINE_GRACE_SECONDS = 0.3
+    ana_headers = _headers(client, people["ana"].user)
+    bia_headers = _headers(client, people["bia"].user)
+
+    async def scenario():
+        bia = _socket(bia_headers)
+        assert (await bia.connect())[0]
+        await _events(bia, 0.2)
+        page = _socket(ana_headers)
+        await page.connect()
+        await page.disconnect()
+        next_page = _socket(ana_headers)
+        await next_page.connect()
+        await asyncio.sleep(0.6)  # the grace is over
+        seen = [e["data"]["status"] for e in await _events(bia) if e["kind"] == "presence"]
+        status = await sync_to_async(
+            lambda: AgentPresence.objects.get(user=people["ana"].user).status
+        )()
+        await next_page.disconnect()
+        await bia.disconnect()
+        return seen, status
+
+    seen, status = async_to_sync(scenario)()
+    assert "offline" not in seen and seen[-1] == "online"
+    assert status == "online"

@@ -5,7 +5,7 @@ is its one reader. A script is checked before it runs (unknown keys, a missing "
 typo says which key and which file instead of passing silently.
 
 Every script runs under a stopped clock (time-machine), by default on Monday 2030-03-04 at
-08:00 in São Paulo, so "amanhã" and the times offered are always the same. The customer is
+10:00 in São Paulo, so "amanhã" and the times offered are always the same. The customer is
 tests.conversation.CUSTOMER (Maria). What the bot "said" in a turn is read from the
 provider's fake (Meta) or from the outbound rows (stub) and reduced to the same shape for
 both: kind, text (the body the customer reads) and the options (buttons or list rows).
@@ -30,7 +30,7 @@ from tests.conversation import CUSTOMER, Chat, next_timestamp
 
 HERE = Path(__file__).parent
 SP = ZoneInfo("America/Sao_Paulo")
-DEFAULT_CLOCK = "2030-03-04 08:00"  # a Monday morning
+DEFAULT_CLOCK = "2030-03-04 10:00"  # a Monday morning, the demo store open (pedidos.demo)
 FLOWS = ("menu", "pedidos", "agenda")
 PROVIDERS = ("meta", "stub")
 

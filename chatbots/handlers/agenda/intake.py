@@ -9,6 +9,8 @@ the service list, and the day and time wanted wait in the state (`agenda_dia_ped
 (chatbots.handlers.agenda.steps); a day or time that is not free is said so, with the free
 ones offered.
 
+"queria um corte amanhã" (the local rule "wants") books too, when it names a service.
+
 "remarcar", "cancelar meu horário" and "meu horário" go to "Meu horário", which shows the
 next appointment with its buttons.
 """
@@ -23,6 +25,7 @@ from django.utils import timezone
 from agenda import selectors as agenda_selectors
 from agenda.availability import tenant_time_zone
 from agenda.models import Servico
+from chatbots.ai.intent import WANTS_RULE
 from chatbots.handlers import intents
 from chatbots.handlers.agenda.base import (
     CHOOSE_DAY,
@@ -199,6 +202,20 @@ def book_from_text(ctx: Context, rule: str) -> Reply | None:
         K_WANTED_TIME: f"{time[0]:02d}:{time[1]:02d}" if time else None,
     }
     return Reply(state=state, next_step=CHOOSE_DAY if service_id else CHOOSE_SERVICE)
+
+
+@intents.register(WANTS_RULE)
+def book_named_service(ctx: Context, rule: str) -> Reply | None:
+    """ "queria um corte amanhã" (asking for a service by name, outside the agenda's steps,
+    which read it themselves): the booking, as "quero marcar um corte amanhã"."""
+    if ctx.step is not None and ctx.step.handler_path.startswith(f"{PUBLIC_MODULE}."):
+        return None
+    if not set(_BOOKING_STEPS) <= set(_agenda_steps(ctx)):
+        return None  # no agenda in this bot
+    services = list(agenda_selectors.servico_list_active(tenant=ctx.chatbot.tenant))
+    if service_in_text(ctx.text, services) is None:
+        return None
+    return book_from_text(ctx, rule)
 
 
 @intents.register("agenda_change", "meu_horario")

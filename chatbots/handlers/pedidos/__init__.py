@@ -14,6 +14,8 @@ says beside the question at any step.
   confirmation for flows without the checkout steps;
 - `checkout_steps`: name, delivery or pickup, address (typed or a location), payment and
   change, notes; `route`: which of them comes next;
+- `intake`: an order typed anywhere else ("quero uma pizza calabresa" as the first
+  message), opened with what was said filled in (chatbots.handlers.intents);
 - `aside`: a greeting, a question about the business, "atendente", at any order step;
 - `whatsapp_catalog`: carts sent from the WhatsApp catalog (an interceptor);
 - `base`: step codes, state keys and the base class.
@@ -42,6 +44,7 @@ from chatbots.handlers.pedidos.checkout_steps import (
     ModoEntregaHandler,
     ObservacoesHandler,
 )
+from chatbots.handlers.pedidos.intake import order_from_text
 from chatbots.handlers.pedidos.whatsapp_catalog import CatalogOrder, catalog_order
 
 __all__ = [
@@ -59,4 +62,5 @@ __all__ = [
     "SelecionarProdutoHandler",
     "cancel_open_order",
     "catalog_order",
+    "order_from_text",
 ]

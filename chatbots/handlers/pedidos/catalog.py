@@ -50,6 +50,8 @@ from pedidos import checkout, hours, selectors, services
 from pedidos.models import Categoria, Produto
 from pedidos.money import format_brl
 
+DEFAULT_GREETING = gettext_lazy("Olá! 😊 Vamos fazer seu pedido.")
+
 
 def _names(produto: Produto) -> list[str]:
     return produto.sinonimos_lista
@@ -139,7 +141,7 @@ class InicioHandlerPedidos(OrderStep):
     KEYS = ("text",)
 
     def enter(self, ctx: Context) -> Reply:
-        greeting = ctx.config.get("text") or _("Olá! 😊 Vamos fazer seu pedido.")
+        greeting = ctx.config.get("text") or str(DEFAULT_GREETING)
         cfg = configuracao(ctx)
         closed = checkout.closed_reason(configuracao=cfg)
         if closed is not None:
