@@ -15,7 +15,7 @@ from chatbots import engine, starter_flows
 from chatbots.models import Chatbot, InboundEvent
 from pedidos.models import Produto
 from staff.access import staff_required
-from staff.studio import editor_required
+from staff.studio import EDITORS, editor_required
 
 FLOWS = {
     "menu": gettext_lazy("Menu de atendimento"),
@@ -44,6 +44,17 @@ def checklist(tenant_id: int) -> tuple[Chatbot | None, list[dict]]:
         ("live", _("Entrar no ar"), events.exclude(provider=engine.SIMULATOR).exists()),
     ]
     return bot, [{"key": k, "label": label, "done": done} for k, label, done in items]
+
+
+def steps_left(membership) -> int:
+    """How many checklist items an owner or admin still has to do (0 for agents, who do not
+    configure, and once the bot is live)."""
+    if membership.role not in EDITORS:
+        return 0
+    _bot, items = checklist(membership.tenant_id)
+    if items[-1]["done"]:  # live: what is left is the owner's choice, not a set-up step
+        return 0
+    return sum(not i["done"] for i in items)
 
 
 @staff_required

@@ -281,3 +281,35 @@ def _sim_context(bot: Chatbot, request) -> dict:
         "step_label": str(handler.label) if handler else "",
         "interactive_id": last_out.pk if last_out else None,
     }
+
+
+# --- The bot's behaviour ------------------------------------------------------------------
+
+
+@staff_required
+def behaviour(request, pk: int):
+    """The bot's options and the assistant's settings as a form (chatbots.ai.options);
+    members who do not edit see it read-only."""
+    from staff.bot_forms import BehaviourForm
+
+    bot = _bot(request, pk)
+    can_edit = request.membership.role in EDITORS
+    if request.method == "POST" and not can_edit:
+        raise PermissionDenied(_("Só o proprietário ou um administrador muda o robô."))
+    form = BehaviourForm(
+        request.POST if request.method == "POST" else None, initial=BehaviourForm.initial_for(bot)
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                bots.chatbot_update(chatbot=bot, options=form.options(bot.options))
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Comportamento salvo."))
+            return redirect("staff:behaviour", pk=bot.pk)
+    if not can_edit:
+        for field in form.fields.values():
+            field.disabled = True
+    context = {"bot": bot, "form": form, "can_edit": can_edit, "section": "bots"}
+    return render(request, "staff/studio/behaviour.html", context)

@@ -36,6 +36,12 @@ urlpatterns = [
     path("robos/<int:pk>/simulador/", studio.simulator, name="simulator"),
     path("robos/<int:pk>/conexao/", connection_views.connection, name="connection"),
     path(
+        "robos/<int:pk>/conexao/testar/",
+        connection_views.connection_test,
+        name="connection-test",
+    ),
+    path("robos/<int:pk>/comportamento/", studio.behaviour, name="behaviour"),
+    path(
         "robos/<int:pk>/conexao/estado/",
         connection_views.connection_status,
         name="connection-status",
