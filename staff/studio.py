@@ -16,12 +16,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from billing.models import Membership
 from chatbots import bots
+from chatbots.engine import UNDERSTANDING
 from chatbots.models import Chatbot, Conversation, Message, Step
-from chatbots.simulator import simulate_message
+from chatbots.simulator import simulate_turn
 from staff.access import staff_required
 from staff.step_forms import StepForm
 
@@ -245,17 +247,19 @@ def simulator(request, pk: int):
     if request.method == "POST":
         if "reiniciar" in request.POST:
             Conversation.objects.filter(chatbot=bot, cliente__telefone=phone).delete()
+            request.session.pop(f"sim_answered_{bot.pk}", None)
         else:
             text = request.POST.get("text", "").strip()[:4096]
             reply_id = request.POST.get("reply_id", "")[:256]
             if text or reply_id:
-                simulate_message(
+                _replies, answered_by = simulate_turn(
                     chatbot=bot,
                     phone=phone,
                     text=text,
                     reply_id=reply_id,
                     name=request.user.get_full_name() or _("Simulador"),
                 )
+                request.session[f"sim_answered_{bot.pk}"] = answered_by
         if request.headers.get("HX-Request"):
             return render(request, "staff/studio/_sim.html", _sim_context(bot, request))
         return redirect("staff:simulator", pk=bot.pk)
@@ -280,7 +284,41 @@ def _sim_context(bot: Chatbot, request) -> dict:
         "step": step,
         "step_label": str(handler.label) if handler else "",
         "interactive_id": last_out.pk if last_out else None,
+        "answered_by": answered_by_label(request.session.get(f"sim_answered_{bot.pk}", "")),
     }
+
+
+# The automatic rules (settings.CHATBOT_INTERCEPTORS) by class name, as the simulator names
+# the one that answered; a rule missing here shows its class name.
+RULE_NAMES = {
+    "OptOutKeywords": _lazy("Regra: descadastro (SAIR)"),
+    "HumanHandoff": _lazy("Regra: conversa com um atendente"),
+    "GlobalCommands": _lazy("Regra: palavra que recomeça (menu)"),
+    "PlanQuota": _lazy("Regra: limite do plano"),
+    "AppointmentButtons": _lazy("Regra: botões do lembrete de horário"),
+    "UnsupportedMessage": _lazy("Regra: tipo de mensagem não suportado"),
+    "CatalogOrder": _lazy("Regra: pedido pelo catálogo do WhatsApp"),
+    "AssistantButtons": _lazy("Regra: botões do assistente"),
+    "PersonRequest": _lazy("Regra: pedido para falar com uma pessoa"),
+    "AssistantPersonOffer": _lazy("Regra: oferta de atendente do assistente"),
+    "Greeting": _lazy("Regra: saudação"),
+    "OrderStatus": _lazy("Regra: situação do pedido"),
+    "FlowIntent": _lazy("Regra: intenção que abre um fluxo"),
+}
+
+
+def answered_by_label(path: str) -> str:
+    """A pt-BR name for an engine.Turn.answered_by path: a step type's label, a rule's name,
+    or the assistant and business facts (chatbots.interceptors.understanding)."""
+    if not path:
+        return ""
+    if path == UNDERSTANDING:
+        return _("Entendimento: assistente ou dados da empresa")
+    handler = _handler(path)
+    if handler is not None:
+        return _("Etapa: %(label)s") % {"label": handler.label}
+    name = path.rsplit(".", 1)[-1]
+    return str(RULE_NAMES.get(name, name))
 
 
 # --- The bot's behaviour ------------------------------------------------------------------

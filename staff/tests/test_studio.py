@@ -163,3 +163,56 @@ def test_every_generic_handler_declares_a_config_schema():
 
     generic = [c for p, c in registered_handlers().items() if p.startswith(GENERIC)]
     assert generic and all(c.config_schema is not None for c in generic)
+
+
+def test_the_simulator_says_who_answered(owner, run_commits):
+    bot = owner["bot"]
+    StepFactory(
+        chatbot=bot,
+        code="inicio",
+        order=1,
+        handler_path=MENU_PATH,
+        config={"text": "Olá!", "options": [{"title": "Horários", "next": "inicio"}]},
+    )
+    url = f"/atendimento/robos/{bot.pk}/simulador/"
+    client = owner["client"]
+    run_commits(lambda: client.post(url, {"text": "oi"}))
+    assert client.get(url).context["answered_by"] == "Regra: saudação"
+    run_commits(lambda: client.post(url, {"reply_id": "inicio.1", "text": "Horários"}))
+    assert client.get(url).context["answered_by"] == "Etapa: Menu de opções"
+    run_commits(lambda: client.post(url, {"text": "menu"}))
+    assert client.get(url).context["answered_by"] == "Regra: palavra que recomeça (menu)"
+
+
+def test_the_simulator_shows_media_and_templates_as_a_phone_would(owner):
+    from chatbots.models import Conversation, Message
+    from staff.studio import simulator_phone
+    from tests.factories import ClienteFactory
+
+    bot = owner["bot"]
+    cliente = ClienteFactory(tenant=bot.tenant, telefone=simulator_phone(owner["membership"]))
+    conversation = Conversation.objects.create(tenant=bot.tenant, chatbot=bot, cliente=cliente)
+    for kind, payload in (
+        (
+            "media",
+            {
+                "kind": "media",
+                "media_type": "image",
+                "link": "https://x.example/p.png",
+                "caption": "Nossa pizza",
+            },
+        ),
+        ("template", {"kind": "template", "name": "lembrete", "rendered": "Seu horário é amanhã."}),
+    ):
+        Message.objects.create(
+            tenant=bot.tenant,
+            conversation=conversation,
+            direction=Message.Direction.OUT,
+            type=kind,
+            payload=payload,
+            text="x",
+            status=Message.Status.SENT,
+        )
+    page = owner["client"].get(f"/atendimento/robos/{bot.pk}/simulador/").content.decode()
+    assert '<img class="sim-media" src="https://x.example/p.png"' in page and "Nossa pizza" in page
+    assert "modelo lembrete" in page and "Seu horário é amanhã." in page
