@@ -60,7 +60,13 @@ def steps_left(membership) -> int:
 @staff_required
 def onboarding(request):
     bot, items = checklist(request.membership.tenant_id)
-    context = {"bot": bot, "items": items, "flows": FLOWS.items(), "section": "bots"}
+    context = {
+        "bot": bot,
+        "items": items,
+        "left": sum(not i["done"] for i in items),
+        "flows": FLOWS.items(),
+        "section": "bots",
+    }
     return render(request, "staff/studio/onboarding.html", context)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from billing.models import Membership
-from chatbots.models import Step
+from chatbots.models import Chatbot, Step
 from staff.tests.browser import login, shot
 from tests.factories import ChatbotFactory, MembershipFactory
 
@@ -93,20 +93,67 @@ def test_an_owner_builds_a_menu_and_tries_it_in_the_simulator(live_asgi, new_pag
     shot(page, "simulator")
 
 
-def test_the_evolution_qr_code_shows_until_the_phone_connects(live_asgi, new_page, fake_evolution):
-    from tests.fakes.evolution import evolution_bot
+def test_the_owner_connects_evolution_from_the_checklist_and_sees_conectado(
+    live_asgi, new_page, fake_evolution
+):
+    from tests.fakes.evolution import APIKEY
 
     owner = MembershipFactory(role=Membership.Role.OWNER)
-    bot = evolution_bot(owner.tenant, fake_evolution, state="close", name="Clínica")
+    bot = ChatbotFactory(tenant=owner.tenant, name="Clínica", provider="stub")
     page = new_page(width=1280, height=900)
     login(page, owner.user)
-    page.goto(f"/atendimento/robos/{bot.pk}/conexao/")
+    page.click("text=Primeiros passos")
+    page.click("text=Conectar o número")
+    page.click("nav.tabs >> text=Evolution API")
+    page.fill("[name=evo_base_url]", fake_evolution.url)
+    page.fill("[name=evo_instance]", "loja")
+    page.fill("[name=evo_apikey]", APIKEY)
+    shot(page, "connection-form")
+    page.click("#connection-save")
+    page.wait_for_selector("text=Conexão salva.")
     qr = page.locator("img#qr")
     assert qr.get_attribute("src").startswith("data:image/png;base64,")
-    assert page.locator("#qr").evaluate("img => img.naturalWidth") > 0
+    assert qr.evaluate("img => img.naturalWidth") > 0
+    assert APIKEY not in page.content()
     shot(page, "connection-qr")
     # The phone reads the code: the fake reports the instance open.
-    fake_evolution.add_instance("loja", state="open")
+    fake_evolution.instances["loja"]["state"] = "open"
     connected = page.wait_for_selector("p.connected", timeout=8000)
     assert "conectado" in connected.inner_text()
     assert page.locator("img#qr").count() == 0
+    page.goto("/atendimento/comecar/")
+    assert page.locator("[data-item=number] .tag").inner_text() == "feito"
+    assert bot.pk == Chatbot.objects.get(tenant=owner.tenant).pk
+
+
+def test_on_a_phone_the_owner_installs_a_starter_flow_and_taps_a_button(
+    live_asgi, new_page, celery_eager
+):
+    owner = MembershipFactory(role=Membership.Role.OWNER)
+    bot = ChatbotFactory(tenant=owner.tenant, name="Barbearia", provider="stub")
+    page = new_page()  # 390 x 844
+    login(page, owner.user)
+    page.click("text=Primeiros passos")
+    page.click("button[value=menu]")
+    page.wait_for_selector("text=Fluxo instalado")
+    assert page.locator("[data-item=flow] .tag").inner_text() == "feito"
+    shot(page, "phone-checklist")
+    page.click("text=Abrir o simulador")
+    page.fill("input[name=text]", "oi")
+    page.click("#sim-send")
+    page.locator("button.sim-button", has_text="Horário e endereço").click()
+    page.wait_for_selector("text=das 9h às 18h")
+    assert "Etapa" in page.locator("#sim-answered").inner_text()
+    # Nothing wider than the phone: no sideways scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone-simulator")
+    page.goto(f"/atendimento/robos/{bot.pk}/fluxo/")
+    assert page.locator("li.step").count() == 4
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone-flow")
+    page.goto(f"/atendimento/robos/{bot.pk}/conexao/?provedor=meta")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone-connection")
+    page.goto("/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone-front-door")
