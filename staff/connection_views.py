@@ -27,6 +27,7 @@ from chatbots.providers import evolution_instance
 from chatbots.providers.base import ProviderError
 from staff.access import staff_required
 from staff.bot_forms import PROVIDERS, ConnectionForm
+from staff.health import health_annotate
 from staff.studio import EDITORS, editor_required
 
 REFRESH_SECONDS = 3
@@ -85,6 +86,7 @@ def _bot(request, pk: int) -> Chatbot:
 
 def _context(request, pk: int) -> dict:
     bot = _bot(request, pk)
+    health_annotate([bot])
     context = {
         "bot": bot,
         "provider_name": PROVIDER_NAMES.get(bot.provider, bot.provider),

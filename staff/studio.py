@@ -25,6 +25,7 @@ from chatbots.engine import UNDERSTANDING
 from chatbots.models import Chatbot, Conversation, Message, Step
 from chatbots.simulator import simulate_turn
 from staff.access import staff_required
+from staff.health import health_annotate
 from staff.step_forms import StepForm
 
 EDITORS = (Membership.Role.OWNER, Membership.Role.ADMIN)
@@ -57,7 +58,8 @@ def _handler(path: str):
 
 @staff_required
 def bot_list(request):
-    bots_ = Chatbot.objects.filter(tenant_id=request.membership.tenant_id).order_by("name")
+    bots_ = list(Chatbot.objects.filter(tenant_id=request.membership.tenant_id).order_by("name"))
+    health_annotate(bots_)
     return render(request, "staff/studio/bots.html", {"bots": bots_, "section": "bots"})
 
 

@@ -43,6 +43,8 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -60,7 +62,14 @@ from chatbots.providers.base import (
     connection_failure,
     json_body,
 )
-from chatbots.wire import InboundMessage, InboundStatus, Media, Outbound
+from chatbots.wire import (
+    CONNECTION_FIELD,
+    InboundAccountEvent,
+    InboundMessage,
+    InboundStatus,
+    Media,
+    Outbound,
+)
 from clientes.phones import InvalidPhone, normalize_phone
 from config import http
 
@@ -74,6 +83,11 @@ SECRET_HEADER = "X-Webhook-Secret"
 SECRET_QUERY = "secret"  # v1.8 only: its webhooks carry no custom headers
 UPSERT = "messages.upsert"
 UPDATE = "messages.update"
+# The instance's WhatsApp Web connection opened, closed or is reconnecting (Evolution API:
+# https://doc.evolution-api.com/v2/en/configuration/webhooks, CONNECTION_UPDATE): kept as an
+# account event (chatbots.account_events.CONNECTION_FIELD) so the owners hear of a
+# number that disconnected.
+CONNECTION = "connection.update"
 # Baileys' ack names as Evolution sends them -> our Message statuses. PENDING (not yet on
 # WhatsApp's server) and DELETED say nothing about delivery and are ignored.
 UPDATE_STATUSES = {
@@ -231,7 +245,7 @@ class EvolutionProvider(Provider):
     ) -> list[Parsed]:
         payload = json_body(body)
         event = _event_name(payload.get("event"))
-        if event not in (UPSERT, UPDATE):
+        if event not in (UPSERT, UPDATE, CONNECTION):
             logger.debug("evolution event ignored", extra={"event": event[:64]})
             return []
         instance = str(payload.get("instance") or "")
@@ -247,6 +261,9 @@ class EvolutionProvider(Provider):
         items = payload.get("data")
         items = items if isinstance(items, list) else [items]
         bot_key = str(chatbot.pk) if chatbot is not None else ""
+        if event == CONNECTION:
+            record = parse_connection(_dict(items[0]), bot_key=bot_key, at=payload.get("date_time"))
+            return [(record, payload)] if record is not None else []
         parsed: list[Parsed] = []
         for item in items:
             if not isinstance(item, dict):
@@ -259,6 +276,27 @@ class EvolutionProvider(Provider):
             if record is not None:
                 parsed.append((record, item))
         return parsed
+
+
+def parse_connection(data: dict, *, bot_key: str, at: Any = None) -> InboundAccountEvent | None:
+    """A `connection.update` `data` object ({"instance", "state", "statusReason"}) as an
+    account event of the bot, or None when the state is not one Evolution documents."""
+    state = str(data.get("state") or "")
+    if state not in KNOWN_STATES:
+        return None
+    timestamp = parse_datetime(str(at)) if isinstance(at, str) else None
+    if timestamp is None or timezone.is_naive(timestamp):
+        timestamp = timezone.now()
+    reason = data.get("statusReason")
+    return InboundAccountEvent(
+        provider=PROVIDER,
+        external_id=f"evo-conn:{bot_key}:{state}:{timestamp.isoformat()}",
+        bot_key=bot_key,
+        timestamp=timestamp,
+        field=CONNECTION_FIELD,
+        waba_id="",
+        value={"state": state, "status_reason": reason if isinstance(reason, int) else None},
+    )
 
 
 def parse_update(data: dict, *, bot_key: str) -> InboundStatus | None:

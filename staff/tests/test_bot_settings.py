@@ -185,3 +185,28 @@ def test_a_bad_wait_is_refused_at_its_field(owner):
 def test_an_owner_whose_bot_is_not_live_is_pointed_at_the_checklist(owner):
     page = owner["client"].get("/atendimento/conversas/").content.decode()
     assert "Primeiros passos: faltam 5 itens" in page
+
+
+def test_the_bots_page_shows_a_disconnected_number_and_metas_quality(owner):
+    from django.utils import timezone
+
+    from chatbots.models import InboundEvent
+    from chatbots.wire import CONNECTION_FIELD
+
+    bot = owner["bot"]
+    bot.provider = "evolution"
+    bot.save()
+    InboundEvent.objects.create(
+        tenant=bot.tenant,
+        provider="evolution",
+        chatbot=bot,
+        external_id="evo-conn:1:close:x",
+        kind=InboundEvent.Kind.ACCOUNT,
+        occurred_at=timezone.now(),
+        payload={"field": CONNECTION_FIELD, "value": {"state": "close"}},
+        state=InboundEvent.State.DONE,
+    )
+    ChatbotFactory(tenant=bot.tenant, name="Oficial", provider="meta", quality_rating="YELLOW")
+    page = owner["client"].get("/atendimento/robos/").content.decode()
+    assert "desconectado desde" in page
+    assert "qualidade: média (amarela)" in page and "YELLOW" not in page
