@@ -420,10 +420,12 @@ SIMPLE_JWT = {
 }
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
 SPECTACULAR_SETTINGS = {
-    "TITLE": "WhatsApp Chatbot Platform API",
+    # What a business user reads on /api/docs/: pt-BR like the rest of the product.
+    "TITLE": "API da plataforma de atendimento no WhatsApp",
     "DESCRIPTION": (
-        "Multi-tenant API. Machine clients send `Authorization: Api-Key <key>`; staff send "
-        "`Authorization: Bearer <JWT>` and, when they belong to several tenants, `X-Tenant: <slug>`."
+        "API por empresa. Integrações enviam `Authorization: Api-Key <chave>`; pessoas da "
+        "equipe enviam `Authorization: Bearer <JWT>` e, quando pertencem a mais de uma "
+        "empresa, `X-Tenant: <identificador>`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

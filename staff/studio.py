@@ -29,6 +29,7 @@ from staff.health import health_annotate
 from staff.step_forms import StepForm
 
 EDITORS = (Membership.Role.OWNER, Membership.Role.ADMIN)
+FINAL_HANDLERS = ("EndHandler", "HandoffHandler")  # steps that finish a conversation
 
 
 def front_door(request):
@@ -86,6 +87,12 @@ def flow_graph(steps: list[Step]) -> list[dict]:
                 "links": _labelled_links(step, handler, targets),
                 "missing": [t for t in targets if t not in codes],
                 "unreachable": False,
+                # A generic step that leads nowhere and does not end or hand off: the
+                # customer is stuck there until they type "menu".
+                "dead_end": handler is not None
+                and handler.__module__.startswith("chatbots.handlers.generic")
+                and not targets
+                and handler.__name__ not in FINAL_HANDLERS,
             }
         )
     if known and steps:

@@ -113,9 +113,18 @@ def test_the_flow_marks_unreachable_steps_and_missing_targets(owner):
         handler_path=f"{GENERIC}.EndHandler",
         config={"text": "Ninguém chega aqui"},
     )
+    StepFactory(
+        chatbot=bot,
+        code="aviso",
+        order=4,
+        handler_path=f"{GENERIC}.MessageHandler",
+        config={"text": "Sem etapa seguinte"},
+    )
     rows = owner["client"].get(f"/atendimento/robos/{bot.pk}/fluxo/").context["rows"]
-    assert [r["unreachable"] for r in rows] == [False, False, True]
+    assert [r["unreachable"] for r in rows] == [False, False, True, True]
     assert rows[0]["links"] == [("A", "fim")]
+    # Only the message that leads nowhere is a dead end: the end step finishes.
+    assert [r["dead_end"] for r in rows] == [False, False, False, True]
 
 
 def test_the_simulator_runs_the_flow_and_resets(owner, run_commits):
@@ -216,3 +225,8 @@ def test_the_simulator_shows_media_and_templates_as_a_phone_would(owner):
     page = owner["client"].get(f"/atendimento/robos/{bot.pk}/simulador/").content.decode()
     assert '<img class="sim-media" src="https://x.example/p.png"' in page and "Nossa pizza" in page
     assert "modelo lembrete" in page and "Seu horário é amanhã." in page
+
+
+def test_the_api_docs_speak_portuguese(client):
+    schema = client.get("/api/schema/").content.decode()
+    assert "API da plataforma de atendimento no WhatsApp" in schema
