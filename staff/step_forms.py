@@ -24,6 +24,11 @@ _OPTION_WHERE = re.compile(r"options\[(\d+)\]\.(\w+)")
 _QUOTED_KEY = re.compile(r"[“\"](\w+)[”\"]")
 
 
+def _name(key: str) -> str:
+    """The form field of a config key; a nested key "flows.pedido" is "cfg_flows__pedido"."""
+    return "cfg_" + key.replace(".", "__")
+
+
 class StepForm(forms.Form):
     code = forms.SlugField(label=_("Código da etapa"), max_length=64)
     handler_path = forms.ChoiceField(label=_("Tipo de etapa"))
@@ -47,7 +52,7 @@ class StepForm(forms.Form):
             if spec.kind == "options":
                 self._add_option_rows(spec)
             else:
-                self.fields[f"cfg_{spec.key}"] = self._field(spec)
+                self.fields[_name(spec.key)] = self._field(spec)
 
     def _field(self, spec: ConfigField, *, required: bool = False) -> forms.Field:
         common = {"label": spec.label, "help_text": spec.help, "required": required}
@@ -81,6 +86,9 @@ class StepForm(forms.Form):
                 for n, option in enumerate(value, 1):
                     for item_key, item_value in (option or {}).items():
                         initial[f"opt_{n}_{item_key}"] = item_value
+            elif isinstance(value, dict):  # a nested key ("flows.pedido")
+                for sub, sub_value in value.items():
+                    initial[_name(f"{key}.{sub}")] = sub_value
             else:
                 initial[f"cfg_{key}"] = value
         return initial
@@ -109,8 +117,13 @@ class StepForm(forms.Form):
                         options.append({k: v for k, v in row.items() if v or k != "description"})
                 config[spec.key] = options
                 continue
-            value = data.get(f"cfg_{spec.key}")
-            if value not in (None, ""):
+            value = data.get(_name(spec.key))
+            if value in (None, ""):
+                continue
+            if "." in spec.key:
+                key, sub = spec.key.split(".", 1)
+                config.setdefault(key, {})[sub] = value
+            else:
                 config[spec.key] = value
         return config
 

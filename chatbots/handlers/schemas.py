@@ -86,3 +86,28 @@ OPTIONAL_TEXT = (
         "text", _("Texto que o robô envia"), "textarea", help=_("Em branco: o texto padrão.")
     ),
 )
+
+QUANTITY = (
+    ConfigField(
+        "max_quantidade",
+        _("Quantidade máxima por item"),
+        "integer",
+        help=_("Em branco: até 99."),
+    ),
+)
+
+ASSISTANT = (
+    ConfigField(
+        "text",
+        _("Convite ao chegar na etapa"),
+        "textarea",
+        help=_("Ex.: Tire suas dúvidas por aqui!"),
+    ),
+    ConfigField(
+        "flows.pedido",
+        _("Etapa oferecida para fazer um pedido"),
+        "step",
+        help=_("Em branco: a etapa inicial do fluxo de pedidos, se houver."),
+    ),
+    ConfigField("flows.agendamento", _("Etapa oferecida para marcar um horário"), "step"),
+)

@@ -230,3 +230,39 @@ def test_the_simulator_shows_media_and_templates_as_a_phone_would(owner):
 def test_the_api_docs_speak_portuguese(client):
     schema = client.get("/api/schema/").content.decode()
     assert "API da plataforma de atendimento no WhatsApp" in schema
+
+
+def test_every_registered_handler_declares_a_config_schema():
+    from chatbots.handlers.registry import registered_handlers
+
+    missing = [p for p, c in registered_handlers().items() if c.config_schema is None]
+    assert missing == []
+
+
+def test_the_assistant_step_offers_its_flows_as_step_choices(owner):
+    bot = owner["bot"]
+    StepFactory(
+        chatbot=bot,
+        code="inicio",
+        order=1,
+        handler_path="chatbots.handlers.pedidos.InicioHandlerPedidos",
+        config={},
+    )
+    path = "chatbots.handlers.assistant.AssistenteHandler"
+    url = f"/atendimento/robos/{bot.pk}/fluxo/nova/"
+    html = owner["client"].get(url, {"tipo": path}).content.decode()
+    assert 'name="cfg_flows__pedido"' in html and "config_json" not in html
+    response = owner["client"].post(
+        url,
+        {
+            "code": "duvidas",
+            "handler_path": path,
+            "cfg_text": "Pergunte!",
+            "cfg_flows__pedido": "inicio",
+        },
+    )
+    assert response.status_code == 302
+    step = Step.objects.get(chatbot=bot, code="duvidas")
+    assert step.config == {"text": "Pergunte!", "flows": {"pedido": "inicio"}}
+    edit = owner["client"].get(f"/atendimento/robos/{bot.pk}/fluxo/{step.pk}/")
+    assert edit.context["form"].initial["cfg_flows__pedido"] == "inicio"

@@ -359,6 +359,7 @@ class SelecionarProdutoHandler(OrderStep):
 class InformarQuantidadeHandler(OrderStep):
     label = gettext_lazy("Pedidos: informar quantidade")
     config_help = gettext_lazy('Opcional: {"max_quantidade": 20} (padrão 99)')
+    config_schema = schemas.QUANTITY
     KEYS = ("max_quantidade",)
 
     @classmethod

@@ -126,6 +126,7 @@ class ModoEntregaHandler(OrderStep):
     config_help = gettext_lazy(
         "Sem configuração (o que a loja aceita está em Configuração de pedidos)."
     )
+    config_schema = schemas.NONE
 
     ALIASES = {
         "entregar": DELIVERY,
