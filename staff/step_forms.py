@@ -109,12 +109,18 @@ class StepForm(forms.Form):
         for spec in self.schema:
             if spec.kind == "options":
                 options = []
+                before = (self.initial.get("config") or {}).get(spec.key) or []
+                shown = {item.key for item in spec.item_fields}
                 for n in range(1, self.option_rows + 1):
                     row = {
                         item.key: data.get(f"opt_{n}_{item.key}") or "" for item in spec.item_fields
                     }
                     if any(row.values()):
-                        options.append({k: v for k, v in row.items() if v or k != "description"})
+                        option = {k: v for k, v in row.items() if v or k != "description"}
+                        # Keys the form does not show (an option's "id") stay with its row.
+                        old = before[n - 1] if n <= len(before) else {}
+                        hidden = {k: v for k, v in old.items() if k not in shown}
+                        options.append({**hidden, **option})
                 config[spec.key] = options
                 continue
             value = data.get(_name(spec.key))

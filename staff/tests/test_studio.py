@@ -266,3 +266,34 @@ def test_the_assistant_step_offers_its_flows_as_step_choices(owner):
     assert step.config == {"text": "Pergunte!", "flows": {"pedido": "inicio"}}
     edit = owner["client"].get(f"/atendimento/robos/{bot.pk}/fluxo/{step.pk}/")
     assert edit.context["form"].initial["cfg_flows__pedido"] == "inicio"
+
+
+def test_editing_a_menu_keeps_the_option_ids_the_form_does_not_show(owner):
+    bot = owner["bot"]
+    StepFactory(
+        chatbot=bot,
+        code="fim",
+        order=9,
+        handler_path=f"{GENERIC}.EndHandler",
+        config={"text": "Tchau"},
+    )
+    step = StepFactory(
+        chatbot=bot,
+        code="inicio",
+        order=1,
+        handler_path=MENU_PATH,
+        config={"text": "Oi", "options": [{"id": "info", "title": "Horário", "next": "fim"}]},
+    )
+    response = owner["client"].post(
+        f"/atendimento/robos/{bot.pk}/fluxo/{step.pk}/",
+        {
+            "code": "inicio",
+            "handler_path": MENU_PATH,
+            "cfg_text": "Olá",
+            "opt_1_title": "Horários",
+            "opt_1_next": "fim",
+        },
+    )
+    assert response.status_code == 302
+    step.refresh_from_db()
+    assert step.config["options"] == [{"id": "info", "title": "Horários", "next": "fim"}]

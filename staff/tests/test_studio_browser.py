@@ -151,6 +151,13 @@ def test_on_a_phone_the_owner_installs_a_starter_flow_and_taps_a_button(
     assert page.locator("li.step").count() == 4
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, "phone-flow")
+    page.locator("#step-inicio a", has_text="Editar").click()
+    assert page.locator("[name=opt_1_title]").input_value() == "Horário e endereço"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone-step-menu")
+    page.goto(f"/atendimento/robos/{bot.pk}/comportamento/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone-behaviour")
     page.goto(f"/atendimento/robos/{bot.pk}/conexao/?provedor=meta")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, "phone-connection")
