@@ -127,6 +127,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "rest_framework_api_key",
+    # The app itself has no models: listed for its pt-BR messages ("Usuário e/ou senha
+    # incorreto(s)" instead of "No active account found...").
+    "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",
     "axes",
     "django_filters",
@@ -335,7 +338,9 @@ AXES_VERBOSE = False  # no start-up banner on every command; failures are still 
 
 # --- Internationalisation ---------------------------------------------------------------
 LANGUAGE_CODE = "pt-br"
-LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English")]
+# Only pt-BR: the people who read the pages, the admin and the API's errors are Brazilian
+# business owners and staff, and a browser or client that asks for English gets pt-BR too.
+LANGUAGES = [("pt-br", "Português (Brasil)")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "America/Sao_Paulo"
 USE_I18N = True

@@ -297,3 +297,13 @@ def test_editing_a_menu_keeps_the_option_ids_the_form_does_not_show(owner):
     assert response.status_code == 302
     step.refresh_from_db()
     assert step.config["options"] == [{"id": "info", "title": "Horários", "next": "fim"}]
+
+
+def test_login_and_api_errors_are_in_portuguese_even_for_an_english_browser(client):
+    english = {"HTTP_ACCEPT_LANGUAGE": "en-US,en;q=0.9"}
+    token = client.post("/api/auth/token/", {"username": "x", "password": "y"}, **english)
+    assert token.status_code == 401 and token.json()["detail"] == "Usuário e/ou senha incorreto(s)"
+    api = client.get("/api/chatbots/", **english)
+    assert api.json()["detail"] == "As credenciais de autenticação não foram fornecidas."
+    admin = client.post("/admin/login/", {"username": "x", "password": "y"}, **english)
+    assert "Por favor, insira um usuário e senha corretos" in admin.content.decode()
