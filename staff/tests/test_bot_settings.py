@@ -128,6 +128,10 @@ def test_an_agent_sees_the_connection_but_cannot_change_it(client, owner):
     assert client.post(_url(bot), {"provider": "meta", "phone_number_id": "1"}).status_code == 403
     assert client.post(_url(bot, "conexao/testar/")).status_code == 403
     assert client.post(_url(bot, "comportamento/"), {"ai_tone": "formal"}).status_code == 403
+    assert client.post("/atendimento/comecar/fluxo/", {"flow": "menu"}).status_code == 403
+    assert not bot.steps.exists()
+    # Agents do not configure: no checklist reminder on their conversations page.
+    assert "Primeiros passos" not in client.get("/atendimento/conversas/").content.decode()
     assert Chatbot.objects.get(pk=bot.pk).provider == "stub"
 
 
@@ -137,6 +141,10 @@ def test_another_tenants_bot_settings_are_not_found(owner):
     assert client.get(_url(other)).status_code == 404
     assert client.post(_url(other), {"provider": "stub"}).status_code == 404
     assert client.get(_url(other, "comportamento/")).status_code == 404
+    assert client.post(_url(other, "conexao/testar/")).status_code == 404
+    assert client.get(_url(other, "conexao/estado/")).status_code == 404
+    assert client.get(_url(other, "simulador/")).status_code == 404
+    assert client.post(_url(other, "simulador/"), {"text": "oi"}).status_code == 404
 
 
 def test_an_owner_sets_the_tone_and_the_assistant_with_a_form(owner):
