@@ -5,13 +5,14 @@ Each item is read from the data, so it ticks itself when the owner does the thin
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from agenda.models import Servico
-from chatbots import engine, starter_flows
+from chatbots import bots, engine, starter_flows
 from chatbots.models import Chatbot, InboundEvent
 from pedidos.models import Produto
 from staff.access import staff_required
@@ -68,6 +69,22 @@ def onboarding(request):
         "section": "bots",
     }
     return render(request, "staff/studio/onboarding.html", context)
+
+
+@editor_required
+def bot_create(request):
+    """A new tenant's first bot, on the simulator until a number is connected."""
+    name = request.POST.get("name", "").strip()[:120]
+    if request.method == "POST" and name:
+        try:
+            with transaction.atomic():
+                bots.chatbot_create(tenant=request.membership.tenant, name=name, provider="stub")
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, _("Robô criado: %(name)s.") % {"name": name})
+    return redirect("staff:onboarding")
 
 
 @editor_required

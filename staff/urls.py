@@ -24,6 +24,7 @@ urlpatterns = [
     path("conversas/<int:pk>/etiquetas/", views.tags, name="tags"),
     path("comecar/", onboarding.onboarding, name="onboarding"),
     path("comecar/fluxo/", onboarding.flow_pick, name="onboarding-flow"),
+    path("comecar/robo/", onboarding.bot_create, name="onboarding-bot"),
     path("robos/", studio.bot_list, name="bots"),
     path("robos/<int:pk>/fluxo/", studio.flow, name="flow"),
     path("robos/<int:pk>/fluxo/nova/", studio.step_add, name="step-add"),

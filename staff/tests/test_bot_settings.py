@@ -218,3 +218,14 @@ def test_the_bots_page_shows_a_disconnected_number_and_metas_quality(owner):
     page = owner["client"].get("/atendimento/robos/").content.decode()
     assert "desconectado desde" in page
     assert "qualidade: média (amarela)" in page and "YELLOW" not in page
+
+
+def test_a_new_tenant_creates_its_first_bot_from_the_checklist(client):
+    membership = MembershipFactory(role=Membership.Role.OWNER)
+    client.force_login(membership.user)
+    page = client.get("/atendimento/comecar/").content.decode()
+    assert 'id="bot-create"' in page
+    response = client.post("/atendimento/comecar/robo/", {"name": "Pizzaria do Zé"}, follow=True)
+    bot = Chatbot.objects.get(tenant=membership.tenant)
+    assert (bot.name, bot.provider) == ("Pizzaria do Zé", "stub")
+    assert 'id="bot-create"' not in response.content.decode()

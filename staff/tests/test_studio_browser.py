@@ -31,16 +31,19 @@ def _add_step(page, bot, code: str, handler: str, fields: dict[str, str]) -> Non
 
 def test_an_owner_builds_a_menu_and_tries_it_in_the_simulator(live_asgi, new_page, celery_eager):
     owner = MembershipFactory(role=Membership.Role.OWNER, user__first_name="Olga")
-    bot = ChatbotFactory(tenant=owner.tenant, name="Pizzaria", provider="stub")
     page = new_page(width=1280, height=900)
 
     page.goto("/")
     assert page.get_by_role("link", name="Entrar no painel").is_visible()
     shot(page, "front-door")
 
+    # A new tenant: no bot yet; the conversations page points at the checklist.
     login(page, owner.user)
-    page.click("text=Robôs")
-    page.click("text=Primeiros passos")
+    page.click(".onboarding-banner a")
+    page.fill("#bot-name", "Pizzaria")
+    page.click("#bot-create button")
+    page.wait_for_selector("text=Robô criado: Pizzaria.")
+    bot = Chatbot.objects.get(tenant=owner.tenant)
     assert page.locator("[data-item=flow] .tag").inner_text() == "a fazer"
     shot(page, "checklist")
     page.click("text=Montar o meu")
@@ -91,6 +94,9 @@ def test_an_owner_builds_a_menu_and_tries_it_in_the_simulator(live_asgi, new_pag
     page.wait_for_selector("text=Vou chamar alguém.")
     assert "Maria" in page.locator("#sim-state").inner_text()
     shot(page, "simulator")
+    page.goto("/atendimento/comecar/")
+    for item in ("flow", "simulator"):
+        assert page.locator(f"[data-item={item}] .tag").inner_text() == "feito"
 
 
 def test_the_owner_connects_evolution_from_the_checklist_and_sees_conectado(
