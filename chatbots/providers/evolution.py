@@ -182,8 +182,9 @@ class EvolutionProvider(Provider):
             return False, connection_failure(chatbot, exc, provider=str(self.label))
         if state is None:
             return False, _(
-                "A instância “%(name)s” não existe na Evolution. Rode "
-                "`manage.py evolution_connect --bot %(bot)s`."
+                "A instância “%(name)s” não existe na Evolution. Salve a conexão em Robôs › "
+                "Conexão no painel de atendimento (ou rode `manage.py evolution_connect "
+                "--bot %(bot)s`)."
             ) % {"name": evolution_instance.instance_name(chatbot), "bot": chatbot.pk}
         if state == "open":
             return True, _("Conectado: a instância “%(name)s” está aberta (open).") % {
@@ -193,8 +194,8 @@ class EvolutionProvider(Provider):
         # server's, and stays in the log.
         shown = state if state in KNOWN_STATES else _("desconhecido")
         return False, _(
-            "A instância “%(name)s” está “%(state)s”: leia o QR code com "
-            "`manage.py evolution_connect --bot %(bot)s`."
+            "A instância “%(name)s” está “%(state)s”: leia o código QR em Robôs › Conexão no "
+            "painel de atendimento (ou com `manage.py evolution_connect --bot %(bot)s`)."
         ) % {"name": evolution_instance.instance_name(chatbot), "state": shown, "bot": chatbot.pk}
 
     # --- Inbound -------------------------------------------------------------------------
