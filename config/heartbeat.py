@@ -16,6 +16,8 @@ from celery.signals import beat_init, worker_ready, worker_shutdown
 HEARTBEAT_INTERVAL = 15
 WORKER_KEY = "ops:heartbeat:worker"
 BEAT_KEY = "ops:heartbeat:beat"
+# Every process with a heartbeat, by the name /metrics gives it (ops_heartbeat_age_seconds).
+KEYS = {"worker": WORKER_KEY, "beat": BEAT_KEY}
 
 logger = logging.getLogger(__name__)
 _stop = threading.Event()

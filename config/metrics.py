@@ -24,6 +24,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import time
 
 import prometheus_client
 from django.conf import settings
@@ -33,11 +34,14 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
-from chatbots import backlog
+from chatbots import backlog, connection
+from chatbots.models import Chatbot
+from config import heartbeat
 
 logger = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.0/8", "::1/128")
+NEVER = 1e9  # a heartbeat age for "no heartbeat at all": above every alert threshold
 
 
 def _networks(values) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -76,7 +80,8 @@ def _refused(status: int, text: str) -> HttpResponse:
 
 
 class BacklogCollector:
-    """`chatbot_backlog_messages{queue}` and `chatbot_backlog_oldest_seconds{queue}`."""
+    """`chatbot_backlog_messages{queue}`, `chatbot_backlog_oldest_seconds{queue}` and
+    `chatbot_number_connected{chatbot,provider}`, read at scrape time."""
 
     def collect(self):
         count = GaugeMetricFamily(
@@ -100,6 +105,39 @@ class BacklogCollector:
             age.add_metric([row.name], row.oldest_seconds)
         yield count
         yield age
+        yield from self._numbers()
+        yield self._heartbeats()
+
+    def _heartbeats(self):
+        beats = GaugeMetricFamily(
+            "ops_heartbeat_age_seconds",
+            "Seconds since a long-running process last said it is alive (a very large "
+            "value: never); /healthz fails past HEALTHZ_WORKER_MAX_AGE",
+            labels=["process"],
+        )
+        now = time.time()
+        for process, key in heartbeat.KEYS.items():
+            last = heartbeat.last_beat(key)
+            beats.add_metric([process], NEVER if last is None else max(now - last, 0.0))
+        return beats
+
+    def _numbers(self):
+        connected = GaugeMetricFamily(
+            "chatbot_number_connected",
+            "1 when the number's last periodic connection check passed, 0 when it failed "
+            "(chatbots.connection.connections_check, every 5 minutes)",
+            labels=["chatbot", "provider"],
+        )
+        try:
+            bots = list(Chatbot.objects.filter(active=True).only("pk", "provider"))
+            last = connection.connections_last(bots)
+        except Exception:
+            logger.warning("number connections not read for /metrics", exc_info=True)
+            return
+        for bot in bots:
+            if bot.pk in last:
+                connected.add_metric([str(bot.pk), bot.provider], last[bot.pk])
+        yield connected
 
 
 _backlog_registry = CollectorRegistry(auto_describe=False)

@@ -17,6 +17,9 @@ WHATSAPP_GRAPH_API_URL = env("WHATSAPP_GRAPH_API_URL", default="https://graph.fa
 WHATSAPP_GRAPH_API_VERSION = env("WHATSAPP_GRAPH_API_VERSION", default="v23.0")
 WHATSAPP_VERIFY_TOKEN = env("WHATSAPP_VERIFY_TOKEN", default="")
 WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="")
+# The operator's Meta app id: media header samples of message templates are uploaded to it
+# (Resumable Upload API) for bots whose provider_config has no "app_id" of their own.
+WHATSAPP_APP_ID = env("WHATSAPP_APP_ID", default="")
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=10.0)
 # Answers are read up to this size (an API's JSON; media downloads have their own limit).
 HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024)

@@ -11,6 +11,13 @@ from __future__ import annotations
 SCHEDULE: dict[str, dict] = {
     # Re-queue webhooks stored but not processed (broker outage, worker crash).
     "chatbots.sweep_inbound": {"task": "chatbots.tasks.sweep_inbound", "every": 60},
+    # Every number's connection (an Evolution session that dropped, a revoked Meta token):
+    # the result feeds chatbot_number_connected on /metrics and its alert.
+    "chatbots.check_connections": {
+        "task": "chatbots.connection_tasks.bulk_check_connections",
+        "every": 5 * 60,
+        "queue": "bulk",
+    },
     # Re-queue outbound messages left queued (broker outage between commit and enqueue).
     "chatbots.sweep_outbound": {"task": "chatbots.tasks.sweep_outbound", "every": 30},
     # A number whose replies stopped leaving tells its owners (chatbots.health): every 5 min.

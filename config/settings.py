@@ -24,7 +24,7 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from config import embedded
+from config import embedded, process_metrics
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -38,6 +38,9 @@ if ENV_FILE.exists():
 EMBEDDED = not env("DATABASE_URL", default="") and not env("REDIS_URL", default="")
 MODE = "embedded" if EMBEDDED else "production"
 DATA_DIR = Path(env("DATA_DIR", default=str(BASE_DIR / "var")))
+# Each process's metrics directory exists before any metric is made, without the files of
+# processes that are gone (config/process_metrics.py).
+process_metrics.prepare()
 
 
 def _require(name: str) -> str:

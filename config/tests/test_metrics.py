@@ -139,3 +139,20 @@ def _sample_registry(name: str, **labels: str) -> float:
     from prometheus_client import REGISTRY
 
     return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_a_silent_worker_shows_in_the_heartbeat_age(client, metrics_settings, db):
+    import time
+
+    from django.core.cache import cache
+
+    from config import heartbeat
+
+    metrics_settings.METRICS_TOKEN = TOKEN
+    cache.set(heartbeat.WORKER_KEY, time.time() - 600, timeout=3600)
+    heartbeat.beat(heartbeat.BEAT_KEY)
+
+    text = scrape(client, HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
+
+    assert 600 <= _sample(text, "ops_heartbeat_age_seconds", process="worker") < 700
+    assert _sample(text, "ops_heartbeat_age_seconds", process="beat") < 60
