@@ -39,7 +39,7 @@ from chatbots.ai import intent
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.registry import HandlerNotFound, load_handler
 from chatbots.interceptors import understanding
-from chatbots.interceptors.registry import run as run_interceptors
+from chatbots.interceptors.registry import run_traced as run_interceptors
 from chatbots.models import Chatbot, Conversation, InboundEvent, Message, Step
 from chatbots.outbox import queue, watch
 from chatbots.wire import InboundMessage, InboundPreference, MessageLimitError, Outbound, Text
@@ -59,6 +59,7 @@ MAX_STEP_HOPS = 10
 # Message types that are recorded but never drive a flow.
 PASSIVE_TYPES = bursts.PASSIVE_TYPES
 SIMULATOR = "simulator"  # provider name of messages typed into `manage.py simulate`
+UNDERSTANDING = "chatbots.interceptors.understanding"  # Flow.answered_by: its after_step answered
 DEFAULT_APOLOGY = "Desculpe, tive um problema aqui. Pode tentar de novo em instantes?"
 
 
@@ -77,6 +78,8 @@ class Turn:
     conversation: Conversation
     replies: list[Message] = field(default_factory=list)
     more: bool = False  # the contact had more pending messages than this turn took
+    # Who answered (Flow.answered_by): the simulator's side panel shows it.
+    answered_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -303,6 +306,7 @@ def _run_turn(
         # around the whole turn instead (isolated=False) and asks again with `failed`.
         with transaction.atomic() if isolated else nullcontext():
             messages = flow.run(message)
+            turn.answered_by = flow.answered_by
             turn.replies = queue.queue_replies(conversation=conversation, messages=messages)
             _save_changed(conversation, loaded)
         return turn, ""
@@ -383,6 +387,10 @@ class Flow:
     steps: dict[str, Step]
     # A burst's newest text alone, for a step that does not understand the joined text.
     alone: InboundMessage | None = None
+    # The dotted path of the interceptor or handler whose reply `run` gave, or
+    # UNDERSTANDING when the step did not understand and chatbots.interceptors.understanding
+    # answered instead (the assistant, the business's facts).
+    answered_by: str = ""
 
     def first_step(self) -> Step:
         if not self.steps:
@@ -403,7 +411,7 @@ class Flow:
         """Return the replies to `message`, updating the conversation in memory."""
         out: list[Outbound] = []
         current = self.steps.get(self.conversation.current_step)
-        reply = run_interceptors(self.context(current, message))
+        reply, self.answered_by = run_interceptors(self.context(current, message))
         if reply is not None and reply.restart:
             self._apply(reply, out)
             self._goto(self.first_step(), out)
@@ -418,9 +426,11 @@ class Flow:
             # answer the question the customer may have opened with.
             self._goto(self.first_step(), out)
             entered = self.steps.get(self.conversation.current_step)
+            self.answered_by = entered.handler_path if entered else ""
             if entered is not None and self.conversation.status == Conversation.Status.BOT:
                 opening = understanding.opening_reply(self.context(entered, message))
                 if opening is not None:
+                    self.answered_by = UNDERSTANDING
                     self._apply(opening, out)
         else:
             ctx = self.context(current, message)
@@ -433,7 +443,9 @@ class Flow:
                 if not alone_reply.not_understood:
                     ctx, reply = alone_ctx, alone_reply
             # Free text the step did not expect: the assistant, the business's answer, a way out.
-            reply = understanding.after_step(ctx, reply)
+            answered = understanding.after_step(ctx, reply)
+            self.answered_by = current.handler_path if answered is reply else UNDERSTANDING
+            reply = answered
             self._apply(reply, out)
             if reply.next_step and not (reply.end or reply.handoff):
                 self._goto(self._step(reply.next_step), out)

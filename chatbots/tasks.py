@@ -26,6 +26,14 @@ def sweep_inbound() -> int:
     return inbound.sweep()
 
 
+@shared_task(name="chatbots.tasks.silent_bots_alert")
+def silent_bots_alert() -> int:
+    """Tell owners of a number that stopped answering (chatbots.health)."""
+    from chatbots import health
+
+    return health.silent_bots_alert()
+
+
 @shared_task(name="chatbots.tasks.bulk_sync_templates")
 def bulk_sync_templates() -> int:
     """Pull every Meta bot's templates with their status (chatbots.template_sync)."""

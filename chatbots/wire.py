@@ -127,6 +127,11 @@ class InboundPreference(_Record):
         return self.from_phone or self.from_user_id
 
 
+# InboundAccountEvent.field of an Evolution instance's connection change (value: "state",
+# "status_reason"; chatbots.providers.evolution.parse_connection).
+CONNECTION_FIELD = "evolution_connection"
+
+
 @dataclass
 class InboundAccountEvent(_Record):
     """News about a WhatsApp Business Account rather than a customer: a template's status,

@@ -20,6 +20,8 @@ SCHEDULE: dict[str, dict] = {
     },
     # Re-queue outbound messages left queued (broker outage between commit and enqueue).
     "chatbots.sweep_outbound": {"task": "chatbots.tasks.sweep_outbound", "every": 30},
+    # A number whose replies stopped leaving tells its owners (chatbots.health): every 5 min.
+    "chatbots.silent_bots": {"task": "chatbots.tasks.silent_bots_alert", "every": 5 * 60},
     # Move the Redis usage counters to the daily rows and check the plan alerts; usage shown
     # to a tenant lags by at most this (billing.metering).
     # Re-queue downloads of customers' files left pending (broker outage, lost worker).

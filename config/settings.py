@@ -130,6 +130,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "rest_framework_api_key",
+    # The app itself has no models: listed for its pt-BR messages ("Usuário e/ou senha
+    # incorreto(s)" instead of "No active account found...").
+    "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",
     "axes",
     "django_filters",
@@ -345,7 +348,9 @@ AXES_VERBOSE = False  # no start-up banner on every command; failures are still 
 
 # --- Internationalisation ---------------------------------------------------------------
 LANGUAGE_CODE = "pt-br"
-LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English")]
+# Only pt-BR: the people who read the pages, the admin and the API's errors are Brazilian
+# business owners and staff, and a browser or client that asks for English gets pt-BR too.
+LANGUAGES = [("pt-br", "Português (Brasil)")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "America/Sao_Paulo"
 USE_I18N = True
@@ -466,10 +471,12 @@ SIMPLE_JWT = {
 }
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
 SPECTACULAR_SETTINGS = {
-    "TITLE": "WhatsApp Chatbot Platform API",
+    # What a business user reads on /api/docs/: pt-BR like the rest of the product.
+    "TITLE": "API da plataforma de atendimento no WhatsApp",
     "DESCRIPTION": (
-        "Multi-tenant API. Machine clients send `Authorization: Api-Key <key>`; staff send "
-        "`Authorization: Bearer <JWT>` and, when they belong to several tenants, `X-Tenant: <slug>`."
+        "API por empresa. Integrações enviam `Authorization: Api-Key <chave>`; pessoas da "
+        "equipe enviam `Authorization: Bearer <JWT>` e, quando pertencem a mais de uma "
+        "empresa, `X-Tenant: <identificador>`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

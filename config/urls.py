@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from billing.api import auth
 from chatbots.webhooks import WhaticketWebhookView
 from config import health, metrics
+from staff.studio import front_door
 
 api_patterns = [
     # Staff sessions: log in, refresh (rotating), log out (billing/api/auth.py).
@@ -27,6 +28,8 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    # The front door: what the product is, links to the staff app, admin and API docs.
+    path("", front_door, name="front-door"),
     path("admin/", admin.site.urls),
     # The staff app: attendants answer customers, internal chat (staff/urls.py).
     path("atendimento/", include("staff.urls")),

@@ -45,6 +45,8 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -63,7 +65,14 @@ from chatbots.providers.base import (
     json_body,
     stored_file,
 )
-from chatbots.wire import InboundMessage, InboundStatus, Media, Outbound
+from chatbots.wire import (
+    CONNECTION_FIELD,
+    InboundAccountEvent,
+    InboundMessage,
+    InboundStatus,
+    Media,
+    Outbound,
+)
 from clientes.phones import InvalidPhone, normalize_phone
 from config import http
 
@@ -77,6 +86,11 @@ SECRET_HEADER = "X-Webhook-Secret"
 SECRET_QUERY = "secret"  # v1.8 only: its webhooks carry no custom headers
 UPSERT = "messages.upsert"
 UPDATE = "messages.update"
+# The instance's WhatsApp Web connection opened, closed or is reconnecting (Evolution API:
+# https://doc.evolution-api.com/v2/en/configuration/webhooks, CONNECTION_UPDATE): kept as an
+# account event (chatbots.account_events.CONNECTION_FIELD) so the owners hear of a
+# number that disconnected.
+CONNECTION = "connection.update"
 # Baileys' ack names as Evolution sends them -> our Message statuses. PENDING (not yet on
 # WhatsApp's server) and DELETED say nothing about delivery and are ignored.
 UPDATE_STATUSES = {
@@ -189,8 +203,9 @@ class EvolutionProvider(Provider):
             return False, connection_failure(chatbot, exc, provider=str(self.label))
         if state is None:
             return False, _(
-                "A instância “%(name)s” não existe na Evolution. Rode "
-                "`manage.py evolution_connect --bot %(bot)s`."
+                "A instância “%(name)s” não existe na Evolution. Salve a conexão em Robôs › "
+                "Conexão no painel de atendimento (ou rode `manage.py evolution_connect "
+                "--bot %(bot)s`)."
             ) % {"name": evolution_instance.instance_name(chatbot), "bot": chatbot.pk}
         if state == "open":
             return True, _("Conectado: a instância “%(name)s” está aberta (open).") % {
@@ -200,8 +215,8 @@ class EvolutionProvider(Provider):
         # server's, and stays in the log.
         shown = state if state in KNOWN_STATES else _("desconhecido")
         return False, _(
-            "A instância “%(name)s” está “%(state)s”: leia o QR code com "
-            "`manage.py evolution_connect --bot %(bot)s`."
+            "A instância “%(name)s” está “%(state)s”: leia o código QR em Robôs › Conexão no "
+            "painel de atendimento (ou com `manage.py evolution_connect --bot %(bot)s`)."
         ) % {"name": evolution_instance.instance_name(chatbot), "state": shown, "bot": chatbot.pk}
 
     # --- Inbound -------------------------------------------------------------------------
@@ -252,7 +267,7 @@ class EvolutionProvider(Provider):
     ) -> list[Parsed]:
         payload = json_body(body)
         event = _event_name(payload.get("event"))
-        if event not in (UPSERT, UPDATE):
+        if event not in (UPSERT, UPDATE, CONNECTION):
             logger.debug("evolution event ignored", extra={"event": event[:64]})
             return []
         instance = str(payload.get("instance") or "")
@@ -268,6 +283,9 @@ class EvolutionProvider(Provider):
         items = payload.get("data")
         items = items if isinstance(items, list) else [items]
         bot_key = str(chatbot.pk) if chatbot is not None else ""
+        if event == CONNECTION:
+            record = parse_connection(_dict(items[0]), bot_key=bot_key, at=payload.get("date_time"))
+            return [(record, payload)] if record is not None else []
         parsed: list[Parsed] = []
         for item in items:
             if not isinstance(item, dict):
@@ -280,6 +298,27 @@ class EvolutionProvider(Provider):
             if record is not None:
                 parsed.append((record, item))
         return parsed
+
+
+def parse_connection(data: dict, *, bot_key: str, at: Any = None) -> InboundAccountEvent | None:
+    """A `connection.update` `data` object ({"instance", "state", "statusReason"}) as an
+    account event of the bot, or None when the state is not one Evolution documents."""
+    state = str(data.get("state") or "")
+    if state not in KNOWN_STATES:
+        return None
+    timestamp = parse_datetime(str(at)) if isinstance(at, str) else None
+    if timestamp is None or timezone.is_naive(timestamp):
+        timestamp = timezone.now()
+    reason = data.get("statusReason")
+    return InboundAccountEvent(
+        provider=PROVIDER,
+        external_id=f"evo-conn:{bot_key}:{state}:{timestamp.isoformat()}",
+        bot_key=bot_key,
+        timestamp=timestamp,
+        field=CONNECTION_FIELD,
+        waba_id="",
+        value={"state": state, "status_reason": reason if isinstance(reason, int) else None},
+    )
 
 
 def parse_update(data: dict, *, bot_key: str) -> InboundStatus | None:

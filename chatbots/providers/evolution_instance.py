@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 # Evolution's JWT lives 600 s; a little leeway absorbs clock differences.
 JWT_LEEWAY_SECONDS = 60
-WEBHOOK_EVENTS = ["MESSAGES_UPSERT", "MESSAGES_UPDATE"]
+WEBHOOK_EVENTS = ["MESSAGES_UPSERT", "MESSAGES_UPDATE", "CONNECTION_UPDATE"]
 
 
 def _dict(value: Any) -> dict:
