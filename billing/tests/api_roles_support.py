@@ -232,6 +232,8 @@ class World:
 
         return scheduled.scheduled_create(
             chatbot=self.bot, cliente=self.cliente, text="Oi", send_at=NOW + timedelta(hours=1)
+        )
+
     @cached_property
     def webhook(self):
         from integrations.models import WebhookSubscription
