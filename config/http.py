@@ -486,7 +486,8 @@ def request(
     multipart/form-data.
     """
     limit, started = _limit(timeout), time.monotonic()
-    if not files and _direct():
+    # A file-like body streams through requests, which sends its Content-Length.
+    if not files and not hasattr(data, "read") and _direct():
         return _direct_request(
             method,
             url,

@@ -123,3 +123,43 @@ STAFF_OFFLINE_GRACE_SECONDS = env.float("STAFF_OFFLINE_GRACE_SECONDS", default=5
 WEBHOOK_EVENTS_TIMEOUT_SECONDS = env.float("WEBHOOK_EVENTS_TIMEOUT_SECONDS", default=5.0)
 # Days the delivery log (which holds customers' messages) is kept.
 WEBHOOK_EVENTS_KEEP_DAYS = env.int("WEBHOOK_EVENTS_KEEP_DAYS", default=30)
+
+# --- The sender (chatbots.outbox.sender, `python manage.py run_sender`) -------------------
+# Queued replies wake the sender through Redis; when no sender listens, the Celery send task
+# sends them as before. Off: always the Celery task.
+SENDER_ENABLED = env.bool("SENDER_ENABLED", default=True)
+# Rows claimed per statement (also the most a killed sender can leave "outcome unknown").
+SENDER_BATCH = env.int("SENDER_BATCH", default=20)
+# Sends in flight at once, one conversation per thread (its rows stay in order).
+SENDER_THREADS = env.int("SENDER_THREADS", default=8)
+# A sleeping sender looks for due rows (retries, missed nudges) this often.
+SENDER_POLL_SECONDS = env.float("SENDER_POLL_SECONDS", default=0.5)
+
+# --- The API schema and its docs at /api/docs/ (drf-spectacular) ---------------------------
+SPECTACULAR_SETTINGS = {
+    # What a business user reads on /api/docs/: pt-BR like the rest of the product.
+    "TITLE": "API da plataforma de atendimento no WhatsApp",
+    "DESCRIPTION": (
+        "API por empresa. Integrações enviam `Authorization: Api-Key <chave>`; pessoas da "
+        "equipe enviam `Authorization: Bearer <JWT>` e, quando pertencem a mais de uma "
+        "empresa, `X-Tenant: <identificador>`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # A conversation's status is read and written (PATCH) by different serializers.
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationStatusEnum": "chatbots.models.Conversation.Status",
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "ScheduledMessageStatusEnum": "campaigns.models.ScheduledMessage.Status",
+        "WebhookEventTypeEnum": "integrations.catalog.EventType",
+    },
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization"},
+        }
+    },
+}
