@@ -39,8 +39,9 @@ JSON_MAX_DEPTH = 64
 # What PostgreSQL cannot store in a string: NUL, and a surrogate left alone by a \u escape
 # (a valid pair was already joined by the decoder).
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
-# Only a \u escape can put either into a decoded string (raw control characters and
-# encoded surrogates are refused by the decoder), so a body without one needs no cleaning.
+# Only a \u escape can put either into a string decoded from bytes (raw control characters
+# are refused by the decoder, encoded surrogates by strict UTF-8), so a body without one
+# needs no cleaning.
 _UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
@@ -84,7 +85,10 @@ def read_body(request: HttpRequest, *, limit: int) -> bytes:
 def load_json(body: bytes | str, *, max_depth: int = JSON_MAX_DEPTH) -> Any:
     """The JSON value of `body` (see the module docstring), or JsonRefused."""
     try:
-        value = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+        # UTF-8, strictly (RFC 8259, section 8.1): json.loads would take UTF-16 and 32, and
+        # encoded surrogates, from bytes.
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     # RecursionError: a deeply nested body (`[[[[...]]]]`) exhausts the decoder's stack.
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         if isinstance(exc, JsonRefused):

@@ -304,3 +304,17 @@ def test_a_long_profile_name_and_type_are_cut_to_their_columns_and_answered(
     assert answered("wamid.L2")
     assert Cliente.objects.get().nome == "M" * 200
     assert InboundEvent.objects.get(external_id="wamid.L3").state == InboundEvent.State.DONE
+
+
+def test_a_surrogate_encoded_as_raw_bytes_is_not_utf8_and_refused_with_a_400(
+    client, menu_bot, queued
+):
+    payload = signed_text("wamid.E1", body="__TEXT__")
+    body = (
+        json.dumps(payload).encode().replace(b"__TEXT__", "\ud800".encode("utf-8", "surrogatepass"))
+    )
+
+    response = post(client, body)
+
+    assert response.status_code == 400
+    assert not InboundEvent.objects.exists()
