@@ -21,6 +21,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# pg_dump / pg_restore for `make backup` and `make restore` (Debian 12's PostgreSQL 15, the
+# major version docker-compose.yml and render.yaml run).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client \
+ && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first, so this layer is rebuilt only when requirements.txt changes. The
 # stamp tells start_services.sh they are already installed.
 COPY requirements.txt .

@@ -4,12 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUFF := $(VENV)/bin/ruff
 
-.PHONY: help run test test-quick lint fmt migrate makemigrations check-deploy shell superuser bench bench-quick bench-live venv fuzz
+.PHONY: help run test test-quick lint fmt migrate makemigrations check-deploy shell superuser bench bench-quick bench-live venv fuzz backup restore
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-run: ## start web + worker + beat in the foreground (./start_services.sh)
+run: ## start web, processor, sender, workers and beat in the foreground (./start_services.sh)
 	./start_services.sh
 
 test: ## the full test command: ruff, the layer contract, makemigrations --check, pytest on real PostgreSQL/Redis
@@ -53,6 +53,13 @@ fmt: ## fix what ruff can fix and format the code
 migrate: ## apply migrations and write the beat schedule
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py setup_periodic_tasks
+
+backup: ## write a backup archive (database, local media, row counts) to DATA_DIR/backups; ARGS="--dir /srv/backups"
+	$(PY) manage.py backup $(ARGS)
+
+restore: ## restore FILE into an empty database and check every row count; ARGS="--database-url postgres://…/new" or "--sqlite-path var2/db.sqlite3"
+	@[ -n "$(FILE)" ] || { echo "usage: make restore FILE=backup-….tar ARGS=\"--database-url …\""; exit 2; }
+	$(PY) manage.py restore "$(FILE)" $(ARGS)
 
 makemigrations: ## create migrations for model changes
 	$(PY) manage.py makemigrations

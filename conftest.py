@@ -46,10 +46,11 @@ def _fast_password_hasher(settings):
 def _clean_cache():
     """Redis is shared by the whole run: start every test with an empty cache, and with no
     webhook routes remembered from an earlier test's (rolled back) bots."""
-    from chatbots import routing
+    from chatbots import routing, selectors
 
     cache.clear()
     routing.clear()
+    selectors.active_steps_forget()
     yield
 
 

@@ -137,16 +137,15 @@ if os.environ.get("LOG_FORMAT", "json") == "json":
 
 
 def on_starting(server):
-    """Start every boot with an empty metrics directory.
+    """Start every boot without the metrics files of processes that are gone.
 
     Files left by the previous run's processes would otherwise be added to the new run's
-    counters forever. Only *.db files are removed, in case the variable points somewhere
-    shared by mistake.
+    counters forever; the files of live processes sharing the directory on one host (the
+    Celery workers, the consumers, beat) are kept (config/process_metrics.py).
     """
-    path = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-    path.mkdir(parents=True, exist_ok=True)
-    for stale in path.glob("*.db"):
-        stale.unlink(missing_ok=True)
+    from config import process_metrics
+
+    process_metrics.prepare(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
 
 def post_worker_init(worker):
@@ -168,6 +167,6 @@ def post_worker_init(worker):
 
 def child_exit(server, worker):
     """Drop a dead worker's live gauges (counters and histograms stay and keep adding up)."""
-    from prometheus_client import multiprocess
+    from config import process_metrics
 
-    multiprocess.mark_process_dead(worker.pid)
+    process_metrics.process_exited(worker.pid)

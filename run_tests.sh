@@ -54,6 +54,11 @@ command -v redis-server >/dev/null || apt_install redis-server
 # The staff app's browser tests drive Debian's chromium through Playwright
 # (staff/tests/browser.py); Playwright's own browser download is never used.
 [ -x /usr/bin/chromium ] || apt_install chromium
+# The monthly report's tests render its PDF and read its text (integrations/tests).
+command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null || apt_install poppler-utils
+# promtool (Debian's prometheus package) checks the shipped alert rules and dashboard
+# queries (config/tests/test_monitoring.py); the Prometheus server itself is not started.
+command -v promtool >/dev/null || apt_install prometheus
 
 free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the whole platform on one machine, in the foreground: the web server (gunicorn),
-# a Celery worker for every queue but `outbound`, one for `outbound` (sends: threads) and
+# the reply path's two consumers (the processor: customers' messages in; the sender:
+# replies out), a Celery worker for every queue but `outbound`, one for `outbound` and
 # Celery beat. Ctrl-C (SIGINT) or SIGTERM stops them all and waits for them.
 #
 #   ./start_services.sh            # embedded default: SQLite, filesystem broker, file cache
@@ -180,6 +181,10 @@ PROMETHEUS_DIR=${PROMETHEUS_MULTIPROC_DIR:-$DATA_DIR/prometheus}
 # directory does not exist yet).
 start web env PROMETHEUS_MULTIPROC_DIR="$PROMETHEUS_DIR" \
   "$VENV/bin/gunicorn" -c gunicorn.conf.py config.asgi:application
+# The reply path: customers' messages in batches (chatbots/processor.py; one on SQLite) and
+# the queued replies out. Woken through Redis, or polling in the embedded mode.
+start processor env -u PROMETHEUS_MULTIPROC_DIR "$PYBIN" manage.py run_processor
+start sender env -u PROMETHEUS_MULTIPROC_DIR "$PYBIN" manage.py run_sender
 start worker env -u PROMETHEUS_MULTIPROC_DIR \
   "$VENV/bin/celery" -A config worker --queues replies,default,llm,bulk \
   --hostname "local@%h" --concurrency "${CELERY_CONCURRENCY:-2}" --loglevel "$LOG_LEVEL" \
@@ -193,9 +198,9 @@ start beat env -u PROMETHEUS_MULTIPROC_DIR \
   "$VENV/bin/celery" -A config beat --loglevel "$LOG_LEVEL" --pidfile=
 
 # --- Wait until everything answers, then say where it is ---------------------------------
-# /healthz turns 200 once the web, the database, the broker and the worker's and beat's
-# first heartbeats are all there; waiting for it also keeps their start-up banners from
-# landing in the middle of ours.
+# /healthz turns 200 once the web, the database, the broker and the first heartbeats of the
+# processor, the sender, the worker and beat are all there; waiting for it also keeps their
+# start-up banners from landing in the middle of ours.
 healthy=0
 export PROBE_HOST=$BIND_HOST
 case "$BIND_HOST" in 0.0.0.0 | :: | "[::]") PROBE_HOST=127.0.0.1 ;; esac

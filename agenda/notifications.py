@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from prometheus_client import Counter
 
 from agenda import selectors, services, texts
 from agenda.availability import tenant_time_zone
@@ -34,6 +35,12 @@ from chatbots.models import Chatbot, Message
 from chatbots.outbox import Button, Buttons, Outbound, Template
 
 logger = logging.getLogger(__name__)
+
+REMINDERS_SENT = Counter(
+    "agenda_reminders_total", "Appointment reminders queued, by kind (24h, 1h, manual)", ["kind"]
+)
+NO_SHOWS = Counter("agenda_no_shows_total", "Appointments marked as missed by the no-show job")
+SURVEYS_SENT = Counter("agenda_surveys_total", "Satisfaction questions queued after a visit")
 
 # MessageTemplate.purpose of the templates sent outside the 24-hour window, one per kind of
 # message. Their body parameters, in order (as many as the template declares): customer's
@@ -139,6 +146,7 @@ def lembrete_send(*, agendamento: Agendamento, tipo: str, now: datetime) -> bool
                 reason=f"reminder_{tipo}",
                 template=TEMPLATE_LEMBRETE,
             )
+            REMINDERS_SENT.labels(kind=tipo).inc()
         except NoChatbot:
             logger.warning(
                 "reminder not sent: tenant has no active chatbot",
@@ -174,7 +182,7 @@ def lembrete_send_now(*, agendamento: Agendamento) -> Message:
             _("Só é possível lembrar agendamentos futuros, pendentes ou confirmados.")
         )
     try:
-        return _send(
+        message = _send(
             agendamento=agendamento,
             message=lembrete_message(agendamento=agendamento),
             reason="reminder_manual",
@@ -182,6 +190,8 @@ def lembrete_send_now(*, agendamento: Agendamento) -> Message:
         )
     except NoChatbot as exc:
         raise ValidationError(str(exc)) from exc
+    REMINDERS_SENT.labels(kind="manual").inc()
+    return message
 
 
 # --- No-show ---------------------------------------------------------------------------
@@ -209,9 +219,12 @@ def no_shows_process(*, now: datetime | None = None) -> int:
     marked = 0
     for agendamento in selectors.agendamento_list_no_show_due(agora=now):
         with transaction.atomic():
-            if not services.agendamento_mark_no_show(agendamento_id=agendamento.pk):
+            if not services.agendamento_mark_no_show(
+                agendamento_id=agendamento.pk, tenant_id=agendamento.tenant_id
+            ):
                 continue  # staff marked attendance meanwhile, or another worker got it
             marked += 1
+            NO_SHOWS.inc()
             try:
                 _send(
                     agendamento=agendamento,
@@ -261,6 +274,7 @@ def followups_send(*, now: datetime | None = None) -> int:
                     template=TEMPLATE_FOLLOWUP,
                     proactive=True,  # a survey, not a notice: the opt-out ledger decides
                 )
+                SURVEYS_SENT.inc()
             except NoChatbot:
                 logger.warning("follow-up not sent: no chatbot", extra={"id": agendamento.pk})
     return sent

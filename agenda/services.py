@@ -15,6 +15,7 @@ transaction is held open during the HTTP call.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -130,8 +131,41 @@ def _sqlstate(exc: Exception) -> str:
     return getattr(causa, "sqlstate", None) or getattr(getattr(causa, "diag", None), "sqlstate", "")
 
 
+# What other apps do when an appointment is booked, moved, cancelled or missed (the event
+# webhooks: integrations.hooks), registered from their AppConfig.ready: agenda sits below
+# them in the layers and imports none of them.
+_event_hooks: list[Callable[..., object]] = []
+
+
+def agendamento_event_hook_register(hook: Callable[..., object]) -> None:
+    """Call `hook(kind=, tenant_id=, agendamento_id=, previous_id=)` in the change's
+    transaction; kind is "created", "rescheduled" (`previous_id` is the old appointment),
+    "cancelled" or "no_show"."""
+    if hook not in _event_hooks:
+        _event_hooks.append(hook)
+
+
+def _event(kind: str, *, tenant_id: int, agendamento_id: int, previous_id: int | None = None):
+    for hook in _event_hooks:
+        try:
+            hook(
+                kind=kind,
+                tenant_id=tenant_id,
+                agendamento_id=agendamento_id,
+                previous_id=previous_id,
+            )
+        except Exception:  # an integration's failure must never undo a booking
+            logger.exception("agendamento event hook failed", extra={"agendamento": agendamento_id})
+
+
 def agendamento_insert(**campos: Any) -> Agendamento:
     """Insert an active appointment or raise SlotTaken. Other IntegrityErrors propagate."""
+    agendamento = _insert(**campos)
+    _event("created", tenant_id=agendamento.tenant_id, agendamento_id=agendamento.pk)
+    return agendamento
+
+
+def _insert(**campos: Any) -> Agendamento:
     agendamento = Agendamento(**campos)
     with transaction.atomic():
         if horario_is_taken(
@@ -290,10 +324,12 @@ def agendamento_cancel(
             logger.warning(
                 "cancelled locally without cal.com key", extra={"agendamento": agendamento.pk}
             )
-    Agendamento.objects.filter(pk=agendamento.pk, status__in=Agendamento.ATIVOS).update(
+    cancelled = Agendamento.objects.filter(pk=agendamento.pk, status__in=Agendamento.ATIVOS).update(
         status=Agendamento.Status.CANCELADO, atualizado_em=timezone.now()
     )
     agendamento.refresh_from_db()
+    if cancelled:
+        _event("cancelled", tenant_id=agendamento.tenant_id, agendamento_id=agendamento.pk)
     logger.info("agendamento cancelado", extra={"agendamento": agendamento.pk})
     return agendamento
 
@@ -315,7 +351,7 @@ def agendamento_reschedule_local(
         status_anterior = atual.status
         atual.status = Agendamento.Status.REAGENDADO
         atual.save(update_fields=["status", "atualizado_em"])
-        novo = agendamento_insert(
+        novo = _insert(
             tenant_id=atual.tenant_id,
             cliente_id=atual.cliente_id,
             servico_id=atual.servico_id,
@@ -328,6 +364,9 @@ def agendamento_reschedule_local(
         )
         atual.reagendado_para = novo
         atual.save(update_fields=["reagendado_para", "atualizado_em"])
+        _event(
+            "rescheduled", tenant_id=atual.tenant_id, agendamento_id=novo.pk, previous_id=atual.pk
+        )
     logger.info(
         "agendamento reagendado",
         extra={"agendamento": atual.pk, "novo": novo.pk, "novo_inicio": novo_inicio.isoformat()},
@@ -404,24 +443,34 @@ def agendamento_mark_attendance(*, agendamento: Agendamento, compareceu: bool) -
         )
     if agendamento.inicio > timezone.now():
         raise ValidationError(_("Este agendamento ainda não começou."))
+    antes = agendamento.status
     agendamento.compareceu = compareceu
     agendamento.status = (
         Agendamento.Status.CONCLUIDO if compareceu else Agendamento.Status.NAO_COMPARECEU
     )
     agendamento.save(update_fields=["compareceu", "status", "atualizado_em"])
+    if not compareceu and antes != Agendamento.Status.NAO_COMPARECEU:
+        _event("no_show", tenant_id=agendamento.tenant_id, agendamento_id=agendamento.pk)
     return agendamento
 
 
-def agendamento_mark_no_show(*, agendamento_id: int) -> bool:
+def agendamento_mark_no_show(*, agendamento_id: int, tenant_id: int | None = None) -> bool:
     """The no-show job's claim: an active appointment becomes `nao_compareceu`. True only for
     the one caller that changed it, so the "want to rebook?" message goes out once."""
-    return bool(
+    marked = bool(
         Agendamento.objects.filter(pk=agendamento_id, status__in=Agendamento.ATIVOS).update(
             status=Agendamento.Status.NAO_COMPARECEU,
             compareceu=False,
             atualizado_em=timezone.now(),
         )
     )
+    if marked and _event_hooks:
+        if tenant_id is None:
+            tenant_id = Agendamento.objects.values_list("tenant_id", flat=True).get(
+                pk=agendamento_id
+            )
+        _event("no_show", tenant_id=tenant_id, agendamento_id=agendamento_id)
+    return marked
 
 
 def lembrete_claim(*, agendamento_id: int, tipo: str, agora: datetime) -> bool:

@@ -6,8 +6,8 @@
     make bench-live                           # the same as the first line
 
 The production stack as `python -m benchmarks` starts it (benchmarks.stack: PostgreSQL with
-fsync, Redis, gunicorn with the uvicorn worker serving config.asgi, the Procfile's Celery
-workers, the fake Graph API), seeded with `--tenants` businesses, each with `--queues`
+fsync, Redis, gunicorn with the uvicorn worker serving config.asgi, the Procfile's processor,
+sender and Celery workers, the fake Graph API), seeded with `--tenants` businesses, each with `--queues`
 queues of agents (logged in by a session row each, as a browser that logged in would be)
 and `--conversations` conversations per queue with a ticket open and taken. The clients
 and the webhooks are benchmarks.live_clients; the figures go to a section of

@@ -305,8 +305,9 @@ def _bounds(r: dict) -> str:
         notes.append(
             f"- **End to end is bound by CPU.** A replied message cost {fmt(total, 1)} ms of CPU "
             f"over all processes at full speed (webhook {fmt(cpu.get('gunicorn'), 1)}, "
-            f"processing {fmt(cpu.get('celery worker'), 1)}, sending "
-            f"{fmt(cpu.get('celery worker_send'), 1)}, PostgreSQL {fmt(cpu.get('postgres'), 1)}): "
+            f"processing {fmt((cpu.get('processor') or 0) + (cpu.get('celery worker') or 0), 1)}, "
+            f"sending {fmt((cpu.get('sender') or 0) + (cpu.get('celery worker_send') or 0), 1)}, "
+            f"PostgreSQL {fmt(cpu.get('postgres'), 1)}): "
             f"two idle cores carry at most ~{fmt(2000 / total)} msg/s (less whatever else runs "
             "on the machine: the `other load` column). 80 msg/s offered is then "
             f"~{fmt(80 * total / 20)} % of the machine, so a short stall (autovacuum, a "
@@ -363,7 +364,7 @@ def _ingest_bound(ing: dict, floor: dict, pieces: dict) -> str:
         pieces["publish_us"] + pieces["insert_us"] + pieces["signature_us"] + pieces["parse_us"]
     ) / 1000 + ing["cpu_postgres"]
     text += (
-        f" Timed one by one, publishing the task costs {fmt(pieces['publish_us'] / 1000, 2)} ms, "
+        f" Timed one by one, waking the processors costs {fmt(pieces['publish_us'] / 1000, 2)} ms, "
         f"the INSERT through psycopg {fmt(pieces['insert_us'] / 1000, 2)} ms, the HMAC and the "
         f"parsing {fmt((pieces['signature_us'] + pieces['parse_us']) / 1000, 2)} ms, and "
         f"PostgreSQL spends {fmt(ing['cpu_postgres'], 2)} ms on the INSERT and its durable "
@@ -450,7 +451,7 @@ def _pieces(p: dict) -> str:
         ["parse the JSON envelope and normalize it", fmt(p["parse_us"])],
         ["check the HMAC-SHA256 signature", fmt(p["signature_us"])],
         ["INSERT ... ON CONFLICT one event (psycopg side)", fmt(p["insert_us"])],
-        ["publish the processing task to Redis (Celery)", fmt(p["publish_us"])],
+        ["wake the processors (one Redis PUBLISH)", fmt(p["publish_us"])],
     ]
     return (
         "\n\nThe webhook's own steps, timed one by one in one process (µs of CPU each, "
@@ -816,6 +817,8 @@ def _sql_and_memory(r: dict) -> str:
 
 _CPU_PARTS = [
     "gunicorn",
+    "processor",
+    "sender",
     "celery worker",
     "celery worker_send",
     "postgres",

@@ -215,7 +215,8 @@ class Bench:
         if self.web is not None:
             parts["gunicorn"] = self.web.pid
         for proc in self.workers:
-            parts[f"celery {proc.name}"] = proc.pid
+            consumer = proc.name in ("processor", "sender")  # manage.py run_<name>
+            parts[proc.name if consumer else f"celery {proc.name}"] = proc.pid
         for proc in self.stack.procs:
             if proc.name in ("peer", "floor"):
                 parts[f"gunicorn {proc.name}"] = proc.pid
@@ -245,16 +246,18 @@ class Bench:
 
 
 def procfile_workers() -> list[tuple[str, list[str]]]:
-    """The Procfile's `worker` line(s), as argv lists (${VAR:-default} resolved the way the
-    shell would; celery from the project's venv). BENCH_SLOW_WORKER=1 adds `worker_slow`.
-    BENCH_PROCFILE=path reads another Procfile (to try a configuration before shipping it)."""
+    """The Procfile's `processor`, `sender` and `worker` line(s), as argv lists
+    (${VAR:-default} resolved the way the shell would; celery and python from the project's
+    venv). BENCH_SLOW_WORKER=1 adds `worker_slow`. BENCH_PROCFILE=path reads another
+    Procfile (to try a configuration before shipping it). Each prints "ready." when up."""
     slow = bool(os.environ.get("BENCH_SLOW_WORKER"))
     procfile = Path(os.environ.get("BENCH_PROCFILE") or ROOT / "Procfile")
     out = []
     for line in procfile.read_text().splitlines():
         name, _, command = line.partition(":")
         name = name.strip()
-        if not name.startswith("worker") or (name == "worker_slow" and not slow):
+        consumer = name in ("processor", "sender")
+        if not (consumer or name.startswith("worker")) or (name == "worker_slow" and not slow):
             continue
 
         def resolve(match: re.Match) -> str:
@@ -262,8 +265,8 @@ def procfile_workers() -> list[tuple[str, list[str]]]:
 
         command = re.sub(r"\$\{(\w+):-([^}]*)\}", resolve, command.strip())
         argv = shlex.split(command)
-        if argv[0] == "celery":
-            argv[0] = str(stack.MAIN_VENV / "bin" / "celery")
+        if argv[0] in ("celery", "python"):
+            argv[0] = str(stack.MAIN_VENV / "bin" / argv[0])
         out.append((name, argv))
     if not out:
         raise RuntimeError("no `worker:` line in the Procfile")
@@ -525,11 +528,10 @@ def webhook_pieces(b: Bench, n: int = 500) -> dict:
     * parse: reading the JSON envelope and normalizing it (meta_inbound);
     * signature: the HMAC-SHA256 check of the body;
     * insert: the INSERT ... ON CONFLICT of one event, through psycopg;
-    * publish: queueing its processing task on Redis (Celery's apply_async).
+    * publish: waking the processors (chatbots.processor.wake: one Redis PUBLISH).
     """
-    from chatbots import inbound, routing
+    from chatbots import inbound, processor, routing
     from chatbots.providers import meta_inbound
-    from chatbots.tasks import process_inbound
 
     items = menu_conversations(
         b.seeded.menu_pnid, b.seeded.app_secret, tag=b.run_tag("pcs"), count=n
@@ -568,7 +570,7 @@ def webhook_pieces(b: Bench, n: int = 500) -> dict:
         "parse_us": cpu_us(parse),
         "signature_us": cpu_us(signature),
         "insert_us": cpu_us(insert),
-        "publish_us": cpu_us(lambda _i: process_inbound.delay(0)),
+        "publish_us": cpu_us(lambda _i: processor.wake()),
     }
 
 

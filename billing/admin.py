@@ -10,7 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from billing import alerts, analytics, charts, quotas, services
+from billing import admin_menu, alerts, analytics, charts, quotas, services
 from billing.admin_tenancy import TenantConsistencyForm, TenantScopedAdmin
 from billing.models import (
     BillingAlert,
@@ -365,3 +365,4 @@ class PaymentEventAdmin(admin.ModelAdmin):
 admin.site.site_header = _("Plataforma de chatbots WhatsApp")
 admin.site.site_title = _("Chatbots WhatsApp")
 admin.site.index_title = _("Administração")
+admin_menu.install(admin.site)  # technical tables out of the tenants' menu

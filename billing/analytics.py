@@ -118,28 +118,43 @@ def analytics_summary(*, tenant: Tenant, now: datetime | None = None) -> dict:
     """This period's numbers (the plan's monthly window; see billing.quotas.usage_period)."""
     now = now or timezone.now()
     state = quotas.quota_state(tenant=tenant, now=now)
-    start, end = state.period_start, state.period_end
-    usage = metering.usage_between(
-        tenant_id=tenant.pk, first_day=timezone.localdate(start), last_day=timezone.localdate(now)
-    )
+    return {
+        "plan": state.plan_name,
+        "subscription_status": state.status,
+        "blocked": state.block,
+        "messages_limit": state.messages_limit,
+        "ai_tokens_limit": state.ai_tokens_limit,
+        **numbers_between(tenant=tenant, start=state.period_start, end=state.period_end, now=now),
+    }
+
+
+def numbers_between(
+    *, tenant: Tenant, start: datetime, end: datetime, now: datetime | None = None
+) -> dict:
+    """The figures of [start, end), as the dashboard shows them: what happens over time
+    (messages, tokens, costs, response times, attendance) counts up to `now` when the
+    period is still going on; orders and appointments count over the whole period (an
+    appointment booked for later in the period is one of the period's). The monthly report
+    (integrations.report) reads the same function, so it shows the same numbers."""
+    now = now or timezone.now()
+    until = min(now, end)
+    first_day = timezone.localdate(start)
+    # `end` is exclusive: a period ending at midnight does not reach into that day.
+    last_day = timezone.localdate(until if until < end else end - timedelta(microseconds=1))
+    usage = metering.usage_between(tenant_id=tenant.pk, first_day=first_day, last_day=last_day)
     orders = orders_between(tenant=tenant, start=start, end=end)
     appointments = appointments_between(tenant=tenant, start=start, end=end) or {}
     templates = template_costs.costs_between(
-        tenant_id=tenant.pk, first_day=timezone.localdate(start), last_day=timezone.localdate(now)
+        tenant_id=tenant.pk, first_day=first_day, last_day=last_day
     )
     templates_cost = sum((row["cost"] for row in templates), Decimal("0"))
     return {
         "period_start": start,
         "period_end": end,
-        "plan": state.plan_name,
-        "subscription_status": state.status,
-        "blocked": state.block,
         "messages_in": usage.messages_in,
         "messages_out": usage.messages_out,
         "messages": usage.messages,
-        "messages_limit": state.messages_limit,
         "ai_tokens": usage.ai_tokens,
-        "ai_tokens_limit": state.ai_tokens_limit,
         # Messages and tokens at the flat rates, plus Meta's price of each delivered template
         # by category and country (billing.template_costs).
         "estimated_cost": (usage.estimated_cost + templates_cost).quantize(Decimal("0.01")),
@@ -147,7 +162,7 @@ def analytics_summary(*, tenant: Tenant, now: datetime | None = None) -> dict:
         "templates_by_category": [
             {**row, "cost": row["cost"].quantize(Decimal("0.01"))} for row in templates
         ],
-        "avg_response_seconds": avg_response_seconds(tenant=tenant, start=start, end=now),
+        "avg_response_seconds": avg_response_seconds(tenant=tenant, start=start, end=until),
         "orders": orders["count"],
         "orders_value": orders["value"],
         # None (not 0) when the agenda app is not available: "unknown", not "none".
@@ -156,7 +171,7 @@ def analytics_summary(*, tenant: Tenant, now: datetime | None = None) -> dict:
         "appointments_no_show": appointments.get("no_show"),
         "attendance_rate": appointments.get("attendance_rate"),
         # People answering customers (the attendant inbox): times, per agent, per queue.
-        "attendance": attendance_numbers(tenant_id=tenant.pk, start=start, end=now),
+        "attendance": attendance_numbers(tenant_id=tenant.pk, start=start, end=until),
     }
 
 

@@ -28,9 +28,13 @@ only a tenant id and must stay free of SQL, so it cannot read the tenant's own t
 
 from __future__ import annotations
 
+import collections
 import logging
+import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -162,13 +166,73 @@ def record(
         # Embedded mode: part of the caller's transaction, like the message it counts.
         _add_to_day(tenant_id, _today(), counts)
         return
+    pending = getattr(_batch, "counts", None)
+    if pending is not None:
+        # Added up at commit, so a count made in a savepoint that rolled back (a turn of the
+        # batch that failed) is dropped with it, like the on_commit below.
+        transaction.on_commit(partial(_add_up, pending, (tenant_id, _today()), counts))
+        return
     transaction.on_commit(partial(_incr, client, tenant_id, _today(), counts))
+
+
+def _add_up(pending: dict, key: tuple[int, date], counts: dict[str, int]) -> None:
+    day = pending[key]
+    for short, n in counts.items():
+        day[short] = day.get(short, 0) + n
+
+
+_batch = threading.local()
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Inside it, `record` only adds up; the sums go to Redis in ONE pipeline when the
+    transaction that encloses the block commits (nothing when it rolls back, and nothing
+    of a savepoint inside it that rolled back). The inbound processor counts a whole batch
+    of turns this way (chatbots.processor). Enter it inside `transaction.atomic()`. Without
+    Redis, `record` writes to the database as always."""
+    client = redis_client()
+    if client is None or getattr(_batch, "counts", None) is not None:
+        yield
+        return
+    counts: dict[tuple[int, date], dict[str, int]] = defaultdict(dict)
+    _batch.counts = counts
+    try:
+        yield
+    finally:
+        _batch.counts = None
+    # Registered last, so it runs after every addition the commit keeps.
+    transaction.on_commit(partial(_incr_many, client, counts))
+
+
+def _incr_many(client, counts: dict[tuple[int, date], dict[str, int]]) -> None:
+    if not counts:
+        return
+    try:
+        pipe = client.pipeline(transaction=True)
+        for (tenant_id, day), fields in counts.items():
+            key = live_key(tenant_id, day)
+            for short, n in fields.items():
+                pipe.hincrby(key, short, n)
+            pipe.sadd(DIRTY, key)
+        pipe.execute()
+    except Exception:
+        logger.exception("usage counters unavailable in Redis; adding to the database")
+        for (tenant_id, day), fields in counts.items():
+            _add_to_day(tenant_id, day, fields)
 
 
 def count_sent(outgoing) -> None:
     """The outbox's on-sent hook (chatbots.outbox.gates; registered in billing.apps): one
     message out, counted once the provider accepted it."""
     record(tenant_id=outgoing.tenant_id, messages_out=1)
+
+
+def count_sent_many(outgoings) -> None:
+    """`count_sent` for a sender's batch: one count (one Redis pipeline) per tenant."""
+    per_tenant = collections.Counter(outgoing.tenant_id for outgoing in outgoings)
+    for tenant_id, count in per_tenant.items():
+        record(tenant_id=tenant_id, messages_out=count)
 
 
 def _incr(client, tenant_id: int, day: date, counts: dict[str, int]) -> None:

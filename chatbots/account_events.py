@@ -11,7 +11,10 @@ the bots of the WABA in the event's tenant, then tells the owners the way plan a
 * `phone_number_quality_update`: the number's quality and messaging limit tier;
 * `account_update`: a restriction or ban of the account (Chatbot.account_status, what a
   campaign runner reads through Chatbot.business_initiated_blocked), and its lifting;
-  while it lasts, `proactive_gate` keeps proactive sends out of the outbox.
+  while it lasts, `proactive_gate` keeps proactive sends out of the outbox;
+* `evolution_connection` (chatbots.wire.CONNECTION_FIELD): an Evolution instance's
+  CONNECTION_UPDATE; the owners hear when the number disconnects and when it is back, and
+  the kept events are the bot's connection history (`connection_states`).
 
 Payload shapes: Meta's webhook reference (Meta:
 https://developers.facebook.com/docs/whatsapp/business-management-api/webhooks/components)
@@ -32,7 +35,7 @@ from billing import alerts
 from chatbots import inbound, template_sync
 from chatbots.models import AccountStatus, Chatbot, InboundEvent
 from chatbots.outbox.gates import Outgoing, Refusal
-from chatbots.wire import InboundAccountEvent
+from chatbots.wire import CONNECTION_FIELD, InboundAccountEvent
 from clientes.phones import InvalidPhone, normalize_phone
 
 logger = logging.getLogger(__name__)
@@ -58,8 +61,12 @@ class Outcome:
 def account_event_apply(event: InboundEvent) -> None:
     """Apply one stored account-level event and finish it (done, or ignored with why)."""
     record = InboundAccountEvent.from_dict(event.payload)
-    bots = list(
-        Chatbot.objects.filter(tenant_id=event.tenant_id, waba_id=record.waba_id).order_by("pk")
+    bots = (
+        list(
+            Chatbot.objects.filter(tenant_id=event.tenant_id, waba_id=record.waba_id).order_by("pk")
+        )
+        if record.waba_id
+        else []  # an event of one bot (an Evolution instance's connection)
     ) or [event.chatbot]
     handler = HANDLERS.get(record.field)
     with transaction.atomic():
@@ -353,7 +360,65 @@ def _clear(ids: list[int]) -> None:
     )
 
 
+# --- An Evolution number's connection -----------------------------------------------------
+
+
+def connection_states(chatbot_ids: list[int]) -> dict[int, tuple[str, datetime]]:
+    """Each bot's last known Evolution connection state and since when, from the kept
+    connection events (a bot that never reported one is missing)."""
+    rows = (
+        InboundEvent.objects.filter(
+            chatbot_id__in=chatbot_ids,
+            kind=InboundEvent.Kind.ACCOUNT,
+            provider="evolution",
+            payload__field=CONNECTION_FIELD,
+        )
+        .order_by("chatbot_id", "-occurred_at", "-pk")
+        .values_list("chatbot_id", "payload__value__state", "occurred_at")
+    )
+    states: dict[int, tuple[str, datetime]] = {}
+    for chatbot_id, state, at in rows:
+        states.setdefault(chatbot_id, (str(state or ""), at))
+    return states
+
+
+def _connection(record: InboundAccountEvent, bots: list[Chatbot]) -> Outcome:
+    """An Evolution instance opened or closed: the owners hear of a disconnection (the bot
+    answers nobody until the QR code is read again) and of the reconnection after it."""
+    bot = bots[0]
+    state = str(record.value.get("state") or "")
+    before = (
+        InboundEvent.objects.filter(
+            chatbot=bot,
+            kind=InboundEvent.Kind.ACCOUNT,
+            payload__field=CONNECTION_FIELD,
+            occurred_at__lt=record.timestamp,
+        )
+        .exclude(payload__value__state="connecting")
+        .order_by("-occurred_at", "-pk")
+        .values_list("payload__value__state", flat=True)
+        .first()
+    )
+    if state == "close" and before != "close":
+        return Outcome(
+            note="",
+            notice=_(
+                "O número do robô “%(bot)s” desconectou do WhatsApp e não responde a ninguém. "
+                "Abra Robôs › Conexão no painel de atendimento e leia o código QR de novo."
+            )
+            % {"bot": bot.name},
+        )
+    if state == "open" and before == "close":
+        return Outcome(
+            note="",
+            notice=_("O número do robô “%(bot)s” voltou a se conectar ao WhatsApp.")
+            % {"bot": bot.name},
+        )
+    return Outcome(note="")
+
+
 HANDLERS: dict[str, Callable[[InboundAccountEvent, list[Chatbot]], Outcome]] = {
+    CONNECTION_FIELD: _connection,
     "message_template_status_update": _template_status,
     "message_template_quality_update": _template_quality,
     "template_category_update": _template_category,

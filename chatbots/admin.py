@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.forms.models import BaseInlineFormSet
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -35,6 +36,7 @@ from chatbots.models import (
 )
 from config.paginator import LargeTablePaginator
 from inbox import services as inbox_services
+from media.templatetags.media_tags import message_media
 
 # --- Shared pieces -----------------------------------------------------------------------------
 
@@ -373,19 +375,29 @@ class RecentMessagesFormSet(BaseInlineFormSet):
     def get_queryset(self):
         if not hasattr(self, "_queryset"):
             ids = list(self.queryset.order_by("-id").values_list("id", flat=True)[: self.limit])
-            self._queryset = self.queryset.filter(id__in=ids).order_by("id")
+            self._queryset = (
+                self.queryset.filter(id__in=ids)
+                .select_related("attachment__file")  # the files shown beside the text
+                .order_by("id")
+            )
         return self._queryset
 
 
 class MessageInline(TenantScopedInline, admin.TabularInline):
     model = Message
     formset = RecentMessagesFormSet
-    fields = ["created_at", "direction", "type", "text", "status", "error_code"]
+    fields = ["created_at", "direction", "type", "text", "files", "status", "error_code"]
     readonly_fields = fields
     extra = 0
     max_num = 0
     can_delete = False
     verbose_name_plural = gettext_lazy("últimas mensagens")
+
+    @admin.display(description=gettext_lazy("arquivo ou local"))
+    def files(self, obj) -> str:
+        # The staff app's rendering: a thumbnail, a player, a document with name and size
+        # or a place with its map link, through the same signed links (app media).
+        return render_to_string("media/_message_media.html", message_media(obj))
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -40,3 +40,36 @@ def chatbot_check_connection(*, chatbot: Chatbot) -> tuple[bool, str]:
         extra={"chatbot_id": chatbot.pk, "provider": chatbot.provider, "ok": ok},
     )
     return ok, detail
+
+
+# --- Periodic check, for the operators (metrics and alerts) -----------------------------------
+
+# The last periodic result per bot, in the shared cache: /metrics reads it
+# (chatbot_number_connected), so a number that lost its session raises an alert.
+CONNECTED_KEY = "ops:connected:{bot}"
+CONNECTED_TTL = 3 * 3600  # older than this, a result says nothing: the gauge drops the bot
+# Providers with nothing to connect: the simulator and the test stub.
+NOTHING_TO_CHECK = frozenset({"stub", "simulator"})
+
+
+def connections_check() -> dict[str, int]:
+    """Check every active bot's connection once and keep the result for /metrics."""
+    from django.core.cache import cache
+
+    counts = {"ok": 0, "down": 0}
+    bots = Chatbot.objects.filter(active=True).exclude(provider__in=NOTHING_TO_CHECK)
+    for chatbot in bots.iterator():
+        ok, _detail = chatbot_check_connection(chatbot=chatbot)
+        cache.set(CONNECTED_KEY.format(bot=chatbot.pk), int(ok), CONNECTED_TTL)
+        counts["ok" if ok else "down"] += 1
+    if counts["down"]:
+        logger.warning("numbers disconnected", extra=counts)
+    return counts
+
+
+def connections_last(bots: list[Chatbot]) -> dict[int, int]:
+    """The last periodic result (1 connected, 0 not) of each of `bots` that has one."""
+    from django.core.cache import cache
+
+    keys = {CONNECTED_KEY.format(bot=b.pk): b.pk for b in bots}
+    return {keys[k]: v for k, v in cache.get_many(list(keys)).items()}

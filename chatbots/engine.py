@@ -1,5 +1,10 @@
 """The flow engine: turns one stored inbound message into the bot's replies, exactly once.
 
+Production drains the stored messages in batches with chatbots.processor, which takes the
+per-contact locks for a whole batch and calls `turn_take` for each turn. `process_event`
+(one event, its contact's lock, its own transaction) and `drain_contact` (the simulator)
+are the one-at-a-time entry points, with the same ordering rules below.
+
 Ordering: one message at a time per contact, in the customer's order (provider timestamp,
 then arrival), even with many workers. A transaction-scoped lock on (bot, contact) —
 a PostgreSQL advisory lock; SQLite's IMMEDIATE transactions serialize writers already —
@@ -17,7 +22,9 @@ rolls all of it back and leaves the events pending for the next task or the swee
 
 from __future__ import annotations
 
+import copy
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -27,12 +34,12 @@ from django.utils.translation import gettext as _
 from prometheus_client import Counter
 
 from billing import metering
-from chatbots import account_events, bursts, echoes, inbound, numbered
+from chatbots import account_events, bursts, echoes, inbound, numbered, selectors
 from chatbots.ai import intent
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.registry import HandlerNotFound, load_handler
 from chatbots.interceptors import understanding
-from chatbots.interceptors.registry import run as run_interceptors
+from chatbots.interceptors.registry import run_traced as run_interceptors
 from chatbots.models import Chatbot, Conversation, InboundEvent, Message, Step
 from chatbots.outbox import queue, watch
 from chatbots.wire import InboundMessage, InboundPreference, MessageLimitError, Outbound, Text
@@ -52,11 +59,16 @@ MAX_STEP_HOPS = 10
 # Message types that are recorded but never drive a flow.
 PASSIVE_TYPES = bursts.PASSIVE_TYPES
 SIMULATOR = "simulator"  # provider name of messages typed into `manage.py simulate`
+UNDERSTANDING = "chatbots.interceptors.understanding"  # Flow.answered_by: its after_step answered
 DEFAULT_APOLOGY = "Desculpe, tive um problema aqui. Pode tentar de novo em instantes?"
 
 
 class FlowError(Exception):
     """A flow is misconfigured (missing step, handler that does not load)."""
+
+
+class HandlerFailed(Exception):
+    """A turn's handler raised (turn_take with isolated=False); the message is its error."""
 
 
 @dataclass
@@ -66,6 +78,8 @@ class Turn:
     conversation: Conversation
     replies: list[Message] = field(default_factory=list)
     more: bool = False  # the contact had more pending messages than this turn took
+    # Who answered (Flow.answered_by): the simulator's side panel shows it.
+    answered_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,7 +93,8 @@ class Wait:
 
 
 def process_event(event_id: int) -> None:
-    """Task body: process one inbound event.
+    """Process one inbound event, in its own transaction (tools and tests; production
+    drains in batches: chatbots.processor).
 
     For a message, the worker processes the contact's OLDEST pending message (or burst),
     which may be another one than `event_id`: every stored message has its own task, and
@@ -95,20 +110,10 @@ def process_event(event_id: int) -> None:
     )
     if head is None:
         return
-    if head["kind"] == InboundEvent.Kind.STATUS:
+    if head["kind"] != InboundEvent.Kind.MESSAGE:
         event = inbound.claim(event_id) if head["state"] == InboundEvent.State.PENDING else None
         if event is not None:
-            inbound.apply_status(event)
-        return
-    if head["kind"] == InboundEvent.Kind.ACCOUNT:  # templates, number, account (Meta)
-        event = inbound.claim(event_id) if head["state"] == InboundEvent.State.PENDING else None
-        if event is not None:
-            account_events.account_event_apply(event)
-        return
-    if head["kind"] == InboundEvent.Kind.PREFERENCE:  # a marketing opt-out/opt-in (Meta)
-        event = inbound.claim(event_id) if head["state"] == InboundEvent.State.PENDING else None
-        if event is not None:
-            _apply_preference(event)
+            event_apply(event)
         return
     key = {"chatbot_id": head["chatbot_id"], "contact_key": head["contact_key"]}
     outcome = _process_next(**key)
@@ -117,6 +122,18 @@ def process_event(event_id: int) -> None:
         outcome = _process_next(**key)
     if isinstance(outcome, Wait):
         inbound.enqueue_later(event_id=event_id, delay=outcome.seconds)
+
+
+def event_apply(event: InboundEvent) -> None:
+    """Apply an event that is not a customer's message, and finish it."""
+    if event.kind == InboundEvent.Kind.STATUS:
+        inbound.apply_status(event)
+    elif event.kind == InboundEvent.Kind.ACCOUNT:  # templates, number, account (Meta)
+        account_events.account_event_apply(event)
+    elif event.kind == InboundEvent.Kind.PREFERENCE:  # a marketing opt-out/opt-in (Meta)
+        _apply_preference(event)
+    else:
+        inbound.finish(event, InboundEvent.State.IGNORED, f"unknown kind {event.kind!r}")
 
 
 def _apply_preference(event: InboundEvent) -> None:
@@ -178,47 +195,88 @@ def _process_next(
         burst = bursts.burst_take(pending, window=window, now=timezone.now())
         if burst.wait > 0:
             return Wait(seconds=burst.wait)
-        newest = burst.messages[-1]
-        turn, error = _run_turn(chatbot, burst.messages)
-        if newest.type != echoes.ECHO_TYPE and newest.provider != SIMULATOR:
-            # After the replies were queued: the receipt then rides with their send task.
-            # Marking the newest message read marks the earlier ones too (Meta:
-            # https://developers.facebook.com/docs/whatsapp/cloud-api/guides/mark-message-as-read).
-            queue.queue_mark_read(
-                chatbot=chatbot,
-                external_id=newest.external_id,
-                conversation=turn.conversation,
-            )
-        InboundEvent.objects.filter(
-            pk__in=[e.pk for e in burst.events], state=InboundEvent.State.PENDING
-        ).update(
-            state=InboundEvent.State.FAILED if error else InboundEvent.State.DONE,
-            attempts=F("attempts") + 1,
-            processed_at=timezone.now(),
-            last_error=error[:2000],
-        )
-        MESSAGES_PROCESSED.labels(outcome="error" if error else "ok").inc(len(burst.events))
+        turn, error = turn_take(chatbot, burst)
+        events_finish([e.pk for e in burst.events], error)
         turn.more = len(pending) > len(burst.events)
         return turn
 
 
-def _run_turn(chatbot: Chatbot, parts: list[InboundMessage]) -> tuple[Turn, str]:
+def turn_take(
+    chatbot: Chatbot,
+    burst: bursts.Burst,
+    *,
+    conversation: Conversation | None = None,
+    isolated: bool = True,
+    failed: str | None = None,
+) -> tuple[Turn, str]:
+    """Answer one burst (one message, or several) of a contact whose lock the caller holds,
+    inside the caller's transaction; return the turn and the handler's error ("" if none).
+
+    `conversation`, when the caller loaded it already (chatbots.processor loads a batch's
+    conversations in one query), is the contact's with its `cliente`. The caller marks the
+    events (events_finish). With `isolated=False` the caller holds a savepoint around the
+    turn: a failing handler raises HandlerFailed, the caller rolls the turn back and calls
+    again with `failed=` its error, which answers with the apology without the handler.
+    """
+    newest = burst.messages[-1]
+    turn, error = _run_turn(
+        chatbot, burst.messages, conversation=conversation, isolated=isolated, failed=failed
+    )
+    if newest.type != echoes.ECHO_TYPE and newest.provider != SIMULATOR:
+        # After the replies were queued: the receipt then rides with their send task.
+        # Marking the newest message read marks the earlier ones too (Meta:
+        # https://developers.facebook.com/docs/whatsapp/cloud-api/guides/mark-message-as-read).
+        queue.queue_mark_read(
+            chatbot=chatbot,
+            external_id=newest.external_id,
+            conversation=turn.conversation,
+        )
+    MESSAGES_PROCESSED.labels(outcome="error" if error else "ok").inc(len(burst.events))
+    return turn, error
+
+
+def events_finish(event_ids: list[int], error: str = "") -> None:
+    """Pending message events answered by a turn: done, or failed with the handler's error."""
+    InboundEvent.objects.filter(pk__in=event_ids, state=InboundEvent.State.PENDING).update(
+        state=InboundEvent.State.FAILED if error else InboundEvent.State.DONE,
+        attempts=F("attempts") + 1,
+        processed_at=timezone.now(),
+        last_error=error[:2000],
+    )
+
+
+def _run_turn(
+    chatbot: Chatbot,
+    parts: list[InboundMessage],
+    *,
+    conversation: Conversation | None = None,
+    isolated: bool = True,
+    failed: str | None = None,
+) -> tuple[Turn, str]:
     """One turn for the customer's `parts` (one message, or a burst of them, oldest first)."""
     message = bursts.turn_message(parts)
     if message.type == echoes.ECHO_TYPE:  # sent by the business itself: never a turn
-        return Turn(conversation=echoes.echo_process(chatbot=chatbot, message=message)), ""
-    newest = parts[-1]
-    cliente = cliente_upsert_from_whatsapp(
-        tenant=chatbot.tenant,
-        wa_id=newest.from_phone,
-        user_id=newest.from_user_id,
-        nome=newest.profile_name,
-    )
-    conversation, _created = Conversation.objects.get_or_create(
-        chatbot=chatbot, cliente=cliente, defaults={"tenant_id": chatbot.tenant_id}
-    )
+        conversation = echoes.echo_process(chatbot=chatbot, message=message)
+        if conversation.status == Conversation.Status.HUMAN:
+            # A person answered from the phone: the attendants see it in their inbox.
+            inbox_services.ticket_open_answered(conversation)
+        return Turn(conversation=conversation), ""
+    if conversation is not None:
+        cliente = conversation.cliente
+    else:
+        newest = parts[-1]
+        cliente = cliente_upsert_from_whatsapp(
+            tenant=chatbot.tenant,
+            wa_id=newest.from_phone,
+            user_id=newest.from_user_id,
+            nome=newest.profile_name,
+        )
+        conversation, _created = Conversation.objects.get_or_create(
+            chatbot=chatbot, cliente=cliente, defaults={"tenant_id": chatbot.tenant_id}
+        )
     conversation.chatbot = chatbot
     conversation.cliente = cliente
+    loaded = _columns(conversation)
     _record_inbound(conversation, parts)
     metering.record(tenant_id=conversation.tenant_id, messages_in=len(parts))
     turn = Turn(conversation=conversation)
@@ -237,15 +295,20 @@ def _run_turn(chatbot: Chatbot, parts: list[InboundMessage]) -> tuple[Turn, str]
     alone = bursts.newest_text(parts)
     if alone is not None:
         alone = numbered.numbered_reply(conversation=conversation, message=alone)
-    steps = {s.code: s for s in Step.objects.filter(chatbot=chatbot, active=True)}
+    steps = selectors.active_steps(chatbot_id=chatbot.pk)
     flow = Flow(
         chatbot=chatbot, conversation=conversation, cliente=cliente, steps=steps, alone=alone
     )
+    if failed is not None:  # the caller rolled back this turn's failed try: apologize
+        return _apologize(chatbot, conversation, turn, failed)
     try:
-        with transaction.atomic():  # savepoint: a failing handler leaves nothing half-saved
+        # A savepoint: a failing handler leaves nothing half-saved. The processor holds one
+        # around the whole turn instead (isolated=False) and asks again with `failed`.
+        with transaction.atomic() if isolated else nullcontext():
             messages = flow.run(message)
+            turn.answered_by = flow.answered_by
             turn.replies = queue.queue_replies(conversation=conversation, messages=messages)
-            conversation.save()
+            _save_changed(conversation, loaded)
         return turn, ""
     except Exception as exc:  # the customer gets an apology; operators get the traceback
         error = f"{type(exc).__name__}: {exc}"
@@ -253,13 +316,35 @@ def _run_turn(chatbot: Chatbot, parts: list[InboundMessage]) -> tuple[Turn, str]
             "handler failed",
             extra={"conversation_id": conversation.pk, "step": conversation.current_step},
         )
-        window_opened_at = conversation.last_customer_message_at
-        conversation.refresh_from_db()  # drop whatever the failed step changed in memory
-        conversation.last_customer_message_at = window_opened_at
-        apology = chatbot.options.get("apology_text") or _(DEFAULT_APOLOGY)
-        turn.replies = queue.queue_replies(conversation=conversation, messages=[Text(body=apology)])
-        conversation.save(update_fields=["last_customer_message_at", "updated_at"])
-        return turn, error
+        if not isolated:
+            raise HandlerFailed(error) from exc
+        return _apologize(chatbot, conversation, turn, error)
+
+
+def _apologize(chatbot: Chatbot, conversation: Conversation, turn: Turn, error: str):
+    window_opened_at = conversation.last_customer_message_at
+    conversation.refresh_from_db()  # drop whatever the failed step changed in memory
+    conversation.last_customer_message_at = window_opened_at
+    apology = chatbot.options.get("apology_text") or _(DEFAULT_APOLOGY)
+    turn.replies = queue.queue_replies(conversation=conversation, messages=[Text(body=apology)])
+    conversation.save(update_fields=["last_customer_message_at", "updated_at"])
+    return turn, error
+
+
+def _columns(conversation: Conversation) -> dict:
+    # The state is JSON a handler changes in place: compare against a copy of it.
+    values = {
+        f.attname: getattr(conversation, f.attname) for f in Conversation._meta.concrete_fields
+    }
+    values["state"] = copy.deepcopy(values["state"])
+    return values
+
+
+def _save_changed(conversation: Conversation, loaded: dict) -> None:
+    """UPDATE only the columns the turn changed (and updated_at): most turns move the step
+    and the state, and the full row was a third of the statement's bytes."""
+    changed = [name for name, value in _columns(conversation).items() if loaded.get(name) != value]
+    conversation.save(update_fields=[*dict.fromkeys([*changed, "updated_at"])])
 
 
 def _record_inbound(conversation: Conversation, parts: list[InboundMessage]) -> None:
@@ -302,6 +387,10 @@ class Flow:
     steps: dict[str, Step]
     # A burst's newest text alone, for a step that does not understand the joined text.
     alone: InboundMessage | None = None
+    # The dotted path of the interceptor or handler whose reply `run` gave, or
+    # UNDERSTANDING when the step did not understand and chatbots.interceptors.understanding
+    # answered instead (the assistant, the business's facts).
+    answered_by: str = ""
 
     def first_step(self) -> Step:
         if not self.steps:
@@ -322,7 +411,7 @@ class Flow:
         """Return the replies to `message`, updating the conversation in memory."""
         out: list[Outbound] = []
         current = self.steps.get(self.conversation.current_step)
-        reply = run_interceptors(self.context(current, message))
+        reply, self.answered_by = run_interceptors(self.context(current, message))
         if reply is not None and reply.restart:
             self._apply(reply, out)
             self._goto(self.first_step(), out)
@@ -337,9 +426,11 @@ class Flow:
             # answer the question the customer may have opened with.
             self._goto(self.first_step(), out)
             entered = self.steps.get(self.conversation.current_step)
+            self.answered_by = entered.handler_path if entered else ""
             if entered is not None and self.conversation.status == Conversation.Status.BOT:
                 opening = understanding.opening_reply(self.context(entered, message))
                 if opening is not None:
+                    self.answered_by = UNDERSTANDING
                     self._apply(opening, out)
         else:
             ctx = self.context(current, message)
@@ -352,7 +443,9 @@ class Flow:
                 if not alone_reply.not_understood:
                     ctx, reply = alone_ctx, alone_reply
             # Free text the step did not expect: the assistant, the business's answer, a way out.
-            reply = understanding.after_step(ctx, reply)
+            answered = understanding.after_step(ctx, reply)
+            self.answered_by = current.handler_path if answered is reply else UNDERSTANDING
+            reply = answered
             self._apply(reply, out)
             if reply.next_step and not (reply.end or reply.handoff):
                 self._goto(self._step(reply.next_step), out)

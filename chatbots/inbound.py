@@ -7,8 +7,9 @@ The life of an InboundEvent row:
        └──── sweep() ◀────────┘  (worker lost: processing for more than 10 minutes)
        └──── requeue() ◀──── done | failed | ignored  (admin "process again")
 
-(The engine may also finish a message event straight from pending inside the one
-transaction that holds its contact's lock; a crash then rolls it back to pending.)
+Customers' messages usually skip `processing`: the processor (chatbots.processor) takes
+them straight from pending to done or failed inside the one batch transaction that holds
+their contacts' locks (lock_contacts_next); a crash then rolls them back to pending.
 
 `store_events` inserts with ON CONFLICT DO NOTHING on (provider, external_id), so a
 provider's retries and duplicate deliveries (Meta retries for up to 7 days and sends to
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import zlib
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from datetime import timedelta
@@ -33,7 +33,7 @@ from functools import partial
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.db.models import F, Q, Value
+from django.db.models import F, Max, Q, Value
 from django.db.models.fields import DateTimeField
 from django.db.models.functions import Coalesce
 from django.db.transaction import TransactionManagementError
@@ -467,8 +467,51 @@ def lock_contact(*, chatbot_id: int, contact_key: str) -> None:
     if not connection.in_atomic_block:
         raise TransactionManagementError("lock_contact() must run inside transaction.atomic()")
     if connection.vendor == "postgresql":
-        # Two int4 keys: the bot and a hash of the contact. Collisions only serialize two
-        # contacts, never mix them up.
-        key = zlib.crc32(contact_key.encode()) - 2**31
+        # The bot and a hash of the contact (PostgreSQL's hashtext, so that SQL can take the
+        # same lock: lock_contacts_next). Collisions only serialize two contacts.
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [chatbot_id, key])
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s::int, hashtext(%s))", [chatbot_id, contact_key]
+            )
+
+
+# How many contacts with pending messages lock_contacts_next looks at per contact it takes.
+LOOK_AHEAD = 4
+
+
+def lock_contacts_next(limit: int) -> list[tuple[int, str]]:
+    """Lock and return up to `limit` (chatbot id, contact key) with pending messages, in one
+    statement: the contacts whose newest pending message is oldest first (a contact still
+    typing a burst comes last), skipping those another consumer holds.
+
+    The lock is lock_contact's, taken without waiting and held until the transaction ends:
+    whoever holds a contact answers its messages, in order. On SQLite (one consumer,
+    IMMEDIATE transactions serialize writers) no lock is needed.
+    """
+    if not connection.in_atomic_block:
+        raise TransactionManagementError(
+            "lock_contacts_next() must run inside transaction.atomic()"
+        )
+    if connection.vendor != "postgresql":
+        rows = (
+            InboundEvent.objects.filter(state=State.PENDING, kind=InboundEvent.Kind.MESSAGE)
+            .values_list("chatbot_id", "contact_key")
+            .annotate(newest=Max("received_at"))
+            .order_by("newest")[:limit]
+        )
+        return [(bot, key) for bot, key, _newest in rows]
+    qn = connection.ops.quote_name
+    # The inner LIMIT keeps the subquery from being flattened, so the lock function runs on
+    # candidates in order and stops at the outer LIMIT: nothing is locked and left unused.
+    sql = (
+        "SELECT c.chatbot_id, c.contact_key FROM ("
+        f" SELECT {qn('chatbot_id')}, {qn('contact_key')}, MAX({qn('received_at')}) AS newest"
+        f" FROM {qn(InboundEvent._meta.db_table)}"
+        f" WHERE {qn('state')} = %s AND {qn('kind')} = %s"
+        f" GROUP BY {qn('chatbot_id')}, {qn('contact_key')} ORDER BY newest LIMIT %s"
+        ") AS c WHERE pg_try_advisory_xact_lock(c.chatbot_id::int, hashtext(c.contact_key))"
+        " LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [State.PENDING, InboundEvent.Kind.MESSAGE, limit * LOOK_AHEAD, limit])
+        return [(bot, key) for bot, key in cursor.fetchall()]

@@ -147,8 +147,8 @@ def _header_problems(template: MessageTemplate) -> list[str]:
     if fmt in MEDIA_HEADERS and not template.header_example.strip():
         return [
             _(
-                "Cabeçalho de mídia: informe o identificador (handle) do arquivo de exemplo "
-                "que a Meta analisa."
+                "Cabeçalho de mídia: envie o arquivo de exemplo que a Meta analisa (ou "
+                "informe o identificador, handle, de um já enviado)."
             )
         ]
     return []

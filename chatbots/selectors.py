@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import threading
+import time
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import DurationField, ExpressionWrapper, F, OuterRef, QuerySet, Subquery
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from billing.models import Tenant
 from chatbots.models import Chatbot, Conversation, Message, Step
@@ -21,6 +27,56 @@ def chatbot_count(*, tenant_id: int) -> int:
 
 def step_list(*, chatbot: Chatbot) -> QuerySet[Step]:
     return Step.objects.filter(chatbot=chatbot).order_by("order", "id")
+
+
+# A bot's active steps, per process, for settings.WEBHOOK_ROUTE_CACHE_SECONDS like the
+# webhook routes (chatbots/routing.py): loading them was one query on every message, for
+# rows that change when someone edits the flow. A write through chatbots.bots or the admin
+# (a save or delete of a Step: the signals below) forgets this process's entry at once;
+# other processes see the edit within the TTL.
+_steps: dict[int, tuple[float, list[Step]]] = {}
+_steps_lock = threading.Lock()
+
+
+def active_steps(*, chatbot_id: int) -> dict[str, Step]:
+    """code -> Step for the bot's active steps. Each call gets its own copies, so a handler
+    that changes its step in memory changes nothing for the next message."""
+    ttl = settings.WEBHOOK_ROUTE_CACHE_SECONDS
+    now = time.monotonic()
+    entry = _steps.get(chatbot_id)
+    if entry is not None and entry[0] > now:
+        rows = entry[1]
+    else:
+        rows = list(Step.objects.filter(chatbot_id=chatbot_id, active=True))
+        if ttl > 0:
+            with _steps_lock:
+                _steps[chatbot_id] = (now + ttl, rows)
+    return {s.code: _own_copy(s) for s in rows}
+
+
+def _own_copy(step: Step) -> Step:
+    # A tenth of a deepcopy's cost: the row's values are immutable but its config, and the
+    # model state caches related objects (step.chatbot) per instance.
+    clone = copy.copy(step)
+    clone._state = copy.copy(step._state)
+    clone._state.fields_cache = {}
+    clone.config = copy.deepcopy(step.config)
+    return clone
+
+
+def active_steps_forget(*, chatbot_id: int | None = None) -> None:
+    """Forget one bot's cached steps (every bot's with no id)."""
+    with _steps_lock:
+        if chatbot_id is None:
+            _steps.clear()
+        else:
+            _steps.pop(chatbot_id, None)
+
+
+@receiver(post_save, sender=Step, dispatch_uid="chatbots.selectors.step_saved")
+@receiver(post_delete, sender=Step, dispatch_uid="chatbots.selectors.step_deleted")
+def _step_changed(instance: Step, **kwargs) -> None:
+    active_steps_forget(chatbot_id=instance.chatbot_id)
 
 
 def last_customer_text() -> Subquery:

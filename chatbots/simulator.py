@@ -28,6 +28,22 @@ def simulate_message(
     name: str = "",
     deliver: bool = False,
 ) -> list[Message]:
+    return simulate_turn(
+        chatbot=chatbot, phone=phone, text=text, reply_id=reply_id, name=name, deliver=deliver
+    )[0]
+
+
+def simulate_turn(
+    *,
+    chatbot: Chatbot,
+    phone: str,
+    text: str = "",
+    reply_id: str = "",
+    name: str = "",
+    deliver: bool = False,
+) -> tuple[list[Message], str]:
+    """`simulate_message`, with who answered (engine.Turn.answered_by: an interceptor's or a
+    handler's dotted path) for the staff app's simulator."""
     phone = normalize_phone(phone)
     message = InboundMessage(
         provider=engine.SIMULATOR,
@@ -52,8 +68,9 @@ def simulate_message(
     )
     turns = engine.drain_contact(chatbot_id=chatbot.pk, contact_key=phone)
     replies = [m for turn in turns for m in turn.replies]
+    answered_by = next((t.answered_by for t in reversed(turns) if t.answered_by), "")
     if not replies:
-        return []
+        return [], answered_by
     conversation_id = replies[0].conversation_id
     if chatbot.provider == "stub" or deliver:
         sending.send_pending(conversation_id)
@@ -64,4 +81,7 @@ def simulate_message(
             ).update(
                 status=Message.Status.FAILED, error_code="simulation", failed_at=timezone.now()
             )
-    return list(Message.objects.filter(pk__in=[m.pk for m in replies]).order_by("pk"))
+    return (
+        list(Message.objects.filter(pk__in=[m.pk for m in replies]).order_by("pk")),
+        answered_by,
+    )

@@ -2,19 +2,25 @@
 
 Tenant-scoped like every admin (billing.admin_tenancy); owners and admins submit, sync and
 delete, agents only look. Each action calls one service of chatbots.template_sync.
+
+A media header's sample file is chosen on the form (`header_sample`): checked against Meta's
+limits with the rest of the form, then, only when the whole form is valid, uploaded to Meta
+(chatbots.template_samples) and its handle saved on the header. A refusal, ours or Meta's,
+is the field's error: nothing is saved and the form keeps what was typed.
 """
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from billing.admin_tenancy import WRITE_ROLES, TenantScopedAdmin, _roles
+from billing.admin_tenancy import WRITE_ROLES, TenantConsistencyForm, TenantScopedAdmin, _roles
 from billing.models import Membership
-from chatbots import message_templates, template_sync
+from chatbots import message_templates, template_samples, template_sync
 from chatbots.models import Chatbot, MessageTemplate
 from chatbots.providers.base import ProviderError
 
@@ -57,8 +63,53 @@ def preview_html(template: MessageTemplate) -> str:
     )
 
 
+class MessageTemplateForm(TenantConsistencyForm):
+    header_sample = forms.FileField(
+        label=gettext_lazy("arquivo de exemplo do cabeçalho"),
+        required=False,
+        help_text=gettext_lazy(
+            "Cabeçalho de imagem, vídeo ou PDF: o arquivo que a Meta analisa (imagem JPG ou "
+            "PNG até 5 MB, vídeo MP4 até 16 MB, PDF até 100 MB). Ao salvar, ele é enviado à "
+            "Meta e o identificador (handle) fica no exemplo do cabeçalho."
+        ),
+    )
+
+    class Meta:
+        model = MessageTemplate
+        fields = ["header_format"]  # the admin's fieldsets name the rest
+
+    def clean(self):
+        cleaned = super().clean()
+        sample = cleaned.get("header_sample")
+        if sample:
+            sample.seek(0)
+            problems = template_samples.sample_problems(
+                cleaned.get("header_format") or "",
+                name=sample.name,
+                size=sample.size,
+                head=sample.read(template_samples.HEAD_BYTES),
+            )
+            sample.seek(0)
+            for problem in problems:
+                self.add_error("header_sample", problem)
+        return cleaned
+
+    def _post_clean(self):
+        super()._post_clean()  # the instance now holds the form's values
+        sample = self.cleaned_data.get("header_sample")
+        if not sample or self.errors:
+            return  # nothing reaches Meta while anything else on the form is wrong
+        try:
+            template_samples.template_sample_upload(
+                template=self.instance, file=sample, name=sample.name
+            )
+        except template_samples.SampleRefused as exc:
+            self.add_error("header_sample", exc.problems)
+
+
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(TenantScopedAdmin):
+    form = MessageTemplateForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = [
         "name",
@@ -95,6 +146,7 @@ class MessageTemplateAdmin(TenantScopedAdmin):
                     "header_format",
                     "header_text",
                     "header_example",
+                    "header_sample",
                     "header_media_url",
                     "body_text",
                     "body_examples",

@@ -127,6 +127,11 @@ class InboundPreference(_Record):
         return self.from_phone or self.from_user_id
 
 
+# InboundAccountEvent.field of an Evolution instance's connection change (value: "state",
+# "status_reason"; chatbots.providers.evolution.parse_connection).
+CONNECTION_FIELD = "evolution_connection"
+
+
 @dataclass
 class InboundAccountEvent(_Record):
     """News about a WhatsApp Business Account rather than a customer: a template's status,
@@ -296,19 +301,23 @@ class Media(Outbound):
     media_id: str = ""
     caption: str = ""
     filename: str = ""
+    # A file kept in Django's default storage (the app media), by its name: gateways that
+    # take the file itself (Evolution, Whaticket) send its bytes; Meta takes a media_id.
+    stored: str = ""
 
     def __post_init__(self):
         if self.media_type not in MEDIA_KINDS:
             raise MessageLimitError(f"unknown media type {self.media_type!r}; use {MEDIA_KINDS}")
-        if bool(self.link) == bool(self.media_id):
-            raise MessageLimitError("media needs exactly one of link or media_id")
+        if [bool(self.link), bool(self.media_id), bool(self.stored)].count(True) != 1:
+            raise MessageLimitError("media needs exactly one of link or media_id (or stored)")
         _check_len("caption", self.caption, CAPTION_MAX, required=False)
         if self.caption and self.media_type in ("audio", "sticker"):
             raise MessageLimitError(f"{self.media_type} messages cannot carry a caption")
 
     @property
     def preview(self) -> str:
-        return self.caption or f"[{self.media_type}] {self.link or self.media_id}"
+        source = self.link or self.media_id or self.filename or self.media_type
+        return self.caption or f"[{self.media_type}] {source}"
 
 
 @dataclass

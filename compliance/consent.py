@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -134,6 +135,17 @@ def _markers_remove(cliente: Cliente) -> int:
 # --- Changing consent ----------------------------------------------------------------------
 
 
+# What other apps do when a customer opts out or in (the event webhooks:
+# integrations.hooks), registered from their AppConfig.ready: compliance sits below them.
+_change_hooks: list[Callable[..., object]] = []
+
+
+def consent_hook_register(hook: Callable[..., object]) -> None:
+    """Call `hook(event=ConsentEvent, cliente=...)` when consent changed, in its transaction."""
+    if hook not in _change_hooks:
+        _change_hooks.append(hook)
+
+
 def _default_actor(source: str, cliente: Cliente):
     if source == Source.KEYWORD:
         return audit.customer_actor(cliente)
@@ -163,7 +175,7 @@ def _change(
         if not changed:
             return False
         who = audit.actor_from(actor if actor is not None else _default_actor(source, cliente))
-        ConsentEvent.objects.create(
+        event = ConsentEvent.objects.create(
             tenant_id=cliente.tenant_id,
             cliente=cliente,
             opted_out=opted_out,
@@ -179,6 +191,11 @@ def _change(
             obj=cliente,
             changes={"source": source, "detail": detail[:255]},
         )
+        for hook in _change_hooks:
+            try:
+                hook(event=event, cliente=cliente)
+            except Exception:  # an integration's failure must never undo a refusal
+                logger.exception("consent hook failed", extra={"cliente_id": cliente.pk})
     logger.info(
         "consent changed",
         extra={"cliente_id": cliente.pk, "opted_out": opted_out, "source": source},

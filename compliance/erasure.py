@@ -34,6 +34,7 @@ from clientes.phones import InvalidPhone, phone_variants
 from compliance import audit, consent
 from compliance.models import AnonymousCustomer, AuditLog
 from compliance.selectors import agenda_models, contact_keys, identity_check, person_clientes
+from media import services as media_services
 from pedidos.models import Pedido
 from pedidos.status import StatusPedido
 
@@ -155,6 +156,8 @@ def _erase_one(cliente: Cliente, *, placeholder: Cliente, extra: tuple[str, ...]
     message_ids = list(
         Message.objects.filter(conversation_id__in=conversation_ids).values_list("pk", flat=True)
     )
+    # The files they sent go with their messages: rows now, stored bytes on commit.
+    result.add("files", media_services.attachments_delete(message_ids))
     result.add("messages", Message.objects.filter(pk__in=message_ids).delete()[0])
     result.add("conversations", Conversation.objects.filter(pk__in=conversation_ids).delete()[0])
     result.add(

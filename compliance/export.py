@@ -23,6 +23,7 @@ from compliance import audit
 from compliance.models import AuditLog, ConsentEvent
 from compliance.selectors import agenda_models, identity_check, person_clientes
 from config import csv_safe
+from media import services as media_services
 from pedidos.models import ItemPedido, Pedido
 
 CLIENTE_FIELDS = (
@@ -161,6 +162,7 @@ def _cliente_document(cliente: Cliente) -> dict[str, Any]:
         AuditLog.objects.filter(refs, tenant_id=cliente.tenant_id).order_by("created_at", "id"),
         AUDIT_FIELDS,
     )
+    files = media_services.files_for_export([m["id"] for m in messages])
     return {
         "cliente": record,
         "consentimento": {
@@ -172,6 +174,8 @@ def _cliente_document(cliente: Cliente) -> dict[str, Any]:
         "pedidos": pedidos,
         "agendamentos": agendamentos,
         "auditoria": entries,
+        # The files they sent (photos, voice notes, PDFs): listed here, the bytes in the ZIP.
+        "arquivos": files,
     }
 
 
@@ -310,6 +314,11 @@ def export_zip(document: dict[str, Any]) -> bytes:
         archive.writestr(
             "dados.json", json.dumps(document, ensure_ascii=False, indent=2, cls=DjangoJSONEncoder)
         )
+        for person in document["titular"]:
+            for f in person.get("arquivos", []):
+                content = media_services.attachment_bytes(message_id=f["message_id"])
+                if content is not None:
+                    archive.writestr(f["arquivo"], content)
         for name, rows in _tables(document).items():
             archive.writestr(f"{name}.csv", _csv(rows))
     return out.getvalue()

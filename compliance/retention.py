@@ -6,7 +6,10 @@ Per tenant (RetentionPolicy; a blank field, or no policy, uses the settings' def
   row kept (the conversation still shows that a message was sent, and when);
 * raw webhook records (InboundEvent) older than RETENTION_RAW_WEBHOOK_DAYS, once processed:
   deleted;
-* audit entries older than RETENTION_AUDIT_DAYS: deleted (the only way they go).
+* audit entries older than RETENTION_AUDIT_DAYS: deleted (the only way they go);
+* other texts about customers that apps above register (`text_source_register`: the
+  inbox's internal notes, the staff's internal chat), at the message-text age, each blanked
+  or deleted as its app says.
 
 Work goes in batches of RETENTION_BATCH_SIZE ids, each its own short transaction, walking
 the primary key upwards (ids grow with time, so old rows come first and each run reads
@@ -29,14 +32,36 @@ from prometheus_client import Counter
 
 from chatbots.models import InboundEvent, Message
 from compliance.models import AuditLog, RetentionPolicy
+from media import services as media_services
 
 logger = logging.getLogger(__name__)
 
 RETENTION_ROWS = Counter(
     "compliance_retention_rows_total",
     "Rows blanked or deleted by the retention job",
-    ["kind"],  # message_text | inbound_event | audit_log
+    ["kind"],  # message_text | inbound_event | audit_log | a registered text source's kind
 )
+
+
+@dataclass(frozen=True)
+class TextSource:
+    """Rows of an app above (with `tenant_id` and a creation date) that hold what staff
+    wrote about customers; `queryset()` gives the rows still holding text, `apply` blanks or
+    deletes a batch of them and returns how many."""
+
+    kind: str
+    queryset: Callable[[], QuerySet]
+    apply: Callable[[QuerySet], int]
+    date_field: str = "created_at"
+
+
+_TEXT_SOURCES: dict[str, TextSource] = {}
+
+
+def text_source_register(source: TextSource) -> None:
+    """Called from an AppConfig.ready: those apps sit above compliance in the layers."""
+    _TEXT_SOURCES[source.kind] = source
+
 
 UNFINISHED_EVENTS = (InboundEvent.State.PENDING, InboundEvent.State.PROCESSING)
 OUTBOX = (Message.Status.QUEUED, Message.Status.SENDING)
@@ -104,6 +129,8 @@ def in_batches(
 
 
 def _blank_texts(qs: QuerySet) -> int:
+    # A photo or voice note is content as much as the text: its file goes at the same age.
+    media_services.attachments_delete(qs.values_list("pk", flat=True))
     return qs.update(text="", payload={})
 
 
@@ -129,6 +156,10 @@ def _apply_policy(scope: Q, policy: Policy, report: RetentionReport, *, now, bat
     report.add("inbound_event", *in_batches(events, _delete, batch_size=batch_size))
     entries = AuditLog.objects.filter(scope, created_at__lt=now - timedelta(days=policy.audit_days))
     report.add("audit_log", *in_batches(entries, _delete_audit, batch_size=batch_size))
+    text_cutoff = now - timedelta(days=policy.message_text_days)
+    for source in _TEXT_SOURCES.values():
+        rows = source.queryset().filter(scope, **{f"{source.date_field}__lt": text_cutoff})
+        report.add(source.kind, *in_batches(rows, source.apply, batch_size=batch_size))
 
 
 def retention_run(*, now=None, batch_size: int | None = None) -> RetentionReport:

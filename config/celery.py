@@ -18,7 +18,13 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import (
+    beat_init,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_shutdown,
+)
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -38,6 +44,9 @@ app.conf.task_routes = {
     "chatbots.tasks.mark_read": {"queue": "outbound"},
     "chatbots.tasks.*_llm": {"queue": "llm"},
     "*.tasks.bulk_*": {"queue": "bulk"},
+    # A customer's file (up to 100 MB from Meta) downloads on the slow worker, never in
+    # front of the replies; a voice note's transcription follows it there (llm).
+    "media.tasks.media_download": {"queue": "bulk"},
 }
 app.autodiscover_tasks()
 # Tasks modules of subsystems inside an app (autodiscovery finds only `<app>.tasks`): the
@@ -45,6 +54,8 @@ app.autodiscover_tasks()
 app.conf.imports = [
     "chatbots.outbox.tasks",
     "chatbots.ai.tasks",
+    "integrations.report_tasks",
+    "chatbots.connection_tasks",
 ]
 
 
@@ -64,3 +75,26 @@ def _db_connections_fresh(task=None, **_kwargs) -> None:
 
 # Heartbeats for /healthz (imported for its signal handlers).
 from config import heartbeat  # noqa: E402,F401
+
+
+# Metrics of the worker and beat processes (config/process_metrics.py): served on
+# METRICS_PORT when each runs in its own container; on one host the web adds them up.
+@worker_init.connect
+def _serve_worker_metrics(**_kwargs) -> None:
+    from config import process_metrics
+
+    process_metrics.serve("worker")
+
+
+@beat_init.connect
+def _serve_beat_metrics(**_kwargs) -> None:
+    from config import process_metrics
+
+    process_metrics.serve("beat")
+
+
+@worker_process_shutdown.connect
+def _forget_child_gauges(pid=None, **_kwargs) -> None:
+    from config import process_metrics
+
+    process_metrics.process_exited(pid or os.getpid())

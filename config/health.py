@@ -1,7 +1,8 @@
 """/healthz: each component's latency, 503 naming the ones that fail.
 
 Components: database, cache, broker (Redis for both in production, so an outage names
-Redis), worker and beat heartbeat ages. /healthz/live only says the process answers, for
+Redis), the heartbeat ages of the Celery worker and beat and of the reply path's consumers
+(the processor and the sender). /healthz/live only says the process answers, for
 load balancers that must not restart web processes because a worker is down.
 """
 
@@ -16,8 +17,15 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client import Counter
 
 from config import heartbeat
+
+HEALTH_FAILURES = Counter(
+    "healthz_check_failures_total",
+    "Failed /healthz checks, by component (database, cache, broker, worker, beat, ...)",
+    ["component"],
+)
 
 
 class ComponentDown(Exception):
@@ -68,6 +76,8 @@ def _backend_name(component: str) -> str:
         )
     if component == "database":
         return connection.vendor
+    if component in ("processor", "sender"):
+        return "manage.py run_" + component
     return "celery"
 
 
@@ -80,6 +90,9 @@ def components() -> dict[str, Callable]:
     if settings.HEALTHZ_CHECK_WORKERS:
         checks["worker"] = _heartbeat_check(heartbeat.WORKER_KEY)
         checks["beat"] = _heartbeat_check(heartbeat.BEAT_KEY)
+        # The long-running consumers of the reply path (manage.py run_processor, run_sender).
+        checks["processor"] = _heartbeat_check(heartbeat.PROCESSOR_KEY)
+        checks["sender"] = _heartbeat_check(heartbeat.SENDER_KEY)
     return checks
 
 
@@ -96,6 +109,7 @@ def run_checks() -> tuple[bool, dict]:
                 entry.update(extra)
         except Exception as exc:  # every failure is reported, never raised to the client
             healthy = False
+            HEALTH_FAILURES.labels(component=name).inc()
             entry["status"] = "error"
             entry["error"] = f"{type(exc).__name__}: {exc}"[:300]
         entry["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)

@@ -16,6 +16,15 @@ from celery.signals import beat_init, worker_ready, worker_shutdown
 HEARTBEAT_INTERVAL = 15
 WORKER_KEY = "ops:heartbeat:worker"
 BEAT_KEY = "ops:heartbeat:beat"
+PROCESSOR_KEY = "ops:heartbeat:processor"
+SENDER_KEY = "ops:heartbeat:sender"
+# Every process with a heartbeat, by the name /metrics gives it (ops_heartbeat_age_seconds).
+KEYS = {
+    "worker": WORKER_KEY,
+    "beat": BEAT_KEY,
+    "processor": PROCESSOR_KEY,
+    "sender": SENDER_KEY,
+}
 
 logger = logging.getLogger(__name__)
 _stop = threading.Event()

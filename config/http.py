@@ -10,7 +10,13 @@ server on 127.0.0.1, or patch `request`). ruff bans importing `requests` anywher
 Two kinds of URL, two entry points:
 
 * `request` (and `get`, `post`): URLs the operator configured (WHATSAPP_GRAPH_API_URL,
-  CAL_API_BASE_URL). Redirects are followed and a configured proxy is used.
+  CAL_API_BASE_URL). Redirects are followed and a configured proxy is used. Without a proxy
+  (the usual case, and every send to Meta) the call goes straight through urllib3's
+  PoolManager, one per process and thread-safe, which keeps connections alive per host
+  (urllib3: https://urllib3.readthedocs.io/en/stable/advanced-usage.html#customizing-pool-behavior):
+  a send costs a fraction of the CPU of requests' Session machinery (environment, hooks,
+  cookies; benchmarks/RESULTS.md) and no new TCP or TLS handshake. With a proxy, or files
+  to upload, requests' Session does the call, as it applies NO_PROXY per URL.
 * `tenant_request` and `download`: URLs a tenant typed (a bot's provider server, the
   plan-alert webhook, a media link). The egress policy (config/egress.py) checks the
   host's addresses once and the connection goes to the checked address (`_PinnedAdapter`),
@@ -35,12 +41,15 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from urllib.request import getproxies
 
+import certifi
 import requests
+import urllib3
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as u3
 
 from config import egress
 
@@ -276,6 +285,184 @@ def _response(raw: requests.Response, content: bytes, started: float, **log: Any
     )
 
 
+# --- The direct path: urllib3, keep-alive per host ---------------------------------------
+
+# Connections kept per host: at least the sends in flight at once (SENDER_THREADS, the send
+# worker's threads); beyond it a call opens one more and closes it after (block=False).
+POOL_MAXSIZE = 64
+# Redirects followed by `request`, as requests would (it allows 30); no retry of its own:
+# retries are the caller's policy (see the module docstring).
+_RETRIES = urllib3.Retry(
+    total=None, connect=0, read=0, status=0, other=0, redirect=10, raise_on_redirect=False
+)
+_pools: dict[tuple[int, str], urllib3.PoolManager] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool() -> urllib3.PoolManager:
+    """The process's PoolManager (a forked child makes its own; a new CA bundle too)."""
+    ca = _ca_bundle()
+    ca_certs = ca if isinstance(ca, str) else certifi.where()
+    key = (os.getpid(), ca_certs)
+    pool = _pools.get(key)
+    if pool is None:
+        with _pools_lock:
+            pool = _pools.get(key)
+            if pool is None:
+                pool = urllib3.PoolManager(
+                    num_pools=32,
+                    maxsize=POOL_MAXSIZE,
+                    block=False,
+                    cert_reqs="CERT_REQUIRED",
+                    ca_certs=ca_certs,
+                    headers={
+                        "User-Agent": USER_AGENT,
+                        "Accept": "*/*",
+                        "Accept-Encoding": "gzip, deflate",
+                    },
+                )
+                _pools[key] = pool
+    return pool
+
+
+def _direct() -> bool:
+    """Whether `request` may skip requests: no proxy configured (read once per thread, as
+    the sessions are)."""
+    _session()
+    return not _local.session.trust_env
+
+
+@contextmanager
+def _urllib3_errors(method: str, url: str, limit: float):
+    """urllib3's exceptions as ours, logged as `_transport_errors` logs requests' own."""
+    what = f"{method.upper()} {_safe_url(url)}"
+    try:
+        yield
+    except u3.MaxRetryError as exc:
+        _raise_ours(exc.reason or exc, exc, method, url, limit)
+    except (u3.HTTPError, OSError) as exc:
+        _raise_ours(exc, exc, method, url, limit)
+    except ValueError as exc:  # an invalid URL
+        raise HTTPError(f"{what}: {exc}") from exc
+
+
+def _raise_ours(reason: BaseException, exc: BaseException, method: str, url: str, limit: float):
+    what = f"{method.upper()} {_safe_url(url)}"
+    # NewConnectionError is a ConnectTimeoutError in urllib3 2 (for compatibility): a
+    # refused connection is tested first.
+    if isinstance(reason, u3.TimeoutError) and not isinstance(reason, u3.NewConnectionError):
+        _log_timeout(method, url, limit)
+        raise HTTPTimeout(f"{what}: no answer in {limit:g} s") from exc
+    if isinstance(reason, (u3.ProtocolError, u3.SSLError, u3.NewConnectionError, OSError)) or (
+        isinstance(reason, u3.ProxyError)
+    ):
+        logger.warning(
+            "http connection error", extra={"method": method.upper(), "url": _safe_url(url)}
+        )
+        raise HTTPConnectionError(f"{what}: {type(reason).__name__}") from exc
+    raise HTTPError(f"{what}: {reason}") from exc
+
+
+def _log_timeout(method: str, url: str, limit: float) -> None:
+    logger.warning(
+        "http timeout", extra={"method": method.upper(), "url": _safe_url(url), "timeout": limit}
+    )
+
+
+def _with_params(url: str, params: Mapping[str, Any] | None) -> str:
+    if not params:
+        return url
+    query = urlencode([(k, v) for k, v in params.items() if v is not None], doseq=True)
+    if not query:
+        return url
+    base, _hash, fragment = url.partition("#")
+    joined = f"{base}{'&' if '?' in base else '?'}{query}"
+    return f"{joined}#{fragment}" if fragment else joined
+
+
+def _body(json: Any, data: Any, headers: dict[str, str]) -> bytes | None:
+    """The request body as requests would encode it (JSON, a form, or bytes as they are)."""
+    names = {name.lower() for name in headers}
+    if data is not None and data != {}:
+        if isinstance(data, Mapping) or isinstance(data, list):
+            if "content-type" not in names:
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
+            return urlencode(
+                list(data.items()) if isinstance(data, Mapping) else data, doseq=True
+            ).encode()
+        return data.encode() if isinstance(data, str) else bytes(data)
+    if json is not None:
+        if "content-type" not in names:
+            headers["Content-Type"] = "application/json"
+        return jsonlib.dumps(json, allow_nan=False).encode()
+    return None
+
+
+def _direct_request(
+    method: str,
+    url: str,
+    *,
+    json: Any,
+    data: Any,
+    params: Mapping[str, Any] | None,
+    headers: Mapping[str, str] | None,
+    limit: float,
+    max_bytes: int,
+    started: float,
+) -> HTTPResponse:
+    full_url = _with_params(url, params)
+    sent_headers = dict(headers or {})
+    body = _body(json, data, sent_headers)
+    with _urllib3_errors(method, url, limit):
+        raw = _pool().request(
+            method.upper(),
+            full_url,
+            body=body,
+            headers={**_pool().headers, **sent_headers},
+            timeout=urllib3.Timeout(connect=limit, read=limit),
+            retries=_RETRIES,
+            preload_content=False,
+            decode_content=True,
+        )
+        final_url = raw.geturl() or full_url
+        if not final_url.startswith(("http://", "https://")):
+            final_url = full_url
+        try:
+            content = _read_stream(raw, max_bytes, final_url)
+        except BaseException:
+            raw.close()  # not read to the end: this connection cannot be reused
+            raise
+        finally:
+            raw.release_conn()
+    elapsed = time.monotonic() - started
+    logger.info(
+        "http call",
+        extra={
+            "method": method.upper(),
+            "url": _safe_url(final_url),
+            "status": raw.status,
+            "elapsed_ms": round(elapsed * 1000),
+        },
+    )
+    return HTTPResponse(
+        status_code=raw.status, content=content, url=final_url, headers=raw.headers, elapsed=elapsed
+    )
+
+
+def _read_stream(raw: urllib3.BaseHTTPResponse, max_bytes: int, url: str) -> bytes:
+    """`_read` for a urllib3 response."""
+    declared = str(raw.headers.get("Content-Length") or "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise HTTPTooLarge(f"{_safe_url(url)}: {declared} bytes, over {max_bytes}")
+    chunks, size = [], 0
+    for chunk in raw.stream(_CHUNK, decode_content=True):
+        size += len(chunk)
+        if size > max_bytes:
+            raise HTTPTooLarge(f"{_safe_url(url)}: over {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def request(
     method: str,
     url: str,
@@ -299,6 +486,18 @@ def request(
     multipart/form-data.
     """
     limit, started = _limit(timeout), time.monotonic()
+    if not files and _direct():
+        return _direct_request(
+            method,
+            url,
+            json=json,
+            data=data,
+            params=params,
+            headers=headers,
+            limit=limit,
+            max_bytes=_cap(max_bytes),
+            started=started,
+        )
     with (
         _transport_errors(method, url, limit),
         _session().request(

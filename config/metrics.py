@@ -9,6 +9,10 @@ A scrape is let in by either:
   in by address: behind nginx or Render's router every request arrives from the proxy's
   own address, so the address says nothing about who asked.
 
+Besides every process's counters (django-prometheus, prometheus_client's multiprocess mode
+when PROMETHEUS_MULTIPROC_DIR is set), a scrape carries the reply path's backlog, read from
+the database at scrape time (chatbots.backlog): it is true whichever process is stopped.
+
 With neither set, the embedded mode lets in loopback connections (the operator's own
 machine) and production refuses everything: 403, naming the settings to set. A missing or
 wrong token is a 401 with `WWW-Authenticate: Bearer` (RFC 6750, section 3).
@@ -19,16 +23,25 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import os
+import time
 
+import prometheus_client
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django_prometheus.exports import ExportToDjangoView
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+
+from chatbots import backlog, connection
+from chatbots.models import Chatbot
+from config import heartbeat
 
 logger = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.0/8", "::1/128")
+NEVER = 1e9  # a heartbeat age for "no heartbeat at all": above every alert threshold
 
 
 def _networks(values) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -66,16 +79,91 @@ def _refused(status: int, text: str) -> HttpResponse:
     return response
 
 
+class BacklogCollector:
+    """`chatbot_backlog_messages{queue}`, `chatbot_backlog_oldest_seconds{queue}` and
+    `chatbot_number_connected{chatbot,provider}`, read at scrape time."""
+
+    def collect(self):
+        count = GaugeMetricFamily(
+            "chatbot_backlog_messages",
+            "Messages waiting in a queue of the reply path (inbound_pending: stored, not "
+            "processed; outbound_queued / outbound_sending: replies not yet sent)",
+            labels=["queue"],
+        )
+        age = GaugeMetricFamily(
+            "chatbot_backlog_oldest_seconds",
+            "Age of the oldest message waiting in that queue (0 when empty)",
+            labels=["queue"],
+        )
+        try:
+            rows = backlog.backlog_read()
+        except Exception:  # the database is down: /healthz says so; the rest still scrapes
+            logger.warning("backlog not read for /metrics", exc_info=True)
+            return
+        for row in rows:
+            count.add_metric([row.name], row.count)
+            age.add_metric([row.name], row.oldest_seconds)
+        yield count
+        yield age
+        yield from self._numbers()
+        yield self._heartbeats()
+
+    def _heartbeats(self):
+        beats = GaugeMetricFamily(
+            "ops_heartbeat_age_seconds",
+            "Seconds since a long-running process last said it is alive (a very large "
+            "value: never); /healthz fails past HEALTHZ_WORKER_MAX_AGE",
+            labels=["process"],
+        )
+        now = time.time()
+        for process, key in heartbeat.KEYS.items():
+            last = heartbeat.last_beat(key)
+            beats.add_metric([process], NEVER if last is None else max(now - last, 0.0))
+        return beats
+
+    def _numbers(self):
+        connected = GaugeMetricFamily(
+            "chatbot_number_connected",
+            "1 when the number's last periodic connection check passed, 0 when it failed "
+            "(chatbots.connection.connections_check, every 5 minutes)",
+            labels=["chatbot", "provider"],
+        )
+        try:
+            bots = list(Chatbot.objects.filter(active=True).only("pk", "provider"))
+            last = connection.connections_last(bots)
+        except Exception:
+            logger.warning("number connections not read for /metrics", exc_info=True)
+            return
+        for bot in bots:
+            if bot.pk in last:
+                connected.add_metric([str(bot.pk), bot.provider], last[bot.pk])
+        yield connected
+
+
+_backlog_registry = CollectorRegistry(auto_describe=False)
+_backlog_registry.register(BacklogCollector())
+
+
+def _export() -> HttpResponse:
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = prometheus_client.REGISTRY
+    body = generate_latest(registry) + generate_latest(_backlog_registry)
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+
+
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     if _direct_address_allowed(request):
-        return ExportToDjangoView(request)
+        return _export()
     token = settings.METRICS_TOKEN
     if token:
         given = _bearer(request)
         if given and hmac.compare_digest(given.encode(), token.encode()):
-            return ExportToDjangoView(request)
+            return _export()
         logger.warning("metrics refused: missing or wrong bearer token")
         return _refused(401, "metrics: send Authorization: Bearer <METRICS_TOKEN>")
     if settings.METRICS_ALLOWED_IPS:

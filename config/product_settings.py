@@ -17,6 +17,9 @@ WHATSAPP_GRAPH_API_URL = env("WHATSAPP_GRAPH_API_URL", default="https://graph.fa
 WHATSAPP_GRAPH_API_VERSION = env("WHATSAPP_GRAPH_API_VERSION", default="v23.0")
 WHATSAPP_VERIFY_TOKEN = env("WHATSAPP_VERIFY_TOKEN", default="")
 WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="")
+# The operator's Meta app id: media header samples of message templates are uploaded to it
+# (Resumable Upload API) for bots whose provider_config has no "app_id" of their own.
+WHATSAPP_APP_ID = env("WHATSAPP_APP_ID", default="")
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=10.0)
 # Answers are read up to this size (an API's JSON; media downloads have their own limit).
 HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024)
@@ -29,6 +32,10 @@ CHATBOT_HANDLER_MODULES = env.list("CHATBOT_HANDLER_MODULES", default=[])
 # Texts of one customer arriving within this many milliseconds of each other are answered as
 # one turn (chatbots.bursts); a bot's options "debounce_ms" overrides it; 0 turns it off.
 CHATBOT_DEBOUNCE_MS = env.int("CHATBOT_DEBOUNCE_MS", default=1500)
+# The inbound processor (manage.py run_processor, chatbots/processor.py): events per batch
+# transaction, and how often an idle consumer looks for work nobody woke it for.
+PROCESSOR_BATCH = env.int("PROCESSOR_BATCH", default=50)
+PROCESSOR_POLL_SECONDS = env.float("PROCESSOR_POLL_SECONDS", default=0.5)
 # Rules run on every customer message before the current step, in this order; the first that
 # answers handles the message (contract: chatbots/interceptors/base.py). Opt-out comes first
 # (LGPD: a "SAIR" is honoured wherever the customer is), then a person attending keeps the
@@ -40,6 +47,8 @@ CHATBOT_INTERCEPTORS = [
     "chatbots.interceptors.core.HumanHandoff",
     "chatbots.interceptors.core.GlobalCommands",
     "chatbots.interceptors.quota.PlanQuota",
+    "chatbots.interceptors.voice.VoiceNote",
+    "chatbots.interceptors.survey.SatisfactionAnswer",
     "chatbots.handlers.agenda.buttons.AppointmentButtons",
     "chatbots.interceptors.core.UnsupportedMessage",
     "chatbots.handlers.pedidos.CatalogOrder",
@@ -104,3 +113,13 @@ REACTIVATION_INACTIVE_DAYS = env.int("REACTIVATION_INACTIVE_DAYS", default=30)
 REACTIVATION_COOLDOWN_DAYS = env.int("REACTIVATION_COOLDOWN_DAYS", default=30)
 REACTIVATION_MAX_PER_RUN = env.int("REACTIVATION_MAX_PER_RUN", default=500)
 REACTIVATION_SENDS_PER_SECOND = env.float("REACTIVATION_SENDS_PER_SECOND", default=5.0)
+# Staff app: a person whose last tab closed is shown offline only if no tab came back within
+# this many seconds (a page change closes one socket and opens the next a moment later).
+STAFF_OFFLINE_GRACE_SECONDS = env.float("STAFF_OFFLINE_GRACE_SECONDS", default=5.0)
+
+# --- Event webhooks for integrators (integrations.services) ------------------------------
+# Seconds a tenant's receiver has to answer one event (then it is retried with backoff).
+# Short: deliveries share the `bulk` workers with campaigns, reminders and model calls.
+WEBHOOK_EVENTS_TIMEOUT_SECONDS = env.float("WEBHOOK_EVENTS_TIMEOUT_SECONDS", default=5.0)
+# Days the delivery log (which holds customers' messages) is kept.
+WEBHOOK_EVENTS_KEEP_DAYS = env.int("WEBHOOK_EVENTS_KEEP_DAYS", default=30)

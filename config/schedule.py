@@ -11,10 +11,21 @@ from __future__ import annotations
 SCHEDULE: dict[str, dict] = {
     # Re-queue webhooks stored but not processed (broker outage, worker crash).
     "chatbots.sweep_inbound": {"task": "chatbots.tasks.sweep_inbound", "every": 60},
+    # Every number's connection (an Evolution session that dropped, a revoked Meta token):
+    # the result feeds chatbot_number_connected on /metrics and its alert.
+    "chatbots.check_connections": {
+        "task": "chatbots.connection_tasks.bulk_check_connections",
+        "every": 5 * 60,
+        "queue": "bulk",
+    },
     # Re-queue outbound messages left queued (broker outage between commit and enqueue).
     "chatbots.sweep_outbound": {"task": "chatbots.tasks.sweep_outbound", "every": 30},
+    # A number whose replies stopped leaving tells its owners (chatbots.health): every 5 min.
+    "chatbots.silent_bots": {"task": "chatbots.tasks.silent_bots_alert", "every": 5 * 60},
     # Move the Redis usage counters to the daily rows and check the plan alerts; usage shown
     # to a tenant lags by at most this (billing.metering).
+    # Re-queue downloads of customers' files left pending (broker outage, lost worker).
+    "media.sweep_downloads": {"task": "media.tasks.sweep_downloads", "every": 5 * 60},
     "billing.flush_usage": {"task": "billing.tasks.flush_usage", "every": 30},
     # Templates and their status at Meta, including those made in Meta's manager; the
     # status webhooks bring changes at once, this catches what they missed.
@@ -55,6 +66,25 @@ SCHEDULE: dict[str, dict] = {
         "every": 60,
         "queue": "bulk",
     },
+    # Campaigns whose start time came, or whose number's 24-hour tier window freed
+    # (campaigns.services.campaigns_due). Every minute.
+    "campaigns.due": {
+        "task": "campaigns.tasks.bulk_campaigns_due",
+        "every": 60,
+        "queue": "bulk",
+    },
+    # Messages staff scheduled to one customer (campaigns.scheduled). Every minute.
+    "campaigns.scheduled_due": {
+        "task": "campaigns.tasks.bulk_scheduled_due",
+        "every": 60,
+        "queue": "bulk",
+    },
+    # Satisfaction surveys after tickets attendants closed (campaigns.surveys). Every minute.
+    "campaigns.surveys_due": {
+        "task": "campaigns.tasks.bulk_surveys_due",
+        "every": 60,
+        "queue": "bulk",
+    },
     # Expired API refresh tokens (simplejwt keeps every issued one): daily, 04:10.
     "billing.flush_expired_tokens": {
         "task": "billing.tasks.flush_expired_tokens",
@@ -71,6 +101,18 @@ SCHEDULE: dict[str, dict] = {
     "compliance.reactivation": {
         "task": "compliance.tasks.reactivation_run",
         "crontab": {"minute": "2"},
+        "queue": "bulk",
+    },
+    # Event webhooks whose retry is due, and claims a crashed worker left (integrations).
+    "integrations.webhook_sweep": {
+        "task": "integrations.tasks.bulk_webhook_sweep",
+        "every": 60,
+        "queue": "bulk",
+    },
+    # Last month's report (PDF) to each tenant's owners: the 1st, 07:00 (integrations.report).
+    "integrations.monthly_reports": {
+        "task": "integrations.report_tasks.bulk_monthly_reports",
+        "crontab": {"minute": "0", "hour": "7", "day_of_month": "1"},
         "queue": "bulk",
     },
 }

@@ -24,7 +24,7 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from config import embedded
+from config import embedded, process_metrics
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -38,6 +38,9 @@ if ENV_FILE.exists():
 EMBEDDED = not env("DATABASE_URL", default="") and not env("REDIS_URL", default="")
 MODE = "embedded" if EMBEDDED else "production"
 DATA_DIR = Path(env("DATA_DIR", default=str(BASE_DIR / "var")))
+# Each process's metrics directory exists before any metric is made, without the files of
+# processes that are gone (config/process_metrics.py).
+process_metrics.prepare()
 
 
 def _require(name: str) -> str:
@@ -127,6 +130,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "rest_framework_api_key",
+    # The app itself has no models: listed for its pt-BR messages ("Usuário e/ou senha
+    # incorreto(s)" instead of "No active account found...").
+    "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",
     "axes",
     "django_filters",
@@ -142,6 +148,9 @@ INSTALLED_APPS = [
     "compliance",
     "inbox",
     "staff",
+    "media",
+    "campaigns",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -211,7 +220,11 @@ if EMBEDDED:
 else:
     DATABASES = {"default": env.db("DATABASE_URL")}
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Off by default: the check is a SELECT 1 per request and per task, three per replied
+    # message (benchmarks/RESULTS.md). Without it a connection broken by a PostgreSQL
+    # restart fails its next query once and Django drops it after that request or task
+    # (close_if_unusable_or_obsolete); the webhook's 500 is retried by Meta, a task retries.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=False)
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 
@@ -335,7 +348,9 @@ AXES_VERBOSE = False  # no start-up banner on every command; failures are still 
 
 # --- Internationalisation ---------------------------------------------------------------
 LANGUAGE_CODE = "pt-br"
-LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English")]
+# Only pt-BR: the people who read the pages, the admin and the API's errors are Brazilian
+# business owners and staff, and a browser or client that asks for English gets pt-BR too.
+LANGUAGES = [("pt-br", "Português (Brasil)")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "America/Sao_Paulo"
 USE_I18N = True
@@ -345,8 +360,44 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files customers send (app media): private; staff open them through short-lived signed
+# links (media.views). On disk under DATA_DIR/files, or in an S3-compatible bucket (MEDIA_S3_*:
+# https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html).
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "files")))
+MEDIA_LINK_SECONDS = env.int("MEDIA_LINK_SECONDS", default=300)
+
+
+def media_storage(*, bucket: str, endpoint_url: str, region: str, key_id: str, secret: str):
+    """STORAGES["default"]: the bucket (private objects) when one is named, else the disk."""
+    if not bucket:
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": MEDIA_ROOT},
+        }
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url or None,
+            "region_name": region or None,
+            "access_key": key_id or None,
+            "secret_key": secret or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": MEDIA_LINK_SECONDS,
+            "file_overwrite": False,
+        },
+    }
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage(
+        bucket=env("MEDIA_S3_BUCKET", default=""),
+        endpoint_url=env("MEDIA_S3_ENDPOINT_URL", default=""),
+        region=env("MEDIA_S3_REGION", default=""),
+        key_id=env("MEDIA_S3_ACCESS_KEY_ID", default=""),
+        secret=env("MEDIA_S3_SECRET_ACCESS_KEY", default=""),
+    ),
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -420,10 +471,12 @@ SIMPLE_JWT = {
 }
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
 SPECTACULAR_SETTINGS = {
-    "TITLE": "WhatsApp Chatbot Platform API",
+    # What a business user reads on /api/docs/: pt-BR like the rest of the product.
+    "TITLE": "API da plataforma de atendimento no WhatsApp",
     "DESCRIPTION": (
-        "Multi-tenant API. Machine clients send `Authorization: Api-Key <key>`; staff send "
-        "`Authorization: Bearer <JWT>` and, when they belong to several tenants, `X-Tenant: <slug>`."
+        "API por empresa. Integrações enviam `Authorization: Api-Key <chave>`; pessoas da "
+        "equipe enviam `Authorization: Bearer <JWT>` e, quando pertencem a mais de uma "
+        "empresa, `X-Tenant: <identificador>`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -432,7 +485,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # A conversation's status is read and written (PATCH) by different serializers.
-    "ENUM_NAME_OVERRIDES": {"ConversationStatusEnum": "chatbots.models.Conversation.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationStatusEnum": "chatbots.models.Conversation.Status",
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "ScheduledMessageStatusEnum": "campaigns.models.ScheduledMessage.Status",
+        "WebhookEventTypeEnum": "integrations.catalog.EventType",
+    },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization"},
@@ -491,6 +549,17 @@ CELERY_QUEUE_REPLIES = "replies"
 CELERY_QUEUE_OUTBOUND = "outbound"
 CELERY_QUEUE_LLM = "llm"
 CELERY_QUEUE_BULK = "bulk"
+
+# --- The sender (chatbots.outbox.sender, `python manage.py run_sender`) -------------------
+# Queued replies wake the sender through Redis; when no sender listens, the Celery send task
+# sends them as before. Off: always the Celery task.
+SENDER_ENABLED = env.bool("SENDER_ENABLED", default=True)
+# Rows claimed per statement (also the most a killed sender can leave "outcome unknown").
+SENDER_BATCH = env.int("SENDER_BATCH", default=20)
+# Sends in flight at once, one conversation per thread (its rows stay in order).
+SENDER_THREADS = env.int("SENDER_THREADS", default=8)
+# A sleeping sender looks for due rows (retries, missed nudges) this often.
+SENDER_POLL_SECONDS = env.float("SENDER_POLL_SECONDS", default=0.5)
 
 # --- Observability ----------------------------------------------------------------------
 PROMETHEUS_EXPORT_MIGRATIONS = False

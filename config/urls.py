@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from billing.api import auth
 from chatbots.webhooks import WhaticketWebhookView
 from config import health, metrics
+from staff.studio import front_door
 
 api_patterns = [
     # Staff sessions: log in, refresh (rotating), log out (billing/api/auth.py).
@@ -16,18 +17,23 @@ api_patterns = [
     path("chatbots/", include("chatbots.urls")),
     path("chatbots/", include("chatbots.api.urls")),
     path("inbox/", include("inbox.api.urls")),
+    path("campaigns/", include("campaigns.api.urls")),
     path("agenda/", include("agenda.api.urls")),
     path("compliance/", include("compliance.api.urls")),
     path("billing/", include("billing.api.urls")),
     path("analytics/", include("billing.api.analytics_urls")),
+    path("integrations/", include("integrations.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
 
 urlpatterns = [
+    # The front door: what the product is, links to the staff app, admin and API docs.
+    path("", front_door, name="front-door"),
     path("admin/", admin.site.urls),
     # The staff app: attendants answer customers, internal chat (staff/urls.py).
     path("atendimento/", include("staff.urls")),
+    path("arquivos/", include("media.urls")),
     path("api/", include(api_patterns)),
     # The original system's Whaticket webhook URL, kept for its users (/api/chatbots/webhook/
     # whaticket/ is the same view).

@@ -81,6 +81,26 @@ def ticket_changed(ticket: Ticket, *, previous_queue_id: int | None = None) -> N
         live.publish(ticket.tenant_id, live.TICKET, data, queue_id=previous_queue_id)
 
 
+# Code above the inbox that wants to know when a conversation is handed to a person and when
+# that ends (the event webhooks, integrations.hooks), registered from its AppConfig.ready.
+_ticket_hooks: list = []
+
+
+def ticket_hook_register(hook) -> None:
+    """Call `hook(kind="opened"|"ended", ticket=...)` when a ticket opens (a handoff) or
+    ends (closed, back to the bot, timed out), inside the change's transaction."""
+    if hook not in _ticket_hooks:
+        _ticket_hooks.append(hook)
+
+
+def ticket_lifecycle(kind: str, ticket: Ticket) -> None:
+    for hook in _ticket_hooks:
+        try:
+            hook(kind=kind, ticket=ticket)
+        except Exception:  # a hook's failure must never undo a handoff
+            logger.exception("ticket hook failed", extra={"ticket": ticket.pk})
+
+
 def note_added(note: Note) -> None:
     ticket = note.ticket
     live.publish(

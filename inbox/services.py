@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 from billing.models import Membership, Tenant
 from billing.tenancy import APIKeyClient
 from chatbots.models import Conversation, Message, MessageTemplate, Step
-from chatbots.outbox import Template, Text, send_to_customer, window_open
+from chatbots.outbox import Media, Template, Text, send_to_customer, window_open
 from compliance import audit
 from inbox import assignment, events, live
 from inbox.models import AgentPresence, Note, Queue, StaffReply, Ticket
@@ -206,11 +206,27 @@ def ticket_open(conversation: Conversation, queue: Queue | int | str | None = No
         changes={"queue": target.slug, "conversation": conversation.pk},
     )
     events.ticket_changed(ticket)
+    events.ticket_lifecycle("opened", ticket)
     if target.auto_assign:
         assignment.queue_dispatch(target)
         ticket.refresh_from_db()
         if ticket.status == Ticket.Status.OPEN:
             conversation.status = Conversation.Status.HUMAN
+    return ticket
+
+
+def ticket_open_answered(conversation: Conversation) -> Ticket:
+    """Someone at the business answered the customer from the phone (chatbots.echoes): the
+    conversation is with a person, so it has an open ticket in the default queue, being
+    attended by nobody in the app (like an integration's, ticket_take) until staff take it.
+    Runs inside the caller's transaction (the engine's turn)."""
+    ticket = ticket_open(conversation)
+    if ticket.status == Ticket.Status.WAITING:
+        ticket.status = Ticket.Status.OPEN
+        _save(ticket, "status")
+        events.ticket_changed(ticket)
+    if conversation.status != Conversation.Status.HUMAN:  # ticket_open made it waiting
+        _mirror(conversation, Conversation.Status.HUMAN)
     return ticket
 
 
@@ -332,6 +348,7 @@ def _end(ticket: Ticket, by, *, outcome: str, conversation_status: str, action: 
             changes={"queue": ticket.queue.slug, "outcome": outcome},
         )
         events.ticket_changed(ticket)
+        events.ticket_lifecycle("ended", ticket)
         assignment.after_close(ticket)
     return ticket
 
@@ -391,14 +408,16 @@ def staff_reply(
     text: str | None = None,
     template: str | None = None,
     params: Sequence[str] = (),
+    media: Media | None = None,
 ) -> Message:
-    """Queue a reply written by `by` (through the outbox: window rule, rate governor,
+    """Queue a reply written by `by` (text, a template, or a `media` message: a file
+    uploaded by media.outbound) (through the outbox: window rule, rate governor,
     retries, statuses) and return its Message. The conversation becomes `human`: its open
     ticket is taken by `by` if nobody had it, or a ticket is opened for `by`.
 
     Raises WindowClosed when only a template may go and none was given, TemplateRefused
     when the template is not an approved one of the bot (nothing is queued then)."""
-    if not (text or "").strip() and not template:
+    if not (text or "").strip() and not template and media is None:
         raise InboxError(_("Escreva uma mensagem ou escolha um modelo."), code="empty_reply")
     _member(conversation.tenant_id, by, api_key_ok=True)
     conversation = Conversation.objects.select_related("chatbot", "cliente").get(pk=conversation.pk)
@@ -407,7 +426,7 @@ def staff_reply(
     else:
         if not window_open(conversation):
             raise WindowClosed(_window_detail(conversation))
-        message = Text(body=text.strip())
+        message = media if media is not None else Text(body=text.strip())
     with transaction.atomic():
         ticket = _ticket_for_reply(conversation, by)
         now = timezone.now()

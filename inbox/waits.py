@@ -92,4 +92,6 @@ def _act(queue: Queue, ticket: Ticket, now: datetime) -> bool:
             changes={"queue": queue.slug, "minutes": queue.timeout_minutes},
         )
         events.ticket_changed(ticket)
+        if ticket.status == Ticket.Status.CLOSED:
+            events.ticket_lifecycle("ended", ticket)
     return True

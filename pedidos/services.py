@@ -17,7 +17,7 @@ answers them as 400, handlers show `exc.messages`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -381,12 +381,34 @@ def _return_stock(pedido: Pedido) -> None:
         )
 
 
+# What other apps do when an order is confirmed or moves along its statuses (the event
+# webhooks: integrations.hooks), registered from their AppConfig.ready: pedidos sits below
+# them in the layers and imports none of them.
+_event_hooks: list[Callable[..., object]] = []
+
+
+def pedido_event_hook_register(hook: Callable[..., object]) -> None:
+    """Call `hook(kind="created"|"status", pedido=..., previous=...)` in the change's
+    transaction: "created" when an order is confirmed, "status" for every later move."""
+    if hook not in _event_hooks:
+        _event_hooks.append(hook)
+
+
+def _event(kind: str, pedido: Pedido, previous: str = "") -> None:
+    for hook in _event_hooks:
+        try:
+            hook(kind=kind, pedido=pedido, previous=previous)
+        except Exception:  # an integration's failure must never undo an order
+            logger.exception("pedido event hook failed", extra={"pedido": pedido.pk})
+
+
 def _confirm(pedido: Pedido) -> None:
     _take_stock_and_fix_prices(pedido)
     pedido.total = pedido_compute_total(pedido=pedido)
     pedido.status = StatusPedido.CONFIRMADO
     pedido.confirmado_em = timezone.now()
     pedido.save(update_fields=["total", "status", "confirmado_em", "atualizado_em"])
+    _event("created", pedido)
 
 
 def pedido_confirm(*, pedido: Pedido) -> Pedido:
@@ -531,6 +553,8 @@ def pedido_change_status(*, pedido: Pedido, status: str, actor: Any = None) -> P
                 _return_stock(locked)
             locked.status = status
             locked.save(update_fields=["status", "atualizado_em"])
+            if previous != StatusPedido.RASCUNHO:  # a cart never confirmed is no order yet
+                _event("status", locked, previous)
         logger.info("pedido %s: %s -> %s by %s", locked.pk, previous, status, actor or "system")
         if previous != StatusPedido.RASCUNHO or status != StatusPedido.CANCELADO:
             transaction.on_commit(

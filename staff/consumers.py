@@ -13,10 +13,12 @@ Close codes: 4401 not logged in, 4403 not a member of an active tenant.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.core.cache import cache
 
 from chatbots.models import Conversation
@@ -73,20 +75,33 @@ def _socket_opened(membership) -> None:
 
 
 def _socket_closed(membership) -> bool:
-    """Uncounted, and offline when it was the person's last socket; True then."""
-    if _sockets_add(membership, -1) == 0:
-        _presence(membership, "offline")
-        return True
-    return False
+    """Uncounted; True when it was the person's last socket."""
+    return _sockets_add(membership, -1) == 0
+
+
+def _offline_if_still_gone(membership) -> bool:
+    """Offline, unless a socket of the person opened since; True when set offline."""
+    key = SOCKETS_KEY.format(tenant=membership.tenant_id, user=membership.user_id)
+    if (cache.get(key) or 0) > 0:
+        return False
+    _presence(membership, "offline")
+    return True
+
+
+# The offline checks waiting out their grace (a reference keeps a task from being
+# collected before it ran: https://docs.python.org/3/library/asyncio-task.html#creating-tasks).
+_pending_offline: set[asyncio.Task] = set()
 
 
 class InboxConsumer(AsyncJsonWebsocketConsumer):
     membership = None
     joined: list[str]
+    recent: live.Recent
     watching: str | None = None
 
     async def connect(self):
         self.joined = []
+        self.recent = live.Recent()
         user = self.scope.get("user")
         # Accepted, then closed with a code: a refused handshake reaches the page as a bare
         # 1006, and the page must tell "log in again" from "the network dropped".
@@ -114,10 +129,24 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         if self.membership is not None:
             try:
                 if await database_sync_to_async(_socket_closed)(self.membership):
-                    await self._tell_queues("offline")
+                    task = asyncio.get_running_loop().create_task(
+                        self._offline_after_grace(self._queue_groups())
+                    )
+                    _pending_offline.add(task)
+                    task.add_done_callback(_pending_offline.discard)
             except Exception:  # the person or tenant is gone, the database is down
                 logger.warning("presence not recorded at disconnect", exc_info=True)
         self.joined = []
+
+    async def _offline_after_grace(self, queue_groups: list[str]) -> None:
+        """A page change closes this tab's socket and the next page opens one a moment
+        later: the person goes offline only if none came back within the grace."""
+        await asyncio.sleep(settings.STAFF_OFFLINE_GRACE_SECONDS)
+        try:
+            if await database_sync_to_async(_offline_if_still_gone)(self.membership):
+                await self._tell(queue_groups, "offline")
+        except Exception:
+            logger.warning("presence not recorded after disconnect", exc_info=True)
 
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict) or self.membership is None:
@@ -131,6 +160,8 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             await self._set_presence(content["status"])
 
     async def inbox_event(self, event):
+        if not self.recent.first_time(event):  # the same event through another group
+            return
         await self.send_json({"kind": event["kind"], "data": event["data"]})
 
     async def _join(self, group: str) -> None:
@@ -156,13 +187,14 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         await database_sync_to_async(_presence)(self.membership, status)
         await self._tell_queues(status)
 
+    def _queue_groups(self) -> list[str]:
+        prefix = f"inbox.t{self.membership.tenant_id}.q"
+        return [group for group in self.joined if group.startswith(prefix)]
+
     async def _tell_queues(self, status: str) -> None:
-        event = {
-            "type": live.EVENT_TYPE,
-            "kind": live.PRESENCE,
-            "data": {"user": self.membership.user_id, "status": status},
-        }
-        tenant = self.membership.tenant_id
-        for group in self.joined:
-            if group.startswith(f"inbox.t{tenant}.q"):
-                await self.channel_layer.group_send(group, event)
+        await self._tell(self._queue_groups(), status)
+
+    async def _tell(self, groups: list[str], status: str) -> None:
+        event = live.event(live.PRESENCE, {"user": self.membership.user_id, "status": status})
+        for group in groups:
+            await self.channel_layer.group_send(group, event)

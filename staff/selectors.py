@@ -45,7 +45,7 @@ def conversation_history(conversation: Conversation) -> list[HistoryItem]:
     """Every message of the conversation, oldest first, with who sent it (one query)."""
     rows = (
         Message.objects.filter(conversation=conversation)
-        .select_related("staff_reply__author")
+        .select_related("staff_reply__author", "attachment__file")
         .order_by("created_at", "id")
     )
     items = []

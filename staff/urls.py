@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from staff import chat_views, views
+from staff import campaign_views, chat_views, connection_views, onboarding, studio, views
 
 app_name = "staff"
 
@@ -22,8 +22,56 @@ urlpatterns = [
     path("conversas/<int:pk>/encerrar/", views.close, name="close"),
     path("conversas/<int:pk>/devolver/", views.return_to_bot, name="return-to-bot"),
     path("conversas/<int:pk>/etiquetas/", views.tags, name="tags"),
+    path("conversas/<int:pk>/agendadas/", campaign_views.scheduled_panel, name="scheduled"),
+    path("conversas/<int:pk>/agendar/", campaign_views.scheduled_add, name="schedule"),
+    path(
+        "conversas/<int:pk>/agendadas/<int:scheduled_pk>/cancelar/",
+        campaign_views.scheduled_remove,
+        name="scheduled-cancel",
+    ),
+    path("comecar/", onboarding.onboarding, name="onboarding"),
+    path("comecar/fluxo/", onboarding.flow_pick, name="onboarding-flow"),
+    path("comecar/robo/", onboarding.bot_create, name="onboarding-bot"),
+    path("robos/", studio.bot_list, name="bots"),
+    path("robos/<int:pk>/fluxo/", studio.flow, name="flow"),
+    path("robos/<int:pk>/fluxo/nova/", studio.step_add, name="step-add"),
+    path("robos/<int:pk>/fluxo/<int:step_pk>/", studio.step_edit, name="step-edit"),
+    path(
+        "robos/<int:pk>/fluxo/<int:step_pk>/<str:action>/",
+        studio.step_action,
+        name="step-action",
+    ),
+    path("robos/<int:pk>/simulador/", studio.simulator, name="simulator"),
+    path("robos/<int:pk>/conexao/", connection_views.connection, name="connection"),
+    path(
+        "robos/<int:pk>/conexao/testar/",
+        connection_views.connection_test,
+        name="connection-test",
+    ),
+    path("robos/<int:pk>/comportamento/", studio.behaviour, name="behaviour"),
+    path(
+        "robos/<int:pk>/conexao/estado/",
+        connection_views.connection_status,
+        name="connection-status",
+    ),
     path("chat/", chat_views.chat_home, name="chat"),
     path("chat/<int:pk>/", chat_views.chat_room, name="chat-room"),
     path("chat/<int:pk>/enviar/", chat_views.chat_send, name="chat-send"),
     path("chat/direto/<int:user_id>/", chat_views.chat_direct, name="chat-direct"),
+    path("satisfacao/", campaign_views.satisfaction, name="satisfaction"),
+    path("campanhas/", campaign_views.campaign_list, name="campaigns"),
+    path("campanhas/<int:pk>/", campaign_views.campaign_detail, name="campaign"),
+    path(
+        "campanhas/<int:pk>/progresso/", campaign_views.campaign_progress, name="campaign-progress"
+    ),
+    path(
+        "campanhas/<int:pk>/numeros/",
+        campaign_views.campaign_progress,
+        {"detail": True},
+        name="campaign-numbers",
+    ),
+    path("campanhas/<int:pk>/exportar/", campaign_views.campaign_export, name="campaign-export"),
+    path(
+        "campanhas/<int:pk>/<str:action>/", campaign_views.campaign_action, name="campaign-action"
+    ),
 ]

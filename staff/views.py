@@ -23,6 +23,7 @@ from staff import selectors, tenancy
 from staff import services as staff_services
 from staff.access import staff_required
 from staff.forms import NoteForm, ReplyForm, TagsForm, TransferForm
+from staff.onboarding import steps_left
 
 LIST_LIMIT = 100
 STATE_LABELS = {
@@ -98,6 +99,8 @@ def _list_context(request) -> dict:
 @staff_required
 def conversation_list(request):
     context = _list_context(request)
+    if not request.headers.get("HX-Request"):
+        context["onboarding_left"] = steps_left(request.membership)
     template = "staff/_list.html" if request.headers.get("HX-Request") else "staff/list.html"
     return render(request, template, context)
 

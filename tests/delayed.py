@@ -1,8 +1,9 @@
-"""Tasks queued for later, run when the test's clock reaches them.
+"""Bursts waited for, answered when the test's clock reaches them.
 
-The engine waits for a customer's burst to end by queueing its task again with a countdown
-(chatbots.inbound.enqueue_later). Eager Celery cannot wait, so the `delayed` fixture takes
-those calls instead and runs each when the clock (time-machine) says it is due:
+The processor waits for a customer's burst to end: it tells the dispatcher when the burst
+comes due (chatbots.inbound.enqueue_later) and looks again then. Eager mode cannot wait, so
+the `delayed` fixture takes those calls instead and drains when the clock (time-machine)
+says one is due:
 
     def test_it_waits(chat_with, bot, delayed, clock):
         chat = chat_with(bot)
@@ -21,7 +22,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from chatbots import inbound, tasks
+from chatbots import inbound, processor
 
 
 class DelayedTasks:
@@ -30,17 +31,17 @@ class DelayedTasks:
 
     def dispatch(self, event_id: int, delay: float = 0.0) -> None:
         if delay <= 0:
-            tasks.dispatch_inbound(event_id)
+            processor.dispatch(event_id)
             return
         self.queued.append((timezone.now() + timedelta(seconds=delay), event_id))
 
     def run_due(self) -> int:
-        """Run the tasks due by now, earliest first; return how many ran."""
+        """Drain for the waits due by now, earliest first; return how many were due."""
         now = timezone.now()
         due = sorted(q for q in self.queued if q[0] <= now)
         self.queued = [q for q in self.queued if q[0] > now]
         for _at, event_id in due:
-            tasks.process_inbound.delay(event_id)
+            processor.dispatch(event_id)
         return len(due)
 
 

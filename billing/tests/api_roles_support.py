@@ -189,3 +189,71 @@ class World:
         return audit.record(
             tenant=self.tenant, actor="test", action="update", object_type="x", object_id="1"
         )
+
+    # --- Campaigns (campaigns.api) ---------------------------------------------------------
+
+    @cached_property
+    def template(self):
+        from chatbots.models import MessageTemplate
+
+        return MessageTemplate.objects.create(
+            tenant=self.tenant, chatbot=self.bot, name="promo", approved=True, category="MARKETING"
+        )
+
+    def _campaign(self, status: str):
+        from campaigns import services as campaigns
+
+        campaign = campaigns.campaign_create(
+            tenant=self.tenant,
+            chatbot=self.bot,
+            name="Maio",
+            variants=[{"template": self.template}],
+            audience={"cliente_ids": [self.cliente.pk]},
+        )
+        if status != "draft":
+            type(campaign).objects.filter(pk=campaign.pk).update(status=status)
+        return campaign
+
+    @cached_property
+    def campaign(self):
+        return self._campaign("draft")
+
+    @cached_property
+    def running_campaign(self):
+        return self._campaign("running")
+
+    @cached_property
+    def paused_campaign(self):
+        return self._campaign("paused")
+
+    @cached_property
+    def scheduled_message(self):
+        from campaigns import scheduled
+
+        return scheduled.scheduled_create(
+            chatbot=self.bot, cliente=self.cliente, text="Oi", send_at=NOW + timedelta(hours=1)
+        )
+
+    @cached_property
+    def webhook(self):
+        from integrations.models import WebhookSubscription
+
+        return WebhookSubscription.objects.create(
+            tenant=self.tenant,
+            url="https://erp.example.com/eventos",
+            secret="segredo-do-integrador-123",
+            events=["order.created"],
+        )
+
+    @cached_property
+    def delivery(self):
+        from integrations.models import WebhookDelivery
+
+        return WebhookDelivery.objects.create(
+            tenant=self.tenant,
+            subscription=self.webhook,
+            event_id="evt_1",
+            event_type="order.created",
+            payload={"id": "evt_1"},
+            status=WebhookDelivery.Status.FAILED,
+        )

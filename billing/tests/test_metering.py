@@ -128,6 +128,41 @@ def test_a_count_made_in_a_transaction_that_rolls_back_is_not_made(tenant, recor
     assert totals(tenant)["messages_in"] == 1
 
 
+def test_a_batch_of_counts_goes_to_redis_in_one_pipeline_at_commit(
+    tenant, other_tenant, flush, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The processor counts a whole batch of turns at once (metering.batched)."""
+    pipelines = []
+    client = metering.redis_client()
+    original = client.pipeline
+
+    def pipeline(*args, **kwargs):
+        pipelines.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(client, "pipeline", pipeline)
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic(), metering.batched():
+            for _ in range(30):
+                metering.record(tenant_id=tenant.pk, messages_in=1)
+            metering.record(tenant_id=other_tenant.pk, messages_in=2, ai_tokens=7)
+    assert len(pipelines) == 1
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic(), metering.batched():
+            metering.record(tenant_id=tenant.pk, messages_in=100)
+            raise Boom  # the batch rolled back: none of it is counted
+    monkeypatch.setattr(client, "pipeline", original)
+    flush()
+
+    assert totals(tenant)["messages_in"] == 30
+    assert totals(other_tenant)["messages_in"] == 2
+    assert totals(other_tenant)["ai_tokens"] == 7
+
+
 def test_the_daily_row_carries_the_estimated_cost(tenant, record, flush, settings):
     settings.BILLING_COST_PER_MESSAGE = "0.05"
     settings.BILLING_COST_PER_THOUSAND_TOKENS = "0.002"

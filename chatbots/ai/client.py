@@ -133,8 +133,12 @@ def generate_json(
     temperature: float = 0.3,
     timeout_seconds: float | None = None,
     attempts: int | None = None,
+    audio: tuple[bytes, str] | None = None,
 ) -> ModelReply:
     """Ask the model for a JSON object following `schema` (OpenAPI subset, as Gemini takes).
+
+    `audio` (bytes, MIME type) is sent inline with the last turn: Gemini understands audio
+    (https://ai.google.dev/gemini-api/docs/audio), which is how voice notes are transcribed.
 
     `system` is the system instruction (ours only: never customer text); `turns` are
     (role, text) with role "user" (the customer) or "model" (the bot), oldest first, ending
@@ -164,6 +168,8 @@ def generate_json(
             thinking_budget=settings.GEMINI_THINKING_BUDGET
         )
     contents = [types.Content(role=role, parts=[types.Part(text=text)]) for role, text in turns]
+    if audio is not None:
+        contents[-1].parts.append(types.Part.from_bytes(data=audio[0], mime_type=audio[1]))
     started = time.monotonic()
     try:
         response = client.models.generate_content(

@@ -17,3 +17,13 @@ def answer_llm(message_id: int) -> None:
     from chatbots.ai import assistant
 
     assistant.answer_message(message_id=message_id)
+
+
+@shared_task(
+    name="chatbots.tasks.transcribe_llm", acks_late=True, soft_time_limit=90, time_limit=120
+)
+def transcribe_llm(attachment_id: int) -> None:
+    """A voice note's transcription (chatbots.ai.transcribe), on the `llm` queue."""
+    from chatbots.ai import transcribe
+
+    transcribe.voice_note_transcribe(attachment_id=attachment_id)

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from chatbots import wire as wa
 from chatbots.ai import assistant, intent
 from chatbots.ai.options import FLOW_INTENTS, flow_steps
+from chatbots.handlers import schemas
 from chatbots.handlers.base import Context, Handler, Reply
 from chatbots.handlers.kit import STEP_CODE
 from chatbots.handlers.registry import register
@@ -39,6 +40,7 @@ class AssistenteHandler(Handler):
         "vêm da base de conhecimento do assistente, dos horários, do endereço e do catálogo. "
         'Exemplo: {"text": "Tire suas dúvidas por aqui!"}'
     )
+    config_schema = schemas.ASSISTANT
     KEYS = ("text", "flows")
 
     @classmethod

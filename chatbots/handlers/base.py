@@ -21,6 +21,10 @@ Handlers that take configuration declare `validate_config(config)`, which raises
 django.core.exceptions.ValidationError with a message naming the key and the fix; it runs
 when a step is saved (admin, API, bind_tenant).
 
+Handlers may also declare `config_schema`: the fields of their config, from which the staff
+app's flow editor builds a form (staff.step_forms), so nobody types JSON. The schema only
+describes the form; `validate_config` stays the one judge of a config.
+
 A step whose answer is free text (a name, an address, a comment) says so with
 `free_text = True`, or with `takes_free_text(config)` when it depends on the config: there,
 a greeting, an intent or a question typed by the customer is the step's answer, and the
@@ -38,6 +42,24 @@ from chatbots.wire import InboundMessage, Outbound
 if TYPE_CHECKING:
     from chatbots.models import Chatbot, Conversation, Step
     from clientes.models import Cliente
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One key of a handler's config, as the flow editor shows it.
+
+    kind: "text" (one line), "textarea", "step" (a step code of the same bot), "choice"
+    (one of `choices`, pairs of value and pt-BR label), "integer", or "options" (a list of
+    rows, each with the keys in `item_fields`; a menu's options).
+    """
+
+    key: str
+    label: str
+    kind: str = "text"
+    required: bool = False
+    help: str = ""
+    choices: tuple[tuple[str, str], ...] = ()
+    item_fields: tuple[ConfigField, ...] = ()
 
 
 @dataclass
@@ -91,6 +113,9 @@ class Handler:
     #: The step's answer is free text: "oi", "quero pedir" or "vocês abrem domingo?" typed
     #: here is the answer, not a greeting, an intent or a question (see the module docstring).
     free_text: ClassVar[bool] = False
+
+    #: The config's fields for the flow editor's form (ConfigField); None: a raw JSON box.
+    config_schema: ClassVar[tuple[ConfigField, ...] | None] = None
 
     @classmethod
     def path(cls) -> str:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chatbots import wire as wa
+from chatbots.handlers import schemas
 from chatbots.handlers.base import Context, Handler, Reply
 from chatbots.handlers.kit import ConfigErrors
 from chatbots.handlers.registry import register
@@ -107,6 +108,7 @@ class MenuHandler(Handler):
         '[{"title": "Fazer pedido", "next": "pedido"}, '
         '{"title": "Falar com atendente", "next": "atendente"}]}'
     )
+    config_schema = schemas.MENU
     KEYS = ("text", "options", "button", "invalid_text", "save_as")
     OPTION_KEYS = ("id", "title", "description", "next")
 
@@ -247,6 +249,7 @@ class MessageHandler(Handler):
         'que começa logo em seguida). Sem "next", o robô repete o texto a cada mensagem. '
         'Exemplo: {"text": "Nosso horário é de 8h às 18h.", "next": "menu"}'
     )
+    config_schema = schemas.MESSAGE
     KEYS = ("text", "next")
 
     @classmethod
@@ -383,6 +386,7 @@ class QuestionHandler(Handler):
         'telefones, só com dígitos e DDI. Exemplo: {"text": "Qual o seu e-mail?", '
         '"save_as": "email", "type": "email", "next": "confirmar"}'
     )
+    config_schema = schemas.QUESTION
     KEYS = ("text", "save_as", "type", "regex", "error_text", "next", "min", "max")
 
     @classmethod
@@ -490,6 +494,7 @@ class EndHandler(Handler):
         'Chave opcional: "text" (a despedida). A próxima mensagem do cliente começa o '
         'fluxo de novo. Exemplo: {"text": "Obrigado pelo contato! Até logo."}'
     )
+    config_schema = schemas.END
     KEYS = ("text",)
 
     @classmethod
@@ -521,6 +526,7 @@ class HandoffHandler(Handler):
         "padrão da empresa). A conversa passa para a fila e o robô fica em silêncio. "
         'Exemplo: {"text": "Um atendente já vai falar com você.", "queue": "suporte"}'
     )
+    config_schema = schemas.HANDOFF
     KEYS = ("text", "queue")
 
     @classmethod

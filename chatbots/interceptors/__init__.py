@@ -5,6 +5,7 @@
 * `consent`: opt-out and opt-in keywords (the ledger is compliance.consent's);
 * `core`: human handoff, global commands ("menu"), unsupported message types;
 * `quota`: the plan's quota (the rule is billing.quotas');
+* `voice`: voice notes (transcribed when the assistant is on, else "please type");
 * `understanding`: a request for a person, a greeting, an intent that starts a flow, and
   the engine's hooks for free text no step understood; `order_status`: "cadê meu pedido?";
 * flows and the assistant keep theirs beside their code (chatbots.handlers.pedidos,

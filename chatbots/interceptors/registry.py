@@ -82,6 +82,12 @@ def run(ctx: Context) -> Reply | None:
     A restart answers only when no `gates_restart` interceptor after it objects (see
     chatbots.interceptors.base).
     """
+    return run_traced(ctx)[0]
+
+
+def run_traced(ctx: Context) -> tuple[Reply | None, str]:
+    """`run`, with the path of the interceptor that answered ("" when none did): the staff
+    app's simulator shows it."""
     chain = interceptor_chain()
     for index, interceptor in enumerate(chain):
         reply = interceptor.intercept(ctx)
@@ -90,6 +96,6 @@ def run(ctx: Context) -> Reply | None:
         if reply.restart:
             for gate in chain[index + 1 :]:
                 if gate.gates_restart and (blocked := gate.intercept(ctx)) is not None:
-                    return blocked
-        return reply
-    return None
+                    return blocked, gate.path()
+        return reply, interceptor.path()
+    return None, ""

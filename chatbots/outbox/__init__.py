@@ -25,8 +25,9 @@ below and import nothing else from `chatbots` but models:
   and `register_on_status(hook)`, called from AppConfig.ready(); see chatbots.outbox.watch.
 
 The engine and the assistant queue a turn's replies with chatbots.outbox.queue
-(`queue_replies`, `queue_mark_read`); the tasks (chatbots.outbox.tasks) run
-chatbots.outbox.sending.
+(`queue_replies`, `queue_mark_read`); the sender (chatbots.outbox.sender, `manage.py
+run_sender`) sends them in batches, or, when no sender listens, the tasks
+(chatbots.outbox.tasks) do, both through chatbots.outbox.sending.
 """
 
 from chatbots.outbox.customers import (

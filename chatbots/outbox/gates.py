@@ -62,6 +62,7 @@ SentHook = Callable[[Outgoing], None]
 
 _gates: dict[str, list[Gate]] = {QUEUE: [], SEND: []}
 _on_sent: list[SentHook] = []
+_on_sent_many: dict[SentHook, Callable[[list[Outgoing]], None]] = {}
 
 
 def register_gate(gate: Gate, *, stage: Stage) -> None:
@@ -73,10 +74,17 @@ def register_gate(gate: Gate, *, stage: Stage) -> None:
         _gates[stage].append(gate)
 
 
-def register_on_sent(hook: SentHook) -> None:
-    """Call `hook` after each message a provider accepted. Registering it again does nothing."""
+def register_on_sent(
+    hook: SentHook, *, many: Callable[[list[Outgoing]], None] | None = None
+) -> None:
+    """Call `hook` after each message a provider accepted. Registering it again does nothing.
+
+    `many`, when given, is called instead with every message of a sender's batch at once
+    (chatbots.outbox.sender), so the hook can count them in one go."""
     if hook not in _on_sent:
         _on_sent.append(hook)
+    if many is not None:
+        _on_sent_many[hook] = many
 
 
 def refusal(stage: Stage, outgoing: Outgoing) -> Refusal | None:
@@ -91,3 +99,16 @@ def refusal(stage: Stage, outgoing: Outgoing) -> Refusal | None:
 def sent(outgoing: Outgoing) -> None:
     for hook in _on_sent:
         hook(outgoing)
+
+
+def sent_many(outgoings: list[Outgoing]) -> None:
+    """`sent` for a batch: each hook's `many` once, or the hook once per message."""
+    if not outgoings:
+        return
+    for hook in _on_sent:
+        many = _on_sent_many.get(hook)
+        if many is not None:
+            many(outgoings)
+        else:
+            for outgoing in outgoings:
+                hook(outgoing)

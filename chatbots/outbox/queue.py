@@ -1,7 +1,10 @@
 """Queueing: outbound rows saved inside the caller's transaction, sent once it commits.
 
-The engine (a turn's replies), the assistant and send_to_customer queue here; the send
-task (chatbots.outbox.tasks.send_outbound) takes it from there (chatbots.outbox.sending).
+The engine (a turn's replies), the assistant and send_to_customer queue here. Once the
+transaction commits, the sender (chatbots.outbox.sender, `manage.py run_sender`) is nudged
+(chatbots.outbox.wake) and claims the rows itself; when no sender listens (or
+SENDER_ENABLED is off) the send task (chatbots.outbox.tasks.send_outbound) takes them, as
+before (chatbots.outbox.sending).
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ import logging
 from collections.abc import Callable, Sequence
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 
 from chatbots.models import Chatbot, Conversation, Message
-from chatbots.outbox import watch
+from chatbots.outbox import wake, watch
 from chatbots.wire import Outbound
 
 logger = logging.getLogger(__name__)
@@ -37,7 +41,7 @@ def queue_replies(*, conversation: Conversation, messages: list[Outbound]) -> li
             for msg in messages
         ]
     )
-    send = _PendingSend(conversation.pk)
+    send = _PendingSend(conversation.pk, conversation.chatbot_id)
     # The read receipt queued next in this transaction rides with this send (one task instead
     # of two per message: queue_mark_read).
     conversation._pending_send = send
@@ -50,12 +54,13 @@ class _PendingSend:
     """The after-commit publication of one send_outbound task, and the read receipts
     (external ids) that ride with it."""
 
-    def __init__(self, conversation_id: int) -> None:
+    def __init__(self, conversation_id: int, chatbot_id: int) -> None:
         self.conversation_id = conversation_id
+        self.chatbot_id = chatbot_id
         self.read: list[str] = []
 
     def __call__(self) -> None:
-        enqueue_send(self.conversation_id, read=self.read)
+        enqueue_send(self.conversation_id, read=self.read, chatbot_id=self.chatbot_id)
 
 
 def queue_mark_read(
@@ -68,16 +73,21 @@ def queue_mark_read(
     Celery task fewer (about 1 ms of CPU and a broker round trip; benchmarks/RESULTS.md).
     Otherwise it gets its own task. The engine calls this after the replies, for that reason.
     """
-    from chatbots.outbox import tasks
 
     send = getattr(conversation, "_pending_send", None)
     if send is not None and _still_pending(send):
         send.read.append(external_id)
         return
     chatbot_id = chatbot.pk
-    transaction.on_commit(
-        partial(_dispatch, lambda: tasks.mark_read.delay(chatbot_id, external_id))
-    )
+    transaction.on_commit(partial(_mark_read_later, chatbot_id, external_id))
+
+
+def _mark_read_later(chatbot_id: int, external_id: str) -> None:
+    from chatbots.outbox import tasks
+
+    if settings.SENDER_ENABLED and wake.notify(read=[(chatbot_id, external_id)]).receipts:
+        return
+    _dispatch(lambda: tasks.mark_read.delay(chatbot_id, external_id))
 
 
 def _still_pending(send: _PendingSend) -> bool:
@@ -89,10 +99,27 @@ def _still_pending(send: _PendingSend) -> bool:
     )
 
 
-def enqueue_send(conversation_id: int, *, countdown: float = 0.0, read: Sequence[str] = ()) -> None:
-    """Publish the conversation's send task now (or after `countdown` seconds)."""
+def enqueue_send(
+    conversation_id: int,
+    *,
+    countdown: float = 0.0,
+    read: Sequence[str] = (),
+    chatbot_id: int | None = None,
+) -> None:
+    """Have the conversation's queued rows sent: nudge the sender when one listens (it
+    claims due rows by itself, retries included), else publish the send task now (or after
+    `countdown` seconds). `read`: external ids of the customer's messages of bot
+    `chatbot_id` to mark read after the rows."""
     from chatbots.outbox import tasks
 
+    if settings.SENDER_ENABLED:
+        receipts = [(chatbot_id, external_id) for external_id in read] if chatbot_id else []
+        taken = wake.notify(read=receipts)
+        if taken.rows:
+            if read and not taken.receipts:
+                for external_id in read:
+                    _dispatch(partial(tasks.mark_read.delay, chatbot_id, external_id))
+            return
     task = tasks.send_outbound
     if countdown > 0 and task.app.conf.task_always_eager:
         # Eager mode (tests, CELERY_TASK_ALWAYS_EAGER) cannot wait: it would run the task now,

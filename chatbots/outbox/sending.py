@@ -1,4 +1,5 @@
-"""Sending: the body of the send task, its retries, the sweeper and the admin's "retry".
+"""Sending: the body of the send task, its retries, the sweeper and the admin's "retry";
+`attempt`, the try of one row, is shared with the batch sender (chatbots.outbox.sender).
 
 Lifecycle of an outbound row (all state in the database, so a crash loses nothing and a
 duplicate task does nothing):
@@ -26,6 +27,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
@@ -132,7 +134,7 @@ def _send_queued(conversation: Conversation) -> None:
             return
 
 
-def _outgoing(conversation: Conversation) -> gates.Outgoing:
+def outgoing_of(conversation: Conversation) -> gates.Outgoing:
     return gates.Outgoing(
         tenant_id=conversation.tenant_id,
         chatbot=conversation.chatbot,
@@ -140,96 +142,173 @@ def _outgoing(conversation: Conversation) -> gates.Outgoing:
     )
 
 
-def _send_one(conversation: Conversation, provider: Provider, row: Message) -> bool:
-    """Try one claimed row. True when it is final (go on with the next), False to stop."""
+@dataclass
+class Outcome:
+    """What trying one claimed row came to, before anything is written: the columns to set
+    (`fields`, out of `sending`), whether the conversation goes on with its next row
+    (`final`), and what to count and report. The Celery task applies it row by row
+    (`_send_one`), the sender (chatbots.outbox.sender) a whole batch in one statement."""
+
+    status: str
+    fields: dict
+    final: bool
+    code: str = ""  # an error code: the failed/retry counters and the log
+    detail: str = ""
+    countdown: float = 0.0  # queued again: seconds until it may be tried
+    provider_key: str = ""  # sent: the counter's label
+
+
+def failed_outcome(code: str, detail: str, *, attempts: int | None = None) -> Outcome:
+    fields = {
+        "status": Message.Status.FAILED,
+        "error_code": code[:32],
+        "error_detail": detail,
+        "failed_at": timezone.now(),
+        "next_attempt_at": None,
+    }
+    if attempts is not None:
+        fields["attempts"] = attempts
+    return Outcome(Message.Status.FAILED, fields, final=True, code=code, detail=detail)
+
+
+def _later(countdown: float, **fields) -> Outcome:
+    fields = {
+        "status": Message.Status.QUEUED,
+        "next_attempt_at": timezone.now() + timedelta(seconds=countdown),
+        **fields,
+    }
+    return Outcome(
+        Message.Status.QUEUED,
+        fields,
+        final=False,
+        code=fields.get("error_code", ""),
+        countdown=countdown,
+    )
+
+
+def attempt(conversation: Conversation, provider: Provider, row: Message) -> Outcome:
+    """Try one claimed row: the SEND gates, the payload, the template or the 24-hour window,
+    the recipient, the per-number rate governor, then the provider. Writes nothing.
+
+    Safe to call from several threads for different conversations. Raises only what a gate
+    or the rate governor raised before the provider was called (and SoftTimeLimitExceeded).
+    """
     chatbot = conversation.chatbot
-    refused = gates.refusal(gates.SEND, _outgoing(conversation))
+    refused = gates.refusal(gates.SEND, outgoing_of(conversation))
     if refused is not None:
-        fail(row, *refused)
-        return True
+        return failed_outcome(*refused)
     try:
         message = outbound_from_dict(row.payload)
     except (MessageLimitError, TypeError, KeyError) as exc:
-        fail(row, INVALID_PAYLOAD, f"{type(exc).__name__}: {exc}")
-        return True
+        return failed_outcome(INVALID_PAYLOAD, f"{type(exc).__name__}: {exc}")
     if isinstance(message, Template):
         # Components come from the stored definition now, with every parameter checked.
         resolved, problem = template_resolve(chatbot=chatbot, template=message)
         if problem:
-            fail(row, *problem)
-            return True
+            return failed_outcome(*problem)
         message = resolved
     elif not window_open(conversation):
         # Meta would refuse it (131047) anyway; never send it.
-        fail(row, OUTSIDE_WINDOW, outside_window_detail(conversation))
-        return True
+        return failed_outcome(OUTSIDE_WINDOW, outside_window_detail(conversation))
     to = recipient_of(conversation.cliente)
     if not to:
-        fail(row, NO_RECIPIENT, _("O cliente não tem telefone nem ID do WhatsApp."))
-        return True
+        return failed_outcome(NO_RECIPIENT, _("O cliente não tem telefone nem ID do WhatsApp."))
 
     grant = chatbot_take_token(chatbot=chatbot)
     if not grant.allowed:
-        wait = seconds_until(grant)
-        _transition(
-            row,
-            status=Message.Status.QUEUED,
-            next_attempt_at=timezone.now() + timedelta(seconds=wait),
-        )
-        enqueue_send(conversation.pk, countdown=wait)
-        return False
+        return _later(seconds_until(grant))
 
     attempts = row.attempts + 1
     try:
         result = provider.send(chatbot, to, message)
     except ProviderError as exc:
         if exc.retryable and attempts <= MAX_RETRIES:
-            countdown = retry_countdown(attempts, retry_after=exc.retry_after)
-            _transition(
-                row,
-                status=Message.Status.QUEUED,
+            outcome = _later(
+                retry_countdown(attempts, retry_after=exc.retry_after),
                 attempts=attempts,
-                next_attempt_at=timezone.now() + timedelta(seconds=countdown),
                 # Kept while retrying, so the admin shows why the message is late.
                 error_code=exc.code[:32],
                 error_detail=exc.detail,
             )
-            RETRIED.labels(code=exc.code).inc()
-            logger.info(
-                "outbound send will be retried",
-                extra={"message_id": row.pk, "code": exc.code, "attempt": attempts},
-            )
-            enqueue_send(conversation.pk, countdown=countdown)
-            return False
-        fail(row, exc.code, exc.detail, attempts=attempts)
-        return True
+            outcome.code = exc.code
+            return outcome
+        return failed_outcome(exc.code, exc.detail, attempts=attempts)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:  # a bug in a provider: fail this row, keep the queue moving
+        logger.exception("provider crashed while sending", extra={"message_id": row.pk})
+        return failed_outcome(INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", attempts=attempts)
+    fields = {
+        "status": Message.Status.SENT,
+        "provider_message_id": result.external_id,
+        "sent_at": timezone.now(),
+        "attempts": attempts,
+        "next_attempt_at": None,
+        "error_code": "",
+        "error_detail": "",
+    }
+    return Outcome(Message.Status.SENT, fields, final=True, provider_key=provider.key)
+
+
+def reported(
+    row: Message, outcome: Outcome, conversation: Conversation | None, *, hooks: bool = True
+) -> None:
+    """Count, log and tell the watchers about an outcome that was written; the on-sent
+    hooks too unless `hooks` is False (the sender calls them once for its batch)."""
+    if outcome.status == Message.Status.SENT:
+        SENT.labels(provider=outcome.provider_key).inc()
+        watch.status_changed(
+            tenant_id=row.tenant_id,
+            status=Message.Status.SENT,
+            message_id=row.pk,
+            conversation=conversation,
+        )
+        if conversation is not None and hooks:
+            gates.sent(outgoing_of(conversation))
+    elif outcome.status == Message.Status.FAILED:
+        FAILED.labels(code=outcome.code).inc()
+        watch.status_changed(
+            tenant_id=row.tenant_id,
+            status=Message.Status.FAILED,
+            error=outcome.detail,
+            message_id=row.pk,
+        )
+        logger.warning(
+            "outbound message failed",
+            extra={
+                "message_id": row.pk,
+                "conversation_id": row.conversation_id,
+                "code": outcome.code,
+            },
+        )
+    elif outcome.code:
+        RETRIED.labels(code=outcome.code).inc()
+        logger.info(
+            "outbound send will be retried",
+            extra={
+                "message_id": row.pk,
+                "code": outcome.code,
+                "attempt": outcome.fields.get("attempts"),
+            },
+        )
+
+
+def _send_one(conversation: Conversation, provider: Provider, row: Message) -> bool:
+    """Try one claimed row. True when it is final (go on with the next), False to stop."""
+    try:
+        outcome = attempt(conversation, provider, row)
     except SoftTimeLimitExceeded:
         # Whether the provider got it is unknown: same choice as for a stuck claim (sweep).
         fail(row, SEND_INTERRUPTED, _("O envio foi interrompido (tempo limite da tarefa)."))
         raise
-    except Exception as exc:  # a bug in a provider: fail this row, keep the queue moving
-        logger.exception("provider crashed while sending", extra={"message_id": row.pk})
-        fail(row, INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", attempts=attempts)
-        return True
-    _transition(
-        row,
-        status=Message.Status.SENT,
-        provider_message_id=result.external_id,
-        sent_at=timezone.now(),
-        attempts=attempts,
-        next_attempt_at=None,
-        error_code="",
-        error_detail="",
-    )
-    SENT.labels(provider=provider.key).inc()
-    watch.status_changed(
-        tenant_id=row.tenant_id,
-        status=Message.Status.SENT,
-        message_id=row.pk,
-        conversation=conversation,
-    )
-    gates.sent(_outgoing(conversation))
-    return True
+    moved = _transition(row, **outcome.fields)
+    # A send the provider accepted is counted even when the row was no longer ours (swept
+    # as interrupted meanwhile): the customer got it, and the plan's usage must say so.
+    if moved or outcome.status != Message.Status.FAILED:
+        reported(row, outcome, conversation)
+    if not outcome.final:
+        enqueue_send(conversation.pk, countdown=outcome.countdown)
+    return outcome.final
 
 
 def _transition(row: Message, *, only_if: Q | None = None, **fields) -> bool:
@@ -255,24 +334,9 @@ def fail(
     only_if: Q | None = None,
 ) -> None:
     """Mark a row we claimed `failed` for good, with why."""
-    fields = {
-        "status": Message.Status.FAILED,
-        "error_code": code[:32],
-        "error_detail": detail,
-        "failed_at": timezone.now(),
-        "next_attempt_at": None,
-    }
-    if attempts is not None:
-        fields["attempts"] = attempts
-    if _transition(row, only_if=only_if, **fields):
-        FAILED.labels(code=code).inc()
-        watch.status_changed(
-            tenant_id=row.tenant_id, status=Message.Status.FAILED, error=detail, message_id=row.pk
-        )
-        logger.warning(
-            "outbound message failed",
-            extra={"message_id": row.pk, "conversation_id": row.conversation_id, "code": code},
-        )
+    outcome = failed_outcome(code, detail, attempts=attempts)
+    if _transition(row, only_if=only_if, **outcome.fields):
+        reported(row, outcome, None)
 
 
 def retry_countdown(attempt: int, *, retry_after: float | None = None) -> float:

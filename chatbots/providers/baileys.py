@@ -91,8 +91,19 @@ def content(message: Any) -> Content:
     for key, kind in MEDIA_KEYS.items():
         media = _dict(message.get(key))
         if media:
-            keep = ("mimetype", "url", "fileName", "seconds", "ptt")
-            data = {"media": {k: media[k] for k in keep if media.get(k) is not None}}
+            # Named as Meta's (chatbots.providers.meta_content) so media reads one shape.
+            # The WhatsApp CDN `url` is left out: those bytes are end-to-end encrypted
+            # (`mediaKey`); the gateway hands the plain file (media downloads it).
+            keep = {
+                "mimetype": "mime_type",
+                "fileName": "filename",
+                "fileLength": "file_size",
+                "seconds": "seconds",
+                "ptt": "voice",
+            }
+            data = {
+                "media": {ours: media[k] for k, ours in keep.items() if media.get(k) is not None}
+            }
             return kind, str(media.get("caption") or ""), "", data
     location = _dict(message.get("locationMessage") or message.get("liveLocationMessage"))
     if location:

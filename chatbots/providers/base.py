@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import json
 import logging
+import mimetypes
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.core.files.storage import default_storage
 from django.utils.translation import gettext as _
 
 from chatbots.wire import TEXT_MAX, InboundMessage, InboundStatus, Media, Outbound, Text
@@ -127,6 +129,18 @@ def as_text(message: Outbound) -> Text:
     else:
         body = message.preview
     return Text(body=body[:TEXT_MAX])
+
+
+def stored_file(message: Media) -> tuple[str, bytes, str]:
+    """(filename, bytes, MIME type) of a Media.stored file, read from Django's default
+    storage; a file gone meanwhile (erased) is a permanent error."""
+    try:
+        with default_storage.open(message.stored, "rb") as f:
+            content = f.read()
+    except OSError as exc:
+        raise ProviderError("media_missing", str(exc)[:200], retryable=False) from exc
+    mime = mimetypes.guess_type(message.stored)[0] or "application/octet-stream"
+    return (message.filename or message.stored.rsplit("/", 1)[-1], content, mime)
 
 
 def status_error(response: http.HTTPResponse) -> ProviderError:

@@ -32,17 +32,21 @@ senders are resolved to their phone through `key.remoteJidAlt`.
 
 Outbound: `POST {base}/message/sendText/{instance}` with the `apikey` header and
 `{"number", "text"}` (v1: `{"number", "textMessage": {"text"}}`); media by link through
-`sendMedia`. Buttons and lists are not reliable on WhatsApp Web connections, so they go
+`sendMedia`, and a file the business attached (`Media.stored`) as base64 there (audio
+through `sendWhatsAppAudio`). Buttons and lists are not reliable on WhatsApp Web connections, so they go
 out as numbered text (`Provider.degrade`).
 """
 
 from __future__ import annotations
 
+import base64
 import hmac
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -59,8 +63,16 @@ from chatbots.providers.base import (
     chatbot_secrets,
     connection_failure,
     json_body,
+    stored_file,
 )
-from chatbots.wire import InboundMessage, InboundStatus, Media, Outbound
+from chatbots.wire import (
+    CONNECTION_FIELD,
+    InboundAccountEvent,
+    InboundMessage,
+    InboundStatus,
+    Media,
+    Outbound,
+)
 from clientes.phones import InvalidPhone, normalize_phone
 from config import http
 
@@ -74,6 +86,11 @@ SECRET_HEADER = "X-Webhook-Secret"
 SECRET_QUERY = "secret"  # v1.8 only: its webhooks carry no custom headers
 UPSERT = "messages.upsert"
 UPDATE = "messages.update"
+# The instance's WhatsApp Web connection opened, closed or is reconnecting (Evolution API:
+# https://doc.evolution-api.com/v2/en/configuration/webhooks, CONNECTION_UPDATE): kept as an
+# account event (chatbots.account_events.CONNECTION_FIELD) so the owners hear of a
+# number that disconnected.
+CONNECTION = "connection.update"
 # Baileys' ack names as Evolution sends them -> our Message statuses. PENDING (not yet on
 # WhatsApp's server) and DELETED say nothing about delivery and are ignored.
 UPDATE_STATUSES = {
@@ -121,16 +138,34 @@ class EvolutionProvider(Provider):
                 retryable=False,
             )
         v1 = evolution_instance.api_version(chatbot) == 1
-        if isinstance(message, Media) and message.link and message.media_type in MEDIA_TYPES:
-            media: dict[str, Any] = {"mediatype": message.media_type, "media": message.link}
+        stored = stored_file(message) if isinstance(message, Media) and message.stored else None
+        if stored is not None and message.media_type == "audio":
+            # An audio file has its own route, the file as base64 (v1 wraps it).
+            encoded = base64.b64encode(stored[1]).decode()
+            path = "sendWhatsAppAudio"
+            body: dict[str, Any] = (
+                {"number": number, "audioMessage": {"audio": encoded}}
+                if v1
+                else {"number": number, "audio": encoded}
+            )
+        elif (
+            isinstance(message, Media)
+            and (message.link or stored)
+            and (message.media_type in MEDIA_TYPES)
+        ):
+            # `media` takes a link or the file as base64 (sendMedia's schema).
+            media: dict[str, Any] = {
+                "mediatype": message.media_type,
+                "media": base64.b64encode(stored[1]).decode() if stored else message.link,
+            }
+            if stored:
+                media["mimetype"] = stored[2]
             if message.caption:
                 media["caption"] = message.caption
-            if message.filename:
-                media["fileName"] = message.filename
+            if message.filename or (stored and message.media_type == "document"):
+                media["fileName"] = message.filename or stored[0]
             path = "sendMedia"
-            body: dict[str, Any] = (
-                {"number": number, "mediaMessage": media} if v1 else {"number": number, **media}
-            )
+            body = {"number": number, "mediaMessage": media} if v1 else {"number": number, **media}
         else:
             # Buttons, lists, templates, and media sendMedia does not take by link.
             text = as_text(message).body
@@ -168,8 +203,9 @@ class EvolutionProvider(Provider):
             return False, connection_failure(chatbot, exc, provider=str(self.label))
         if state is None:
             return False, _(
-                "A instância “%(name)s” não existe na Evolution. Rode "
-                "`manage.py evolution_connect --bot %(bot)s`."
+                "A instância “%(name)s” não existe na Evolution. Salve a conexão em Robôs › "
+                "Conexão no painel de atendimento (ou rode `manage.py evolution_connect "
+                "--bot %(bot)s`)."
             ) % {"name": evolution_instance.instance_name(chatbot), "bot": chatbot.pk}
         if state == "open":
             return True, _("Conectado: a instância “%(name)s” está aberta (open).") % {
@@ -179,8 +215,8 @@ class EvolutionProvider(Provider):
         # server's, and stays in the log.
         shown = state if state in KNOWN_STATES else _("desconhecido")
         return False, _(
-            "A instância “%(name)s” está “%(state)s”: leia o QR code com "
-            "`manage.py evolution_connect --bot %(bot)s`."
+            "A instância “%(name)s” está “%(state)s”: leia o código QR em Robôs › Conexão no "
+            "painel de atendimento (ou com `manage.py evolution_connect --bot %(bot)s`)."
         ) % {"name": evolution_instance.instance_name(chatbot), "state": shown, "bot": chatbot.pk}
 
     # --- Inbound -------------------------------------------------------------------------
@@ -231,7 +267,7 @@ class EvolutionProvider(Provider):
     ) -> list[Parsed]:
         payload = json_body(body)
         event = _event_name(payload.get("event"))
-        if event not in (UPSERT, UPDATE):
+        if event not in (UPSERT, UPDATE, CONNECTION):
             logger.debug("evolution event ignored", extra={"event": event[:64]})
             return []
         instance = str(payload.get("instance") or "")
@@ -247,6 +283,9 @@ class EvolutionProvider(Provider):
         items = payload.get("data")
         items = items if isinstance(items, list) else [items]
         bot_key = str(chatbot.pk) if chatbot is not None else ""
+        if event == CONNECTION:
+            record = parse_connection(_dict(items[0]), bot_key=bot_key, at=payload.get("date_time"))
+            return [(record, payload)] if record is not None else []
         parsed: list[Parsed] = []
         for item in items:
             if not isinstance(item, dict):
@@ -259,6 +298,27 @@ class EvolutionProvider(Provider):
             if record is not None:
                 parsed.append((record, item))
         return parsed
+
+
+def parse_connection(data: dict, *, bot_key: str, at: Any = None) -> InboundAccountEvent | None:
+    """A `connection.update` `data` object ({"instance", "state", "statusReason"}) as an
+    account event of the bot, or None when the state is not one Evolution documents."""
+    state = str(data.get("state") or "")
+    if state not in KNOWN_STATES:
+        return None
+    timestamp = parse_datetime(str(at)) if isinstance(at, str) else None
+    if timestamp is None or timezone.is_naive(timestamp):
+        timestamp = timezone.now()
+    reason = data.get("statusReason")
+    return InboundAccountEvent(
+        provider=PROVIDER,
+        external_id=f"evo-conn:{bot_key}:{state}:{timestamp.isoformat()}",
+        bot_key=bot_key,
+        timestamp=timestamp,
+        field=CONNECTION_FIELD,
+        waba_id="",
+        value={"state": state, "status_reason": reason if isinstance(reason, int) else None},
+    )
 
 
 def parse_update(data: dict, *, bot_key: str) -> InboundStatus | None:
@@ -314,6 +374,10 @@ def parse_upsert(data: dict, *, bot_key: str) -> InboundMessage | None:
     if not phone and not user_id:
         return None
     kind, text, reply_id, extra = baileys.content(data.get("message"))
+    if isinstance(extra.get("media"), dict):
+        # Evolution hands a received file by its message id
+        # (evolution_instance.media_fetch): that is the media's id here.
+        extra["media"]["id"] = external_id[:255]
     from_me = key.get("fromMe") is True
     if from_me:
         extra = {**extra, "echo_type": kind}

@@ -16,6 +16,7 @@ which builds on this module.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 # Evolution's JWT lives 600 s; a little leeway absorbs clock differences.
 JWT_LEEWAY_SECONDS = 60
-WEBHOOK_EVENTS = ["MESSAGES_UPSERT", "MESSAGES_UPDATE"]
+WEBHOOK_EVENTS = ["MESSAGES_UPSERT", "MESSAGES_UPDATE", "CONNECTION_UPDATE"]
 
 
 def _dict(value: Any) -> dict:
@@ -109,6 +110,44 @@ def call(chatbot: Chatbot, method: str, path: str, *, body: Any = None) -> http.
         json=body,
         error_from_response=error_from_response,
     )
+
+
+def media_fetch(chatbot: Chatbot, *, media_id: str, max_bytes: int) -> tuple[bytes, str]:
+    """The plain bytes and MIME type of a file a customer sent, by its message id.
+
+    `POST /chat/getBase64FromMediaMessage/{instance}` with `{"message": {"key": {"id"}},
+    "convertToMp4": false}` answers `{mediaType, fileName, mimetype, base64, ...}`
+    (https://github.com/EvolutionAPI/evolution-api, src/api/routes/chat.router.ts; the same
+    route in v1.8). Evolution decrypts WhatsApp's media itself, so its CDN link in the
+    webhook is never fetched. Raises config.http's errors: HTTPStatusError (retryable for
+    5xx and 429), HTTPRefused for a bot that is not configured or a URL the egress policy
+    refuses, HTTPTooLarge for a file over `max_bytes`.
+    """
+    try:
+        url = api_url(chatbot, "/chat/getBase64FromMediaMessage/{instance}")
+        headers = api_headers(chatbot)
+    except ProviderError as exc:
+        raise http.HTTPRefused(exc.detail) from exc
+    body = {"message": {"key": {"id": media_id}}, "convertToMp4": False}
+    # base64 is 4/3 of the file, plus the JSON around it.
+    response = http.tenant_request(
+        "POST", url, json=body, headers=headers, max_bytes=max_bytes * 4 // 3 + 64 * 1024
+    )
+    if not response.ok:
+        raise http.HTTPStatusError(response)
+    data = _dict(response.json() if response.content else {})
+    encoded = str(data.get("base64") or "")
+    if encoded.startswith("data:"):
+        encoded = encoded.split(",", 1)[-1]
+    try:
+        content = base64.b64decode(encoded, validate=False)
+    except (ValueError, TypeError) as exc:
+        raise http.HTTPRefused(_("A Evolution devolveu um arquivo ilegível.")) from exc
+    if not content:
+        raise http.HTTPRefused(_("A Evolution não devolveu o arquivo."))
+    if len(content) > max_bytes:
+        raise http.HTTPTooLarge(f"{len(content)} bytes, over {max_bytes}")
+    return content, str(data.get("mimetype") or "").split(";")[0].strip()
 
 
 def _answer(response: http.HTTPResponse) -> dict:

@@ -117,6 +117,12 @@ def build_body(to: str, message: Outbound, *, context_id: str = "") -> dict[str,
             "list", message, action={"button": message.button, "sections": sections}
         )
     elif isinstance(message, Media):
+        if message.stored:
+            raise ProviderError(
+                "media_not_uploaded",
+                "a stored file goes to Meta by media_id: upload it first (media.outbound)",
+                retryable=False,
+            )
         media: dict[str, Any] = {"link": message.link} if message.link else {"id": message.media_id}
         # Captions exist for image, video and document; a file name only for documents.
         if message.caption and message.media_type in ("image", "video", "document"):

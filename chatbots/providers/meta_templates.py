@@ -15,7 +15,7 @@ Errors are Meta's (`chatbots.providers.meta.error_from_response`), raised as Pro
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -51,11 +51,13 @@ def _headers(chatbot: Chatbot) -> dict[str, str]:
     return {"Authorization": f"Bearer {chatbot.access_token}"}
 
 
-def _call(method: str, url: str, chatbot: Chatbot, **kwargs: Any) -> dict:
+def _call(
+    method: str, url: str, chatbot: Chatbot, *, headers: dict | None = None, **kwargs: Any
+) -> dict:
     response = http_call(
         method,
         url,
-        headers=_headers(chatbot),
+        headers=headers or _headers(chatbot),
         error_from_response=error_from_response,
         tenant_url=False,  # WHATSAPP_GRAPH_API_URL is the operator's setting
         **kwargs,
@@ -71,6 +73,60 @@ def _call(method: str, url: str, chatbot: Chatbot, **kwargs: Any) -> dict:
             retryable=False,
         )
     return data
+
+
+def _app_id(chatbot: Chatbot) -> str:
+    config = chatbot.provider_config if isinstance(chatbot.provider_config, dict) else {}
+    app_id = str(config.get("app_id") or settings.WHATSAPP_APP_ID or "").strip()
+    if not (app_id.isascii() and app_id.isdigit()):  # a Graph id; anything else changes the path
+        raise ProviderError(
+            "not_configured",
+            _(
+                "Falta o ID do app da Meta (só números) para enviar o arquivo de exemplo: "
+                "preencha “app_id” na configuração do provedor do chatbot “%(bot)s” (ou "
+                "WHATSAPP_APP_ID no servidor)."
+            )
+            % {"bot": chatbot.name},
+            retryable=False,
+        )
+    return app_id
+
+
+def sample_upload(
+    chatbot: Chatbot, *, file_name: str, file_type: str, content: bytes | IO[bytes], length: int
+) -> str:
+    """Upload a media header's sample file; Meta's handle for `header_handle`."""
+    headers = _headers(chatbot)  # refuses a bot without WABA id or token, before any call
+    session = _call(
+        "POST",
+        f"{_base()}/{_app_id(chatbot)}/uploads",
+        chatbot,
+        params={"file_name": file_name, "file_length": length, "file_type": file_type},
+    )
+    session_id = str(session.get("id") or "")
+    if not session_id.startswith("upload:"):
+        raise ProviderError(
+            "invalid_response",
+            _("A Meta não abriu a sessão de envio do arquivo: %(body)s") % {"body": session},
+            retryable=False,
+        )
+    token = headers["Authorization"].removeprefix("Bearer ")
+    answer = _call(
+        "POST",
+        f"{_base()}/{session_id}",
+        chatbot,
+        data=content,
+        headers={"Authorization": f"OAuth {token}", "file_offset": "0"},
+    )
+    handle = str(answer.get("h") or "")
+    if not handle:
+        raise ProviderError(
+            "invalid_response",
+            _("A Meta recebeu o arquivo mas não devolveu o identificador: %(body)s")
+            % {"body": answer},
+            retryable=False,
+        )
+    return handle
 
 
 def template_create(chatbot: Chatbot, body: dict[str, Any]) -> dict:

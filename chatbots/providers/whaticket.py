@@ -26,6 +26,9 @@ signature (the original single-URL, single-bot set-up). A message with `fromMe: 
 `key.fromMe`) is one the connected number sent, from the phone or by our own send: stored
 as an ECHO_TYPE event that never drives the flow (`chatbots.echoes` decides which).
 
+A file the customer sent comes as Whaticket's `mediaUrl` (and `mediaType`): the app media
+downloads it from there, under the egress policy.
+
 Outbound: `POST {base_url}/api/messages/send` with `Authorization: Bearer <token>` and
 `{"number": <digits>, "body": <text>}` (+ `whatsappId`). Buttons and lists go out as
 numbered text (`Provider.degrade`). Media with a link is downloaded (config.http.download:
@@ -66,6 +69,7 @@ from chatbots.providers.base import (
     http_call,
     json_body,
     not_configured,
+    stored_file,
 )
 from chatbots.wire import InboundMessage, Media, Outbound
 from clientes.phones import InvalidPhone, normalize_phone
@@ -287,6 +291,7 @@ def parse_payload(
         raise WebhookRefused(400, "invalid_number", str(exc)) from None
 
     kind, text, reply_id, data = baileys.content(message)
+    kind, text, data = _media_link(payload, kind, text, data)
     if kind == "unsupported" and (fallback := _first(payload.get("body"), payload.get("text"))):
         kind, text, data = "text", fallback, {}
     from_me = payload.get("fromMe") is True or key.get("fromMe") is True
@@ -320,6 +325,32 @@ def parse_payload(
     )
 
 
+# Whaticket's `mediaType` is the first half of the file's MIME type ("application" for a
+# document): https://github.com/canove/whaticket-community, backend/src/services/
+# WbotServices/wbotMessageListener.ts.
+MEDIA_TYPES = {"image": "image", "video": "video", "audio": "audio", "application": "document"}
+
+
+def _media_link(payload: dict, kind: str, text: str, data: dict) -> tuple[str, str, dict]:
+    """A file Whaticket kept: its `mediaUrl` (absolute, on the Whaticket backend's `public/`
+    folder: backend/src/models/Message.ts) is where media downloads it from. Without a
+    Baileys media object, `mediaType` says the kind and `body` is the caption or name."""
+    msg = _dict(payload.get("msg"))
+    url = _first(payload.get("mediaUrl"), msg.get("mediaUrl"))
+    if not url.startswith(("http://", "https://")):
+        return kind, text, data
+    if kind not in MEDIA_TYPES.values() and kind != "sticker":
+        media_type = _first(payload.get("mediaType"), msg.get("mediaType")).split("/")[0]
+        if media_type not in MEDIA_TYPES:
+            return kind, text, data
+        kind, text, data = MEDIA_TYPES[media_type], _first(payload.get("body")), {"media": {}}
+    media = dict(_dict(data.get("media")))
+    media["url"] = url[:2000]
+    if kind == "document" and not media.get("filename") and text:
+        media["filename"] = text[:255]
+    return kind, text, {**data, "media": media}
+
+
 def _timestamp(header: str, payload: dict) -> datetime:
     seconds = baileys.timestamp_seconds(payload.get("messageTimestamp"))
     if seconds is None:
@@ -329,7 +360,10 @@ def _timestamp(header: str, payload: dict) -> datetime:
 
 def _attachment(message: Media) -> tuple[str, bytes, str] | None:
     """(filename, bytes, content type) of a media message's link, or None to send it as
-    caption plus link (no link, or the file could not be fetched: logged)."""
+    caption plus link (no link, or the file could not be fetched: logged). A stored file
+    (Media.stored) is read from the storage."""
+    if message.stored:
+        return stored_file(message)
     if not message.link:
         return None
     try:

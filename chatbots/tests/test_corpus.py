@@ -72,7 +72,7 @@ def _phone_number_ids(envelope: dict) -> set[str]:
 def no_processing(monkeypatch):
     """Storage only: the engine is tested elsewhere."""
     queued = []
-    monkeypatch.setattr("chatbots.tasks.process_inbound.delay", queued.append)
+    monkeypatch.setattr("chatbots.inbound._dispatch", queued.append)
     return queued
 
 

@@ -195,6 +195,29 @@ def test_a_reply_typed_on_the_phone_shows_as_sent_by_the_business_and_pauses_the
     ] == ["1", "menu"]
 
 
+def test_a_reply_typed_on_the_phone_puts_the_conversation_in_the_attendants_inbox(chat, phone):
+    from inbox.models import Ticket
+
+    chat.text("oi")
+    chat.post(phone.echo(TYPED))
+    chat.post(phone.echo("Mais alguma coisa?", msg_id="typed-2"))
+
+    (ticket,) = Ticket.objects.filter(conversation=chat.conversation)
+    assert ticket.status == Ticket.Status.OPEN  # being answered, by nobody in the app yet
+    assert ticket.assigned_to is None
+    assert chat.conversation.status == Conversation.Status.HUMAN
+    assert chat.text("1") == []  # the bot stays quiet
+
+
+def test_our_own_send_echoed_back_opens_no_ticket(chat, phone, fake):
+    from inbox.models import Ticket
+
+    chat.text("oi")
+    chat.post(phone.own_echo(fake.sends[-1]))
+
+    assert not Ticket.objects.filter(conversation=chat.conversation).exists()
+
+
 def test_other_customers_keep_talking_to_the_bot(chat, chat_with, bot, phone):
     chat.text("oi")
     chat.post(phone.echo(TYPED))

@@ -20,9 +20,9 @@ from tests.factories import ChatbotFactory, InboundEventFactory
 
 # A new customer: find the event, claim it under the contact's lock, create the Cliente and
 # the Conversation, store the message, load the steps, queue the greeting, save the state.
-NEW_CUSTOMER_MAX = 20
+NEW_CUSTOMER_MAX = 19
 # A customer in the middle of the flow: no Cliente or Conversation to create.
-RETURNING_CUSTOMER_MAX = 15
+RETURNING_CUSTOMER_MAX = 14
 
 
 def _turn(bot, phone: str, text: str) -> int:
@@ -77,6 +77,7 @@ def _long_history(tenant, phone: str, count: int) -> None:
 def test_a_new_customers_first_message_costs_the_same_with_10_or_10000_customers(tenant):
     bot = ChatbotFactory(tenant=tenant, provider="stub", flow="menu")
     _many_customers(tenant, bot, 10)
+    _turn(bot, "5531911110000", "oi")  # the bot's steps are now cached in this process
     small = _turn(bot, "5531911110001", "oi")
     _many_customers(tenant, bot, 9_990, start=10)
     large = _turn(bot, "5531911110002", "oi")
@@ -121,3 +122,24 @@ def test_the_burst_window_adds_no_query_to_a_single_message(tenant, settings):
 
     assert InboundEvent.objects.get(pk=event.pk).state == InboundEvent.State.DONE
     assert len(ctx.captured_queries) == off
+
+
+def test_the_bots_steps_are_loaded_once_and_an_edit_is_seen_at_once(tenant):
+    from chatbots import bots
+
+    bot = ChatbotFactory(tenant=tenant, provider="stub", flow="menu")
+    first = _turn(bot, "5531911110001", "oi")
+    second = _turn(bot, "5531911110002", "oi")
+    assert second == first - 1  # the steps' SELECT, once per bot and process
+
+    inicio = Step.objects.get(chatbot=bot, code="inicio")
+    config = dict(inicio.config)
+    greeting_key = next(k for k, v in config.items() if isinstance(v, str) and len(v) > 5)
+    config[greeting_key] = "Bem-vindo à nova loja!"
+    bots.step_update(step=inicio, config=config)
+    _turn(bot, "5531911110003", "oi")
+
+    reply = Message.objects.filter(
+        direction="out", conversation__cliente__telefone="5531911110003"
+    ).first()
+    assert "Bem-vindo à nova loja!" in reply.text

@@ -24,7 +24,7 @@ def at(seconds: int) -> datetime:
 @pytest.fixture
 def queued(monkeypatch):
     ids: list[int] = []
-    monkeypatch.setattr("chatbots.tasks.process_inbound.delay", ids.append)
+    monkeypatch.setattr("chatbots.inbound._dispatch", ids.append)
     return ids
 
 
@@ -148,10 +148,10 @@ def test_it_queues_new_events_only_after_commit(bot, queued, django_capture_on_c
     assert queued == ids
 
 
-def test_the_engine_task_is_the_registered_dispatcher():
-    from chatbots import tasks
+def test_the_processor_is_the_registered_dispatcher():
+    from chatbots import processor
 
-    assert inbound._dispatch is tasks.dispatch_inbound
+    assert inbound._dispatch is processor.dispatch
 
 
 def test_queueing_without_a_dispatcher_fails_loudly(monkeypatch):
@@ -269,7 +269,7 @@ def test_sweep_leaves_events_pending_when_the_broker_is_down(bot, monkeypatch):
     def broker_down(event_id):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr("chatbots.tasks.process_inbound.delay", broker_down)
+    monkeypatch.setattr("chatbots.inbound._dispatch", broker_down)
 
     assert inbound.sweep() == 0
     assert InboundEvent.objects.get(pk=event.pk).state == State.PENDING

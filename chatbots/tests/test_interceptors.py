@@ -20,6 +20,8 @@ EXPECTED_CHAIN = [
     "chatbots.interceptors.core.HumanHandoff",
     "chatbots.interceptors.core.GlobalCommands",
     "chatbots.interceptors.quota.PlanQuota",
+    "chatbots.interceptors.voice.VoiceNote",
+    "chatbots.interceptors.survey.SatisfactionAnswer",
     "chatbots.handlers.agenda.buttons.AppointmentButtons",
     "chatbots.interceptors.core.UnsupportedMessage",
     "chatbots.handlers.pedidos.CatalogOrder",

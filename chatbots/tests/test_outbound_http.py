@@ -105,3 +105,23 @@ def test_a_download_stops_at_the_size_limit_and_does_not_follow_redirects(fake_f
         http.download(f"{fake_files.url}/big/101", max_bytes=100)
     with pytest.raises(http.HTTPStatusError):
         http.download(f"{fake_files.url}/files/missing", max_bytes=100)
+
+
+def test_calls_to_one_host_reuse_one_kept_alive_connection(fake_graph):
+    for n in range(4):
+        response = http.post(f"{fake_graph.url}/v23.0/1065/messages", json={"to": str(n)})
+        assert response.status_code == 401
+
+    assert [r.json["to"] for r in fake_graph.requests] == ["0", "1", "2", "3"]
+    assert len({r.connection for r in fake_graph.requests}) == 1
+
+
+def test_query_parameters_and_the_json_body_arrive_as_sent(fake_graph):
+    http.get(f"{fake_graph.url}/v23.0/1065/message_templates?limit=5", params={"after": "X Y"})
+    http.post(f"{fake_graph.url}/v23.0/1065/messages", json={"texto": "pão de queijo"})
+
+    first, second = fake_graph.requests
+    assert first.query == {"limit": ["5"], "after": ["X Y"]}
+    assert second.json == {"texto": "pão de queijo"}
+    assert second.headers["Content-Type"] == "application/json"
+    assert second.headers["User-Agent"] == http.USER_AGENT

@@ -72,3 +72,31 @@ def test_the_api_action_reports_refused_credentials(key_client, whaticket_bot, f
 def test_another_tenants_bot_cannot_be_tested(key_client, other_tenant):
     other = bots.chatbot_create(tenant=other_tenant, name="Alheio", provider="stub")
     assert key_client.post(f"/api/chatbots/{other.pk}/test-connection/").status_code == 404
+
+
+def test_the_periodic_check_tells_prometheus_which_number_is_down(
+    client, settings, tenant, whaticket_bot, evolution_bot, celery_eager
+):
+    """An Evolution session that dropped shows as 0 on /metrics (its alert fires), a
+    working number as 1; the simulator has nothing to check and is left out."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from chatbots.connection_tasks import bulk_check_connections
+
+    stub = bots.chatbot_create(tenant=tenant, name="Simulador", provider="stub")
+    settings.METRICS_TOKEN = "m" * 40
+
+    def connected() -> dict[str, float]:
+        text = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {'m' * 40}").content.decode()
+        return {
+            s.labels["chatbot"]: s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if s.name == "chatbot_number_connected"
+        }
+
+    assert connected() == {}  # never checked: nothing said
+    assert bulk_check_connections.delay().get() == {"ok": 1, "down": 1}
+
+    assert connected() == {str(whaticket_bot.pk): 1.0, str(evolution_bot.pk): 0.0}
+    assert str(stub.pk) not in connected()

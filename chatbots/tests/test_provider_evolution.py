@@ -30,7 +30,7 @@ def bot(tenant, fake_evolution):
 @pytest.fixture
 def queued(monkeypatch):
     ids: list[int] = []
-    monkeypatch.setattr("chatbots.tasks.process_inbound.delay", ids.append)
+    monkeypatch.setattr("chatbots.inbound._dispatch", ids.append)
     return ids
 
 
@@ -92,12 +92,46 @@ def test_group_messages_are_acknowledged_and_ignored(client, bot, queued):
     assert stored() == []
 
 
-@pytest.mark.parametrize(
-    "name", ["connection.update", "messages.update", "qrcode.updated", "SEND_MESSAGE"]
-)
+@pytest.mark.parametrize("name", ["messages.update", "qrcode.updated", "SEND_MESSAGE"])
 def test_other_events_are_answered_200_and_ignored(client, bot, queued, name):
     response = evo.post(client, bot.pk, evo.event(name, {"state": "open"}))
     assert response.status_code == 200
+    assert stored() == []
+
+
+def _connection(client, bot, state: str, at: str) -> None:
+    from chatbots import engine
+
+    payload = evo.event("connection.update", {"instance": "loja", "state": state})
+    payload["date_time"] = at
+    assert evo.post(client, bot.pk, payload).status_code == 200
+    engine.process_event(stored()[-1].pk)
+
+
+def test_a_number_that_disconnects_is_kept_and_the_owners_hear_of_it(client, bot, queued):
+    from billing.models import BillingAlert
+    from chatbots.account_events import connection_states
+
+    _connection(client, bot, "open", "2026-05-01T10:00:00.000Z")
+    assert not BillingAlert.objects.exists()
+    _connection(client, bot, "close", "2026-05-01T11:00:00.000Z")
+    (event,) = [e for e in stored() if e.payload["value"]["state"] == "close"]
+    assert event.kind == InboundEvent.Kind.ACCOUNT and event.state == InboundEvent.State.DONE
+    (alert,) = BillingAlert.objects.filter(tenant=bot.tenant)
+    assert "desconectou" in alert.message and "Loja" in alert.message
+    state, since = connection_states([bot.pk])[bot.pk]
+    assert state == "close" and since.isoformat().startswith("2026-05-01T11:00")
+    # Reconnecting on the way back says nothing; being open again does.
+    _connection(client, bot, "connecting", "2026-05-01T11:05:00.000Z")
+    _connection(client, bot, "open", "2026-05-01T11:06:00.000Z")
+    messages = list(BillingAlert.objects.order_by("pk").values_list("message", flat=True))
+    assert len(messages) == 2 and "voltou a se conectar" in messages[1]
+    assert connection_states([bot.pk])[bot.pk][0] == "open"
+
+
+def test_a_connection_event_with_an_unknown_state_is_not_kept(client, bot, queued):
+    payload = evo.event("connection.update", {"instance": "loja", "state": "refused"})
+    assert evo.post(client, bot.pk, payload).status_code == 200
     assert stored() == []
 
 
@@ -413,7 +447,8 @@ def test_evolution_connect_creates_the_instance_sets_the_webhook_and_prints_the_
     webhook = fake_evolution.instances["nova"]["webhook"]
     assert webhook["url"] == f"https://bots.example.com.br/api/chatbots/webhook/evolution/{bot.pk}/"
     assert webhook["headers"] == {"X-Webhook-Secret": secret}
-    assert webhook["events"] == ["MESSAGES_UPSERT", "MESSAGES_UPDATE"] and webhook["enabled"]
+    assert webhook["events"] == ["MESSAGES_UPSERT", "MESSAGES_UPDATE", "CONNECTION_UPDATE"]
+    assert webhook["enabled"]
     assert evo.PAIRING_CODE in output
     assert evo.QR_CODE in output
     assert render(fake_evolution.qr_modules) in output

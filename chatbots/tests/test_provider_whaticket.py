@@ -45,7 +45,7 @@ def bot(tenant, fake_whaticket):
 def queued(monkeypatch):
     """What would be queued for processing (the engine is tested elsewhere)."""
     ids: list[int] = []
-    monkeypatch.setattr("chatbots.tasks.process_inbound.delay", ids.append)
+    monkeypatch.setattr("chatbots.inbound._dispatch", ids.append)
     return ids
 
 

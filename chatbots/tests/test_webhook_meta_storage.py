@@ -98,7 +98,7 @@ def test_it_keeps_the_data_stored_when_the_broker_is_down(
     def broker_down(event_id):
         raise ConnectionError("Error 111 connecting to redis")
 
-    monkeypatch.setattr("chatbots.tasks.process_inbound.delay", broker_down)
+    monkeypatch.setattr("chatbots.inbound._dispatch", broker_down)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = post(client, envelope(messages_change(messages=[text_message("wamid.E1")])))

@@ -74,7 +74,7 @@ def counter(name: str, **labels) -> float:
 def record_queued(monkeypatch) -> list[int]:
     """Record what would be queued for processing (the engine is tested elsewhere)."""
     ids: list[int] = []
-    monkeypatch.setattr("chatbots.tasks.process_inbound.delay", ids.append)
+    monkeypatch.setattr("chatbots.inbound._dispatch", ids.append)
     return ids
 
 

@@ -38,3 +38,31 @@ def test_variants_include_the_spelling_without_the_ninth_digit():
 
 def test_mask_keeps_only_the_last_four_digits():
     assert mask_phone("5511987654321") == "*********4321"
+
+
+@pytest.mark.parametrize(
+    "wa_id",
+    [
+        "16505551234",  # a US WhatsApp id: 1 + area code 650
+        "12125551234",  # 1 + 212: its first two digits are a Brazilian DDD (12), not a mobile
+        "447911123456",  # the UK
+        "4915123456789",  # Germany
+    ],
+)
+def test_a_foreign_whatsapp_id_keeps_its_own_country_code(wa_id):
+    assert normalize_phone(wa_id) == wa_id
+
+
+def test_a_local_brazilian_landline_and_mobile_get_the_country_code():
+    assert normalize_phone("1134567890") == "551134567890"
+    assert normalize_phone("21987654321") == "5521987654321"
+
+
+def test_a_foreign_customer_writing_on_whatsapp_is_stored_with_their_own_number(tenant):
+    from clientes.services import cliente_upsert_from_whatsapp
+
+    cliente = cliente_upsert_from_whatsapp(tenant=tenant, wa_id="16505551234", nome="Ann")
+    again = cliente_upsert_from_whatsapp(tenant=tenant, wa_id="16505551234")
+
+    assert cliente.telefone == "16505551234"
+    assert again.pk == cliente.pk

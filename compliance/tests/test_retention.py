@@ -93,7 +93,14 @@ def test_it_removes_exactly_what_is_older_than_the_default_policy(conversation, 
     assert Message.objects.get(pk=queued.pk).text == "olá"  # still to be sent
     assert set(InboundEvent.objects.values_list("pk", flat=True)) == {new_event.pk, pending.pk}
     assert set(AuditLog.objects.values_list("pk", flat=True)) == {new_entry.pk}
-    assert report.rows == {"message_text": 1, "inbound_event": 1, "audit_log": 1}
+    assert report.rows == {
+        "message_text": 1,
+        "inbound_event": 1,
+        "audit_log": 1,
+        "inbox_note": 0,
+        "staff_chat": 0,
+        "integrations_delivery": 0,
+    }
     assert not InboundEvent.objects.filter(pk=old_event.pk).exists()
     assert not AuditLog.objects.filter(pk=old_entry.pk).exists()
 
@@ -137,6 +144,9 @@ def test_a_second_run_finds_nothing_left(conversation, tenant, defaults):
         "message_text": 0,
         "inbound_event": 0,
         "audit_log": 0,
+        "inbox_note": 0,
+        "staff_chat": 0,
+        "integrations_delivery": 0,
     }
 
 
@@ -176,3 +186,42 @@ def test_the_weekly_and_hourly_jobs_are_in_the_beat_schedule(db):
     assert (weekly.crontab.day_of_week, weekly.crontab.hour) == ("0", "3")
     assert (hourly.crontab.minute, hourly.crontab.hour) == ("2", "*")
     assert hourly.queue == "bulk"
+
+
+def test_internal_notes_and_the_staff_chat_go_at_the_message_text_age(
+    conversation, tenant, other_tenant, defaults
+):
+    """What attendants wrote about a customer is kept no longer than the customer's own
+    messages: old notes are blanked (the ticket still shows one was written), old internal
+    chat messages deleted; another tenant's own, longer policy keeps theirs."""
+    from inbox.models import Note, Queue
+    from staff.models import ChatMessage, ChatRoom
+
+    def note(days: float, on=conversation) -> Note:
+        row = Note.objects.create(tenant=on.tenant, conversation=on, text="cliente bravo")
+        _age(Note, row.pk, "created_at", days)
+        return row
+
+    def chat(days: float, owner) -> ChatMessage:
+        queue, _ = Queue.objects.get_or_create(tenant=owner, slug="suporte", name="Suporte")
+        room, _ = ChatRoom.objects.get_or_create(tenant=owner, kind="queue", queue=queue)
+        row = ChatMessage.objects.create(tenant=owner, room=room, text="quem pega o 123?")
+        _age(ChatMessage, row.pk, "created_at", days)
+        return row
+
+    other_bot = Chatbot.objects.create(tenant=other_tenant, name="B", provider="meta")
+    other_conversation = Conversation.objects.create(
+        tenant=other_tenant, chatbot=other_bot, cliente=ClienteFactory(tenant=other_tenant)
+    )
+    RetentionPolicy.objects.create(tenant=other_tenant, message_text_days=400)
+    old_note, new_note, kept_note = note(91), note(89), note(200, on=other_conversation)
+    old_chat, new_chat, kept_chat = chat(91, tenant), chat(89, tenant), chat(200, other_tenant)
+
+    report = retention.retention_run(now=NOW)
+
+    assert Note.objects.get(pk=old_note.pk).text == ""
+    assert Note.objects.get(pk=new_note.pk).text == "cliente bravo"
+    assert Note.objects.get(pk=kept_note.pk).text == "cliente bravo"
+    assert set(ChatMessage.objects.values_list("pk", flat=True)) == {new_chat.pk, kept_chat.pk}
+    assert not ChatMessage.objects.filter(pk=old_chat.pk).exists()
+    assert (report.rows["inbox_note"], report.rows["staff_chat"]) == (1, 1)

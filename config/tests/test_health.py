@@ -22,10 +22,15 @@ def closed_port() -> int:
     return port
 
 
+CONSUMERS = (heartbeat.PROCESSOR_KEY, heartbeat.SENDER_KEY)
+
+
 @pytest.fixture
 def heartbeats():
     heartbeat.beat(heartbeat.WORKER_KEY)
     heartbeat.beat(heartbeat.BEAT_KEY)
+    for key in CONSUMERS:
+        heartbeat.beat(key)
 
 
 def test_it_reports_every_component_when_all_are_up(client, db, heartbeats):
@@ -33,7 +38,15 @@ def test_it_reports_every_component_when_all_are_up(client, db, heartbeats):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["components"]) == {"database", "cache", "broker", "worker", "beat"}
+    assert set(body["components"]) == {
+        "database",
+        "cache",
+        "broker",
+        "worker",
+        "beat",
+        "processor",
+        "sender",
+    }
     for entry in body["components"].values():
         assert entry["status"] == "ok"
         assert isinstance(entry["latency_ms"], float)
@@ -79,6 +92,8 @@ def test_it_answers_503_naming_the_worker_when_its_heartbeat_is_stale(client, db
     settings.HEALTHZ_WORKER_MAX_AGE = 120
     cache.set(heartbeat.WORKER_KEY, time.time() - 600, timeout=3600)
     heartbeat.beat(heartbeat.BEAT_KEY)
+    for key in CONSUMERS:
+        heartbeat.beat(key)
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
@@ -88,9 +103,30 @@ def test_it_answers_503_naming_the_worker_when_its_heartbeat_is_stale(client, db
 
 def test_it_answers_503_when_no_worker_ever_beat(client, db):
     heartbeat.beat(heartbeat.BEAT_KEY)
+    for key in CONSUMERS:
+        heartbeat.beat(key)
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["failing"] == ["worker (celery)"]
+
+
+def test_it_answers_503_naming_the_processor_when_it_stopped(client, db, settings):
+    """The processor answers the customers: a stopped one is named like a stopped worker."""
+    settings.HEALTHZ_WORKER_MAX_AGE = 120
+    heartbeat.beat(heartbeat.WORKER_KEY)
+    heartbeat.beat(heartbeat.BEAT_KEY)
+    heartbeat.beat(heartbeat.SENDER_KEY)
+    cache.set(heartbeat.PROCESSOR_KEY, time.time() - 300, timeout=3600)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failing"] == ["processor (manage.py run_processor)"]
+    assert "300s ago" in body["components"]["processor"]["error"]
+    cache.delete(heartbeat.SENDER_KEY)
+    assert client.get("/healthz").json()["failing"] == [
+        "processor (manage.py run_processor)",
+        "sender (manage.py run_sender)",
+    ]
 
 
 def test_liveness_answers_even_when_everything_else_is_down(client, settings, closed_port):

@@ -80,3 +80,79 @@ def test_the_embedded_mode_answers_this_machine_only_by_default(client, metrics_
     lan = scrape(client, REMOTE_ADDR="192.168.0.20")
 
     assert [local.status_code, lan.status_code] == [200, 403]
+
+
+def _sample(text: str, name: str, **labels: str) -> float | None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return None
+
+
+def test_a_scrape_shows_the_backlog_of_the_reply_path(client, metrics_settings, db):
+    """What an operator looks at when replies are late: how many messages wait in each
+    queue and how old the oldest is, read from the database whichever process stopped."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chatbots.models import InboundEvent, Message
+    from tests.factories import ConversationFactory, InboundEventFactory
+
+    metrics_settings.METRICS_TOKEN = TOKEN
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+    empty = scrape(client, **auth).content.decode()
+    assert _sample(empty, "chatbot_backlog_messages", queue="inbound_pending") == 0
+
+    old = InboundEventFactory(state=InboundEvent.State.PENDING)
+    InboundEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(minutes=3))
+    InboundEventFactory(state=InboundEvent.State.PENDING)
+    InboundEventFactory(state=InboundEvent.State.DONE)
+    conversation = ConversationFactory()
+    Message.objects.create(
+        tenant=conversation.tenant,
+        conversation=conversation,
+        direction=Message.Direction.OUT,
+        status=Message.Status.QUEUED,
+        text="Seu pedido saiu",
+    )
+
+    text = scrape(client, **auth).content.decode()
+    assert _sample(text, "chatbot_backlog_messages", queue="inbound_pending") == 2
+    assert _sample(text, "chatbot_backlog_oldest_seconds", queue="inbound_pending") >= 180
+    assert _sample(text, "chatbot_backlog_messages", queue="outbound_queued") == 1
+    assert _sample(text, "chatbot_backlog_messages", queue="outbound_sending") == 0
+
+
+def test_a_failing_health_check_is_counted_by_component(client, db, settings):
+    before = _sample_registry("healthz_check_failures_total", component="worker")
+    settings.HEALTHZ_CHECK_WORKERS = True
+    client.get("/healthz")  # no worker heartbeat in tests
+    assert _sample_registry("healthz_check_failures_total", component="worker") == before + 1
+    assert _sample_registry("healthz_check_failures_total", component="database") == 0
+
+
+def _sample_registry(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_a_silent_worker_shows_in_the_heartbeat_age(client, metrics_settings, db):
+    import time
+
+    from django.core.cache import cache
+
+    from config import heartbeat
+
+    metrics_settings.METRICS_TOKEN = TOKEN
+    cache.set(heartbeat.WORKER_KEY, time.time() - 600, timeout=3600)
+    heartbeat.beat(heartbeat.BEAT_KEY)
+
+    text = scrape(client, HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
+
+    assert 600 <= _sample(text, "ops_heartbeat_age_seconds", process="worker") < 700
+    assert _sample(text, "ops_heartbeat_age_seconds", process="beat") < 60

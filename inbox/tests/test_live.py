@@ -41,7 +41,14 @@ def test_it_publishes_after_commit_to_admins_queue_people_and_watchers(
     groups = [g for g, _m in layer.sent]
     t = tenant.pk
     assert groups == [f"inbox.t{t}.all", f"inbox.t{t}.q7", f"inbox.t{t}.u3", f"inbox.t{t}.c9"]
-    assert layer.sent[0][1] == {"type": "inbox.event", "kind": "ticket", "data": {"x": 1}}
+    first = layer.sent[0][1]
+    assert {k: v for k, v in first.items() if k != "id"} == {
+        "type": "inbox.event",
+        "kind": "ticket",
+        "data": {"x": 1},
+    }
+    # One id for every group's copy: a socket in several groups shows the event once.
+    assert first["id"] and {m["id"] for _g, m in layer.sent} == {first["id"]}
 
 
 def test_a_dead_layer_never_fails_the_caller(
@@ -164,3 +171,40 @@ def test_presence_reaches_the_colleagues_of_the_queue(
     groups = {g for g, m in layer.sent if m["kind"] == "presence"}
     t = tenant.pk
     assert groups == {f"inbox.t{t}.all", f"inbox.t{t}.q{suporte.pk}", f"inbox.t{t}.u{agent.pk}"}
+
+
+def test_events_published_by_a_forked_worker_reach_a_listening_socket():
+    """Celery's prefork children publish too: each forked process gets its own publisher
+    loop (a thread does not survive a fork) and its events still reach a socket."""
+    import asyncio
+    import os
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    assert layer is not None, "the tests run with a real channel layer"
+    group = f"inbox.fork-test.{os.getpid()}"
+
+    def publish(n: int) -> None:
+        live._send([group], {"type": live.EVENT_TYPE, "kind": "message", "data": {"n": n}})
+
+    def publish_here_then_in_a_child() -> None:
+        publish(1)
+        pid = os.fork()
+        if pid == 0:  # the child: publish once and leave without pytest's teardown
+            try:
+                publish(2)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+
+    async def listen() -> list[int]:
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        await asyncio.get_running_loop().run_in_executor(None, publish_here_then_in_a_child)
+        got = [(await asyncio.wait_for(layer.receive(channel), 5))["data"]["n"] for _ in "ab"]
+        await layer.group_discard(group, channel)
+        return got
+
+    assert sorted(async_to_sync(listen)()) == [1, 2]

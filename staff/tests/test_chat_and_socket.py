@@ -3,6 +3,8 @@ their two people only, a conversation watched only by who may see it, presence."
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -157,7 +159,8 @@ def test_a_conversation_is_watched_only_by_who_may_see_it(client, tenant, people
     assert to_outsider == []
 
 
-def test_presence_follows_the_sockets_and_reaches_the_colleagues(client, people):
+def test_presence_follows_the_sockets_and_reaches_the_colleagues(client, people, settings):
+    settings.STAFF_OFFLINE_GRACE_SECONDS = 0.2
     ana_headers = _headers(client, people["ana"].user)
     bia_headers = _headers(client, people["bia"].user)
 
@@ -183,11 +186,81 @@ def test_presence_follows_the_sockets_and_reaches_the_colleagues(client, people)
         await first.disconnect()  # another tab is still open
         still = await sync_to_async(status_of)(people["ana"])
         await second.disconnect()
+        during_grace = await sync_to_async(status_of)(people["ana"])
+        await asyncio.sleep(0.5)
         gone = await sync_to_async(status_of)(people["ana"])
         seen = [e["data"]["status"] for e in await _events(bia) if e["kind"] == "presence"]
         await bia.disconnect()
-        return away, still, gone, seen
+        return away, still, during_grace, gone, seen
 
-    away, still, gone, seen = async_to_sync(scenario)()
-    assert (away, still, gone) == ("away", "away", "offline")
+    away, still, during_grace, gone, seen = async_to_sync(scenario)()
+    assert (away, still, during_grace, gone) == ("away", "away", "away", "offline")
     assert seen[0] == "online" and seen[-1] == "offline" and "away" in seen
+
+
+def test_the_agent_who_took_a_ticket_gets_each_of_its_messages_once(client, tenant, people):
+    """Ana is in the queue's group, her own and (watching it) the conversation's: the event
+    is sent to all three, and her socket shows it once."""
+    from chatbots.models import Message
+    from inbox import events, services
+
+    conversation = ConversationFactory(tenant=tenant, chatbot__tenant=tenant)
+    ticket = services.ticket_open(conversation, people["suporte"])
+    services.ticket_take(ticket, people["ana"].user)
+    conversation.refresh_from_db()
+    ana_headers = _headers(client, people["ana"].user)
+    admin_headers = _headers(client, people["admin"].user)
+
+    async def scenario():
+        ana, admin = _socket(ana_headers), _socket(admin_headers)
+        assert (await ana.connect())[0] and (await admin.connect())[0]
+        await ana.send_json_to({"action": "watch", "conversation": conversation.pk})
+        await ana.send_json_to({"action": "ping"})
+        await _events(ana, 0.3)
+        await _events(admin, 0.3)
+
+        def customer_writes():
+            row = Message.objects.create(
+                tenant=tenant, conversation=conversation, direction="in", text="Oi de novo"
+            )
+            events.messages_stored(conversation, [row])
+
+        await sync_to_async(customer_writes)()
+        got = await _events(ana), await _events(admin)
+        await ana.disconnect()
+        await admin.disconnect()
+        return got
+
+    to_ana, to_admin = async_to_sync(scenario)()
+    assert [e["data"]["text"] for e in to_ana if e["kind"] == "message"] == ["Oi de novo"]
+    assert [e["data"]["text"] for e in to_admin if e["kind"] == "message"] == ["Oi de novo"]
+
+
+def test_a_page_change_never_shows_the_person_offline(client, people, settings):
+    """Going from the list to a conversation closes one socket and opens the next a moment
+    later: colleagues keep seeing the person online, before and after the grace."""
+    settings.STAFF_OFFLINE_GRACE_SECONDS = 0.3
+    ana_headers = _headers(client, people["ana"].user)
+    bia_headers = _headers(client, people["bia"].user)
+
+    async def scenario():
+        bia = _socket(bia_headers)
+        assert (await bia.connect())[0]
+        await _events(bia, 0.2)
+        page = _socket(ana_headers)
+        await page.connect()
+        await page.disconnect()
+        next_page = _socket(ana_headers)
+        await next_page.connect()
+        await asyncio.sleep(0.6)  # the grace is over
+        seen = [e["data"]["status"] for e in await _events(bia) if e["kind"] == "presence"]
+        status = await sync_to_async(
+            lambda: AgentPresence.objects.get(user=people["ana"].user).status
+        )()
+        await next_page.disconnect()
+        await bia.disconnect()
+        return seen, status
+
+    seen, status = async_to_sync(scenario)()
+    assert "offline" not in seen and seen[-1] == "online"
+    assert status == "online"

@@ -11,12 +11,16 @@ What it does, like Evolution v2 (v1 bodies accepted too):
 * every call needs the `apikey` header equal to `fake.apikey`, else 401;
 * `POST /message/sendText/{instance}` (`{"number","text"}` or v1 `{"number",
   "textMessage":{"text"}}`) and `POST /message/sendMedia/{instance}` answer 201 with the
-  created message (`key.id` "3EB0..."); a number in `fake.not_on_whatsapp` gets Evolution's
+  created message (`key.id` "3EB0..."), and so does `POST /message/sendWhatsAppAudio/{instance}`
+  (`{"number", "audio"}`, v1 `{"number", "audioMessage": {"audio"}}`); a number in `fake.not_on_whatsapp` gets Evolution's
   400 with `exists: false`; an unknown instance 404;
 * `GET /instance/connectionState/{instance}`, `POST /instance/create`,
   `POST /webhook/set/{instance}`, `GET /webhook/find/{instance}`,
   `GET /instance/connect/{instance}` (a QR code PNG drawn from `fake.qr_modules`, the raw
   `code`, and a `pairingCode` when `?number=` is given).
+* `POST /chat/getBase64FromMediaMessage/{instance}` (`{"message": {"key": {"id"}}}`) answers
+  201 with the file `fake.add_media(id, bytes, mimetype)` put there, base64-encoded, and
+  Evolution's 400 for a message it does not have.
 `respond_next(...)` scripts raw answers for the next requests.
 """
 
@@ -100,6 +104,11 @@ class FakeEvolution(FakeServer):
         self.instances: dict[str, dict[str, Any]] = {}
         self.not_on_whatsapp: set[str] = set()
         self.qr_modules = sample_modules()
+        self.media: dict[str, tuple[bytes, str]] = {}
+
+    def add_media(self, message_id: str, content: bytes, mimetype: str) -> None:
+        with self._lock:
+            self.media[message_id] = (content, mimetype)
 
     def add_instance(self, name: str, *, state: str = "open") -> None:
         with self._lock:
@@ -135,6 +144,25 @@ class FakeEvolution(FakeServer):
             return self._sent(
                 body["number"], {f"{kind}Message": {"caption": media.get("caption", "")}}
             )
+        if (group, action) == ("message", "sendWhatsAppAudio") and record.method == "POST":
+            audio = body.get("audio") or (body.get("audioMessage") or {}).get("audio")
+            if not body.get("number") or not audio:
+                return _error(400, "Bad Request", ["number and audio are required"])
+            return self._sent(body["number"], {"audioMessage": {"ptt": True}})
+        if (group, action) == ("chat", "getBase64FromMediaMessage") and record.method == "POST":
+            key = ((body.get("message") or {}).get("key")) or {}
+            found = self.media.get(str(key.get("id") or ""))
+            if found is None:
+                return _error(400, "Bad Request", ["Message not found"])
+            content, mimetype = found
+            return 201, {
+                "mediaType": mimetype.split("/")[0] + "Message",
+                "fileName": None,
+                "size": {"fileLength": str(len(content))},
+                "mimetype": mimetype,
+                "base64": base64.b64encode(content).decode(),
+                "buffer": None,
+            }
         if (group, action) == ("instance", "connectionState"):
             return 200, {"instance": {"instanceName": name, "state": instance["state"]}}
         if (group, action) == ("webhook", "set") and record.method == "POST":

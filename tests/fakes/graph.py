@@ -18,6 +18,17 @@ What it does, like Meta (Meta: https://developers.facebook.com/docs/whatsapp/clo
   PENDING, category}`), `GET` lists them two per page (`paging.cursors.after`, `next`),
   `DELETE ?name=&hsm_id=` deletes, `POST /{version}/{template id}` edits. `templates`
   holds them per WABA; `add_template` and `set_template_status` play Meta's side.
+* Media: `add_media(id, bytes, mime)` makes `GET /{version}/{id}` answer Meta's record
+  (`url`, `mime_type`, `sha256`, `file_size`); the URL (bearer token needed) serves the
+  bytes until `expire_media(id)`, then 404. `POST /{version}/{phone_number_id}/media`
+  (an upload) answers `{"id": ...}`, recorded in `uploads`.
+* Media header samples (Resumable Upload API, Meta:
+  https://developers.facebook.com/docs/graph-api/guides/upload): `POST
+  /{version}/{app_id}/uploads?file_name=&file_length=&file_type=` opens a session
+  (`{"id": "upload:<id>?sig=<sig>"}`; a type the API does not take: error 100), and `POST
+  /{version}/upload:<id>?sig=<sig>` with `Authorization: OAuth <token>`, `file_offset: 0`
+  and exactly `file_length` bytes answers `{"h": "4::<handle>"}`. `uploaded` lists what
+  arrived (`file_name`, `file_type`, `content`, `handle`, `app_id`).
 * No bearer token: 401 with error code 190. Another path: 400 with error code 100.
 * Errors as Meta sends them: `{"error":{"message":"(#code) title","type":"OAuthException",
   "code":..,"error_data":{"messaging_product":"whatsapp","details":..},"fbtrace_id":..}}`.
@@ -37,6 +48,8 @@ Every request is recorded, scripted or not, in arrival order: `requests` (all), 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import socket
@@ -56,6 +69,12 @@ SEND_PATH = re.compile(r"^/v\d+\.\d+/(?P<phone_number_id>[^/]+)/messages$")
 TEMPLATES_PATH = re.compile(r"^/v\d+\.\d+/(?P<waba_id>[^/]+)/message_templates$")
 TEMPLATE_PATH = re.compile(r"^/v\d+\.\d+/(?P<template_id>tpl\d+)$")
 PHONE_PATH = re.compile(r"^/v\d+\.\d+/(?P<phone_number_id>\d+)$")
+MEDIA_PATH = re.compile(r"^/v\d+\.\d+/(?P<media_id>[^/]+)$")
+MEDIA_UPLOAD_PATH = re.compile(r"^/v\d+\.\d+/(?P<phone_number_id>[^/]+)/media$")
+FILE_PATH = re.compile(r"^/media-files/(?P<media_id>[^/]+)/(?P<generation>\d+)$")
+UPLOADS_PATH = re.compile(r"^/v\d+\.\d+/(?P<app_id>[^/]+)/uploads$")
+UPLOAD_PATH = re.compile(r"^/v\d+\.\d+/(?P<session>upload:[A-Za-z0-9_-]+)$")
+UPLOAD_TYPES = ("application/pdf", "image/jpeg", "image/jpg", "image/png", "video/mp4")
 
 # Titles Meta uses for the codes tests care about (support/error-codes).
 ERROR_TITLES = {
@@ -89,6 +108,10 @@ class RecordedRequest:
     status: int = 0
     response: Any = None
     query: dict = field(default_factory=dict)
+    # The client's (address, port): requests that share it came over one kept-alive
+    # connection.
+    connection: tuple = ()
+    body: bytes = b""  # the raw bytes (a file upload's content)
 
     @property
     def phone_number_id(self) -> str:
@@ -130,10 +153,18 @@ class FakeGraph:
         self._script: deque[_Answer] = deque()
         self._requests: list[RecordedRequest] = []
         self.templates: dict[str, list[dict]] = {}  # WABA id -> its templates at "Meta"
+        self.media: dict[str, dict] = {}  # media id -> {content, mime_type, generation}
+        self.uploads: list[RecordedRequest] = []  # POST /{phone_number_id}/media
         self._template_seq = 0
+        self._upload_sessions: dict[str, dict] = {}  # session id -> what step 1 declared
+        self.uploaded: list[dict] = []  # files received by upload sessions, in order
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.1 keeps the connection open between requests, as Meta's servers do,
+            # so tests can see whether the client reuses it (every answer has a length).
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 fake._handle(self)
 
@@ -166,6 +197,10 @@ class FakeGraph:
             self._script.clear()
             self._requests.clear()
             self.templates.clear()
+            self.media.clear()
+            self.uploads.clear()
+            self._upload_sessions.clear()
+            self.uploaded.clear()
 
     # --- scripting ---------------------------------------------------------------------
     def fail_next(
@@ -225,6 +260,8 @@ class FakeGraph:
             headers=CaseInsensitiveDict(handler.headers.items()),
             json=body,
             query=parse_qs(handler.path.split("?", 1)[1]) if "?" in handler.path else {},
+            connection=tuple(handler.client_address[:2]),
+            body=raw,
         )
         with self._lock:
             self._requests.append(record)
@@ -285,7 +322,103 @@ class FakeGraph:
             answer["paging"]["next"] = f"{self.url}{record.path}?after={start + 2}"
         return 200, answer
 
+    # --- media header samples (Meta: https://developers.facebook.com/docs/graph-api/guides/upload)
+    def _upload_answer(self, record: RecordedRequest, scripted: _Answer | None) -> tuple:
+        auth = str(record.headers.get("Authorization", ""))
+        if record.method != "POST" or not auth.startswith(("Bearer ", "OAuth ")):
+            return 401, meta_error(190)
+        if scripted is not None and scripted.body is not None:
+            return scripted.status, scripted.body
+        one = {k: v[0] for k, v in record.query.items()}
+        if opening := UPLOADS_PATH.match(record.path):
+            length = one.get("file_length", "")
+            if one.get("file_type") not in UPLOAD_TYPES or not length.isdigit() or not int(length):
+                return 400, meta_error(100, f"Invalid file_type or file_length: {one}")
+            session, sig = uuid.uuid4().hex, uuid.uuid4().hex[:12]
+            with self._lock:
+                self._upload_sessions[f"upload:{session}"] = {
+                    **one,
+                    "app_id": opening["app_id"],
+                    "sig": sig,
+                }
+            return 200, {"id": f"upload:{session}?sig={sig}"}
+        session_id = UPLOAD_PATH.match(record.path)["session"]
+        with self._lock:
+            declared = self._upload_sessions.get(session_id)
+        if declared is None or one.get("sig") != declared["sig"]:
+            return 400, meta_error(100, f"Unknown upload session: {session_id}")
+        if not auth.startswith("OAuth ") or record.headers.get("file_offset") != "0":
+            return 400, meta_error(100, "An upload needs Authorization: OAuth and file_offset: 0")
+        if len(record.body) != int(declared["file_length"]):
+            return 400, meta_error(100, "The file is not the length the session declared")
+        kind = base64.b64encode(declared["file_type"].encode()).decode()
+        handle = f"4::{kind}:AR{uuid.uuid4().hex}"
+        with self._lock:
+            self.uploaded.append(
+                {
+                    "file_name": declared.get("file_name", ""),
+                    "file_type": declared["file_type"],
+                    "app_id": declared["app_id"],
+                    "content": record.body,
+                    "handle": handle,
+                }
+            )
+        return 200, {"h": handle}
+
+    # --- media (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media)
+    def add_media(self, media_id: str, content: bytes, mime_type: str) -> None:
+        """A file a customer sent: `GET /{media_id}` answers its short-lived URL here."""
+        with self._lock:
+            self.media[media_id] = {"content": content, "mime_type": mime_type, "generation": 1}
+
+    def expire_media(self, media_id: str) -> None:
+        """The URLs given so far stop working (Meta's last about five minutes)."""
+        with self._lock:
+            self.media[media_id]["generation"] += 1
+
+    def _media_answer(self, record: RecordedRequest) -> tuple[int, Any] | None:
+        if (match := MEDIA_UPLOAD_PATH.match(record.path)) and record.method == "POST":
+            media_id = f"{900000 + len(self.uploads) + 1}"
+            self.uploads.append(record)
+            return 200, {"id": media_id}
+        if (match := FILE_PATH.match(record.path)) and record.method == "GET":
+            item = self.media.get(match["media_id"])
+            if item is None or int(match["generation"]) != item["generation"]:
+                return 404, "expired"
+            return 200, item["content"]
+        if (match := MEDIA_PATH.match(record.path)) and record.method == "GET":
+            item = self.media.get(match["media_id"])
+            if item is None:
+                return None
+            content = item["content"]
+            return 200, {
+                "messaging_product": "whatsapp",
+                "url": f"{self.url}/media-files/{match['media_id']}/{item['generation']}",
+                "mime_type": item["mime_type"],
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "file_size": len(content),
+                "id": match["media_id"],
+            }
+        return None
+
     def _answer(self, record: RecordedRequest, scripted: _Answer | None) -> tuple[int, Any]:
+        if UPLOADS_PATH.match(record.path) or UPLOAD_PATH.match(record.path):
+            return self._upload_answer(record, scripted)
+        if (
+            MEDIA_UPLOAD_PATH.match(record.path)
+            or FILE_PATH.match(record.path)
+            or (
+                MEDIA_PATH.match(record.path)
+                and MEDIA_PATH.match(record.path)["media_id"] in self.media
+            )
+        ):
+            if not str(record.headers.get("Authorization", "")).startswith("Bearer "):
+                return 401, meta_error(190)
+            if scripted is not None and scripted.body is not None:
+                return scripted.status, scripted.body
+            answer = self._media_answer(record)
+            if answer is not None:
+                return answer
         if (match := TEMPLATES_PATH.match(record.path)) or TEMPLATE_PATH.match(record.path):
             if not str(record.headers.get("Authorization", "")).startswith("Bearer "):
                 return 401, meta_error(190)

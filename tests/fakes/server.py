@@ -35,6 +35,7 @@ class RecordedRequest:
     files: list[tuple[str, str, str, bytes]] = field(default_factory=list)
     status: int = 0
     response: Any = None
+    raw: bytes = b""  # the body as sent (to check a signature over it)
 
 
 @dataclass
@@ -124,6 +125,7 @@ class FakeServer:
             json=body,
             query=dict(parse_qsl(parts.query)),
             files=files,
+            raw=raw,
         )
         with self._lock:
             self._requests.append(record)

@@ -369,3 +369,34 @@ def test_outside_the_window_without_templates_offer_and_survey_are_recorded_as_n
 
     codes = Message.objects.filter(direction="out").values_list("status", "error_code")
     assert sorted(codes) == [("failed", "outside_24h_window")] * 2
+
+
+def test_reminders_no_shows_and_surveys_are_counted_for_the_operators(
+    agora, chat, tick, tenant, agenda_interna, servico, cliente
+):
+    from prometheus_client import REGISTRY
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = (
+        value("agenda_reminders_total", kind="24h"),
+        value("agenda_no_shows_total"),
+        value("agenda_surveys_total"),
+    )
+    chat.text("oi")
+    marcar(tenant, cliente, servico, em(TERCA, "10:00"))
+    marcar(tenant, cliente, servico, AGORA - 2 * HORA)
+    marcar(tenant, cliente, servico, AGORA - 3 * HORA, status="concluido", compareceu=True)
+
+    tick(bulk_mark_no_shows)
+    tick(bulk_send_followups)
+    agora.move_to(em(SEGUNDA, "10:05"))
+    tick(bulk_send_reminders)
+
+    after = (
+        value("agenda_reminders_total", kind="24h"),
+        value("agenda_no_shows_total"),
+        value("agenda_surveys_total"),
+    )
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1]

@@ -13,7 +13,7 @@ from agenda import services as agenda_services
 from agenda import texts
 from agenda.errors import AgendaIndisponivel, AgendaNaoConfigurada, SlotTaken
 from agenda.models import Agendamento, Servico
-from chatbots.handlers import kit
+from chatbots.handlers import kit, schemas
 from chatbots.handlers.agenda.base import (
     CHOOSE_TIME,
     CONFIRM,
@@ -39,6 +39,7 @@ NO = "conf:nao"
 class ConfirmarAgendamentoHandler(AgendaStep):
     label = gettext_lazy("Agenda: confirmar agendamento")
     config_help = gettext_lazy('Opcional: {"text": "Até lá! Qualquer coisa, é só chamar."}')
+    config_schema = schemas.OPTIONAL_TEXT
     KEYS = ("text",)
     NEXT_STEPS = (CHOOSE_TIME,)
 

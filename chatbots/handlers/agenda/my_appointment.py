@@ -13,7 +13,7 @@ from agenda import services as agenda_services
 from agenda import texts
 from agenda.errors import AgendaIndisponivel
 from agenda.models import Agendamento
-from chatbots.handlers import kit
+from chatbots.handlers import kit, schemas
 from chatbots.handlers.agenda.base import (
     BOOK,
     CHOOSE_SERVICE,
@@ -39,6 +39,7 @@ def _status_text(agendamento: Agendamento) -> str:
 class MeuHorarioHandler(AgendaStep):
     label = gettext_lazy("Agenda: meu próximo horário (ver, remarcar, cancelar)")
     config_help = gettext_lazy("Sem configuração.")
+    config_schema = schemas.NONE
     NEXT_STEPS = (CHOOSE_SERVICE,)
 
     ALIASES = {"remarcar": texts.REAGENDAR, "mudar": texts.REAGENDAR, "trocar": texts.REAGENDAR}

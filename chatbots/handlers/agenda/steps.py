@@ -27,7 +27,7 @@ from agenda.availability import (
 from agenda.errors import AgendaErro, AgendaNaoConfigurada
 from agenda.models import Servico
 from chatbots import wire as wa
-from chatbots.handlers import kit
+from chatbots.handlers import kit, schemas
 from chatbots.handlers.agenda.base import (
     BOOK,
     CHOOSE_DAY,
@@ -77,6 +77,7 @@ NEAREST = 2
 class AgendaInicioHandler(AgendaStep):
     label = gettext_lazy("Agenda: início (Agendar, Meu horário)")
     config_help = gettext_lazy('Opcional: {"text": "Olá! Quer marcar um horário?"}')
+    config_schema = schemas.OPTIONAL_TEXT
     KEYS = ("text",)
     NEXT_STEPS = (CHOOSE_SERVICE, MY_APPOINTMENT)
 
@@ -119,6 +120,7 @@ class AgendaInicioHandler(AgendaStep):
 class EscolherServicoHandler(AgendaStep):
     label = gettext_lazy("Agenda: escolher serviço")
     config_help = gettext_lazy('Opcional: {"text": "Qual serviço você quer agendar?"}')
+    config_schema = schemas.OPTIONAL_TEXT
     KEYS = ("text",)
     NEXT_STEPS = (CHOOSE_DAY,)
 
@@ -197,6 +199,7 @@ def _servico_description(servico: Servico) -> str:
 class EscolherDiaHandler(AgendaStep):
     label = gettext_lazy("Agenda: escolher dia")
     config_help = gettext_lazy("Sem configuração.")
+    config_schema = schemas.NONE
     NEXT_STEPS = (CHOOSE_TIME,)
 
     def enter(self, ctx: Context) -> Reply:
@@ -335,6 +338,7 @@ def _chosen_day(ctx: Context, days: list[date], today: date) -> date | None:
 class EscolherHorarioHandler(AgendaStep):
     label = gettext_lazy("Agenda: escolher horário")
     config_help = gettext_lazy("Sem configuração.")
+    config_schema = schemas.NONE
     NEXT_STEPS = (CHOOSE_DAY, CONFIRM)
 
     def enter(self, ctx: Context) -> Reply:

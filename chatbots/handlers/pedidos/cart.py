@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chatbots import wire as wa
-from chatbots.handlers import cancel
+from chatbots.handlers import cancel, schemas
 from chatbots.handlers.base import Context, Handler, Reply
 from chatbots.handlers.pedidos import aside
 from chatbots.handlers.pedidos.aside import cancel_cart
@@ -121,6 +121,7 @@ class _CartQuestion(OrderStep):
 class AdicionarMaisHandler(_CartQuestion):
     label = gettext_lazy("Pedidos: adicionar mais itens?")
     config_help = gettext_lazy("Sem configuração.")
+    config_schema = schemas.NONE
 
     CODE = ADICIONAR
     OPTIONS = [
@@ -158,6 +159,7 @@ class AdicionarMaisHandler(_CartQuestion):
 class ConfirmarPedidoHandler(_CartQuestion):
     label = gettext_lazy("Pedidos: confirmar pedido")
     config_help = gettext_lazy('Opcional: {"text": "Obrigado! Seu pedido já vai para a cozinha."}')
+    config_schema = schemas.OPTIONAL_TEXT
     KEYS = ("text",)
 
     CODE = CONFIRMAR

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chatbots import wire as wa
-from chatbots.handlers import kit
+from chatbots.handlers import kit, schemas
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.pedidos import aside
 from chatbots.handlers.pedidos.base import (
@@ -137,6 +137,7 @@ def _not_found(ctx: Context, body: str, code: str) -> Reply:
 class InicioHandlerPedidos(OrderStep):
     label = gettext_lazy("Pedidos: início (saudação e retomada do carrinho)")
     config_help = gettext_lazy('Opcional: {"text": "Olá! Bem-vindo à nossa loja."}')
+    config_schema = schemas.OPTIONAL_TEXT
     KEYS = ("text",)
 
     def enter(self, ctx: Context) -> Reply:
@@ -173,6 +174,7 @@ class InicioHandlerPedidos(OrderStep):
 class SelecionarCategoriaHandler(OrderStep):
     label = gettext_lazy("Pedidos: escolher categoria")
     config_help = gettext_lazy('Opcional: {"text": "Escolha uma categoria:"}')
+    config_schema = schemas.OPTIONAL_TEXT
     KEYS = ("text",)
 
     def _items(self, ctx: Context) -> list[Categoria]:
@@ -258,6 +260,7 @@ class SelecionarCategoriaHandler(OrderStep):
 class SelecionarProdutoHandler(OrderStep):
     label = gettext_lazy("Pedidos: escolher produto")
     config_help = gettext_lazy('Opcional: {"text": "Escolha um produto:"}')
+    config_schema = schemas.OPTIONAL_TEXT
     KEYS = ("text",)
 
     def _categoria(self, ctx: Context) -> Categoria | None:
@@ -356,6 +359,7 @@ class SelecionarProdutoHandler(OrderStep):
 class InformarQuantidadeHandler(OrderStep):
     label = gettext_lazy("Pedidos: informar quantidade")
     config_help = gettext_lazy('Opcional: {"max_quantidade": 20} (padrão 99)')
+    config_schema = schemas.QUANTITY
     KEYS = ("max_quantidade",)
 
     @classmethod
@@ -374,14 +378,19 @@ class InformarQuantidadeHandler(OrderStep):
         produto = self._produto(ctx)
         if produto is None:
             return Reply(next_step=PRODUTO)
-        return Reply(
-            messages=[
-                text(
-                    _("Quantas unidades de *%(nome)s* (%(preco)s cada)? Digite um número.")
-                    % {"nome": produto.nome, "preco": format_brl(produto.preco)}
-                )
-            ]
+        question = text(
+            _("Quantas unidades de *%(nome)s* (%(preco)s cada)? Digite um número.")
+            % {"nome": produto.nome, "preco": format_brl(produto.preco)}
         )
+        if not produto.imagem_url:
+            return Reply(messages=[question])
+        # The product's photo with its price first (WhatsApp fetches the business's link).
+        photo = wa.Media(
+            media_type="image",
+            link=produto.imagem_url,
+            caption=f"{produto.nome} — {format_brl(produto.preco)}",
+        )
+        return Reply(messages=[photo, question])
 
     def handle(self, ctx: Context) -> Reply:
         side = aside.before(ctx, QUANTIDADE)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chatbots import wire as wa
-from chatbots.handlers import kit
+from chatbots.handlers import kit, schemas
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.pedidos import aside
 from chatbots.handlers.pedidos.base import (
@@ -87,6 +87,7 @@ def _error_reply(exc: ValidationError) -> Reply:
 class InformarNomeHandler(OrderStep):
     label = gettext_lazy("Pedidos: nome do cliente (quando o WhatsApp não informou)")
     config_help = gettext_lazy("Sem configuração.")
+    config_schema = schemas.NONE
 
     def enter(self, ctx: Context) -> Reply:
         if (ctx.cliente.nome or "").strip():
@@ -125,6 +126,7 @@ class ModoEntregaHandler(OrderStep):
     config_help = gettext_lazy(
         "Sem configuração (o que a loja aceita está em Configuração de pedidos)."
     )
+    config_schema = schemas.NONE
 
     ALIASES = {
         "entregar": DELIVERY,
@@ -205,6 +207,7 @@ def _location_address(data: dict) -> tuple[str, Decimal | None, Decimal | None]:
 class InformarEnderecoHandler(OrderStep):
     label = gettext_lazy("Pedidos: endereço de entrega (digitado ou localização)")
     config_help = gettext_lazy("Sem configuração (bairros e taxas em Taxas de entrega).")
+    config_schema = schemas.NONE
 
     def enter(self, ctx: Context) -> Reply:
         pedido = open_cart(ctx)
@@ -356,6 +359,7 @@ PAYMENT_WORDS = {
 class FormaPagamentoHandler(OrderStep):
     label = gettext_lazy("Pedidos: forma de pagamento (Pix, cartão, dinheiro e troco)")
     config_help = gettext_lazy("Sem configuração (a chave Pix está em Configuração de pedidos).")
+    config_schema = schemas.NONE
 
     def _options(self, ctx: Context, pedido: Pedido) -> list[tuple[str, str, str]]:
         """(forma, title, description) of each payment method offered."""
@@ -478,6 +482,7 @@ class FormaPagamentoHandler(OrderStep):
 class ObservacoesHandler(OrderStep):
     label = gettext_lazy("Pedidos: observações (ex.: sem cebola)")
     config_help = gettext_lazy('Opcional: {"text": "Alguma observação para a cozinha?"}')
+    config_schema = schemas.OPTIONAL_TEXT
     KEYS = ("text",)
 
     def enter(self, ctx: Context) -> Reply:

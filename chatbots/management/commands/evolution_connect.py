@@ -20,6 +20,26 @@ def webhook_url(chatbot: Chatbot) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
+def webhook_target(chatbot: Chatbot) -> tuple[str, dict[str, str], bool]:
+    """The URL and headers Evolution should call us with, and whether the bot's webhook
+    secret had to be created (and saved) for it. Also used by the staff app's connection
+    page (staff.connection_views)."""
+    stored = chatbot_secrets(chatbot)
+    url = webhook_url(chatbot)
+    if stored.get("jwt_key"):
+        # Evolution then sends a fresh HS256 JWT (Authorization: Bearer) instead.
+        return url, {"jwt_key": stored["jwt_key"]}, False
+    secret = stored.get("webhook_secret")
+    generated = not secret
+    if generated:
+        secret = secrets.token_urlsafe(32)
+        bots.chatbot_update(chatbot=chatbot, provider_secrets={**stored, "webhook_secret": secret})
+    if evolution_instance.api_version(chatbot) == 1:
+        # v1.8 webhooks take no headers: the secret can only travel in the URL.
+        return f"{url}?{evolution.SECRET_QUERY}={secret}", {}, generated
+    return url, {evolution.SECRET_HEADER: secret}, generated
+
+
 class Command(BaseCommand):
     help = (
         "Connect an Evolution API bot: create its instance if needed, point the instance's "
@@ -64,7 +84,9 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"instance {name!r} exists (state: {state})")
 
-        url, headers = self._webhook_target(chatbot)
+        url, headers, generated = webhook_target(chatbot)
+        if generated:
+            self.stdout.write("webhook_secret generated and saved on the bot")
         evolution_instance.webhook_set(chatbot=chatbot, url=url, headers=headers)
         shown = url.split("?", 1)[0]
         self.stdout.write(f"webhook set to {shown} (messages.upsert, authenticated)")
@@ -85,25 +107,6 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS("already connected: nothing to pair"))
             return
         self._print_qr(chatbot, answer, invert=invert)
-
-    def _webhook_target(self, chatbot: Chatbot) -> tuple[str, dict[str, str]]:
-        """The URL and headers Evolution should call us with; creates the secret if missing."""
-        stored = chatbot_secrets(chatbot)
-        url = webhook_url(chatbot)
-        if stored.get("jwt_key"):
-            # Evolution then sends a fresh HS256 JWT (Authorization: Bearer) instead.
-            return url, {"jwt_key": stored["jwt_key"]}
-        secret = stored.get("webhook_secret")
-        if not secret:
-            secret = secrets.token_urlsafe(32)
-            bots.chatbot_update(
-                chatbot=chatbot, provider_secrets={**stored, "webhook_secret": secret}
-            )
-            self.stdout.write("webhook_secret generated and saved on the bot")
-        if evolution_instance.api_version(chatbot) == 1:
-            # v1.8 webhooks take no headers: the secret can only travel in the URL.
-            return f"{url}?{evolution.SECRET_QUERY}={secret}", {}
-        return url, {evolution.SECRET_HEADER: secret}
 
     def _print_qr(self, chatbot: Chatbot, answer: dict, *, invert: bool) -> None:
         pairing = answer.get("pairingCode")

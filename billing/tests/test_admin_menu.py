@@ -1,0 +1,39 @@
+"""The admin's menu: tenant staff see business sections only; superusers find the
+technical tables in one "Técnico" section."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from billing.models import Membership
+from tests.factories import MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _links(html: str) -> set[str]:
+    return set(re.findall(r'href="(/admin/[a-z_]+/[a-z_]+/)"', html))
+
+
+def test_tenant_staff_do_not_see_the_technical_tables(client):
+    owner = MembershipFactory(role=Membership.Role.OWNER)
+    owner.user.is_staff = True
+    owner.user.save()
+    client.force_login(owner.user)
+    html = client.get("/admin/").content.decode()
+    links = _links(html)
+    assert "/admin/pedidos/produto/" in links and "/admin/chatbots/chatbot/" in links
+    assert "/admin/chatbots/inboundevent/" not in links
+    assert "/admin/agenda/calwebhookevento/" not in links
+    assert "Técnico" not in html
+
+
+def test_superusers_find_the_technical_tables_grouped(admin_client):
+    html = admin_client.get("/admin/").content.decode()
+    technical = html[html.index("Técnico (só superusuários)") :]
+    assert "/admin/chatbots/inboundevent/" in _links(technical)
+    assert "/admin/django_celery_beat/periodictask/" in _links(technical)
+    business = html[: html.index("Técnico (só superusuários)")]
+    assert "/admin/django_celery_beat/periodictask/" not in _links(business)

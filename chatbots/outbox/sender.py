@@ -1,0 +1,495 @@
+"""The sender: a long-running consumer that drains the outbox in claimed batches
+(`python manage.py run_sender`), instead of one Celery task per send.
+
+One round (`Sender.run_once`):
+
+1. **Claim** (one statement): the oldest unsent row of up to SENDER_BATCH conversations
+   (the "head": queued, due, and no older queued/sending row in its conversation), locked
+   with FOR UPDATE SKIP LOCKED so that several senders never claim the same head, plus the
+   rows queued after it (at most RUN rows a conversation, at most SENDER_BATCH rows in all),
+   all moved to `sending` with the lease deadline in next_attempt_at, as the task's claim.
+2. **Load** the conversations with their bot and customer (one statement).
+3. **Send**: each conversation's rows, in order, in one thread of a pool of SENDER_THREADS
+   (conversations side by side, never two rows of one conversation at once), each row
+   through chatbots.outbox.sending.attempt: every SEND gate, the payload, template or
+   24-hour window, recipient, rate governor, provider, with the task's error mapping.
+   A row that is not final (a retry with backoff, a rate-limit wait) stops its
+   conversation: the rows after it go back to `queued` untouched, and wait for it.
+4. **Record** every outcome in one statement (PostgreSQL: UPDATE ... FROM (VALUES ...) ...
+   RETURNING, guarded by status = 'sending', so a row the sweeper took back is left alone),
+   then the counters, the status watchers (chatbots.outbox.watch) and the on-sent hooks
+   (metering), as the task does.
+5. Pop and send the read receipts that rode along (chatbots.outbox.wake).
+
+Per-customer order holds across any number of senders and the Celery task: a row is
+claimed only while every older row of its conversation is final.
+
+A sender killed between its claim and its record leaves its claimed rows in `sending`:
+the sweeper (chatbots.outbox.sending.sweep, run by beat and by every sender once a minute)
+fails them as `send_interrupted` once the lease
+is over, never sends them again: the rule for a send whose outcome is unknown, applied to
+at most the rows of one batch (SENDER_BATCH). SIGTERM finishes the round first.
+
+PostgreSQL is the queue; Redis only nudges (chatbots.outbox.wake): without a nudge the
+sender looks again every SENDER_POLL_SECONDS. The embedded mode (SQLite) runs one sender:
+there the claim has no row locks (SQLite writes one statement at a time) and the outcomes
+are written one row at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.utils import timezone
+
+from chatbots.models import Chatbot, Conversation, Message
+from chatbots.outbox import gates, sending, wake
+from chatbots.outbox.sending import INTERNAL_ERROR, MAX_RETRIES, Outcome
+from chatbots.providers.registry import UnknownProvider, get_provider
+from config import heartbeat
+
+logger = logging.getLogger(__name__)
+
+# Rows of one conversation claimed in one round: a turn's replies go out together, and a
+# long backlog of one customer cannot fill the batch.
+RUN = 5
+# How often a sender runs the outbox sweeper itself (chatbots.outbox.sending.sweep: stuck
+# claims fail as interrupted, forgotten rows are nudged), so that it needs no Celery beat.
+SWEEP_SECONDS = 60.0
+
+_COLUMNS = (
+    "id",
+    "conversation_id",
+    "tenant_id",
+    "payload",
+    "attempts",
+    "error_code",
+    "error_detail",
+    "provider_message_id",
+    "sent_at",
+    "failed_at",
+)
+# The columns an outcome may set (sending.Outcome.fields), written for every row.
+_WRITTEN = (
+    "status",
+    "next_attempt_at",
+    "attempts",
+    "error_code",
+    "error_detail",
+    "provider_message_id",
+    "sent_at",
+    "failed_at",
+)
+_PG_TYPES = {
+    "status": "varchar",
+    "next_attempt_at": "timestamptz",
+    "attempts": "integer",
+    "error_code": "varchar",
+    "error_detail": "text",
+    "provider_message_id": "varchar",
+    "sent_at": "timestamptz",
+    "failed_at": "timestamptz",
+}
+
+
+def _claim_sql(vendor: str) -> str:
+    table = Message._meta.db_table
+    lock = "FOR UPDATE OF h SKIP LOCKED" if vendor == "postgresql" else ""
+    returning = ", ".join(f"m.{c}" if vendor == "postgresql" else c for c in _COLUMNS)
+    target = f"{table} AS m" if vendor == "postgresql" else table
+    return f"""
+WITH heads AS (
+    SELECT h.id, h.conversation_id FROM {table} h
+    WHERE h.direction = %(out)s AND h.status = %(queued)s
+      AND (h.next_attempt_at IS NULL OR h.next_attempt_at <= %(now)s)
+      AND NOT EXISTS (
+        SELECT 1 FROM {table} e
+        WHERE e.conversation_id = h.conversation_id AND e.direction = %(out)s
+          AND e.status IN (%(queued)s, %(sending)s) AND e.id < h.id)
+    -- In the order of message_outbox_idx (status, created_at), a partial index of the
+    -- unsent rows: the claim never walks the table's history of sent messages.
+    ORDER BY h.created_at, h.id
+    LIMIT %(batch)s
+    {lock}
+), runs AS (
+    SELECT r.id, row_number() OVER (PARTITION BY r.conversation_id ORDER BY r.id) AS n
+    FROM {table} r JOIN heads ON r.conversation_id = heads.conversation_id
+    WHERE r.direction = %(out)s AND r.status = %(queued)s AND r.id >= heads.id
+)
+UPDATE {target} SET status = %(sending)s, next_attempt_at = %(lease)s
+WHERE id IN (SELECT id FROM runs WHERE n <= %(run)s ORDER BY n, id LIMIT %(batch)s)
+  AND status = %(queued)s
+RETURNING {returning}
+"""
+
+
+def claim(*, batch: int, now=None) -> list[Message]:
+    """Claim up to `batch` rows (see the module docstring), in conversation and id order.
+    One statement; the rows come back as unsaved Message objects with the claimed columns."""
+    now = now or timezone.now()
+    params = {
+        "out": Message.Direction.OUT,
+        "queued": Message.Status.QUEUED,
+        "sending": Message.Status.SENDING,
+        "now": now,
+        "lease": now + sending.SENDING_LEASE,
+        "batch": int(batch),
+        "run": RUN,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql(connection.vendor), params)
+        fetched = cursor.fetchall()
+    rows = []
+    for values in fetched:
+        data = dict(zip(_COLUMNS, values, strict=True))
+        if isinstance(data["payload"], str):
+            data["payload"] = json.loads(data["payload"])
+        for name in ("sent_at", "failed_at"):
+            data[name] = _aware(data[name])
+        rows.append(
+            Message(
+                direction=Message.Direction.OUT,
+                status=Message.Status.SENDING,
+                **data,
+            )
+        )
+    rows.sort(key=lambda row: (row.conversation_id, row.pk))
+    return rows
+
+
+def _aware(value):
+    if isinstance(value, str):  # SQLite hands timestamps back as text
+        from django.utils.dateparse import parse_datetime
+
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value
+
+
+@dataclass
+class Result:
+    """What became of one claimed row."""
+
+    row: Message
+    outcome: Outcome
+    conversation: Conversation | None
+    fields: dict = field(default_factory=dict)  # every _WRITTEN column, to write
+
+
+def _released() -> Outcome:
+    """A row behind one that is not final: back to the queue untouched, to wait for it."""
+    return Outcome(
+        Message.Status.QUEUED, {"status": Message.Status.QUEUED, "next_attempt_at": None}, False
+    )
+
+
+def _internal_retry(row: Message, exc: Exception) -> Outcome:
+    """A gate or the rate governor raised before the provider was called: nothing went, so
+    the row is tried again with backoff, and fails once the retry budget is spent."""
+    attempts = row.attempts + 1
+    detail = f"{type(exc).__name__}: {exc}"
+    if attempts > MAX_RETRIES:
+        return sending.failed_outcome(INTERNAL_ERROR, detail, attempts=attempts)
+    countdown = sending.retry_countdown(attempts)
+    fields = {
+        "status": Message.Status.QUEUED,
+        "attempts": attempts,
+        "next_attempt_at": timezone.now() + timedelta(seconds=countdown),
+        "error_code": INTERNAL_ERROR,
+        "error_detail": detail,
+    }
+    return Outcome(
+        Message.Status.QUEUED,
+        fields,
+        False,
+        code=INTERNAL_ERROR,
+        detail=detail,
+        countdown=countdown,
+    )
+
+
+def send_run(conversation: Conversation | None, rows: list[Message]) -> list[Result]:
+    """Send one conversation's claimed rows in order (runs in a pool thread)."""
+    if conversation is None:  # deleted since the claim: its rows went with it
+        return []
+    try:
+        provider = get_provider(conversation.chatbot.provider)
+    except UnknownProvider as exc:
+        return [
+            Result(row, sending.failed_outcome(sending.UNKNOWN_PROVIDER, str(exc)), conversation)
+            for row in rows
+        ]
+    results: list[Result] = []
+    stopped = False
+    for row in rows:
+        if stopped:
+            results.append(Result(row, _released(), conversation))
+            continue
+        try:
+            outcome = sending.attempt(conversation, provider, row)
+        except Exception as exc:
+            logger.exception("outbound send could not be tried", extra={"message_id": row.pk})
+            if isinstance(exc, (InterfaceError, OperationalError)):
+                connection.close()  # this thread's connection; a fresh one next time
+            outcome = _internal_retry(row, exc)
+        results.append(Result(row, outcome, conversation))
+        stopped = not outcome.final
+    return results
+
+
+def _full_fields(result: Result) -> dict:
+    row, fields = result.row, result.outcome.fields
+    return {name: fields.get(name, getattr(row, name)) for name in _WRITTEN}
+
+
+def record(results: list[Result]) -> set[int]:
+    """Write every outcome; return the ids that were still ours (status `sending`)."""
+    if not results:
+        return set()
+    for result in results:
+        result.fields = _full_fields(result)
+    if connection.vendor != "postgresql":
+        moved = set()
+        for result in results:
+            if Message.objects.filter(pk=result.row.pk, status=Message.Status.SENDING).update(
+                **result.fields
+            ):
+                moved.add(result.row.pk)
+        return moved
+    table = Message._meta.db_table
+    placeholders, params = [], []
+    for result in results:
+        casts = ["%s::bigint"] + [f"%s::{_PG_TYPES[name]}" for name in _WRITTEN]
+        placeholders.append(f"({', '.join(casts)})")
+        params.append(result.row.pk)
+        params.extend(result.fields[name] for name in _WRITTEN)
+    columns = ", ".join(("id", *_WRITTEN))
+    assignments = ", ".join(f"{name} = v.{name}" for name in _WRITTEN)
+    sql = (
+        f"UPDATE {table} AS m SET {assignments} "
+        f"FROM (VALUES {', '.join(placeholders)}) AS v({columns}) "
+        f"WHERE m.id = v.id AND m.status = %s RETURNING m.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, Message.Status.SENDING])
+        return {pk for (pk,) in cursor.fetchall()}
+
+
+def report(results: list[Result], moved: set[int]) -> None:
+    """Counters, watchers and on-sent hooks, as the task reports one row (sending._send_one)."""
+    accepted = []
+    for result in results:
+        if result.row.pk in moved or result.outcome.status != Message.Status.FAILED:
+            sending.reported(result.row, result.outcome, result.conversation, hooks=False)
+            if result.outcome.status == Message.Status.SENT and result.conversation is not None:
+                accepted.append(sending.outgoing_of(result.conversation))
+        if result.row.pk not in moved:
+            logger.warning(
+                "outbound row was no longer ours to move",
+                extra={"message_id": result.row.pk, "new_status": result.outcome.status},
+            )
+    gates.sent_many(accepted)  # billing counts the batch per tenant, not per message
+
+
+class Sender:
+    """One sender process's loop. `threads` <= 1 sends in the calling thread."""
+
+    def __init__(
+        self,
+        *,
+        batch: int | None = None,
+        threads: int | None = None,
+        poll: float | None = None,
+    ) -> None:
+        self.batch = max(1, batch or settings.SENDER_BATCH)
+        self.threads = max(1, threads or settings.SENDER_THREADS)
+        self.poll = max(0.01, poll if poll is not None else settings.SENDER_POLL_SECONDS)
+        self.stopping = threading.Event()
+        self._pool = (
+            ThreadPoolExecutor(self.threads, thread_name_prefix="sender")
+            if self.threads > 1
+            else None
+        )
+        self._pubsub = None
+        self._last_beat = 0.0
+        self._last_sweep = time.monotonic()
+
+    # --- one round -----------------------------------------------------------------------
+    def run_once(self) -> int:
+        """Claim, send, record one batch, then the read receipts; return the rows claimed."""
+        rows = claim(batch=self.batch)
+        if rows:
+            by_conversation: dict[int, list[Message]] = defaultdict(list)
+            for row in rows:
+                by_conversation[row.conversation_id].append(row)
+            conversations = Conversation.objects.select_related("chatbot", "cliente").in_bulk(
+                list(by_conversation)
+            )
+            runs = [(conversations.get(cid), group) for cid, group in by_conversation.items()]
+            if self._pool is None or len(runs) == 1:
+                batches = [send_run(conversation, group) for conversation, group in runs]
+            else:
+                batches = list(self._pool.map(lambda run: send_run(*run), runs))
+            results = [result for batch in batches for result in batch]
+            report(results, self._record(results))
+        self.send_receipts()
+        return len(rows)
+
+    def _record(self, results: list[Result]) -> set[int]:
+        """`record`, tried again on a fresh connection when the database went away (a
+        restart): the sends happened, so their outcomes are worth a few seconds' wait. If
+        it still fails, the rows stay `sending` and the sweeper applies the unknown-outcome
+        rule to them."""
+        for attempt_number in range(3):
+            try:
+                return record(results)
+            except (InterfaceError, OperationalError):
+                if attempt_number == 2:
+                    raise
+                logger.warning("sender could not record outcomes; reconnecting", exc_info=True)
+                connection.close()
+                time.sleep(1.0)
+        return set()
+
+    def send_receipts(self) -> int:
+        """Mark read what rode along with the turns (chatbots.outbox.wake): a courtesy, so a
+        failure is logged and dropped, as the task does."""
+        client = wake.client()
+        if client is None:
+            return 0
+        try:
+            popped = client.lpop(wake.names().receipts, self.batch * 4) or []
+        except redis.RedisError:
+            logger.warning("could not read the pending read receipts", exc_info=True)
+            return 0
+        receipts = [parsed for raw in popped if (parsed := wake.parse_receipt(raw))]
+        if not receipts:
+            return 0
+        bots = Chatbot.objects.in_bulk({chatbot_id for chatbot_id, _ext in receipts})
+        work = [(bots[cid], ext) for cid, ext in receipts if cid in bots]
+
+        def mark(item: tuple[Chatbot, str]) -> None:
+            sending._mark_read(*item)
+
+        if self._pool is None:
+            for item in work:
+                mark(item)
+        else:
+            list(self._pool.map(mark, work))
+        return len(work)
+
+    # --- the loop ------------------------------------------------------------------------
+    def run(self) -> None:
+        """Rounds until `stopping` is set; sleeps (woken by a nudge) when nothing is due."""
+        logger.info(
+            "sender started",
+            extra={"batch": self.batch, "threads": self.threads, "poll": self.poll},
+        )
+        try:
+            while not self.stopping.is_set():
+                self.beat()
+                self.sweep()
+                try:
+                    claimed = self.run_once()
+                except DatabaseError:
+                    # PostgreSQL restarted or the connection dropped: reconnect next round.
+                    logger.warning("sender round failed; trying again", exc_info=True)
+                    connection.close()
+                    self.stopping.wait(self.poll)
+                    continue
+                except Exception:
+                    # A bug in a hook or a watcher: the round's outcomes are written or the
+                    # rows stay claimed for the sweeper; the next round goes on.
+                    logger.exception("sender round failed")
+                    self.stopping.wait(self.poll)
+                    continue
+                if claimed < self.batch:
+                    self.wait()
+        finally:
+            self.close()
+            logger.info("sender stopped")
+
+    def beat(self) -> None:
+        now = time.monotonic()
+        if now - self._last_beat >= heartbeat.HEARTBEAT_INTERVAL:
+            heartbeat.beat(heartbeat.SENDER_KEY)
+            self._last_beat = now
+
+    def sweep(self) -> None:
+        now = time.monotonic()
+        if now - self._last_sweep < SWEEP_SECONDS:
+            return
+        self._last_sweep = now
+        try:
+            sending.sweep()
+        except Exception:
+            logger.warning("sender could not sweep the outbox", exc_info=True)
+            connection.close()
+
+    def wait(self) -> None:
+        """Until a nudge or `poll` seconds; without Redis, just the poll."""
+        pubsub = self._subscription()
+        if pubsub is None:
+            self.stopping.wait(self.poll)
+            return
+        try:
+            if pubsub.get_message(timeout=self.poll) is not None:
+                while pubsub.get_message(timeout=0) is not None:
+                    pass  # one round serves every nudge that came meanwhile
+        except redis.RedisError:
+            logger.warning("sender lost its Redis subscription; polling", exc_info=True)
+            self._drop_subscription()
+            self.stopping.wait(self.poll)
+
+    def _subscription(self):
+        if self._pubsub is None:
+            client = wake.client()
+            if client is None:
+                return None
+            try:
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(wake.names().channel)
+            except redis.RedisError:
+                logger.warning("sender cannot subscribe to its nudges; polling", exc_info=True)
+                return None
+            self._pubsub = pubsub
+        return self._pubsub
+
+    def _drop_subscription(self) -> None:
+        if self._pubsub is not None:
+            try:
+                self._pubsub.close()
+            except redis.RedisError:
+                pass
+            self._pubsub = None
+
+    def close(self) -> None:
+        self._drop_subscription()
+        if self._pool is not None:
+            # Each pool thread closes its own database connection (Django's connections
+            # belong to their thread): one job per thread, held at a barrier so that no
+            # thread takes two.
+            barrier = threading.Barrier(self.threads)
+
+            def close_own_connection() -> None:
+                try:
+                    barrier.wait(timeout=10)
+                except threading.BrokenBarrierError:
+                    pass
+                connection.close()
+
+            for _job in range(self.threads):
+                self._pool.submit(close_own_connection)
+            self._pool.shutdown(wait=True)
+            self._pool = None

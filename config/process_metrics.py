@@ -1,0 +1,139 @@
+"""Metrics of every process, not only the web's.
+
+prometheus_client's multiprocess mode (https://prometheus.github.io/client_python/multiprocess/)
+keeps each process's values in files of PROMETHEUS_MULTIPROC_DIR, named by pid, and a
+scrape adds them up. Two ways to reach Prometheus, one per kind of deployment:
+
+* **One host** (start_services.sh, the Procfile, supervisor): every process gets the same
+  directory, so the web's `/metrics` adds up the workers', consumers' and beat's values too.
+* **One container per process** (compose, Render): each process has its own directory, and
+  a process other than the web serves it on METRICS_PORT (`serve`), with the same token or
+  address rule as the web's /metrics (config.metrics), for Prometheus to scrape each.
+
+`prepare()` runs first in every process (settings), before any metric exists: it creates
+the directory (a metric made while it is missing fails) and removes the files of
+processes that are gone, so counters of an earlier run are not added to this one forever,
+while the files of live neighbours sharing the directory are kept.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import os
+import threading
+from pathlib import Path
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+logger = logging.getLogger(__name__)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def prepare(directory: str | None = None) -> Path | None:
+    """Create the multiprocess directory and drop the files of dead processes."""
+    directory = directory or os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if not directory:
+        return None
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*_*.db"):  # counter_123.db, gauge_livesum_123.db, ...
+        try:
+            pid = int(stale.stem.rsplit("_", 1)[1])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            stale.unlink(missing_ok=True)
+    return path
+
+
+def process_exited(pid: int) -> None:
+    """A child process ended: drop its live gauges (counters and histograms stay)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 (the stdlib's signature)
+        pass  # scrapes every 15 s would drown the log
+
+
+def _allowed(environ, *, token: str, networks) -> bool:
+    scheme, _, given = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if token and scheme.lower() == "bearer" and given.strip():
+        return hmac.compare_digest(given.strip().encode(), token.encode())
+    try:
+        address = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+def app(*, token: str, allowed_ips: list[str]):
+    """The WSGI app of one process's metrics: every file of its multiprocess directory."""
+    from prometheus_client import (
+        CONTENT_TYPE_LATEST,
+        CollectorRegistry,
+        generate_latest,
+        multiprocess,
+    )
+
+    networks = [ipaddress.ip_network(v.strip(), strict=False) for v in allowed_ips if v.strip()]
+
+    def metrics_app(environ, start_response):
+        if environ.get("PATH_INFO") != "/metrics":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found\n"]
+        if not _allowed(environ, token=token, networks=networks):
+            start_response(
+                "401 Unauthorized",
+                [("Content-Type", "text/plain"), ("WWW-Authenticate", 'Bearer realm="metrics"')],
+            )
+            return [b"metrics: send Authorization: Bearer <METRICS_TOKEN>\n"]
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
+        return [generate_latest(registry)]
+
+    return metrics_app
+
+
+_server: WSGIServer | None = None
+
+
+def serve(process: str) -> int | None:
+    """Serve this process's metrics on METRICS_PORT (none when unset); the port, or None.
+
+    Only with PROMETHEUS_MULTIPROC_DIR (what is served is that directory) and only with a
+    METRICS_TOKEN or METRICS_ALLOWED_IPS: an open metrics port would tell anyone how busy
+    each tenant-facing queue is."""
+    global _server
+    port = os.environ.get("METRICS_PORT", "").strip()
+    if not port or _server is not None:
+        return None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        logger.warning("METRICS_PORT ignored: PROMETHEUS_MULTIPROC_DIR is not set")
+        return None
+    token = os.environ.get("METRICS_TOKEN", "")
+    allowed = [v for v in os.environ.get("METRICS_ALLOWED_IPS", "").split(",") if v.strip()]
+    if not token and not allowed:
+        logger.warning("METRICS_PORT ignored: set METRICS_TOKEN or METRICS_ALLOWED_IPS")
+        return None
+    host = os.environ.get("METRICS_BIND_HOST", "0.0.0.0")  # noqa: S104 (a container's own port)
+    _server = make_server(
+        host, int(port), app(token=token, allowed_ips=allowed), handler_class=_Quiet
+    )
+    threading.Thread(target=_server.serve_forever, name=f"metrics-{process}", daemon=True).start()
+    logger.info("metrics served", extra={"process": process, "port": _server.server_port})
+    return _server.server_port
