@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUFF := $(VENV)/bin/ruff
 
-.PHONY: help run test test-quick lint fmt migrate makemigrations check-deploy shell superuser bench bench-quick bench-live venv backup restore
+.PHONY: help run test test-quick lint fmt migrate makemigrations check-deploy shell superuser bench bench-quick bench-live venv fuzz backup restore
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -14,6 +14,9 @@ run: ## start web, processor, sender, workers and beat in the foreground (./star
 
 test: ## the full test command: ruff, the layer contract, makemigrations --check, pytest on real PostgreSQL/Redis
 	./run_tests.sh
+
+fuzz: ## long fuzz runs (~30 min): the webhooks (hypothesis) and the REST API (schemathesis, with its coverage phase); FUZZ_EXAMPLES=3000
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-3000} QUICK=1 ./run_tests.sh chatbots/tests/test_webhook_fuzz.py tests/test_api_fuzz.py -p no:warnings $(ARGS)
 
 test-quick: ## pytest only, tables from the models (development); ARGS="chatbots -x"
 	QUICK=1 ./run_tests.sh $(ARGS)

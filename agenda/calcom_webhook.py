@@ -9,7 +9,6 @@ The view (agenda.api.views) only maps the errors to 401 and 400.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from billing.models import Tenant
 from clientes.models import Cliente
 from clientes.phones import InvalidPhone, normalize_phone
 from clientes.services import cliente_create, cliente_upsert_from_whatsapp
+from config.webhooks import load_json
 
 logger = logging.getLogger(__name__)
 
@@ -245,7 +245,8 @@ def calcom_webhook_receive(*, tenant: Tenant, raw_body: bytes, assinatura: str |
     if not calcom.verify_signature(raw_body=raw_body, header=assinatura, secret=secret):
         raise WebhookAssinaturaInvalida()
     try:
-        envelope = json.loads(raw_body)
+        # NaN, \u0000, deep nesting: what PostgreSQL or our code cannot take (config.webhooks).
+        envelope = load_json(raw_body)
     except ValueError:
         raise WebhookInvalido(_("O corpo do webhook do Cal.com não é JSON."))
     if not isinstance(envelope, dict) or not isinstance(envelope.get("payload"), dict):

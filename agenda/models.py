@@ -65,13 +65,17 @@ def _default_days_ahead() -> int:
     return settings.CAL_DEFAULT_DAYS_AHEAD
 
 
+# A service created without a duration (the API's `duracao_minutos` is optional).
+DURACAO_PADRAO_MINUTOS = 30
+
+
 class Servico(TenantOwned):
     """Something a customer books: a consultation, a haircut, a meeting."""
 
     nome = models.CharField(_("nome"), max_length=120)
     duracao_minutos = models.PositiveIntegerField(
         _("duração (minutos)"),
-        default=30,
+        default=DURACAO_PADRAO_MINUTOS,
         validators=[MinValueValidator(5), MaxValueValidator(24 * 60)],
     )
     preco = models.DecimalField(_("preço"), max_digits=10, decimal_places=2, null=True, blank=True)

@@ -32,7 +32,13 @@ from agenda.availability import (
     tenant_time_zone,
 )
 from agenda.errors import AgendaIndisponivel, SlotTaken
-from agenda.models import Agendamento, ConfiguracaoAgenda, FeedbackEvent, Servico
+from agenda.models import (
+    DURACAO_PADRAO_MINUTOS,
+    Agendamento,
+    ConfiguracaoAgenda,
+    FeedbackEvent,
+    Servico,
+)
 from agenda.selectors import REMINDERS, configuracao_get, horario_is_taken
 from billing.models import Tenant
 from clientes.models import Cliente
@@ -63,7 +69,7 @@ def servico_create(
     *,
     tenant: Tenant,
     nome: str,
-    duracao_minutos: int,
+    duracao_minutos: int = DURACAO_PADRAO_MINUTOS,
     preco=None,
     cal_event_type_id: int | None = None,
     ativo: bool = True,

@@ -23,7 +23,6 @@ in the same transaction as the change).
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from django.utils.dateparse import parse_datetime
 from billing import quotas
 from billing.models import PaymentEvent, Plan, Subscription, Tenant
 from billing.signing import sign, sign_body
+from config.webhooks import load_json
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,8 @@ class PaymentEventData:
 
 def event_parse(*, body: bytes, timestamp: str) -> PaymentEventData:
     try:
-        payload = json.loads(body)
+        # NaN, \u0000, deep nesting: what PostgreSQL or our code cannot take (config.webhooks).
+        payload = load_json(body)
     except ValueError:
         raise WebhookRejected(400, "bad_json", "The body is not JSON.") from None
     if not isinstance(payload, dict):

@@ -37,6 +37,7 @@ from chatbots.models import Chatbot
 from chatbots.providers import evolution, meta_inbound, whaticket
 from chatbots.providers.base import Provider, WebhookRefused
 from chatbots.providers.registry import get_provider
+from chatbots.wire import InboundMessage, InboundPreference, InboundStatus
 from config import webhooks as webhook_http
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class ProviderWebhookView(View):
                 events = [(bot, item, raw) for item, raw in parsed]
         except WebhookRefused as refusal:
             return self.refuse(refusal)
+        events = self.storable(events)
         new_ids = inbound.store_events(events=events) if events else []
         return self.accepted(len(new_ids))
 
@@ -118,6 +120,24 @@ class ProviderWebhookView(View):
                 extra={"provider": self.provider_key, "dropped": len(parsed) - len(events)},
             )
         return events
+
+    def storable(self, events: list) -> list:
+        """The authenticated records the worker can process; the others dropped, logged and
+        counted (chatbot_webhook_rejected_total{reason}) while the rest of the batch is
+        stored: refused here, a record would otherwise fail in the worker on every try and
+        hold back its customer's later messages (they are processed in order)."""
+        kept = []
+        for bot, item, raw in events:
+            reason = unprocessable(item)
+            if reason is None:
+                kept.append((bot, item, raw))
+                continue
+            WEBHOOK_REJECTED.labels(provider=self.provider_key, reason=reason).inc()
+            logger.error(
+                "webhook record that can never be processed dropped",
+                extra={"provider": self.provider_key, "chatbot_id": bot.pk, "reason": reason},
+            )
+        return kept
 
     def chatbot(self, request: HttpRequest, *, bot_id: int | None, body: bytes) -> Chatbot:
         """The bot the request is for, authenticated; WebhookRefused otherwise."""
@@ -271,6 +291,33 @@ class EvolutionWebhookView(ProviderWebhookView):
     Evolution does not retry them)."""
 
     provider_key = evolution.PROVIDER
+
+
+# The columns an inbound record ends up in (InboundEvent.external_id,
+# Message.provider_message_id, Message.type, Cliente.whatsapp_user_id, Cliente.nome).
+EXTERNAL_ID_MAX = 255
+TYPE_MAX = 32
+USER_ID_MAX = 64
+PROFILE_NAME_MAX = 200
+
+
+def unprocessable(item) -> str | None:
+    """Why the worker could never process this record (None: it can). Fixes in place what
+    loses nothing the customer would miss: a type or a profile name over its column."""
+    if isinstance(item, InboundStatus):
+        key = f"{item.external_id}:{item.status}"
+        return "id_too_long" if len(key) > EXTERNAL_ID_MAX else None
+    if len(item.external_id) > EXTERNAL_ID_MAX:
+        return "id_too_long"
+    if isinstance(item, InboundMessage | InboundPreference):
+        if not item.contact_key:
+            return "no_sender"
+        if len(item.from_user_id) > USER_ID_MAX:
+            return "sender_too_long"
+        item.profile_name = item.profile_name[:PROFILE_NAME_MAX]
+    if isinstance(item, InboundMessage):
+        item.type = item.type[:TYPE_MAX]
+    return None
 
 
 def _bots(provider_key: str):

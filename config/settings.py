@@ -449,7 +449,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "billing.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "billing.api.exceptions.exception_handler",
     # Counting by config.client_ip's address; NUM_PROXIES for any stock DRF throttle too.
     "DEFAULT_THROTTLE_CLASSES": ["billing.api.throttling.ScopedRateThrottle"],

@@ -43,3 +43,9 @@ urlpatterns = [
     # django-prometheus's exporter, behind a token or an address allow-list (config.metrics).
     path("metrics", metrics.metrics, name="prometheus-django-metrics"),
 ]
+
+# Errors under /api/ answer JSON, elsewhere Django's pages (billing.api.exceptions).
+handler400 = "billing.api.exceptions.api_bad_request"
+handler403 = "billing.api.exceptions.api_permission_denied"
+handler404 = "billing.api.exceptions.api_not_found"
+handler500 = "billing.api.exceptions.api_server_error"

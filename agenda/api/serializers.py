@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from agenda.models import Agendamento, Servico
+from agenda.models import DURACAO_PADRAO_MINUTOS, Agendamento, Servico
 from billing.api.viewsets import TenantPrimaryKeyRelatedField
 from clientes.models import Cliente
 
@@ -19,6 +19,8 @@ class ServicoSerializer(serializers.ModelSerializer):
             "atualizado_em",
         ]
         read_only_fields = ["id", "criado_em", "atualizado_em"]
+        # Optional, as the model's default: the schema then says which value it takes.
+        extra_kwargs = {"duracao_minutos": {"default": DURACAO_PADRAO_MINUTOS}}
 
 
 class AgendamentoSerializer(serializers.ModelSerializer):

@@ -40,6 +40,7 @@ from agenda.errors import (
     WebhookInvalido,
 )
 from agenda.models import Agendamento, Servico
+from billing.api.filters import UtcIsoDateTimeFilter
 from billing.api.permissions import MEMBERS
 from billing.api.viewsets import TenantScopedViewSet
 from billing.models import Tenant
@@ -104,8 +105,8 @@ class ServicoViewSet(TenantScopedViewSet):
 class AgendamentoFilter(django_filters.FilterSet):
     desde = django_filters.DateFilter(method="filter_desde", label="a partir do dia")
     ate = django_filters.DateFilter(method="filter_ate", label="até o dia (inclusive)")
-    inicio_apos = django_filters.IsoDateTimeFilter(field_name="inicio", lookup_expr="gte")
-    inicio_antes = django_filters.IsoDateTimeFilter(field_name="inicio", lookup_expr="lt")
+    inicio_apos = UtcIsoDateTimeFilter(field_name="inicio", lookup_expr="gte")
+    inicio_antes = UtcIsoDateTimeFilter(field_name="inicio", lookup_expr="lt")
     cliente = django_filters.NumberFilter(field_name="cliente_id")
     servico = django_filters.NumberFilter(field_name="servico_id")
     status = django_filters.MultipleChoiceFilter(choices=Agendamento.Status.choices)

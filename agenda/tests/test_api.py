@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+import yaml
 from rest_framework.test import APIClient
 
 from agenda.models import Agendamento, Servico
@@ -167,3 +168,39 @@ def test_availability_without_a_source_says_so(agora, key_client, servico):
 
     assert resposta.status_code == 400
     assert "não está configurada" in resposta.json()["detail"]
+
+
+def test_a_service_without_a_duration_gets_the_documented_default(key_client, client, db):
+    criado = key_client.post("/api/agenda/servicos/", {"nome": "Avaliação"}, format="json")
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+    campo = schema["components"]["schemas"]["ServicoRequest"]["properties"]["duracao_minutos"]
+
+    assert criado.status_code == 201, criado.content
+    assert criado.json()["duracao_minutos"] == 30
+    assert campo["default"] == 30
+
+
+def test_a_time_zone_offset_postgresql_does_not_take_is_read_as_its_instant(
+    key_client, tenant, servico, cliente
+):
+    marcar(tenant, cliente, servico, em(TERCA, "10:00"))
+    # -20:00 is valid RFC 3339 (offsets up to 23:59); PostgreSQL stops at 15:59.
+    depois = key_client.get(
+        "/api/agenda/agendamentos/", {"inicio_apos": "2000-01-01T00:00:00-20:00"}
+    )
+    antes = key_client.get(
+        "/api/agenda/agendamentos/", {"inicio_antes": "2000-01-01T00:00:00+23:59"}
+    )
+
+    assert depois.status_code == 200, depois.content
+    assert depois.json()["count"] == 1
+    assert antes.json()["count"] == 0
+
+
+def test_a_time_with_no_utc_instant_is_a_json_400_naming_the_filter(key_client, db):
+    resposta = key_client.get(
+        "/api/agenda/agendamentos/", {"inicio_apos": "9999-12-31T23:59:59-20:00"}
+    )
+
+    assert resposta.status_code == 400
+    assert "inicio_apos" in resposta.json()

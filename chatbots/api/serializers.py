@@ -10,12 +10,21 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chatbots.models import Chatbot, Conversation, Message, Step
+from chatbots.providers.registry import provider_choices
 from inbox.api.serializers import TicketSerializer
 
 SECRET_HELP = _("Só escrita. Vazio mantém o valor atual; null apaga.")
 
 
 class ChatbotSerializer(serializers.ModelSerializer):
+    # An enum in the schema: the registered providers (chatbots.providers.registry).
+    provider = serializers.ChoiceField(
+        choices=provider_choices(),
+        help_text=Chatbot._meta.get_field("provider").help_text,
+        error_messages={
+            "invalid_choice": _("Provedor desconhecido: '{input}'. Use um destes: {known}.")
+        },
+    )
     access_token = serializers.CharField(
         write_only=True, required=False, allow_blank=True, allow_null=True, help_text=SECRET_HELP
     )
@@ -62,9 +71,19 @@ class ChatbotSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {
-            # Uniqueness and the provider are checked by chatbots.bots, with pt-BR messages.
+            # Uniqueness is checked by chatbots.bots, with pt-BR messages.
             "phone_number_id": {"validators": []},
-            "provider": {"required": True},
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A deployment's own provider may register after this module was imported.
+        field = self.fields["provider"]
+        field.choices = provider_choices()
+        known = ", ".join(key for key, _label in provider_choices())
+        field.error_messages = {
+            **field.error_messages,
+            "invalid_choice": str(field.error_messages["invalid_choice"]).replace("{known}", known),
         }
 
     def get_access_token_set(self, obj: Chatbot) -> bool:

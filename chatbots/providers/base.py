@@ -40,6 +40,7 @@ from django.utils.translation import gettext as _
 
 from chatbots.wire import TEXT_MAX, InboundMessage, InboundStatus, Media, Outbound, Text
 from config import http
+from config import webhooks as webhook_json
 
 if TYPE_CHECKING:
     from chatbots.models import Chatbot
@@ -371,10 +372,11 @@ def retry_after_header(response: http.HTTPResponse) -> float | None:
 def json_body(body: bytes) -> dict:
     """The raw body as a JSON object, or WebhookRefused(400) naming what is wrong."""
     try:
-        value = json.loads(body)
-    # RecursionError: a deeply nested body (`[[[[...]]]]`) exhausts the decoder's stack.
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise WebhookRefused(400, "malformed", f"body is not JSON: {type(exc).__name__}") from None
+        # NaN, \u0000, lone surrogates, deep nesting: refused or replaced before anything
+        # is looked up or stored (config.webhooks.load_json).
+        value = webhook_json.load_json(body)
+    except webhook_json.JsonRefused as exc:
+        raise WebhookRefused(400, "malformed", str(exc)) from None
     if not isinstance(value, dict):
         raise WebhookRefused(400, "malformed", "body is JSON but not an object")
     return value

@@ -9,7 +9,6 @@ https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#mess
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,10 +17,13 @@ from django.utils import timezone
 
 from chatbots.wire import MEDIA_KINDS
 from clientes.phones import InvalidPhone, normalize_phone
+from config import webhooks as webhook_json
 
 # --- Message content, by type ----------------------------------------------------------------
 
 Content = tuple[str, str, dict[str, Any]]  # text, reply_id, data
+# A Flow's answers are a form's fields: a few levels deep at most.
+FLOW_RESPONSE_MAX_DEPTH = 16
 
 
 def content_of(msg: dict) -> Content:
@@ -47,8 +49,15 @@ def _interactive(_type: str, body: dict, _msg: dict) -> Content:
     if kind == "nfm_reply":  # a Flow was completed; its answers come as a JSON string
         raw = reply.get("response_json") or "{}"
         try:
-            response = json.loads(raw) if isinstance(raw, str) else raw
-        except ValueError:
+            # The same rules as the body's (config.webhooks.load_json), and shallower, as
+            # the answers end up nested in the message's payload: anything else is kept
+            # as the string it came as.
+            response = (
+                webhook_json.load_json(raw, max_depth=FLOW_RESPONSE_MAX_DEPTH)
+                if isinstance(raw, str)
+                else raw
+            )
+        except webhook_json.JsonRefused:
             response = {"response_json": raw}
         data["flow"] = {"name": reply.get("name", ""), "response": response}
         token = response.get("flow_token", "") if isinstance(response, dict) else ""

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Callable
 
@@ -43,6 +42,7 @@ from chatbots.providers.meta_content import (
     timestamp_of,
 )
 from chatbots.wire import InboundMessage, InboundPreference, InboundStatus
+from config import webhooks as webhook_json
 
 logger = logging.getLogger(__name__)
 
@@ -122,10 +122,11 @@ class MetaPayloadError(ValueError):
 def load_envelope(body: bytes) -> dict:
     """Decode the raw body into the envelope dict, or raise MetaPayloadError."""
     try:
-        envelope = json.loads(body)
-    # RecursionError: a deeply nested body (`[[[[...]]]]`) exhausts the decoder's stack.
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise MetaPayloadError(f"body is not JSON: {type(exc).__name__}") from None
+        # What PostgreSQL or our code cannot take (NaN, \u0000, deep nesting) is refused
+        # or replaced here, before any bot is looked up (config.webhooks.load_json).
+        envelope = webhook_json.load_json(body)
+    except webhook_json.JsonRefused as exc:
+        raise MetaPayloadError(str(exc)) from None
     if not isinstance(envelope, dict):
         raise MetaPayloadError("body is JSON but not an object")
     return envelope

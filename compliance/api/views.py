@@ -15,6 +15,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.api.filters import UtcIsoDateTimeFilter
 from billing.api.permissions import MANAGERS, TenantRolePermission
 from billing.api.viewsets import TenantScopedReadOnlyViewSet
 from compliance import consent, erasure, export
@@ -40,8 +41,8 @@ def _tenant(request):
 
 
 class AuditFilter(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     actor = django_filters.CharFilter(field_name="actor_label", lookup_expr="icontains")
 
     class Meta:
