@@ -12,6 +12,7 @@ import json
 
 import pytest
 import schemathesis
+from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
@@ -20,7 +21,6 @@ from hypothesis import settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from schemathesis.checks import not_a_server_error
 
-from config.wsgi import application
 from tests import fuzz
 from tests.factories import ChatbotFactory, ClienteFactory
 
@@ -52,7 +52,10 @@ def load_schema():
     (`from_fixture`) does not run on pytest 9."""
     document = SchemaGenerator().get_schema(request=None, public=True)
     loaded = schemathesis.openapi.from_dict(json.loads(OpenApiJsonRenderer().render(document)))
-    loaded.app = application
+    # A handler of its own: importing config.wsgi here, at collection, builds the WSGI app
+    # that config.asgi serves before the test settings apply, and the browser tests' live
+    # server then never opens their live socket.
+    loaded.app = WSGIHandler()
     # The coverage phase (every boundary and every kind of wrong value, for each parameter)
     # takes minutes; the short run only fuzzes, `make fuzz` does both.
     loaded.config.phases.coverage.enabled = fuzz.EXAMPLES >= 1000
