@@ -162,7 +162,7 @@ class Bench:
         for name, argv in procfile_workers():
             self.workers.append(self.stack.spawn(name, argv, self._worker_env()))
         for proc in self.workers:
-            _wait_celery_ready(proc)
+            _wait_ready(proc)
 
     def _worker_env(self) -> dict[str, str]:
         env = self.stack.env(**self.product_env())
@@ -249,7 +249,7 @@ def procfile_workers() -> list[tuple[str, list[str]]]:
     """The Procfile's `processor`, `sender` and `worker` line(s), as argv lists
     (${VAR:-default} resolved the way the shell would; celery and python from the project's
     venv). BENCH_SLOW_WORKER=1 adds `worker_slow`. BENCH_PROCFILE=path reads another
-    Procfile (to try a configuration before shipping it). Each prints "ready." when up."""
+    Procfile (to try a configuration before shipping it). Each logs a READY_MARKERS line when up."""
     slow = bool(os.environ.get("BENCH_SLOW_WORKER"))
     procfile = Path(os.environ.get("BENCH_PROCFILE") or ROOT / "Procfile")
     out = []
@@ -273,12 +273,17 @@ def procfile_workers() -> list[tuple[str, list[str]]]:
     return out
 
 
-def _wait_celery_ready(proc: stack.Proc, timeout: float = 60.0) -> None:
+# What each Procfile process logs once it takes work: Celery's banner line, our consumers' own.
+READY_MARKERS = ("ready.", '"processor started"', '"sender started"')
+
+
+def _wait_ready(proc: stack.Proc, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not proc.alive():
             raise RuntimeError(f"{proc.name} exited:\n{proc.tail()}")
-        if "ready." in proc.log_path.read_text(errors="replace"):
+        text = proc.log_path.read_text(errors="replace")
+        if any(marker in text for marker in READY_MARKERS):
             return
         time.sleep(0.2)
     raise RuntimeError(f"{proc.name} not ready after {timeout:.0f} s:\n{proc.tail()}")

@@ -422,6 +422,7 @@ class Consumer:
         signal.signal(signal.SIGINT, self.stop)
 
     def run(self) -> None:
+        logger.info("processor started", extra={"batch": self.batch, "poll": self.poll})
         self._subscribe()
         busy = True
         while not self.stopping.is_set():
