@@ -66,7 +66,7 @@ from chatbots import bursts, echoes, engine, inbound
 from chatbots.models import Conversation, InboundEvent
 from chatbots.wire import InboundMessage
 from clientes.phones import normalize_phone
-from config import heartbeat
+from config import heartbeat, memo
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def drain(*, batch: int | None = None) -> Drained:
     poisoned = 0
     while True:
         try:
-            with transaction.atomic(), metering.batched():
+            with memo.scope(), transaction.atomic(), metering.batched():
                 result = _drain(size)
             result.poisoned += poisoned
             return result

@@ -7,7 +7,7 @@ Limits: Meta docs "messages/send-messages" and the v23.0 OpenAPI schemas (Meta: 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
@@ -52,7 +52,9 @@ class _Record:
     timestamp: datetime
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        # One level, not dataclasses.asdict: the fields are plain values and `data` is already
+        # JSON (a parsed webhook), which asdict would deep-copy on every stored message.
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["timestamp"] = self.timestamp.isoformat()
         return d
 

@@ -42,7 +42,7 @@ from prometheus_client import Counter
 from billing import signing
 from billing.alerts import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from billing.models import Tenant
-from config import http
+from config import http, memo
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 logger = logging.getLogger(__name__)
@@ -76,8 +76,13 @@ def _cache_key(tenant_id: int) -> str:
 
 
 def subscribed_events(tenant_id: int) -> frozenset[str]:
-    """Every event type some active subscription of the tenant wants (cached)."""
+    """Every event type some active subscription of the tenant wants (cached; once per
+    processor batch: config.memo)."""
     key = _cache_key(tenant_id)
+    return memo.cached(key, partial(_subscribed_events, key, tenant_id))
+
+
+def _subscribed_events(key: str, tenant_id: int) -> frozenset[str]:
     found = cache.get(key)
     if found is None:
         found = sorted(
@@ -97,6 +102,7 @@ def subscriptions_changed(tenant_id: int) -> None:
     """Forget the cached event list once the change commits (called by every write)."""
     transaction.on_commit(partial(cache.delete, _cache_key(tenant_id)))
     cache.delete(_cache_key(tenant_id))
+    memo.forget(_cache_key(tenant_id))
 
 
 def subscription_save(*, subscription: WebhookSubscription) -> WebhookSubscription:

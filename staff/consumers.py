@@ -159,6 +159,15 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         elif action == "presence" and content.get("status") in PRESENCES:
             await self._set_presence(content["status"])
 
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every handler, a thread hop
+        # each time; a live event reads no database and comes ten times per customer message
+        # (a queue's agents), so it goes straight to its handler.
+        if message.get("type") == live.EVENT_TYPE:
+            await self.inbox_event(message)
+            return
+        await super().dispatch(message)
+
     async def inbox_event(self, event):
         if not self.recent.first_time(event):  # the same event through another group
             return
