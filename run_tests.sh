@@ -67,6 +67,23 @@ TMP=$(mktemp -d /tmp/chatbot-tests.XXXXXX)
 chmod 755 "$TMP"
 PG_PORT=$(free_port)
 REDIS_PORT=$(free_port)
+# The whole suite runs on TEST_WORKERS pytest-xdist processes (default: one per core, at
+# most 4); each gets its own Redis server (pub/sub channels are server-wide, so databases
+# of one server would hear each other's events) and its own DATA_DIR (tests/xdist_env.py),
+# and pytest-django gives each its own test database. A run with arguments uses one process
+# unless TEST_WORKERS says otherwise.
+if [ -n "${TEST_WORKERS:-}" ]; then
+  WORKERS=$TEST_WORKERS
+elif [ $# -eq 0 ]; then
+  WORKERS=$(nproc 2>/dev/null || echo 1)
+  [ "$WORKERS" -gt 4 ] && WORKERS=4
+else
+  WORKERS=1
+fi
+WORKER_REDIS_PORTS=""
+if [ "$WORKERS" -gt 1 ]; then
+  for _ in $(seq "$WORKERS"); do WORKER_REDIS_PORTS="$WORKER_REDIS_PORTS $(free_port)"; done
+fi
 PGDATA="$TMP/pg"
 as_pg() {
   # initdb refuses to run as root; use the postgres system user then.
@@ -80,7 +97,7 @@ cleanup() {
   status=$?
   set +e
   [ -f "$PGDATA/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1
-  [ -f "$TMP/redis.pid" ] && kill "$(cat "$TMP/redis.pid")" 2>/dev/null
+  for pidfile in "$TMP"/redis*.pid; do [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null; done
   rm -rf "$TMP"
   exit $status
 }
@@ -101,6 +118,11 @@ as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$TMP/pg.log" -w -t 60 start -o \
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
   --pidfile "$TMP/redis.pid" --logfile "$TMP/redis.log" --dir "$TMP"
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+for port in $WORKER_REDIS_PORTS; do
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --pidfile "$TMP/redis-$port.pid" --logfile "$TMP/redis-$port.log" --dir "$TMP"
+  for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+done
 
 # --- Environment: production mode, pointed at the throwaway servers ----------------------
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
@@ -114,13 +136,17 @@ export STATIC_ROOT="$TMP/static"
 mkdir -p "$STATIC_ROOT"
 export LOG_LEVEL=WARNING
 export PG_BIN REDIS_PORT PG_PORT
+# tests/xdist_env.py: worker N takes the Nth of these (host:port), and DATA_DIR/<worker>.
+export TEST_WORKER_REDIS=$(for port in $WORKER_REDIS_PORTS; do printf '127.0.0.1:%s ' "$port"; done)
+XDIST=()
+[ "$WORKERS" -gt 1 ] && XDIST=(-n "$WORKERS" --dist loadfile)
 
 # --- Checks and tests ---------------------------------------------------------------------
 # QUICK=1 (development only): skip linters, the layer contract and the migration check,
 # build tables from the models directly. CI never sets it.
 if [ "${QUICK:-}" = 1 ]; then
   log "pytest (QUICK: no lint, no migrations)"
-  "$VENV/bin/python" -m pytest --nomigrations "$@"
+  "$VENV/bin/python" -m pytest --nomigrations "${XDIST[@]}" "$@"
   exit $?
 fi
 log "ruff"
@@ -131,5 +157,5 @@ log "import-linter (the layer contract in pyproject.toml)"
 log "makemigrations --check"
 "$VENV/bin/python" manage.py makemigrations --check --dry-run >/dev/null ||
   { echo "models changed without a migration: run manage.py makemigrations" >&2; exit 1; }
-log "pytest"
-"$VENV/bin/python" -m pytest "$@"
+log "pytest${XDIST[*]:+ (${XDIST[*]})}"
+"$VENV/bin/python" -m pytest "${XDIST[@]}" "$@"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import secrets
 import socket
@@ -190,8 +191,12 @@ class _Worker:
 
 def _gunicorn_hook(name: str):
     import runpy
+    from unittest import mock
 
-    return runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))[name]
+    # The file sets a default PROMETHEUS_MULTIPROC_DIR for its process: not for this one,
+    # whose /metrics would then look for that directory.
+    with mock.patch.dict(os.environ):
+        return runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))[name]
 
 
 def test_a_gunicorn_worker_loads_the_urlconf_before_its_first_request(settings):
