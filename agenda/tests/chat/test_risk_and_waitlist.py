@@ -1,0 +1,110 @@
+"""What a customer sees of the no-show risk (the extra confirmation request) and of the
+waiting list (a cancelled time offered, the first to accept gets it), through the fake Meta."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from agenda.models import Agendamento, ListaEspera, OfertaVaga
+from agenda.services import agendamento_cancel
+from agenda.tasks import bulk_no_show_risk
+from agenda.tests import history
+from agenda.tests.conftest import AGORA, SEGUNDA, em, marcar
+from tests.conversation import body_text, buttons
+from tests.factories import ClienteFactory
+
+TERCA = SEGUNDA + timedelta(days=1)
+JOANA = "5511911112222"
+
+
+@pytest.fixture
+def tick(fake_graph, django_capture_on_commit_callbacks, celery_eager):
+    def _tick(task):
+        before = len(fake_graph.sends)
+        with django_capture_on_commit_callbacks(execute=True):
+            task.delay()
+        return [r.json for r in fake_graph.sends[before:]]
+
+    return _tick
+
+
+def test_a_likely_no_show_is_asked_once_to_confirm_and_a_confirmed_one_is_not(
+    agora, chat, tick, tenant, agenda_interna, servico, cliente
+):
+    history.generate(tenant, servico, n=600)
+    chat.text("oi")
+    arriscado = marcar(tenant, cliente, servico, em(TERCA, "10:00"), status="pendente")
+    seguro = marcar(
+        tenant,
+        ClienteFactory(tenant=tenant),
+        servico,
+        em(TERCA, "11:00"),
+        status="confirmado",
+        confirmado_em=AGORA - timedelta(hours=2),
+    )
+    Agendamento.objects.filter(pk=arriscado.pk).update(criado_em=AGORA - timedelta(days=25))
+    Agendamento.objects.filter(pk=seguro.pk).update(criado_em=AGORA - timedelta(days=2))
+
+    (pedido,) = tick(bulk_no_show_risk)
+    assert tick(bulk_no_show_risk) == []
+
+    assert pedido["to"].lstrip("+") == cliente.telefone
+    assert "Seu horário de *Consulta* amanhã (Ter 05/03) às 10:00 está chegando" in body_text(
+        pedido
+    )
+    assert buttons(pedido) == [
+        (f"ag:confirmar:{arriscado.pk}", "Confirmo"),
+        (f"ag:reagendar:{arriscado.pk}", "Preciso remarcar"),
+    ]
+    arriscado.refresh_from_db()
+    seguro.refresh_from_db()
+    assert arriscado.risco_falta > 0.35 > seguro.risco_falta
+    chat.tap(f"ag:confirmar:{arriscado.pk}", "Confirmo")
+    assert "está confirmado" in chat.texts[0]
+    arriscado.refresh_from_db()
+    assert arriscado.status == "confirmado" and arriscado.confirmado_em == AGORA
+
+
+def test_a_cancelled_time_goes_to_the_first_of_the_waiting_list_who_accepts(
+    agora, chat_with, bot_agenda, tenant, agenda_interna, servico
+):
+    maria = chat_with(bot_agenda)
+    joana = chat_with(bot_agenda, phone=JOANA, name="Joana")
+    maria.tap(f"le:{servico.pk}", "Lista de espera")
+    assert maria.texts == [
+        "Combinado! Você está na lista de espera de *Consulta*. Se abrir um horário, eu te "
+        "aviso por aqui."
+    ]
+    joana.tap(f"le:{servico.pk}", "Lista de espera")
+    joana.tap(f"le:{servico.pk}", "Lista de espera")  # twice: one place
+    assert ListaEspera.objects.filter(tenant=tenant, status="aguardando").count() == 2
+    ana = ClienteFactory(tenant=tenant, nome="Ana")
+    dela = marcar(tenant, ana, servico, em(TERCA, "10:00"))
+
+    ofertas = maria.during(lambda: agendamento_cancel(agendamento=dela))
+
+    assert sorted(o["to"].lstrip("+") for o in ofertas) == sorted([maria.phone, JOANA])
+    assert all(
+        "Abriu um horário de *Consulta* amanhã (Ter 05/03) às 10:00" in body_text(o)
+        for o in ofertas
+    )
+    by_phone = {o["to"].lstrip("+"): buttons(o)[0] for o in ofertas}
+    joana.tap(*by_phone[JOANA])
+    assert joana.texts == [
+        "Pronto! O horário de *Consulta* amanhã (Ter 05/03) às 10:00 é seu e já está "
+        "confirmado. Até lá! 😊"
+    ]
+    maria.tap(*by_phone[maria.phone])
+    assert maria.texts[0].startswith("Que pena, esse horário já foi preenchido.")
+
+    (ficou,) = Agendamento.objects.filter(tenant=tenant, status__in=Agendamento.ATIVOS)
+    assert ficou.cliente.telefone == JOANA and ficou.inicio == em(TERCA, "10:00")
+    assert ficou.status == "confirmado"
+    assert ListaEspera.objects.get(cliente=ficou.cliente).status == "atendido"
+    assert ListaEspera.objects.get(cliente__telefone=maria.phone).status == "aguardando"
+    assert OfertaVaga.objects.get(entrada__cliente__telefone=maria.phone).status == "perdida"
+    joana.tap(*by_phone[JOANA])  # a second tap: the same appointment, nothing new
+    assert "é seu" in joana.texts[0]
+    assert Agendamento.objects.filter(tenant=tenant, status__in=Agendamento.ATIVOS).count() == 1
