@@ -202,6 +202,14 @@ def suggestions(horas: list[Hora], *, semanas: int) -> list[dict]:
     return sugestoes
 
 
+def occupation_grid(ocupacao: list[dict]) -> list[dict]:
+    """The occupation as rows of hours with one cell per weekday (Monday first), for a
+    table: a cell is the share booked (0-1), or None when closed and unbooked."""
+    cells = {(h["dia_semana"], h["hora"]): h["ocupacao"] for h in ocupacao}
+    horas = sorted({h for _d, h in cells})
+    return [{"hora": hora, "dias": [cells.get((dia, hora)) for dia in range(7)]} for hora in horas]
+
+
 def agenda_insights(*, tenant: Tenant, semanas: int = 8, agora: datetime | None = None) -> dict:
     """Everything the dashboard and `GET /api/agenda/insights/` show."""
     semanas = max(1, min(int(semanas), MAX_SEMANAS))

@@ -10,7 +10,7 @@ from agenda.models import Servico
 from agenda.services import servico_create
 from agenda.tests.conftest import SEGUNDA, em, marcar
 from billing.tests.api_roles_support import client_as
-from tests.factories import ClienteFactory
+from tests.factories import ClienteFactory, MembershipFactory
 
 
 def _four_weeks(tenant, servico, cliente):
@@ -101,3 +101,18 @@ def test_the_api_shows_the_tenants_own_insights_to_owners_and_admins_only(
     assert client_as(tenant, "agent").get("/api/agenda/insights/").status_code == 403
     ruim = client_as(tenant, "owner").get("/api/agenda/insights/", {"semanas": 0})
     assert ruim.status_code == 400
+
+
+def test_the_owners_dashboard_shows_the_agenda_insights(
+    agora, client, tenant, agenda_interna, servico, cliente
+):
+    _four_weeks(tenant, servico, cliente)
+    client.force_login(MembershipFactory(tenant=tenant).user)
+
+    html = client.get(f"/admin/billing/tenant/{tenant.pk}/dashboard/").content.decode()
+
+    assert "Agenda: últimas 8 semanas" in html
+    assert "<td>Consulta</td><td>6</td><td>2</td><td>75%</td>" in html
+    assert "<th>09h</th><td>50%</td>" in html  # 4 of the 8 Mondays' 09:00 hours were booked
+    assert "<strong>Abrir 18h</strong>" not in html  # half full over 8 weeks: no reason
+    assert "<strong>Fechar 10h</strong> – terça-feira, 10h ficou 0% ocupado" in html
