@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from agenda.models import Agendamento, ListaEspera, OfertaVaga
+from agenda.models import Agendamento, DataFechada, ListaEspera, OfertaVaga
 from agenda.services import agendamento_cancel
 from agenda.tasks import bulk_no_show_risk
 from agenda.tests import history
@@ -108,3 +108,25 @@ def test_a_cancelled_time_goes_to_the_first_of_the_waiting_list_who_accepts(
     joana.tap(*by_phone[JOANA])  # a second tap: the same appointment, nothing new
     assert "é seu" in joana.texts[0]
     assert Agendamento.objects.filter(tenant=tenant, status__in=Agendamento.ATIVOS).count() == 1
+
+
+def test_with_no_free_time_the_chat_offers_the_waiting_list(
+    agora, chat, tenant, agenda_interna, servico
+):
+    DataFechada.objects.bulk_create(  # a week of holidays: nothing free
+        DataFechada(tenant=tenant, data=SEGUNDA + timedelta(days=d)) for d in range(9)
+    )
+    chat.text("oi")
+    chat.tap("agenda:agendar", "Agendar")
+    chat.text("consulta")
+
+    sem_vaga, servicos = chat.sent  # then the services again, to pick another
+    assert body_text(sem_vaga).startswith(
+        "Não há horários livres para *Consulta* nos próximos dias. 😕\nQuer entrar na lista "
+        "de espera?"
+    )
+    assert buttons(sem_vaga) == [(f"le:{servico.pk}", "Lista de espera")]
+    assert body_text(servicos) == "Qual serviço você quer agendar?"
+    chat.tap(f"le:{servico.pk}", "Lista de espera")
+    entrada = ListaEspera.objects.get(tenant=tenant)
+    assert (entrada.servico, entrada.data, entrada.status) == (servico, None, "aguardando")
