@@ -452,8 +452,9 @@ class ListaEspera(TenantOwned):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "cliente", "servico", "data"],
+                # "Any day" (data NULL) is not covered (NULLs are distinct; PostgreSQL 15's
+                # NULLS NOT DISTINCT is not on SQLite): agenda.waitlist checks it first.
                 condition=Q(status="aguardando"),
-                nulls_distinct=False,
                 name="agenda_espera_unica",
             )
         ]

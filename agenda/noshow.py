@@ -53,6 +53,7 @@ MIN_AMOSTRAS = 60
 MIN_POR_CLASSE = 10
 # The share of the most recent history held out to measure the model (its AUC is stored).
 VALIDACAO = 0.25
+HISTORICO = timedelta(days=365)
 # Upcoming appointments scored by the periodic job, and when the extra request may go.
 HORIZONTE = timedelta(hours=48)
 ANTECEDENCIA_MINIMA = timedelta(hours=2)
@@ -141,10 +142,12 @@ def features(
 
 
 def history(*, tenant: Tenant, ate: datetime | None = None) -> QuerySet[Agendamento]:
-    """The tenant's finished appointments (attended or missed) that started before `ate`,
-    oldest first: what the model learns from."""
+    """The tenant's finished appointments (attended or missed) of the HISTORICO before
+    `ate`, oldest first: what the model learns from (a year keeps the nightly fit bounded
+    and follows how the business changes)."""
+    ate = ate or timezone.now()
     return Agendamento.objects.filter(
-        tenant=tenant, status__in=FINISHED, inicio__lt=ate or timezone.now()
+        tenant=tenant, status__in=FINISHED, inicio__lt=ate, inicio__gte=ate - HISTORICO
     ).order_by("inicio", "id")
 
 

@@ -41,7 +41,7 @@ def bulk_fit_no_show_models() -> int:
     return noshow.modelos_fit()
 
 
-@shared_task(name="agenda.tasks.offer_freed_slot")
-def offer_freed_slot(agendamento_id: int) -> int:
+@shared_task(name="agenda.tasks.bulk_offer_freed_slot")
+def bulk_offer_freed_slot(agendamento_id: int) -> int:
     """After a cancellation or a move: offer the freed time to the waiting list."""
     return waitlist.vaga_offer(agendamento_id=agendamento_id)

@@ -206,4 +206,4 @@ def agendamento_event(
         return  # nobody waits: no task
     from agenda import tasks  # the task calls back into this module (one allowed loop)
 
-    transaction.on_commit(lambda: tasks.offer_freed_slot.delay(freed))
+    transaction.on_commit(lambda: tasks.bulk_offer_freed_slot.delay(freed))

@@ -7,13 +7,15 @@ from datetime import timedelta
 
 import pytest
 
-from agenda.models import Agendamento, DataFechada, ListaEspera, OfertaVaga
+from agenda.models import Agendamento, DataFechada, ListaEspera, ModeloFalta, OfertaVaga
+from agenda.notifications import TEMPLATE_LEMBRETE
 from agenda.services import agendamento_cancel
 from agenda.tasks import bulk_no_show_risk
 from agenda.tests import history
+from agenda.tests.chat.whatsapp import make_bot
 from agenda.tests.conftest import AGORA, SEGUNDA, em, marcar
 from tests.conversation import body_text, buttons
-from tests.factories import ClienteFactory
+from tests.factories import ClienteFactory, MessageTemplateFactory
 
 TERCA = SEGUNDA + timedelta(days=1)
 JOANA = "5511911112222"
@@ -65,6 +67,30 @@ def test_a_likely_no_show_is_asked_once_to_confirm_and_a_confirmed_one_is_not(
     assert "está confirmado" in chat.texts[0]
     arriscado.refresh_from_db()
     assert arriscado.status == "confirmado" and arriscado.confirmado_em == AGORA
+
+
+def test_outside_the_window_the_request_is_the_reminder_template(
+    agora, tick, tenant, agenda_interna, servico, cliente
+):
+    bot = make_bot(tenant)  # the customer never wrote to it
+    MessageTemplateFactory(
+        chatbot=bot, name="lembrete_horario", param_count=4, purpose=TEMPLATE_LEMBRETE
+    )
+    # A young agenda: its base rate alone says half the customers miss.
+    ModeloFalta.objects.create(
+        tenant=tenant, tipo="taxa_base", taxa_base=0.5, amostras=12, ajustado_em=AGORA
+    )
+    marcado = marcar(tenant, cliente, servico, em(TERCA, "15:00"), status="pendente")
+
+    (enviado,) = tick(bulk_no_show_risk)
+
+    assert enviado["type"] == "template"
+    assert enviado["template"]["name"] == "lembrete_horario"
+    params = [p["text"] for p in enviado["template"]["components"][0]["parameters"]]
+    assert params == ["Maria", "Consulta", "Ter 05/03", "15:00"]
+    marcado.refresh_from_db()
+    assert marcado.risco_falta == 0.5
+    assert marcado.confirmacao_extra_enviada_em == AGORA
 
 
 def test_a_cancelled_time_goes_to_the_first_of_the_waiting_list_who_accepts(
