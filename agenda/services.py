@@ -362,6 +362,7 @@ def agendamento_reschedule_local(
             inicio=novo_inicio,
             fim=novo_fim,
             status=status_anterior,
+            confirmado_em=atual.confirmado_em,  # a confirmed booking stays confirmed
             origem=atual.origem,
             observacoes=atual.observacoes,
             cal_booking_uid=novo_uid,
