@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from agenda import notifications, selectors, services
+from agenda import notifications, selectors, services, waitlist
 from agenda.availability import configuracao_get_active, horario_validate
 from agenda.errors import AgendaErro, SlotTaken
 from agenda.models import (
@@ -24,6 +24,9 @@ from agenda.models import (
     DataFechada,
     FeedbackEvent,
     HorarioFuncionamento,
+    ListaEspera,
+    ModeloFalta,
+    OfertaVaga,
     Servico,
 )
 from billing.admin_tenancy import TenantConsistencyForm, TenantScopedAdmin
@@ -186,7 +189,16 @@ class AgendamentoForm(TenantConsistencyForm):
 class AgendamentoAdmin(TenantScopedAdmin):
     form = AgendamentoForm
     date_hierarchy = "inicio"
-    list_display = ["inicio", "fim", "cliente", "servico", "status", "compareceu", "origem"]
+    list_display = [
+        "inicio",
+        "fim",
+        "cliente",
+        "servico",
+        "status",
+        "compareceu",
+        "risco_falta",
+        "origem",
+    ]
     # RelatedOnly: a plain related filter would list every tenant's services.
     list_filter = [
         "status",
@@ -214,6 +226,9 @@ class AgendamentoAdmin(TenantScopedAdmin):
         "cal_booking_uid",
         "reagendado_para",
         "compareceu",
+        "confirmado_em",
+        "risco_falta",
+        "confirmacao_extra_enviada_em",
         "lembrete_24h_enviado_em",
         "lembrete_1h_enviado_em",
         "followup_enviado_em",
@@ -365,6 +380,63 @@ class CalWebhookEventoAdmin(TenantScopedAdmin):
     search_fields = ["uid"]
     list_select_related = ["tenant"]
     readonly_fields = ["tenant", "trigger", "uid", "resultado", "recebido_em"]
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ListaEspera)
+class ListaEsperaAdmin(TenantScopedAdmin):
+    """Who waits for a time (agenda.waitlist); staff may take someone off the list."""
+
+    list_display = ["criado_em", "cliente", "servico", "data", "status", "tenant"]
+    list_filter = ["status", ("servico", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["cliente__nome", "cliente__telefone"]
+    list_select_related = ["cliente", "servico", "tenant"]
+    readonly_fields = ["tenant", "cliente", "servico", "data", "status", "criado_em"]
+    actions = ["acao_tirar_da_lista"]
+
+    def has_add_permission(self, request, *args):
+        return False  # customers join from the chat
+
+    @admin.action(description=gettext_lazy("Tirar da lista de espera"))
+    def acao_tirar_da_lista(self, request, queryset):
+        for entrada in queryset:
+            waitlist.lista_espera_leave(entrada=entrada)
+
+
+@admin.register(OfertaVaga)
+class OfertaVagaAdmin(TenantScopedAdmin):
+    list_display = ["enviada_em", "entrada", "inicio", "status", "agendamento", "tenant"]
+    list_filter = ["status"]
+    list_select_related = ["entrada__cliente", "entrada__servico", "agendamento", "tenant"]
+    readonly_fields = ["tenant", "entrada", "inicio", "status", "agendamento", "enviada_em"]
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ModeloFalta)
+class ModeloFaltaAdmin(TenantScopedAdmin):
+    """The no-show model of each tenant (agenda.noshow), refitted every night: read-only."""
+
+    list_display = ["tenant", "tipo", "amostras", "taxa_base", "auc", "ajustado_em"]
+    list_select_related = ["tenant"]
+    readonly_fields = [
+        "tenant",
+        "tipo",
+        "amostras",
+        "taxa_base",
+        "auc",
+        "parametros",
+        "ajustado_em",
+    ]
 
     def has_add_permission(self, request, *args):
         return False

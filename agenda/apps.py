@@ -23,3 +23,7 @@ class AgendaConfig(AppConfig):
 
     def ready(self) -> None:
         pre_migrate.connect(_ensure_btree_gist, sender=self, dispatch_uid="agenda_btree_gist")
+        from agenda import services, waitlist
+
+        # A cancelled or moved appointment offers its time to the waiting list.
+        services.agendamento_event_hook_register(waitlist.agendamento_event)

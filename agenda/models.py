@@ -253,6 +253,19 @@ class Agendamento(TenantOwned):
         _("pesquisa de satisfação enviada em"), null=True, blank=True
     )
     compareceu = models.BooleanField(_("compareceu"), null=True, blank=True)
+    # When the customer confirmed (chat button, API, admin): kept after the appointment is
+    # over, so the no-show model (agenda.noshow) learns what a confirmation is worth.
+    confirmado_em = models.DateTimeField(_("confirmado em"), null=True, blank=True)
+    risco_falta = models.FloatField(
+        _("risco de falta"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text=_("Probabilidade estimada de o cliente faltar (0 a 1), do modelo da empresa."),
+    )
+    confirmacao_extra_enviada_em = models.DateTimeField(
+        _("pedido de confirmação extra enviado em"), null=True, blank=True
+    )
     observacoes = models.TextField(_("observações"), blank=True)
     criado_em = models.DateTimeField(_("criado em"), auto_now_add=True)
     atualizado_em = models.DateTimeField(_("atualizado em"), auto_now=True)
@@ -303,6 +316,11 @@ class Agendamento(TenantOwned):
                 fields=["fim"],
                 name="agenda_ativos_fim_idx",
                 condition=Q(status__in=["pendente", "confirmado"]),
+            ),
+            models.Index(
+                fields=["inicio"],
+                name="agenda_confirmacao_extra_idx",
+                condition=Q(confirmacao_extra_enviada_em__isnull=True, status="pendente"),
             ),
             models.Index(
                 fields=["fim"],
@@ -368,3 +386,116 @@ class CalWebhookEvento(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.trigger} {self.uid}"
+
+
+class ModeloFalta(TenantOwned):
+    """A tenant's fitted no-show model (agenda.noshow): a logistic regression kept as plain
+    numbers (feature means and scales, coefficients, intercept), so scoring needs no pickle
+    and the stored model can be read by anyone. With too little history it is the base
+    rate alone (`tipo` = taxa_base, no coefficients)."""
+
+    class Tipo(models.TextChoices):
+        LOGISTICA = "logistica", _("Regressão logística")
+        TAXA_BASE = "taxa_base", _("Taxa de faltas da empresa")
+
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, related_name="+", verbose_name=_("empresa")
+    )
+    tipo = models.CharField(_("tipo"), max_length=16, choices=Tipo.choices)
+    parametros = models.JSONField(_("parâmetros"), default=dict)
+    taxa_base = models.FloatField(_("taxa de faltas"))
+    amostras = models.PositiveIntegerField(_("agendamentos usados"))
+    auc = models.FloatField(_("AUC na validação"), null=True, blank=True)
+    ajustado_em = models.DateTimeField(_("ajustado em"))
+
+    class Meta:
+        verbose_name = _("modelo de faltas")
+        verbose_name_plural = _("modelos de faltas")
+
+    def __str__(self) -> str:
+        return f"{self.get_tipo_display()} ({self.amostras})"
+
+
+class ListaEspera(TenantOwned):
+    """A customer waiting for a time of a service: on a given day, or any day (`data` empty).
+    When an appointment of that service is cancelled, the freed time is offered to the
+    first ones waiting (agenda.waitlist)."""
+
+    class Status(models.TextChoices):
+        AGUARDANDO = "aguardando", _("Aguardando")
+        ATENDIDO = "atendido", _("Conseguiu horário")
+        SAIU = "saiu", _("Saiu da lista")
+
+    cliente = models.ForeignKey(
+        Cliente, on_delete=models.CASCADE, related_name="+", verbose_name=_("cliente")
+    )
+    servico = models.ForeignKey(
+        Servico, on_delete=models.CASCADE, related_name="+", verbose_name=_("serviço")
+    )
+    data = models.DateField(_("dia"), null=True, blank=True, help_text=_("Vazio: qualquer dia."))
+    status = models.CharField(
+        _("situação"), max_length=16, choices=Status.choices, default=Status.AGUARDANDO
+    )
+    criado_em = models.DateTimeField(_("entrou em"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("lista de espera")
+        verbose_name_plural = _("listas de espera")
+        ordering = ["criado_em", "id"]
+        indexes = [
+            models.Index(
+                fields=["tenant", "servico", "criado_em"],
+                name="agenda_espera_fila_idx",
+                condition=Q(status="aguardando"),
+            )
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "cliente", "servico", "data"],
+                # "Any day" (data NULL) is not covered (NULLs are distinct; PostgreSQL 15's
+                # NULLS NOT DISTINCT is not on SQLite): agenda.waitlist checks it first.
+                condition=Q(status="aguardando"),
+                name="agenda_espera_unica",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cliente} – {self.servico}"
+
+
+class OfertaVaga(TenantOwned):
+    """A freed time offered to one waiting customer. Several may be offered the same time;
+    the first to accept books it (the no-overlap constraint refuses the others)."""
+
+    class Status(models.TextChoices):
+        ENVIADA = "enviada", _("Enviada")
+        ACEITA = "aceita", _("Aceita")
+        PERDIDA = "perdida", _("Preenchida por outro")
+
+    entrada = models.ForeignKey(
+        ListaEspera, on_delete=models.CASCADE, related_name="ofertas", verbose_name=_("entrada")
+    )
+    inicio = models.DateTimeField(_("início"))
+    status = models.CharField(
+        _("situação"), max_length=16, choices=Status.choices, default=Status.ENVIADA
+    )
+    agendamento = models.ForeignKey(
+        Agendamento,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("agendamento"),
+    )
+    enviada_em = models.DateTimeField(_("enviada em"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("oferta de horário")
+        verbose_name_plural = _("ofertas de horário")
+        ordering = ["-enviada_em"]
+        constraints = [
+            models.UniqueConstraint(fields=["entrada", "inicio"], name="agenda_oferta_unica")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entrada} @ {timezone.localtime(self.inicio):%d/%m/%Y %H:%M}"

@@ -37,7 +37,9 @@ from chatbots.outbox import Button, Buttons, Outbound, Template
 logger = logging.getLogger(__name__)
 
 REMINDERS_SENT = Counter(
-    "agenda_reminders_total", "Appointment reminders queued, by kind (24h, 1h, manual)", ["kind"]
+    "agenda_reminders_total",
+    "Appointment reminders queued, by kind (24h, 1h, manual, risk)",
+    ["kind"],
 )
 NO_SHOWS = Counter("agenda_no_shows_total", "Appointments marked as missed by the no-show job")
 SURVEYS_SENT = Counter("agenda_surveys_total", "Satisfaction questions queued after a visit")
@@ -192,6 +194,51 @@ def lembrete_send_now(*, agendamento: Agendamento) -> Message:
         raise ValidationError(str(exc)) from exc
     REMINDERS_SENT.labels(kind="manual").inc()
     return message
+
+
+# --- Extra confirmation (high no-show risk) ---------------------------------------------
+
+
+def confirmacao_extra_message(*, agendamento: Agendamento, now: datetime | None = None) -> Buttons:
+    """The request sent to a customer likely to miss (agenda.noshow); its buttons are the
+    reminder's confirm and reschedule actions, so the chat side needs nothing new."""
+    first_name = (agendamento.cliente.nome or "").split(" ")[0]
+    greeting = _("Olá, %(nome)s!") % {"nome": first_name} if first_name else _("Olá!")
+    body = _(
+        "%(saudacao)s Seu horário de %(resumo)s está chegando. Você confirma que vem? Se não "
+        "puder, remarcamos agora mesmo."
+    ) % {"saudacao": greeting, "resumo": texts.appointment_summary(agendamento, agora=now)}
+    return Buttons(
+        body=body,
+        buttons=[
+            Button(id=texts.action_button_id(texts.CONFIRMAR, agendamento.pk), title=_("Confirmo")),
+            Button(
+                id=texts.action_button_id(texts.REAGENDAR, agendamento.pk),
+                title=_("Preciso remarcar"),
+            ),
+        ],
+    )
+
+
+def confirmacao_extra_send(*, agendamento: Agendamento, now: datetime) -> bool:
+    """Claim and queue the extra confirmation request of one high-risk appointment; outside
+    the 24-hour window the bot's reminder template goes instead, as for the reminders."""
+    with transaction.atomic():
+        if not services.confirmacao_extra_claim(agendamento_id=agendamento.pk, agora=now):
+            return False
+        try:
+            _send(
+                agendamento=agendamento,
+                message=confirmacao_extra_message(agendamento=agendamento, now=now),
+                reason="no_show_risk",
+                template=TEMPLATE_LEMBRETE,
+            )
+            REMINDERS_SENT.labels(kind="risk").inc()
+        except NoChatbot:
+            logger.warning(
+                "confirmation request not sent: no chatbot", extra={"id": agendamento.pk}
+            )
+    return True
 
 
 # --- No-show ---------------------------------------------------------------------------

@@ -289,7 +289,11 @@ def agendamento_confirm(*, agendamento: Agendamento) -> Agendamento:
         return agendamento
     atualizados = Agendamento.objects.filter(
         pk=agendamento.pk, status=Agendamento.Status.PENDENTE
-    ).update(status=Agendamento.Status.CONFIRMADO, atualizado_em=timezone.now())
+    ).update(
+        status=Agendamento.Status.CONFIRMADO,
+        confirmado_em=timezone.now(),
+        atualizado_em=timezone.now(),
+    )
     agendamento.refresh_from_db()
     if not atualizados and agendamento.status != Agendamento.Status.CONFIRMADO:
         raise ValidationError(
@@ -358,6 +362,7 @@ def agendamento_reschedule_local(
             inicio=novo_inicio,
             fim=novo_fim,
             status=status_anterior,
+            confirmado_em=atual.confirmado_em,  # a confirmed booking stays confirmed
             origem=atual.origem,
             observacoes=atual.observacoes,
             cal_booking_uid=novo_uid,
@@ -488,6 +493,18 @@ def lembrete_release(*, agendamento_id: int, tipo: str) -> None:
     """Undo a claim whose message could not be queued, so a later tick tries again."""
     campo = REMINDERS[tipo][0]
     Agendamento.objects.filter(pk=agendamento_id).update(**{campo: None})
+
+
+def confirmacao_extra_claim(*, agendamento_id: int, agora: datetime) -> bool:
+    """Claim the extra confirmation request of a high-risk appointment (agenda.noshow):
+    True for exactly one caller, and only while the appointment is still unconfirmed."""
+    return bool(
+        Agendamento.objects.filter(
+            pk=agendamento_id,
+            status=Agendamento.Status.PENDENTE,
+            confirmacao_extra_enviada_em__isnull=True,
+        ).update(confirmacao_extra_enviada_em=agora)
+    )
 
 
 def followup_claim(*, agendamento_id: int, agora: datetime) -> bool:

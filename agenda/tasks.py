@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from agenda import notifications
+from agenda import noshow, notifications, waitlist
 
 
 @shared_task(name="agenda.tasks.bulk_send_reminders")
@@ -26,3 +26,22 @@ def bulk_mark_no_shows() -> int:
 def bulk_send_followups() -> int:
     """Every 5 minutes: the satisfaction question, an hour after an attended appointment."""
     return notifications.followups_send()
+
+
+@shared_task(name="agenda.tasks.bulk_no_show_risk")
+def bulk_no_show_risk() -> dict[str, int]:
+    """Every 15 minutes: score the next 48 hours' appointments and ask the likely no-shows
+    to confirm (once each)."""
+    return noshow.risco_process()
+
+
+@shared_task(name="agenda.tasks.bulk_fit_no_show_models")
+def bulk_fit_no_show_models() -> int:
+    """Nightly: refit each tenant's no-show model on its history."""
+    return noshow.modelos_fit()
+
+
+@shared_task(name="agenda.tasks.bulk_offer_freed_slot")
+def bulk_offer_freed_slot(agendamento_id: int) -> int:
+    """After a cancellation or a move: offer the freed time to the waiting list."""
+    return waitlist.vaga_offer(agendamento_id=agendamento_id)

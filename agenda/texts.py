@@ -43,6 +43,20 @@ SCORES = ((5, gettext_lazy("😀 Ótimo")), (3, gettext_lazy("🙂 Bom")), (1, g
 SCORE_BUTTON = re.compile(r"^fb:(?P<nota>[1-5]):(?P<id>\d{1,18})$")
 
 
+# A freed time offered from the waiting list (agenda.waitlist): "vg:<offer id>"; joining
+# the list of a service when no time is free: "le:<service id>" (any day).
+VAGA_BUTTON = re.compile(r"^vg:(?P<id>\d{1,18})$")
+ESPERA_BUTTON = re.compile(r"^le:(?P<servico>\d{1,18})$")
+
+
+def vaga_button_id(oferta_id: int) -> str:
+    return f"vg:{oferta_id}"
+
+
+def espera_button_id(servico_id: int) -> str:
+    return f"le:{servico_id}"
+
+
 def action_button_id(acao: str, agendamento_id: int) -> str:
     """ "ag:confirmar:42": a button that acts on appointment 42 from any step of any flow."""
     if acao not in ACTIONS:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
+from agenda import insights as agenda_insights
 from billing import admin_menu, alerts, analytics, charts, quotas, services
 from billing.admin_tenancy import TenantConsistencyForm, TenantScopedAdmin
 from billing.models import (
@@ -221,10 +222,16 @@ class TenantAdmin(admin.ModelAdmin):
                 (gettext("Por atendente"), summary["attendance"]["per_agent"]),
                 (gettext("Por fila"), summary["attendance"]["per_queue"]),
             ],
+            "agenda_insights": _agenda_insights(tenant),
             "alerts": BillingAlert.objects.filter(tenant=tenant)[:10],
             "csv_url": reverse("admin:billing_tenant_history_csv", args=[tenant.pk]),
         }
         return TemplateResponse(request, "admin/billing/tenant/dashboard.html", context)
+
+
+def _agenda_insights(tenant: Tenant) -> dict:
+    dados = agenda_insights.agenda_insights(tenant=tenant)
+    return {**dados, "grade": agenda_insights.occupation_grid(dados["ocupacao"])}
 
 
 @admin.register(Plan)

@@ -61,6 +61,9 @@ CHATBOT_INTERCEPTORS = [
 ]
 CAL_API_BASE_URL = env("CAL_API_BASE_URL", default="https://api.cal.com")
 CAL_DEFAULT_DAYS_AHEAD = env.int("CAL_DEFAULT_DAYS_AHEAD", default=14)
+# An unconfirmed appointment whose no-show risk (0-1, agenda.noshow) reaches this gets one
+# extra confirmation request before it starts.
+AGENDA_NO_SHOW_HIGH_RISK = env.float("AGENDA_NO_SHOW_HIGH_RISK", default=0.35)
 GEMINI_API_KEY = env("GEMINI_API_KEY", default="")
 GEMINI_MODEL = env("GEMINI_MODEL", default="gemini-2.5-flash")
 GEMINI_BASE_URL = env("GEMINI_BASE_URL", default="")

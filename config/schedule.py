@@ -59,6 +59,19 @@ SCHEDULE: dict[str, dict] = {
         "every": 5 * 60,
         "queue": "bulk",
     },
+    # No-show risk of the next 48 hours' appointments, and the extra confirmation request
+    # to the likely no-shows (agenda.noshow). Every 15 minutes.
+    "agenda.no_show_risk": {
+        "task": "agenda.tasks.bulk_no_show_risk",
+        "every": 15 * 60,
+        "queue": "bulk",
+    },
+    # Each tenant's no-show model refitted on its history: nightly, 03:50.
+    "agenda.no_show_models": {
+        "task": "agenda.tasks.bulk_fit_no_show_models",
+        "crontab": {"minute": "50", "hour": "3"},
+        "queue": "bulk",
+    },
     # Tickets waiting past their queue's limit: back to the bot or a message (inbox.waits).
     # Every minute: a queue's limit is in minutes.
     "inbox.waiting_timeouts": {

@@ -42,6 +42,9 @@ class AgendamentoSerializer(serializers.ModelSerializer):
             "cal_booking_uid",
             "reagendado_para",
             "compareceu",
+            "confirmado_em",
+            "risco_falta",
+            "confirmacao_extra_enviada_em",
             "lembrete_24h_enviado_em",
             "lembrete_1h_enviado_em",
             "followup_enviado_em",
@@ -94,3 +97,43 @@ class LembreteSerializer(serializers.Serializer):
     status = serializers.CharField()
     erro = serializers.CharField(allow_blank=True)
     detalhe = serializers.CharField(allow_blank=True)
+
+
+class InsightsQuerySerializer(serializers.Serializer):
+    semanas = serializers.IntegerField(min_value=1, max_value=52, default=8)
+
+
+class HoraOcupacaoSerializer(serializers.Serializer):
+    dia_semana = serializers.IntegerField(help_text="0 = segunda-feira … 6 = domingo")
+    dia_nome = serializers.CharField()
+    hora = serializers.IntegerField()
+    agendamentos = serializers.IntegerField()
+    minutos_ocupados = serializers.IntegerField()
+    minutos_abertos = serializers.IntegerField()
+    ocupacao = serializers.FloatField(allow_null=True, help_text="0 a 1; nulo fora do horário")
+
+
+class ComparecimentoServicoSerializer(serializers.Serializer):
+    servico = serializers.IntegerField()
+    nome = serializers.CharField()
+    atendidos = serializers.IntegerField()
+    faltas = serializers.IntegerField()
+    taxa_comparecimento = serializers.FloatField()
+
+
+class SugestaoHorarioSerializer(serializers.Serializer):
+    acao = serializers.ChoiceField(choices=["abrir", "fechar"])
+    dia_semana = serializers.IntegerField()
+    hora = serializers.IntegerField()
+    motivo = serializers.CharField()
+
+
+class AgendaInsightsSerializer(serializers.Serializer):
+    semanas = serializers.IntegerField()
+    desde = serializers.DateField()
+    ate = serializers.DateField()
+    ocupacao = HoraOcupacaoSerializer(many=True)
+    comparecimento_por_servico = ComparecimentoServicoSerializer(many=True)
+    mais_cheios = HoraOcupacaoSerializer(many=True)
+    mais_vazios = HoraOcupacaoSerializer(many=True)
+    sugestoes = SugestaoHorarioSerializer(many=True)

@@ -9,6 +9,7 @@ router.register("agendamentos", views.AgendamentoViewSet, basename="agenda-agend
 
 urlpatterns = [
     path("disponibilidade/", views.DisponibilidadeView.as_view(), name="agenda-disponibilidade"),
+    path("insights/", views.AgendaInsightsView.as_view(), name="agenda-insights"),
     # Cal.com webhook: the tenant in the path, or in the X-Cal-Company header (for setups
     # where one subscriber URL serves several tenants).
     path("webhook/cal/", views.cal_webhook, name="agenda-cal-webhook"),

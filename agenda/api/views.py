@@ -19,13 +19,15 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agenda import calcom_webhook, notifications, services
+from agenda import calcom_webhook, insights, notifications, services
 from agenda.api.serializers import (
+    AgendaInsightsSerializer,
     AgendamentoCriarSerializer,
     AgendamentoSerializer,
     CancelarSerializer,
     DisponibilidadeQuerySerializer,
     DisponibilidadeSerializer,
+    InsightsQuerySerializer,
     LembreteSerializer,
     PresencaSerializer,
     ReagendarSerializer,
@@ -41,7 +43,7 @@ from agenda.errors import (
 )
 from agenda.models import Agendamento, Servico
 from billing.api.filters import UtcIsoDateTimeFilter
-from billing.api.permissions import MEMBERS
+from billing.api.permissions import MANAGERS, MEMBERS
 from billing.api.viewsets import TenantScopedViewSet
 from billing.models import Tenant
 from config import webhooks as webhook_http
@@ -248,6 +250,29 @@ class DisponibilidadeView(APIView):
             }
         )
         return Response(saida.data)
+
+
+class AgendaInsightsView(APIView):
+    """`GET /api/agenda/insights/?semanas=8`: occupation by weekday and hour, attendance by
+    service, the busiest and idlest hours and which hours to open or close, each with its
+    reason (agenda.insights). Owners and admins: it is the business's own figures."""
+
+    required_roles = {"get": MANAGERS}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("semanas", int, required=False, default=8)],
+        responses=AgendaInsightsSerializer,
+    )
+    def get(self, request):
+        tenant = getattr(request, "tenant", None)
+        if tenant is None:
+            raise exceptions.ValidationError(
+                {"tenant": _("Indique a empresa com o cabeçalho X-Tenant.")}
+            )
+        entrada = InsightsQuerySerializer(data=request.query_params)
+        entrada.is_valid(raise_exception=True)
+        dados = insights.agenda_insights(tenant=tenant, semanas=entrada.validated_data["semanas"])
+        return Response(AgendaInsightsSerializer(dados).data)
 
 
 def _json(mensagem: str, code: int, **extra) -> JsonResponse:

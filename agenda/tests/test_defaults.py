@@ -83,11 +83,16 @@ def test_the_agenda_jobs_are_scheduled_on_the_bulk_queue(db):
     call_command("setup_periodic_tasks", stdout=StringIO())  # idempotent
 
     agendadas = {
-        t.task: (t.interval.every, t.queue)
+        t.task: (
+            t.interval.every if t.interval else f"{t.crontab.hour}:{t.crontab.minute}",
+            t.queue,
+        )
         for t in PeriodicTask.objects.filter(task__startswith="agenda.tasks.")
     }
     assert agendadas == {
         "agenda.tasks.bulk_send_reminders": (300, "bulk"),
         "agenda.tasks.bulk_mark_no_shows": (900, "bulk"),
         "agenda.tasks.bulk_send_followups": (300, "bulk"),
+        "agenda.tasks.bulk_no_show_risk": (900, "bulk"),
+        "agenda.tasks.bulk_fit_no_show_models": ("3:50", "bulk"),  # nightly
     }

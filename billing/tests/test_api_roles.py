@@ -265,6 +265,8 @@ MATRIX = [
         lambda w: {"servico": w.servico.pk, "data": "2030-03-05"},
         needs=("agenda",),
     ),
+    # The agenda's insights are the business's own figures: owners and admins.
+    Case("/api/agenda/insights/", "GET", MANAGE, 200, lambda w: {"semanas": 4}),
     Case("/api/agenda/servicos/", "GET", ALL, 200),
     Case(
         "/api/agenda/servicos/",

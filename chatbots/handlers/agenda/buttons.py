@@ -3,7 +3,7 @@ the conversation is at.
 
 A reminder's "Confirmar" ("ag:confirmar:42"), the "book again" after a no-show
 ("ag:remarcar:42") and the satisfaction score ("fb:5:42") act on their appointment from any
-step of any flow; so do the quick-reply buttons of the agenda's templates, sent outside the
+step of any flow, as do the waiting list's buttons (join: "le:7", take a freed time: "vg:9"); so do the quick-reply buttons of the agenda's templates, sent outside the
 24-hour window. The comment typed after a score, and the answers to embedded agenda steps
 (chatbots.handlers.agenda.embedded), are taken here too.
 """
@@ -13,9 +13,10 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from agenda import notifications, texts
+from agenda import notifications, texts, waitlist
 from agenda import selectors as agenda_selectors
 from agenda import services as agenda_services
+from agenda.errors import AgendaErro
 from chatbots.handlers import kit
 from chatbots.handlers.agenda.base import K_AWAITING_COMMENT, MAX_HOPS, customer_appointment
 from chatbots.handlers.agenda.embedded import embedded_step
@@ -54,6 +55,12 @@ class AppointmentButtons(Interceptor):
                     agendamento=agendamento, max_hops=MAX_HOPS
                 )
             return appointment_action(ctx, action["acao"], agendamento)
+        vaga = texts.VAGA_BUTTON.match(reply_id)
+        if vaga:
+            return _take_slot(ctx, oferta_id=int(vaga["id"]))
+        espera = texts.ESPERA_BUTTON.match(reply_id)
+        if espera:
+            return _join_waitlist(ctx, servico_id=int(espera["servico"]))
         score = texts.SCORE_BUTTON.match(reply_id)
         if score:
             return _rate(ctx, agendamento_id=score["id"], score=int(score["nota"]))
@@ -70,6 +77,41 @@ class AppointmentButtons(Interceptor):
                 state={K_AWAITING_COMMENT: None},
             )
         return embedded_step(ctx)
+
+
+def _take_slot(ctx: Context, *, oferta_id: int) -> Reply:
+    """ "Quero esse horário" under a waiting-list offer: the first to tap books it."""
+    try:
+        agendamento = waitlist.vaga_accept(oferta_id=oferta_id, cliente=ctx.cliente)
+    except AgendaErro as exc:
+        return Reply(messages=[kit.text(exc.message)])
+    return Reply(
+        messages=[
+            kit.text(
+                _("Pronto! O horário de %(resumo)s é seu e já está confirmado. Até lá! 😊")
+                % {"resumo": texts.appointment_summary(agendamento)}
+            )
+        ]
+    )
+
+
+def _join_waitlist(ctx: Context, *, servico_id: int) -> Reply:
+    servico = agenda_selectors.servico_get_active(tenant_id=ctx.chatbot.tenant_id, pk=servico_id)
+    if servico is None:
+        return Reply(messages=[kit.text(_("Esse serviço não está mais disponível."))])
+    waitlist.lista_espera_join(tenant=servico.tenant, cliente=ctx.cliente, servico=servico)
+    return Reply(
+        messages=[
+            kit.text(
+                _(
+                    "Combinado! Você está na lista de espera de *%(servico)s*. Se abrir um "
+                    "horário, eu te aviso por aqui."
+                )
+                % {"servico": servico.nome}
+            )
+        ],
+        end=True,
+    )
 
 
 def _rate(ctx: Context, *, agendamento_id: str, score: int) -> Reply:

@@ -218,8 +218,12 @@ class EscolherDiaHandler(AgendaStep):
             if rescheduling is not None:
                 text += "\n" + _("Seu horário atual continua marcado.")
                 return Reply(messages=[kit.text(text)], end=True)
+            # The waiting list (agenda.waitlist): a cancelled time is offered to it.
+            text += "\n" + _("Quer entrar na lista de espera? Se abrir um horário, eu te aviso.")
             return Reply(
-                messages=[kit.text(text)],
+                messages=[
+                    kit.buttons(text, [(texts.espera_button_id(servico.pk), _("Lista de espera"))])
+                ],
                 state={K_PAGE: 0, K_WANTED_DAY: None, K_WANTED_TIME: None},
                 next_step=CHOOSE_SERVICE,
             )
