@@ -17,12 +17,11 @@ from django.views.decorators.http import require_POST
 
 from campaigns import scheduled, services, stats, surveys
 from campaigns.models import Campaign, ScheduledMessage
-from chatbots import message_templates
 from chatbots.models import Conversation, MessageTemplate
 from inbox import selectors as inbox_selectors
 from staff.access import staff_required
 
-ACTIVE = {Campaign.Status.RUNNING, Campaign.Status.SCHEDULED, Campaign.Status.WAITING}
+ACTIVE = set(services.ACTIVE)
 ACTIONS = {
     "iniciar": (services.campaign_start, {Campaign.Status.DRAFT}),
     "pausar": (services.campaign_pause, ACTIVE),
@@ -50,19 +49,17 @@ def _progress_context(campaign: Campaign) -> dict:
 
 
 def _preview(campaign: Campaign) -> list[dict]:
-    """The first customers' messages as they will read them (chatbots.message_templates)."""
-    rows = []
-    for row in services.campaign_preview(campaign=campaign):
-        template = row.variant.template
-        values = dict(zip(message_templates.body_params(template), row.params, strict=False))
-        rows.append(
-            {
-                "cliente": row.cliente_nome or row.telefone,
-                "variant": row.variant.label,
-                "text": message_templates.render(template, values),
-            }
-        )
-    return rows
+    """The first customers' messages as they will read them, each with their own values."""
+    return [
+        {
+            "cliente": row.cliente_nome or row.telefone,
+            "variant": row.variant.label,
+            "text": row.text,
+            "pending": row.pending,
+            "fallback": row.fallback,
+        }
+        for row in services.campaign_preview(campaign=campaign)
+    ]
 
 
 @staff_required
