@@ -20,6 +20,7 @@ from campaigns.models import Campaign, ScheduledMessage
 from chatbots.models import Conversation, MessageTemplate
 from inbox import selectors as inbox_selectors
 from staff.access import staff_required
+from staff.campaign_forms import CampaignForm
 
 ACTIVE = set(services.ACTIVE)
 ACTIONS = {
@@ -68,7 +69,30 @@ def campaign_list(request):
         "chatbot"
     )[:100]
     rows = [_progress_context(c) for c in campaigns]
-    return render(request, "staff/campaigns.html", {"rows": rows, "section": "campaigns"})
+    context = {
+        "rows": rows,
+        "section": "campaigns",
+        "can_create": inbox_selectors.is_manager(request.membership),
+    }
+    return render(request, "staff/campaigns.html", context)
+
+
+@staff_required
+def campaign_new(request):
+    """Write a draft (owners and admins); its page then shows the audience's count, the cost
+    and each first customer's message before it is started."""
+    if not inbox_selectors.is_manager(request.membership):
+        return HttpResponse(_("Só proprietários e administradores criam campanhas."), status=403)
+    tenant = request.membership.tenant
+    form = CampaignForm(request.POST or None, tenant=tenant)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign = services.campaign_create(**form.create_kwargs())
+        except services.CampaignError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("staff:campaign", pk=campaign.pk)
+    return render(request, "staff/campaign_new.html", {"form": form, "section": "campaigns"})
 
 
 @staff_required
