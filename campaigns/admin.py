@@ -5,10 +5,12 @@ Scoped to the user's tenants like every other admin (billing.admin_tenancy)."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import Http404, JsonResponse
+from django.template.defaultfilters import linebreaksbr
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -22,6 +24,7 @@ from campaigns.models import (
     SurveyConfig,
     Variant,
 )
+from campaigns.params import count_problem, param_problems
 
 
 def _progress_label(campaign: Campaign, numbers: dict) -> str:
@@ -33,8 +36,23 @@ def _progress_label(campaign: Campaign, numbers: dict) -> str:
     }
 
 
+class VariantForm(forms.ModelForm):
+    """The parameters' sources and their count against the template, at the field."""
+
+    def clean(self):
+        data = super().clean()
+        template, params = data.get("template"), data.get("params")
+        if template is not None and isinstance(params, list):
+            if problems := param_problems(params):
+                self.add_error("params", "; ".join(problems))
+            elif problem := count_problem(template, params):
+                self.add_error("params", problem)
+        return data
+
+
 class VariantInline(TenantScopedInline, admin.TabularInline):
     model = Variant
+    form = VariantForm
     fields = ["label", "template", "params", "winner"]
     readonly_fields = ["winner"]
     extra = 0
@@ -49,6 +67,7 @@ class CampaignAdmin(TenantScopedAdmin):
     readonly_fields = [
         "status",
         "progress",
+        "preview",
         "numbers",
         "stopped_reason",
         "next_run_at",
@@ -110,6 +129,31 @@ class CampaignAdmin(TenantScopedAdmin):
                 "active": campaign.status in services.ACTIVE,
                 "label": _progress_label(campaign, numbers),
             }
+        )
+
+    @admin.display(description=gettext_lazy("prévia"))
+    def preview(self, obj: Campaign):
+        """The first customers' messages, each with their own values (the assistant's
+        included), while the campaign is a draft."""
+        if not obj.pk or obj.status != Campaign.Status.DRAFT:
+            return "-"
+        rows = services.campaign_preview(campaign=obj)
+        if not rows:
+            return _("Nenhum cliente no público.")
+        return format_html_join(
+            "",
+            '<p class="campaign-preview"><strong>{}</strong> ({}){}<br>{}</p>',
+            (
+                (
+                    row.cliente_nome or row.telefone,
+                    row.variant.label,
+                    _(" · o assistente ainda está escrevendo")
+                    if row.pending
+                    else (_(" · valor padrão") if row.fallback else ""),
+                    linebreaksbr(row.text),
+                )
+                for row in rows
+            ),
         )
 
     @admin.display(description=gettext_lazy("números"))

@@ -22,6 +22,8 @@ from inbox.models import Queue, Ticket
 class Campaign(TenantOwned):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Rascunho")
+        # The assistant writes each customer's parameters before the first send.
+        PREPARING = "preparing", _("Preparando as sugestões do assistente")
         SCHEDULED = "scheduled", _("Agendada")
         RUNNING = "running", _("Enviando")
         WAITING = "waiting", _("Aguardando a próxima janela de 24 h")
@@ -133,6 +135,26 @@ class CampaignRecipient(TenantOwned):
             models.UniqueConstraint(fields=["campaign", "cliente"], name="campaign_recipient_once")
         ]
         indexes = [models.Index(fields=["campaign", "status"])]
+
+
+class CampaignSuggestion(TenantOwned):
+    """The assistant's parameters for one customer of a campaign (campaigns.params,
+    `{"assistant": …}`), by instruction: computed once, before the send (and for the
+    preview), and read by every later batch, so a resumed campaign sends the same text."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="suggestions")
+    cliente = models.ForeignKey(Cliente, on_delete=models.CASCADE, related_name="+")
+    values = models.JSONField(_("valores"), default=dict)
+    # The instructions whose value is the fixed fallback (the model off, failed or unusable).
+    fallbacks = models.JSONField(_("valores padrão usados"), default=list, blank=True)
+    created_at = models.DateTimeField(_("calculada em"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sugestão do assistente")
+        verbose_name_plural = _("sugestões do assistente")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "cliente"], name="campaign_suggestion_once")
+        ]
 
 
 class ContactImport(TenantOwned):

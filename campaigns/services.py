@@ -26,10 +26,16 @@ from django.utils.translation import gettext as _
 from billing import quotas
 from billing.models import Tenant
 from billing.template_costs import country_of, rate_for
-from campaigns import ab, limits, replies, stats
+from campaigns import ab, limits, replies, stats, suggestions
 from campaigns.audience import audience_count, audience_customers, audience_problems
 from campaigns.models import Campaign, CampaignRecipient, Variant
-from campaigns.params import param_problems, params_for, template_problem
+from campaigns.params import (
+    count_problem,
+    param_problems,
+    params_for,
+    split_header,
+    template_problem,
+)
 from chatbots import outbox
 from chatbots.models import Chatbot, Conversation, Message, Step
 from inbox.models import Queue
@@ -92,6 +98,8 @@ def campaign_create(
             raise CampaignError(problem)
         if problems := param_problems(v.get("params") or []):
             raise CampaignError("; ".join(problems))
+        if problem := count_problem(v["template"], v.get("params") or []):
+            raise CampaignError(problem)
     with transaction.atomic():
         campaign = Campaign.objects.create(
             tenant=tenant,
@@ -113,6 +121,8 @@ def campaign_create(
                 template=v["template"],
                 params=v.get("params") or [],
             )
+        if suggestions.needs_assistant(campaign):
+            _enqueue_task("campaign_preview_llm", campaign.pk)
     return campaign
 
 
@@ -167,19 +177,50 @@ def campaign_start(*, campaign: Campaign, now: datetime | None = None) -> Campai
             ignore_conflicts=True,
             batch_size=1000,
         )
-        later = campaign.scheduled_at and campaign.scheduled_at > now
-        campaign.status = Campaign.Status.SCHEDULED if later else Campaign.Status.RUNNING
         campaign.started_at = campaign.last_batch_at = now
-        campaign.save(update_fields=["status", "started_at", "last_batch_at"])
-        if not later:
-            _enqueue(campaign.pk)
+        if suggestions.needs_assistant(campaign):
+            # The assistant writes each customer's values first (campaigns.suggestions).
+            campaign.status = Campaign.Status.PREPARING
+            campaign.save(update_fields=["status", "started_at", "last_batch_at"])
+            _enqueue_task("campaign_prepare_llm", campaign.pk)
+            return campaign
+        campaign.save(update_fields=["started_at", "last_batch_at"])
+        _go(campaign, now)
     return campaign
 
 
+def _go(campaign: Campaign, now: datetime) -> None:
+    later = campaign.scheduled_at and campaign.scheduled_at > now
+    campaign.status = Campaign.Status.SCHEDULED if later else Campaign.Status.RUNNING
+    campaign.last_batch_at = now
+    campaign.save(update_fields=["status", "last_batch_at"])
+    if not later:
+        _enqueue(campaign.pk)
+
+
+def campaign_prepared(*, campaign_id: int) -> bool:
+    """A PREPARING campaign whose values are all written goes on: at its time, or now."""
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update()
+            .filter(pk=campaign_id, status=Campaign.Status.PREPARING)
+            .first()
+        )
+        if campaign is None or suggestions.unprepared(campaign):
+            return False
+        _go(campaign, timezone.now())
+    return True
+
+
 def _enqueue(campaign_id: int) -> None:
+    _enqueue_task("bulk_campaign_run", campaign_id)
+
+
+def _enqueue_task(name: str, campaign_id: int) -> None:
     from campaigns import tasks
 
-    transaction.on_commit(lambda: tasks.bulk_campaign_run.delay(campaign_id))
+    task = getattr(tasks, name)
+    transaction.on_commit(lambda: task.delay(campaign_id))
 
 
 def _set_status(campaign: Campaign, status: str, *, allowed: tuple[str, ...], **fields) -> bool:
@@ -191,7 +232,12 @@ def _set_status(campaign: Campaign, status: str, *, allowed: tuple[str, ...], **
     return bool(changed)
 
 
-ACTIVE = (Campaign.Status.RUNNING, Campaign.Status.WAITING, Campaign.Status.SCHEDULED)
+ACTIVE = (
+    Campaign.Status.RUNNING,
+    Campaign.Status.WAITING,
+    Campaign.Status.SCHEDULED,
+    Campaign.Status.PREPARING,
+)
 
 
 def campaign_pause(*, campaign: Campaign) -> bool:
@@ -199,16 +245,18 @@ def campaign_pause(*, campaign: Campaign) -> bool:
 
 
 def campaign_resume(*, campaign: Campaign) -> bool:
+    """Back to sending; a campaign paused before the assistant finished goes on preparing."""
+    preparing = suggestions.unprepared(campaign)
     with transaction.atomic():
         resumed = _set_status(
             campaign,
-            Campaign.Status.RUNNING,
+            Campaign.Status.PREPARING if preparing else Campaign.Status.RUNNING,
             allowed=(Campaign.Status.PAUSED,),
             stopped_reason="",
             last_batch_at=timezone.now(),
         )
         if resumed:
-            _enqueue(campaign.pk)
+            _enqueue_task("campaign_prepare_llm" if preparing else "bulk_campaign_run", campaign.pk)
     return resumed
 
 
@@ -256,6 +304,17 @@ def campaigns_due(*, now: datetime | None = None) -> list[int]:
     stalled_ids = list(stalled.values_list("pk", flat=True))
     stalled.update(last_batch_at=now)
     return ids + stalled_ids
+
+
+def campaigns_preparing_stalled(*, now: datetime | None = None) -> list[int]:
+    """PREPARING campaigns whose preparation task was lost (no pass for STALLED)."""
+    now = now or timezone.now()
+    stalled = Campaign.objects.filter(
+        status=Campaign.Status.PREPARING, last_batch_at__lt=now - STALLED
+    )
+    ids = list(stalled.values_list("pk", flat=True))
+    stalled.update(last_batch_at=now)
+    return ids
 
 
 def campaign_run(
@@ -347,16 +406,24 @@ def _run_batch(campaign_id: int, *, batch: int, rng: random.Random) -> tuple[int
         campaign_decide(campaign=campaign)
         variants = _variants(campaign)
         arms = stats.arms(campaign=campaign, variants=variants)
+        suggested = suggestions.suggestions_of(
+            campaign=campaign, cliente_ids=[r.cliente_id for r in claimed]
+        )
         sent = 0
         for recipient in claimed:
             variant = _pick(campaign, variants, arms, rng)
+            header, values = split_header(
+                variant.template,
+                params_for(variant.params, recipient.cliente, suggested.get(recipient.cliente_id)),
+            )
             row = outbox.send_to_customer(
                 chatbot=chatbot,
                 cliente=recipient.cliente,
                 message=outbox.Template(
                     name=variant.template.name,
                     language=variant.template.language,
-                    params=params_for(variant.params, recipient.cliente),
+                    params=values,
+                    header=header,
                 ),
                 reason="campaign",
                 proactive=True,
@@ -465,6 +532,15 @@ class PreviewRow:
     telefone: str
     variant: Variant
     params: list[str]
+    # Assistant values not written yet (the preview task is still running): shown as such.
+    pending: bool = False
+    # The assistant failed and the fixed fallback stands in.
+    fallback: bool = False
+
+    @property
+    def text(self) -> str:
+        header, values = split_header(self.variant.template, self.params)
+        return outbox.template_text(self.variant.template, params=values, header=header)
 
 
 def campaign_preview(*, campaign: Campaign, limit: int = 5) -> list[PreviewRow]:
@@ -474,13 +550,24 @@ def campaign_preview(*, campaign: Campaign, limit: int = 5) -> list[PreviewRow]:
     variants = _variants(campaign)
     if not variants:
         return []
-    customers = audience_customers(tenant_id=campaign.tenant_id, definition=campaign.audience)
-    return [
-        PreviewRow(
-            cliente_nome=c.nome,
-            telefone=c.telefone,
-            variant=variants[i % len(variants)],
-            params=params_for(variants[i % len(variants)].params, c),
+    customers = list(
+        audience_customers(tenant_id=campaign.tenant_id, definition=campaign.audience)[:limit]
+    )
+    ids = [c.pk for c in customers]
+    suggested = suggestions.suggestions_of(campaign=campaign, cliente_ids=ids)
+    fell_back = suggestions.fallbacks_of(campaign=campaign, cliente_ids=ids)
+    assistant = suggestions.needs_assistant(campaign)
+    rows = []
+    for i, c in enumerate(customers):
+        variant = variants[i % len(variants)]
+        rows.append(
+            PreviewRow(
+                cliente_nome=c.nome,
+                telefone=c.telefone,
+                variant=variant,
+                params=params_for(variant.params, c, suggested.get(c.pk)),
+                pending=assistant and c.pk not in suggested,
+                fallback=bool(fell_back.get(c.pk)),
+            )
         )
-        for i, c in enumerate(customers[:limit])
-    ]
+    return rows

@@ -40,6 +40,11 @@ class ChatbotsConfig(AppConfig):
         from media import services as media_services
 
         media_services.register_on_file_stored(transcribe.attachment_stored)
+        # A campaign's per-customer parameters written by the assistant (campaigns.params).
+        from campaigns import params as campaign_params
+        from chatbots.ai import suggest
+
+        campaign_params.assistant_register(suggest.campaign_suggestion)
         # Evolution hands a customer's file by its message id (decrypted on its side).
         from chatbots.providers import evolution_instance
 

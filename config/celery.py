@@ -43,6 +43,7 @@ app.conf.task_routes = {
     "chatbots.tasks.send_outbound": {"queue": "outbound"},
     "chatbots.tasks.mark_read": {"queue": "outbound"},
     "chatbots.tasks.*_llm": {"queue": "llm"},
+    "campaigns.tasks.*_llm": {"queue": "llm"},
     "*.tasks.bulk_*": {"queue": "bulk"},
     # A customer's file (up to 100 MB from Meta) downloads on the slow worker, never in
     # front of the replies; a voice note's transcription follows it there (llm).

@@ -17,12 +17,12 @@ from django.views.decorators.http import require_POST
 
 from campaigns import scheduled, services, stats, surveys
 from campaigns.models import Campaign, ScheduledMessage
-from chatbots import message_templates
 from chatbots.models import Conversation, MessageTemplate
 from inbox import selectors as inbox_selectors
 from staff.access import staff_required
+from staff.campaign_forms import CampaignForm
 
-ACTIVE = {Campaign.Status.RUNNING, Campaign.Status.SCHEDULED, Campaign.Status.WAITING}
+ACTIVE = set(services.ACTIVE)
 ACTIONS = {
     "iniciar": (services.campaign_start, {Campaign.Status.DRAFT}),
     "pausar": (services.campaign_pause, ACTIVE),
@@ -50,19 +50,17 @@ def _progress_context(campaign: Campaign) -> dict:
 
 
 def _preview(campaign: Campaign) -> list[dict]:
-    """The first customers' messages as they will read them (chatbots.message_templates)."""
-    rows = []
-    for row in services.campaign_preview(campaign=campaign):
-        template = row.variant.template
-        values = dict(zip(message_templates.body_params(template), row.params, strict=False))
-        rows.append(
-            {
-                "cliente": row.cliente_nome or row.telefone,
-                "variant": row.variant.label,
-                "text": message_templates.render(template, values),
-            }
-        )
-    return rows
+    """The first customers' messages as they will read them, each with their own values."""
+    return [
+        {
+            "cliente": row.cliente_nome or row.telefone,
+            "variant": row.variant.label,
+            "text": row.text,
+            "pending": row.pending,
+            "fallback": row.fallback,
+        }
+        for row in services.campaign_preview(campaign=campaign)
+    ]
 
 
 @staff_required
@@ -71,7 +69,30 @@ def campaign_list(request):
         "chatbot"
     )[:100]
     rows = [_progress_context(c) for c in campaigns]
-    return render(request, "staff/campaigns.html", {"rows": rows, "section": "campaigns"})
+    context = {
+        "rows": rows,
+        "section": "campaigns",
+        "can_create": inbox_selectors.is_manager(request.membership),
+    }
+    return render(request, "staff/campaigns.html", context)
+
+
+@staff_required
+def campaign_new(request):
+    """Write a draft (owners and admins); its page then shows the audience's count, the cost
+    and each first customer's message before it is started."""
+    if not inbox_selectors.is_manager(request.membership):
+        return HttpResponse(_("Só proprietários e administradores criam campanhas."), status=403)
+    tenant = request.membership.tenant
+    form = CampaignForm(request.POST or None, tenant=tenant)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign = services.campaign_create(**form.create_kwargs())
+        except services.CampaignError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("staff:campaign", pk=campaign.pk)
+    return render(request, "staff/campaign_new.html", {"form": form, "section": "campaigns"})
 
 
 @staff_required

@@ -60,6 +60,7 @@ urlpatterns = [
     path("chat/direto/<int:user_id>/", chat_views.chat_direct, name="chat-direct"),
     path("satisfacao/", campaign_views.satisfaction, name="satisfaction"),
     path("campanhas/", campaign_views.campaign_list, name="campaigns"),
+    path("campanhas/nova/", campaign_views.campaign_new, name="campaign-new"),
     path("campanhas/<int:pk>/", campaign_views.campaign_detail, name="campaign"),
     path(
         "campanhas/<int:pk>/progresso/", campaign_views.campaign_progress, name="campaign-progress"

@@ -13,7 +13,7 @@ from billing.api.viewsets import TenantPrimaryKeyRelatedField
 from campaigns import stats
 from campaigns.audience import audience_problems
 from campaigns.models import Campaign, ScheduledMessage, Variant
-from campaigns.params import param_problems
+from campaigns.params import count_problem, param_problems, template_problem
 from chatbots.models import Chatbot, MessageTemplate
 from clientes.models import Cliente
 from inbox.models import Queue
@@ -43,6 +43,14 @@ class VariantInSerializer(serializers.Serializer):
         if problems := param_problems(value):
             raise serializers.ValidationError(problems)
         return value
+
+
+def _count_problem(template: MessageTemplate, params: list, chatbot: Chatbot) -> str:
+    """The placeholder count, for a template the bot may send (the service names the
+    others' problem)."""
+    if template_problem(template, chatbot):
+        return ""
+    return count_problem(template, params)
 
 
 class VariantSerializer(serializers.ModelSerializer):
@@ -89,7 +97,18 @@ class CampaignCreateSerializer(serializers.Serializer):
         if attrs.get("template"):
             if problems := param_problems(attrs["params"]):
                 raise serializers.ValidationError({"params": problems})
+            if problem := _count_problem(attrs["template"], attrs["params"], attrs["chatbot"]):
+                raise serializers.ValidationError({"params": [problem]})
             attrs["variants"] = [{"template": attrs.pop("template"), "params": attrs["params"]}]
+        else:
+            problems = [
+                _count_problem(v["template"], v.get("params") or [], attrs["chatbot"])
+                for v in attrs["variants"]
+            ]
+            if any(problems):
+                raise serializers.ValidationError(
+                    {"variants": [{"params": [p]} if p else {} for p in problems]}
+                )
         attrs.pop("params", None)
         attrs.pop("template", None)
         attrs["scheduled_at"] = in_tenant_zone(

@@ -148,6 +148,9 @@ class CampaignViewSet(TenantScopedViewSet):
                     "variant": serializers.CharField(),
                     "template": serializers.CharField(),
                     "params": serializers.ListField(child=serializers.CharField()),
+                    "text": serializers.CharField(),
+                    "pending": serializers.BooleanField(),
+                    "fallback": serializers.BooleanField(),
                 },
                 many=True,
             )
@@ -155,7 +158,9 @@ class CampaignViewSet(TenantScopedViewSet):
     )
     @action(detail=True, methods=["get"])
     def preview(self, request, pk=None):
-        """The first customers of the audience with the parameters each would get."""
+        """The first customers of the audience with the parameters each would get and the
+        text they would read; `pending`: the assistant is still writing theirs; `fallback`:
+        it failed and the fixed value stands in."""
         campaign = self.get_object()
         return Response(
             [
@@ -164,6 +169,9 @@ class CampaignViewSet(TenantScopedViewSet):
                     "variant": row.variant.label,
                     "template": row.variant.template.name,
                     "params": row.params,
+                    "text": row.text,
+                    "pending": row.pending,
+                    "fallback": row.fallback,
                 }
                 for row in services.campaign_preview(campaign=campaign)
             ]

@@ -62,3 +62,21 @@ def test_the_pause_action_and_another_tenant(client, tenant, campaign):
 
     _admin(client, TenantFactory())
     assert client.get(f"/admin/campaigns/campaign/{campaign.pk}/progress/").status_code == 404
+
+
+def test_a_drafts_page_previews_each_first_customers_message(client, tenant, bot):
+    from tests.factories import MessageTemplateFactory
+
+    oferta = MessageTemplateFactory(
+        chatbot=bot, name="oferta", body_text="Oi {{1}}, {{2}} hoje!", body_examples=["A", "B"]
+    )
+    customers(tenant, 2)
+    draft = services.campaign_create(
+        tenant=tenant,
+        chatbot=bot,
+        name="Prévia",
+        variants=[{"template": oferta, "params": [{"field": "nome"}, {"value": "10% off"}]}],
+    )
+    _admin(client, tenant)
+    page = client.get(f"/admin/campaigns/campaign/{draft.pk}/change/").content.decode()
+    assert "Oi Cliente 0, 10% off hoje!" in page and "Oi Cliente 1, 10% off hoje!" in page

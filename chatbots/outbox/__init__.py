@@ -14,6 +14,8 @@ below and import nothing else from `chatbots` but models:
   in the customer's language when `cliente` is given, as a row or filled in (`params` in
   order, or by name for a template with named parameters). At send time the components
   come from the stored definition and a missing parameter is refused before Meta sees it.
+* `template_slots(template)`, `template_text(template, params=, header=)`: the values a
+  template row takes (header, body) and the text a customer reads with them (previews).
 * `window_open(conversation)`: whether the 24-hour customer-service window is open.
 * `conversations_gone_quiet(chatbot=, since=)`: whom a bot has not heard from since then.
 * The wire types a message is made of: Text, Buttons, Button, ListMessage, Section, Row,
@@ -37,7 +39,13 @@ from chatbots.outbox.customers import (
 )
 from chatbots.outbox.gates import QUEUE, SEND, Outgoing, Refusal, register_gate, register_on_sent
 from chatbots.outbox.watch import register_on_status, register_on_stored
-from chatbots.outbox.window import approved_template, template_for, window_open
+from chatbots.outbox.window import (
+    approved_template,
+    template_for,
+    template_slots,
+    template_text,
+    window_open,
+)
 from chatbots.wire import (
     Button,
     Buttons,
@@ -73,5 +81,7 @@ __all__ = [
     "register_on_stored",
     "send_to_customer",
     "template_for",
+    "template_slots",
+    "template_text",
     "window_open",
 ]

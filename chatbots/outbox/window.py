@@ -205,3 +205,17 @@ def localized(*, chatbot: Chatbot, template: Template, cliente: Cliente) -> Temp
         chatbot=chatbot, name=template.name, language=wanted, approved=True
     ).exists()
     return replace(template, language=wanted) if exists else template
+
+
+def template_slots(template: MessageTemplate) -> tuple[str, list[str]]:
+    """What a send of `template` must fill, for screens that ask for its values: the
+    header text's parameter name ("" when it has none) and the body's, in order. A send
+    with another count is refused (template_resolve; Meta answers 132000 otherwise:
+    https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes)."""
+    return message_templates.header_param(template), message_templates.body_params(template)
+
+
+def template_text(template: MessageTemplate, *, params: Sequence[str], header: str = "") -> str:
+    """The text the customer will read from `template` with the body's `params` in order."""
+    values = dict(zip(message_templates.body_params(template), params, strict=False))
+    return message_templates.render(template, values, header)

@@ -63,3 +63,42 @@ def test_the_progress_bar_moves_while_the_campaign_sends(new_page, fake_graph, m
     assert page.inner_text(".numbers div:first-child dd") == "30"  # the numbers moved too
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DONE
     shot(page, "campaign-progress-done")
+
+
+def test_an_admin_creates_a_campaign_and_sees_its_count_and_preview(new_page):
+    admin = MembershipFactory(role=Membership.Role.ADMIN, user__first_name="Ana")
+    tenant = admin.tenant
+    bot = ChatbotFactory(tenant=tenant, name="Loja")
+    oferta = MessageTemplateFactory(
+        chatbot=bot,
+        name="oferta",
+        category="MARKETING",
+        body_text="Oi {{1}}, hoje tem {{2}}!",
+        body_examples=["Ana", "desconto"],
+    )
+    Cliente.objects.bulk_create(
+        [
+            Cliente(tenant=tenant, nome=f"Cliente {i}", telefone=f"55119876{i:05d}", tags=["vip"])
+            for i in range(3)
+        ]
+    )
+    page = new_page(width=1000, height=1200)
+    login(page, admin.user)
+    page.goto("/atendimento/campanhas/")
+    page.click("text=Nova campanha")
+    page.fill("#id_name", "Terça do desconto")
+    page.select_option("#id_chatbot", str(bot.pk))
+    page.select_option("#id_template", str(oferta.pk))
+    page.fill("#id_params", '{"field": "primeiro_nome"}')
+    page.fill("#id_tags", "vip")
+    page.click("text=Criar rascunho")
+    assert "mas foram dados 1" in page.inner_text('[data-field="params"] .field-error')
+    page.fill("#id_params", '{"field": "primeiro_nome"}, {"value": "10% em tudo"}')
+    page.click("text=Criar rascunho")
+    page.wait_for_selector(".campaign-preview")
+    assert "Público: 3 clientes" in page.inner_text(".campaign-page")
+    assert (
+        page.inner_text(".campaign-preview li:first-child pre")
+        == "Oi Cliente, hoje tem 10% em tudo!"
+    )
+    shot(page, "campaign-created-preview")
