@@ -2,7 +2,8 @@
 # Starts the whole platform on one machine, in the foreground: the web server (gunicorn),
 # the reply path's two consumers (the processor: customers' messages in; the sender:
 # replies out), a Celery worker for every queue but `outbound`, one for `outbound` and
-# Celery beat. Ctrl-C (SIGINT) or SIGTERM stops them all and waits for them.
+# Celery beat. A process that exits is started again, after a pause that grows while it keeps
+# failing (deploy/supervise.sh). Ctrl-C (SIGINT) or SIGTERM stops them all and waits for them.
 #
 #   ./start_services.sh            # embedded default: SQLite, filesystem broker, file cache
 #   PORT=9000 ./start_services.sh
@@ -87,7 +88,7 @@ for name in (
     "GUNICORN_GRACEFUL_TIMEOUT", "GUNICORN_KEEPALIVE", "GUNICORN_MAX_REQUESTS",
     "FORWARDED_ALLOW_IPS", "PROMETHEUS_MULTIPROC_DIR", "CELERY_CONCURRENCY",
     "CELERY_SEND_CONCURRENCY", "SEED_DEMO",
-    "STOP_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT",
+    "STOP_TIMEOUT", "SUPERVISE_BACKOFF_MAX", "SUPERVISE_RESET_AFTER", "LOG_LEVEL", "LOG_FORMAT",
 ):
     if os.environ.get(name):
         print(f"export {name}={shlex.quote(os.environ[name])}")
@@ -125,77 +126,32 @@ log "coletando os arquivos estáticos"
 "$PYBIN" manage.py collectstatic --noinput -v 0
 
 # --- The processes ---------------------------------------------------------------------------
-declare -a PIDS=()
-declare -A NAMES=()
-stopping=0
+# Each runs under a restart loop (deploy/supervise.sh): one that exits comes back after a
+# pause (1 s, doubling up to 30 s), logged; Ctrl-C or SIGTERM stops them all.
+# shellcheck source=deploy/supervise.sh
+source "$ROOT/deploy/supervise.sh"
+trap 'supervise_stop; exit 130' INT
+trap 'supervise_stop; exit 143' TERM
 
-alive() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
-  return 1
-}
-
-stop_all() {
-  [ "$stopping" = 1 ] && return 0
-  stopping=1
-  log "parando (aguarde: tarefas em andamento terminam primeiro)"
-  local pid deadline=$((SECONDS + ${STOP_TIMEOUT:-40}))
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  while alive; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      # Past the grace period: kill what is left, children too (Celery's pool processes,
-      # gunicorn's workers), so nothing outlives this script.
-      log "tempo esgotado: encerrando à força"
-      for pid in "${PIDS[@]}"; do
-        pkill -KILL -P "$pid" 2>/dev/null || true
-        kill -KILL "$pid" 2>/dev/null || true
-      done
-    fi
-    sleep 0.2
-  done
-  wait 2>/dev/null || true
-  log "tudo parado"
-}
-# A second Ctrl-C while stopping changes nothing: the grace period still applies.
-on_signal() {
-  [ "$stopping" = 1 ] && return 0
-  stop_all
-  exit "$1"
-}
-trap 'on_signal 130' INT
-trap 'on_signal 143' TERM
-
-start() {
-  local name=$1
-  shift
-  "$@" &
-  PIDS+=("$!")
-  NAMES[$!]=$name
-}
-
-PROMETHEUS_DIR=${PROMETHEUS_MULTIPROC_DIR:-$DATA_DIR/prometheus}
+# Every process keeps its metrics in the same directory, so the web's /metrics adds up the
+# processor's, the sender's, the workers' and beat's too (config/process_metrics.py). Each
+# process drops only the files of dead processes when it starts, never a neighbour's.
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$DATA_DIR/prometheus}
 # gunicorn with uvicorn's worker (gunicorn.conf.py): the ASGI app serves the pages, the API,
 # the webhooks and the staff app's WebSockets (config/asgi.py).
-# Multiprocess metrics only for gunicorn: it empties this directory when it starts, and the
-# worker and beat are not scraped from it (a metric they created would fail while the
-# directory does not exist yet).
-start web env PROMETHEUS_MULTIPROC_DIR="$PROMETHEUS_DIR" \
-  "$VENV/bin/gunicorn" -c gunicorn.conf.py config.asgi:application
+supervise web "$VENV/bin/gunicorn" -c gunicorn.conf.py config.asgi:application
 # The reply path: customers' messages in batches (chatbots/processor.py; one on SQLite) and
 # the queued replies out. Woken through Redis, or polling in the embedded mode.
-start processor env -u PROMETHEUS_MULTIPROC_DIR "$PYBIN" manage.py run_processor
-start sender env -u PROMETHEUS_MULTIPROC_DIR "$PYBIN" manage.py run_sender
-start worker env -u PROMETHEUS_MULTIPROC_DIR \
-  "$VENV/bin/celery" -A config worker --queues replies,default,llm,bulk \
+supervise processor "$PYBIN" manage.py run_processor
+supervise sender "$PYBIN" manage.py run_sender
+supervise worker "$VENV/bin/celery" -A config worker --queues replies,default,llm,bulk \
   --hostname "local@%h" --concurrency "${CELERY_CONCURRENCY:-2}" --loglevel "$LOG_LEVEL" \
   --without-gossip --without-mingle
 # Sends and read receipts wait on the provider's API: threads, not processes (config/celery.py).
-start worker_send env -u PROMETHEUS_MULTIPROC_DIR \
-  "$VENV/bin/celery" -A config worker --queues outbound --hostname "send@%h" --pool threads \
-  --concurrency "${CELERY_SEND_CONCURRENCY:-16}" --loglevel "$LOG_LEVEL" \
+supervise worker_send "$VENV/bin/celery" -A config worker --queues outbound --hostname "send@%h" \
+  --pool threads --concurrency "${CELERY_SEND_CONCURRENCY:-16}" --loglevel "$LOG_LEVEL" \
   --without-gossip --without-mingle
-start beat env -u PROMETHEUS_MULTIPROC_DIR \
-  "$VENV/bin/celery" -A config beat --loglevel "$LOG_LEVEL" --pidfile=
+supervise beat "$VENV/bin/celery" -A config beat --loglevel "$LOG_LEVEL" --pidfile=
 
 # --- Wait until everything answers, then say where it is ---------------------------------
 # /healthz turns 200 once the web, the database, the broker and the first heartbeats of the
@@ -205,9 +161,6 @@ healthy=0
 export PROBE_HOST=$BIND_HOST
 case "$BIND_HOST" in 0.0.0.0 | :: | "[::]") PROBE_HOST=127.0.0.1 ;; esac
 for _ in $(seq 120); do
-  for pid in "${PIDS[@]}"; do
-    kill -0 "$pid" 2>/dev/null || { log "o processo ${NAMES[$pid]} parou ao iniciar"; stop_all; exit 1; }
-  done
   if "$PYBIN" -c 'import os, urllib.request; urllib.request.urlopen("http://%s:%s/healthz" % (os.environ["PROBE_HOST"], os.environ["PORT"]), timeout=5)' 2>/dev/null; then
     healthy=1
     break
@@ -237,11 +190,5 @@ case "$BIND_HOST" in 0.0.0.0 | :: | "[::]" | 127.0.0.1 | localhost) ;; *) base="
   echo
 }
 
-# --- Run until one process stops or we are told to stop -----------------------------------
-status=0
-wait -n || status=$?
-for pid in "${PIDS[@]}"; do
-  kill -0 "$pid" 2>/dev/null || log "o processo ${NAMES[$pid]} parou (código $status); parando os outros"
-done
-stop_all
-exit "$status"
+# --- Run until Ctrl-C or SIGTERM (a process that stops is started again) -----------------
+supervise_forever

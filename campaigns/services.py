@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from billing import quotas
 from billing.models import Tenant
 from billing.template_costs import country_of, rate_for
-from campaigns import ab, limits, replies, stats, suggestions
+from campaigns import ab, limits, metrics, replies, stats, suggestions
 from campaigns.audience import audience_count, audience_customers, audience_problems
 from campaigns.models import Campaign, CampaignRecipient, Variant
 from campaigns.params import (
@@ -440,6 +440,7 @@ def _run_batch(campaign_id: int, *, batch: int, rng: random.Random) -> tuple[int
         CampaignRecipient.objects.bulk_update(
             claimed, ["status", "reason", "variant", "message", "sent_at"]
         )
+        transaction.on_commit(lambda: metrics.batch_counted(claimed))
         Campaign.objects.filter(pk=campaign.pk).update(last_batch_at=now)
         if campaign.reply_step:
             _enter_reply_step(campaign, claimed)

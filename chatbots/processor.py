@@ -62,7 +62,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from billing import metering
-from chatbots import bursts, echoes, engine, inbound
+from chatbots import bursts, consumer_metrics, echoes, engine, inbound
 from chatbots.models import Conversation, InboundEvent
 from chatbots.wire import InboundMessage
 from clientes.phones import normalize_phone
@@ -452,13 +452,18 @@ class Consumer:
     def _drain_once(self) -> Drained | None:
         close_old_connections()  # CONN_MAX_AGE, and a connection PostgreSQL dropped
         try:
-            return drain(batch=self.batch)
+            result = drain(batch=self.batch)
         except (DatabaseError, InterfaceError):
             # PostgreSQL restarting or unreachable: nothing was committed; try again soon.
             logger.exception("processor batch failed; retrying")
+            consumer_metrics.batch_failed("processor", "database")
             connection.close()
             self.stopping.wait(self.poll)
             return None
+        consumer_metrics.batch_done(
+            "processor", result.turns + result.applied, poisoned=result.poisoned
+        )
+        return result
 
     def _heartbeat(self) -> None:
         now = time.monotonic()

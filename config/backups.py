@@ -234,7 +234,11 @@ def backup_create(directory: Path, *, database: str = "default") -> Path:
             "migrations": migrations,
             "tables": counts,
             "media": (
-                {"storage": "local", "files": len(media_files)}
+                {
+                    "storage": "local",
+                    "files": len(media_files),
+                    "names": [str(p.relative_to(media_root)) for p in media_files],
+                }
                 if media_root
                 else {"storage": "bucket", "names": _bucket_names()}
             ),
@@ -273,6 +277,9 @@ def backup_restore(
     """Load `archive` into an empty database and check every table's row count."""
     manifest = manifest_read(archive)
     expected: dict[str, int] = manifest["tables"]
+    if media_root is not None and media_root.is_dir():
+        if any(p.is_file() for p in media_root.rglob("*")):
+            raise BackupError(f"{media_root} has files: restore the media into a new folder")
     with tempfile.TemporaryDirectory() as tmp, tarfile.open(archive) as tar:
         tmp_dir = Path(tmp)
         if manifest["engine"] == "postgresql":
@@ -311,6 +318,10 @@ def backup_restore(
             for member in media:
                 member.name = member.name[len(MEDIA_DIR) + 1 :]
                 tar.extract(member, media_root, filter="data")
+            listed = set(manifest["media"].get("names", []))
+            missing = sorted(n for n in listed if not (media_root / n).is_file())
+            if missing:
+                raise BackupError(f"media files listed but not restored: {missing[:20]}")
     differ = {t: (n, counts.get(t)) for t, n in expected.items() if counts.get(t) != n}
     if differ:
         raise BackupError(f"restored row counts differ from the backup: {differ}")

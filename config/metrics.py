@@ -20,8 +20,6 @@ wrong token is a 401 with `WWW-Authenticate: Bearer` (RFC 6750, section 3).
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import logging
 import os
 import time
@@ -36,7 +34,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from chatbots import backlog, connection
 from chatbots.models import Chatbot
-from config import heartbeat
+from config import heartbeat, process_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -44,32 +42,22 @@ LOOPBACK = ("127.0.0.0/8", "::1/128")
 NEVER = 1e9  # a heartbeat age for "no heartbeat at all": above every alert threshold
 
 
-def _networks(values) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [ipaddress.ip_network(v.strip(), strict=False) for v in values if v.strip()]
-
-
 def _allowed_networks():
     configured = list(settings.METRICS_ALLOWED_IPS)
     if not configured and not settings.METRICS_TOKEN and settings.EMBEDDED:
         configured = list(LOOPBACK)
-    return _networks(configured)
+    return process_metrics.networks(configured)
 
 
-def _direct_address_allowed(request: HttpRequest) -> bool:
-    if request.META.get("HTTP_X_FORWARDED_FOR") or request.META.get("HTTP_FORWARDED"):
-        return False
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    if getattr(address, "ipv4_mapped", None):
-        address = address.ipv4_mapped
-    return any(address in network for network in _allowed_networks())
-
-
-def _bearer(request: HttpRequest) -> str:
-    scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    return credentials.strip() if scheme.lower() == "bearer" else ""
+def _allowed(request: HttpRequest) -> bool:
+    meta = request.META
+    return process_metrics.scrape_allowed(
+        authorization=meta.get("HTTP_AUTHORIZATION", ""),
+        remote_addr=meta.get("REMOTE_ADDR", ""),
+        proxied=bool(meta.get("HTTP_X_FORWARDED_FOR") or meta.get("HTTP_FORWARDED")),
+        token=settings.METRICS_TOKEN,
+        allowed=_allowed_networks(),
+    )
 
 
 def _refused(status: int, text: str) -> HttpResponse:
@@ -157,13 +145,9 @@ def _export() -> HttpResponse:
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    if _direct_address_allowed(request):
+    if _allowed(request):
         return _export()
-    token = settings.METRICS_TOKEN
-    if token:
-        given = _bearer(request)
-        if given and hmac.compare_digest(given.encode(), token.encode()):
-            return _export()
+    if settings.METRICS_TOKEN:
         logger.warning("metrics refused: missing or wrong bearer token")
         return _refused(401, "metrics: send Authorization: Bearer <METRICS_TOKEN>")
     if settings.METRICS_ALLOWED_IPS:

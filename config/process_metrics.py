@@ -69,15 +69,33 @@ class _Quiet(WSGIRequestHandler):
         pass  # scrapes every 15 s would drown the log
 
 
-def _allowed(environ, *, token: str, networks) -> bool:
-    scheme, _, given = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if token and scheme.lower() == "bearer" and given.strip():
-        return hmac.compare_digest(given.strip().encode(), token.encode())
+def networks(values) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """METRICS_ALLOWED_IPS (addresses or networks) as networks."""
+    return [ipaddress.ip_network(v.strip(), strict=False) for v in values if v.strip()]
+
+
+def scrape_allowed(
+    *, authorization: str, remote_addr: str, proxied: bool, token: str, allowed
+) -> bool:
+    """The one rule for who may read metrics (the web's /metrics and every METRICS_PORT):
+    `Authorization: Bearer <token>` matching `token` (compared in constant time), or a
+    direct connection from an address in `allowed`. A request that came through a proxy
+    (`proxied`: it carries X-Forwarded-For or Forwarded) is never let in by address: behind
+    nginx or a platform's router every request arrives from the proxy's own address."""
+    scheme, _, given = authorization.partition(" ")
+    given = given.strip()
+    if token and given and scheme.lower() == "bearer":
+        if hmac.compare_digest(given.encode(), token.encode()):
+            return True
+    if proxied:
+        return False
     try:
-        address = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
+        address = ipaddress.ip_address(remote_addr)
     except ValueError:
         return False
-    return any(address in network for network in networks)
+    if getattr(address, "ipv4_mapped", None):
+        address = address.ipv4_mapped
+    return any(address in network for network in allowed)
 
 
 def app(*, token: str, allowed_ips: list[str]):
@@ -89,13 +107,19 @@ def app(*, token: str, allowed_ips: list[str]):
         multiprocess,
     )
 
-    networks = [ipaddress.ip_network(v.strip(), strict=False) for v in allowed_ips if v.strip()]
+    allowed = networks(allowed_ips)
 
     def metrics_app(environ, start_response):
         if environ.get("PATH_INFO") != "/metrics":
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found\n"]
-        if not _allowed(environ, token=token, networks=networks):
+        if not scrape_allowed(
+            authorization=environ.get("HTTP_AUTHORIZATION", ""),
+            remote_addr=environ.get("REMOTE_ADDR", ""),
+            proxied=bool(environ.get("HTTP_X_FORWARDED_FOR") or environ.get("HTTP_FORWARDED")),
+            token=token,
+            allowed=allowed,
+        ):
             start_response(
                 "401 Unauthorized",
                 [("Content-Type", "text/plain"), ("WWW-Authenticate", 'Bearer realm="metrics"')],

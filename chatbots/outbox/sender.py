@@ -52,6 +52,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 
+from chatbots import consumer_metrics
 from chatbots.models import Chatbot, Conversation, Message
 from chatbots.outbox import gates, sending, wake
 from chatbots.outbox.sending import INTERNAL_ERROR, MAX_RETRIES, Outcome
@@ -405,6 +406,7 @@ class Sender:
                 except DatabaseError:
                     # PostgreSQL restarted or the connection dropped: reconnect next round.
                     logger.warning("sender round failed; trying again", exc_info=True)
+                    consumer_metrics.batch_failed("sender", "database")
                     connection.close()
                     self.stopping.wait(self.poll)
                     continue
@@ -412,8 +414,10 @@ class Sender:
                     # A bug in a hook or a watcher: the round's outcomes are written or the
                     # rows stay claimed for the sweeper; the next round goes on.
                     logger.exception("sender round failed")
+                    consumer_metrics.batch_failed("sender", "internal")
                     self.stopping.wait(self.poll)
                     continue
+                consumer_metrics.batch_done("sender", claimed)
                 if claimed < self.batch:
                     self.wait()
         finally:

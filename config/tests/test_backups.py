@@ -166,3 +166,39 @@ def test_an_embedded_backup_restores_the_demo_into_a_new_data_folder(tmp_path):
     produtos = count(data / "db.sqlite3", "pedidos_produto")
     assert produtos > 0 and count(new / "db.sqlite3", "pedidos_produto") == produtos
     assert os.stat(new / "db.sqlite3").st_mode & 0o077 == 0
+
+
+def test_local_media_files_are_listed_and_come_back_in_a_new_folder(
+    tmp_path, empty_database, settings
+):
+    media = tmp_path / "files"
+    settings.MEDIA_ROOT = media
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": media},
+        },
+    }
+    (media / "padaria" / "2026").mkdir(parents=True)
+    (media / "padaria" / "2026" / "foto.jpg").write_bytes(b"\xff\xd8 a photo")
+    (media / "padaria" / "audio.ogg").write_bytes(b"OggS a voice note")
+    _populated()
+
+    call_command("backup", dir=str(tmp_path / "backups"))
+    (archive,) = (tmp_path / "backups").glob("backup-*.tar")
+    listed = backups.manifest_read(archive)["media"]
+    assert listed["storage"] == "local"
+    assert sorted(listed["names"]) == ["padaria/2026/foto.jpg", "padaria/audio.ogg"]
+
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "other.jpg").write_bytes(b"x")
+    with pytest.raises(CommandError, match="has files"):
+        call_command("restore", str(archive), database_url=empty_database, media_root=str(used))
+
+    new = tmp_path / "restored-files"
+    call_command("restore", str(archive), database_url=empty_database, media_root=str(new))
+
+    assert (new / "padaria" / "2026" / "foto.jpg").read_bytes() == b"\xff\xd8 a photo"
+    assert (new / "padaria" / "audio.ogg").read_bytes() == b"OggS a voice note"

@@ -1,5 +1,6 @@
-"""Metrics counted inside a real Celery worker reach a scrape: on the worker's own port
-(a container per process) and through the web's /metrics (one host, a shared directory)."""
+"""Metrics counted inside real processes (a Celery worker, the processor) reach a scrape: on
+the process's own port (a container per process) and through the web's /metrics (one host,
+a shared directory); the backlog gauges follow a consumer that stops and comes back."""
 
 from __future__ import annotations
 
@@ -59,12 +60,9 @@ def _database_url() -> str:
     return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-@pytest.fixture
-def worker(tmp_path, transactional_db):
-    """A real `celery worker` on the bulk queue, in production mode against the test
-    database, with its own metrics directory and port."""
-    metrics_dir = tmp_path / "prometheus"
-    port = _free_port()
+def _spawn(argv: list[str], metrics_dir: Path, port: int, **extra: str) -> subprocess.Popen:
+    """A real process of the product, in production mode against the test database, with
+    its own metrics directory and port; returns once that port serves."""
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
@@ -73,11 +71,48 @@ def worker(tmp_path, transactional_db):
         "METRICS_BIND_HOST": "127.0.0.1",
         "METRICS_TOKEN": TOKEN,
         "LOG_LEVEL": "WARNING",
+        **extra,
     }
-    queue = f"bulk-test-{os.getpid()}"
     child = subprocess.Popen(
+        [sys.executable, *argv],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/metrics"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if _get(url, TOKEN)[0] == 200:
+                return child
+        except OSError:
+            pass
+        assert child.poll() is None, child.stderr.read().decode()[-3000:]
+        time.sleep(0.2)
+    _stop(child)
+    pytest.fail(f"{argv} never served its metrics")
+
+
+def _stop(child: subprocess.Popen) -> None:
+    os.killpg(child.pid, signal.SIGTERM)
+    try:
+        child.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    child.stderr.close()
+
+
+@pytest.fixture
+def worker(tmp_path, transactional_db):
+    """A real `celery worker` on a queue of its own."""
+    metrics_dir = tmp_path / "prometheus"
+    port = _free_port()
+    queue = f"bulk-test-{os.getpid()}"
+    child = _spawn(
         [
-            sys.executable,
             "-m",
             "celery",
             "-A",
@@ -94,31 +129,11 @@ def worker(tmp_path, transactional_db):
             "--hostname",
             f"metrics-test-{os.getpid()}@%h",
         ],  # fmt: skip
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+        metrics_dir,
+        port,
     )
-    url = f"http://127.0.0.1:{port}/metrics"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if _get(url, TOKEN)[0] == 200:
-                break
-        except OSError:
-            pass
-        assert child.poll() is None, child.stderr.read().decode()[-3000:]
-        time.sleep(0.3)
-    else:
-        pytest.fail("the worker never served its metrics")
-    yield url, queue, metrics_dir
-    os.killpg(child.pid, signal.SIGTERM)
-    try:
-        child.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
-    child.stderr.close()
+    yield f"http://127.0.0.1:{port}/metrics", queue, metrics_dir
+    _stop(child)
 
 
 def _old_messages(n: int) -> None:
@@ -192,3 +207,93 @@ def test_files_of_dead_processes_go_and_live_neighbours_stay(tmp_path):
 
     assert not dead.exists()
     assert alive.exists() and own.exists()
+
+
+def _processor(metrics_dir: Path, port: int) -> subprocess.Popen:
+    # No burst window (the test reads the answer of each message) and a short poll: the test
+    # process never wakes it (its dispatch is switched off below).
+    return _spawn(
+        ["manage.py", "run_processor", "--poll", "0.2"],
+        metrics_dir,
+        port,
+        CHATBOT_DEBOUNCE_MS="0",
+    )
+
+
+def _backlog(client) -> tuple[float, float]:
+    text = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
+    return (
+        _value(text, "chatbot_backlog_messages", queue="inbound_pending"),
+        _value(text, "chatbot_backlog_oldest_seconds", queue="inbound_pending"),
+    )
+
+
+def _poll(read, done, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = read()
+        if done(seen) or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.2)
+
+
+def test_a_real_processor_counts_what_it_processed_and_the_backlog_follows_it_stopping(
+    tmp_path, transactional_db, client, monkeypatch, settings
+):
+    from chatbots.models import InboundEvent
+    from chatbots.tests import webhook_meta_support as meta
+    from tests.factories import ChatbotFactory, TenantFactory
+
+    tenant = TenantFactory()
+    ChatbotFactory(
+        tenant=tenant, flow="menu", phone_number_id=meta.PHONE_NUMBER_ID, app_secret=meta.SECRET
+    )
+    # The webhook stores; only the real processor processes (no eager drain in this process).
+    monkeypatch.setattr("chatbots.inbound._dispatch", lambda *args, **kwargs: None)
+    metrics_dir = tmp_path / "prometheus"
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))  # one host: shared
+    settings.METRICS_TOKEN = TOKEN
+
+    def customer_writes(n: int, first: int) -> None:
+        for i in range(first, first + n):
+            message = meta.text_message(f"wamid.proc.{i}", sender=f"55119876500{i:02d}")
+            answer = meta.post(client, meta.envelope(meta.messages_change(messages=[message])))
+            assert answer.status_code == 200
+            assert InboundEvent.objects.filter(external_id=f"wamid.proc.{i}").exists()
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+    processor = _processor(metrics_dir, port)
+    try:
+        customer_writes(1, 0)
+        ok = _wait_for(
+            lambda: _get(url, TOKEN)[1], "chatbot_messages_processed_total", 1, outcome="ok"
+        )
+        assert ok == 1
+        own = _get(url, TOKEN)[1]
+        assert _value(own, "chatbot_consumer_batch_size_count", process="processor") == 1
+        assert Message.objects.filter(direction=Message.Direction.OUT).exists()  # answered
+        # One host: the web's /metrics adds the processor's counters to its own.
+        web = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
+        assert _value(web, "chatbot_messages_processed_total", outcome="ok") == 1
+        assert _backlog(client) == (0, 0)
+    finally:
+        _stop(processor)
+
+    # The consumer is down: what customers write piles up, and gets older.
+    customer_writes(3, 1)
+    pending, age = _backlog(client)
+    assert pending == 3 and age > 0
+    assert _poll(lambda: _backlog(client)[1], lambda later: later > age) > age
+
+    processor = _processor(metrics_dir, port)
+    try:
+        assert _poll(lambda: _backlog(client), lambda seen: seen == (0, 0)) == (0, 0)
+        assert (
+            _wait_for(
+                lambda: _get(url, TOKEN)[1], "chatbot_messages_processed_total", 3, outcome="ok"
+            )
+            == 3
+        )
+    finally:
+        _stop(processor)

@@ -6,6 +6,7 @@ Run one or more per deployment (Procfile `processor`); they share the work per c
 from django.core.management.base import BaseCommand
 
 from chatbots import processor
+from config import process_metrics
 
 
 class Command(BaseCommand):
@@ -35,6 +36,8 @@ class Command(BaseCommand):
             return
         consumer = processor.Consumer(batch=batch, poll=poll)
         consumer.install_signals()
+        # Its counters on METRICS_PORT (a container of its own), or the web adds them up.
+        process_metrics.serve("processor")
         # "ready." is what launchers and the benchmarks wait for, as with a Celery worker.
         self.stdout.write(f"processor ready. batch={consumer.batch} poll={consumer.poll}s")
         self.stdout.flush()

@@ -12,6 +12,7 @@ import signal
 from django.core.management.base import BaseCommand
 
 from chatbots.outbox.sender import Sender
+from config import process_metrics
 
 
 class Command(BaseCommand):
@@ -43,4 +44,6 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        # Its counters on METRICS_PORT (a container of its own), or the web adds them up.
+        process_metrics.serve("sender")
         sender.run()
