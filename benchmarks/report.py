@@ -861,30 +861,47 @@ LIVE_START = "<!-- live: written by python -m benchmarks.live -->"
 LIVE_END = "<!-- /live -->"
 
 
-def _live_part(text: str) -> str:
-    start, end = text.find(LIVE_START), text.find(LIVE_END)
+# The segments benchmark's section (python -m benchmarks.insights), kept the same way.
+INSIGHTS_START = "<!-- insights: written by python -m benchmarks.insights -->"
+INSIGHTS_END = "<!-- /insights -->"
+KEPT_SECTIONS = ((LIVE_START, LIVE_END), (INSIGHTS_START, INSIGHTS_END))
+
+
+def _part(text: str, start_mark: str = LIVE_START, end_mark: str = LIVE_END) -> str:
+    start, end = text.find(start_mark), text.find(end_mark)
     if start < 0 or end < start:
         return ""
-    return text[start : end + len(LIVE_END)]
+    return text[start : end + len(end_mark)]
+
+
+def _live_part(text: str) -> str:
+    return _part(text)
 
 
 def write(text: str, path: Path = RESULTS) -> None:
-    kept = _live_part(path.read_text()) if path.exists() else ""
-    if kept and LIVE_START not in text:
-        text = text.rstrip("\n") + "\n\n" + kept + "\n"
+    old = path.read_text() if path.exists() else ""
+    for start, end in KEPT_SECTIONS:
+        kept = _part(old, start, end)
+        if kept and start not in text:
+            text = text.rstrip("\n") + "\n\n" + kept + "\n"
     path.write_text(text)
 
 
-def write_live(section: str, path: Path = RESULTS) -> None:
-    """Put the live section (LIVE_START .. LIVE_END) in `path`: in place of the one there,
-    else at the end; the rest of the file is kept as it is."""
+def write_section(section: str, *, start: str, end: str, path: Path = RESULTS) -> None:
+    """Put a section (start .. end) in `path`: in place of the one there, else at the end;
+    the rest of the file is kept as it is."""
     old = path.read_text() if path.exists() else ""
     section = section.strip("\n")
-    if not section.startswith(LIVE_START):
-        section = f"{LIVE_START}\n{section}\n{LIVE_END}"
-    kept = _live_part(old)
+    if not section.startswith(start):
+        section = f"{start}\n{section}\n{end}"
+    kept = _part(old, start, end)
     if kept:
         new = old.replace(kept, section)
     else:
         new = (old.rstrip("\n") + "\n\n" if old else "") + section + "\n"
     path.write_text(new)
+
+
+def write_live(section: str, path: Path = RESULTS) -> None:
+    """The live section (LIVE_START .. LIVE_END), as write_section puts it."""
+    write_section(section, start=LIVE_START, end=LIVE_END, path=path)

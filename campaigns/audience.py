@@ -8,6 +8,8 @@ Keys, all optional and combined with AND:
   total more than this (R$); `last_order_before`: an ISO date the last order is before.
 * `appointment_service`: a Servico id the customer booked; `no_show`: true for customers who
   missed an appointment.
+* `segment`: a customer segment or a list of them (insights.models.Segmento: novos,
+  campeoes, fieis, em_risco, perdidos, outros), as of the last daily refresh.
 * `cliente_ids`: an explicit list; `import_id`: the customers of a CSV import with their
   opt-in proof (campaigns.imports).
 
@@ -28,6 +30,7 @@ from agenda.models import Agendamento
 from campaigns.models import ContactOptIn
 from chatbots.models import Message
 from clientes.models import Cliente
+from insights.models import PerfilCliente, Segmento
 from pedidos.models import ItemPedido
 
 KEYS = {
@@ -40,6 +43,7 @@ KEYS = {
     "no_show",
     "cliente_ids",
     "import_id",
+    "segment",
 }
 
 
@@ -61,6 +65,14 @@ def audience_problems(definition) -> list[str]:
         value = definition.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             problems.append(_("%(key)s deve ser um número inteiro.") % {"key": key})
+    if (segment := definition.get("segment")) is not None:
+        names = segment if isinstance(segment, list) else [segment]
+        wrong = [str(n) for n in names if n not in Segmento.values]
+        if wrong or not names:
+            problems.append(
+                _("segment deve ser um ou mais de: %(known)s.")
+                % {"known": ", ".join(Segmento.values)}
+            )
     return problems
 
 
@@ -108,6 +120,11 @@ def audience_customers(*, tenant_id: int, definition: dict) -> QuerySet[Cliente]
                     cliente=OuterRef("pk"), contact_import_id=imported, tenant_id=tenant_id
                 )
             )
+        )
+    if (segment := definition.get("segment")) is not None:
+        names = segment if isinstance(segment, list) else [segment]
+        qs = qs.filter(
+            Exists(PerfilCliente.objects.filter(cliente=OuterRef("pk"), segmento__in=names))
         )
     if (ids := definition.get("cliente_ids")) is not None:
         qs = qs.filter(pk__in=ids)

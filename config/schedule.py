@@ -98,6 +98,13 @@ SCHEDULE: dict[str, dict] = {
         "every": 60,
         "queue": "bulk",
     },
+    # Customer segments and churn lateness (insights.segments): daily, 03:50, before the
+    # day's campaigns and the win-back list are read.
+    "insights.refresh_segments": {
+        "task": "insights.tasks.bulk_refresh_segments",
+        "crontab": {"minute": "50", "hour": "3"},
+        "queue": "bulk",
+    },
     # Expired API refresh tokens (simplejwt keeps every issued one): daily, 04:10.
     "billing.flush_expired_tokens": {
         "task": "billing.tasks.flush_expired_tokens",

@@ -151,6 +151,7 @@ INSTALLED_APPS = [
     "media",
     "campaigns",
     "integrations",
+    "insights",
 ]
 
 MIDDLEWARE = [

@@ -23,6 +23,7 @@ api_patterns = [
     path("billing/", include("billing.api.urls")),
     path("analytics/", include("billing.api.analytics_urls")),
     path("integrations/", include("integrations.api.urls")),
+    path("recommendations/", include("insights.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -4,7 +4,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from staff import campaign_views, chat_views, connection_views, onboarding, studio, views
+from staff import (
+    campaign_views,
+    chat_views,
+    connection_views,
+    insights_views,
+    onboarding,
+    studio,
+    views,
+)
 
 app_name = "staff"
 
@@ -59,6 +67,12 @@ urlpatterns = [
     path("chat/<int:pk>/enviar/", chat_views.chat_send, name="chat-send"),
     path("chat/direto/<int:user_id>/", chat_views.chat_direct, name="chat-direct"),
     path("satisfacao/", campaign_views.satisfaction, name="satisfaction"),
+    path("clientes/", insights_views.insights_page, name="insights"),
+    path(
+        "conversas/<int:pk>/sugestoes/",
+        insights_views.recommendations_panel,
+        name="recommendations",
+    ),
     path("campanhas/", campaign_views.campaign_list, name="campaigns"),
     path("campanhas/nova/", campaign_views.campaign_new, name="campaign-new"),
     path("campanhas/<int:pk>/", campaign_views.campaign_detail, name="campaign"),

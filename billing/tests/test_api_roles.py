@@ -402,6 +402,8 @@ MATRIX = [
     Case("/api/integrations/deliveries/", "GET", MANAGE, 200),
     Case("/api/integrations/deliveries/{id}/", "GET", MANAGE, 200),
     Case("/api/integrations/deliveries/{id}/redeliver/", "POST", MANAGE, 202),
+    # A customer's next best action: agents use it in the inbox.
+    Case("/api/recommendations/", "GET", ALL, 200, lambda w: {"cliente": w.cliente.pk}),
     # The numbers: everyone's work.
     Case("/api/analytics/summary/", "GET", ALL, 200),
     Case("/api/analytics/history/", "GET", ALL, 200),

@@ -18,7 +18,16 @@ MAX_LINES = 600
 NOT_SOURCE = {"migrations", "benchmarks", "node_modules", "staticfiles", "var", "__pycache__"}
 # Domain apps reach a customer through the outbox's public API and read chatbots' models
 # (foreign keys, erasure, exports); nothing else of chatbots.
-DOMAIN_APPS = ("pedidos", "agenda", "compliance", "inbox", "media", "campaigns", "integrations")
+DOMAIN_APPS = (
+    "pedidos",
+    "agenda",
+    "compliance",
+    "inbox",
+    "media",
+    "campaigns",
+    "integrations",
+    "insights",
+)
 DOMAIN_MAY_IMPORT = {"chatbots.models", "chatbots.outbox"}
 
 
