@@ -25,6 +25,7 @@ from chatbots.engine import UNDERSTANDING
 from chatbots.models import Chatbot, Conversation, Message, Step
 from chatbots.simulator import simulate_turn
 from staff.access import staff_required
+from staff.flow_diagram import flow_layout
 from staff.health import health_annotate
 from staff.step_forms import StepForm
 
@@ -124,10 +125,11 @@ def _steps(bot: Chatbot) -> list[Step]:
 @staff_required
 def flow(request, pk: int):
     bot = _bot(request, pk)
-    steps = _steps(bot)
+    rows = flow_graph(_steps(bot))
     context = {
         "bot": bot,
-        "rows": flow_graph(steps),
+        "rows": rows,
+        "diagram": flow_layout(rows),
         "can_edit": request.membership.role in EDITORS,
         "section": "bots",
     }

@@ -127,6 +127,46 @@ def test_the_flow_marks_unreachable_steps_and_missing_targets(owner):
     assert [r["dead_end"] for r in rows] == [False, False, False, True]
 
 
+def test_the_flow_is_drawn_with_arrows_and_marks(owner):
+    bot = owner["bot"]
+    options = [{"title": "Pedir", "next": "pedido"}, {"title": "Sumiu", "next": "fantasma"}]
+    StepFactory(
+        chatbot=bot,
+        code="inicio",
+        order=1,
+        handler_path=MENU_PATH,
+        config={"text": "Oi", "options": options},
+    )
+    StepFactory(
+        chatbot=bot,
+        code="pedido",
+        order=2,
+        handler_path=f"{GENERIC}.MessageHandler",
+        config={"text": "Anotado", "next": "inicio"},
+    )
+    StepFactory(
+        chatbot=bot,
+        code="sozinha",
+        order=3,
+        handler_path=f"{GENERIC}.EndHandler",
+        config={"text": "Ninguém chega aqui"},
+    )
+    response = owner["client"].get(f"/atendimento/robos/{bot.pk}/fluxo/")
+    diagram = response.context["diagram"]
+    nodes = {n.code: n for n in diagram.nodes}
+    # Layered by depth: the start on top, what it leads to below, the orphan at the bottom.
+    assert nodes["inicio"].y < nodes["pedido"].y < nodes["sozinha"].y
+    assert nodes["fantasma"].missing and nodes["sozinha"].unreachable
+    arrows = {(e.source, e.target): e for e in diagram.edges}
+    assert arrows[("inicio", "pedido")].label == "Pedir"
+    assert arrows[("pedido", "inicio")].back  # back to the menu bends round the side
+    html = response.content.decode()
+    assert 'data-from="inicio" data-to="pedido"' in html
+    pedido = Step.objects.get(chatbot=bot, code="pedido")
+    assert f'href="/atendimento/robos/{bot.pk}/fluxo/{pedido.pk}/"' in html
+    assert "etapa inexistente" in html and "inalcançável" in html
+
+
 def test_the_simulator_runs_the_flow_and_resets(owner, run_commits):
     bot = owner["bot"]
     StepFactory(

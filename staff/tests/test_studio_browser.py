@@ -82,7 +82,12 @@ def test_an_owner_builds_a_menu_and_tries_it_in_the_simulator(live_asgi, new_pag
     assert page.locator("li.step").first.get_attribute("id") == "step-inicio"
     assert page.locator("#step-inicio").inner_text().count("→") == 5
     assert page.locator(".unreachable").count() == 0
+    # The drawing: one arrow per option and the question's, each box opens its form.
+    assert page.locator("#flow-diagram g.edge").count() == 6
     shot(page, "flow")
+    page.locator('#flow-diagram g.node[data-step="nome"] a').click()
+    assert page.locator("[name=cfg_save_as]").input_value() == "nome"
+    page.go_back()
 
     page.click("text=Testar no simulador")
     page.fill("input[name=text]", "oi")
