@@ -65,6 +65,14 @@ def _short(text: str) -> str:
     return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
 
 
+def _label(titles: list[str]) -> str:
+    named = [t for t in titles if t.strip()]
+    if not named:
+        return ""
+    more = len(named) - 1
+    return _short(named[0]) + (f" +{more}" if more else "")
+
+
 def flow_layout(rows: list[dict]) -> Diagram:
     """Lay out staff.studio.flow_graph's rows (in step order, the first one the flow's start)."""
     diagram = Diagram()
@@ -81,14 +89,20 @@ def flow_layout(rows: list[dict]) -> Diagram:
             dead_end=row["dead_end"],
             step_pk=step.pk,
         )
-    edges: list[Edge] = []
+    # One arrow per pair of steps: four menu options to the same step are one arrow
+    # labelled with the first title and how many more.
+    titles: dict[tuple[str, str], list[str]] = {}
     for row in rows:
         for title, target in row["links"]:
             if not target:
                 continue
             if target not in nodes:
                 nodes[target] = Node(code=target, label="", missing=True)
-            edges.append(Edge(source=row["step"].code, target=target, label=_short(title)))
+            titles.setdefault((row["step"].code, target), []).append(str(title))
+    edges = [
+        Edge(source=source, target=target, label=_label(names))
+        for (source, target), names in titles.items()
+    ]
 
     # Breadth-first depth from the first step.
     depth: dict[str, int] = {rows[0]["step"].code: 0}
@@ -119,7 +133,8 @@ def flow_layout(rows: list[dict]) -> Diagram:
         for i, node in enumerate(layer):
             node.x = left + i * (NODE_W + GAP_X)
             node.y = MARGIN + row_index * (NODE_H + GAP_Y)
-    diagram.height = MARGIN * 2 + len(layers) * NODE_H + (len(layers) - 1) * GAP_Y
+    # The last gap stays: room for an arrow between two steps of the bottom row.
+    diagram.height = MARGIN * 2 + len(layers) * (NODE_H + GAP_Y)
 
     for edge in edges:
         _route(edge, nodes[edge.source], nodes[edge.target], diagram.width)
@@ -128,24 +143,38 @@ def flow_layout(rows: list[dict]) -> Diagram:
     return diagram
 
 
+def _cubic(p0, p1, p2, p3, t: float) -> tuple[int, int]:
+    u = 1 - t
+    x = u**3 * p0[0] + 3 * u * u * t * p1[0] + 3 * u * t * t * p2[0] + t**3 * p3[0]
+    y = u**3 * p0[1] + 3 * u * u * t * p1[1] + 3 * u * t * t * p2[1] + t**3 * p3[1]
+    return round(x), round(y)
+
+
 def _route(edge: Edge, a: Node, b: Node, width: int) -> None:
     if b.y > a.y:  # downwards: bottom of the source to the top of the target
-        x1, y1, x2, y2 = a.cx, a.y + NODE_H, b.cx, b.y
-        mid = (y1 + y2) // 2
-        edge.path = f"M{x1},{y1} C{x1},{mid} {x2},{mid} {x2},{y2 - 2}"
-        edge.label_x, edge.label_y = (x1 + x2) // 2, mid - 4
-        return
-    # Back up, or to a step on the same row: round the nearer side, into the target's side.
-    edge.back = True
-    left = a.cx <= width // 2
-    side = -1 if left else 1
-    x1 = a.x if left else a.x + NODE_W
-    x2 = b.x if left else b.x + NODE_W
-    y1, y2 = a.y + NODE_H // 2, b.y + NODE_H // 2
-    bulge = (min(a.x, b.x) - SIDE + 8) if left else (max(a.x, b.x) + NODE_W + SIDE - 8)
-    if a is b:
-        y1, y2 = a.y + NODE_H // 3, a.y + 2 * NODE_H // 3
-    edge.path = f"M{x1},{y1} C{bulge},{y1} {bulge},{y2} {x2 + side * 2},{y2}"
-    edge.label_x = bulge - side * 4
-    edge.label_y = (y1 + y2) // 2
-    edge.anchor = "start" if left else "end"
+        p0, p3 = (a.cx, a.y + NODE_H), (b.cx, b.y - 2)
+        mid = (p0[1] + p3[1]) // 2
+        p1, p2 = (p0[0], mid), (p3[0], mid)
+        # The label near the target, where arrows from one step have spread apart.
+        edge.label_x, edge.label_y = _cubic(p0, p1, p2, p3, 0.72)
+    elif b.y == a.y and a is not b:  # same row: a dip under the row, into the target's bottom
+        edge.back = True
+        p0, p3 = (a.cx, a.y + NODE_H), (b.cx, b.y + NODE_H + 2)
+        low = a.y + NODE_H + GAP_Y * 2 // 3
+        p1, p2 = (p0[0], low), (p3[0], low)
+        edge.label_x, edge.label_y = _cubic(p0, p1, p2, p3, 0.5)
+        edge.label_y -= 3
+    else:  # back up (or to itself): round the nearer side, into the target's side
+        edge.back = True
+        left = a.cx <= width // 2
+        side = -1 if left else 1
+        x1 = a.x if left else a.x + NODE_W
+        x2 = b.x if left else b.x + NODE_W
+        y1, y2 = a.y + NODE_H // 2, b.y + NODE_H // 2
+        if a is b:
+            y1, y2 = a.y + NODE_H // 3, a.y + 2 * NODE_H // 3
+        bulge = (min(a.x, b.x) - SIDE + 8) if left else (max(a.x, b.x) + NODE_W + SIDE - 8)
+        p0, p1, p2, p3 = (x1, y1), (bulge, y1), (bulge, y2), (x2 + side * 2, y2)
+        edge.label_x, edge.label_y = bulge - side * 4, (y1 + y2) // 2
+        edge.anchor = "start" if left else "end"
+    edge.path = f"M{p0[0]},{p0[1]} C{p1[0]},{p1[1]} {p2[0]},{p2[1]} {p3[0]},{p3[1]}"

@@ -82,8 +82,11 @@ def test_an_owner_builds_a_menu_and_tries_it_in_the_simulator(live_asgi, new_pag
     assert page.locator("li.step").first.get_attribute("id") == "step-inicio"
     assert page.locator("#step-inicio").inner_text().count("→") == 5
     assert page.locator(".unreachable").count() == 0
-    # The drawing: one arrow per option and the question's, each box opens its form.
-    assert page.locator("#flow-diagram g.edge").count() == 6
+    # The drawing: one arrow per pair of steps (four options lead to the handoff), each
+    # box opens its form.
+    assert page.locator("#flow-diagram g.edge").count() == 3
+    arrow = page.locator('#flow-diagram g.edge[data-from="inicio"][data-to="atendente"] text')
+    assert arrow.text_content() == "Pedidos +3"
     shot(page, "flow")
     page.locator('#flow-diagram g.node[data-step="nome"] a').click()
     assert page.locator("[name=cfg_save_as]").input_value() == "nome"
