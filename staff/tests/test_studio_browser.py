@@ -178,3 +178,23 @@ def test_on_a_phone_the_owner_installs_a_starter_flow_and_taps_a_button(
     page.goto("/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, "phone-front-door")
+
+
+def test_on_a_phone_the_owner_adds_a_product_from_the_checklist(live_asgi, new_page):
+    owner = MembershipFactory(role=Membership.Role.OWNER)
+    ChatbotFactory(tenant=owner.tenant, name="Lanchonete", provider="stub")
+    page = new_page()  # 390 x 844
+    login(page, owner.user)
+    page.goto("/atendimento/comecar/")
+    page.click("[data-item=catalog] >> text=Cadastrar um produto")
+    page.fill("[name=nome]", "X-Burguer")
+    page.fill("[name=nova_categoria]", "Lanches")
+    page.fill("[name=preco]", "23,90")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.click("button.primary")
+    page.wait_for_selector("text=Produto salvo: X-Burguer.")
+    assert "R$ 23,90" in page.locator("#produtos").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone-catalog")
+    page.goto("/atendimento/comecar/")
+    assert page.locator("[data-item=catalog] .tag").inner_text() == "feito"
