@@ -295,8 +295,27 @@ def _sim_context(bot: Chatbot, request) -> dict:
         "step": step,
         "step_label": str(handler.label) if handler else "",
         "interactive_id": last_out.pk if last_out else None,
+        "state_rows": state_rows(conversation.state if conversation else {}),
         "answered_by": answered_by_label(request.session.get(f"sim_answered_{bot.pk}", "")),
     }
+
+
+# What the generic menu keeps in the state (chatbots.handlers.generic.MenuHandler), by a
+# name the owner reads; the option's internal id is not shown. Keys the owner named (a
+# question's "save_as") show as they are.
+STATE_NAMES = {"last_choice": _lazy("Última opção escolhida")}
+STATE_HIDDEN = {"last_choice_id"}
+
+
+def state_rows(state: dict) -> list[tuple[str, object, bool]]:
+    """(name, value, named by the platform) for the simulator's "Dados guardados"."""
+    rows = []
+    for key, value in (state or {}).items():
+        if key.startswith("_") or key in STATE_HIDDEN:
+            continue
+        name = STATE_NAMES.get(key)
+        rows.append((str(name) if name else key, value, name is not None))
+    return rows
 
 
 # The automatic rules (settings.CHATBOT_INTERCEPTORS) by class name, as the simulator names

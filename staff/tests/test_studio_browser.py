@@ -100,7 +100,9 @@ def test_an_owner_builds_a_menu_and_tries_it_in_the_simulator(live_asgi, new_pag
     page.fill("input[name=text]", "Maria")
     page.click("#sim-send")
     page.wait_for_selector("text=Vou chamar alguém.")
-    assert "Maria" in page.locator("#sim-state").inner_text()
+    state = page.locator("#sim-state").inner_text()
+    assert "Maria" in state and "Última opção escolhida: Cadastro" in state
+    assert "last_choice" not in state
     shot(page, "simulator")
     page.goto("/atendimento/comecar/")
     for item in ("flow", "simulator"):
@@ -164,6 +166,11 @@ def test_on_a_phone_the_owner_installs_a_starter_flow_and_taps_a_button(
     page.goto(f"/atendimento/robos/{bot.pk}/fluxo/")
     assert page.locator("li.step").count() == 4
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # The drawing scrolls inside its box, opened on the first step.
+    assert page.locator('#flow-diagram g.node[data-step="inicio"] rect').is_visible()
+    box = page.locator("#flow-diagram").bounding_box()
+    first = page.locator('#flow-diagram g.node[data-step="inicio"] rect').bounding_box()
+    assert box["x"] <= first["x"] and first["x"] + first["width"] <= box["x"] + box["width"]
     shot(page, "phone-flow")
     page.locator("#step-inicio a", has_text="Editar").click()
     assert page.locator("[name=opt_1_title]").input_value() == "Horário e endereço"
