@@ -18,6 +18,7 @@ NODE_W, NODE_H = 170, 54
 GAP_X, GAP_Y = 30, 70
 MARGIN = 20
 SIDE = 56  # room left and right for the arrows that go back up
+PER_ROW = 4  # boxes on a row of steps the start does not reach
 LABEL_MAX = 22  # characters of an option's title on its arrow; WhatsApp's row titles are 24
 
 
@@ -123,6 +124,10 @@ def flow_layout(rows: list[dict]) -> Diagram:
     layers: dict[int, list[Node]] = {}
     for code, node in nodes.items():
         layers.setdefault(depth.get(code, bottom), []).append(node)
+    # Those left at the bottom wrap, PER_ROW to a row, so the drawing stays readable.
+    orphans = layers.pop(bottom, [])
+    for i in range(0, len(orphans), PER_ROW):
+        layers[bottom + i // PER_ROW] = orphans[i : i + PER_ROW]
 
     widest = max(len(layer) for layer in layers.values())
     diagram.width = SIDE * 2 + widest * NODE_W + (widest - 1) * GAP_X

@@ -347,3 +347,19 @@ def test_login_and_api_errors_are_in_portuguese_even_for_an_english_browser(clie
     assert api.json()["detail"] == "As credenciais de autenticação não foram fornecidas."
     admin = client.post("/admin/login/", {"username": "x", "password": "y"}, **english)
     assert "Por favor, insira um usuário e senha corretos" in admin.content.decode()
+
+
+def test_a_code_driven_flow_is_drawn_in_rows_of_four(owner):
+    from staff.flow_diagram import flow_layout
+    from staff.studio import flow_graph
+
+    path = "chatbots.handlers.pedidos.InicioHandlerPedidos"
+    steps = [
+        StepFactory(chatbot=owner["bot"], code=f"etapa{n}", order=n, handler_path=path)
+        for n in range(1, 11)
+    ]
+    diagram = flow_layout(flow_graph(steps))
+    rows = sorted({n.y for n in diagram.nodes})
+    # The start alone on top, then nine steps that declare no arrows: 4 + 4 + 1.
+    assert [sum(n.y == y for n in diagram.nodes) for y in rows] == [1, 4, 4, 1]
+    assert not diagram.edges and not any(n.unreachable for n in diagram.nodes)
