@@ -130,7 +130,6 @@ def produto_edit(request, pk: int | None = None):
                         tenant=tenant, nome__iexact=nova
                     ).first() or pedidos_services.categoria_create(tenant=tenant, nome=nova)
                 if produto is None:
-                    changes["estoque"] = changes.get("estoque")
                     pedidos_services.produto_create(tenant=tenant, **changes)
                 else:
                     pedidos_services.produto_update(produto=produto, **changes)
