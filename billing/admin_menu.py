@@ -15,11 +15,19 @@ TECHNICAL_MODELS = frozenset(
     {
         "chatbots.inboundevent",
         "agenda.calwebhookevento",
+        "billing.paymentevent",  # the payment provider's raw webhooks
     }
 )
 # Whole apps that are machinery, not business (third-party admin tables).
 TECHNICAL_APPS = frozenset(
-    {"django_celery_beat", "django_celery_results", "axes", "rest_framework_api_key", "sites"}
+    {
+        "django_celery_beat",
+        "django_celery_results",
+        "axes",
+        "rest_framework_api_key",
+        "sites",
+        "token_blacklist",  # simplejwt's refresh-token bookkeeping
+    }
 )
 TECHNICAL_LABEL = "tecnico"
 

@@ -24,6 +24,7 @@ from billing.admin_tenancy import WRITE_ROLES, TenantScopedAdmin, TenantScopedIn
 from billing.models import Membership
 from billing.tenancy import user_tenants
 from chatbots import bots, selectors, template_sync
+from chatbots.error_codes import error_code_label
 from chatbots.forms import ChatbotAdminForm, StepInlineForm, handler_help
 from chatbots.models import (
     AccountStatus,
@@ -105,7 +106,7 @@ class RecentErrorCodeFilter(admin.SimpleListFilter):
         )
         if self.value():
             codes.add(self.value())
-        return [(c, c) for c in sorted(codes)]
+        return [(c, error_code_label(c)) for c in sorted(codes)]
 
     def queryset(self, request, queryset):
         if self.value():
@@ -472,16 +473,15 @@ class ConversationAdmin(SummaryDeleteMixin, TenantScopedAdmin):
 
 @admin.register(Message)
 class MessageAdmin(TenantScopedAdmin):
+    # Seven columns fit a laptop screen; the id and attempts are on the message's page.
     list_display = [
-        "id",
         "created_at",
         "cliente",
         "direction",
         "type",
         "preview",
         "status",
-        "error_code",
-        "attempts",
+        "error",
     ]
     list_filter = [
         "direction",
@@ -505,6 +505,10 @@ class MessageAdmin(TenantScopedAdmin):
     @admin.display(description=gettext_lazy("texto"))
     def preview(self, obj) -> str:
         return Truncator(obj.text).chars(60)
+
+    @admin.display(description=gettext_lazy("erro"), ordering="error_code")
+    def error(self, obj) -> str:
+        return error_code_label(obj.error_code)
 
     def has_add_permission(self, request):
         return False

@@ -25,6 +25,7 @@ from chatbots.engine import UNDERSTANDING
 from chatbots.models import Chatbot, Conversation, Message, Step
 from chatbots.simulator import simulate_turn
 from staff.access import staff_required
+from staff.flow_diagram import flow_layout
 from staff.health import health_annotate
 from staff.step_forms import StepForm
 
@@ -124,10 +125,11 @@ def _steps(bot: Chatbot) -> list[Step]:
 @staff_required
 def flow(request, pk: int):
     bot = _bot(request, pk)
-    steps = _steps(bot)
+    rows = flow_graph(_steps(bot))
     context = {
         "bot": bot,
-        "rows": flow_graph(steps),
+        "rows": rows,
+        "diagram": flow_layout(rows),
         "can_edit": request.membership.role in EDITORS,
         "section": "bots",
     }
@@ -293,8 +295,27 @@ def _sim_context(bot: Chatbot, request) -> dict:
         "step": step,
         "step_label": str(handler.label) if handler else "",
         "interactive_id": last_out.pk if last_out else None,
+        "state_rows": state_rows(conversation.state if conversation else {}),
         "answered_by": answered_by_label(request.session.get(f"sim_answered_{bot.pk}", "")),
     }
+
+
+# What the generic menu keeps in the state (chatbots.handlers.generic.MenuHandler), by a
+# name the owner reads; the option's internal id is not shown. Keys the owner named (a
+# question's "save_as") show as they are.
+STATE_NAMES = {"last_choice": _lazy("Última opção escolhida")}
+STATE_HIDDEN = {"last_choice_id"}
+
+
+def state_rows(state: dict) -> list[tuple[str, object, bool]]:
+    """(name, value, named by the platform) for the simulator's "Dados guardados"."""
+    rows = []
+    for key, value in (state or {}).items():
+        if key.startswith("_") or key in STATE_HIDDEN:
+            continue
+        name = STATE_NAMES.get(key)
+        rows.append((str(name) if name else key, value, name is not None))
+    return rows
 
 
 # The automatic rules (settings.CHATBOT_INTERCEPTORS) by class name, as the simulator names

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 
 from staff import (
     campaign_views,
+    catalog_views,
     chat_views,
     connection_views,
     insights_views,
@@ -40,6 +41,12 @@ urlpatterns = [
     path("comecar/", onboarding.onboarding, name="onboarding"),
     path("comecar/fluxo/", onboarding.flow_pick, name="onboarding-flow"),
     path("comecar/robo/", onboarding.bot_create, name="onboarding-bot"),
+    path("catalogo/", catalog_views.catalog, name="catalog"),
+    path("catalogo/produtos/novo/", catalog_views.produto_edit, name="produto-add"),
+    path("catalogo/produtos/<int:pk>/", catalog_views.produto_edit, name="produto-edit"),
+    path("catalogo/servicos/novo/", catalog_views.servico_edit, name="servico-add"),
+    path("catalogo/servicos/<int:pk>/", catalog_views.servico_edit, name="servico-edit"),
+    path("catalogo/<str:kind>/<int:pk>/ativo/", catalog_views.item_toggle, name="catalog-toggle"),
     path("robos/", studio.bot_list, name="bots"),
     path("robos/<int:pk>/fluxo/", studio.flow, name="flow"),
     path("robos/<int:pk>/fluxo/nova/", studio.step_add, name="step-add"),

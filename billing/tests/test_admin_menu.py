@@ -37,3 +37,25 @@ def test_superusers_find_the_technical_tables_grouped(admin_client):
     assert "/admin/django_celery_beat/periodictask/" in _links(technical)
     business = html[: html.index("Técnico (só superusuários)")]
     assert "/admin/django_celery_beat/periodictask/" not in _links(business)
+    # simplejwt's token tables and the payment provider's raw events are machinery too.
+    assert "/admin/token_blacklist/outstandingtoken/" in _links(technical)
+    assert "/admin/billing/paymentevent/" in _links(technical)
+    assert "/admin/token_blacklist/outstandingtoken/" not in _links(business)
+    assert "/admin/billing/plan/" in _links(business)
+
+
+def test_a_messages_error_code_is_shown_with_its_name(admin_client):
+    from chatbots.models import Message
+    from tests.factories import ConversationFactory
+
+    conversation = ConversationFactory()
+    Message.objects.create(
+        tenant=conversation.tenant,
+        conversation=conversation,
+        direction=Message.Direction.OUT,
+        text="Promoção",
+        status=Message.Status.FAILED,
+        error_code="131047",
+    )
+    html = admin_client.get("/admin/chatbots/message/").content.decode()
+    assert "131047 · janela de 24 horas fechada" in html

@@ -127,6 +127,46 @@ def test_the_flow_marks_unreachable_steps_and_missing_targets(owner):
     assert [r["dead_end"] for r in rows] == [False, False, False, True]
 
 
+def test_the_flow_is_drawn_with_arrows_and_marks(owner):
+    bot = owner["bot"]
+    options = [{"title": "Pedir", "next": "pedido"}, {"title": "Sumiu", "next": "fantasma"}]
+    StepFactory(
+        chatbot=bot,
+        code="inicio",
+        order=1,
+        handler_path=MENU_PATH,
+        config={"text": "Oi", "options": options},
+    )
+    StepFactory(
+        chatbot=bot,
+        code="pedido",
+        order=2,
+        handler_path=f"{GENERIC}.MessageHandler",
+        config={"text": "Anotado", "next": "inicio"},
+    )
+    StepFactory(
+        chatbot=bot,
+        code="sozinha",
+        order=3,
+        handler_path=f"{GENERIC}.EndHandler",
+        config={"text": "Ninguém chega aqui"},
+    )
+    response = owner["client"].get(f"/atendimento/robos/{bot.pk}/fluxo/")
+    diagram = response.context["diagram"]
+    nodes = {n.code: n for n in diagram.nodes}
+    # Layered by depth: the start on top, what it leads to below, the orphan at the bottom.
+    assert nodes["inicio"].y < nodes["pedido"].y < nodes["sozinha"].y
+    assert nodes["fantasma"].missing and nodes["sozinha"].unreachable
+    arrows = {(e.source, e.target): e for e in diagram.edges}
+    assert arrows[("inicio", "pedido")].label == "Pedir"
+    assert arrows[("pedido", "inicio")].back  # back to the menu bends round the side
+    html = response.content.decode()
+    assert 'data-from="inicio" data-to="pedido"' in html
+    pedido = Step.objects.get(chatbot=bot, code="pedido")
+    assert f'href="/atendimento/robos/{bot.pk}/fluxo/{pedido.pk}/"' in html
+    assert "etapa inexistente" in html and "inalcançável" in html
+
+
 def test_the_simulator_runs_the_flow_and_resets(owner, run_commits):
     bot = owner["bot"]
     StepFactory(
@@ -307,3 +347,19 @@ def test_login_and_api_errors_are_in_portuguese_even_for_an_english_browser(clie
     assert api.json()["detail"] == "As credenciais de autenticação não foram fornecidas."
     admin = client.post("/admin/login/", {"username": "x", "password": "y"}, **english)
     assert "Por favor, insira um usuário e senha corretos" in admin.content.decode()
+
+
+def test_a_code_driven_flow_is_drawn_in_rows_of_four(owner):
+    from staff.flow_diagram import flow_layout
+    from staff.studio import flow_graph
+
+    path = "chatbots.handlers.pedidos.InicioHandlerPedidos"
+    steps = [
+        StepFactory(chatbot=owner["bot"], code=f"etapa{n}", order=n, handler_path=path)
+        for n in range(1, 11)
+    ]
+    diagram = flow_layout(flow_graph(steps))
+    rows = sorted({n.y for n in diagram.nodes})
+    # The start alone on top, then nine steps that declare no arrows: 4 + 4 + 1.
+    assert [sum(n.y == y for n in diagram.nodes) for y in rows] == [1, 4, 4, 1]
+    assert not diagram.edges and not any(n.unreachable for n in diagram.nodes)

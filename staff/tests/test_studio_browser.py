@@ -82,7 +82,15 @@ def test_an_owner_builds_a_menu_and_tries_it_in_the_simulator(live_asgi, new_pag
     assert page.locator("li.step").first.get_attribute("id") == "step-inicio"
     assert page.locator("#step-inicio").inner_text().count("→") == 5
     assert page.locator(".unreachable").count() == 0
+    # The drawing: one arrow per pair of steps (four options lead to the handoff), each
+    # box opens its form.
+    assert page.locator("#flow-diagram g.edge").count() == 3
+    arrow = page.locator('#flow-diagram g.edge[data-from="inicio"][data-to="atendente"] text')
+    assert arrow.text_content() == "Pedidos +3"
     shot(page, "flow")
+    page.locator('#flow-diagram g.node[data-step="nome"] a').click()
+    assert page.locator("[name=cfg_save_as]").input_value() == "nome"
+    page.go_back()
 
     page.click("text=Testar no simulador")
     page.fill("input[name=text]", "oi")
@@ -92,7 +100,9 @@ def test_an_owner_builds_a_menu_and_tries_it_in_the_simulator(live_asgi, new_pag
     page.fill("input[name=text]", "Maria")
     page.click("#sim-send")
     page.wait_for_selector("text=Vou chamar alguém.")
-    assert "Maria" in page.locator("#sim-state").inner_text()
+    state = page.locator("#sim-state").inner_text()
+    assert "Maria" in state and "Última opção escolhida: Cadastro" in state
+    assert "last_choice" not in state
     shot(page, "simulator")
     page.goto("/atendimento/comecar/")
     for item in ("flow", "simulator"):
@@ -156,6 +166,11 @@ def test_on_a_phone_the_owner_installs_a_starter_flow_and_taps_a_button(
     page.goto(f"/atendimento/robos/{bot.pk}/fluxo/")
     assert page.locator("li.step").count() == 4
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # The drawing scrolls inside its box, opened on the first step.
+    assert page.locator('#flow-diagram g.node[data-step="inicio"] rect').is_visible()
+    box = page.locator("#flow-diagram").bounding_box()
+    first = page.locator('#flow-diagram g.node[data-step="inicio"] rect').bounding_box()
+    assert box["x"] <= first["x"] and first["x"] + first["width"] <= box["x"] + box["width"]
     shot(page, "phone-flow")
     page.locator("#step-inicio a", has_text="Editar").click()
     assert page.locator("[name=opt_1_title]").input_value() == "Horário e endereço"
@@ -170,3 +185,23 @@ def test_on_a_phone_the_owner_installs_a_starter_flow_and_taps_a_button(
     page.goto("/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, "phone-front-door")
+
+
+def test_on_a_phone_the_owner_adds_a_product_from_the_checklist(live_asgi, new_page):
+    owner = MembershipFactory(role=Membership.Role.OWNER)
+    ChatbotFactory(tenant=owner.tenant, name="Lanchonete", provider="stub")
+    page = new_page()  # 390 x 844
+    login(page, owner.user)
+    page.goto("/atendimento/comecar/")
+    page.click("[data-item=catalog] >> text=Cadastrar um produto")
+    page.fill("[name=nome]", "X-Burguer")
+    page.fill("[name=nova_categoria]", "Lanches")
+    page.fill("[name=preco]", "23,90")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.click("button.primary")
+    page.wait_for_selector("text=Produto salvo: X-Burguer.")
+    assert "R$ 23,90" in page.locator("#produtos").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone-catalog")
+    page.goto("/atendimento/comecar/")
+    assert page.locator("[data-item=catalog] .tag").inner_text() == "feito"

@@ -127,6 +127,10 @@
   window.addEventListener("focus", function () { unseen = 0; setTitle(); });
 
   document.addEventListener("DOMContentLoaded", function () {
+    // The flow's drawing wider than a phone: start scrolled to its middle, where the first
+    // step is drawn (staff/flow_diagram.py centres every row).
+    var diagram = document.getElementById("flow-diagram");
+    if (diagram) diagram.scrollLeft = (diagram.scrollWidth - diagram.clientWidth) / 2;
     var presence = document.getElementById("presence");
     if (presence) {
       presence.addEventListener("change", function () { send({ action: "presence", status: presence.value }); });
