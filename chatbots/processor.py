@@ -62,7 +62,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from billing import metering
-from chatbots import bursts, echoes, engine, inbound
+from chatbots import bursts, deferred, echoes, engine, inbound
 from chatbots.models import Conversation, InboundEvent
 from chatbots.wire import InboundMessage
 from clientes.phones import normalize_phone
@@ -109,7 +109,7 @@ def drain(*, batch: int | None = None) -> Drained:
     poisoned = 0
     while True:
         try:
-            with transaction.atomic(), metering.batched():
+            with transaction.atomic(), metering.batched(), deferred.batch():
                 result = _drain(size)
             result.poisoned += poisoned
             return result
@@ -179,6 +179,7 @@ def _drain(size: int) -> Drained:
                 continue
             conversations[key] = turn.conversation
             (failed[error] if error else done).extend(ids)
+    deferred.flush()
     if done:
         engine.events_finish(done)
     for error, ids in failed.items():
@@ -190,7 +191,7 @@ def _turn(chatbot, burst: bursts.Burst, conversation: Conversation | None):
     """One turn in its own savepoint (the engine's handler savepoint, widened to the whole
     turn): (turn, handler error), or (None, error) when it raised outside the handler."""
     try:
-        with transaction.atomic():
+        with deferred.turn():
             return engine.turn_take(chatbot, burst, conversation=conversation, isolated=False)
     except engine.HandlerFailed as failure:
         # Rolled back to before the turn; the objects in memory may hold the handler's
@@ -205,7 +206,7 @@ def _turn(chatbot, burst: bursts.Burst, conversation: Conversation | None):
         logger.exception("inbound message failed outside its handler")
         return None, f"{type(exc).__name__}: {exc}"
     try:
-        with transaction.atomic():
+        with deferred.turn():
             return engine.turn_take(
                 chatbot, burst, conversation=conversation, isolated=False, failed=handler_error
             )

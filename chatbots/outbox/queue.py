@@ -16,6 +16,7 @@ from functools import partial
 from django.conf import settings
 from django.db import transaction
 
+from chatbots import deferred
 from chatbots.models import Chatbot, Conversation, Message
 from chatbots.outbox import wake, watch
 from chatbots.wire import Outbound
@@ -27,20 +28,22 @@ def queue_replies(*, conversation: Conversation, messages: list[Outbound]) -> li
     """Save `messages` as queued outbound rows and send them once the transaction commits."""
     if not messages:
         return []
-    rows = Message.objects.bulk_create(
-        [
-            Message(
-                tenant_id=conversation.tenant_id,
-                conversation=conversation,
-                direction=Message.Direction.OUT,
-                status=Message.Status.QUEUED,
-                type=msg.kind,
-                text=msg.preview,
-                payload=msg.to_dict(),
-            )
-            for msg in messages
-        ]
-    )
+    rows = [
+        Message(
+            tenant_id=conversation.tenant_id,
+            conversation=conversation,
+            direction=Message.Direction.OUT,
+            status=Message.Status.QUEUED,
+            type=msg.kind,
+            text=msg.preview,
+            payload=msg.to_dict(),
+        )
+        for msg in messages
+    ]
+    # In the processor's batch the rows go in its one INSERT (chatbots.deferred); their ids
+    # are set before any later statement runs.
+    if not deferred.messages_add(rows):
+        rows = Message.objects.bulk_create(rows)
     send = _PendingSend(conversation.pk, conversation.chatbot_id)
     # The read receipt queued next in this transaction rides with this send (one task instead
     # of two per message: queue_mark_read).
