@@ -284,3 +284,45 @@ def _update_conversations(changes: dict[int, dict[str, object]]) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+# --- New rows in one statement -------------------------------------------------------------------
+
+
+def insert_new(objs: list, *, key: tuple[str, ...]) -> list:
+    """INSERT unsaved model instances (of one model) in one statement, skipping any that a
+    unique constraint refuses (ON CONFLICT DO NOTHING: a row another consumer or an earlier
+    message created); return the inserted ones, their ids set. `key` names the attnames that
+    tell the returned rows apart (a unique constraint's columns)."""
+    if not objs:
+        return []
+    model = type(objs[0])
+    meta = model._meta
+    qn = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    for obj in objs:
+        for f in fields:
+            f.pre_save(obj, add=True)  # auto_now(_add) timestamps
+    key_columns = [next(f.column for f in fields if f.attname == name) for name in key]
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params = [
+        f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in objs for f in fields
+    ]
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
+        f" VALUES {', '.join([row_sql] * len(objs))} ON CONFLICT DO NOTHING"
+        f" RETURNING {qn(meta.pk.column)}, {', '.join(qn(c) for c in key_columns)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        returned = cursor.fetchall()
+    by_key = {tuple(getattr(obj, name) for name in key): obj for obj in objs}
+    inserted = []
+    for pk, *values in returned:
+        obj = by_key.get(tuple(values))
+        if obj is not None:
+            obj.pk = pk
+            obj._state.adding = False
+            obj._state.db = connection.alias
+            inserted.append(obj)
+    return inserted

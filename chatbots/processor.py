@@ -45,7 +45,7 @@ import logging
 import signal
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -65,7 +65,9 @@ from billing import metering
 from chatbots import bursts, deferred, echoes, engine, inbound
 from chatbots.models import Conversation, InboundEvent
 from chatbots.wire import InboundMessage
+from clientes.models import Cliente
 from clientes.phones import normalize_phone
+from clientes.services import clientes_created
 from config import heartbeat
 
 logger = logging.getLogger(__name__)
@@ -174,9 +176,10 @@ def _drain(size: int) -> Drained:
             result.turns += 1
             turn, error = _turn(chatbot, burst, conversation)
             if turn is None:  # it raised outside its handler: rolled back, failed alone
-                conversations.pop(key, None)  # the engine finds it again, as it is stored
+                _undo_newcomer(conversations.pop(key, None))
                 _poisoned(ids, error, result)
                 continue
+            turn.conversation._newcomer = False  # kept: it has a turn now
             conversations[key] = turn.conversation
             (failed[error] if error else done).extend(ids)
     deferred.flush()
@@ -283,9 +286,11 @@ def _conversations_of(
     pending: dict[tuple[int, str], list[InboundEvent]],
 ) -> dict[tuple[int, str], Conversation]:
     """The contacts' conversations (with their customer), in one query, for those whose
-    customer is known by phone and needs no change; the others are found or created by the
+    customer is known by phone and needs no change; new customers and their conversations
+    are inserted for the whole batch (_newcomers). The others are found or created by the
     engine in their turn (cliente_upsert_from_whatsapp, get_or_create)."""
     wanted: dict[tuple[int, str], tuple[int, str]] = {}  # (bot, contact) -> (tenant, phone)
+    heads: dict[tuple[int, str], InboundMessage] = {}
     for key, events in pending.items():
         head = InboundMessage.from_dict(events[0].payload)
         if head.type == echoes.ECHO_TYPE or not head.from_phone:
@@ -293,6 +298,7 @@ def _conversations_of(
         phone = normalize_phone(head.from_phone)
         if phone:
             wanted[key] = (events[0].chatbot.tenant_id, phone)
+            heads[key] = head
     if not wanted:
         return {}
     match = Q()
@@ -305,11 +311,52 @@ def _conversations_of(
         conversation = by_phone.get((key[0], phone))
         if conversation is None or conversation.tenant_id != tenant_id:
             continue
-        head = InboundMessage.from_dict(pending[key][0].payload)
-        if _cliente_changes(conversation.cliente, head):
+        if _cliente_changes(conversation.cliente, heads[key]):
             continue  # the engine's upsert writes the change
         found[key] = conversation
+    unknown = {k: v for k, v in wanted.items() if (k[0], v[1]) not in by_phone}
+    found.update(_newcomers(pending, unknown, heads))
     return found
+
+
+def _newcomers(pending, unknown: dict, heads: dict) -> dict[tuple[int, str], Conversation]:
+    """Customers never seen by phone, and their conversations: one INSERT … ON CONFLICT DO
+    NOTHING each for the batch. A row a constraint refuses (the phone or the WhatsApp user id
+    known already, another consumer first) is left to the engine's own upsert."""
+    seen = Counter(unknown.values())  # one phone twice (two spellings): the engine's way
+    unique = {k: v for k, v in unknown.items() if seen[v] == 1}
+    if not unique:
+        return {}
+    clientes = {}
+    for key, (_tenant_id, phone) in unique.items():
+        head = heads[key]
+        clientes[key] = Cliente(
+            tenant=pending[key][0].chatbot.tenant,
+            telefone=phone,
+            wa_id=head.from_phone,
+            whatsapp_user_id=head.from_user_id,
+            nome=head.profile_name,
+        )
+    created = deferred.insert_new(list(clientes.values()), key=("tenant_id", "telefone"))
+    clientes_created(created)
+    conversations = {
+        key: Conversation(
+            tenant_id=cliente.tenant_id, chatbot=pending[key][0].chatbot, cliente=cliente
+        )
+        for key, cliente in clientes.items()
+        if cliente.pk is not None
+    }
+    deferred.insert_new(list(conversations.values()), key=("chatbot_id", "cliente_id"))
+    for conversation in conversations.values():
+        conversation._newcomer = True
+    return {key: c for key, c in conversations.items() if c.pk is not None}
+
+
+def _undo_newcomer(conversation: Conversation | None) -> None:
+    """A new customer's first turn failed outside its handler: the customer this batch
+    inserted for it goes too (with its conversation), as if the turn had created them."""
+    if conversation is not None and getattr(conversation, "_newcomer", False):
+        conversation.cliente.delete()
 
 
 def _cliente_changes(cliente, message: InboundMessage) -> bool:
