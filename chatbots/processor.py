@@ -64,6 +64,7 @@ from django.utils import timezone
 from billing import metering
 from chatbots import bursts, deferred, echoes, engine, inbound
 from chatbots.models import Conversation, InboundEvent
+from chatbots.outbox import queue
 from chatbots.wire import InboundMessage
 from clientes.models import Cliente
 from clientes.phones import normalize_phone
@@ -113,6 +114,8 @@ def drain(*, batch: int | None = None) -> Drained:
         try:
             with transaction.atomic(), metering.batched(), deferred.batch():
                 result = _drain(size)
+                # After every turn's hook: one nudge of the senders for the whole batch.
+                transaction.on_commit(queue.sends_flush)
             result.poisoned += poisoned
             return result
         except _Poison as poison:
