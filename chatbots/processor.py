@@ -10,10 +10,13 @@ the processors; PostgreSQL stays the durable queue, Redis only rings the bell. A
         message is oldest first, each with the engine's per-contact lock taken without
         waiting (chatbots.inbound.lock_contacts_next; a contact another consumer holds is
         skipped), in one statement; their pending messages in one query, their customers
-        and conversations in one; then each contact's turns in order
+        and conversations in one, new customers and their conversations in one INSERT …
+        ON CONFLICT DO NOTHING each; then each contact's turns in order
         (chatbots.engine.turn_take), at most N
-      the events done/failed in one UPDATE, the usage counted in one Redis pipeline
-    COMMIT      (replies are queued outbound rows; the inbox watchers publish now)
+      the turns' Message rows in one INSERT and their conversations' changes in one
+        UPDATE … FROM (VALUES …) (chatbots.deferred), the events done/failed in one
+        UPDATE, the usage counted in one Redis pipeline
+    COMMIT      (replies are queued outbound rows; one nudge wakes the senders)
 
 Order: a contact's messages are only ever answered by whoever holds its lock, oldest first,
 so two consumers never answer one customer out of order. A burst still within its window
@@ -21,12 +24,14 @@ so two consumers never answer one customer out of order. A burst still within it
 conversation a person is handling waits for no window: the attendant sees each message as
 soon as it is stored.
 
-Failures: each turn runs in a savepoint (the engine's handler savepoint, widened to the
-whole turn). A handler that raises rolls its turn back, and the turn is taken again with
-the apology instead, its error on its events, as always. Anything else that raises in a turn
-(a customer that cannot be stored), or a payload that does not parse (found before any turn
-runs), fails that message alone with its error, and the customer's next messages go on. A
-status or account event that raises rolls the batch back before any turn ran; it is marked
+Failures: each turn is isolated (chatbots.deferred.turn: its writes wait in memory, and
+the first statement it runs itself opens its savepoint, the engine's handler savepoint
+widened to the whole turn). A handler that raises rolls its turn back, and the turn is
+taken again with the apology instead, its error on its events, as always. Anything else
+that raises in a turn (a customer that cannot be stored), or a payload that does not parse
+(found before any turn runs), fails that message alone with its error, and the customer's
+next messages go on (a new customer the batch inserted for that failed first turn is
+deleted again). A status or account event that raises rolls the batch back before any turn ran; it is marked
 failed and the batch runs again. A consumer killed mid-batch commits nothing: the events are
 still pending and the next batch (its own after a restart, or another consumer's) answers
 them once. A lost database connection is nobody's fault: the batch is simply tried again.
@@ -194,8 +199,9 @@ def _drain(size: int) -> Drained:
 
 
 def _turn(chatbot, burst: bursts.Burst, conversation: Conversation | None):
-    """One turn in its own savepoint (the engine's handler savepoint, widened to the whole
-    turn): (turn, handler error), or (None, error) when it raised outside the handler."""
+    """One isolated turn (chatbots.deferred.turn: the engine's handler savepoint, widened to
+    the whole turn, and opened only if the turn runs a statement): (turn, handler error), or
+    (None, error) when it raised outside the handler."""
     try:
         with deferred.turn():
             return engine.turn_take(chatbot, burst, conversation=conversation, isolated=False)
