@@ -68,7 +68,7 @@ from django.utils import timezone
 
 from billing import metering
 from chatbots import bursts, deferred, echoes, engine, inbound
-from chatbots.models import Conversation, InboundEvent
+from chatbots.models import Chatbot, Conversation, InboundEvent
 from chatbots.outbox import queue
 from chatbots.wire import InboundMessage
 from clientes.models import Cliente
@@ -266,18 +266,20 @@ def _pending_of(
     match = Q()
     for bot, key in contacts:
         match |= Q(chatbot_id=bot, contact_key=key)
-    rows = (
-        InboundEvent.objects.select_related(
-            "chatbot__tenant__subscription__plan", "chatbot__tenant__consent_settings"
-        )
-        .defer("raw")
+    rows = list(
+        InboundEvent.objects.defer("raw")
         .filter(match, state=State.PENDING, kind=Kind.MESSAGE)
         .order_by("occurred_at", "id")[: size * (bursts.MAX_PARTS + 1)]
     )
+    # One Chatbot object per bot, loaded once for the batch (not joined into every event's
+    # row: five model instances per event), so the bot's options and tenant are shared.
+    chatbots = Chatbot.objects.select_related(
+        "tenant__subscription__plan", "tenant__consent_settings"
+    ).in_bulk({event.chatbot_id for event in rows})
     pending: dict[tuple[int, str], list[InboundEvent]] = {key: [] for key in contacts}
     unreadable: list[tuple[InboundEvent, str]] = []
-    chatbots: dict[int, object] = {}
     for event in rows:
+        event.chatbot = chatbots[event.chatbot_id]
         try:
             message = InboundMessage.from_dict(event.payload)
             if not message.contact_key:
@@ -285,8 +287,6 @@ def _pending_of(
         except Exception as exc:
             unreadable.append((event, f"{type(exc).__name__}: {exc}"))
             continue
-        # One Chatbot object per bot, so the bot's options and cached tenant are shared.
-        event.chatbot = chatbots.setdefault(event.chatbot_id, event.chatbot)
         pending[(event.chatbot_id, event.contact_key)].append(event)
     return {key: events for key, events in pending.items() if events}, unreadable
 
