@@ -571,6 +571,7 @@ def _e2e_rows(d: dict, levels) -> list[list]:
                 fmt(v["e2e_p99"]),
                 fmt(v["webhook_p99"], 1),
                 f"{v['lost_total']} / {v['duplicated_total']} / {v['wrong_total']}",
+                fmt(v.get("overtaken_total")) if "overtaken_total" in v else "–",
                 fmt(v.get("other_cores"), 2),
                 fmt(v.get("yardstick_ms"), 2),
                 f"{v['load_before']} → {v['load_after']}",
@@ -588,6 +589,7 @@ E2E_HEADER = [
     "p99 ms",
     "webhook p99 ms",
     "lost / dup / wrong (all runs)",
+    "stored out of order (all runs)",
     "other load (cores)",
     "yardstick ms",
     "load before → after",
@@ -615,7 +617,11 @@ def _e2e(r: dict, bench) -> str:
         "message at low rates, when fewer requests share a wake-up), so when it rises at the "
         "same offered load the host itself is slower (on this VM ~0.3 ms at 80 msg/s on a "
         "quiet host, up to ~0.7 ms on a busy one, which neither the load average nor steal "
-        "time shows), and the rest of the row is slowed in proportion."
+        "time shows), and the rest of the row is slowed in proportion. `stored out of order` = "
+        "messages stored after a later message of the same customer (their webhooks overtook "
+        "one another on the way in, when the web is starved): the engine answers in the order "
+        "it stored, so each can give a `wrong` pair that is not the consumers' doing; "
+        "`wrong` ≤ 2 × that count means the consumers kept every stored order."
         "\n\n" + table(E2E_HEADER, _e2e_rows(r["e2e"], _levels(bench)))
     )
 
@@ -633,6 +639,7 @@ def _scaling(r: dict, bench) -> str:
                     fmt(v["e2e_p95"]),
                     fmt(v["webhook_p99"], 1),
                     f"{v['lost_total']} / {v['duplicated_total']} / {v['wrong_total']}",
+                    fmt(v.get("overtaken_total")),
                     fmt(cpu.get("processor"), 1),
                     fmt(cpu.get("sender"), 1),
                     fmt(cpu.get("postgres"), 1),
@@ -655,6 +662,7 @@ def _scaling(r: dict, bench) -> str:
                 "p95 ms",
                 "webhook p99 ms",
                 "lost / dup / wrong",
+                "stored out of order",
                 "processor",
                 "sender",
                 "postgres",

@@ -700,6 +700,7 @@ def e2e_level(b: Bench, target: E2ETarget, level: float | str, *, tag: str) -> d
     sends = _drain(b, since, len(run.ok), started, limit=b.opts.duration + 90)
     cpu_after = b.cpu_snapshot()
     figures = {
+        "overtaken": overtaken(tag) if target.name == "ours" else None,
         "offered": level,
         **{f"webhook_{k}": v for k, v in load.summary(run).items()},
         **match_replies(run, sends, target.pnid),
@@ -718,6 +719,26 @@ def e2e_level(b: Bench, target: E2ETarget, level: float | str, *, tag: str) -> d
         "load_after": _machine_load(),
     }
     return figures
+
+
+def overtaken(tag: str) -> int:
+    """Messages of the run stored after a later message of the same customer (their
+    webhooks overtook one another on the way in: a starved web, the load generator's
+    connections): the engine orders what it has stored, so such a pair can be answered in
+    the stored order, a `wrong` reply that is not the consumers' doing."""
+    from chatbots.models import InboundEvent
+
+    rows = (
+        InboundEvent.objects.filter(external_id__startswith=f"wamid.BENCH.{tag}.")
+        .order_by("contact_key", "received_at", "id")
+        .values_list("contact_key", "occurred_at")
+    )
+    count, last = 0, {}
+    for key, occurred in rows:
+        if key in last and occurred < last[key]:
+            count += 1
+        last[key] = max(occurred, last.get(key, occurred))
+    return count
 
 
 def _other_cores(before: dict, after: dict) -> float:
@@ -765,6 +786,8 @@ def e2e_levels(
         out[key]["lost_total"] = sum(r["lost"] for r in runs)
         out[key]["duplicated_total"] = sum(r["duplicated"] for r in runs)
         out[key]["wrong_total"] = sum(r["wrong"] for r in runs)
+        if target.name == "ours":
+            out[key]["overtaken_total"] = sum(r.get("overtaken") or 0 for r in runs)
     return out
 
 
@@ -1271,6 +1294,7 @@ def scenario_scaling(b: Bench) -> dict:
                 levels[str(level)]["lost_total"] = sum(r["lost"] for r in runs)
                 levels[str(level)]["duplicated_total"] = sum(r["duplicated"] for r in runs)
                 levels[str(level)]["wrong_total"] = sum(r["wrong"] for r in runs)
+                levels[str(level)]["overtaken_total"] = sum(r.get("overtaken") or 0 for r in runs)
             out[str(n)] = levels
     finally:
         b.start_workers(consumers=1)  # as the other scenarios expect
