@@ -4,6 +4,7 @@
     python -m benchmarks --quick            # smoke run (~2 min), to benchmarks/.work/
     python -m benchmarks --only e2e,peer    # some scenarios (floor ingest e2e peer orders reminders)
     python -m benchmarks --profile          # + py-spy profiles of one max-load run
+    python -m benchmarks --only scaling --consumers 1,2,4   # the scaling curve
 
 Run it with the project's virtualenv (`make bench` does). The first run also creates
 benchmarks/.work/venv (pywa, Flask, py-spy; see benchmarks/deps.txt).
@@ -37,6 +38,11 @@ def parse(argv: list[str] | None = None) -> tuple[Options, list[str], argparse.N
     )
     parser.add_argument("--profile", action="store_true", help="py-spy during one max run")
     parser.add_argument(
+        "--consumers",
+        default="",
+        help="processors and senders in the `scaling` scenario, e.g. 1,2,4 (the default)",
+    )
+    parser.add_argument(
         "--latency-ms",
         type=float,
         default=150.0,
@@ -63,6 +69,8 @@ def parse(argv: list[str] | None = None) -> tuple[Options, list[str], argparse.N
     if args.loads:
         opts.loads = tuple(float(x) if "." in x else int(x) for x in args.loads.split(","))
     opts.profile = args.profile
+    if args.consumers:
+        opts.consumers = tuple(int(x) for x in args.consumers.split(",") if x.strip())
     opts.latency_ms = args.latency_ms
     opts.durable = not args.no_fsync
     only = [s.strip() for s in args.only.split(",") if s.strip()] or list(ORDER)

@@ -53,6 +53,7 @@ class Options:
     graph_latency_ms: float = 0.0  # how long the fake Graph API takes to answer
     latency_loads: tuple[float, ...] = (80,)  # offered loads of the "latency" scenario
     latency_ms: float = 150.0  # the Graph API's answer time in the "latency" scenario
+    consumers: tuple[int, ...] = (1, 2, 4)  # processors and senders in the "scaling" scenario
 
     @classmethod
     def quick_mode(cls) -> Options:
@@ -100,6 +101,7 @@ class Bench:
     workers: list[stack.Proc] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     config: dict = field(default_factory=dict)
+    consumers: int = 1  # processors and senders running (start_workers)
     _run_no: int = 0
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -155,12 +157,18 @@ class Bench:
             self.stack.stop_proc(self.web)
             self.web = None
 
-    def start_workers(self) -> None:
-        if self.workers and all(w.alive() for w in self.workers):
+    def start_workers(self, consumers: int = 1) -> None:
+        """The Procfile's workers, with `consumers` processors and senders (the scaling
+        curve); running ones are kept when their number is right."""
+        if self.workers and all(w.alive() for w in self.workers) and self.consumers == consumers:
             return
         self.stop_workers()
+        self.consumers = consumers
         for name, argv in procfile_workers():
-            self.workers.append(self.stack.spawn(name, argv, self._worker_env()))
+            copies = consumers if name in ("processor", "sender") else 1
+            for n in range(copies):
+                label = name if n == 0 else f"{name}#{n + 1}"
+                self.workers.append(self.stack.spawn(label, argv, self._worker_env()))
         for proc in self.workers:
             _wait_ready(proc)
 
@@ -211,18 +219,22 @@ class Bench:
 
     def cpu_snapshot(self) -> dict[str, float]:
         """CPU seconds used so far by each part of the stack (live processes)."""
-        parts = dict(self.stack.server_pids())
+        parts = list(dict(self.stack.server_pids()).items())
         if self.web is not None:
-            parts["gunicorn"] = self.web.pid
+            parts.append(("gunicorn", self.web.pid))
         for proc in self.workers:
-            consumer = proc.name in ("processor", "sender")  # manage.py run_<name>
-            parts[proc.name if consumer else f"celery {proc.name}"] = proc.pid
+            base = proc.name.split("#")[0]  # processor#2: the second consumer, same part
+            consumer = base in ("processor", "sender")  # manage.py run_<name>
+            parts.append((base if consumer else f"celery {base}", proc.pid))
         for proc in self.stack.procs:
             if proc.name in ("peer", "floor"):
-                parts[f"gunicorn {proc.name}"] = proc.pid
+                parts.append((f"gunicorn {proc.name}", proc.pid))
         if self.graph is not None:
-            parts["fake graph"] = self.graph.pid
-        snap = {name: stack.tree_cpu_seconds(pid) for name, pid in parts.items()}
+            parts.append(("fake graph", self.graph.pid))
+        snap: dict[str, float] = defaultdict(float)
+        for name, pid in parts:
+            snap[name] += stack.tree_cpu_seconds(pid)
+        snap = dict(snap)
         snap["load generator"] = stack.cpu_seconds(os.getpid())
         snap["_machine"] = stack.machine_busy_seconds()
         snap["_time"] = time.time()
@@ -688,6 +700,7 @@ def e2e_level(b: Bench, target: E2ETarget, level: float | str, *, tag: str) -> d
     sends = _drain(b, since, len(run.ok), started, limit=b.opts.duration + 90)
     cpu_after = b.cpu_snapshot()
     figures = {
+        "overtaken": overtaken(tag) if target.name == "ours" else None,
         "offered": level,
         **{f"webhook_{k}": v for k, v in load.summary(run).items()},
         **match_replies(run, sends, target.pnid),
@@ -708,6 +721,26 @@ def e2e_level(b: Bench, target: E2ETarget, level: float | str, *, tag: str) -> d
     return figures
 
 
+def overtaken(tag: str) -> int:
+    """Messages of the run stored after a later message of the same customer (their
+    webhooks overtook one another on the way in: a starved web, the load generator's
+    connections): the engine orders what it has stored, so such a pair can be answered in
+    the stored order, a `wrong` reply that is not the consumers' doing."""
+    from chatbots.models import InboundEvent
+
+    rows = (
+        InboundEvent.objects.filter(external_id__startswith=f"wamid.BENCH.{tag}.")
+        .order_by("contact_key", "received_at", "id")
+        .values_list("contact_key", "occurred_at")
+    )
+    count, last = 0, {}
+    for key, occurred in rows:
+        if key in last and occurred < last[key]:
+            count += 1
+        last[key] = max(occurred, last.get(key, occurred))
+    return count
+
+
 def _other_cores(before: dict, after: dict) -> float:
     """Cores' worth of CPU that processes outside the benchmark used during the run (the
     machine's busy time minus the stack's own): how much the figures were disturbed."""
@@ -726,7 +759,7 @@ def e2e_levels(
         for i in range(b.opts.runs):
             if target.name == "ours":
                 b.wait_idle()
-            measure_sql = count_queries and level == b.opts.ingest_rate and i == 0
+            measure_sql = count_queries and level in (b.opts.ingest_rate, "max") and i == 0
             if measure_sql:
                 b.stats_reset()
             figures = e2e_level(b, target, level, tag=b.run_tag(target.name[:4]))
@@ -736,9 +769,12 @@ def e2e_levels(
                 # PostgreSQL's own foreign-key checks show up as "... FOR KEY SHARE OF x".
                 ours = [(c, q) for c, q in rows if "FOR KEY SHARE OF x" not in q]
                 figures["sql_per_message"] = sum(c for c, _q in ours) / n
-                out["sql_top"] = [(c / n, q[:160]) for c, q in ours[:25]]
-                out["sql_per_message"] = figures["sql_per_message"]
-                out["fk_checks_per_message"] = sum(c for c, _q in rows) / n - out["sql_per_message"]
+                suffix = "_max" if level == "max" else ""  # full speed: the issue's figure
+                out[f"sql_top{suffix}"] = [(c / n, q[:160]) for c, q in ours[:25]]
+                out[f"sql_per_message{suffix}"] = figures["sql_per_message"]
+                out[f"fk_checks_per_message{suffix}"] = (
+                    sum(c for c, _q in rows) / n - figures["sql_per_message"]
+                )
             runs.append(figures)
             log(
                 f"{target.name} @ {level}: sustained {figures['sustained']:.1f}/s, "
@@ -750,6 +786,8 @@ def e2e_levels(
         out[key]["lost_total"] = sum(r["lost"] for r in runs)
         out[key]["duplicated_total"] = sum(r["duplicated"] for r in runs)
         out[key]["wrong_total"] = sum(r["wrong"] for r in runs)
+        if target.name == "ours":
+            out[key]["overtaken_total"] = sum(r.get("overtaken") or 0 for r in runs)
     return out
 
 
@@ -1228,7 +1266,43 @@ def _claim_due() -> int:
     return claimed
 
 
+def scenario_scaling(b: Bench) -> dict:
+    """The scaling curve: full speed and 80 msg/s with 1, 2, 4 … processors and senders
+    (Options.consumers) on this machine, one web."""
+    port = b.start_web()
+    out: dict = {}
+    try:
+        for n in b.opts.consumers:
+            b.start_workers(consumers=n)
+            target = E2ETarget("ours", port, b.seeded.menu_pnid, b.seeded.app_secret)
+            warm = menu_conversations(target.pnid, target.secret, tag=b.run_tag("warm"), count=100)
+            warmup(port, warm)
+            b.wait_idle()
+            levels = {}
+            for level in (b.opts.ingest_rate, "max"):
+                runs = []
+                for _i in range(b.opts.runs):
+                    b.wait_idle()
+                    figures = e2e_level(b, target, level, tag=b.run_tag("scal"))
+                    runs.append(figures)
+                    log(
+                        f"{n} consumer(s) @ {level}: sustained {figures['sustained']:.1f}/s, "
+                        f"p95 {figures['e2e_p95']:.0f} ms, lost {figures['lost']}, "
+                        f"dup {figures['duplicated']}, wrong {figures['wrong']}"
+                    )
+                levels[str(level)] = median_dicts(runs)
+                levels[str(level)]["lost_total"] = sum(r["lost"] for r in runs)
+                levels[str(level)]["duplicated_total"] = sum(r["duplicated"] for r in runs)
+                levels[str(level)]["wrong_total"] = sum(r["wrong"] for r in runs)
+                levels[str(level)]["overtaken_total"] = sum(r.get("overtaken") or 0 for r in runs)
+            out[str(n)] = levels
+    finally:
+        b.start_workers(consumers=1)  # as the other scenarios expect
+    return out
+
+
 SCENARIOS = {
+    "scaling": scenario_scaling,
     "floor": scenario_floor,
     "ingest": scenario_ingest,
     "e2e": scenario_e2e,
@@ -1237,4 +1311,4 @@ SCENARIOS = {
     "peer": scenario_peer,
     "latency": scenario_latency,
 }
-ORDER = ["floor", "ingest", "e2e", "peer", "latency", "orders", "reminders"]
+ORDER = ["floor", "ingest", "e2e", "peer", "scaling", "latency", "orders", "reminders"]

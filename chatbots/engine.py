@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from prometheus_client import Counter
 
 from billing import metering
-from chatbots import account_events, bursts, echoes, inbound, numbered, selectors
+from chatbots import account_events, bursts, deferred, echoes, inbound, numbered, selectors
 from chatbots.ai import intent
 from chatbots.handlers.base import Context, Reply
 from chatbots.handlers.registry import HandlerNotFound, load_handler
@@ -344,6 +344,8 @@ def _save_changed(conversation: Conversation, loaded: dict) -> None:
     """UPDATE only the columns the turn changed (and updated_at): most turns move the step
     and the state, and the full row was a third of the statement's bytes."""
     changed = [name for name, value in _columns(conversation).items() if loaded.get(name) != value]
+    if deferred.conversation_changed(conversation, changed):
+        return  # in the processor's batch UPDATE
     conversation.save(update_fields=[*dict.fromkeys([*changed, "updated_at"])])
 
 
@@ -367,8 +369,10 @@ def _record_inbound(conversation: Conversation, parts: list[InboundMessage]) -> 
                 polarity=guess.polarity,
             )
         )
-    # ignore_conflicts: an event processed again (admin "process again") keeps one row.
-    Message.objects.bulk_create(rows, ignore_conflicts=True)
+    # ignore_conflicts: an event processed again (admin "process again") keeps one row. In
+    # the processor's batch, one INSERT for the whole batch does the same (chatbots.deferred).
+    if not deferred.messages_add(rows):
+        Message.objects.bulk_create(rows, ignore_conflicts=True)
     latest = max(m.timestamp for m in parts)
     last = conversation.last_customer_message_at
     if last is None or latest > last:

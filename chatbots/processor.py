@@ -10,10 +10,13 @@ the processors; PostgreSQL stays the durable queue, Redis only rings the bell. A
         message is oldest first, each with the engine's per-contact lock taken without
         waiting (chatbots.inbound.lock_contacts_next; a contact another consumer holds is
         skipped), in one statement; their pending messages in one query, their customers
-        and conversations in one; then each contact's turns in order
+        and conversations in one, new customers and their conversations in one INSERT …
+        ON CONFLICT DO NOTHING each; then each contact's turns in order
         (chatbots.engine.turn_take), at most N
-      the events done/failed in one UPDATE, the usage counted in one Redis pipeline
-    COMMIT      (replies are queued outbound rows; the inbox watchers publish now)
+      the turns' Message rows in one INSERT and their conversations' changes in one
+        UPDATE … FROM (VALUES …) (chatbots.deferred), the events done/failed in one
+        UPDATE, the usage counted in one Redis pipeline
+    COMMIT      (replies are queued outbound rows; one nudge wakes the senders)
 
 Order: a contact's messages are only ever answered by whoever holds its lock, oldest first,
 so two consumers never answer one customer out of order. A burst still within its window
@@ -21,12 +24,14 @@ so two consumers never answer one customer out of order. A burst still within it
 conversation a person is handling waits for no window: the attendant sees each message as
 soon as it is stored.
 
-Failures: each turn runs in a savepoint (the engine's handler savepoint, widened to the
-whole turn). A handler that raises rolls its turn back, and the turn is taken again with
-the apology instead, its error on its events, as always. Anything else that raises in a turn
-(a customer that cannot be stored), or a payload that does not parse (found before any turn
-runs), fails that message alone with its error, and the customer's next messages go on. A
-status or account event that raises rolls the batch back before any turn ran; it is marked
+Failures: each turn is isolated (chatbots.deferred.turn: its writes wait in memory, and
+the first statement it runs itself opens its savepoint, the engine's handler savepoint
+widened to the whole turn). A handler that raises rolls its turn back, and the turn is
+taken again with the apology instead, its error on its events, as always. Anything else
+that raises in a turn (a customer that cannot be stored), or a payload that does not parse
+(found before any turn runs), fails that message alone with its error, and the customer's
+next messages go on (a new customer the batch inserted for that failed first turn is
+deleted again). A status or account event that raises rolls the batch back before any turn ran; it is marked
 failed and the batch runs again. A consumer killed mid-batch commits nothing: the events are
 still pending and the next batch (its own after a restart, or another consumer's) answers
 them once. A lost database connection is nobody's fault: the batch is simply tried again.
@@ -45,7 +50,7 @@ import logging
 import signal
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -62,10 +67,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from billing import metering
-from chatbots import bursts, consumer_metrics, echoes, engine, inbound
-from chatbots.models import Conversation, InboundEvent
+from chatbots import bursts, consumer_metrics, deferred, echoes, engine, inbound
+from chatbots.models import Chatbot, Conversation, InboundEvent
+from chatbots.outbox import queue
 from chatbots.wire import InboundMessage
+from clientes.models import Cliente
 from clientes.phones import normalize_phone
+from clientes.services import clientes_created
 from config import heartbeat, memo
 
 logger = logging.getLogger(__name__)
@@ -109,8 +117,10 @@ def drain(*, batch: int | None = None) -> Drained:
     poisoned = 0
     while True:
         try:
-            with memo.scope(), transaction.atomic(), metering.batched():
+            with memo.scope(), transaction.atomic(), metering.batched(), deferred.batch():
                 result = _drain(size)
+                # After every turn's hook: one nudge of the senders for the whole batch.
+                transaction.on_commit(queue.sends_flush)
             result.poisoned += poisoned
             return result
         except _Poison as poison:
@@ -174,11 +184,13 @@ def _drain(size: int) -> Drained:
             result.turns += 1
             turn, error = _turn(chatbot, burst, conversation)
             if turn is None:  # it raised outside its handler: rolled back, failed alone
-                conversations.pop(key, None)  # the engine finds it again, as it is stored
+                _undo_newcomer(conversations.pop(key, None))
                 _poisoned(ids, error, result)
                 continue
+            turn.conversation._newcomer = False  # kept: it has a turn now
             conversations[key] = turn.conversation
             (failed[error] if error else done).extend(ids)
+    deferred.flush()
     if done:
         engine.events_finish(done)
     for error, ids in failed.items():
@@ -187,10 +199,11 @@ def _drain(size: int) -> Drained:
 
 
 def _turn(chatbot, burst: bursts.Burst, conversation: Conversation | None):
-    """One turn in its own savepoint (the engine's handler savepoint, widened to the whole
-    turn): (turn, handler error), or (None, error) when it raised outside the handler."""
+    """One isolated turn (chatbots.deferred.turn: the engine's handler savepoint, widened to
+    the whole turn, and opened only if the turn runs a statement): (turn, handler error), or
+    (None, error) when it raised outside the handler."""
     try:
-        with transaction.atomic():
+        with deferred.turn():
             return engine.turn_take(chatbot, burst, conversation=conversation, isolated=False)
     except engine.HandlerFailed as failure:
         # Rolled back to before the turn; the objects in memory may hold the handler's
@@ -205,7 +218,7 @@ def _turn(chatbot, burst: bursts.Burst, conversation: Conversation | None):
         logger.exception("inbound message failed outside its handler")
         return None, f"{type(exc).__name__}: {exc}"
     try:
-        with transaction.atomic():
+        with deferred.turn():
             return engine.turn_take(
                 chatbot, burst, conversation=conversation, isolated=False, failed=handler_error
             )
@@ -253,18 +266,20 @@ def _pending_of(
     match = Q()
     for bot, key in contacts:
         match |= Q(chatbot_id=bot, contact_key=key)
-    rows = (
-        InboundEvent.objects.select_related(
-            "chatbot__tenant__subscription__plan", "chatbot__tenant__consent_settings"
-        )
-        .defer("raw")
+    rows = list(
+        InboundEvent.objects.defer("raw")
         .filter(match, state=State.PENDING, kind=Kind.MESSAGE)
         .order_by("occurred_at", "id")[: size * (bursts.MAX_PARTS + 1)]
     )
+    # One Chatbot object per bot, loaded once for the batch (not joined into every event's
+    # row: five model instances per event), so the bot's options and tenant are shared.
+    chatbots = Chatbot.objects.select_related(
+        "tenant__subscription__plan", "tenant__consent_settings"
+    ).in_bulk({event.chatbot_id for event in rows})
     pending: dict[tuple[int, str], list[InboundEvent]] = {key: [] for key in contacts}
     unreadable: list[tuple[InboundEvent, str]] = []
-    chatbots: dict[int, object] = {}
     for event in rows:
+        event.chatbot = chatbots[event.chatbot_id]
         try:
             message = InboundMessage.from_dict(event.payload)
             if not message.contact_key:
@@ -272,8 +287,6 @@ def _pending_of(
         except Exception as exc:
             unreadable.append((event, f"{type(exc).__name__}: {exc}"))
             continue
-        # One Chatbot object per bot, so the bot's options and cached tenant are shared.
-        event.chatbot = chatbots.setdefault(event.chatbot_id, event.chatbot)
         pending[(event.chatbot_id, event.contact_key)].append(event)
     return {key: events for key, events in pending.items() if events}, unreadable
 
@@ -282,9 +295,11 @@ def _conversations_of(
     pending: dict[tuple[int, str], list[InboundEvent]],
 ) -> dict[tuple[int, str], Conversation]:
     """The contacts' conversations (with their customer), in one query, for those whose
-    customer is known by phone and needs no change; the others are found or created by the
+    customer is known by phone and needs no change; new customers and their conversations
+    are inserted for the whole batch (_newcomers). The others are found or created by the
     engine in their turn (cliente_upsert_from_whatsapp, get_or_create)."""
     wanted: dict[tuple[int, str], tuple[int, str]] = {}  # (bot, contact) -> (tenant, phone)
+    heads: dict[tuple[int, str], InboundMessage] = {}
     for key, events in pending.items():
         head = InboundMessage.from_dict(events[0].payload)
         if head.type == echoes.ECHO_TYPE or not head.from_phone:
@@ -292,6 +307,7 @@ def _conversations_of(
         phone = normalize_phone(head.from_phone)
         if phone:
             wanted[key] = (events[0].chatbot.tenant_id, phone)
+            heads[key] = head
     if not wanted:
         return {}
     match = Q()
@@ -304,11 +320,52 @@ def _conversations_of(
         conversation = by_phone.get((key[0], phone))
         if conversation is None or conversation.tenant_id != tenant_id:
             continue
-        head = InboundMessage.from_dict(pending[key][0].payload)
-        if _cliente_changes(conversation.cliente, head):
+        if _cliente_changes(conversation.cliente, heads[key]):
             continue  # the engine's upsert writes the change
         found[key] = conversation
+    unknown = {k: v for k, v in wanted.items() if (k[0], v[1]) not in by_phone}
+    found.update(_newcomers(pending, unknown, heads))
     return found
+
+
+def _newcomers(pending, unknown: dict, heads: dict) -> dict[tuple[int, str], Conversation]:
+    """Customers never seen by phone, and their conversations: one INSERT … ON CONFLICT DO
+    NOTHING each for the batch. A row a constraint refuses (the phone or the WhatsApp user id
+    known already, another consumer first) is left to the engine's own upsert."""
+    seen = Counter(unknown.values())  # one phone twice (two spellings): the engine's way
+    unique = {k: v for k, v in unknown.items() if seen[v] == 1}
+    if not unique:
+        return {}
+    clientes = {}
+    for key, (_tenant_id, phone) in unique.items():
+        head = heads[key]
+        clientes[key] = Cliente(
+            tenant=pending[key][0].chatbot.tenant,
+            telefone=phone,
+            wa_id=head.from_phone,
+            whatsapp_user_id=head.from_user_id,
+            nome=head.profile_name,
+        )
+    created = deferred.insert_new(list(clientes.values()), key=("tenant_id", "telefone"))
+    clientes_created(created)
+    conversations = {
+        key: Conversation(
+            tenant_id=cliente.tenant_id, chatbot=pending[key][0].chatbot, cliente=cliente
+        )
+        for key, cliente in clientes.items()
+        if cliente.pk is not None
+    }
+    deferred.insert_new(list(conversations.values()), key=("chatbot_id", "cliente_id"))
+    for conversation in conversations.values():
+        conversation._newcomer = True
+    return {key: c for key, c in conversations.items() if c.pk is not None}
+
+
+def _undo_newcomer(conversation: Conversation | None) -> None:
+    """A new customer's first turn failed outside its handler: the customer this batch
+    inserted for it goes too (with its conversation), as if the turn had created them."""
+    if conversation is not None and getattr(conversation, "_newcomer", False):
+        conversation.cliente.delete()
 
 
 def _cliente_changes(cliente, message: InboundMessage) -> bool:

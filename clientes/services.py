@@ -72,6 +72,13 @@ def _created(cliente: Cliente) -> None:
         hook(cliente=cliente)
 
 
+def clientes_created(clientes: list[Cliente]) -> None:
+    """Run the created hooks for customers inserted in bulk (chatbots.processor inserts a
+    batch's new customers in one statement), in the caller's transaction."""
+    for cliente in clientes:
+        _created(cliente)
+
+
 def cliente_update(*, cliente: Cliente, **changes) -> Cliente:
     if "telefone" in changes:
         changes["telefone"] = cliente_clean_phone(

@@ -10,12 +10,14 @@ before (chatbots.outbox.sending).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 
 from django.conf import settings
 from django.db import transaction
 
+from chatbots import deferred
 from chatbots.models import Chatbot, Conversation, Message
 from chatbots.outbox import wake, watch
 from chatbots.wire import Outbound
@@ -27,21 +29,23 @@ def queue_replies(*, conversation: Conversation, messages: list[Outbound]) -> li
     """Save `messages` as queued outbound rows and send them once the transaction commits."""
     if not messages:
         return []
-    rows = Message.objects.bulk_create(
-        [
-            Message(
-                tenant_id=conversation.tenant_id,
-                conversation=conversation,
-                direction=Message.Direction.OUT,
-                status=Message.Status.QUEUED,
-                type=msg.kind,
-                text=msg.preview,
-                payload=msg.to_dict(),
-            )
-            for msg in messages
-        ]
-    )
-    send = _PendingSend(conversation.pk, conversation.chatbot_id)
+    rows = [
+        Message(
+            tenant_id=conversation.tenant_id,
+            conversation=conversation,
+            direction=Message.Direction.OUT,
+            status=Message.Status.QUEUED,
+            type=msg.kind,
+            text=msg.preview,
+            payload=msg.to_dict(),
+        )
+        for msg in messages
+    ]
+    # In the processor's batch the rows go in its one INSERT (chatbots.deferred); their ids
+    # are set before any later statement runs.
+    if not deferred.messages_add(rows):
+        rows = Message.objects.bulk_create(rows)
+    send = _PendingSend(conversation.pk, conversation.chatbot_id, batched=deferred.active())
     # The read receipt queued next in this transaction rides with this send (one task instead
     # of two per message: queue_mark_read).
     conversation._pending_send = send
@@ -54,13 +58,49 @@ class _PendingSend:
     """The after-commit publication of one send_outbound task, and the read receipts
     (external ids) that ride with it."""
 
-    def __init__(self, conversation_id: int, chatbot_id: int) -> None:
+    def __init__(self, conversation_id: int, chatbot_id: int, *, batched: bool = False) -> None:
         self.conversation_id = conversation_id
         self.chatbot_id = chatbot_id
         self.read: list[str] = []
+        self.batched = batched
 
     def __call__(self) -> None:
+        if self.batched:
+            # The processor's batch: one nudge for all its turns (sends_flush, registered
+            # after every turn's hook, runs right after them).
+            _batched.sends = [*getattr(_batched, "sends", ()), self]
+            return
         enqueue_send(self.conversation_id, read=self.read, chatbot_id=self.chatbot_id)
+
+
+_batched = threading.local()
+
+
+def sends_flush() -> None:
+    """After a processor batch commits: nudge the senders once for the rows and read
+    receipts of every turn (one Redis round trip instead of one per turn); when no sender
+    listens, each conversation's send task, as `enqueue_send` does. The processor registers
+    it with transaction.on_commit after its turns."""
+    sends = getattr(_batched, "sends", None) or []
+    _batched.sends = []
+    if not sends:
+        return
+    if settings.SENDER_ENABLED:
+        receipts = [(s.chatbot_id, external_id) for s in sends for external_id in s.read]
+        taken = wake.notify(read=receipts)
+        if taken.rows:
+            if receipts and not taken.receipts:
+                for chatbot_id, external_id in receipts:
+                    _dispatch(partial(_mark_read_task, chatbot_id, external_id))
+            return
+    for send in sends:
+        _publish_send(send.conversation_id, read=send.read)
+
+
+def _mark_read_task(chatbot_id: int, external_id: str) -> None:
+    from chatbots.outbox import tasks
+
+    tasks.mark_read.delay(chatbot_id, external_id)
 
 
 def queue_mark_read(
@@ -120,6 +160,15 @@ def enqueue_send(
                 for external_id in read:
                     _dispatch(partial(tasks.mark_read.delay, chatbot_id, external_id))
             return
+    _publish_send(conversation_id, countdown=countdown, read=read)
+
+
+def _publish_send(
+    conversation_id: int, *, countdown: float = 0.0, read: Sequence[str] = ()
+) -> None:
+    """The send task for the conversation's queued rows (no sender listens)."""
+    from chatbots.outbox import tasks
+
     task = tasks.send_outbound
     if countdown > 0 and task.app.conf.task_always_eager:
         # Eager mode (tests, CELERY_TASK_ALWAYS_EAGER) cannot wait: it would run the task now,

@@ -323,6 +323,7 @@ class Sender:
             else None
         )
         self._pubsub = None
+        self._bots: dict[int, Chatbot] = {}  # this round's bots (for the receipts)
         self._last_beat = 0.0
         self._last_sweep = time.monotonic()
 
@@ -330,6 +331,7 @@ class Sender:
     def run_once(self) -> int:
         """Claim, send, record one batch, then the read receipts; return the rows claimed."""
         rows = claim(batch=self.batch)
+        self._bots = {}
         if rows:
             by_conversation: dict[int, list[Message]] = defaultdict(list)
             for row in rows:
@@ -338,6 +340,8 @@ class Sender:
                 list(by_conversation)
             )
             runs = [(conversations.get(cid), group) for cid, group in by_conversation.items()]
+            # The receipts that rode along are for these bots, mostly: no query for them.
+            self._bots = {c.chatbot_id: c.chatbot for c in conversations.values()}
             if self._pool is None or len(runs) == 1:
                 batches = [send_run(conversation, group) for conversation, group in runs]
             else:
@@ -377,7 +381,10 @@ class Sender:
         receipts = [parsed for raw in popped if (parsed := wake.parse_receipt(raw))]
         if not receipts:
             return 0
-        bots = Chatbot.objects.in_bulk({chatbot_id for chatbot_id, _ext in receipts})
+        bots = dict(self._bots)
+        missing = {chatbot_id for chatbot_id, _ext in receipts} - set(bots)
+        if missing:
+            bots.update(Chatbot.objects.in_bulk(missing))
         work = [(bots[cid], ext) for cid, ext in receipts if cid in bots]
 
         def mark(item: tuple[Chatbot, str]) -> None:

@@ -373,6 +373,40 @@ def test_a_batch_of_returning_customers_costs_a_few_statements_per_reply(
     assert len(statements) <= PER_BATCH_MAX + 20 * PER_TURN_MAX, "\n".join(statements)
 
 
+def _batch_statements(bot, tenant, size: int, offset: int) -> tuple[int, list[str]]:
+    """Statements of one batch of `size` customers' texts: half of them returning (a
+    conversation at the menu), half new."""
+    returning = [phone(offset + n) for n in range(size // 2)]
+    clientes = Cliente.objects.bulk_create(
+        Cliente(tenant=tenant, telefone=p, wa_id=p, nome="C") for p in returning
+    )
+    Conversation.objects.bulk_create(
+        Conversation(tenant=tenant, chatbot=bot, cliente=c, current_step="menu") for c in clientes
+    )
+    senders = [*returning, *(phone(offset + n) for n in range(size // 2, size))]
+    for p in senders:
+        store(bot, "menu", p, second=offset)
+    with CaptureQueriesContext(connection) as ctx:
+        result = processor.drain(batch=100)
+    assert result.turns == size
+    for p in senders:
+        assert len(said_to(bot, p)) == 1, p  # one reply each, new or returning
+    return len(ctx.captured_queries), [q["sql"] for q in ctx.captured_queries]
+
+
+def test_a_batchs_statements_do_not_grow_with_its_size(
+    bot, tenant, django_capture_on_commit_callbacks
+):
+    """New customers, conversations, the customers' messages, the replies, the changed
+    conversations and the events: a few statements per batch, however many turns it has."""
+    with django_capture_on_commit_callbacks():
+        _batch_statements(bot, tenant, 2, 900)  # warm: the bot's steps are cached
+        small, _ = _batch_statements(bot, tenant, 4, 1000)
+        large, statements = _batch_statements(bot, tenant, 40, 2000)
+    assert large == small, "\n".join(statements)
+    assert large <= 12, "\n".join(statements)
+
+
 # --- People and waits ------------------------------------------------------------------------------
 
 

@@ -96,7 +96,7 @@ def test_production_uses_postgresql_and_redis(tmp_path):
     probe = json.loads(result.stdout)
     assert probe["mode"] == "production"
     assert probe["engine"] == "django.db.backends.postgresql"
-    assert probe["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert probe["cache"] == "config.cache.RedisCache"  # Django's, one client per pool
     assert probe["broker"] == env["REDIS_URL"]
     assert probe["secret_key"] == env["SECRET_KEY"]
     assert not (tmp_path / "none.env").exists()  # production never writes secrets to disk
