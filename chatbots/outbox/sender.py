@@ -265,7 +265,7 @@ def send_run(conversation: Conversation | None, rows: list[Message]) -> list[Res
             outcome = sending.attempt(conversation, provider, row)
         except Exception as exc:
             logger.exception("outbound send could not be tried", extra={"message_id": row.pk})
-            if outage.is_transient(exc):
+            if isinstance(exc, (InterfaceError, OperationalError)):
                 connection.close()  # this thread's connection; a fresh one next time
             outcome = _internal_retry(row, exc)
         results.append(Result(row, outcome, conversation))
