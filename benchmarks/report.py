@@ -868,11 +868,40 @@ def _live_part(text: str) -> str:
     return text[start : end + len(LIVE_END)]
 
 
+# The fault suite's section (python -m benchmarks.chaos), kept the same way.
+CHAOS_START = "<!-- chaos: written by python -m benchmarks.chaos -->"
+CHAOS_END = "<!-- /chaos -->"
+
+
+def _part(text: str, start_marker: str, end_marker: str) -> str:
+    start, end = text.find(start_marker), text.find(end_marker)
+    if start < 0 or end < start:
+        return ""
+    return text[start : end + len(end_marker)]
+
+
 def write(text: str, path: Path = RESULTS) -> None:
-    kept = _live_part(path.read_text()) if path.exists() else ""
-    if kept and LIVE_START not in text:
-        text = text.rstrip("\n") + "\n\n" + kept + "\n"
+    old = path.read_text() if path.exists() else ""
+    for start_marker, end_marker in ((LIVE_START, LIVE_END), (CHAOS_START, CHAOS_END)):
+        kept = _part(old, start_marker, end_marker)
+        if kept and start_marker not in text:
+            text = text.rstrip("\n") + "\n\n" + kept + "\n"
     path.write_text(text)
+
+
+def write_section(section: str, start_marker: str, end_marker: str, path: Path = RESULTS) -> None:
+    """Put a section (start_marker .. end_marker) in `path`: in place of the one there, else
+    at the end; the rest of the file is kept as it is."""
+    old = path.read_text() if path.exists() else ""
+    section = section.strip("\n")
+    if not section.startswith(start_marker):
+        section = f"{start_marker}\n{section}\n{end_marker}"
+    kept = _part(old, start_marker, end_marker)
+    if kept:
+        new = old.replace(kept, section)
+    else:
+        new = (old.rstrip("\n") + "\n\n" if old else "") + section + "\n"
+    path.write_text(new)
 
 
 def write_live(section: str, path: Path = RESULTS) -> None:
