@@ -2,8 +2,10 @@
 the processor (started again 3 s later) and a Redis restart, each during a small burst from
 many customers, lose, duplicate and reorder no reply, and /healthz is green again after.
 
-The stack (its own PostgreSQL, Redis, gunicorn and Procfile processes) takes most of this
-test's time; CHAOS_SHORT=0 skips it on a machine without PostgreSQL's server binaries."""
+The stack (its own PostgreSQL, Redis, migrations, gunicorn and the Procfile's processes)
+takes one to three minutes to start on a shared 2-core machine, over the suite's time
+budget, so the test runs when CHAOS_SHORT=1 (`CHAOS_SHORT=1 ./run_tests.sh
+benchmarks/tests/test_chaos_short.py`); `make chaos` is the full run."""
 
 from __future__ import annotations
 
@@ -16,10 +18,10 @@ import pytest
 from benchmarks import chaos, report
 
 pytestmark = pytest.mark.skipif(
-    os.environ.get("CHAOS_SHORT") == "0"
+    os.environ.get("CHAOS_SHORT") != "1"
     or not list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     or shutil.which("redis-server") is None,
-    reason="needs PostgreSQL's and Redis's server binaries (CHAOS_SHORT=0 skips it)",
+    reason="CHAOS_SHORT=1 runs it (needs PostgreSQL's and Redis's server binaries)",
 )
 
 
