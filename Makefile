@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUFF := $(VENV)/bin/ruff
 
-.PHONY: help run test test-quick lint fmt migrate makemigrations check-deploy shell superuser bench bench-quick bench-live venv fuzz backup restore
+.PHONY: help run test test-quick lint fmt migrate makemigrations check-deploy shell superuser bench bench-quick bench-live venv fuzz backup restore chaos
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ bench-quick: venv ## a short smoke run (~2 min) to benchmarks/.work/RESULTS-quic
 
 bench-live: venv ## 500 staff app sockets while 80 msg/s flow (~4 min), its section of benchmarks/RESULTS.md; ARGS="--clients 800"
 	$(PY) -m benchmarks.live $(ARGS)
+
+chaos: venv ## the fault suite (~15 min): kills, Redis/PostgreSQL restarts, Graph API storms during a burst, its section of benchmarks/RESULTS.md; ARGS="--only redis"
+	$(PY) -m benchmarks.chaos $(ARGS)
 
 # The same virtualenv and change stamp as run_tests.sh, so a fresh clone can `make bench`.
 venv: ## create .venv and install requirements-dev.txt (again when they change)

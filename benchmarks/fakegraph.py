@@ -15,6 +15,9 @@ harness on two control paths:
     POST /__bench/reset           -> forget everything
     POST /__bench/latency?ms=150  -> answer every later request 150 ms late (Meta's
                                      answer time; 0 by default)
+    POST /__bench/fail?status=429&n=50 -> the next 50 sends and receipts get that error
+                                     (429: Meta's 130429 throughput limit; 5xx: 131000),
+                                     recorded as refused, not as sends (benchmarks/chaos.py)
 
 Run it alone with `python -m benchmarks.fakegraph --port 0` (prints `READY <port>`), or in
 a thread with FakeGraphServer().start() (the smoke test does).
@@ -67,6 +70,9 @@ class FakeGraph:
         self.recorder = Recorder()
         self.latency = latency
         self._ids = itertools.count(1)
+        self.fail_status = 0
+        self.fail_left = 0
+        self.refused = 0
         self._tag = f"{os.getpid():x}{int(time.time()):x}".upper()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -122,6 +128,11 @@ class FakeGraph:
             return 400, _error(100, "Invalid parameter")
         if not auth:
             return 401, _error(190, "Invalid OAuth access token")
+        if self.fail_left > 0:
+            self.fail_left -= 1
+            self.refused += 1
+            code = 130429 if self.fail_status == 429 else 131000
+            return self.fail_status, _error(code, "Rate limit hit" if code == 130429 else "Error")
         try:
             doc = json.loads(body)
         except ValueError:
@@ -163,6 +174,14 @@ class FakeGraph:
                 if part.startswith(b"ms="):
                     self.latency = float(part[3:] or 0) / 1000
             return 200, json.dumps({"latency_ms": self.latency * 1000}).encode()
+        if path == b"/__bench/fail" and method == b"POST":
+            for part in query.split(b"&"):
+                name, _, value = part.partition(b"=")
+                if name == b"status":
+                    self.fail_status = int(value or 500)
+                elif name == b"n":
+                    self.fail_left = int(value or 0)
+            return 200, json.dumps({"status": self.fail_status, "n": self.fail_left}).encode()
         if path == b"/__bench/stats":
             since = 0
             for part in query.split(b"&"):
@@ -173,6 +192,7 @@ class FakeGraph:
                 "total": len(self.recorder.sends),
                 "reads": self.recorder.reads,
                 "other": self.recorder.other,
+                "refused": self.refused,
             }
             return 200, json.dumps(doc).encode()
         return 404, _error(100, "Unknown control path")

@@ -960,7 +960,14 @@ LIVE_END = "<!-- /live -->"
 # The segments benchmark's section (python -m benchmarks.insights), kept the same way.
 INSIGHTS_START = "<!-- insights: written by python -m benchmarks.insights -->"
 INSIGHTS_END = "<!-- /insights -->"
-KEPT_SECTIONS = ((LIVE_START, LIVE_END), (INSIGHTS_START, INSIGHTS_END))
+# The fault suite's section (python -m benchmarks.chaos), kept the same way.
+CHAOS_START = "<!-- chaos: written by python -m benchmarks.chaos -->"
+CHAOS_END = "<!-- /chaos -->"
+KEPT_SECTIONS = (
+    (LIVE_START, LIVE_END),
+    (INSIGHTS_START, INSIGHTS_END),
+    (CHAOS_START, CHAOS_END),
+)
 
 
 def _part(text: str, start_mark: str = LIVE_START, end_mark: str = LIVE_END) -> str:

@@ -57,8 +57,6 @@ from functools import lru_cache
 from django.conf import settings
 from django.db import (
     DatabaseError,
-    InterfaceError,
-    OperationalError,
     close_old_connections,
     connection,
     transaction,
@@ -74,7 +72,7 @@ from chatbots.wire import InboundMessage
 from clientes.models import Cliente
 from clientes.phones import normalize_phone
 from clientes.services import clientes_created
-from config import heartbeat, memo
+from config import heartbeat, memo, outage
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +82,9 @@ Kind = InboundEvent.Kind
 # Conversations whose messages an attendant reads as they come: no burst window.
 _WITH_A_PERSON = (Conversation.Status.HUMAN, Conversation.Status.WAITING)
 _OTHER_KINDS = (Kind.STATUS, Kind.ACCOUNT, Kind.PREFERENCE)
-# The connection failing (PostgreSQL restarting, a network cut) is no message's fault.
-_LOST = (OperationalError, InterfaceError)
+# The connection failing (PostgreSQL or Redis restarting, a network cut) is no message's
+# fault: the batch rolls back and runs again once it is back (config.outage).
+_LOST = outage.TRANSIENT
 
 
 @dataclass
@@ -469,6 +468,7 @@ class Consumer:
         self.stopping = threading.Event()
         self._pubsub = None
         self._beat_at = 0.0
+        self._backoff = outage.Backoff("processor")
 
     def stop(self, *_args) -> None:
         self.stopping.set()
@@ -484,11 +484,17 @@ class Consumer:
         busy = True
         while not self.stopping.is_set():
             self._heartbeat()
-            if busy or self._anything_pending():
-                result = self._drain_once()
-                busy = result is not None and result.worked
-                if busy:
-                    continue  # more may be ready: drain again before sleeping
+            try:
+                if busy or self._anything_pending():
+                    result = self._drain_once()
+                    busy = result is not None and result.worked
+                    if busy:
+                        continue  # more may be ready: drain again before sleeping
+            except (DatabaseError, *outage.TRANSIENT) as exc:
+                self._outage(exc)
+                busy = True  # look again as soon as it is back
+                continue
+            self._backoff.ok()
             self._sleep(_take_due_timeout(self.poll))
         if self._pubsub is not None:
             try:
@@ -496,27 +502,27 @@ class Consumer:
             except Exception:  # closing a broken connection
                 pass
 
+    def _outage(self, exc: BaseException) -> None:
+        """PostgreSQL or Redis is unreachable: nothing of the batch was committed. Close the
+        connection and wait (capped exponential, logged once per outage), then try again."""
+        try:
+            connection.close()
+        except Exception:  # closing a broken connection
+            pass
+        consumer_metrics.batch_failed("processor", "database")
+        self._heartbeat()  # alive, and /healthz names the database or broker that is down
+        self.stopping.wait(self._backoff.failed(exc))
+
     def _anything_pending(self) -> bool:
         """One indexed statement, outside a transaction: an idle consumer's poll takes no
         lock (on SQLite a batch's transaction takes the database's write lock)."""
         close_old_connections()
-        try:
-            return InboundEvent.objects.filter(state=State.PENDING).exists()
-        except (DatabaseError, InterfaceError):
-            connection.close()
-            return True  # let the batch report it, and wait
+        return InboundEvent.objects.filter(state=State.PENDING).exists()
 
     def _drain_once(self) -> Drained | None:
         close_old_connections()  # CONN_MAX_AGE, and a connection PostgreSQL dropped
-        try:
-            result = drain(batch=self.batch)
-        except (DatabaseError, InterfaceError):
-            # PostgreSQL restarting or unreachable: nothing was committed; try again soon.
-            logger.exception("processor batch failed; retrying")
-            consumer_metrics.batch_failed("processor", "database")
-            connection.close()
-            self.stopping.wait(self.poll)
-            return None
+        result = drain(batch=self.batch)
+        self._backoff.ok()
         consumer_metrics.batch_done(
             "processor", result.turns + result.applied, poisoned=result.poisoned
         )

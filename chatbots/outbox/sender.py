@@ -57,7 +57,7 @@ from chatbots.models import Chatbot, Conversation, Message
 from chatbots.outbox import gates, sending, wake
 from chatbots.outbox.sending import INTERNAL_ERROR, MAX_RETRIES, Outcome
 from chatbots.providers.registry import UnknownProvider, get_provider
-from config import heartbeat
+from config import heartbeat, outage
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,9 @@ RUN = 5
 # How often a sender runs the outbox sweeper itself (chatbots.outbox.sending.sweep: stuck
 # claims fail as interrupted, forgotten rows are nudged), so that it needs no Celery beat.
 SWEEP_SECONDS = 60.0
+# How long a sender keeps trying to write the outcomes of sends it made while PostgreSQL is
+# away; a restart takes seconds, the claim's lease (sending.SENDING_LEASE) five minutes.
+RECORD_WAIT = 120.0
 
 _COLUMNS = (
     "id",
@@ -198,8 +201,12 @@ def _released() -> Outcome:
 def _internal_retry(row: Message, exc: Exception) -> Outcome:
     """A gate or the rate governor raised before the provider was called: nothing went, so
     the row is tried again with backoff, and fails once the retry budget is spent."""
-    attempts = row.attempts + 1
     detail = f"{type(exc).__name__}: {exc}"
+    if outage.is_transient(exc):
+        # PostgreSQL or Redis away (the rate governor, a gate): no one's fault, so no try is
+        # spent; the row waits a few seconds and goes again, however long the outage lasts.
+        return _later_untried(detail)
+    attempts = row.attempts + 1
     if attempts > MAX_RETRIES:
         return sending.failed_outcome(INTERNAL_ERROR, detail, attempts=attempts)
     countdown = sending.retry_countdown(attempts)
@@ -215,6 +222,24 @@ def _internal_retry(row: Message, exc: Exception) -> Outcome:
         fields,
         False,
         code=INTERNAL_ERROR,
+        detail=detail,
+        countdown=countdown,
+    )
+
+
+def _later_untried(detail: str) -> Outcome:
+    countdown = sending.retry_countdown(2)
+    fields = {
+        "status": Message.Status.QUEUED,
+        "next_attempt_at": timezone.now() + timedelta(seconds=countdown),
+        "error_code": sending.INFRASTRUCTURE,
+        "error_detail": detail,
+    }
+    return Outcome(
+        Message.Status.QUEUED,
+        fields,
+        False,
+        code=sending.INFRASTRUCTURE,
         detail=detail,
         countdown=countdown,
     )
@@ -326,6 +351,9 @@ class Sender:
         self._bots: dict[int, Chatbot] = {}  # this round's bots (for the receipts)
         self._last_beat = 0.0
         self._last_sweep = time.monotonic()
+        self._backoff = outage.Backoff("sender")
+        self._later_receipts: list[tuple[float, int, str, int]] = []  # (due, bot, id, try)
+        self._later_lock = threading.Lock()
 
     # --- one round -----------------------------------------------------------------------
     def run_once(self) -> int:
@@ -352,20 +380,24 @@ class Sender:
         return len(rows)
 
     def _record(self, results: list[Result]) -> set[int]:
-        """`record`, tried again on a fresh connection when the database went away (a
-        restart): the sends happened, so their outcomes are worth a few seconds' wait. If
-        it still fails, the rows stay `sending` and the sweeper applies the unknown-outcome
-        rule to them."""
-        for attempt_number in range(3):
+        """`record`, tried again on a fresh connection while the database is away (a
+        restart): the sends happened, so their outcomes are worth the wait, up to RECORD_WAIT
+        (well inside the claim's lease, sending.SENDING_LEASE). If it still fails, the rows
+        stay `sending` and the sweeper applies the unknown-outcome rule to them."""
+        backoff = outage.Backoff("sender (recording outcomes)")
+        deadline = time.monotonic() + RECORD_WAIT
+        while True:
             try:
-                return record(results)
-            except (InterfaceError, OperationalError):
-                if attempt_number == 2:
-                    raise
-                logger.warning("sender could not record outcomes; reconnecting", exc_info=True)
+                moved = record(results)
+            except (InterfaceError, OperationalError) as exc:
                 connection.close()
-                time.sleep(1.0)
-        return set()
+                wait = backoff.failed(exc)
+                if time.monotonic() + wait > deadline:
+                    raise
+                time.sleep(wait)
+                continue
+            backoff.ok()
+            return moved
 
     def send_receipts(self) -> int:
         """Mark read what rode along with the turns (chatbots.outbox.wake): a courtesy, so a
@@ -378,17 +410,24 @@ class Sender:
         except redis.RedisError:
             logger.warning("could not read the pending read receipts", exc_info=True)
             return 0
-        receipts = [parsed for raw in popped if (parsed := wake.parse_receipt(raw))]
+        receipts = [(*parsed, 1) for raw in popped if (parsed := wake.parse_receipt(raw))]
+        receipts += self._due_receipts()
         if not receipts:
             return 0
         bots = dict(self._bots)
-        missing = {chatbot_id for chatbot_id, _ext in receipts} - set(bots)
+        missing = {chatbot_id for chatbot_id, _ext, _n in receipts} - set(bots)
         if missing:
             bots.update(Chatbot.objects.in_bulk(missing))
-        work = [(bots[cid], ext) for cid, ext in receipts if cid in bots]
+        work = [(bots[cid], ext, n) for cid, ext, n in receipts if cid in bots]
 
-        def mark(item: tuple[Chatbot, str]) -> None:
-            sending._mark_read(*item)
+        def mark(item: tuple[Chatbot, str, int]) -> None:
+            chatbot, external_id, tries = item
+            wait = sending.read_try(chatbot, external_id, tries=tries)
+            if wait is not None and wait >= 0:  # a 429/5xx: again in a later round
+                with self._later_lock:
+                    self._later_receipts.append(
+                        (time.monotonic() + wait, chatbot.pk, external_id, tries + 1)
+                    )
 
         if self._pool is None:
             for item in work:
@@ -396,6 +435,15 @@ class Sender:
         else:
             list(self._pool.map(mark, work))
         return len(work)
+
+    def _due_receipts(self) -> list[tuple[int, str, int]]:
+        """Receipts whose retry is due (sending.read_try said when): rounds go on meanwhile,
+        so a receipt that met a 429 never holds a reply back."""
+        now = time.monotonic()
+        with self._later_lock:
+            due = [r for r in self._later_receipts if r[0] <= now]
+            self._later_receipts = [r for r in self._later_receipts if r[0] > now]
+        return [(cid, ext, tries) for _at, cid, ext, tries in due]
 
     # --- the loop ------------------------------------------------------------------------
     def run(self) -> None:
@@ -410,12 +458,12 @@ class Sender:
                 self.sweep()
                 try:
                     claimed = self.run_once()
-                except DatabaseError:
-                    # PostgreSQL restarted or the connection dropped: reconnect next round.
-                    logger.warning("sender round failed; trying again", exc_info=True)
+                except (DatabaseError, *outage.TRANSIENT) as exc:
+                    # PostgreSQL or Redis restarting: reconnect, back off, go on.
                     consumer_metrics.batch_failed("sender", "database")
                     connection.close()
-                    self.stopping.wait(self.poll)
+                    self.beat()
+                    self.stopping.wait(self._backoff.failed(exc))
                     continue
                 except Exception:
                     # A bug in a hook or a watcher: the round's outcomes are written or the
@@ -425,6 +473,7 @@ class Sender:
                     self.stopping.wait(self.poll)
                     continue
                 consumer_metrics.batch_done("sender", claimed)
+                self._backoff.ok()
                 if claimed < self.batch:
                     self.wait()
         finally:
@@ -449,13 +498,19 @@ class Sender:
             connection.close()
 
     def wait(self) -> None:
-        """Until a nudge or `poll` seconds; without Redis, just the poll."""
+        """Until a nudge or `poll` seconds (less when a read receipt's retry comes due);
+        without Redis, just the poll."""
+        timeout = self.poll
+        with self._later_lock:
+            if self._later_receipts:
+                soonest = min(r[0] for r in self._later_receipts) - time.monotonic()
+                timeout = max(0.01, min(timeout, soonest))
         pubsub = self._subscription()
         if pubsub is None:
-            self.stopping.wait(self.poll)
+            self.stopping.wait(timeout)
             return
         try:
-            if pubsub.get_message(timeout=self.poll) is not None:
+            if pubsub.get_message(timeout=timeout) is not None:
                 while pubsub.get_message(timeout=0) is not None:
                     pass  # one round serves every nudge that came meanwhile
         except redis.RedisError:

@@ -52,6 +52,7 @@ from chatbots.providers.registry import UnknownProvider, get_provider
 from chatbots.ratelimit import chatbot_take_token, seconds_until
 from chatbots.wire import MessageLimitError, Template, outbound_from_dict
 from clientes.models import Cliente
+from config import outage
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,14 @@ UNKNOWN_PROVIDER = "unknown_provider"
 INVALID_PAYLOAD = "invalid_payload"
 SEND_INTERRUPTED = "send_interrupted"
 INTERNAL_ERROR = "internal_error"
+# PostgreSQL or Redis was away while the row was tried (config.outage): it waits and goes
+# again, no try spent; a row never fails for it.
+INFRASTRUCTURE = "infrastructure"
+# Read receipts: tries of one receipt that met a 429/5xx or a timeout, and the waits before
+# the 2nd and 3rd (seconds). A courtesy: never more than this, so a receipt never holds a
+# sender thread long while replies wait (Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/guides/mark-message-as-read).
+READ_TRIES = 3
+READ_RETRY_DELAYS = (0.5, 1.5)
 
 SENT = Counter(
     "chatbot_outbound_sent_total", "Outbound messages accepted by the provider", ["provider"]
@@ -235,6 +244,17 @@ def attempt(conversation: Conversation, provider: Provider, row: Message) -> Out
         return failed_outcome(exc.code, exc.detail, attempts=attempts)
     except SoftTimeLimitExceeded:
         raise
+    except outage.TRANSIENT as exc:
+        # Redis or PostgreSQL away inside the provider (its token, its session): try again
+        # with backoff like a 5xx, within the same retry budget.
+        if attempts <= MAX_RETRIES:
+            return _later(
+                retry_countdown(attempts),
+                attempts=attempts,
+                error_code=INFRASTRUCTURE,
+                error_detail=f"{type(exc).__name__}: {exc}",
+            )
+        return failed_outcome(INFRASTRUCTURE, f"{type(exc).__name__}: {exc}", attempts=attempts)
     except Exception as exc:  # a bug in a provider: fail this row, keep the queue moving
         logger.exception("provider crashed while sending", extra={"message_id": row.pk})
         return failed_outcome(INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", attempts=attempts)
@@ -300,6 +320,19 @@ def _send_one(conversation: Conversation, provider: Provider, row: Message) -> b
     except SoftTimeLimitExceeded:
         # Whether the provider got it is unknown: same choice as for a stuck claim (sweep).
         fail(row, SEND_INTERRUPTED, _("O envio foi interrompido (tempo limite da tarefa)."))
+        raise
+    except outage.TRANSIENT as exc:
+        # A gate or the rate governor could not reach Redis or PostgreSQL: nothing went out.
+        # Back to the queue, no try spent; the task is retried (tasks.send_outbound), and
+        # the sweeper finds the row if even that cannot be queued.
+        countdown = retry_countdown(2)
+        _transition(
+            row,
+            status=Message.Status.QUEUED,
+            next_attempt_at=timezone.now() + timedelta(seconds=countdown),
+            error_code=INFRASTRUCTURE,
+            error_detail=f"{type(exc).__name__}: {exc}"[:2000],
+        )
         raise
     moved = _transition(row, **outcome.fields)
     # A send the provider accepted is counted even when the row was no longer ours (swept
@@ -434,11 +467,48 @@ def mark_read(chatbot_id: int, external_id: str) -> None:
         _mark_read(chatbot, external_id)
 
 
-def _mark_read(chatbot: Chatbot, external_id: str) -> None:
+def _mark_read(chatbot: Chatbot, external_id: str, *, sleep=None) -> bool:
+    """Blue ticks for one inbound message, tried up to READ_TRIES times (read_try); True when
+    the provider took it. Called after the turn's replies went (send_pending), so the waits
+    never delay a reply; the sender schedules its retries instead of waiting (sender.Sender)."""
+    import time
+
+    for number in range(1, READ_TRIES + 1):
+        wait = read_try(chatbot, external_id, tries=number)
+        if wait is None:
+            return True
+        if wait < 0:
+            return False
+        (sleep or time.sleep)(wait)
+    return False
+
+
+def read_try(chatbot: Chatbot, external_id: str, *, tries: int = 1) -> float | None:
+    """One try of a read receipt, this being try number `tries`: None when the provider took
+    it, the seconds to wait before the next try after a 429/5xx or a timeout
+    (ProviderError.retryable; at least the provider's Retry-After, capped by the last of
+    READ_RETRY_DELAYS), or -1 when it is dropped (logged): a permanent error, the last try."""
     try:
         get_provider(chatbot.provider).mark_read(chatbot, external_id)
-    except Exception as exc:
-        logger.warning(
-            "could not mark an inbound message as read",
-            extra={"chatbot_id": chatbot.pk, "external_id": external_id, "error": str(exc)},
-        )
+        return None
+    except ProviderError as exc:
+        if not exc.retryable or tries >= READ_TRIES:
+            _read_dropped(chatbot, external_id, exc, tries=tries)
+            return -1.0
+        step = READ_RETRY_DELAYS[min(tries, len(READ_RETRY_DELAYS)) - 1]
+        return min(max(step, exc.retry_after or 0), READ_RETRY_DELAYS[-1])
+    except Exception as exc:  # unknown provider, a bug: a courtesy is never worth a crash
+        _read_dropped(chatbot, external_id, exc, tries=tries)
+        return -1.0
+
+
+def _read_dropped(chatbot: Chatbot, external_id: str, exc: Exception, *, tries: int = 1) -> None:
+    logger.warning(
+        "could not mark an inbound message as read",
+        extra={
+            "chatbot_id": chatbot.pk,
+            "external_id": external_id,
+            "error": str(exc),
+            "tries": tries,
+        },
+    )

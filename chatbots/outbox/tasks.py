@@ -11,9 +11,21 @@ from __future__ import annotations
 from celery import shared_task
 
 from chatbots.outbox import sending
+from config import outage
 
 
-@shared_task(name="chatbots.tasks.send_outbound", bind=True, acks_late=True, max_retries=None)
+# PostgreSQL or Redis away (config.outage.TRANSIENT): the task is tried again with capped
+# backoff for as long as the outage lasts; its rows stay queued meanwhile (sending._send_one).
+@shared_task(
+    name="chatbots.tasks.send_outbound",
+    bind=True,
+    acks_late=True,
+    max_retries=None,
+    autoretry_for=outage.TRANSIENT,
+    retry_backoff=1,
+    retry_backoff_max=30,
+    retry_jitter=True,
+)
 def send_outbound(self, conversation_id: int, read: list[str] | None = None) -> None:
     """Send the conversation's queued replies, then the read receipts (external ids of the
     customer's messages) that rode along (queue.queue_mark_read)."""

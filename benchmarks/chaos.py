@@ -1,0 +1,349 @@
+"""The fault suite (`make chaos`): the production stack takes a bad day during a burst.
+
+The stack of benchmarks/stack.py (PostgreSQL, Redis, gunicorn, the Procfile's processor,
+sender and workers, the fake Graph API) answers a burst of signed webhooks from many
+customers (benchmarks/load.py; 200 messages from 50 customers by default, each customer's
+four messages one reply each). A fault hits it one second in:
+
+    worker      SIGKILL of the Celery `worker` processes, started again 3 s later
+    processor   SIGKILL of `manage.py run_processor`, again 3 s later
+    sender      SIGKILL of `manage.py run_sender`, again 3 s later
+    redis       Redis stopped, started again 3 s later on the same port
+    postgres    PostgreSQL stopped (fast), started again 3 s later
+    graph_429   the fake Graph API answers the next 150 sends and receipts with 429
+    graph_5xx   ... with 500
+
+(as a supervisor would restart a process; no step is manual). Each scenario counts, from
+the fake Graph API's log, the replies lost, duplicated and out of order (a customer's n-th
+reply is not the one its n-th message asks for), the seconds from the end of the fault to
+the last reply, and whether /healthz was red (503) during the outage and green after.
+
+    python -m benchmarks.chaos [--only redis,worker] [--messages 200] [--customers 50]
+
+writes its section of benchmarks/RESULTS.md (report.CHAOS_START .. CHAOS_END).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+
+from benchmarks import load, report, scenarios, seed, stack
+from benchmarks.scenarios import Bench, Options, log
+
+RESTART_AFTER = 3.0  # seconds a killed process or a stopped server stays down
+FAULT_AT = 1.0  # seconds into the burst
+SCENARIOS = ("worker", "processor", "sender", "redis", "postgres", "graph_429", "graph_5xx")
+
+
+@dataclass
+class HealthWatch:
+    """/healthz polled every half second in a thread: when it was red (503)."""
+
+    port: int
+    samples: list[tuple[float, int]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> HealthWatch:
+        threading.Thread(target=self._run, daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.time(), status_of(self.port)))
+            self._stop.wait(0.5)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def red_between(self, start: float, end: float) -> bool:
+        return any(code != 200 for t, code in self.samples if start <= t <= end)
+
+
+def status_of(port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def wait_green(port: int, timeout: float) -> float | None:
+    """Seconds until /healthz answers 200, or None."""
+    started = time.time()
+    while time.time() - started < timeout:
+        if status_of(port) == 200:
+            return time.time() - started
+        time.sleep(0.5)
+    return None
+
+
+# --- Faults ---------------------------------------------------------------------------------
+
+
+def _restart_process(b: Bench, name: str) -> None:
+    argv = dict(scenarios.procfile_workers())[name]
+    for proc in [p for p in b.workers if p.name == name]:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.popen.wait(10)
+        b.workers.remove(proc)
+        with contextlib.suppress(ValueError):
+            b.stack.procs.remove(proc)
+    time.sleep(RESTART_AFTER)
+    b.workers.append(b.stack.spawn(name, argv, b._worker_env()))
+
+
+def _restart_redis(b: Bench) -> None:
+    pid = b.stack.server_pids().get("redis")
+    if pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    time.sleep(RESTART_AFTER)
+    tmp = b.stack.tmp
+    subprocess.run(
+        ["redis-server", "--port", str(b.stack.redis_port), "--bind", "127.0.0.1"]
+        + ["--save", "", "--appendonly", "no", "--daemonize", "yes"]
+        + ["--pidfile", str(tmp / "redis.pid"), "--logfile", str(tmp / "redis.log")]
+        + ["--dir", str(tmp)],
+        check=True,
+    )
+
+
+def _restart_postgres(b: Bench) -> None:
+    pgdata = b.stack.tmp / "pg"
+    opts = (pgdata / "postmaster.opts").read_text().split(None, 1)[1].strip()
+    b.stack._as_pg(
+        [str(b.stack.pg_bin / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+        log_name="pg_chaos_stop.log",
+    )
+    time.sleep(RESTART_AFTER)
+    # postmaster.opts holds the command line it was started with (PostgreSQL docs:
+    # https://www.postgresql.org/docs/current/storage-file-layout.html).
+    b.stack._as_pg(
+        [str(b.stack.pg_bin / "pg_ctl"), "-D", str(pgdata), "-l", str(b.stack.tmp / "pg.log")]
+        + ["-w", "-t", "60", "start", "-o", _pg_options(opts)],
+        log_name="pg_chaos_start.log",
+    )
+
+
+def _pg_options(opts: str) -> str:
+    """The server options of postmaster.opts (`"-D" "dir" "-p" "5432" ...`), minus -D."""
+    parts = [p.strip().strip('"') for p in opts.split('" "') if p.strip()]
+    out, skip = [], False
+    for part in parts:
+        if skip:
+            skip = False
+            continue
+        if part == "-D":
+            skip = True
+            continue
+        out.append(part)
+    return " ".join(out)
+
+
+def _graph_storm(b: Bench, status: int, n: int = 150) -> None:
+    stack.http_json(f"{b.graph_url}/__bench/fail?status={status}&n={n}", {})
+
+
+def fault(b: Bench, name: str) -> None:
+    if name in ("worker", "processor", "sender"):
+        _restart_process(b, name)
+    elif name == "redis":
+        _restart_redis(b)
+    elif name == "postgres":
+        _restart_postgres(b)
+    elif name == "graph_429":
+        _graph_storm(b, 429)
+    elif name == "graph_5xx":
+        _graph_storm(b, 500)
+    else:
+        raise ValueError(f"unknown fault {name!r}; one of {', '.join(SCENARIOS)}")
+
+
+# --- One scenario ---------------------------------------------------------------------------
+
+
+def scenario(b: Bench, name: str, *, messages: int, customers: int, settle: float) -> dict:
+    tag = b.run_tag("c")
+    items = scenarios.menu_conversations(
+        seed.MENU_PNID,
+        seed.APP_SECRET,
+        tag=tag,
+        count=messages,
+        per_customer=max(1, messages // customers),
+    )
+    since = b.graph_stats(10**9)["total"]
+    watch = HealthWatch(b.web_port).start()
+    times: dict[str, float] = {}
+
+    def hit() -> None:
+        time.sleep(FAULT_AT)
+        times["start"] = time.time()
+        try:
+            fault(b, name)
+        finally:
+            times["end"] = time.time()
+
+    thread = threading.Thread(target=hit)
+    started = time.time()
+    thread.start()
+    # A little over the burst's length at 40 msg/s, and long enough for a webhook that
+    # PostgreSQL refused (a 500, which Meta retries) to be sent again by the generator.
+    run = load.run_load(port=b.web_port, items=items, rate=40.0, time_limit=messages / 40 + 30)
+    thread.join()
+    sends = scenarios._drain(b, since, len(run.ok), started, limit=settle)
+    watch.stop()
+    figures = scenarios.match_replies(run, sends, seed.MENU_PNID)
+    last_reply = max((s[0] for s in sends), default=times["end"])
+    green_after = wait_green(b.web_port, timeout=180)
+    alive = {p.name: p.alive() for p in b.workers}
+    return {
+        "fault": name,
+        "messages": messages,
+        "customers": customers,
+        "answered_200": len(run.ok),
+        "refused_webhooks": len(run.results) - len(run.ok),
+        "replied": figures["replied"],
+        "lost": figures["lost"],
+        "duplicated": figures["duplicated"],
+        "out_of_order": figures["wrong"],
+        "recover_s": max(0.0, last_reply - times["end"]),
+        "healthz_red": watch.red_between(times["start"], times["end"] + 5),
+        "healthz_green_after_s": green_after,
+        "processes_alive": all(alive.values()),
+        "dead": [n for n, ok in alive.items() if not ok],
+    }
+
+
+def run(
+    only: tuple[str, ...] = SCENARIOS,
+    *,
+    messages: int = 200,
+    customers: int = 50,
+    settle: float = 240.0,
+) -> list[dict]:
+    opts = Options(quick=True, runs=1)
+    b = Bench(opts)
+    results = []
+    try:
+        b.setup()
+        b.start_web()
+        b.start_workers()
+        _start_beat(b)  # /healthz checks its heartbeat too
+        for name in only:
+            b.wait_idle(60)
+            log(f"chaos: {name}")
+            figures = scenario(b, name, messages=messages, customers=customers, settle=settle)
+            log(f"chaos: {name}: {json.dumps(figures)}")
+            results.append(figures)
+            for proc in b.workers:  # a process that died stays dead here: say so, go on
+                if not proc.alive():
+                    b.notes.append(f"{proc.name} died during {name}:\n{proc.tail(10)}")
+            b.start_workers()
+    finally:
+        b.teardown()
+    return results
+
+
+def _start_beat(b: Bench) -> None:
+    """The Procfile's `beat` line (procfile_workers leaves it out: the benchmarks need no
+    schedule, but /healthz is red without its heartbeat)."""
+    import re
+    import shlex
+
+    for line in (stack.ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() != "beat":
+            continue
+        command = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: os.environ.get(m[1]) or m[2], command)
+        argv = shlex.split(command.strip())
+        argv[0] = str(stack.MAIN_VENV / "bin" / argv[0])
+        b.stack.spawn("beat", argv, b._worker_env())
+    deadline = time.time() + 60
+    while time.time() < deadline and status_of(b.web_port) != 200:
+        time.sleep(0.5)
+    if status_of(b.web_port) != 200:
+        b.notes.append("/healthz was not green before the first fault")
+
+
+# --- The report -----------------------------------------------------------------------------
+
+
+def section(results: list[dict]) -> str:
+    rows = []
+    for r in results:
+        green = r["healthz_green_after_s"]
+        rows.append(
+            [
+                r["fault"],
+                f"{r['replied']}/{r['answered_200']}",
+                r["lost"],
+                r["duplicated"],
+                r["out_of_order"],
+                f"{r['recover_s']:.1f}",
+                "red" if r["healthz_red"] else "stayed green",
+                "never" if green is None else f"{green:.0f} s",
+                "yes" if r["processes_alive"] else "no: " + ", ".join(r["dead"]),
+            ]
+        )
+    head = [
+        "fault",
+        "replies",
+        "lost",
+        "duplicated",
+        "out of order",
+        "recovered (s after fault)",
+        "/healthz during",
+        "green after",
+        "all processes up",
+    ]
+    lines = [
+        report.CHAOS_START,
+        "## 8. Faults (python -m benchmarks.chaos)",
+        "",
+        f"Each fault one second into a burst at 40 msg/s ({results[0]['messages']} messages "
+        f"from {results[0]['customers']} customers, four replies each), killed processes "
+        f"started again after {RESTART_AFTER:.0f} s, on a shared 2-core machine "
+        f"(load {stack.loadavg()}). Replies counted at the fake Graph API. /healthz's "
+        "process checks go red only after HEALTHZ_WORKER_MAX_AGE (120 s), longer than these "
+        "3-second deaths; the broker and database checks go red at once.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    lines += ["", report.CHAOS_END]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(SCENARIOS))
+    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--customers", type=int, default=50)
+    parser.add_argument("--no-write", action="store_true", help="print, do not write RESULTS.md")
+    args = parser.parse_args(argv)
+    only = tuple(n.strip() for n in args.only.split(",") if n.strip())
+    results = run(only, messages=args.messages, customers=args.customers)
+    text = section(results)
+    print(text)
+    if not args.no_write:
+        report.write_section(text, start=report.CHAOS_START, end=report.CHAOS_END)
+    bad = [r for r in results if r["lost"] or r["duplicated"] or r["out_of_order"]]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
