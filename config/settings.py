@@ -479,13 +479,9 @@ if REDIS_URL:
         # Longer than any task's hard time limit, so a slow task is never redelivered to a
         # second worker while the first is still on it (late ack + Redis visibility).
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
-        # A Redis restart: ping idle connections so a dead one is found and replaced before
-        # a worker blocks on it, and retry a command that timed out (redis-py:
-        # https://redis.readthedocs.io/en/stable/connections.html).
+        # Redis restarts: ping idle connections, retry a timed-out command (redis-py docs).
         "health_check_interval": env.int("CELERY_REDIS_HEALTH_CHECK_INTERVAL", default=10),
-        "retry_on_timeout": True,
-        "socket_keepalive": True,
-        "socket_connect_timeout": 5,
+        **{"retry_on_timeout": True, "socket_keepalive": True, "socket_connect_timeout": 5},
     }
 else:
     _broker_dir = DATA_DIR / "broker"
@@ -520,16 +516,12 @@ CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Never give up on the broker: a Redis outage of any length is waited out, reconnecting with
-# kombu's backoff, instead of the worker exiting after 100 tries (Celery's default), and a
-# channel error on reconnect (the Redis transport's half-reset channel after a restart) is
-# retried like a connection error (Celery 5.3+: broker_channel_error_retry;
-# https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-connection-retry).
+# Never give up on the broker (Celery's default exits after 100 tries), retry channel errors
+# too, and cancel tasks a lost connection will redeliver (late acks): Celery's configuration,
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-connection-retry
 CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_CHANNEL_ERROR_RETRY = True
-# A task running when the connection went is redelivered after the reconnect (late acks):
-# cancel it instead of letting it finish and ack on a connection that no longer exists.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
