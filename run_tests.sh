@@ -98,7 +98,7 @@ cleanup() {
   set +e
   [ -f "$PGDATA/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1
   for pidfile in "$TMP"/redis*.pid; do [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null; done
-  rm -rf "$TMP"
+  rm -rf "$TMP" 2>/dev/null || { sleep 1; rm -rf "$TMP"; } # the Redis servers may still be exiting
   exit $status
 }
 trap cleanup EXIT INT TERM

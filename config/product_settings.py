@@ -11,6 +11,15 @@ import environ
 
 env = environ.Env()
 
+# --- Celery and broker outages -------------------------------------------------------------
+# Never give up on the broker (Celery's default exits after 100 tries), retry channel errors
+# too, and cancel tasks a lost connection will redeliver (late acks): Celery's configuration,
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-connection-retry
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CHANNEL_ERROR_RETRY = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+
 # --- Product ----------------------------------------------------------------------------
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 WHATSAPP_GRAPH_API_URL = env("WHATSAPP_GRAPH_API_URL", default="https://graph.facebook.com")
