@@ -15,6 +15,12 @@ GENERIC = "chatbots.handlers.generic"
 MENU_PATH = f"{GENERIC}.MenuHandler"
 
 
+def _steps(bot, *specs: tuple[str, str, dict]) -> None:
+    """The bot's steps in order: (code, handler path, config) each."""
+    for order, (code, handler_path, config) in enumerate(specs, start=1):
+        StepFactory(chatbot=bot, code=code, order=order, handler_path=handler_path, config=config)
+
+
 @pytest.fixture
 def owner(client):
     membership = MembershipFactory(role=Membership.Role.OWNER)
@@ -92,33 +98,12 @@ def test_another_tenants_bot_is_not_found(owner):
 
 def test_the_flow_marks_unreachable_steps_and_missing_targets(owner):
     bot = owner["bot"]
-    StepFactory(
-        chatbot=bot,
-        code="inicio",
-        order=1,
-        handler_path=MENU_PATH,
-        config={"text": "Oi", "options": [{"title": "A", "next": "fim"}]},
-    )
-    StepFactory(
-        chatbot=bot,
-        code="fim",
-        order=2,
-        handler_path=f"{GENERIC}.EndHandler",
-        config={"text": "Tchau"},
-    )
-    StepFactory(
-        chatbot=bot,
-        code="sozinha",
-        order=3,
-        handler_path=f"{GENERIC}.EndHandler",
-        config={"text": "Ninguém chega aqui"},
-    )
-    StepFactory(
-        chatbot=bot,
-        code="aviso",
-        order=4,
-        handler_path=f"{GENERIC}.MessageHandler",
-        config={"text": "Sem etapa seguinte"},
+    _steps(
+        bot,
+        ("inicio", MENU_PATH, {"text": "Oi", "options": [{"title": "A", "next": "fim"}]}),
+        ("fim", f"{GENERIC}.EndHandler", {"text": "Tchau"}),
+        ("sozinha", f"{GENERIC}.EndHandler", {"text": "Ninguém chega aqui"}),
+        ("aviso", f"{GENERIC}.MessageHandler", {"text": "Sem etapa seguinte"}),
     )
     rows = owner["client"].get(f"/atendimento/robos/{bot.pk}/fluxo/").context["rows"]
     assert [r["unreachable"] for r in rows] == [False, False, True, True]
@@ -130,26 +115,11 @@ def test_the_flow_marks_unreachable_steps_and_missing_targets(owner):
 def test_the_flow_is_drawn_with_arrows_and_marks(owner):
     bot = owner["bot"]
     options = [{"title": "Pedir", "next": "pedido"}, {"title": "Sumiu", "next": "fantasma"}]
-    StepFactory(
-        chatbot=bot,
-        code="inicio",
-        order=1,
-        handler_path=MENU_PATH,
-        config={"text": "Oi", "options": options},
-    )
-    StepFactory(
-        chatbot=bot,
-        code="pedido",
-        order=2,
-        handler_path=f"{GENERIC}.MessageHandler",
-        config={"text": "Anotado", "next": "inicio"},
-    )
-    StepFactory(
-        chatbot=bot,
-        code="sozinha",
-        order=3,
-        handler_path=f"{GENERIC}.EndHandler",
-        config={"text": "Ninguém chega aqui"},
+    _steps(
+        bot,
+        ("inicio", MENU_PATH, {"text": "Oi", "options": options}),
+        ("pedido", f"{GENERIC}.MessageHandler", {"text": "Anotado", "next": "inicio"}),
+        ("sozinha", f"{GENERIC}.EndHandler", {"text": "Ninguém chega aqui"}),
     )
     response = owner["client"].get(f"/atendimento/robos/{bot.pk}/fluxo/")
     diagram = response.context["diagram"]
