@@ -73,6 +73,18 @@ def _no_burst_window(settings):
     settings.CHATBOT_DEBOUNCE_MS = 0
 
 
+@pytest.fixture(autouse=True)
+def _joins_allowed():
+    """Celery keeps "a join would block here" in one flag for the whole process, and eager
+    calls save and restore it around each task: two threads doing that at once (the
+    concurrency tests, a test worker thread) can leave it set, and a later test's
+    `.delay().get()` then raises "Never call result.get() within a task!"."""
+    yield
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+
+
 @pytest.fixture
 def celery_eager():
     """Run Celery tasks inline (on_commit hooks still decide *when* they are queued)."""
