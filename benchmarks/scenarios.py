@@ -1041,6 +1041,8 @@ class ReplyWatcher:
 
     async def wait_for(self, key: str, n: int, timeout: float) -> float | None:
         """Time of the customer's n-th reply (1-based), once it arrived; None on timeout."""
+        if n <= 0:
+            return time.time()
         deadline = time.time() + timeout
         while len(self.replies[key]) < n:
             left = deadline - time.time()
@@ -1085,6 +1087,10 @@ async def _conversations(b: Bench, script, customers: int, tag: str) -> dict:
     t0 = int(time.time())
     for i, step in enumerate(script):
         await say(conn, pilot, i, step, t0 + i)
+        # Every step is answered; the first answer can take longer than settle's quiet time
+        # (the burst window, CHATBOT_DEBOUNCE_MS, holds a reply ~1.5 s), so wait for it first.
+        before = len(watcher.replies[key_of(pilot)])
+        await watcher.wait_for(key_of(pilot), before + 1, timeout=30)
         expected.append(await watcher.settle(key_of(pilot)))
     conn.close()
     cumulative = expected  # replies after each step, counted from the start
