@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from campaigns import scheduled, services, stats, surveys
+from campaigns import previews, scheduled, services, stats, surveys
 from campaigns.models import Campaign, ScheduledMessage
 from chatbots.models import Conversation, MessageTemplate
 from inbox import selectors as inbox_selectors
@@ -59,7 +59,7 @@ def _preview(campaign: Campaign) -> list[dict]:
             "pending": row.pending,
             "fallback": row.fallback,
         }
-        for row in services.campaign_preview(campaign=campaign)
+        for row in previews.campaign_preview(campaign=campaign)
     ]
 
 
