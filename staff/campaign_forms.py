@@ -17,7 +17,7 @@ from agenda.models import Servico
 from campaigns.audience import audience_problems
 from campaigns.models import Campaign, ContactImport
 from campaigns.params import param_problems, template_problem
-from chatbots.models import Chatbot, MessageTemplate
+from chatbots.models import Chatbot, MessageTemplate, Step
 from clientes.models import Cliente
 from inbox.models import Queue
 from insights.models import Segmento
@@ -94,6 +94,12 @@ class CampaignForm(forms.Form):
         required=False,
     )
     goal = forms.ChoiceField(label=_("Objetivo"), choices=Campaign.Goal.choices)
+    strategy = forms.ChoiceField(
+        label=_("Como dividir o envio entre A e B"),
+        choices=Campaign.Strategy.choices,
+        initial=Campaign.Strategy.THOMPSON,
+        required=False,
+    )
     scheduled_at = forms.DateTimeField(
         label=_("Começa em"),
         required=False,
@@ -103,7 +109,7 @@ class CampaignForm(forms.Form):
     repeat_days = forms.IntegerField(
         label=_("Repetir a cada (dias)"), min_value=1, max_value=365, required=False
     )
-    reply_step = forms.CharField(label=_("A resposta entra na etapa"), required=False)
+    reply_step = forms.ChoiceField(label=_("A resposta entra na etapa"), required=False)
     reply_queue = forms.ModelChoiceField(
         label=_("Ou abre atendimento na fila"), queryset=Queue.objects.none(), required=False
     )
@@ -117,6 +123,10 @@ class CampaignForm(forms.Form):
         self.fields["template_b"].queryset = approved
         self.fields["reply_queue"].queryset = Queue.objects.filter(tenant=tenant)
         self.fields["tags"].choices = [(t, t) for t in tenant_tags(tenant)]
+        steps = Step.objects.filter(chatbot__tenant=tenant).select_related("chatbot")
+        self.fields["reply_step"].choices = [("", _("(nenhuma)"))] + sorted(
+            {(s.code, f"{s.chatbot.name} · {s.code}") for s in steps}, key=lambda c: c[1]
+        )
         self.fields["bought_product"].queryset = Produto.objects.filter(tenant=tenant).order_by(
             "nome"
         )
@@ -204,6 +214,7 @@ class CampaignForm(forms.Form):
             "variants": variants,
             "audience": self.audience(),
             "goal": data["goal"],
+            "strategy": data.get("strategy") or Campaign.Strategy.THOMPSON,
             "scheduled_at": data.get("scheduled_at"),
             "repeat_days": data.get("repeat_days"),
             "reply_step": data.get("reply_step") or "",

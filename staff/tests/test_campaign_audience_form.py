@@ -19,6 +19,7 @@ from tests.factories import (
     MessageTemplateFactory,
     ProdutoFactory,
     ServicoFactory,
+    StepFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -215,3 +216,22 @@ def test_an_agent_gets_neither_the_count_nor_the_upload(client, tenant):
     client.force_login(MembershipFactory(tenant=tenant, role=Membership.Role.AGENT).user)
     assert client.get(f"{NEW}publico/").status_code == 403
     assert client.post(f"{NEW}importar/").status_code == 403
+
+
+def test_the_reply_step_is_chosen_from_the_bots_steps_and_the_split_strategy_kept(
+    client, tenant, shop
+):
+    bot, oferta = shop
+    StepFactory(chatbot=bot, code="cardapio")
+    page = client.get(NEW).content.decode()
+    assert "Loja · cardapio" in page and "Epsilon-greedy" in page
+    form = _form(bot, oferta, reply_step="cardapio", strategy="epsilon", repeat_days="7")
+    assert client.post(NEW, form).status_code == 302
+    campaign = Campaign.objects.get()
+    assert (campaign.reply_step, campaign.strategy, campaign.repeat_days) == (
+        "cardapio",
+        "epsilon",
+        7,
+    )
+    wrong = client.post(NEW, _form(bot, oferta, reply_step="nao-existe")).content.decode()
+    assert 'data-field="reply_step"' in wrong and Campaign.objects.count() == 1

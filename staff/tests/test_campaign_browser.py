@@ -112,7 +112,7 @@ def test_an_owner_builds_a_campaign_without_json_and_sees_its_preview(new_page):
     shot(page, "campaign-form-rows")
     page.click("text=Criar rascunho")
     page.wait_for_selector(".campaign-preview")
-    assert "Público: 1 cliente" in page.inner_text(".campaign-page")
+    assert "Público: 1 cliente ·" in page.inner_text(".campaign-page")
     assert (
         page.inner_text(".campaign-preview li:first-child pre")
         == "Oi Cliente, hoje tem 10% no bolo!"
