@@ -123,6 +123,8 @@ class CampaignForm(forms.Form):
         self.fields["template_b"].queryset = approved
         self.fields["reply_queue"].queryset = Queue.objects.filter(tenant=tenant)
         self.fields["tags"].choices = [(t, t) for t in tenant_tags(tenant)]
+        if not self.fields["tags"].choices:
+            self.fields["tags"].help_text = _("Nenhum cliente tem etiqueta ainda.")
         steps = Step.objects.filter(chatbot__tenant=tenant).select_related("chatbot")
         self.fields["reply_step"].choices = [("", _("(nenhuma)"))] + sorted(
             {(s.code, f"{s.chatbot.name} · {s.code}") for s in steps}, key=lambda c: c[1]

@@ -165,6 +165,7 @@ def test_the_rows_follow_the_template_and_variant_b_has_its_own(client, tenant, 
     assert b'name="a-1-source"' in two
     page = client.get(NEW).content.decode()
     assert "<textarea" not in page and "JSON" not in page
+    assert "Nenhum cliente tem etiqueta ainda." in page
 
     form = _form(bot, oferta, template_b=lembrete.pk)
     form |= {
