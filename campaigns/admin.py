@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from billing.admin_tenancy import TenantScopedAdmin, TenantScopedInline
-from campaigns import scheduled, services, stats
+from campaigns import previews, scheduled, services, stats
 from campaigns.models import (
     Campaign,
     ContactImport,
@@ -137,7 +137,7 @@ class CampaignAdmin(TenantScopedAdmin):
         included), while the campaign is a draft."""
         if not obj.pk or obj.status != Campaign.Status.DRAFT:
             return "-"
-        rows = services.campaign_preview(campaign=obj)
+        rows = previews.campaign_preview(campaign=obj)
         if not rows:
             return _("Nenhum cliente no público.")
         return format_html_join(

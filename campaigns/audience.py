@@ -76,8 +76,12 @@ def audience_problems(definition) -> list[str]:
     return problems
 
 
-def audience_customers(*, tenant_id: int, definition: dict) -> QuerySet[Cliente]:
-    qs = Cliente.objects.filter(tenant_id=tenant_id, optout_em__isnull=True)
+def audience_customers(
+    *, tenant_id: int, definition: dict, opted_out: bool = False
+) -> QuerySet[Cliente]:
+    """The customers `definition` reaches; with `opted_out`, only those it would reach but
+    who opted out (counted on the staff form, never messaged)."""
+    qs = Cliente.objects.filter(tenant_id=tenant_id, optout_em__isnull=not opted_out)
     if tags := definition.get("tags"):
         any_tag = Q()
         for tag in tags:
@@ -131,6 +135,9 @@ def audience_customers(*, tenant_id: int, definition: dict) -> QuerySet[Cliente]
     return qs.order_by("pk")
 
 
-def audience_count(*, tenant_id: int, definition: dict) -> int:
-    """How many customers a campaign would reach now (shown before starting)."""
-    return audience_customers(tenant_id=tenant_id, definition=definition).count()
+def audience_count(*, tenant_id: int, definition: dict, opted_out: bool = False) -> int:
+    """How many customers a campaign would reach now (shown before starting); with
+    `opted_out`, how many the definition matches but the opt-out keeps out."""
+    return audience_customers(
+        tenant_id=tenant_id, definition=definition, opted_out=opted_out
+    ).count()

@@ -27,7 +27,7 @@ from billing import quotas
 from billing.models import Tenant
 from billing.template_costs import country_of, rate_for
 from campaigns import ab, limits, metrics, replies, stats, suggestions
-from campaigns.audience import audience_count, audience_customers, audience_problems
+from campaigns.audience import audience_customers, audience_problems
 from campaigns.models import Campaign, CampaignRecipient, Variant
 from campaigns.params import (
     count_problem,
@@ -521,54 +521,3 @@ def campaign_decide(*, campaign: Campaign) -> Variant | None:
         return None
     Variant.objects.filter(pk=key).update(winner=True)
     return next(v for v in variants if v.pk == key)
-
-
-def audience_preview_count(*, tenant_id: int, definition: dict) -> int:
-    return audience_count(tenant_id=tenant_id, definition=definition)
-
-
-@dataclass(frozen=True)
-class PreviewRow:
-    cliente_nome: str
-    telefone: str
-    variant: Variant
-    params: list[str]
-    # Assistant values not written yet (the preview task is still running): shown as such.
-    pending: bool = False
-    # The assistant failed and the fixed fallback stands in.
-    fallback: bool = False
-
-    @property
-    def text(self) -> str:
-        header, values = split_header(self.variant.template, self.params)
-        return outbox.template_text(self.variant.template, params=values, header=header)
-
-
-def campaign_preview(*, campaign: Campaign, limit: int = 5) -> list[PreviewRow]:
-    """What the first customers of the audience would receive, each variant in turn, with
-    their own parameters (customer fields, the suggestion from their history), before the
-    campaign starts."""
-    variants = _variants(campaign)
-    if not variants:
-        return []
-    customers = list(
-        audience_customers(tenant_id=campaign.tenant_id, definition=campaign.audience)[:limit]
-    )
-    ids = [c.pk for c in customers]
-    suggested = suggestions.suggestions_of(campaign=campaign, cliente_ids=ids)
-    fell_back = suggestions.fallbacks_of(campaign=campaign, cliente_ids=ids)
-    assistant = suggestions.needs_assistant(campaign)
-    rows = []
-    for i, c in enumerate(customers):
-        variant = variants[i % len(variants)]
-        rows.append(
-            PreviewRow(
-                cliente_nome=c.nome,
-                telefone=c.telefone,
-                variant=variant,
-                params=params_for(variant.params, c, suggested.get(c.pk)),
-                pending=assistant and c.pk not in suggested,
-                fallback=bool(fell_back.get(c.pk)),
-            )
-        )
-    return rows

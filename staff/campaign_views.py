@@ -9,13 +9,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from campaigns import scheduled, services, stats, surveys
+from campaigns import imports, previews, scheduled, services, stats, surveys
+from campaigns.audience import audience_count
 from campaigns.models import Campaign, ScheduledMessage
 from chatbots.models import Conversation, MessageTemplate
 from inbox import selectors as inbox_selectors
@@ -59,7 +61,7 @@ def _preview(campaign: Campaign) -> list[dict]:
             "pending": row.pending,
             "fallback": row.fallback,
         }
-        for row in services.campaign_preview(campaign=campaign)
+        for row in previews.campaign_preview(campaign=campaign)
     ]
 
 
@@ -81,8 +83,8 @@ def campaign_list(request):
 def campaign_new(request):
     """Write a draft (owners and admins); its page then shows the audience's count, the cost
     and each first customer's message before it is started."""
-    if not inbox_selectors.is_manager(request.membership):
-        return HttpResponse(_("Só proprietários e administradores criam campanhas."), status=403)
+    if denied := _manager_only(request):
+        return denied
     tenant = request.membership.tenant
     form = CampaignForm(request.POST or None, tenant=tenant)
     if request.method == "POST" and form.is_valid():
@@ -92,7 +94,78 @@ def campaign_new(request):
             form.add_error(None, str(exc))
         else:
             return redirect("staff:campaign", pk=campaign.pk)
-    return render(request, "staff/campaign_new.html", {"form": form, "section": "campaigns"})
+    context = {
+        "form": form,
+        "section": "campaigns",
+        "params_a": form.params_a.context(),
+        "params_b": form.params_b.context(),
+    }
+    return render(request, "staff/campaign_new.html", context)
+
+
+def _manager_only(request):
+    if not inbox_selectors.is_manager(request.membership):
+        return HttpResponse(_("Só proprietários e administradores criam campanhas."), status=403)
+    return None
+
+
+@staff_required
+def campaign_audience(request):
+    """The count of customers the form's filters reach now, re-read by htmx as they change;
+    the customers who opted out are left out and said so."""
+    if denied := _manager_only(request):
+        return denied
+    form = CampaignForm(request.GET, tenant=request.membership.tenant)
+    form.is_valid()  # the audience fields clean on their own; the rest may still be empty
+    definition = form.audience()
+    tenant_id = request.membership.tenant_id
+    context = {
+        "reached": audience_count(tenant_id=tenant_id, definition=definition),
+        "opted_out": audience_count(tenant_id=tenant_id, definition=definition, opted_out=True),
+    }
+    return render(request, "staff/_campaign_audience.html", context)
+
+
+@staff_required
+def campaign_params(request):
+    """One variant's parameter rows for the template chosen (htmx, on changing it)."""
+    if denied := _manager_only(request):
+        return denied
+    form = CampaignForm(request.GET, tenant=request.membership.tenant)
+    rows = form.params_b if request.GET.get("variant") == "b" else form.params_a
+    return render(request, "staff/_campaign_params.html", rows.context())
+
+
+@staff_required
+@require_POST
+def campaign_import(request):
+    """A CSV of contacts with their opt-in proof (campaigns.imports), uploaded from the form:
+    the import becomes the audience's choice; each rejected line is listed."""
+    if denied := _manager_only(request):
+        return denied
+    upload = request.FILES.get("csv")
+    context: dict = {}
+    if upload is None:
+        context["error"] = _("Escolha um arquivo CSV.")
+    else:
+        try:
+            content = upload.read().decode("utf-8-sig")
+            context["result"] = imports.contacts_import(
+                tenant=request.membership.tenant,
+                name=upload.name,
+                content=content,
+                by=request.user.get_username(),
+            )
+        except UnicodeDecodeError:
+            context["error"] = _("O arquivo deve ser um CSV em UTF-8.")
+        except ValidationError as exc:
+            context["error"] = " ".join(exc.messages)
+    form = CampaignForm(
+        initial={"import_id": context["result"].contact_import.pk} if "result" in context else {},
+        tenant=request.membership.tenant,
+    )
+    context["field"] = form["import_id"]
+    return render(request, "staff/_campaign_import.html", context)
 
 
 @staff_required

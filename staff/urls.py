@@ -82,6 +82,9 @@ urlpatterns = [
     ),
     path("campanhas/", campaign_views.campaign_list, name="campaigns"),
     path("campanhas/nova/", campaign_views.campaign_new, name="campaign-new"),
+    path("campanhas/nova/publico/", campaign_views.campaign_audience, name="campaign-audience"),
+    path("campanhas/nova/parametros/", campaign_views.campaign_params, name="campaign-params"),
+    path("campanhas/nova/importar/", campaign_views.campaign_import, name="campaign-import"),
     path("campanhas/<int:pk>/", campaign_views.campaign_detail, name="campaign"),
     path(
         "campanhas/<int:pk>/progresso/", campaign_views.campaign_progress, name="campaign-progress"

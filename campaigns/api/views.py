@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from billing.api.permissions import MANAGERS, MEMBERS
 from billing.api.viewsets import TenantScopedViewSet
-from campaigns import imports, scheduled, services, stats
+from campaigns import imports, previews, scheduled, services, stats
 from campaigns.api.serializers import (
     AudienceSerializer,
     CampaignCreateSerializer,
@@ -173,7 +173,7 @@ class CampaignViewSet(TenantScopedViewSet):
                     "pending": row.pending,
                     "fallback": row.fallback,
                 }
-                for row in services.campaign_preview(campaign=campaign)
+                for row in previews.campaign_preview(campaign=campaign)
             ]
         )
 

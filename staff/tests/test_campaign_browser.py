@@ -11,8 +11,14 @@ from billing.models import Membership
 from campaigns import services
 from campaigns.models import Campaign
 from clientes.models import Cliente
+from pedidos.models import ItemPedido, Pedido
 from staff.tests.browser import login, shot
-from tests.factories import ChatbotFactory, MembershipFactory, MessageTemplateFactory
+from tests.factories import (
+    ChatbotFactory,
+    MembershipFactory,
+    MessageTemplateFactory,
+    ProdutoFactory,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,7 +71,9 @@ def test_the_progress_bar_moves_while_the_campaign_sends(new_page, fake_graph, m
     shot(page, "campaign-progress-done")
 
 
-def test_an_admin_creates_a_campaign_and_sees_its_count_and_preview(new_page):
+def test_an_owner_builds_a_campaign_without_json_and_sees_its_preview(new_page):
+    """On a phone: a product filter changes the count, two rows fill the template's values
+    (a customer field, a fixed text), and the draft's page previews each message."""
     admin = MembershipFactory(role=Membership.Role.ADMIN, user__first_name="Ana")
     tenant = admin.tenant
     bot = ChatbotFactory(tenant=tenant, name="Loja")
@@ -76,29 +84,38 @@ def test_an_admin_creates_a_campaign_and_sees_its_count_and_preview(new_page):
         body_text="Oi {{1}}, hoje tem {{2}}!",
         body_examples=["Ana", "desconto"],
     )
-    Cliente.objects.bulk_create(
-        [
-            Cliente(tenant=tenant, nome=f"Cliente {i}", telefone=f"55119876{i:05d}", tags=["vip"])
-            for i in range(3)
-        ]
+    bolo = ProdutoFactory(categoria__tenant=tenant, nome="Bolo de cenoura")
+    clientes = Cliente.objects.bulk_create(
+        [Cliente(tenant=tenant, nome=f"Cliente {i}", telefone=f"55119876{i:05d}") for i in range(3)]
     )
-    page = new_page(width=1000, height=1200)
+    pedido = Pedido.objects.create(tenant=tenant, cliente=clientes[0])
+    ItemPedido.objects.create(
+        tenant=tenant, pedido=pedido, produto=bolo, quantidade=1, preco_unitario="20"
+    )
+    page = new_page()
     login(page, admin.user)
     page.goto("/atendimento/campanhas/")
     page.click("text=Nova campanha")
-    page.fill("#id_name", "Terça do desconto")
+    page.wait_for_selector("#audience-count [data-reached='3']")
+    page.fill("#id_name", "Terça do bolo")
     page.select_option("#id_chatbot", str(bot.pk))
     page.select_option("#id_template", str(oferta.pk))
-    page.fill("#id_params", '{"field": "primeiro_nome"}')
-    page.fill("#id_tags", "vip")
-    page.click("text=Criar rascunho")
-    assert "mas foram dados 1" in page.inner_text('[data-field="params"] .field-error')
-    page.fill("#id_params", '{"field": "primeiro_nome"}, {"value": "10% em tudo"}')
+    page.wait_for_selector("[name=a-1-source]")  # the template's two values, as rows
+    assert page.is_visible("[name=a-0-field]") and not page.is_visible("[name=a-0-value]")
+    page.select_option("[name=a-0-field]", "primeiro_nome")
+    page.select_option("[name=a-1-source]", "value")
+    page.fill("[name=a-1-value]", "10% no bolo")
+    page.select_option("#id_bought_product", str(bolo.pk))
+    page.wait_for_selector("#audience-count [data-reached='1']")
+    assert page.inner_text("#audience-count strong") == "Alcança 1 cliente"
+    assert page.locator("textarea").count() == 0
+    shot(page, "campaign-form-rows")
     page.click("text=Criar rascunho")
     page.wait_for_selector(".campaign-preview")
-    assert "Público: 3 clientes" in page.inner_text(".campaign-page")
+    assert "Público: 1 cliente ·" in page.inner_text(".campaign-page")
     assert (
         page.inner_text(".campaign-preview li:first-child pre")
-        == "Oi Cliente, hoje tem 10% em tudo!"
+        == "Oi Cliente, hoje tem 10% no bolo!"
     )
+    assert Campaign.objects.get().audience == {"bought_product": bolo.pk}
     shot(page, "campaign-created-preview")

@@ -36,16 +36,18 @@ def test_an_admin_creates_a_draft_and_sees_its_count_and_preview(client, tenant)
         "name": "Terça do desconto",
         "chatbot": bot.pk,
         "template": oferta.pk,
-        "params": '{"field": "primeiro_nome"}',
-        "tags": "vip",
+        "a-0-source": "field",
+        "a-0-field": "primeiro_nome",
+        "a-1-source": "value",
+        "a-1-value": "",
+        "tags": ["vip"],
         "goal": "reply",
     }
     wrong = client.post("/atendimento/campanhas/nova/", form).content.decode()
-    assert 'data-field="params"' in wrong
-    assert "tem 2 parâmetro(s) ({{1}}, {{2}}), mas foram dados 1" in wrong
+    assert 'data-row="1"' in wrong and "Escreva o texto." in wrong
     assert not Campaign.objects.exists()
 
-    form["params"] = '{"field": "primeiro_nome"}, {"value": "10% em tudo"}'
+    form["a-1-value"] = "10% em tudo"
     page = client.post("/atendimento/campanhas/nova/", form, follow=True).content.decode()
     campaign = Campaign.objects.get()
     assert campaign.status == Campaign.Status.DRAFT and campaign.audience == {"tags": ["vip"]}
