@@ -270,8 +270,12 @@ def test_a_real_processor_counts_what_it_processed_and_the_backlog_follows_it_st
             lambda: _get(url, TOKEN)[1], "chatbot_messages_processed_total", 1, outcome="ok"
         )
         assert ok == 1
-        own = _get(url, TOKEN)[1]
-        assert _value(own, "chatbot_consumer_batch_size_count", process="processor") == 1
+        # The batch's size is observed when the batch ends, a moment after the engine counted
+        # the message: wait for it rather than catch the scrape in between.
+        batches = _wait_for(
+            lambda: _get(url, TOKEN)[1], "chatbot_consumer_batch_size_count", 1, process="processor"
+        )
+        assert batches == 1
         assert Message.objects.filter(direction=Message.Direction.OUT).exists()  # answered
         # One host: the web's /metrics adds the processor's counters to its own.
         web = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
