@@ -266,7 +266,9 @@ def scenario(b: Bench, name: str, *, messages: int, customers: int, settle: floa
     run = load.run_load(port=b.web_port, items=items, rate=40.0, time_limit=messages / 40 + 30)
     thread.join()
     resent = resend_refused(b.web_port, items, run)
-    sends = scenarios._drain(b, since, len(run.ok), started, limit=settle)
+    # A quiet minute before giving up: a hung Graph API holds every sender thread for the
+    # HTTP timeout, and the retries that follow wait out their backoff.
+    sends = scenarios._drain(b, since, len(run.ok), started, limit=settle, quiet=60)
     watch.stop()
     # A customer's replies follow the order the product accepted the messages in: one Meta
     # delivered late (its retry after an outage) is answered after those accepted before it.

@@ -615,9 +615,11 @@ class E2ETarget:
     secret: str
 
 
-def _drain(b: Bench, since: int, expected: int, started: float, limit: float) -> list[list]:
+def _drain(
+    b: Bench, since: int, expected: int, started: float, limit: float, *, quiet: float = 10
+) -> list[list]:
     """Collect the fake Graph's sends from index `since` until `expected` arrived, nothing
-    new came for 10 s, or `limit` seconds passed since `started`."""
+    new came for `quiet` seconds, or `limit` seconds passed since `started`."""
     sends: list[list] = []
     last_progress = time.time()
     while True:
@@ -630,7 +632,7 @@ def _drain(b: Bench, since: int, expected: int, started: float, limit: float) ->
             time.sleep(0.5)  # late duplicates would show up now
             sends.extend(b.graph_stats(since + len(sends))["sends"])
             return sends
-        if now - last_progress > 10 or now - started > limit:
+        if now - last_progress > quiet or now - started > limit:
             return sends
         time.sleep(0.1)
 
