@@ -78,6 +78,7 @@ class FakeGraph:
         self.fail_left = 0
         self.hold_seconds = 0.0
         self.hold_left = 0
+        self.holding = 0  # requests being held now
         self.refused = 0
         self._tag = f"{os.getpid():x}{int(time.time()):x}".upper()
 
@@ -102,7 +103,11 @@ class FakeGraph:
                 body = await reader.readexactly(length) if length else b""
                 status, payload = self.answer(method, target, body, auth)
                 if status == HELD:
-                    await asyncio.sleep(self.hold_seconds)
+                    self.holding += 1
+                    try:
+                        await asyncio.sleep(self.hold_seconds)
+                    finally:
+                        self.holding -= 1
                     status, payload = 500, _error(131000, "Error")
                 if self.latency:
                     await asyncio.sleep(self.latency)
@@ -214,6 +219,7 @@ class FakeGraph:
                 "reads": self.recorder.reads,
                 "other": self.recorder.other,
                 "refused": self.refused,
+                "holding": self.holding,
             }
             return 200, json.dumps(doc).encode()
         return 404, _error(100, "Unknown control path")
