@@ -426,7 +426,21 @@ def section(results: list[dict]) -> str:
         "|" + "---|" * len(head),
     ]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    lines += ["", report.CHAOS_END]
+    failing = [r["fault"] for r in results if r["lost"] or r["duplicated"] or r["out_of_order"]]
+    lines += [
+        "",
+        (
+            "Still failing: " + ", ".join(failing) + "."
+            if failing
+            else "No scenario lost, duplicated or reordered a reply in this run."
+        )
+        + " The harness, not deploy/supervise.sh, starts a killed process again (it must "
+        "hold it down until /healthz names it, longer than supervise.sh's 1 s restart); "
+        "a Graph API that hangs holds the sender's threads, so its heartbeat can go stale "
+        "and /healthz name the sender for a moment.",
+        "",
+        report.CHAOS_END,
+    ]
     return "\n".join(lines)
 
 
