@@ -18,6 +18,9 @@ harness on two control paths:
     POST /__bench/fail?status=429&n=50 -> the next 50 sends and receipts get that error
                                      (429: Meta's 130429 throughput limit; 5xx: 131000),
                                      recorded as refused, not as sends (benchmarks/chaos.py)
+    POST /__bench/hold?s=6&n=50      -> the next 50 sends and receipts get no answer for 6 s
+                                     (longer than the product's HTTP timeout), then a 500:
+                                     a Graph API that hangs; refused, not recorded as sends
 
 Run it alone with `python -m benchmarks.fakegraph --port 0` (prints `READY <port>`), or in
 a thread with FakeGraphServer().start() (the smoke test does).
@@ -36,6 +39,7 @@ import time
 
 SEND_PATH = re.compile(rb"^/v\d+\.\d+/(?P<pnid>[^/]+)/messages$")
 NOT_DIGITS = re.compile(r"\D")
+HELD = -1  # answer() says: hold this request (the hang of POST /__bench/hold)
 
 
 class Recorder:
@@ -72,6 +76,9 @@ class FakeGraph:
         self._ids = itertools.count(1)
         self.fail_status = 0
         self.fail_left = 0
+        self.hold_seconds = 0.0
+        self.hold_left = 0
+        self.holding = 0  # requests being held now
         self.refused = 0
         self._tag = f"{os.getpid():x}{int(time.time()):x}".upper()
 
@@ -95,6 +102,13 @@ class FakeGraph:
                         auth = True
                 body = await reader.readexactly(length) if length else b""
                 status, payload = self.answer(method, target, body, auth)
+                if status == HELD:
+                    self.holding += 1
+                    try:
+                        await asyncio.sleep(self.hold_seconds)
+                    finally:
+                        self.holding -= 1
+                    status, payload = 500, _error(131000, "Error")
                 if self.latency:
                     await asyncio.sleep(self.latency)
                 writer.write(
@@ -128,6 +142,10 @@ class FakeGraph:
             return 400, _error(100, "Invalid parameter")
         if not auth:
             return 401, _error(190, "Invalid OAuth access token")
+        if self.hold_left > 0:
+            self.hold_left -= 1
+            self.refused += 1
+            return HELD, b""
         if self.fail_left > 0:
             self.fail_left -= 1
             self.refused += 1
@@ -182,6 +200,14 @@ class FakeGraph:
                 elif name == b"n":
                     self.fail_left = int(value or 0)
             return 200, json.dumps({"status": self.fail_status, "n": self.fail_left}).encode()
+        if path == b"/__bench/hold" and method == b"POST":
+            for part in query.split(b"&"):
+                name, _, value = part.partition(b"=")
+                if name == b"s":
+                    self.hold_seconds = float(value or 0)
+                elif name == b"n":
+                    self.hold_left = int(value or 0)
+            return 200, json.dumps({"s": self.hold_seconds, "n": self.hold_left}).encode()
         if path == b"/__bench/stats":
             since = 0
             for part in query.split(b"&"):
@@ -193,6 +219,7 @@ class FakeGraph:
                 "reads": self.recorder.reads,
                 "other": self.recorder.other,
                 "refused": self.refused,
+                "holding": self.holding,
             }
             return 200, json.dumps(doc).encode()
         return 404, _error(100, "Unknown control path")

@@ -210,10 +210,15 @@ class Bench:
         return events + queued
 
     def wait_idle(self, timeout: float = 60.0) -> None:
+        from django.db import DatabaseError, connection
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.pending_work() == 0:
-                return
+            try:
+                if self.pending_work() == 0:
+                    return
+            except DatabaseError:  # PostgreSQL restarting (benchmarks/chaos.py): try again
+                connection.close()  # the next query opens a new connection
             time.sleep(0.5)
         self.notes.append(f"system not idle after {timeout:.0f} s before a run")
 
@@ -610,9 +615,11 @@ class E2ETarget:
     secret: str
 
 
-def _drain(b: Bench, since: int, expected: int, started: float, limit: float) -> list[list]:
+def _drain(
+    b: Bench, since: int, expected: int, started: float, limit: float, *, quiet: float = 10
+) -> list[list]:
     """Collect the fake Graph's sends from index `since` until `expected` arrived, nothing
-    new came for 10 s, or `limit` seconds passed since `started`."""
+    new came for `quiet` seconds, or `limit` seconds passed since `started`."""
     sends: list[list] = []
     last_progress = time.time()
     while True:
@@ -625,14 +632,17 @@ def _drain(b: Bench, since: int, expected: int, started: float, limit: float) ->
             time.sleep(0.5)  # late duplicates would show up now
             sends.extend(b.graph_stats(since + len(sends))["sends"])
             return sends
-        if now - last_progress > 10 or now - started > limit:
+        if now - last_progress > quiet or now - started > limit:
             return sends
         time.sleep(0.1)
 
 
-def match_replies(run: load.Run, sends: list[list], pnid: str) -> dict:
+def match_replies(
+    run: load.Run, sends: list[list], pnid: str, *, by_acceptance: bool = False
+) -> dict:
     """Pair each answered message with its reply (same customer, same position) and count
-    lost, duplicated and wrong replies."""
+    lost, duplicated and wrong replies. Positions follow the messages' order (seq), or with
+    `by_acceptance` the order of their 200s (a webhook Meta retried comes in late)."""
     by_key: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for t, digits, to_pnid, kind, _text in sends:
         if to_pnid == pnid:
@@ -646,7 +656,7 @@ def match_replies(run: load.Run, sends: list[list], pnid: str) -> dict:
     latencies, lost, wrong, first_due, last_reply = [], 0, 0, math.inf, 0.0
     matched = 0
     for key, results in wanted.items():
-        results.sort(key=lambda r: r.seq)
+        results.sort(key=(lambda r: (r.done, r.seq)) if by_acceptance else (lambda r: r.seq))
         replies = by_key.get(key, [])
         for pos, res in enumerate(results):
             first_due = min(first_due, res.due)

@@ -67,6 +67,20 @@ def _heartbeat_check(key: str) -> Callable[[], dict]:
     return check
 
 
+def _worker_check() -> dict:
+    """Some worker beats, and every queue a worker once consumed still has one: three
+    workers of the Procfile beat the same key, so one killed would hide behind the others."""
+    found = _heartbeat_check(heartbeat.WORKER_KEY)()
+    from config.celery import app
+
+    now = time.time()
+    for queue in sorted(q.name for q in app.conf.task_queues or ()):
+        last = heartbeat.last_beat(heartbeat.queue_key(queue))
+        if last is not None and now - last > settings.HEALTHZ_WORKER_MAX_AGE:
+            raise ComponentDown(f"no worker on queue {queue!r} for {now - last:.0f}s")
+    return found
+
+
 def _backend_name(component: str) -> str:
     if component in ("cache", "broker"):
         return (
@@ -88,7 +102,7 @@ def components() -> dict[str, Callable]:
         "broker": _check_broker,
     }
     if settings.HEALTHZ_CHECK_WORKERS:
-        checks["worker"] = _heartbeat_check(heartbeat.WORKER_KEY)
+        checks["worker"] = _worker_check
         checks["beat"] = _heartbeat_check(heartbeat.BEAT_KEY)
         # The long-running consumers of the reply path (manage.py run_processor, run_sender).
         checks["processor"] = _heartbeat_check(heartbeat.PROCESSOR_KEY)

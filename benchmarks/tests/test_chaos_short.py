@@ -5,7 +5,8 @@ many customers, lose, duplicate and reorder no reply, and /healthz is green agai
 The stack (its own PostgreSQL, Redis, migrations, gunicorn and the Procfile's processes)
 takes one to three minutes to start on a shared 2-core machine, over the suite's time
 budget, so the test runs when CHAOS_SHORT=1 (`CHAOS_SHORT=1 ./run_tests.sh
-benchmarks/tests/test_chaos_short.py`); `make chaos` is the full run."""
+benchmarks/tests/test_chaos_short.py`); `make chaos` is the full run, and
+benchmarks/tests/test_fault_short.py the short form the suite runs."""
 
 from __future__ import annotations
 

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -64,6 +65,7 @@ MAX_COUNTDOWN = 60.0  # also bounds a provider's Retry-After; << broker visibili
 # How long a claim may sit in `sending` before the sweeper decides the worker died. One send
 # takes at most connect + read timeouts (settings.HTTP_TIMEOUT_SECONDS, 10 s each by default).
 SENDING_LEASE = timedelta(minutes=5)
+RECORD_FOR = 60.0  # seconds a send's outcome is retried while PostgreSQL is away (_record)
 
 # Our own error codes (Meta's are numbers).
 NO_RECIPIENT = "no_recipient"
@@ -334,7 +336,7 @@ def _send_one(conversation: Conversation, provider: Provider, row: Message) -> b
             error_detail=f"{type(exc).__name__}: {exc}"[:2000],
         )
         raise
-    moved = _transition(row, **outcome.fields)
+    moved = _record(row, outcome)
     # A send the provider accepted is counted even when the row was no longer ours (swept
     # as interrupted meanwhile): the customer got it, and the plan's usage must say so.
     if moved or outcome.status != Message.Status.FAILED:
@@ -342,6 +344,27 @@ def _send_one(conversation: Conversation, provider: Provider, row: Message) -> b
     if not outcome.final:
         enqueue_send(conversation.pk, countdown=outcome.countdown)
     return outcome.final
+
+
+def _record(row: Message, outcome: Outcome) -> bool:
+    """Write what the provider answered, riding out PostgreSQL dropping meanwhile: the answer
+    (a wamid, a retry's countdown) is known only here, and a row left `sending` would be
+    failed as interrupted by the sweep although the customer got it. Tries for RECORD_FOR
+    seconds, then gives up (raises) and leaves the row to the sweep."""
+    backoff = outage.Backoff("outbound outcome")
+    deadline = time.monotonic() + RECORD_FOR
+    while True:
+        try:
+            moved = _transition(row, **outcome.fields)
+            backoff.ok()
+            return moved
+        except outage.TRANSIENT as exc:
+            if not connection.in_atomic_block:
+                connection.close()  # the next try opens a new connection
+            wait = backoff.failed(exc)
+            if time.monotonic() + wait > deadline:
+                raise
+            time.sleep(wait)
 
 
 def _transition(row: Message, *, only_if: Q | None = None, **fields) -> bool:

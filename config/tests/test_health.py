@@ -101,6 +101,30 @@ def test_it_answers_503_naming_the_worker_when_its_heartbeat_is_stale(client, db
     assert "600s ago" in body["components"]["worker"]["error"]
 
 
+def test_it_names_the_queue_whose_workers_died_while_another_worker_still_beats(
+    client, db, settings
+):
+    """The Procfile runs three Celery workers: the send worker killed, the others alive."""
+    settings.HEALTHZ_WORKER_MAX_AGE = 120
+    heartbeat.beat(heartbeat.WORKER_KEY)
+    heartbeat.beat(heartbeat.BEAT_KEY)
+    for key in CONSUMERS:
+        heartbeat.beat(key)
+    heartbeat.beat(heartbeat.queue_key("replies"))
+    cache.set(heartbeat.queue_key("outbound"), time.time() - 300, timeout=3600)
+    try:
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        body = response.json()
+        assert body["failing"] == ["worker (celery)"]
+        assert "'outbound'" in body["components"]["worker"]["error"]
+
+        heartbeat.beat(heartbeat.queue_key("outbound"))  # started again
+        assert client.get("/healthz").status_code == 200
+    finally:
+        cache.delete_many([heartbeat.queue_key("replies"), heartbeat.queue_key("outbound")])
+
+
 def test_it_answers_503_when_no_worker_ever_beat(client, db):
     heartbeat.beat(heartbeat.BEAT_KEY)
     for key in CONSUMERS:
