@@ -94,3 +94,6 @@ class Exposure(models.Model):
                 fields=["experiment", "cliente"], name="one_variant_per_customer"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.cliente_id} → {self.variant_id}"
