@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from campaigns import ab
 from chatbots.models import Step
 from experiments import services, stats
 from experiments.models import StepExperiment
@@ -45,6 +46,8 @@ def step_experiments(request, pk: int, step_pk: int):
         "strategies": StepExperiment.Strategy.choices,
         "slots": range(1, services.VARIANTS_MAX + 1),
         "current_text": (step.config or {}).get("text", ""),
+        "min_samples": ab.MIN_SAMPLES,
+        "win_confidence": round(ab.WIN_CONFIDENCE * 100),
         "section": "bots",
     }
     return render(request, "staff/studio/experiments.html", context)
