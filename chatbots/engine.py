@@ -45,6 +45,7 @@ from chatbots.outbox import queue, watch
 from chatbots.wire import InboundMessage, InboundPreference, MessageLimitError, Outbound, Text
 from clientes.services import cliente_upsert_from_whatsapp
 from compliance import consent
+from experiments import services as experiments
 from inbox import notices
 from inbox import services as inbox_services
 
@@ -492,6 +493,12 @@ class Flow:
         """Enter `step`, and the steps its enter() moves on to ("say and go on")."""
         for _hop in range(MAX_STEP_HOPS):
             self.conversation.current_step = step.code
+            # An A/B test of the step's text: this customer's variant (experiments.services).
+            text = experiments.variant_text(
+                step=step, conversation=self.conversation, cliente=self.cliente
+            )
+            if text is not None:
+                step.config = {**step.config, "text": text}
             reply = self._handler(step).enter(self.context(step, None))
             self._apply(reply, out)
             if not reply.next_step or reply.next_step == step.code or reply.end or reply.handoff:

@@ -152,6 +152,7 @@ INSTALLED_APPS = [
     "campaigns",
     "integrations",
     "insights",
+    "experiments",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,7 @@ from staff import (
     catalog_views,
     chat_views,
     connection_views,
+    experiment_views,
     insights_views,
     onboarding,
     studio,
@@ -51,6 +52,21 @@ urlpatterns = [
     path("robos/<int:pk>/fluxo/", studio.flow, name="flow"),
     path("robos/<int:pk>/fluxo/nova/", studio.step_add, name="step-add"),
     path("robos/<int:pk>/fluxo/<int:step_pk>/", studio.step_edit, name="step-edit"),
+    path(
+        "robos/<int:pk>/fluxo/<int:step_pk>/teste-ab/",
+        experiment_views.step_experiments,
+        name="step-experiments",
+    ),
+    path(
+        "robos/<int:pk>/fluxo/<int:step_pk>/teste-ab/iniciar/",
+        experiment_views.experiment_start,
+        name="experiment-start",
+    ),
+    path(
+        "robos/<int:pk>/fluxo/<int:step_pk>/teste-ab/<int:experiment_pk>/encerrar/",
+        experiment_views.experiment_stop,
+        name="experiment-stop",
+    ),
     path(
         "robos/<int:pk>/fluxo/<int:step_pk>/<str:action>/",
         studio.step_action,

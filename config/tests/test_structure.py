@@ -27,6 +27,7 @@ DOMAIN_APPS = (
     "campaigns",
     "integrations",
     "insights",
+    "experiments",
 )
 DOMAIN_MAY_IMPORT = {"chatbots.models", "chatbots.outbox"}
 
