@@ -1,5 +1,6 @@
 """Browser test of the agenda insights on the owner's dashboard in the admin
-(agenda/templates/admin/agenda/insights_panel.html): the busiest hours are named."""
+(agenda/templates/admin/agenda/insights_panel.html): the busiest hours are named, and a
+long list of suggestions is folded after the first five."""
 
 from __future__ import annotations
 
@@ -37,4 +38,11 @@ def test_the_owner_sees_the_busiest_hours_on_the_dashboard(
     busiest = page.locator("p", has_text="Horários mais cheios")
     assert "Horários mais cheios: segunda-feira 09h (50%)" in busiest.inner_text()
     assert page.get_by_role("heading", name="Agenda: últimas 8 semanas").is_visible()
+    # Dozens of hours to close: five are listed, the rest wait behind "Mais N sugestões".
+    assert page.locator("ul.agenda-sugestoes").first.locator("li").count() == 5
+    more = page.locator("details.agenda-sugestoes-mais")
+    assert more.locator("summary").inner_text().startswith("Mais ")
+    assert not more.locator("li").first.is_visible()
     shot(page, "agenda-insights-dashboard")
+    more.locator("summary").click()
+    assert more.locator("li").first.is_visible()
