@@ -7,9 +7,7 @@ import pytest
 
 from billing.models import Membership
 from chatbots.models import Chatbot, MessageTemplate
-from tests.factories import MembershipFactory
-
-WABA = "419561257915477"
+from chatbots.tests.template_support import WABA, login
 
 
 @pytest.fixture
@@ -31,10 +29,6 @@ def template(bot):
         footer_text="Padaria Pão Quente",
         buttons=[{"type": "QUICK_REPLY", "text": "Falar com a loja"}],
     )
-
-
-def login(client, tenant, role):
-    client.force_login(MembershipFactory(tenant=tenant, role=role).user)
 
 
 def test_the_page_shows_the_message_as_the_customer_sees_it(client, tenant, template):

@@ -11,12 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from billing.models import Membership
 from chatbots import template_samples, template_sync
-from chatbots.models import Chatbot, MessageTemplate
+from chatbots.models import MessageTemplate
+from chatbots.tests.template_support import WABA, create_errors, login, waba_bot
 from chatbots.tests.test_admin import page_data
-from chatbots.tests.test_template_admin import login
-from chatbots.tests.test_template_sync import create_errors
 
-WABA = "419561257915477"
 APP_ID = "1234567890123"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64
@@ -28,14 +26,7 @@ MOV = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00" + b"\x00" * 64
 @pytest.fixture
 def bot(tenant, fake_graph, settings):
     settings.WHATSAPP_APP_ID = APP_ID
-    return Chatbot.objects.create(
-        tenant=tenant,
-        name="Padaria",
-        provider="meta",
-        phone_number_id="106540352242922",
-        waba_id=WABA,
-        access_token="EAAG-tk",
-    )
+    return waba_bot(tenant)
 
 
 @pytest.fixture

@@ -3,49 +3,23 @@ checked against Meta's OpenAPI description (tests/corpus/meta-openapi)."""
 
 from __future__ import annotations
 
-import functools
 from datetime import timedelta
 
 import pytest
-import yaml
 from django.utils import timezone
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 
 from chatbots import template_sync
-from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
+from chatbots.models import Conversation, Message, MessageTemplate
 from chatbots.outbox import Template, send_to_customer
-from chatbots.tests.test_provider_meta_schema import SPEC, schema_errors
+from chatbots.tests.template_support import WABA, create_errors, waba_bot
+from chatbots.tests.test_provider_meta_schema import schema_errors
 from tests.factories import ClienteFactory
 from tests.fakes import evolution as evo
-
-WABA = "419561257915477"
-PATH = "/{Version}/{WABA-ID}/message_templates"
-
-
-@functools.cache
-def _create_schema() -> dict:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    spec = yaml.load(SPEC.read_text(encoding="utf-8"), Loader=loader)
-    return spec["paths"][PATH]["post"]["requestBody"]["content"]["application/json"]["schema"]
-
-
-def create_errors(body: dict) -> str:
-    """What the request schema of Meta's `POST /{WABA-ID}/message_templates` finds wrong."""
-    error = best_match(Draft202012Validator(_create_schema()).iter_errors(body))
-    return "" if error is None else f"{list(error.absolute_path)}: {error.message}"
 
 
 @pytest.fixture
 def bot(tenant, fake_graph):
-    return Chatbot.objects.create(
-        tenant=tenant,
-        name="Padaria",
-        provider="meta",
-        phone_number_id="106540352242922",
-        waba_id=WABA,
-        access_token="EAAG-tk",
-    )
+    return waba_bot(tenant)
 
 
 @pytest.fixture

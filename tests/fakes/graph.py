@@ -164,6 +164,10 @@ class FakeGraph:
             # HTTP/1.1 keeps the connection open between requests, as Meta's servers do,
             # so tests can see whether the client reuses it (every answer has a length).
             protocol_version = "HTTP/1.1"
+            # The headers and the body go out in two writes: with Nagle's algorithm on, the
+            # body waits for the client's delayed ACK (about 40 ms on Linux) on a kept-alive
+            # connection, on every request (RFC 1122 §4.2.3.2; TCP_NODELAY in tcp(7)).
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 fake._handle(self)
