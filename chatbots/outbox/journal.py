@@ -11,7 +11,7 @@ only ever touches rows still `sending` under the journal's own deadline.
 
 Each sender also keeps a key alive (SET with a TTL of ALIVE_TTL seconds, renewed every
 BEAT_SECONDS by a thread of its own, so a sender busy with slow HTTP calls stays alive).
-Another sender that sees the key missing twice, ALIVE_TTL seconds apart, takes the claim
+Another sender that sees the key missing twice, CONFIRM_SECONDS apart, takes the claim
 over (a lock per dead sender, so only one does), in one transaction:
 
 * answered: recorded `sent` with its wamid, counted and metered as a send;
@@ -48,9 +48,12 @@ from chatbots.outbox import sending, wake
 
 logger = logging.getLogger(__name__)
 
-# A sender whose key is missing this long after it was first seen missing is dead.
-ALIVE_TTL = 6
-BEAT_SECONDS = 2.0
+# A sender renews its alive key every BEAT_SECONDS, which lives ALIVE_TTL seconds; one whose
+# key is still missing CONFIRM_SECONDS after it was first seen missing (two renewals it
+# would have made) is dead.
+ALIVE_TTL = 5
+BEAT_SECONDS = 1.5
+CONFIRM_SECONDS = 2 * BEAT_SECONDS
 # The journal outlives the lease, after which the sweeper decides anyway.
 JOURNAL_TTL = int(sending.SENDING_LEASE.total_seconds()) * 2
 LEASE_FIELD = "lease"
@@ -215,7 +218,7 @@ class Recovery:
                 self.suspects.pop(sender_id, None)
                 continue
             first_seen = self.suspects.setdefault(sender_id, now)
-            if now - first_seen < ALIVE_TTL:
+            if now - first_seen < CONFIRM_SECONDS:
                 continue  # maybe a Redis restart lost the key: give it time to beat again
             try:
                 recovered += self._take_over(sender_id)

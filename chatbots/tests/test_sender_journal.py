@@ -72,7 +72,7 @@ def test_a_dead_senders_claim_is_answered_interrupted_or_requeued_and_sent_once_
 
     heir = Sender(batch=20, threads=1)
     assert heir.recovery.run(now=100.0) == 0  # first seen missing: not yet dead
-    assert heir.recovery.run(now=100.0 + journal.ALIVE_TTL) == 4
+    assert heir.recovery.run(now=100.0 + journal.CONFIRM_SECONDS) == 4
     wamid = fake_graph.sends[0].response["messages"][0]["id"]
     row = Message.objects.get(pk=one.pk)
     assert (row.status, row.provider_message_id, row.attempts) == ("sent", wamid, 1)
@@ -132,7 +132,7 @@ def test_without_a_journal_the_lease_rule_still_applies(
 
     heir = Sender(batch=20, threads=1)
     heir.recovery.run(now=0.0)
-    assert heir.recovery.run(now=float(journal.ALIVE_TTL)) == 0
+    assert heir.recovery.run(now=journal.CONFIRM_SECONDS) == 0
     assert Message.objects.get(pk=row.pk).status == "sending"  # the sweeper decides later
     with time_machine.travel(timezone.now() + 2 * sending.SENDING_LEASE):
         sending.sweep()
