@@ -5,8 +5,13 @@ sender's claim is never taken."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import time_machine
+from django.conf import settings
 from django.utils import timezone
 
 from chatbots.models import Message
@@ -137,4 +142,58 @@ def test_without_a_journal_the_lease_rule_still_applies(
     with time_machine.travel(timezone.now() + 2 * sending.SENDING_LEASE):
         sending.sweep()
     assert Message.objects.get(pk=row.pk).error_code == sending.SEND_INTERRUPTED
+    heir.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_sender_killed_with_sigkill_while_meta_holds_a_send(
+    bot,  # noqa: F811
+    fake_graph,
+    redis_client,
+):
+    """The real process, SIGKILLed while Meta holds its second request: the answered send
+    is recorded, the held one is interrupted, the one never started goes once, after it."""
+    from chatbots.tests.test_sender_process import _database_url, reply, wait_for
+
+    conversation = open_conversation(bot, "5511900000015")
+    rows = reply(conversation, "um", "dois", "três")
+    fake_graph.delay_next(0)  # "um": answered at once
+    fake_graph.delay_next(15)  # "dois": held while the process dies
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "WHATSAPP_GRAPH_API_URL": fake_graph.url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_sender", "--threads", "1"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert wait_for(lambda: len(fake_graph.sends) == 2, seconds=30)
+    finally:
+        process.kill()
+        process.wait()
+    # Its alive key would run out within journal.ALIVE_TTL seconds; here it goes at once.
+    for member in redis_client.smembers(journal.registry_key()):
+        redis_client.delete(journal.alive_key(member.decode()))
+
+    heir = Sender(batch=20, threads=1)
+    heir.recovery.run(now=0.0)
+    assert heir.recovery.run(now=journal.CONFIRM_SECONDS) == 3
+    first, second, third = (Message.objects.get(pk=r.pk) for r in rows)
+    assert (first.status, first.provider_message_id) == (
+        "sent",
+        fake_graph.sends[0].response["messages"][0]["id"],
+    )
+    assert (second.status, second.error_code) == ("failed", sending.SEND_INTERRUPTED)
+    assert third.status == "queued"
+
+    heir.run_once()
+
+    assert bodies(fake_graph) == ["um", "dois", "três"]
+    assert Message.objects.get(pk=third.pk).status == "sent"
     heir.close()
