@@ -31,10 +31,11 @@ https://redis.io/docs/latest/commands/set/.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import redis
 from django.db import connections, transaction
@@ -59,6 +60,12 @@ JOURNAL_TTL = int(sending.SENDING_LEASE.total_seconds()) * 2
 LEASE_FIELD = "lease"
 STARTED = "s"
 ANSWERED = "a:"
+
+
+def lease_of(now: datetime) -> datetime:
+    """A claim's deadline (sending.SENDING_LEASE on), unique to the claim with random
+    microseconds: the journal names a claim's rows by it."""
+    return now + sending.SENDING_LEASE + timedelta(microseconds=random.randrange(10**6))
 
 
 def _database() -> str:
@@ -104,20 +111,29 @@ class Journal:
             logger.warning("sender could not renew its alive key", exc_info=True)
             return False
 
-    def start_beating(self) -> None:
+    def start_beating(self) -> bool:
+        """Renew the alive key from a thread of its own until stop_beating; True when this
+        call started the thread (False: one runs already, or there is no Redis)."""
         if self.client is None or self._thread is not None:
-            return
+            return False
+        self.beat()
+        stop = self._stop = threading.Event()
 
         def loop() -> None:
-            while not self._stop.wait(BEAT_SECONDS):
+            while not stop.wait(BEAT_SECONDS):
                 self.beat()
 
         self._thread = threading.Thread(target=loop, name="sender-alive", daemon=True)
         self._thread.start()
+        return True
+
+    def stop_beating(self) -> None:
+        self._stop.set()
+        self._thread = None
 
     def close(self) -> None:
         """A clean stop: the claim was recorded, so nothing is left to recover."""
-        self._stop.set()
+        self.stop_beating()
         if self.client is None:
             return
         try:

@@ -25,10 +25,9 @@ Per-customer order holds across any number of senders and the Celery task: a row
 claimed only while every older row of its conversation is final.
 
 A sender killed between its claim and its record: its journal (chatbots.outbox.journal)
-tells another sender, within seconds, which rows the provider answered (recorded as sent),
-which were in flight (`send_interrupted`, never sent again) and which never started (back
-to `queued`). Without a journal the sweeper's lease rule applies (sending.sweep). SIGTERM
-finishes the round first.
+tells another sender within seconds which rows the provider answered (sent), which were in
+flight (`send_interrupted`) and which never started (`queued`); without a journal, the
+sweeper's lease rule (sending.sweep). SIGTERM finishes the round first.
 
 PostgreSQL is the queue; Redis only nudges (chatbots.outbox.wake): without a nudge the
 sender looks again every SENDER_POLL_SECONDS. The embedded mode (SQLite) runs one sender:
@@ -40,13 +39,12 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import redis
 from django.conf import settings
@@ -138,12 +136,6 @@ RETURNING {returning}
 """
 
 
-def lease_of(now: datetime) -> datetime:
-    """A claim's deadline, unique to the claim (random microseconds): the journal names a
-    claim's rows by it."""
-    return now + sending.SENDING_LEASE + timedelta(microseconds=random.randrange(10**6))
-
-
 def claim(*, batch: int, now=None, lease=None) -> list[Message]:
     """Claim up to `batch` rows (see the module docstring), in conversation and id order.
     One statement; the rows come back as unsaved Message objects with the claimed columns."""
@@ -153,7 +145,7 @@ def claim(*, batch: int, now=None, lease=None) -> list[Message]:
         "queued": Message.Status.QUEUED,
         "sending": Message.Status.SENDING,
         "now": now,
-        "lease": lease or lease_of(now),
+        "lease": lease or journal.lease_of(now),
         "batch": int(batch),
         "run": RUN,
     }
@@ -372,10 +364,21 @@ class Sender:
     # --- one round -----------------------------------------------------------------------
     def run_once(self) -> int:
         """Claim, send, record one batch, then the read receipts; return the rows claimed."""
-        lease = lease_of(timezone.now())
+        lease = journal.lease_of(timezone.now())
         self.journal.begin(lease)
         rows = claim(batch=self.batch, lease=lease)
         self._bots = {}
+        # Alive while it sends, also in a single round (`run_sender --once`, the tests).
+        beating = self.journal.start_beating() if rows else False
+        try:
+            self._send_claimed(rows)
+        finally:
+            if beating:
+                self.journal.stop_beating()
+        self.send_receipts()
+        return len(rows)
+
+    def _send_claimed(self, rows: list[Message]) -> None:
         if rows:
             by_conversation: dict[int, list[Message]] = defaultdict(list)
             for row in rows:
@@ -392,8 +395,6 @@ class Sender:
                 batches = list(self._pool.map(lambda run: send_run(*run, self.journal), runs))
             results = [result for batch in batches for result in batch]
             report(results, self._record(results))
-        self.send_receipts()
-        return len(rows)
 
     def _record(self, results: list[Result]) -> set[int]:
         """`record`, tried again on a fresh connection while the database is away (a
