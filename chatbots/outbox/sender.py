@@ -24,11 +24,10 @@ One round (`Sender.run_once`):
 Per-customer order holds across any number of senders and the Celery task: a row is
 claimed only while every older row of its conversation is final.
 
-A sender killed between its claim and its record leaves its claimed rows in `sending`:
-the sweeper (chatbots.outbox.sending.sweep, run by beat and by every sender once a minute)
-fails them as `send_interrupted` once the lease
-is over, never sends them again: the rule for a send whose outcome is unknown, applied to
-at most the rows of one batch (SENDER_BATCH). SIGTERM finishes the round first.
+A sender killed between its claim and its record: its journal (chatbots.outbox.journal)
+tells another sender within seconds which rows the provider answered (sent), which were in
+flight (`send_interrupted`) and which never started (`queued`); without a journal, the
+sweeper's lease rule (sending.sweep). SIGTERM finishes the round first.
 
 PostgreSQL is the queue; Redis only nudges (chatbots.outbox.wake): without a nudge the
 sender looks again every SENDER_POLL_SECONDS. The embedded mode (SQLite) runs one sender:
@@ -54,7 +53,7 @@ from django.utils import timezone
 
 from chatbots import consumer_metrics
 from chatbots.models import Chatbot, Conversation, Message
-from chatbots.outbox import gates, sending, wake
+from chatbots.outbox import gates, journal, sending, wake
 from chatbots.outbox.sending import INTERNAL_ERROR, MAX_RETRIES, Outcome
 from chatbots.providers.registry import UnknownProvider, get_provider
 from config import heartbeat, outage
@@ -137,7 +136,7 @@ RETURNING {returning}
 """
 
 
-def claim(*, batch: int, now=None) -> list[Message]:
+def claim(*, batch: int, now=None, lease=None) -> list[Message]:
     """Claim up to `batch` rows (see the module docstring), in conversation and id order.
     One statement; the rows come back as unsaved Message objects with the claimed columns."""
     now = now or timezone.now()
@@ -146,7 +145,7 @@ def claim(*, batch: int, now=None) -> list[Message]:
         "queued": Message.Status.QUEUED,
         "sending": Message.Status.SENDING,
         "now": now,
-        "lease": now + sending.SENDING_LEASE,
+        "lease": lease or journal.lease_of(now),
         "batch": int(batch),
         "run": RUN,
     }
@@ -245,8 +244,11 @@ def _later_untried(detail: str) -> Outcome:
     )
 
 
-def send_run(conversation: Conversation | None, rows: list[Message]) -> list[Result]:
-    """Send one conversation's claimed rows in order (runs in a pool thread)."""
+def send_run(
+    conversation: Conversation | None, rows: list[Message], log: journal.Journal | None = None
+) -> list[Result]:
+    """Send one conversation's claimed rows in order (runs in a pool thread), each send
+    journaled in `log`."""
     if conversation is None:  # deleted since the claim: its rows went with it
         return []
     try:
@@ -263,7 +265,8 @@ def send_run(conversation: Conversation | None, rows: list[Message]) -> list[Res
             results.append(Result(row, _released(), conversation))
             continue
         try:
-            outcome = sending.attempt(conversation, provider, row)
+            journaled = log.provider(provider, row.pk) if log is not None else provider
+            outcome = sending.attempt(conversation, journaled, row)
         except Exception as exc:
             logger.exception("outbound send could not be tried", extra={"message_id": row.pk})
             if isinstance(exc, (InterfaceError, OperationalError)):
@@ -354,12 +357,28 @@ class Sender:
         self._backoff = outage.Backoff("sender")
         self._later_receipts: list[tuple[float, int, str, int]] = []  # (due, bot, id, try)
         self._later_lock = threading.Lock()
+        self.journal = journal.Journal()
+        self.recovery = journal.Recovery(self.journal.client, own_id=self.journal.sender_id)
+        self._last_recovery = 0.0
 
     # --- one round -----------------------------------------------------------------------
     def run_once(self) -> int:
         """Claim, send, record one batch, then the read receipts; return the rows claimed."""
-        rows = claim(batch=self.batch)
+        lease = journal.lease_of(timezone.now())
+        self.journal.begin(lease)
+        rows = claim(batch=self.batch, lease=lease)
         self._bots = {}
+        # Alive while it sends, also in a single round (`run_sender --once`, the tests).
+        beating = self.journal.start_beating() if rows else False
+        try:
+            self._send_claimed(rows)
+        finally:
+            if beating:
+                self.journal.stop_beating()
+        self.send_receipts()
+        return len(rows)
+
+    def _send_claimed(self, rows: list[Message]) -> None:
         if rows:
             by_conversation: dict[int, list[Message]] = defaultdict(list)
             for row in rows:
@@ -371,13 +390,11 @@ class Sender:
             # The receipts that rode along are for these bots, mostly: no query for them.
             self._bots = {c.chatbot_id: c.chatbot for c in conversations.values()}
             if self._pool is None or len(runs) == 1:
-                batches = [send_run(conversation, group) for conversation, group in runs]
+                batches = [send_run(c, group, self.journal) for c, group in runs]
             else:
-                batches = list(self._pool.map(lambda run: send_run(*run), runs))
+                batches = list(self._pool.map(lambda run: send_run(*run, self.journal), runs))
             results = [result for batch in batches for result in batch]
             report(results, self._record(results))
-        self.send_receipts()
-        return len(rows)
 
     def _record(self, results: list[Result]) -> set[int]:
         """`record`, tried again on a fresh connection while the database is away (a
@@ -452,10 +469,12 @@ class Sender:
             "sender started",
             extra={"batch": self.batch, "threads": self.threads, "poll": self.poll},
         )
+        self.journal.start_beating()
         try:
             while not self.stopping.is_set():
                 self.beat()
                 self.sweep()
+                self.recover()
                 try:
                     claimed = self.run_once()
                 except (DatabaseError, *outage.TRANSIENT) as exc:
@@ -495,6 +514,18 @@ class Sender:
             sending.sweep()
         except Exception:
             logger.warning("sender could not sweep the outbox", exc_info=True)
+            connection.close()
+
+    def recover(self) -> None:
+        """Take over the claims of senders known dead (chatbots.outbox.journal)."""
+        now = time.monotonic()
+        if now - self._last_recovery < journal.BEAT_SECONDS:
+            return
+        self._last_recovery = now
+        try:
+            self.recovery.run(now=now)
+        except Exception:
+            logger.warning("sender could not recover a dead sender's claim", exc_info=True)
             connection.close()
 
     def wait(self) -> None:
@@ -542,6 +573,7 @@ class Sender:
 
     def close(self) -> None:
         self._drop_subscription()
+        self.journal.close()
         if self._pool is not None:
             # Each pool thread closes its own database connection (Django's connections
             # belong to their thread): one job per thread, held at a barrier so that no

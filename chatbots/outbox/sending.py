@@ -424,7 +424,9 @@ def sweep(*, older_than_seconds: int = 60) -> int:
     "pedido confirmado", a repeated charge link), which the business cannot take back. A
     failed row is visible in the admin, counted in chatbot_outbound_failed_total, and one
     click on "retry" (retry_failed) sends it again if someone judges it was lost. Marking it
-    final also lets the conversation's later rows go out instead of waiting forever.
+    final also lets the conversation's later rows go out instead of waiting forever. A batch
+    sender's claim is taken over sooner and more precisely from its journal
+    (chatbots.outbox.journal); this is the rule when there is none.
     """
     now = timezone.now()
     stuck = Message.objects.filter(
