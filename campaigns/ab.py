@@ -4,7 +4,8 @@ Thompson sampling (the default): each variant's success rate on the campaign's g
 Beta(1 + successes, 1 + failures) posterior; each customer gets the variant whose sampled
 rate is highest, so traffic moves to the better one as evidence comes in (Russo et al., "A
 Tutorial on Thompson Sampling", https://arxiv.org/abs/1707.02038). Epsilon-greedy: the best
-observed rate, except a random variant with probability EPSILON.
+observed rate, except a random variant with probability EPSILON. Either way each variant is
+first shown MIN_SAMPLES times (the fewest-shown next), so that a winner can be declared.
 
 A variant is declared the winner (Variant.winner; every later message uses it) when it has
 at least MIN_SAMPLES sends per variant and a one-sided two-proportion z-test gives the
@@ -36,6 +37,11 @@ class Arm:
 def choose(arms: list[Arm], *, strategy: str, rng: random.Random) -> int:
     if len(arms) == 1:
         return arms[0].key
+    # Every arm first gets the MIN_SAMPLES showings `winner` needs: Thompson sampling alone
+    # can starve an early loser before that, and then no winner is ever declared.
+    fewest = min(a.sent for a in arms)
+    if fewest < MIN_SAMPLES:
+        return rng.choice([a for a in arms if a.sent == fewest]).key
     if strategy == "epsilon":
         if rng.random() < EPSILON:
             return rng.choice(arms).key
