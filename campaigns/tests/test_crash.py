@@ -55,25 +55,8 @@ def _sent() -> int:
     return CampaignRecipient.objects.filter(status=CampaignRecipient.Status.SENT).count()
 
 
-def test_a_worker_killed_mid_run_then_restarted_messages_everyone_exactly_once(
-    fake_graph, celery_eager, django_capture_on_commit_callbacks, monkeypatch
-):
-    from chatbots.outbox.tasks import sweep_outbound
-
-    monkeypatch.setattr(services, "_enqueue", lambda pk: None)  # the workers below run it
-    tenant = TenantFactory()
-    bot = ChatbotFactory(tenant=tenant, messaging_limit_tier="TIER_UNLIMITED")
-    bot.messages_per_second = 1000
-    bot.save(update_fields=["messages_per_second"])
-    promo = MessageTemplateFactory(chatbot=bot, name="promo", category="MARKETING")
-    people = Cliente.objects.bulk_create(
-        [Cliente(tenant=tenant, nome=f"C{i}", telefone=f"5511970{i:06d}") for i in range(N)]
-    )
-    campaign = services.campaign_create(
-        tenant=tenant, chatbot=bot, name="Maio", variants=[{"template": promo}]
-    )
-    services.campaign_start(campaign=campaign)
-
+def _kill_mid_run(campaign: Campaign) -> int:
+    """Run the campaign in a worker process, SIGKILL it after two batches; rows sent by then."""
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
@@ -93,14 +76,85 @@ def test_a_worker_killed_mid_run_then_restarted_messages_everyone_exactly_once(
         worker.wait(timeout=30)
     assert worker.returncode == -signal.SIGKILL
     killed_at = _sent()
-    assert 2 * BATCH <= killed_at < N
+    assert 2 * BATCH <= killed_at
     assert killed_at % BATCH == 0  # a batch and its outbox rows commit together, or not at all
+    return killed_at
+
+
+def test_a_worker_killed_mid_run_then_restarted_messages_everyone_exactly_once(
+    fake_graph, celery_eager, django_capture_on_commit_callbacks, monkeypatch
+):
+    from chatbots.outbox.tasks import sweep_outbound
+
+    monkeypatch.setattr(services, "_enqueue", lambda pk: None)  # the workers below run it
+    tenant = TenantFactory()
+    bot = ChatbotFactory(tenant=tenant, messaging_limit_tier="TIER_UNLIMITED")
+    bot.messages_per_second = 1000
+    bot.save(update_fields=["messages_per_second"])
+    promo = MessageTemplateFactory(chatbot=bot, name="promo", category="MARKETING")
+    people = Cliente.objects.bulk_create(
+        [Cliente(tenant=tenant, nome=f"C{i}", telefone=f"5511970{i:06d}") for i in range(N)]
+    )
+    campaign = services.campaign_create(
+        tenant=tenant, chatbot=bot, name="Maio", variants=[{"template": promo}]
+    )
+    services.campaign_start(campaign=campaign)
+
+    killed_at = _kill_mid_run(campaign)
+    assert killed_at < N
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.RUNNING
 
     # The restart: the task comes back (acks_late) and the sweeper finds the queued rows.
     with time_machine.travel(timezone.now() + timedelta(minutes=5), tick=False):
         with django_capture_on_commit_callbacks(execute=True):
             services.campaign_run(campaign_id=campaign.pk, batch=BATCH)
+        with django_capture_on_commit_callbacks(execute=True):
+            sweep_outbound()
+
+    to = Counter(r.json["to"] for r in fake_graph.sends)
+    assert set(to) == {f"+{c.telefone}" for c in people}
+    assert max(to.values()) == 1
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DONE
+    assert stats.campaign_numbers(campaign=campaign)["sent"] == len(fake_graph.sends) == N
+
+
+def test_a_worker_killed_in_a_tiers_first_window_sends_the_rest_in_the_next_window_once(
+    fake_graph, celery_eager, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Meta's tier of 50 unique customers a day, 60 customers, the worker killed mid-run: the
+    restart fills the window's 50, the next window the other 10, each customer once."""
+    from campaigns import tasks
+    from chatbots.outbox.tasks import sweep_outbound
+
+    monkeypatch.setattr(services, "_enqueue", lambda pk: None)  # the workers below run it
+    tenant = TenantFactory()
+    bot = ChatbotFactory(tenant=tenant, messaging_limit_tier="TIER_50")
+    bot.messages_per_second = 1000
+    bot.save(update_fields=["messages_per_second"])
+    promo = MessageTemplateFactory(chatbot=bot, name="promo", category="MARKETING")
+    people = Cliente.objects.bulk_create(
+        [Cliente(tenant=tenant, nome=f"C{i}", telefone=f"5511971{i:06d}") for i in range(N)]
+    )
+    campaign = services.campaign_create(
+        tenant=tenant, chatbot=bot, name="Junho", variants=[{"template": promo}]
+    )
+    services.campaign_start(campaign=campaign)
+
+    assert _kill_mid_run(campaign) < 50
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=5), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.campaign_run(campaign_id=campaign.pk, batch=BATCH)
+        with django_capture_on_commit_callbacks(execute=True):
+            sweep_outbound()
+    assert len(fake_graph.sends) == 50  # the tier's window, the killed run's sends included
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.WAITING
+
+    with time_machine.travel(timezone.now() + timedelta(hours=24, minutes=10), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            tasks.bulk_campaigns_due()
         with django_capture_on_commit_callbacks(execute=True):
             sweep_outbound()
 
