@@ -19,7 +19,8 @@ One round (`Sender.run_once`):
    RETURNING, guarded by status = 'sending', so a row the sweeper took back is left alone),
    then the counters, the status watchers (chatbots.outbox.watch) and the on-sent hooks
    (metering), as the task does.
-5. Pop and send the read receipts that rode along (chatbots.outbox.wake).
+5. Pop the read receipts that rode along (chatbots.outbox.wake) and hand them to a pool of
+   their own: the next round does not wait for them.
 
 Per-customer order holds across any number of senders and the Celery task: a row is
 claimed only while every older row of its conversation is final.
@@ -43,6 +44,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
@@ -70,6 +72,8 @@ SWEEP_SECONDS = 60.0
 # How long a sender keeps trying to write the outcomes of sends it made while PostgreSQL is
 # away; a restart takes seconds, the claim's lease (sending.SENDING_LEASE) five minutes.
 RECORD_WAIT = 120.0
+# Read receipts pending per receipt thread before a round waits for one to finish.
+RECEIPTS_IN_FLIGHT = 4
 
 _COLUMNS = (
     "id",
@@ -347,6 +351,15 @@ class Sender:
             if self.threads > 1
             else None
         )
+        # Read receipts go out on their own threads, not awaited: a receipt is one more
+        # call to a provider that may take 150 ms or more, and the next round's replies
+        # must not wait for it (RECEIPTS_IN_FLIGHT bounds what is pending).
+        self._receipt_pool = (
+            ThreadPoolExecutor(self.threads, thread_name_prefix="receipts")
+            if self.threads > 1
+            else None
+        )
+        self._receipts_pending: set = set()
         self._pubsub = None
         self._bots: dict[int, Chatbot] = {}  # this round's bots (for the receipts)
         self._last_beat = 0.0
@@ -422,18 +435,27 @@ class Sender:
 
         def mark(item: tuple[Chatbot, str, int]) -> None:
             chatbot, external_id, tries = item
-            wait = sending.read_try(chatbot, external_id, tries=tries)
+            try:
+                wait = sending.read_try(chatbot, external_id, tries=tries)
+            finally:
+                if self._receipt_pool is not None and connection.connection is not None:
+                    connection.close()  # a provider that read the database: not kept open
             if wait is not None and wait >= 0:  # a 429/5xx: again in a later round
                 with self._later_lock:
                     self._later_receipts.append(
                         (time.monotonic() + wait, chatbot.pk, external_id, tries + 1)
                     )
 
-        if self._pool is None:
+        if self._receipt_pool is None:
             for item in work:
                 mark(item)
-        else:
-            list(self._pool.map(mark, work))
+            return len(work)
+        self._receipts_pending = {f for f in self._receipts_pending if not f.done()}
+        if len(self._receipts_pending) > self.threads * RECEIPTS_IN_FLIGHT:
+            futures.wait(
+                self._receipts_pending, return_when=futures.FIRST_COMPLETED
+            )  # the provider is slow
+        self._receipts_pending.update(self._receipt_pool.submit(mark, item) for item in work)
         return len(work)
 
     def _due_receipts(self) -> list[tuple[int, str, int]]:
@@ -542,6 +564,9 @@ class Sender:
 
     def close(self) -> None:
         self._drop_subscription()
+        if self._receipt_pool is not None:  # its threads keep no database connection
+            self._receipt_pool.shutdown(wait=True)
+            self._receipt_pool = None
         if self._pool is not None:
             # Each pool thread closes its own database connection (Django's connections
             # belong to their thread): one job per thread, held at a barrier so that no
