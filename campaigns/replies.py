@@ -6,7 +6,8 @@ calls `messages_stored` for every stored message (chatbots.outbox.watch), before
 interceptors run, so a ticket opened now makes the handoff interceptor keep the bot quiet
 and an attendant answers. Only the first reply after the campaign's message is routed
 (CampaignRecipient.replied_at), so a customer's later messages follow the usual rules.
-Only conversations flagged at send time (a cache key, `replies_expect`) cost a query.
+Only conversations flagged at send time (a cache key, `replies_expect`) cost a query; in a
+processor batch the flags of all its conversations are read in one cache round trip.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from campaigns.models import CampaignRecipient
 from chatbots.models import Conversation, Message
+from config import memo
 from inbox import services as inbox_services
 
 logger = logging.getLogger(__name__)
@@ -42,10 +44,23 @@ def replies_expect(conversation_ids: Iterable[int]) -> None:
         transaction.on_commit(lambda: cache.set_many(keys, timeout=timeout))
 
 
+def _flagged(batch: frozenset[int]) -> set[int]:
+    found = cache.get_many([_key(pk) for pk in batch])
+    return {pk for pk in batch if found.get(_key(pk))}
+
+
+def _expected(conversation_id: int) -> bool:
+    """Whether the conversation's reply may go to a campaign's queue (`replies_expect`)."""
+    batch = memo.get(memo.BATCH_CONVERSATIONS) or frozenset()
+    if conversation_id in batch:
+        return conversation_id in memo.cached(("campaigns:replies", batch), lambda: _flagged(batch))
+    return bool(cache.get(_key(conversation_id)))
+
+
 def messages_stored(conversation: Conversation, rows: Sequence[Message]) -> None:
     if not any(r.direction == Message.Direction.IN for r in rows):
         return
-    if not cache.get(_key(conversation.pk)):
+    if not _expected(conversation.pk):
         return
     now = timezone.now()
     recipient = (

@@ -161,6 +161,7 @@ def _drain(size: int) -> Drained:
     for event, error in unreadable:
         _poisoned([event.pk], error, result)
     conversations = _conversations_of(pending)
+    memo.put(memo.BATCH_CONVERSATIONS, frozenset(c.pk for c in conversations.values()))
     now = timezone.now()
     done: list[int] = []
     failed: dict[str, list[int]] = defaultdict(list)

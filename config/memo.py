@@ -40,6 +40,23 @@ def cached(key: Hashable, compute: Callable[[], T]) -> T:
     return values[key]
 
 
+def put(key: Hashable, value) -> None:
+    """Remember `value` for the rest of the scope (nothing outside one)."""
+    values = _values.get()
+    if values is not None:
+        values[key] = value
+
+
+def get(key: Hashable, default=None):
+    values = _values.get()
+    return default if values is None else values.get(key, default)
+
+
+# The ids of the conversations a processor batch already knows (chatbots.processor): a
+# watcher called for one of them may load what it needs for all of them at once.
+BATCH_CONVERSATIONS = "batch:conversations"
+
+
 def forget(key: Hashable) -> None:
     """Drop a remembered value (its source changed inside the scope)."""
     values = _values.get()

@@ -26,6 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from chatbots.models import Conversation, Message
+from config import memo
 from inbox import live
 from inbox.models import Note, Ticket
 
@@ -67,6 +68,7 @@ def ticket_data(ticket: Ticket) -> dict:
 
 def ticket_changed(ticket: Ticket, *, previous_queue_id: int | None = None) -> None:
     """A ticket opened, was taken, assigned, transferred or ended."""
+    memo.forget(_BATCH_TICKETS)
     data = ticket_data(ticket)
     users = [ticket.assigned_to_id] if ticket.assigned_to_id else []
     live.publish(
@@ -118,12 +120,26 @@ def note_added(note: Note) -> None:
     )
 
 
+_BATCH_TICKETS = "inbox:batch-tickets"
+
+
+def _open_tickets(conversation_ids) -> dict[int, Ticket]:
+    rows = Ticket.objects.filter(
+        conversation_id__in=conversation_ids, status__in=Ticket.OPEN_STATUSES
+    ).only("pk", "tenant_id", "queue_id", "assigned_to_id", "conversation_id")
+    return {ticket.conversation_id: ticket for ticket in rows}  # one open ticket each
+
+
 def _open_ticket(conversation_id: int) -> Ticket | None:
-    return (
-        Ticket.objects.filter(conversation_id=conversation_id, status__in=Ticket.OPEN_STATUSES)
-        .only("pk", "tenant_id", "queue_id", "assigned_to_id", "conversation_id")
-        .first()
-    )
+    """The conversation's open ticket. In a processor batch (config.memo), the open tickets
+    of all its conversations are loaded by the first call, in one query; a ticket opened or
+    changed meanwhile (ticket_changed) is looked up again."""
+    batch = memo.get(memo.BATCH_CONVERSATIONS) or frozenset()
+    if conversation_id in batch:
+        tickets = memo.cached(_BATCH_TICKETS, lambda: _open_tickets(batch))
+        if conversation_id in tickets:
+            return tickets[conversation_id]
+    return _open_tickets([conversation_id]).get(conversation_id)
 
 
 def _sender(message: Message) -> str:

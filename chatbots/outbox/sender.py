@@ -3,11 +3,9 @@
 
 One round (`Sender.run_once`):
 
-1. **Claim** (one statement): the oldest unsent row of up to SENDER_BATCH conversations
-   (the "head": queued, due, and no older queued/sending row in its conversation), locked
-   with FOR UPDATE SKIP LOCKED so that several senders never claim the same head, plus the
-   rows queued after it (at most RUN rows a conversation, at most SENDER_BATCH rows in all),
-   all moved to `sending` with the lease deadline in next_attempt_at, as the task's claim.
+1. **Claim** (one statement, chatbots.outbox.claims): the oldest unsent row of up to
+   SENDER_BATCH conversations, locked so that several senders never claim the same one,
+   plus the rows queued after it, all moved to `sending` with the claim's lease deadline.
 2. **Load** the conversations with their bot and customer (one statement).
 3. **Send**: each conversation's rows, in order, in one thread of a pool of SENDER_THREADS
    (conversations side by side, never two rows of one conversation at once), each row
@@ -15,11 +13,11 @@ One round (`Sender.run_once`):
    24-hour window, recipient, rate governor, provider, with the task's error mapping.
    A row that is not final (a retry with backoff, a rate-limit wait) stops its
    conversation: the rows after it go back to `queued` untouched, and wait for it.
-4. **Record** every outcome in one statement (PostgreSQL: UPDATE ... FROM (VALUES ...) ...
-   RETURNING, guarded by status = 'sending', so a row the sweeper took back is left alone),
-   then the counters, the status watchers (chatbots.outbox.watch) and the on-sent hooks
-   (metering), as the task does.
-5. Pop and send the read receipts that rode along (chatbots.outbox.wake).
+4. **Record** every outcome in one statement (chatbots.outbox.claims, guarded by status =
+   'sending', so a row the sweeper took back is left alone), then the counters, the status
+   watchers (chatbots.outbox.watch) and the on-sent hooks (metering), as the task does.
+5. Pop the read receipts that rode along (chatbots.outbox.wake) and hand them to a pool of
+   their own: the next round does not wait for them.
 
 Per-customer order holds across any number of senders and the Celery task: a row is
 claimed only while every older row of its conversation is final.
@@ -37,14 +35,13 @@ are written one row at a time.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections import defaultdict
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import redis
 from django.conf import settings
@@ -54,140 +51,21 @@ from django.utils import timezone
 from chatbots import consumer_metrics
 from chatbots.models import Chatbot, Conversation, Message
 from chatbots.outbox import gates, journal, sending, wake
+from chatbots.outbox.claims import Result, claim, record
 from chatbots.outbox.sending import INTERNAL_ERROR, MAX_RETRIES, Outcome
 from chatbots.providers.registry import UnknownProvider, get_provider
 from config import heartbeat, outage
 
 logger = logging.getLogger(__name__)
 
-# Rows of one conversation claimed in one round: a turn's replies go out together, and a
-# long backlog of one customer cannot fill the batch.
-RUN = 5
 # How often a sender runs the outbox sweeper itself (chatbots.outbox.sending.sweep: stuck
 # claims fail as interrupted, forgotten rows are nudged), so that it needs no Celery beat.
 SWEEP_SECONDS = 60.0
 # How long a sender keeps trying to write the outcomes of sends it made while PostgreSQL is
 # away; a restart takes seconds, the claim's lease (sending.SENDING_LEASE) five minutes.
 RECORD_WAIT = 120.0
-
-_COLUMNS = (
-    "id",
-    "conversation_id",
-    "tenant_id",
-    "payload",
-    "attempts",
-    "error_code",
-    "error_detail",
-    "provider_message_id",
-    "sent_at",
-    "failed_at",
-)
-# The columns an outcome may set (sending.Outcome.fields), written for every row.
-_WRITTEN = (
-    "status",
-    "next_attempt_at",
-    "attempts",
-    "error_code",
-    "error_detail",
-    "provider_message_id",
-    "sent_at",
-    "failed_at",
-)
-_PG_TYPES = {
-    "status": "varchar",
-    "next_attempt_at": "timestamptz",
-    "attempts": "integer",
-    "error_code": "varchar",
-    "error_detail": "text",
-    "provider_message_id": "varchar",
-    "sent_at": "timestamptz",
-    "failed_at": "timestamptz",
-}
-
-
-def _claim_sql(vendor: str) -> str:
-    table = Message._meta.db_table
-    lock = "FOR UPDATE OF h SKIP LOCKED" if vendor == "postgresql" else ""
-    returning = ", ".join(f"m.{c}" if vendor == "postgresql" else c for c in _COLUMNS)
-    target = f"{table} AS m" if vendor == "postgresql" else table
-    return f"""
-WITH heads AS (
-    SELECT h.id, h.conversation_id FROM {table} h
-    WHERE h.direction = %(out)s AND h.status = %(queued)s
-      AND (h.next_attempt_at IS NULL OR h.next_attempt_at <= %(now)s)
-      AND NOT EXISTS (
-        SELECT 1 FROM {table} e
-        WHERE e.conversation_id = h.conversation_id AND e.direction = %(out)s
-          AND e.status IN (%(queued)s, %(sending)s) AND e.id < h.id)
-    -- In the order of message_outbox_idx (status, created_at), a partial index of the
-    -- unsent rows: the claim never walks the table's history of sent messages.
-    ORDER BY h.created_at, h.id
-    LIMIT %(batch)s
-    {lock}
-), runs AS (
-    SELECT r.id, row_number() OVER (PARTITION BY r.conversation_id ORDER BY r.id) AS n
-    FROM {table} r JOIN heads ON r.conversation_id = heads.conversation_id
-    WHERE r.direction = %(out)s AND r.status = %(queued)s AND r.id >= heads.id
-)
-UPDATE {target} SET status = %(sending)s, next_attempt_at = %(lease)s
-WHERE id IN (SELECT id FROM runs WHERE n <= %(run)s ORDER BY n, id LIMIT %(batch)s)
-  AND status = %(queued)s
-RETURNING {returning}
-"""
-
-
-def claim(*, batch: int, now=None, lease=None) -> list[Message]:
-    """Claim up to `batch` rows (see the module docstring), in conversation and id order.
-    One statement; the rows come back as unsaved Message objects with the claimed columns."""
-    now = now or timezone.now()
-    params = {
-        "out": Message.Direction.OUT,
-        "queued": Message.Status.QUEUED,
-        "sending": Message.Status.SENDING,
-        "now": now,
-        "lease": lease or journal.lease_of(now),
-        "batch": int(batch),
-        "run": RUN,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(connection.vendor), params)
-        fetched = cursor.fetchall()
-    rows = []
-    for values in fetched:
-        data = dict(zip(_COLUMNS, values, strict=True))
-        if isinstance(data["payload"], str):
-            data["payload"] = json.loads(data["payload"])
-        for name in ("sent_at", "failed_at"):
-            data[name] = _aware(data[name])
-        rows.append(
-            Message(
-                direction=Message.Direction.OUT,
-                status=Message.Status.SENDING,
-                **data,
-            )
-        )
-    rows.sort(key=lambda row: (row.conversation_id, row.pk))
-    return rows
-
-
-def _aware(value):
-    if isinstance(value, str):  # SQLite hands timestamps back as text
-        from django.utils.dateparse import parse_datetime
-
-        value = parse_datetime(value)
-    if value is not None and timezone.is_naive(value):
-        value = timezone.make_aware(value, UTC)
-    return value
-
-
-@dataclass
-class Result:
-    """What became of one claimed row."""
-
-    row: Message
-    outcome: Outcome
-    conversation: Conversation | None
-    fields: dict = field(default_factory=dict)  # every _WRITTEN column, to write
+# Read receipts pending per receipt thread before a round waits for one to finish.
+RECEIPTS_IN_FLIGHT = 4
 
 
 def _released() -> Outcome:
@@ -277,44 +155,6 @@ def send_run(
     return results
 
 
-def _full_fields(result: Result) -> dict:
-    row, fields = result.row, result.outcome.fields
-    return {name: fields.get(name, getattr(row, name)) for name in _WRITTEN}
-
-
-def record(results: list[Result]) -> set[int]:
-    """Write every outcome; return the ids that were still ours (status `sending`)."""
-    if not results:
-        return set()
-    for result in results:
-        result.fields = _full_fields(result)
-    if connection.vendor != "postgresql":
-        moved = set()
-        for result in results:
-            if Message.objects.filter(pk=result.row.pk, status=Message.Status.SENDING).update(
-                **result.fields
-            ):
-                moved.add(result.row.pk)
-        return moved
-    table = Message._meta.db_table
-    placeholders, params = [], []
-    for result in results:
-        casts = ["%s::bigint"] + [f"%s::{_PG_TYPES[name]}" for name in _WRITTEN]
-        placeholders.append(f"({', '.join(casts)})")
-        params.append(result.row.pk)
-        params.extend(result.fields[name] for name in _WRITTEN)
-    columns = ", ".join(("id", *_WRITTEN))
-    assignments = ", ".join(f"{name} = v.{name}" for name in _WRITTEN)
-    sql = (
-        f"UPDATE {table} AS m SET {assignments} "
-        f"FROM (VALUES {', '.join(placeholders)}) AS v({columns}) "
-        f"WHERE m.id = v.id AND m.status = %s RETURNING m.id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, Message.Status.SENDING])
-        return {pk for (pk,) in cursor.fetchall()}
-
-
 def report(results: list[Result], moved: set[int]) -> None:
     """Counters, watchers and on-sent hooks, as the task reports one row (sending._send_one)."""
     accepted = []
@@ -350,6 +190,15 @@ class Sender:
             if self.threads > 1
             else None
         )
+        # Read receipts go out on their own threads, not awaited: a receipt is one more
+        # call to a provider that may take 150 ms or more, and the next round's replies
+        # must not wait for it (RECEIPTS_IN_FLIGHT bounds what is pending).
+        self._receipt_pool = (
+            ThreadPoolExecutor(self.threads, thread_name_prefix="receipts")
+            if self.threads > 1
+            else None
+        )
+        self._receipts_pending: set = set()
         self._pubsub = None
         self._bots: dict[int, Chatbot] = {}  # this round's bots (for the receipts)
         self._last_beat = 0.0
@@ -439,18 +288,27 @@ class Sender:
 
         def mark(item: tuple[Chatbot, str, int]) -> None:
             chatbot, external_id, tries = item
-            wait = sending.read_try(chatbot, external_id, tries=tries)
+            try:
+                wait = sending.read_try(chatbot, external_id, tries=tries)
+            finally:
+                if self._receipt_pool is not None and connection.connection is not None:
+                    connection.close()  # a provider that read the database: not kept open
             if wait is not None and wait >= 0:  # a 429/5xx: again in a later round
                 with self._later_lock:
                     self._later_receipts.append(
                         (time.monotonic() + wait, chatbot.pk, external_id, tries + 1)
                     )
 
-        if self._pool is None:
+        if self._receipt_pool is None:
             for item in work:
                 mark(item)
-        else:
-            list(self._pool.map(mark, work))
+            return len(work)
+        self._receipts_pending = {f for f in self._receipts_pending if not f.done()}
+        if len(self._receipts_pending) > self.threads * RECEIPTS_IN_FLIGHT:
+            futures.wait(
+                self._receipts_pending, return_when=futures.FIRST_COMPLETED
+            )  # the provider is slow
+        self._receipts_pending.update(self._receipt_pool.submit(mark, item) for item in work)
         return len(work)
 
     def _due_receipts(self) -> list[tuple[int, str, int]]:
@@ -574,6 +432,9 @@ class Sender:
     def close(self) -> None:
         self._drop_subscription()
         self.journal.close()
+        if self._receipt_pool is not None:  # its threads keep no database connection
+            self._receipt_pool.shutdown(wait=True)
+            self._receipt_pool = None
         if self._pool is not None:
             # Each pool thread closes its own database connection (Django's connections
             # belong to their thread): one job per thread, held at a barrier so that no

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from chatbots.models import Chatbot, Conversation, Message
 from chatbots.outbox import queue, sending
-from chatbots.outbox.sender import Sender, claim
+from chatbots.outbox.claims import claim
+from chatbots.outbox.sender import Sender
 from chatbots.wire import Text
 from tests.factories import ClienteFactory
 
