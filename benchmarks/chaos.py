@@ -412,7 +412,7 @@ def section(results: list[dict]) -> str:
     ]
     lines = [
         report.CHAOS_START,
-        "## 8. Faults (python -m benchmarks.chaos)",
+        "## 9. Faults (python -m benchmarks.chaos)",
         "",
         f"Each fault one second into a burst at 40 msg/s ({results[0]['messages']} messages "
         f"from {results[0]['customers']} customers, four replies each), killed processes "

@@ -141,11 +141,13 @@ WEBHOOK_EVENTS_KEEP_DAYS = env.int("WEBHOOK_EVENTS_KEEP_DAYS", default=30)
 # sends them as before. Off: always the Celery task.
 SENDER_ENABLED = env.bool("SENDER_ENABLED", default=True)
 # Rows claimed per statement (also the most a killed sender can leave "outcome unknown").
-SENDER_BATCH = env.int("SENDER_BATCH", default=32)
+SENDER_BATCH = env.int("SENDER_BATCH", default=20)
 # Sends in flight at once, one conversation per thread (its rows stay in order); the read
 # receipts get as many threads again. A send waits on the provider (Meta: ~150 ms), so
-# this, not the CPU, bounds a sender: about SENDER_THREADS / 0.15 s sends a second.
-SENDER_THREADS = env.int("SENDER_THREADS", default=32)
+# this, not the CPU, bounds a sender: about SENDER_THREADS / 0.15 s sends a second (16:
+# ~100/s). More threads cost latency when the provider answers fast: at 80 msg/s on 2
+# cores, 32 threads gave a p95 of ~150 ms against ~95 ms with 8 or 16 (benchmarks/RESULTS.md).
+SENDER_THREADS = env.int("SENDER_THREADS", default=16)
 # A sleeping sender looks for due rows (retries, missed nudges) this often.
 SENDER_POLL_SECONDS = env.float("SENDER_POLL_SECONDS", default=0.5)
 
