@@ -43,6 +43,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from benchmarks import load, report, scenarios, seed, stack
 from benchmarks.scenarios import Bench, Options, log
@@ -354,6 +355,8 @@ def run(
                     b.notes.append(f"{proc.name} died during {name}:\n{proc.tail(10)}")
             b.start_workers()
     finally:
+        if os.environ.get("CHAOS_KEEP_LOGS"):  # the processes' logs, for a failing scenario
+            b.stack.keep_logs(Path(os.environ["CHAOS_KEEP_LOGS"]))
         b.teardown()
     return results
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import random
 
+import redis
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -60,19 +61,32 @@ def running_experiments(*, chatbot_id: int) -> dict[str, dict]:
     """step code -> the running experiment at that step (id, goal, strategy, variants)."""
 
     def compute() -> dict[str, dict]:
-        value = cache.get(_key(chatbot_id))
-        if value is None:
-            value = _load(chatbot_id)
-            cache.set(_key(chatbot_id), value, CACHE_SECONDS)
-        return value
+        try:
+            value = cache.get(_key(chatbot_id))
+            if value is None:
+                value = _load(chatbot_id)
+                cache.set(_key(chatbot_id), value, CACHE_SECONDS)
+            return value
+        except redis.RedisError:
+            # Redis away (a restart): the database answers, so a customer reaching the step
+            # gets their text, not the apology of a failed turn.
+            logger.warning("A/B tests read from the database: the cache is unavailable")
+            return _load(chatbot_id)
 
     return memo.cached(("experiments.running", chatbot_id), compute)
 
 
 def _forget(chatbot_id: int) -> None:
     memo.forget(("experiments.running", chatbot_id))
-    transaction.on_commit(lambda: cache.delete(_key(chatbot_id)))
-    cache.delete(_key(chatbot_id))
+    transaction.on_commit(lambda: _delete_cached(chatbot_id))
+    _delete_cached(chatbot_id)
+
+
+def _delete_cached(chatbot_id: int) -> None:
+    try:
+        cache.delete(_key(chatbot_id))
+    except redis.RedisError:  # the entry lives CACHE_SECONDS at most
+        logger.warning("A/B test cache not cleared: the cache is unavailable")
 
 
 def variant_text(*, step: Step, conversation: Conversation, cliente: Cliente) -> str | None:

@@ -171,3 +171,23 @@ def test_a_step_without_a_text_cannot_be_tested(bot, tenant):
             goal="reply",
             strategy="thompson",
         )
+
+
+def test_with_redis_away_a_customer_still_gets_a_variant_not_an_apology(
+    bot, tenant, seeded, monkeypatch, django_capture_on_commit_callbacks
+):
+    import redis
+    from django.core.cache import cache
+
+    _start(bot, tenant)
+
+    def refused(*args, **kwargs):
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(cache, "get", refused)
+    monkeypatch.setattr(cache, "set", refused)
+    with django_capture_on_commit_callbacks():
+        _say(bot, [phone(1)])
+
+    assert _greeting(bot, phone(1)).startswith((A, B))  # the menu in one variant's words
+    assert Exposure.objects.filter(cliente__telefone=phone(1)).count() == 1
