@@ -288,6 +288,7 @@ def scenario(b: Bench, name: str, *, messages: int, customers: int, settle: floa
         "lost": figures["lost"],
         "duplicated": figures["duplicated"],
         "out_of_order": figures["wrong"],
+        "reordered_by_retries": figures["reordered_customers"],
         "recover_s": max(0.0, last_reply - times["end"]),
         "healthz_red": watch.red_between(times["start"], times["end"] + 5),
         "healthz_named": sorted(watch.red_components),
@@ -396,6 +397,7 @@ def section(results: list[dict]) -> str:
                 r["lost"],
                 r["duplicated"],
                 r["out_of_order"],
+                r.get("reordered_by_retries", 0),
                 f"{r['recover_s']:.1f}",
                 ("red: " + ", ".join(r["healthz_named"])) if r["healthz_red"] else "stayed green",
                 "never" if green is None else f"{green:.0f} s",
@@ -408,6 +410,7 @@ def section(results: list[dict]) -> str:
         "lost",
         "duplicated",
         "out of order",
+        "customers reordered by retries",
         "recovered (s after fault)",
         "/healthz during",
         "green after",
@@ -423,7 +426,10 @@ def section(results: list[dict]) -> str:
         f"and started again, on a shared 2-core machine (load {stack.loadavg()}). "
         "Webhooks answered other than 200 sent again with doubling pauses, as Meta does; "
         "replies counted at the fake Graph API, in the order the product accepted the "
-        "messages. graph_hang: 60 sends held 6 s against a 3 s HTTP timeout.",
+        "messages. A customer whose retried webhook was accepted after a later one of theirs "
+        '("1" before "oi") is answered in that order, so the script cannot say what '
+        "each answer should be: for those customers only the count of replies is checked "
+        "(the column says how many). graph_hang: 60 sends held 6 s against a 3 s HTTP timeout.",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
