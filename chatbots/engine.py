@@ -298,7 +298,12 @@ def _run_turn(
         alone = numbered.numbered_reply(conversation=conversation, message=alone)
     steps = selectors.active_steps(chatbot_id=chatbot.pk)
     flow = Flow(
-        chatbot=chatbot, conversation=conversation, cliente=cliente, steps=steps, alone=alone
+        chatbot=chatbot,
+        conversation=conversation,
+        cliente=cliente,
+        steps=steps,
+        alone=alone,
+        simulated=message.provider == SIMULATOR,
     )
     if failed is not None:  # the caller rolled back this turn's failed try: apologize
         return _apologize(chatbot, conversation, turn, failed)
@@ -392,6 +397,9 @@ class Flow:
     steps: dict[str, Step]
     # A burst's newest text alone, for a step that does not understand the joined text.
     alone: InboundMessage | None = None
+    # The owner's simulator (chatbots.simulator): an A/B test shows a variant but counts no
+    # showing, so trying the bot does not skew the test's results.
+    simulated: bool = False
     # The dotted path of the interceptor or handler whose reply `run` gave, or
     # UNDERSTANDING when the step did not understand and chatbots.interceptors.understanding
     # answered instead (the assistant, the business's facts).
@@ -495,7 +503,10 @@ class Flow:
             self.conversation.current_step = step.code
             # An A/B test of the step's text: this customer's variant (experiments.services).
             text = experiments.variant_text(
-                step=step, conversation=self.conversation, cliente=self.cliente
+                step=step,
+                conversation=self.conversation,
+                cliente=self.cliente,
+                counted=not self.simulated,
             )
             if text is not None:
                 step.config = {**step.config, "text": text}

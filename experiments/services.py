@@ -89,12 +89,17 @@ def _delete_cached(chatbot_id: int) -> None:
         logger.warning("A/B test cache not cleared: the cache is unavailable")
 
 
-def variant_text(*, step: Step, conversation: Conversation, cliente: Cliente) -> str | None:
-    """The text this customer sees at `step` while an experiment runs there (None: none)."""
+def variant_text(
+    *, step: Step, conversation: Conversation, cliente: Cliente, counted: bool = True
+) -> str | None:
+    """The text this customer sees at `step` while an experiment runs there (None: none).
+    `counted=False` (the owner's simulator): one of the variants, no showing recorded."""
     experiment = running_experiments(chatbot_id=step.chatbot_id).get(step.code)
     if experiment is None or cliente is None or cliente.pk is None:
         return None
     texts = dict(experiment["variants"])
+    if not counted:
+        return rng.choice(sorted(texts.items()))[1]
     shown = (
         Exposure.objects.filter(experiment_id=experiment["id"], cliente_id=cliente.pk)
         .values_list("variant_id", flat=True)

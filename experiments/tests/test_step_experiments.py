@@ -191,3 +191,15 @@ def test_with_redis_away_a_customer_still_gets_a_variant_not_an_apology(
 
     assert _greeting(bot, phone(1)).startswith((A, B))  # the menu in one variant's words
     assert Exposure.objects.filter(cliente__telefone=phone(1)).count() == 1
+
+
+def test_the_owners_simulator_shows_a_variant_but_counts_no_showing(bot, tenant, seeded):
+    from chatbots.simulator import simulate_turn
+
+    experiment = _start(bot, tenant)
+
+    replies, _answered_by = simulate_turn(chatbot=bot, phone="5511900007777", text="oi")
+
+    assert replies and replies[0].text.startswith((A, B))
+    assert not Exposure.objects.filter(experiment=experiment).exists()
+    assert {r.shown for r in stats.results(experiment=experiment)} == {0}
