@@ -215,8 +215,15 @@ def agenda_insights(*, tenant: Tenant, semanas: int = 8, agora: datetime | None 
     semanas = max(1, min(int(semanas), MAX_SEMANAS))
     horas = occupation(tenant=tenant, semanas=semanas, agora=agora)
     abertas = [h for h in horas if h.minutos_abertos]
-    cheias = sorted(abertas, key=lambda h: (-h.ocupacao, h.dia_semana, h.hora))
-    vazias = sorted(abertas, key=lambda h: (h.ocupacao, h.dia_semana, h.hora))
+    # An hour nobody booked is not among the busiest, and an hour listed as busiest is not
+    # listed again as idlest (a small agenda has fewer than 2 × TOP open hours).
+    ocupadas = [h for h in abertas if h.ocupacao > 0]
+    cheias = sorted(ocupadas, key=lambda h: (-h.ocupacao, h.dia_semana, h.hora))[:TOP]
+    nas_cheias = {(h.dia_semana, h.hora) for h in cheias}
+    vazias = sorted(
+        (h for h in abertas if (h.dia_semana, h.hora) not in nas_cheias),
+        key=lambda h: (h.ocupacao, h.dia_semana, h.hora),
+    )
     desde, ate = _period(tenant, semanas, agora)
     return {
         "semanas": semanas,

@@ -49,7 +49,10 @@ def test_occupation_attendance_and_suggestions_follow_the_history(
     assert horas[(1, 10)]["ocupacao"] == 0.0  # the cancelled one frees its time
     assert horas[(0, 10)]["ocupacao"] == 0.0
     assert {(h["dia_semana"], h["hora"]) for h in dados["mais_cheios"]} >= {(0, 9), (0, 17)}
+    assert all(h["ocupacao"] > 0 for h in dados["mais_cheios"])  # never a 0 % "busiest"
     assert all(h["ocupacao"] == 0.0 for h in dados["mais_vazios"])
+    cheios = {(h["dia_semana"], h["hora"]) for h in dados["mais_cheios"]}
+    assert not cheios & {(h["dia_semana"], h["hora"]) for h in dados["mais_vazios"]}
     assert dados["comparecimento_por_servico"] == [
         {
             "servico": servico.pk,
