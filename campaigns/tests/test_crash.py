@@ -55,6 +55,34 @@ def _sent() -> int:
     return CampaignRecipient.objects.filter(status=CampaignRecipient.Status.SENT).count()
 
 
+def _started_campaign(tier: str) -> tuple[Campaign, list[Cliente]]:
+    """A started campaign of N customers on a number of Meta's `tier`."""
+    tenant = TenantFactory()
+    bot = ChatbotFactory(tenant=tenant, messaging_limit_tier=tier)
+    bot.messages_per_second = 1000
+    bot.save(update_fields=["messages_per_second"])
+    promo = MessageTemplateFactory(chatbot=bot, name="promo", category="MARKETING")
+    people = Cliente.objects.bulk_create(
+        [Cliente(tenant=tenant, nome=f"C{i}", telefone=f"5511970{i:06d}") for i in range(N)]
+    )
+    campaign = services.campaign_create(
+        tenant=tenant, chatbot=bot, name="Maio", variants=[{"template": promo}]
+    )
+    services.campaign_start(campaign=campaign)
+    return campaign, people
+
+
+def _restart(campaign: Campaign, on_commit) -> None:
+    """The restart: the task comes back (acks_late) and the sweeper finds the queued rows."""
+    from chatbots.outbox.tasks import sweep_outbound
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=5), tick=False):
+        with on_commit(execute=True):
+            services.campaign_run(campaign_id=campaign.pk, batch=BATCH)
+        with on_commit(execute=True):
+            sweep_outbound()
+
+
 def _kill_mid_run(campaign: Campaign) -> int:
     """Run the campaign in a worker process, SIGKILL it after two batches; rows sent by then."""
     env = {
@@ -84,32 +112,14 @@ def _kill_mid_run(campaign: Campaign) -> int:
 def test_a_worker_killed_mid_run_then_restarted_messages_everyone_exactly_once(
     fake_graph, celery_eager, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from chatbots.outbox.tasks import sweep_outbound
-
     monkeypatch.setattr(services, "_enqueue", lambda pk: None)  # the workers below run it
-    tenant = TenantFactory()
-    bot = ChatbotFactory(tenant=tenant, messaging_limit_tier="TIER_UNLIMITED")
-    bot.messages_per_second = 1000
-    bot.save(update_fields=["messages_per_second"])
-    promo = MessageTemplateFactory(chatbot=bot, name="promo", category="MARKETING")
-    people = Cliente.objects.bulk_create(
-        [Cliente(tenant=tenant, nome=f"C{i}", telefone=f"5511970{i:06d}") for i in range(N)]
-    )
-    campaign = services.campaign_create(
-        tenant=tenant, chatbot=bot, name="Maio", variants=[{"template": promo}]
-    )
-    services.campaign_start(campaign=campaign)
+    campaign, people = _started_campaign("TIER_UNLIMITED")
 
     killed_at = _kill_mid_run(campaign)
     assert killed_at < N
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.RUNNING
 
-    # The restart: the task comes back (acks_late) and the sweeper finds the queued rows.
-    with time_machine.travel(timezone.now() + timedelta(minutes=5), tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
-            services.campaign_run(campaign_id=campaign.pk, batch=BATCH)
-        with django_capture_on_commit_callbacks(execute=True):
-            sweep_outbound()
+    _restart(campaign, django_capture_on_commit_callbacks)
 
     to = Counter(r.json["to"] for r in fake_graph.sends)
     assert set(to) == {f"+{c.telefone}" for c in people}
@@ -128,26 +138,11 @@ def test_a_worker_killed_in_a_tiers_first_window_sends_the_rest_in_the_next_wind
     from chatbots.outbox.tasks import sweep_outbound
 
     monkeypatch.setattr(services, "_enqueue", lambda pk: None)  # the workers below run it
-    tenant = TenantFactory()
-    bot = ChatbotFactory(tenant=tenant, messaging_limit_tier="TIER_50")
-    bot.messages_per_second = 1000
-    bot.save(update_fields=["messages_per_second"])
-    promo = MessageTemplateFactory(chatbot=bot, name="promo", category="MARKETING")
-    people = Cliente.objects.bulk_create(
-        [Cliente(tenant=tenant, nome=f"C{i}", telefone=f"5511971{i:06d}") for i in range(N)]
-    )
-    campaign = services.campaign_create(
-        tenant=tenant, chatbot=bot, name="Junho", variants=[{"template": promo}]
-    )
-    services.campaign_start(campaign=campaign)
+    campaign, people = _started_campaign("TIER_50")
 
     assert _kill_mid_run(campaign) < 50
 
-    with time_machine.travel(timezone.now() + timedelta(minutes=5), tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
-            services.campaign_run(campaign_id=campaign.pk, batch=BATCH)
-        with django_capture_on_commit_callbacks(execute=True):
-            sweep_outbound()
+    _restart(campaign, django_capture_on_commit_callbacks)
     assert len(fake_graph.sends) == 50  # the tier's window, the killed run's sends included
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.WAITING
