@@ -13,6 +13,8 @@ whatever the page size.
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from billing.models import Membership
@@ -22,6 +24,8 @@ from inbox.models import Note, Queue, QuickReply, Ticket
 MANAGERS = (Membership.Role.OWNER, Membership.Role.ADMIN)
 STATES = ("waiting", "mine", "queues", "all", "closed")
 OPEN = Ticket.OPEN_STATUSES
+# A search typed as a phone number: digits with the usual separators, "(11) 98765-4321".
+PHONE_TYPED = re.compile(r"^\+?[\d\s().-]+$")
 
 
 def is_manager(membership: Membership) -> bool:
@@ -116,11 +120,13 @@ def conversations_for(
     if search.strip():
         term = search.strip()
         in_text = Message.objects.filter(conversation=OuterRef("pk"), text__icontains=term)
-        conversations = conversations.filter(
-            Q(cliente__nome__icontains=term)
-            | Q(cliente__telefone__icontains=term)
-            | Exists(in_text)
-        )
+        matches = Q(cliente__nome__icontains=term) | Q(cliente__telefone__icontains=term)
+        digits = re.sub(r"\D", "", term)
+        if PHONE_TYPED.match(term) and len(digits) >= 4:
+            # Phones are stored as digits only (clientes.phones), so match what was typed
+            # without its punctuation and spaces.
+            matches |= Q(cliente__telefone__contains=digits)
+        conversations = conversations.filter(matches | Exists(in_text))
     if state not in ("waiting",):
         conversations = conversations.order_by(F("updated_at").desc(), "-pk")
     return with_open_ticket(conversations)

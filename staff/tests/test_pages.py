@@ -280,3 +280,120 @@ def test_unread_messages_are_cleared_when_the_assignee_opens_the_conversation(cl
     client.get(f"/atendimento/conversas/{conversation.pk}/")
 
     assert Ticket.objects.get(pk=ticket.pk).unread == 0
+
+
+def test_search_finds_by_name_and_by_the_phone_as_people_type_it(client, tenant, team):
+    joana = _waiting(tenant, team["suporte"], name="Joana")
+    _waiting(tenant, team["suporte"], name="Pedro")
+    joana.cliente.telefone = "5511987654321"
+    joana.cliente.save(update_fields=["telefone"])
+    client.force_login(team["agent"])
+
+    def found(term: str) -> set[str]:
+        page = client.get("/atendimento/conversas/", {"estado": "waiting", "q": term})
+        html = page.content.decode()
+        return {name for name in ("Joana", "Pedro") if name in html}
+
+    assert found("pedro") == {"Pedro"}
+    assert found("5511987654321") == {"Joana"}
+    assert found("(11) 98765-4321") == {"Joana"}
+    assert found("98765 4321") == {"Joana"}
+
+
+def test_the_customer_panel_shows_consent_open_orders_and_the_next_appointment(
+    client, tenant, team
+):
+    from decimal import Decimal
+
+    from pedidos.models import Pedido
+    from pedidos.status import StatusPedido
+    from tests.factories import AgendamentoFactory, ServicoFactory
+
+    conversation = _waiting(tenant, team["suporte"])
+    cliente = conversation.cliente
+    Pedido.objects.create(tenant=tenant, cliente=cliente, status=StatusPedido.ENTREGUE)
+    open_order = Pedido.objects.create(
+        tenant=tenant, cliente=cliente, status=StatusPedido.EM_PREPARO
+    )
+    Pedido.objects.filter(pk=open_order.pk).update(total=Decimal("25.50"))
+    when = timezone.localtime(timezone.now() + timedelta(days=2)).replace(
+        hour=14, minute=30, second=0, microsecond=0
+    )
+    AgendamentoFactory(
+        tenant=tenant,
+        cliente=cliente,
+        servico=ServicoFactory(tenant=tenant, nome="Corte de cabelo"),
+        inicio=when,
+    )
+    client.force_login(team["agent"])
+
+    page = client.get(f"/atendimento/conversas/{conversation.pk}/").content.decode()
+
+    panel = page[page.index('<aside class="customer">') :]
+    assert f"#{open_order.pk} — Em preparo — R$ 25,50" in panel
+    assert "Entregue" not in panel  # a delivered order is not open
+    assert f"{when:%d/%m/%Y} 14:30 — Corte de cabelo" in panel
+    assert "aceita" in panel
+
+    from compliance.consent import consent_opt_out
+
+    consent_opt_out(cliente=cliente, source="admin")
+    page = client.get(f"/atendimento/conversas/{conversation.pk}/").content.decode()
+    assert "recusou" in page[page.index('<aside class="customer">') :]
+
+
+def test_the_history_says_who_sent_each_message_and_why_one_failed(client, tenant, team):
+    conversation = _waiting(tenant, team["suporte"])
+    Message.objects.create(
+        tenant=tenant,
+        conversation=conversation,
+        direction=Message.Direction.OUT,
+        text="Já separei seu pedido.",
+        status=Message.Status.SENT,
+        payload={"sent_from": "phone", "provider": "meta"},
+    )
+    Message.objects.create(
+        tenant=tenant,
+        conversation=conversation,
+        direction=Message.Direction.OUT,
+        text="Seu pedido saiu.",
+        status=Message.Status.FAILED,
+        error_code="131026",
+        error_detail="Mensagem não entregue: o número não está no WhatsApp.",
+    )
+    client.force_login(team["agent"])
+
+    page = client.get(f"/atendimento/conversas/{conversation.pk}/").content.decode()
+
+    assert 'data-sender="customer"' in page and "Oi, aqui é a Maria" in page
+    phone = page[page.index('data-sender="phone"') :]
+    assert "Empresa (pelo celular)" in phone and "Já separei seu pedido." in phone
+    failed = page[page.index('data-status="failed"') :]
+    assert "Mensagem não entregue: o número não está no WhatsApp." in failed[:300]
+
+
+def test_the_template_box_shows_what_each_template_says(client, tenant, team):
+    conversation = _waiting(tenant, team["suporte"], wrote=False)
+    MessageTemplateFactory(
+        chatbot=conversation.chatbot,
+        name="retorno_atendimento",
+        param_count=1,
+        body_text="Olá {{1}}, podemos continuar seu atendimento?",
+    )
+    client.force_login(team["agent"])
+
+    page = client.get(f"/atendimento/conversas/{conversation.pk}/").content.decode()
+
+    assert "Olá {{1}}, podemos continuar seu atendimento?" in page
+
+
+def test_managers_reach_the_queue_settings_and_agents_do_not(client, tenant, team):
+    client.force_login(team["admin"])
+    page = client.get("/atendimento/conversas/").content.decode()
+    assert 'href="/admin/inbox/queue/"' in page
+    assert 'href="/admin/inbox/quickreply/"' in page
+    assert client.get("/admin/inbox/queue/").status_code == 200
+
+    client.force_login(team["agent"])
+    page = client.get("/atendimento/conversas/").content.decode()
+    assert "/admin/inbox/queue/" not in page
