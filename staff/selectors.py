@@ -107,6 +107,9 @@ def team(membership: Membership) -> list[dict]:
             "name": m.user.get_full_name() or m.user.get_username(),
             "role": m.get_role_display(),
             "presence": presence.get(m.user_id, AgentPresence.Status.OFFLINE),
+            "presence_label": AgentPresence.Status(
+                presence.get(m.user_id, AgentPresence.Status.OFFLINE)
+            ).label,
             "is_me": m.user_id == membership.user_id,
         }
         for m in members

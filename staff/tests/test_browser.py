@@ -4,6 +4,7 @@ agent who does not see another queue's conversation."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -26,9 +27,19 @@ MENU = {
         {"id": "horarios", "title": "Horários", "next": "horarios"},
     ],
 }
-# Records every browser notification the page shows (the real one still runs).
-RECORD_NOTIFICATIONS = """
+# Records every browser notification the page shows (the real one still runs) and every
+# sound it plays, and lets the test say whether the tab has the focus (window.__focused).
+RECORD_RINGS = """
 (() => {
+  window.__sounds = [];
+  HTMLMediaElement.prototype.play = function () {
+    window.__sounds.push(this.src);
+    return Promise.resolve();
+  };
+  const realHasFocus = Document.prototype.hasFocus;
+  Document.prototype.hasFocus = function () {
+    return window.__focused === undefined ? realHasFocus.call(this) : window.__focused;
+  };
   const Real = window.Notification;
   window.__notifications = [];
   if (!Real) return;
@@ -151,12 +162,16 @@ def test_an_agent_answers_a_customer_who_asked_for_a_person_live(live_asgi, new_
     graph = shop["graph"]
     customer = Customer(live_asgi, shop["bot"], ts=int(time.time()) - 60)
     page = new_page()
-    page.context.add_init_script(RECORD_NOTIFICATIONS)
+    page.context.add_init_script(RECORD_RINGS)
     login(page, shop["agent"])
     outsider = new_page()
     login(outsider, shop["other"])
-    page.evaluate("window.__sameDocument = true")
+    page.evaluate("window.__sameDocument = true; window.__focused = false")  # another tab
     assert page.locator("li.empty").is_visible()  # nobody waiting yet
+    assert page.title() == "Atendimento"
+    # Every state tab fits a phone's width (none hidden past the edge).
+    for box in (tab.bounding_box() for tab in page.locator(".tabs a").all()):
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
 
     customer.text("oi")
     customer.tap("atendente", "Falar com atendente")
@@ -171,6 +186,11 @@ def test_an_agent_answers_a_customer_who_asked_for_a_person_live(live_asgi, new_
     assert "aguardando há menos de 1 min" in row.inner_text()
     page.wait_for_function("window.__notifications.length > 0", timeout=LIVE_MS)
     assert page.evaluate("window.__notifications[0].title") == "Conversa aguardando atendente"
+    # A sound, and the count in the tab's title while the agent looks elsewhere.
+    assert page.evaluate("window.__sounds")[0].endswith("/staff/notify.wav")
+    assert re.match(r"^\(\d+\) Atendimento$", page.title()), page.title()
+    page.evaluate("window.__focused = true; window.dispatchEvent(new Event('focus'))")
+    assert page.title() == "Atendimento"
     shot(page, "atendimento-lista")
 
     # The Financeiro agent sees none of it, and cannot open it either.
@@ -196,6 +216,15 @@ def test_an_agent_answers_a_customer_who_asked_for_a_person_live(live_asgi, new_
     page.wait_for_selector("li.msg.staff >> text=Olá Maria, sou a Ana")
     page.wait_for_selector("body[data-live=open]")
     page.evaluate("window.__sameDocument = true")
+    # The file picker speaks pt-BR whatever the browser's own language.
+    page.locator(".attach-box summary").click()
+    assert page.locator(".file-pick").inner_text() == "Escolher arquivo"
+    page.set_input_files(
+        ".file-pick input",
+        files=[{"name": "nota.pdf", "mimeType": "application/pdf", "buffer": b"%PDF"}],
+    )
+    assert page.locator(".attach-form .file-name").inner_text() == "nota.pdf"
+    page.locator(".attach-box summary").click()
 
     # The customer reads it: the message's status changes live.
     reply = Message.objects.get(conversation=conversation, text__startswith="Olá Maria, sou")
@@ -252,8 +281,8 @@ def test_two_attendants_chat_in_their_queues_room_live(live_asgi, new_page, shop
     caio.get_by_role("button", name="Enviar").click()
     ana.locator(".chat-list li", has_text="Vejo agora.").wait_for(timeout=LIVE_MS)
     # Ana's colleague is shown online in the team list.
-    assert caio.locator(f"[data-presence-user='{shop['agent'].pk}']").get_attribute(
-        "data-presence"
-    ) in ("online", "away")
+    ana_dot = caio.locator(f"[data-presence-user='{shop['agent'].pk}']")
+    assert ana_dot.get_attribute("data-presence") in ("online", "away")
+    assert ana_dot.get_attribute("title") in ("Online", "Ausente")
     shot(caio, "atendimento-chat-interno")
     shot(ana, "atendimento-chat-interno-celular")

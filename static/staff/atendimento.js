@@ -14,6 +14,8 @@
   var unseen = 0;
   var rung = {};
   var socket = null;
+  var labels = document.getElementById("presence-labels");
+  var presenceLabels = labels ? JSON.parse(labels.textContent || "{}") : {};
 
   function refresh(selector) {
     document.querySelectorAll(selector).forEach(function (el) {
@@ -86,7 +88,7 @@
     } else if (kind === "presence") {
       document.querySelectorAll('[data-presence-user="' + data.user + '"]').forEach(function (el) {
         el.dataset.presence = data.status;
-        el.title = data.status;
+        el.title = presenceLabels[data.status] || data.status;
       });
     }
   }
@@ -144,6 +146,12 @@
     }
     scrollHistory();
     quickReplies();
+    document.querySelectorAll(".file-pick input[type=file]").forEach(function (input) {
+      var shown = input.closest("form").querySelector(".file-name");
+      input.addEventListener("change", function () {
+        if (shown) shown.textContent = input.files.length ? input.files[0].name : shown.dataset.none;
+      });
+    });
   });
 
   function scrollHistory() {
