@@ -67,6 +67,20 @@ def test_the_list_filters_by_status_queue_and_assignee(
     assert row["ticket"]["queue_name"] == "Suporte" and row["ticket"]["assigned_to"] == agent.pk
 
 
+def test_the_list_filters_conversations_with_the_bot_and_closed_ones(
+    waiting, as_owner, owner, tenant
+):
+    with_bot = ConversationFactory(tenant=tenant, chatbot__tenant=tenant)
+    services.ticket_close(waiting.ticket, owner)
+
+    def ids(query):
+        return {row["id"] for row in as_owner.get(BASE + query).json()["results"]}
+
+    assert ids("?status=closed") == {waiting.conversation.pk}
+    assert ids("?status=bot") == {with_bot.pk}
+    assert ids("?status=waiting") == ids("?status=human") == set()
+
+
 def test_assigned_me_is_the_callers(waiting, as_agent, agent):
     services.ticket_take(waiting.ticket, agent)
 

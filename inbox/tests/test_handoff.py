@@ -78,6 +78,20 @@ def test_outside_the_hours_it_says_when_the_queue_opens(chat_with, bot, suporte)
     assert Ticket.objects.get(conversation=chat.conversation).status == Ticket.Status.WAITING
 
 
+def test_the_queues_own_closed_hours_message_is_used(chat_with, bot, suporte):
+    _weekdays_8_to_18(suporte)
+    suporte.closed_message = "{queue} volta {opens_at}. Deixe sua dúvida aqui."
+    suporte.save()
+    with time_machine.travel(SATURDAY_10H, tick=False):
+        chat = chat_with(bot)
+        chat.text("oi")
+        said = chat.tap("atendente")
+
+    assert said[-1]["text"]["body"] == (
+        "Suporte volta segunda-feira (09/03) às 08:00. Deixe sua dúvida aqui."
+    )
+
+
 def test_a_holiday_closes_the_queue_and_tomorrow_is_said_so(chat_with, bot, suporte):
     _weekdays_8_to_18(suporte)
     QueueHoliday.objects.create(tenant=suporte.tenant, queue=suporte, date=date(2026, 3, 9))
