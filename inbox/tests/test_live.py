@@ -208,3 +208,23 @@ def test_events_published_by_a_forked_worker_reach_a_listening_socket():
         return got
 
     assert sorted(async_to_sync(listen)()) == [1, 2]
+
+
+def test_an_assignment_reaches_the_person_and_a_transfer_the_queue_it_left(
+    layer, waiting, owner, other_agent, suporte, financeiro, run_commits
+):
+    t = waiting.conversation.tenant_id
+    layer.sent.clear()
+
+    run_commits(lambda: services.ticket_assign(waiting.ticket, owner, user=other_agent))
+
+    (to_her,) = [m for g, m in layer.sent if g == f"inbox.t{t}.u{other_agent.pk}"]
+    assert to_her["kind"] == "ticket"
+    assert to_her["data"]["assigned_to"] == other_agent.pk and to_her["data"]["status"] == "open"
+
+    layer.sent.clear()
+    run_commits(lambda: services.ticket_assign(waiting.ticket, owner, queue=financeiro))
+
+    tickets = {g: m["data"] for g, m in layer.sent if m["kind"] == "ticket"}
+    assert tickets[f"inbox.t{t}.q{suporte.pk}"]["queue"] == financeiro.pk  # gone from Suporte
+    assert tickets[f"inbox.t{t}.q{financeiro.pk}"]["status"] == "waiting"
