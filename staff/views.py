@@ -169,7 +169,8 @@ def _ticket_context(request, conversation, ticket) -> dict:
         "can_take": ticket is not None and ticket.assigned_to_id is None,
         "mine": ticket is not None and ticket.assigned_to_id == request.user.pk,
         "transfer_form": TransferForm(
-            people=[(m["user"].pk, m["name"]) for m in team],
+            # Who is available shows in the choice: a transfer to someone away waits.
+            people=[(m["user"].pk, f"{m['name']} ({m['presence_label']})") for m in team],
             queues=[(q.pk, q.name) for q in queues],
         ),
     }

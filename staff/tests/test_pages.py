@@ -397,3 +397,15 @@ def test_managers_reach_the_queue_settings_and_agents_do_not(client, tenant, tea
     client.force_login(team["agent"])
     page = client.get("/atendimento/conversas/").content.decode()
     assert "/admin/inbox/queue/" not in page
+
+
+def test_the_transfer_choices_say_who_is_available(client, tenant, team):
+    conversation = _waiting(tenant, team["suporte"])
+    team["other"].first_name = "Beto"
+    team["other"].save()
+    inbox_services.presence_set(team["other"], tenant, "away")
+    client.force_login(team["agent"])
+
+    page = client.get(f"/atendimento/conversas/{conversation.pk}/").content.decode()
+
+    assert f'<option value="{team["other"].pk}">Beto (Ausente)</option>' in page
