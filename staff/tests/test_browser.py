@@ -239,6 +239,18 @@ def test_an_agent_answers_a_customer_who_asked_for_a_person_live(live_asgi, new_
     assert "Cliente" in labels and "Robô" in labels and "Ana" in labels
     shot(page, "atendimento-conversa")
 
+    # A transfer being filled stays open while the bar is re-read live.
+    page.locator(".transfer summary").click()
+    page.select_option(".transfer select[name=queue]", label="Suporte")
+    page.evaluate(
+        """() => new Promise((done) => {
+          document.body.addEventListener("htmx:afterSwap", done, { once: true });
+          htmx.trigger("#ticket-bar", "refresh");
+        })"""
+    )
+    assert page.locator("details.transfer[open]").count() == 1
+    page.locator(".transfer summary").click()
+
     # Closed: the customer's next message gets the bot again.
     page.get_by_role("button", name="Encerrar").click()
     page.wait_for_selector("text=Atendimento encerrado.")
