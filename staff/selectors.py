@@ -64,6 +64,19 @@ class CustomerPanel:
     opted_out: bool
     open_orders: list = field(default_factory=list)
     next_appointment: object = None
+    phone: str = ""
+
+
+def phone_display(digits: str) -> str:
+    """A stored phone (digits with the country code, clientes.phones) as people write it:
+    +55 11 98765-4321 for Brazil (country 55, a two-digit area code, 8 or 9 digits), else
+    + and the digits."""
+    if not digits:
+        return ""
+    if digits.startswith("55") and len(digits) in (12, 13):
+        area, local = digits[2:4], digits[4:]
+        return f"+55 {area} {local[:-4]}-{local[-4:]}"
+    return f"+{digits}"
 
 
 def customer_panel(conversation: Conversation) -> CustomerPanel | None:
@@ -80,6 +93,7 @@ def customer_panel(conversation: Conversation) -> CustomerPanel | None:
         opted_out=cliente.optout_em is not None,
         open_orders=orders,
         next_appointment=agendamento_next(cliente=cliente),
+        phone=phone_display(cliente.telefone),
     )
 
 

@@ -311,6 +311,8 @@ def test_the_customer_panel_shows_consent_open_orders_and_the_next_appointment(
 
     conversation = _waiting(tenant, team["suporte"])
     cliente = conversation.cliente
+    cliente.telefone = "5511987654321"
+    cliente.save(update_fields=["telefone"])
     Pedido.objects.create(tenant=tenant, cliente=cliente, status=StatusPedido.ENTREGUE)
     open_order = Pedido.objects.create(
         tenant=tenant, cliente=cliente, status=StatusPedido.EM_PREPARO
@@ -334,6 +336,7 @@ def test_the_customer_panel_shows_consent_open_orders_and_the_next_appointment(
     assert "Entregue" not in panel  # a delivered order is not open
     assert f"{when:%d/%m/%Y} 14:30 — Corte de cabelo" in panel
     assert "aceita" in panel
+    assert '<a href="tel:+5511987654321">+55 11 98765-4321</a>' in panel
 
     from compliance.consent import consent_opt_out
 
@@ -409,3 +412,18 @@ def test_the_transfer_choices_say_who_is_available(client, tenant, team):
     page = client.get(f"/atendimento/conversas/{conversation.pk}/").content.decode()
 
     assert f'<option value="{team["other"].pk}">Beto (Ausente)</option>' in page
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("5511987654321", "+55 11 98765-4321"),
+        ("551133334444", "+55 11 3333-4444"),
+        ("14155550123", "+14155550123"),
+        ("", ""),
+    ],
+)
+def test_a_phone_is_shown_as_people_write_it(stored, shown):
+    from staff.selectors import phone_display
+
+    assert phone_display(stored) == shown
