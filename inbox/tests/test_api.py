@@ -190,6 +190,10 @@ def test_outside_the_window_a_template_is_sent(waiting, bot, as_agent, fake_grap
     assert response.status_code == 201, response.content
     (send,) = fake_graph.sends[before:]
     assert send.json["template"]["name"] == "retomar"
+    assert send.json["to"].lstrip("+") == waiting.conversation.cliente.telefone
+    (body,) = [c for c in send.json["template"]["components"] if c["type"] == "body"]
+    assert [p["text"] for p in body["parameters"]] == ["Maria"]
+    assert response.json()["status"] in ("queued", "sent")
 
 
 def test_a_reply_needs_text_or_a_template(waiting, as_agent):
