@@ -291,3 +291,20 @@ def test_a_number_that_stopped_answering_shows_on_the_bot(owner):
     assert "parou de responder" in bots_page
     connection = owner["client"].get(_url(bot)).content.decode()
     assert "O robô parou de responder: há respostas esperando para sair há 30 minutos" in connection
+
+
+def test_the_qr_code_is_read_again_until_the_phone_connects(owner, fake_evolution):
+    from tests.fakes.evolution import evolution_bot, sample_modules
+
+    bot = evolution_bot(owner["membership"].tenant, fake_evolution, state="close")
+    status = _url(bot, "conexao/estado/")
+    first = owner["client"].get(status)
+    # WhatsApp gives a new code every ~40 s: the next poll shows the new one.
+    fake_evolution.qr_modules = [list(reversed(row)) for row in sample_modules()]
+    second = owner["client"].get(status)
+    assert first.context["qr"] and second.context["qr"]
+    assert first.context["qr"] != second.context["qr"]
+    assert 'hx-trigger="every 3s"' in second.content.decode()
+    fake_evolution.instances["loja"]["state"] = "open"
+    connected = owner["client"].get(status).content.decode()
+    assert "conectado" in connected and "hx-get" not in connected and 'id="qr"' not in connected
