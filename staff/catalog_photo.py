@@ -24,6 +24,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -32,6 +33,25 @@ from billing.models import Tenant
 MAX_BYTES = 5 * 1024 * 1024
 TYPES = {"image/jpeg": "jpg", "image/png": "png"}
 SALT = "staff.catalog-photo"
+
+
+class PhotoInput(forms.FileInput):
+    """The file box as a button in Portuguese: a browser labels its own one in the language
+    of its installation ("Choose File"), not the page's."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        attrs = {**(attrs or {}), "class": "file-hidden"}
+        attrs["onchange"] = (
+            "this.closest('label').nextElementSibling.textContent = "
+            "this.files.length ? this.files[0].name : ''"
+        )
+        box = super().render(name, value, attrs, renderer)
+        return format_html(
+            '<label class="button file-pick">{}{}</label> <span class="file-name">{}</span>',
+            _("Escolher foto"),
+            box,
+            _("nenhuma foto escolhida"),
+        )
 
 
 class PhotoField(forms.FileField):
@@ -43,7 +63,7 @@ class PhotoField(forms.FileField):
         kwargs.setdefault(
             "help_text", _lazy("Uma foto JPEG ou PNG de até 5 MB; o robô a envia no cardápio.")
         )
-        kwargs.setdefault("widget", forms.FileInput(attrs={"accept": ",".join(TYPES)}))
+        kwargs.setdefault("widget", PhotoInput(attrs={"accept": ",".join(TYPES)}))
         super().__init__(**kwargs)
 
     def clean(self, data, initial=None):
