@@ -400,3 +400,14 @@ def test_the_first_real_message_ticks_going_live(owner):
     assert items["live"] is True
     # Live: the reminder on the conversations page goes away.
     assert "Primeiros passos: faltam" not in client.get("/atendimento/conversas/").content.decode()
+
+
+def test_the_simulator_of_a_meta_bot_sends_nothing_to_meta(owner, run_commits, fake_graph):
+    bot = owner["bot"]
+    bot.provider, bot.phone_number_id, bot.access_token = "meta", "555009", "EAAG-token"
+    bot.save()
+    _steps(bot, ("inicio", f"{GENERIC}.EndHandler", {"text": "Das 8h às 18h."}))
+    url = f"/atendimento/robos/{bot.pk}/simulador/"
+    run_commits(lambda: owner["client"].post(url, {"text": "oi"}))
+    assert "Das 8h às 18h." in owner["client"].get(url).content.decode()
+    assert fake_graph.sends == []
