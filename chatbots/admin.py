@@ -487,7 +487,6 @@ class InboundEventAdmin(TenantScopedAdmin):
         "contact_key",
         "state",
         "attempts",
-        "occurred_at",
     ]
     list_filter = ["state", "kind", ProviderFilter, tenant_chatbot_filter("chatbot_id")]
     list_select_related = ["chatbot"]

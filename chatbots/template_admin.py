@@ -120,7 +120,6 @@ class MessageTemplateAdmin(TenantScopedAdmin):
         "purpose",
         "status_display",
         "quality_display",
-        "synced_at",
     ]
     list_filter = ["status", "category", "language"]
     list_select_related = ["chatbot", "tenant"]

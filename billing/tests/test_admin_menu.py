@@ -95,3 +95,15 @@ def test_metas_quality_and_tier_are_shown_by_name(admin_client):
     assert "YELLOW" not in page and "TIER_1K" not in page
     templates = admin_client.get("/admin/chatbots/messagetemplate/").content.decode()
     assert "baixa (vermelha)" in templates and ">RED<" not in templates
+
+
+def test_every_admin_list_fits_a_laptop_screen():
+    from django.contrib import admin
+
+    # Seven columns of names, dates and short codes fit 1280 px; more wrap or scroll sideways.
+    wide = {
+        model._meta.label: len(model_admin.list_display)
+        for model, model_admin in admin.site._registry.items()
+        if len(model_admin.list_display) > 7
+    }
+    assert wide == {}
