@@ -191,7 +191,6 @@ class AgendamentoAdmin(TenantScopedAdmin):
     date_hierarchy = "inicio"
     list_display = [
         "inicio",
-        "fim",
         "cliente",
         "servico",
         "status",

@@ -214,6 +214,12 @@ class TenantAdmin(admin.ModelAdmin):
             "tenant": tenant,
             "title": gettext("Números de %(tenant)s") % {"tenant": tenant.name},
             "summary": summary,
+            # The plan's state as the owner reads it ("Em teste"), never the code ("trialing").
+            "subscription_label": (
+                Subscription.Status(summary["subscription_status"]).label
+                if summary["subscription_status"]
+                else ""
+            ),
             "charts": [
                 {"title": title, "svg": charts.bar_chart(title=title, points=points, decimals=dec)}
                 for title, points, dec in series

@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 
 from billing import alerts
 from chatbots import inbound, template_sync
+from chatbots.error_codes import quality_name, tier_name
 from chatbots.models import AccountStatus, Chatbot, InboundEvent
 from chatbots.outbox.gates import Outgoing, Refusal
 from chatbots.wire import CONNECTION_FIELD, InboundAccountEvent
@@ -176,8 +177,8 @@ def _template_quality(record: InboundAccountEvent, bots: list[Chatbot]) -> Outco
         % {
             "name": name,
             "lang": language,
-            "old": str(value.get("previous_quality_score") or "?"),
-            "new": quality or "?",
+            "old": quality_name(str(value.get("previous_quality_score") or "")) or "?",
+            "new": quality_name(quality or "") or "?",
         },
     )
 
@@ -271,7 +272,7 @@ def _number_quality(record: InboundAccountEvent, bots: list[Chatbot]) -> Outcome
         "what": texts.get(event, event.lower() or "?"),
     }
     if tier:
-        notice += " " + _("Limite atual: %(tier)s.") % {"tier": tier}
+        notice += " " + _("Limite atual: %(tier)s.") % {"tier": tier_name(tier)}
     return Outcome(note="", notice=notice)
 
 

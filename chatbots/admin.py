@@ -8,13 +8,10 @@ COUNT(*) over the whole table (config.paginator, show_full_result_count = False)
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.contrib import admin, messages
 from django.forms.models import BaseInlineFormSet
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
@@ -22,9 +19,9 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from billing.admin_tenancy import WRITE_ROLES, TenantScopedAdmin, TenantScopedInline, _roles
 from billing.models import Membership
-from billing.tenancy import user_tenants
 from chatbots import bots, selectors, template_sync
-from chatbots.error_codes import error_code_label
+from chatbots.admin_filters import ProviderFilter, RecentErrorCodeFilter, tenant_chatbot_filter
+from chatbots.error_codes import error_code_label, quality_name, tier_name
 from chatbots.forms import ChatbotAdminForm, StepInlineForm, handler_help
 from chatbots.models import (
     AccountStatus,
@@ -40,78 +37,6 @@ from inbox import services as inbox_services
 from media.templatetags.media_tags import message_media
 
 # --- Shared pieces -----------------------------------------------------------------------------
-
-
-def tenant_chatbot_filter(field_path: str):
-    """A chatbot filter that lists only the user's tenants' bots.
-
-    Django's RelatedFieldListFilter would list every tenant's bots by name.
-    """
-
-    class ChatbotFilter(admin.SimpleListFilter):
-        title = gettext_lazy("chatbot")
-        parameter_name = "chatbot"
-
-        def lookups(self, request, model_admin):
-            bots_qs = Chatbot.objects.all()
-            if not request.user.is_superuser:
-                bots_qs = bots_qs.filter(tenant__in=user_tenants(request.user))
-            return [(str(pk), name) for pk, name in bots_qs.values_list("pk", "name")]
-
-        def queryset(self, request, queryset):
-            value = self.value()
-            if value and value.isdigit():
-                return queryset.filter(**{field_path: int(value)})
-            return queryset
-
-    return ChatbotFilter
-
-
-class ProviderFilter(admin.SimpleListFilter):
-    """The registered providers; a DISTINCT over the event table would scan all of it."""
-
-    title = gettext_lazy("provedor")
-    parameter_name = "provider"
-
-    def lookups(self, request, model_admin):
-        from chatbots.providers.registry import provider_choices
-
-        return provider_choices()
-
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(provider=self.value())
-        return queryset
-
-
-class RecentErrorCodeFilter(admin.SimpleListFilter):
-    """Error codes seen on failed messages of the last days.
-
-    Bounded by the created_at index; a DISTINCT over the whole message table would not be.
-    """
-
-    title = gettext_lazy("código do erro")
-    parameter_name = "error_code"
-    days = 7
-
-    def lookups(self, request, model_admin):
-        since = timezone.now() - timedelta(days=self.days)
-        codes = set(
-            model_admin.get_queryset(request)
-            .filter(created_at__gte=since, status=Message.Status.FAILED)
-            .exclude(error_code="")
-            .order_by()
-            .values_list("error_code", flat=True)
-            .distinct()[:50]
-        )
-        if self.value():
-            codes.add(self.value())
-        return [(c, error_code_label(c)) for c in sorted(codes)]
-
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(error_code=self.value())
-        return queryset
 
 
 class SummaryDeleteMixin:
@@ -187,8 +112,8 @@ class ChatbotAdmin(SummaryDeleteMixin, TenantScopedAdmin):
     readonly_fields = [
         "created_at",
         "updated_at",
-        "quality_rating",
-        "messaging_limit_tier",
+        "quality_display",
+        "tier_display",
         "account_status",
         "account_restricted_until",
         "account_detail",
@@ -218,8 +143,8 @@ class ChatbotAdmin(SummaryDeleteMixin, TenantScopedAdmin):
             gettext_lazy("Situação na Meta"),
             {
                 "fields": [
-                    "quality_rating",
-                    "messaging_limit_tier",
+                    "quality_display",
+                    "tier_display",
                     "account_status",
                     "account_restricted_until",
                     "account_detail",
@@ -242,6 +167,14 @@ class ChatbotAdmin(SummaryDeleteMixin, TenantScopedAdmin):
             (title, {**opts, "fields": [SECRET_STATUS.get(f, f) for f in opts["fields"]]})
             for title, opts in fieldsets
         ]
+
+    @admin.display(description=gettext_lazy("qualidade do número"))
+    def quality_display(self, obj: Chatbot) -> str:
+        return quality_name(obj.quality_rating) if obj else ""
+
+    @admin.display(description=gettext_lazy("limite de conversas iniciadas"))
+    def tier_display(self, obj: Chatbot) -> str:
+        return tier_name(obj.messaging_limit_tier) if obj else ""
 
     @admin.display(description=gettext_lazy("token de acesso"))
     def access_token_status(self, obj) -> str:
@@ -554,7 +487,6 @@ class InboundEventAdmin(TenantScopedAdmin):
         "contact_key",
         "state",
         "attempts",
-        "occurred_at",
     ]
     list_filter = ["state", "kind", ProviderFilter, tenant_chatbot_filter("chatbot_id")]
     list_select_related = ["chatbot"]

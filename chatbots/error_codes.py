@@ -1,7 +1,10 @@
-"""Names for the error codes a message keeps (Message.error_code), so the admin shows
-"131047 · janela de 24 horas fechada" instead of a bare number.
+"""Names for the codes Meta gives us, so a business user never reads a bare code: the error
+codes a message keeps (Message.error_code; the admin shows "131047 · janela de 24 horas
+fechada"), and a number's quality rating and messaging limit (Chatbot.quality_rating,
+.messaging_limit_tier; the staff app's bot pages and the connection test).
 
-Meta's codes are from https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes;
+Meta's error codes are from https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes,
+the quality and tiers from https://developers.facebook.com/docs/whatsapp/messaging-limits;
 a code missing here is shown as it is.
 """
 
@@ -36,6 +39,31 @@ NAMES = {
     "simulation": _("simulação: nada foi enviado"),
     "evolution_error": _("a Evolution API informou falha"),
 }
+
+
+# A number's quality and messaging limit, said as an owner reads them.
+QUALITY_NAMES = {
+    "GREEN": _("alta (verde)"),
+    "YELLOW": _("média (amarela)"),
+    "RED": _("baixa (vermelha)"),
+    "UNKNOWN": _("ainda sem avaliação"),
+}
+TIER_NAMES = {
+    "TIER_50": _("até 50 conversas iniciadas por dia"),
+    "TIER_250": _("até 250 conversas iniciadas por dia"),
+    "TIER_1K": _("até 1.000 conversas iniciadas por dia"),
+    "TIER_10K": _("até 10.000 conversas iniciadas por dia"),
+    "TIER_100K": _("até 100.000 conversas iniciadas por dia"),
+    "TIER_UNLIMITED": _("sem limite de conversas iniciadas"),
+}
+
+
+def quality_name(code: str) -> str:
+    return str(QUALITY_NAMES.get(code, code))
+
+
+def tier_name(code: str) -> str:
+    return str(TIER_NAMES.get(code, code))
 
 
 def error_code_label(code: str) -> str:

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from billing.admin_tenancy import WRITE_ROLES, TenantConsistencyForm, TenantScopedAdmin, _roles
 from billing.models import Membership
 from chatbots import message_templates, template_samples, template_sync
+from chatbots.error_codes import quality_name
 from chatbots.models import Chatbot, MessageTemplate
 from chatbots.providers.base import ProviderError
 
@@ -118,8 +119,7 @@ class MessageTemplateAdmin(TenantScopedAdmin):
         "category",
         "purpose",
         "status_display",
-        "quality_score",
-        "synced_at",
+        "quality_display",
     ]
     list_filter = ["status", "category", "language"]
     list_select_related = ["chatbot", "tenant"]
@@ -129,7 +129,7 @@ class MessageTemplateAdmin(TenantScopedAdmin):
         "problems",
         "status",
         "status_reason",
-        "quality_score",
+        "quality_display",
         "meta_id",
         "approved",
         "synced_at",
@@ -162,7 +162,7 @@ class MessageTemplateAdmin(TenantScopedAdmin):
                 "fields": [
                     "status",
                     "status_reason",
-                    "quality_score",
+                    "quality_display",
                     "meta_id",
                     "approved",
                     "synced_at",
@@ -171,6 +171,10 @@ class MessageTemplateAdmin(TenantScopedAdmin):
             },
         ),
     ]
+
+    @admin.display(description=gettext_lazy("qualidade"))
+    def quality_display(self, obj: MessageTemplate) -> str:
+        return quality_name(obj.quality_score) if obj else ""
 
     @admin.display(description=gettext_lazy("situação"))
     def status_display(self, obj: MessageTemplate) -> str:

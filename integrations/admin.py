@@ -131,7 +131,6 @@ class WebhookDeliveryAdmin(ManagersOnlyAdmin):
         "status",
         "attempts",
         "last_status_code",
-        "next_attempt_at",
     ]
     list_filter = ["status", "event_type"]
     list_select_related = ["tenant", "subscription"]

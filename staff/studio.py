@@ -14,6 +14,7 @@ from functools import wraps
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -31,6 +32,7 @@ from staff.step_forms import StepForm
 
 EDITORS = (Membership.Role.OWNER, Membership.Role.ADMIN)
 FINAL_HANDLERS = ("EndHandler", "HandoffHandler")  # steps that finish a conversation
+STEP_ACTIONS = ("remover", "duplicar", "subir", "descer")
 
 
 def front_door(request):
@@ -202,6 +204,8 @@ def step_edit(request, pk: int, step_pk: int):
 @require_POST
 @editor_required
 def step_action(request, pk: int, step_pk: int, action: str):
+    if action not in STEP_ACTIONS:
+        raise Http404(action)
     bot = _bot(request, pk)
     step = get_object_or_404(Step, pk=step_pk, chatbot=bot)
     steps = _steps(bot)

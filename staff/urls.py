@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 
 from staff import (
     campaign_views,
+    catalog_photo,
     catalog_views,
     chat_views,
     connection_views,
@@ -43,11 +44,43 @@ urlpatterns = [
     path("comecar/fluxo/", onboarding.flow_pick, name="onboarding-flow"),
     path("comecar/robo/", onboarding.bot_create, name="onboarding-bot"),
     path("catalogo/", catalog_views.catalog, name="catalog"),
-    path("catalogo/produtos/novo/", catalog_views.produto_edit, name="produto-add"),
-    path("catalogo/produtos/<int:pk>/", catalog_views.produto_edit, name="produto-edit"),
-    path("catalogo/servicos/novo/", catalog_views.servico_edit, name="servico-add"),
-    path("catalogo/servicos/<int:pk>/", catalog_views.servico_edit, name="servico-edit"),
+    path(
+        "catalogo/categorias/nova/",
+        catalog_views.item_edit,
+        {"kind": "categoria"},
+        name="categoria-add",
+    ),
+    path(
+        "catalogo/categorias/<int:pk>/",
+        catalog_views.item_edit,
+        {"kind": "categoria"},
+        name="categoria-edit",
+    ),
+    path(
+        "catalogo/categorias/<int:pk>/<str:direction>/",
+        catalog_views.categoria_move,
+        name="categoria-move",
+    ),
+    path(
+        "catalogo/produtos/novo/", catalog_views.item_edit, {"kind": "produto"}, name="produto-add"
+    ),
+    path(
+        "catalogo/produtos/<int:pk>/",
+        catalog_views.item_edit,
+        {"kind": "produto"},
+        name="produto-edit",
+    ),
+    path(
+        "catalogo/servicos/novo/", catalog_views.item_edit, {"kind": "servico"}, name="servico-add"
+    ),
+    path(
+        "catalogo/servicos/<int:pk>/",
+        catalog_views.item_edit,
+        {"kind": "servico"},
+        name="servico-edit",
+    ),
     path("catalogo/<str:kind>/<int:pk>/ativo/", catalog_views.item_toggle, name="catalog-toggle"),
+    path("catalogo/foto/<str:token>/", catalog_photo.photo, name="catalog-photo"),
     path("robos/", studio.bot_list, name="bots"),
     path("robos/<int:pk>/fluxo/", studio.flow, name="flow"),
     path("robos/<int:pk>/fluxo/nova/", studio.step_add, name="step-add"),

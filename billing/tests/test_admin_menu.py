@@ -59,3 +59,51 @@ def test_a_messages_error_code_is_shown_with_its_name(admin_client):
     )
     html = admin_client.get("/admin/chatbots/message/").content.decode()
     assert "131047 · janela de 24 horas fechada" in html
+
+
+def test_the_dashboard_names_the_plans_state_in_portuguese(client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.models import Subscription
+    from tests.factories import PlanFactory
+
+    owner = MembershipFactory(role=Membership.Role.OWNER)
+    now = timezone.now()
+    Subscription.objects.create(
+        tenant=owner.tenant,
+        plan=PlanFactory(name="Essencial"),
+        status=Subscription.Status.TRIALING,
+        current_period_start=now - timedelta(days=1),
+        current_period_end=now + timedelta(days=29),
+        trial_end=now + timedelta(days=13),
+    )
+    client.force_login(owner.user)
+    html = client.get(f"/admin/billing/tenant/{owner.tenant.pk}/dashboard/").content.decode()
+    assert "<strong>Essencial</strong> (Em teste)" in html
+    assert "trialing" not in html
+
+
+def test_metas_quality_and_tier_are_shown_by_name(admin_client):
+    from tests.factories import ChatbotFactory, MessageTemplateFactory
+
+    bot = ChatbotFactory(quality_rating="YELLOW", messaging_limit_tier="TIER_1K")
+    MessageTemplateFactory(chatbot=bot, name="boas_vindas", quality_score="RED")
+    page = admin_client.get(f"/admin/chatbots/chatbot/{bot.pk}/change/").content.decode()
+    assert "média (amarela)" in page and "até 1.000 conversas iniciadas por dia" in page
+    assert "YELLOW" not in page and "TIER_1K" not in page
+    templates = admin_client.get("/admin/chatbots/messagetemplate/").content.decode()
+    assert "baixa (vermelha)" in templates and ">RED<" not in templates
+
+
+def test_every_admin_list_fits_a_laptop_screen():
+    from django.contrib import admin
+
+    # Seven columns of names, dates and short codes fit 1280 px; more wrap or scroll sideways.
+    wide = {
+        model._meta.label: len(model_admin.list_display)
+        for model, model_admin in admin.site._registry.items()
+        if len(model_admin.list_display) > 7
+    }
+    assert wide == {}

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chatbots import routing
+from chatbots.error_codes import quality_name
 from chatbots.providers import meta_account, meta_inbound
 from chatbots.providers.base import (
     Parsed,
@@ -290,7 +291,7 @@ class MetaProvider(Provider):
         return True, _("Conectado: %(number)s (%(name)s), qualidade %(quality)s.") % {
             "number": data.get("display_phone_number") or chatbot.phone_number_id,
             "name": data.get("verified_name") or "?",
-            "quality": data.get("quality_rating") or "?",
+            "quality": quality_name(data.get("quality_rating") or "") or "?",
         }
 
     # --- Inbound webhooks ---------------------------------------------------------------

@@ -162,6 +162,8 @@ def test_quality_and_category_updates_move_the_template(
     assert welcome.quality_score == "YELLOW"
     assert hebrew.category == "MARKETING"
     assert BillingAlert.objects.filter(kind=LimitKind.WHATSAPP).count() == 2
+    quality = BillingAlert.objects.get(message__contains="welcome_template").message
+    assert "para média (amarela)" in quality and "YELLOW" not in quality
 
 
 # --- The number and the account ---------------------------------------------------------------
@@ -207,6 +209,9 @@ def test_a_number_quality_update_keeps_quality_and_tier_on_the_bot(
     other = Chatbot.objects.exclude(pk=waba_bot.pk).get()
     assert other.quality_rating == ""  # another number of the same WABA
     assert "qualidade caiu" in BillingAlert.objects.get().message
+    assert (
+        "Limite atual: até 1.000 conversas iniciadas por dia." in BillingAlert.objects.get().message
+    )
     assert len(mail.outbox) == 1
 
     with django_capture_on_commit_callbacks(execute=True):

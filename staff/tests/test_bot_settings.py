@@ -229,3 +229,82 @@ def test_a_new_tenant_creates_its_first_bot_from_the_checklist(client):
     bot = Chatbot.objects.get(tenant=membership.tenant)
     assert (bot.name, bot.provider) == ("Pizzaria do Zé", "stub")
     assert 'id="bot-create"' not in response.content.decode()
+
+
+def test_an_owner_connects_whaticket_tests_it_and_gets_the_webhook_url(owner, fake_whaticket):
+    from tests.fakes.whaticket import SHARED_SECRET, TOKEN
+
+    client, bot = owner["client"], owner["bot"]
+    response = client.post(
+        _url(bot),
+        {
+            "provider": "whaticket",
+            "wt_base_url": fake_whaticket.url,
+            "wt_whatsapp_id": "3",
+            "wt_token": TOKEN,
+            "wt_shared_secret": SHARED_SECRET,
+        },
+    )
+    assert response.status_code == 302
+    bot.refresh_from_db()
+    assert bot.provider == "whaticket"
+    page = client.get(_url(bot)).content.decode()
+    assert f"/api/chatbots/webhook/whaticket/{bot.pk}/" in page
+    assert TOKEN not in page and SHARED_SECRET not in page
+    tested = client.post(_url(bot, "conexao/testar/"), follow=True).content.decode()
+    assert "o Whaticket aceitou o token" in tested
+
+
+def test_the_meta_connection_test_names_the_number_and_its_quality(owner, fake_graph):
+    bot = owner["bot"]
+    bot.provider, bot.phone_number_id, bot.access_token = "meta", "1099", "EAAG-segredo"
+    bot.messaging_limit_tier = "TIER_1K"
+    bot.save()
+    page = owner["client"].post(_url(bot, "conexao/testar/"), follow=True).content.decode()
+    assert "Conectado: +55 11 90000-0000 (Loja Teste)" in page
+    assert "qualidade alta (verde)" in page and "GREEN" not in page
+    # The number's messaging limit, by name.
+    assert "até 1.000 conversas iniciadas por dia" in page and "TIER_1K" not in page
+
+
+def test_a_number_that_stopped_answering_shows_on_the_bot(owner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chatbots.models import Message
+    from tests.factories import ConversationFactory
+
+    bot = owner["bot"]
+    bot.provider = "evolution"
+    bot.save()
+    conversation = ConversationFactory(chatbot=bot, tenant=bot.tenant)
+    stuck = Message.objects.create(
+        tenant=bot.tenant,
+        conversation=conversation,
+        direction=Message.Direction.OUT,
+        text="Olá",
+        status=Message.Status.QUEUED,
+    )
+    Message.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - timedelta(minutes=30))
+    bots_page = owner["client"].get("/atendimento/robos/").content.decode()
+    assert "parou de responder" in bots_page
+    connection = owner["client"].get(_url(bot)).content.decode()
+    assert "O robô parou de responder: há respostas esperando para sair há 30 minutos" in connection
+
+
+def test_the_qr_code_is_read_again_until_the_phone_connects(owner, fake_evolution):
+    from tests.fakes.evolution import evolution_bot, sample_modules
+
+    bot = evolution_bot(owner["membership"].tenant, fake_evolution, state="close")
+    status = _url(bot, "conexao/estado/")
+    first = owner["client"].get(status)
+    # WhatsApp gives a new code every ~40 s: the next poll shows the new one.
+    fake_evolution.qr_modules = [list(reversed(row)) for row in sample_modules()]
+    second = owner["client"].get(status)
+    assert first.context["qr"] and second.context["qr"]
+    assert first.context["qr"] != second.context["qr"]
+    assert 'hx-trigger="every 3s"' in second.content.decode()
+    fake_evolution.instances["loja"]["state"] = "open"
+    connected = owner["client"].get(status).content.decode()
+    assert "conectado" in connected and "hx-get" not in connected and 'id="qr"' not in connected

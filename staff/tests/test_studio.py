@@ -333,3 +333,81 @@ def test_a_code_driven_flow_is_drawn_in_rows_of_four(owner):
     # The start alone on top, then nine steps that declare no arrows: 4 + 4 + 1.
     assert [sum(n.y == y for n in diagram.nodes) for y in rows] == [1, 4, 4, 1]
     assert not diagram.edges and not any(n.unreachable for n in diagram.nodes)
+
+
+def test_an_owner_duplicates_moves_and_removes_steps(owner):
+    bot = owner["bot"]
+    _steps(
+        bot,
+        ("inicio", MENU_PATH, {"text": "Oi", "options": [{"title": "A", "next": "fim"}]}),
+        ("fim", f"{GENERIC}.EndHandler", {"text": "Tchau"}),
+    )
+    client = owner["client"]
+
+    def act(code: str, action: str):
+        step = Step.objects.get(chatbot=bot, code=code)
+        return client.post(f"/atendimento/robos/{bot.pk}/fluxo/{step.pk}/{action}/")
+
+    def codes() -> list[str]:
+        return [
+            r["step"].code
+            for r in client.get(f"/atendimento/robos/{bot.pk}/fluxo/").context["rows"]
+        ]
+
+    assert act("inicio", "duplicar").status_code == 302
+    assert codes() == ["inicio", "fim", "inicio_2"]
+    copy = Step.objects.get(chatbot=bot, code="inicio_2")
+    assert copy.config == Step.objects.get(chatbot=bot, code="inicio").config
+    act("inicio", "descer")
+    assert codes() == ["fim", "inicio", "inicio_2"]
+    act("inicio_2", "subir")
+    assert codes() == ["fim", "inicio_2", "inicio"]
+    act("inicio_2", "remover")
+    assert codes() == ["fim", "inicio"]
+    # The first step cannot go further up.
+    act("fim", "subir")
+    assert codes() == ["fim", "inicio"]
+
+
+def test_a_step_action_of_another_tenant_or_an_unknown_one_changes_nothing(owner):
+    other_step = StepFactory(chatbot=ChatbotFactory(), code="inicio", order=1)
+    client = owner["client"]
+    url = f"/atendimento/robos/{other_step.chatbot_id}/fluxo/{other_step.pk}/remover/"
+    assert client.post(url).status_code == 404
+    step = StepFactory(chatbot=owner["bot"], code="inicio", order=1)
+    response = client.post(f"/atendimento/robos/{owner['bot'].pk}/fluxo/{step.pk}/apagar-tudo/")
+    assert response.status_code == 404
+    assert Step.objects.filter(pk__in=[step.pk, other_step.pk]).count() == 2
+
+
+def test_the_first_real_message_ticks_going_live(owner):
+    from django.utils import timezone
+
+    from chatbots.models import InboundEvent
+
+    client = owner["client"]
+    bot = owner["bot"]
+    assert "Primeiros passos" in client.get("/atendimento/conversas/").content.decode()
+    InboundEvent.objects.create(
+        tenant=bot.tenant,
+        provider="meta",
+        chatbot=bot,
+        external_id="wamid.primeira",
+        occurred_at=timezone.now(),
+        payload={},
+    )
+    items = {i["key"]: i["done"] for i in client.get("/atendimento/comecar/").context["items"]}
+    assert items["live"] is True
+    # Live: the reminder on the conversations page goes away.
+    assert "Primeiros passos: faltam" not in client.get("/atendimento/conversas/").content.decode()
+
+
+def test_the_simulator_of_a_meta_bot_sends_nothing_to_meta(owner, run_commits, fake_graph):
+    bot = owner["bot"]
+    bot.provider, bot.phone_number_id, bot.access_token = "meta", "555009", "EAAG-token"
+    bot.save()
+    _steps(bot, ("inicio", f"{GENERIC}.EndHandler", {"text": "Das 8h às 18h."}))
+    url = f"/atendimento/robos/{bot.pk}/simulador/"
+    run_commits(lambda: owner["client"].post(url, {"text": "oi"}))
+    assert "Das 8h às 18h." in owner["client"].get(url).content.decode()
+    assert fake_graph.sends == []

@@ -11,10 +11,12 @@ from billing.models import Membership
 from chatbots.models import Chatbot, Step
 from staff.tests.browser import login, shot
 from tests.factories import ChatbotFactory, MembershipFactory
+from tests.fakes.evolution import png_from_modules, sample_modules
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 GENERIC = "chatbots.handlers.generic"
+PNG = png_from_modules(sample_modules())
 
 
 def _add_step(page, bot, code: str, handler: str, fields: dict[str, str]) -> None:
@@ -187,7 +189,17 @@ def test_on_a_phone_the_owner_installs_a_starter_flow_and_taps_a_button(
     shot(page, "phone-front-door")
 
 
-def test_on_a_phone_the_owner_adds_a_product_from_the_checklist(live_asgi, new_page):
+def test_on_a_phone_the_owner_adds_a_product_from_the_checklist(
+    live_asgi, new_page, settings, tmp_path
+):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "files"},
+        },
+    }
+    settings.SITE_URL = live_asgi.url
     owner = MembershipFactory(role=Membership.Role.OWNER)
     ChatbotFactory(tenant=owner.tenant, name="Lanchonete", provider="stub")
     page = new_page()  # 390 x 844
@@ -202,6 +214,19 @@ def test_on_a_phone_the_owner_adds_a_product_from_the_checklist(live_asgi, new_p
     page.wait_for_selector("text=Produto salvo: X-Burguer.")
     assert "R$ 23,90" in page.locator("#produtos").inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert "Lanches" in page.locator("#categorias").inner_text()
     shot(page, "phone-catalog")
+    # The photo from the phone's gallery: kept here and shown on the product.
+    page.locator("#produtos a", has_text="Editar").click()
+    page.set_input_files("[name=foto]", {"name": "x.png", "mimeType": "image/png", "buffer": PNG})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone-product-form")
+    page.click("button.primary")
+    page.wait_for_selector("text=Produto salvo: X-Burguer.")
+    photo = page.locator("#produtos img")
+    assert photo.evaluate("img => img.naturalWidth") > 0
+    assert "/atendimento/catalogo/foto/" in photo.get_attribute("src")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone-catalog-photo")
     page.goto("/atendimento/comecar/")
     assert page.locator("[data-item=catalog] .tag").inner_text() == "feito"
