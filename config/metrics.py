@@ -75,7 +75,9 @@ class BacklogCollector:
         count = GaugeMetricFamily(
             "chatbot_backlog_messages",
             "Messages waiting in a queue of the reply path (inbound_pending: stored, not "
-            "processed; outbound_queued / outbound_sending: replies not yet sent)",
+            "processed; outbound_queued / outbound_sending: replies not yet sent; "
+            "inbound_failed / outbound_failed: failed, waiting for a person to retry, "
+            "replies of the last 24 hours)",
             labels=["queue"],
         )
         age = GaugeMetricFamily(
