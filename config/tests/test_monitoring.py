@@ -141,7 +141,8 @@ def test_the_dashboard_has_the_shape_grafana_imports():
         for target in panel.get("targets", []):
             assert target["datasource"]["uid"] == "${DS_PROMETHEUS}"
     titles = " ".join(p["title"] for p in dashboard["panels"])
-    for topic in ("Webhook", "Fila", "Envios", "modelo", "Disjuntor", "plano"):
+    for topic in ("Webhook", "Fila", "Envios", "situação", "código de erro", "modelo",
+                  "Disjuntor", "plano"):  # fmt: skip
         assert topic in titles
 
 

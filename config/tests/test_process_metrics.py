@@ -434,6 +434,28 @@ def test_a_real_processor_counts_what_it_processed_and_the_backlog_follows_it_st
         web = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
         assert _value(web, "chatbot_messages_processed_total", outcome="ok") == 1
         assert _backlog(client) == (0, 0)
+
+        # Meta refuses the reply after accepting it (131047: the 24-hour window had closed;
+        # https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes): the
+        # processor applies the status, counted by status and by error code.
+        reply = Message.objects.filter(direction=Message.Direction.OUT).first()
+        Message.objects.filter(pk=reply.pk).update(
+            status=Message.Status.SENT, provider_message_id="wamid.reply.0"
+        )
+        refused = {
+            "id": "wamid.reply.0",
+            "status": "failed",
+            "timestamp": str(int(time.time())),
+            "recipient_id": "5511987650000",
+            "errors": [{"code": 131047, "title": "Re-engagement message"}],
+        }
+        answer = meta.post(client, meta.envelope(meta.messages_change(statuses=[refused])))
+        assert answer.status_code == 200
+        scrape = lambda: _get(url, TOKEN)[1]  # noqa: E731
+        assert _wait_for(scrape, "chatbot_outbound_status_total", 1, status="failed") == 1
+        assert _wait_for(scrape, "chatbot_outbound_failed_total", 1, code="131047") == 1
+        reply.refresh_from_db()
+        assert (reply.status, reply.error_code) == ("failed", "131047")
     finally:
         _stop(processor)
 
