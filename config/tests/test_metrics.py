@@ -188,6 +188,25 @@ def test_a_failing_health_check_is_counted_by_component(client, db, settings):
     assert _sample_registry("healthz_check_failures_total", component="database") == 0
 
 
+def test_a_scrape_shows_which_health_check_fails_though_nobody_called_healthz(
+    client, metrics_settings, db
+):
+    """Render and compose probe /healthz/live only: the scrape runs /healthz's checks."""
+    metrics_settings.METRICS_TOKEN = TOKEN
+    metrics_settings.HEALTHZ_CHECK_WORKERS = True
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+
+    text = scrape(client, **auth).content.decode()  # no worker has ever beaten in tests
+
+    assert _sample(text, "healthz_component_failing", component="worker") == 1
+    assert _sample(text, "healthz_component_failing", component="beat") == 1
+    assert _sample(text, "healthz_component_failing", component="database") == 0
+    assert _sample(text, "healthz_component_failing", component="cache") == 0
+    again = scrape(client, **auth).content.decode()
+    worker_failures = _sample(again, "healthz_check_failures_total", component="worker")
+    assert worker_failures is not None and worker_failures >= 2
+
+
 def _sample_registry(name: str, **labels: str) -> float:
     from prometheus_client import REGISTRY
 
