@@ -174,6 +174,25 @@ def test_the_pdf_renders_and_shows_the_dashboards_figures(tenant, owner, client,
     # Top intents, in order, with their counts.
     assert re.search(r"Pedido 2 Agendamento 1 Suporte 1", text)
     assert "comparecimento 75%" in text
+    # The charts per day are drawn: their titles, and bars in the dashboard's colour.
+    for title in ("Mensagens por dia", "Pedidos por dia", "Agendamentos por dia"):
+        assert title in text, title
+    assert _bar_pixels(tmp_path) > 200
+
+
+def _bar_pixels(rendered: Path) -> int:
+    """Pixels of the charts' bars (integrations.report.BAR, #417690) on the rendered pages."""
+    from PIL import Image
+
+    total = 0
+    for page in sorted(rendered.glob("page*.png")):
+        with Image.open(page) as image:
+            total += sum(
+                1
+                for r, g, b in image.convert("RGB").getdata()
+                if abs(r - 0x41) < 12 and abs(g - 0x76) < 12 and abs(b - 0x90) < 12
+            )
+    return total
 
 
 @time_machine.travel(NOW, tick=False)
