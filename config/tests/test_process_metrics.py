@@ -476,3 +476,30 @@ def test_a_real_processor_counts_what_it_processed_and_the_backlog_follows_it_st
         )
     finally:
         _stop(processor)
+
+
+def test_a_real_beat_serves_its_port_and_its_heartbeat_reaches_the_webs_metrics(
+    tmp_path, transactional_db, client, settings
+):
+    """Beat counts nothing of its own; what the operator watches is that it lives
+    (ProcessSilent alerts on ops_heartbeat_age_seconds{process="beat"})."""
+    from django.core.cache import cache
+
+    from config import heartbeat
+
+    cache.delete(heartbeat.BEAT_KEY)
+    settings.METRICS_TOKEN = TOKEN
+    port = _free_port()
+    beat = _spawn(
+        ["-m", "celery", "-A", "config", "beat", "--pidfile="], tmp_path / "prometheus", port
+    )
+    try:
+        assert _get(f"http://127.0.0.1:{port}/metrics")[0] == 401  # no token, no metrics
+
+        def age() -> float:
+            text = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
+            return _value(text, "ops_heartbeat_age_seconds", process="beat")
+
+        assert _poll(age, lambda seen: seen < 60, timeout=30) < 60
+    finally:
+        _stop(beat)
