@@ -77,14 +77,17 @@ def _spawn(argv: list[str], metrics_dir: Path, port: int, **extra: str) -> subpr
         "LOG_LEVEL": "WARNING",
         **extra,
     }
-    child = subprocess.Popen(
-        [sys.executable, *argv],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    log = metrics_dir.parent / f"{port}.log"  # its stderr, for a failing test to show
+    with log.open("wb") as stderr:
+        child = subprocess.Popen(
+            [sys.executable, *argv],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    child.log = log
     url = f"http://127.0.0.1:{port}/metrics"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -93,10 +96,14 @@ def _spawn(argv: list[str], metrics_dir: Path, port: int, **extra: str) -> subpr
                 return child
         except OSError:
             pass
-        assert child.poll() is None, child.stderr.read().decode()[-3000:]
+        assert child.poll() is None, _tail(child)
         time.sleep(0.2)
     _stop(child)
     pytest.fail(f"{argv} never served its metrics")
+
+
+def _tail(child: subprocess.Popen) -> str:
+    return child.log.read_text(errors="replace")[-3000:]
 
 
 def _stop(child: subprocess.Popen) -> None:
@@ -106,7 +113,6 @@ def _stop(child: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(child.pid, signal.SIGKILL)
         child.wait()
-    child.stderr.close()
 
 
 @pytest.fixture
@@ -144,7 +150,7 @@ def worker(tmp_path, transactional_db, fake_graph, fake_gemini):
         GEMINI_BREAKER_FAILURES="1",
         GEMINI_BREAKER_OPEN_SECONDS="300",
     )
-    yield f"http://127.0.0.1:{port}/metrics", queue, metrics_dir
+    yield f"http://127.0.0.1:{port}/metrics", queue, metrics_dir, child
     _stop(child)
 
 
@@ -235,14 +241,17 @@ def test_every_worker_side_metric_reaches_its_scrape_port_and_the_webs_metrics(
         TenantFactory,
     )
 
-    url, queue, metrics_dir = worker
+    url, queue, metrics_dir, child = worker
     _queued_here(monkeypatch)
 
     def job(name: str, *args) -> None:
         app.send_task(name, args=list(args), queue=queue)
 
     def seen(metric: str, want: float, /, **labels: str) -> float | None:
-        return _wait_for(lambda: _get(url, TOKEN)[1], metric, want, **labels)
+        value = _wait_for(lambda: _get(url, TOKEN)[1], metric, want, **labels)
+        if value != want:  # what the worker said, to tell a slow machine from a bug
+            print(f"{metric}: {value}; the worker's log:\n{_tail(child)}")
+        return value
 
     def at_least(metric: str, want: float, /, **labels: str) -> float:
         return _poll(
