@@ -150,6 +150,12 @@ def worker(tmp_path, transactional_db, fake_graph, fake_gemini):
         GEMINI_BREAKER_FAILURES="1",
         GEMINI_BREAKER_OPEN_SECONDS="300",
     )
+    # The port opens at worker_init, before the pool: wait for worker_ready (its heartbeat
+    # for this queue), so a loaded machine's slow start is not taken for a lost job.
+    from config import heartbeat
+
+    ready = _poll(lambda: heartbeat.last_beat(heartbeat.queue_key(queue)), bool, timeout=90)
+    assert ready, _tail(child)
     yield f"http://127.0.0.1:{port}/metrics", queue, metrics_dir, child
     _stop(child)
 
