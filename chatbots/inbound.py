@@ -43,6 +43,7 @@ from prometheus_client import Counter
 from billing import template_costs
 from chatbots.models import Chatbot, InboundEvent, Message, MessageTemplate
 from chatbots.outbox import watch
+from chatbots.outbox.sending import FAILED
 from chatbots.wire import InboundAccountEvent, InboundMessage, InboundPreference, InboundStatus
 
 logger = logging.getLogger(__name__)
@@ -354,6 +355,11 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
 }
 # `played` (a voice message was played) means the customer opened it: read.
 STATUS_ALIASES = {"played": MS.READ}
+STATUSES = Counter(
+    "chatbot_outbound_status_total",
+    "Outbound messages moved by the provider's status webhooks (sent, delivered, read, failed)",
+    ["status"],
+)
 
 
 def apply_status(event: InboundEvent) -> None:
@@ -388,6 +394,13 @@ def apply_status(event: InboundEvent) -> None:
             status=target, **_status_fields(target, status)
         )
         if moved:
+            STATUSES.labels(status=target).inc(moved)
+            if target == MS.FAILED:
+                # Most refusals come here, after the send was accepted (131047 re-engagement,
+                # 131026 undeliverable: Meta's error codes page, cited in
+                # deploy/prometheus/alerts.yml): the same counter as the send's own failures,
+                # so one error-code alert sees both.
+                FAILED.labels(code=status.error_code[:32] or "unknown").inc(moved)
             for row in delivered_templates:
                 _count_template_cost(event.tenant_id, row, status.timestamp)
             watch.status_changed(

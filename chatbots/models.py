@@ -230,6 +230,12 @@ class Message(TenantOwned):
                 condition=Q(status__in=["queued", "sending"]),
                 name="message_outbox_idx",
             ),
+            # chatbots.backlog: replies that failed lately, read at every scrape.
+            models.Index(
+                fields=["failed_at"],
+                condition=Q(status="failed", direction="out"),
+                name="message_failed_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -295,6 +301,12 @@ class InboundEvent(TenantOwned):
                 fields=["received_at"],
                 condition=Q(state__in=["pending", "processing"]),
                 name="inbound_unprocessed_idx",
+            ),
+            # chatbots.backlog: events that wait for "Processar novamente", read at every scrape.
+            models.Index(
+                fields=["received_at"],
+                condition=Q(state="failed"),
+                name="inbound_failed_idx",
             ),
             models.Index(fields=["chatbot", "contact_key", "state", "occurred_at"]),
         ]

@@ -34,7 +34,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from chatbots import backlog, connection
 from chatbots.models import Chatbot
-from config import heartbeat, process_metrics
+from config import health, heartbeat, process_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -68,14 +68,18 @@ def _refused(status: int, text: str) -> HttpResponse:
 
 
 class BacklogCollector:
-    """`chatbot_backlog_messages{queue}`, `chatbot_backlog_oldest_seconds{queue}` and
-    `chatbot_number_connected{chatbot,provider}`, read at scrape time."""
+    """`healthz_component_failing{component}`, `chatbot_backlog_messages{queue}`,
+    `chatbot_backlog_oldest_seconds{queue}`, `chatbot_number_connected{chatbot,provider}` and
+    `ops_heartbeat_age_seconds{process}`, read at scrape time."""
 
     def collect(self):
+        yield self._health()  # first: it says why the rest may be missing
         count = GaugeMetricFamily(
             "chatbot_backlog_messages",
             "Messages waiting in a queue of the reply path (inbound_pending: stored, not "
-            "processed; outbound_queued / outbound_sending: replies not yet sent)",
+            "processed; outbound_queued / outbound_sending: replies not yet sent; "
+            "inbound_failed / outbound_failed: failed, waiting for a person to retry, "
+            "replies of the last 24 hours)",
             labels=["queue"],
         )
         age = GaugeMetricFamily(
@@ -95,6 +99,20 @@ class BacklogCollector:
         yield age
         yield from self._numbers()
         yield self._heartbeats()
+
+    def _health(self):
+        """/healthz's checks, run at every scrape: Prometheus sees a failing component
+        even though the platforms' health checks call only /healthz/live."""
+        failing = GaugeMetricFamily(
+            "healthz_component_failing",
+            "1 when /healthz's check of the component (database, cache, broker, worker, beat, "
+            "processor, sender) fails at this scrape, else 0",
+            labels=["component"],
+        )
+        _healthy, report = health.run_checks()
+        for component, entry in report.items():
+            failing.add_metric([component], 0.0 if entry["status"] == "ok" else 1.0)
+        return failing
 
     def _heartbeats(self):
         beats = GaugeMetricFamily(

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import pytest
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
 
 from chatbots.models import Chatbot, Conversation, Message
 from chatbots.outbox import queue, tasks, wake
@@ -133,6 +136,29 @@ def test_with_a_sender_listening_a_commit_only_nudges_it(bot, no_celery_sends):
     wake.client().delete(wake.names().receipts)
 
 
+METRICS_TOKEN = "s" * 40
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _scrape(port: int) -> dict:
+    """A process's own metrics port, as Prometheus reads it: {(name, labels): value}."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
 def _database_url() -> str:
     db = connection.settings_dict
     auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
@@ -141,14 +167,20 @@ def _database_url() -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_run_sender_from_the_procfile_sends_what_a_commit_queues_and_stops_on_sigterm(
-    bot, fake_graph, no_celery_sends
+    bot, fake_graph, no_celery_sends, tmp_path
 ):
     conversation = open_conversation(bot, "5511900000501")
+    metrics_port = _free_port()
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
         "WHATSAPP_GRAPH_API_URL": fake_graph.url,
         "DJANGO_SETTINGS_MODULE": "config.settings",
+        # Its own metrics, as in a container of its own (config/process_metrics.py).
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+        "METRICS_PORT": str(metrics_port),
+        "METRICS_BIND_HOST": "127.0.0.1",
+        "METRICS_TOKEN": METRICS_TOKEN,
     }
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_sender", "--poll", "5"],
@@ -183,6 +215,10 @@ def test_run_sender_from_the_procfile_sends_what_a_commit_queues_and_stops_on_si
         ]
         assert no_celery_sends == []
         assert heartbeat.last_beat(heartbeat.SENDER_KEY) is not None
+        # What the sender counted reaches a scrape of its own port.
+        scraped = _scrape(metrics_port)
+        assert scraped[("chatbot_outbound_sent_total", (("provider", "meta"),))] == 2
+        assert scraped[("chatbot_consumer_batch_size_count", (("process", "sender"),))] >= 1
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0

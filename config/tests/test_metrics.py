@@ -127,12 +127,84 @@ def test_a_scrape_shows_the_backlog_of_the_reply_path(client, metrics_settings, 
     assert _sample(text, "chatbot_backlog_messages", queue="outbound_sending") == 0
 
 
+def test_failed_messages_waiting_for_a_person_show_until_someone_retries_them(
+    client, metrics_settings, db
+):
+    """Failed inbound events wait for "Processar novamente", failed replies of the last day
+    for "Reenviar": the scrape shows how many and how old, and they leave once retried."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chatbots import inbound
+    from chatbots.models import InboundEvent, Message
+    from chatbots.outbox import sending
+    from tests.factories import ConversationFactory, InboundEventFactory
+
+    metrics_settings.METRICS_TOKEN = TOKEN
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+    now = timezone.now()
+    broken = InboundEventFactory(state=InboundEvent.State.FAILED)
+    InboundEvent.objects.filter(pk=broken.pk).update(received_at=now - timedelta(minutes=10))
+    InboundEventFactory(state=InboundEvent.State.DONE)
+    conversation = ConversationFactory()
+
+    def reply(code: str, failed_at) -> Message:
+        return Message.objects.create(
+            tenant=conversation.tenant,
+            conversation=conversation,
+            direction=Message.Direction.OUT,
+            status=Message.Status.FAILED,
+            text="Seu pedido saiu",
+            error_code=code,
+            failed_at=failed_at,
+        )
+
+    failed = reply("131047", now - timedelta(minutes=5))
+    reply("131026", now - timedelta(days=3))  # history, not work
+    reply("simulation", now)  # the owner's simulator: nothing was ever sent
+
+    text = scrape(client, **auth).content.decode()
+    assert _sample(text, "chatbot_backlog_messages", queue="inbound_failed") == 1
+    assert _sample(text, "chatbot_backlog_oldest_seconds", queue="inbound_failed") >= 600
+    assert _sample(text, "chatbot_backlog_messages", queue="outbound_failed") == 1
+    assert 300 <= _sample(text, "chatbot_backlog_oldest_seconds", queue="outbound_failed") < 3600
+
+    inbound.requeue(event_ids=[broken.pk])
+    sending.retry_failed(message_ids=[failed.pk])
+
+    text = scrape(client, **auth).content.decode()
+    assert _sample(text, "chatbot_backlog_messages", queue="inbound_failed") == 0
+    assert _sample(text, "chatbot_backlog_oldest_seconds", queue="inbound_failed") == 0
+    assert _sample(text, "chatbot_backlog_messages", queue="outbound_failed") == 0
+    assert _sample(text, "chatbot_backlog_messages", queue="outbound_queued") == 1
+
+
 def test_a_failing_health_check_is_counted_by_component(client, db, settings):
     before = _sample_registry("healthz_check_failures_total", component="worker")
     settings.HEALTHZ_CHECK_WORKERS = True
     client.get("/healthz")  # no worker heartbeat in tests
     assert _sample_registry("healthz_check_failures_total", component="worker") == before + 1
     assert _sample_registry("healthz_check_failures_total", component="database") == 0
+
+
+def test_a_scrape_shows_which_health_check_fails_though_nobody_called_healthz(
+    client, metrics_settings, db
+):
+    """Render and compose probe /healthz/live only: the scrape runs /healthz's checks."""
+    metrics_settings.METRICS_TOKEN = TOKEN
+    metrics_settings.HEALTHZ_CHECK_WORKERS = True
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+
+    text = scrape(client, **auth).content.decode()  # no worker has ever beaten in tests
+
+    assert _sample(text, "healthz_component_failing", component="worker") == 1
+    assert _sample(text, "healthz_component_failing", component="beat") == 1
+    assert _sample(text, "healthz_component_failing", component="database") == 0
+    assert _sample(text, "healthz_component_failing", component="cache") == 0
+    again = scrape(client, **auth).content.decode()
+    worker_failures = _sample(again, "healthz_check_failures_total", component="worker")
+    assert worker_failures is not None and worker_failures >= 2
 
 
 def _sample_registry(name: str, **labels: str) -> float:

@@ -141,7 +141,8 @@ def test_the_dashboard_has_the_shape_grafana_imports():
         for target in panel.get("targets", []):
             assert target["datasource"]["uid"] == "${DS_PROMETHEUS}"
     titles = " ".join(p["title"] for p in dashboard["panels"])
-    for topic in ("Webhook", "Fila", "Envios", "modelo", "Disjuntor", "plano"):
+    for topic in ("Webhook", "Fila", "Envios", "situação", "código de erro", "modelo",
+                  "Disjuntor", "plano"):  # fmt: skip
         assert topic in titles
 
 
@@ -154,3 +155,29 @@ def test_alerts_and_dashboard_name_only_metrics_this_product_serves(db):
         if not any(form in served for form in _base(name))
     }
     assert unknown == set()
+
+
+def test_prometheus_scrapes_every_process_the_compose_file_runs():
+    """A process added to compose without a scrape target would count in silence."""
+    compose = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
+    prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: {t for c in job["static_configs"] for t in c["targets"]}
+        for job in prometheus["scrape_configs"]
+    }
+    services = compose["services"]
+    long_running = {
+        name
+        for name, service in services.items()
+        if service.get("image") == "chatbot:latest" and service.get("restart") != "no"
+    }
+    assert {"web", "processor", "sender", "worker", "beat"} <= long_running
+    assert targets["chatbot"] == {"web:8000"}
+    assert targets["chatbot-processes"] == {f"{name}:9100" for name in long_running - {"web"}}
+    for name in long_running:
+        environment = services[name]["environment"]
+        assert environment["METRICS_PORT"] == "9100" and environment["PROMETHEUS_MULTIPROC_DIR"]
+    assert services["prometheus"]["profiles"] == ["monitoring"]
+    assert services["grafana"]["profiles"] == ["monitoring"]
+    assert "./deploy/prometheus:/etc/chatbot:ro" in services["prometheus"]["volumes"]
+    assert any("deploy/grafana/dashboards" in v for v in services["grafana"]["volumes"])

@@ -174,6 +174,33 @@ def test_the_pdf_renders_and_shows_the_dashboards_figures(tenant, owner, client,
     # Top intents, in order, with their counts.
     assert re.search(r"Pedido 2 Agendamento 1 Suporte 1", text)
     assert "comparecimento 75%" in text
+    # The charts per day are drawn: their titles, and bars in the dashboard's colour.
+    for title in ("Mensagens por dia", "Pedidos por dia", "Agendamentos por dia"):
+        assert title in text, title
+    assert _bar_pixels(answer.content, tmp_path) > 200
+
+
+def _bar_pixels(pdf: bytes, tmp_path: Path) -> int:
+    """Pixels of the charts' bars (integrations.report.BAR, #417690) on the pages, rendered
+    by pdftoppm as binary PPM (P6: a text header, then one RGB triple a pixel)."""
+    path = tmp_path / "bars.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "50", str(path), str(tmp_path / "bars")], check=True)
+    total = 0
+    for page in sorted(tmp_path.glob("bars*.ppm")):
+        data = page.read_bytes()
+        header = re.match(rb"P6\s+(\d+)\s+(\d+)\s+255\s", data)
+        assert header, page
+        width, height = int(header.group(1)), int(header.group(2))
+        rgb = data[header.end() : header.end() + width * height * 3]
+        total += sum(
+            1
+            for i in range(0, len(rgb), 3)
+            if abs(rgb[i] - 0x41) < 12
+            and abs(rgb[i + 1] - 0x76) < 12
+            and abs(rgb[i + 2] - 0x90) < 12
+        )
+    return total
 
 
 @time_machine.travel(NOW, tick=False)

@@ -469,3 +469,60 @@ def test_a_webhook_switched_off_sends_no_more_retries(
     assert (delivery.status, delivery.attempts) == ("failed", 2)
     assert "desativado" in delivery.last_error
     assert len(receiver.requests) == 1
+
+
+def test_the_bots_turn_never_waits_for_the_receiver(
+    tenant, subscription, receiver, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The turn only stores the delivery and queues it on `bulk`: a receiver that hangs
+    (here: one never called) costs the customer's reply nothing."""
+    from config.celery import app
+
+    queued = []
+    monkeypatch.setattr(tasks.bulk_webhook_deliver, "delay", lambda *a: queued.append(a))
+    bot = ChatbotFactory(tenant=tenant, provider="stub", flow="menu")
+    with django_capture_on_commit_callbacks(execute=True):
+        conversation = _customer_writes(bot)
+
+    assert Message.objects.filter(conversation=conversation, direction="out").exists()
+    delivery = WebhookDelivery.objects.get(event_type="message.received")
+    assert queued == [(delivery.pk,)]
+    assert receiver.requests == []  # nothing was sent inside the turn
+    route = app.amqp.router.route({}, "integrations.tasks.bulk_webhook_deliver", (1,), {})
+    assert route["queue"].name == "bulk"  # not the replies queue
+
+
+def test_a_failure_meta_reports_by_webhook_reaches_the_receiver_with_its_code(
+    tenant, subscription, receiver, committed, client
+):
+    """Through the real path: Meta's signed status webhook, stored, processed."""
+    import time
+
+    from chatbots.models import InboundEvent
+    from chatbots.tests import webhook_meta_support as meta
+
+    bot = ChatbotFactory(tenant=tenant, flow="menu", app_secret=meta.SECRET)
+    with committed():
+        conversation = _customer_writes(bot)
+    out = Message.objects.filter(conversation=conversation, direction="out").first()
+    Message.objects.filter(pk=out.pk).update(status="sent", provider_message_id="wamid.OUT9")
+    receiver.requests.clear()
+    refused = {
+        "id": "wamid.OUT9",
+        "status": "failed",
+        "timestamp": str(int(time.time())),
+        "recipient_id": PHONE,
+        "errors": [{"code": 131026, "title": "Message undeliverable"}],
+    }
+    body = meta.envelope(meta.messages_change(bot.phone_number_id, statuses=[refused]))
+    with committed():
+        assert meta.post(client, body).status_code == 200
+    event = InboundEvent.objects.get(kind="status")
+    if event.state != InboundEvent.State.DONE:
+        with committed():
+            engine.process_event(event.pk)
+
+    (status,) = [e for e in receiver.events() if e["type"] == "message.status"]
+    assert status["data"]["status"] == "failed"
+    assert status["data"]["error"]["code"] == "131026"
+    assert status["data"]["message"]["external_id"] == "wamid.OUT9"
