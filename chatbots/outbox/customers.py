@@ -242,7 +242,9 @@ def _conversations_for(chatbot: Chatbot, clientes: list[Cliente]) -> dict[int, C
     Another process may create one at the same time: the unique (chatbot, cliente) keeps
     one, and the second read finds it."""
     ids = {c.pk for c in clientes}
-    found = {c.cliente_id: c for c in Conversation.objects.filter(chatbot=chatbot, cliente_id__in=ids)}
+    found = {
+        c.cliente_id: c for c in Conversation.objects.filter(chatbot=chatbot, cliente_id__in=ids)
+    }
     missing = ids - set(found)
     if missing:
         Conversation.objects.bulk_create(

@@ -61,7 +61,7 @@ Gate = Callable[[Outgoing], "Refusal | None"]
 SentHook = Callable[[Outgoing], None]
 
 _gates: dict[str, list[Gate]] = {QUEUE: [], SEND: []}
-_gates_many: dict[Gate, Callable[[list[Outgoing]], "list[Refusal | None]"]] = {}
+_gates_many: dict[Gate, Callable[[list[Outgoing]], list[Refusal | None]]] = {}
 _on_sent: list[SentHook] = []
 _on_sent_many: dict[SentHook, Callable[[list[Outgoing]], None]] = {}
 
