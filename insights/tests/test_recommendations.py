@@ -15,7 +15,7 @@ from clientes.models import Cliente
 from insights import segments
 from pedidos.models import Categoria, ItemPedido, Pedido, Produto
 from pedidos.status import StatusPedido
-from tests.factories import MembershipFactory
+from tests.factories import ChatbotFactory, MembershipFactory, MessageTemplateFactory
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -113,6 +113,9 @@ def test_the_service_due_again_and_a_win_back_for_a_late_customer(tenant):
         )
     segments.segments_refresh(tenant_id=tenant.pk, now=NOW)
     owner = MembershipFactory(tenant=tenant).user
+    bot = ChatbotFactory(tenant=tenant)
+    MessageTemplateFactory(chatbot=bot, name="volte_sempre", purpose="reactivation")
+    MessageTemplateFactory(chatbot=bot, name="em_revisao", purpose="reminder", approved=False)
 
     body = as_member(owner).get(f"/api/recommendations/?cliente={joao.pk}").json()
 
@@ -120,6 +123,8 @@ def test_the_service_due_again_and_a_win_back_for_a_late_customer(tenant):
     assert [s["nome"] for s in body["services"]] == ["Corte de cabelo"]
     assert body["services"][0]["every_days"] == 30
     assert [a["kind"] for a in body["actions"]] == ["winback", "reminder"]
+    # Each action names the approved template to send; one still in review is not offered.
+    assert [a["template"] for a in body["actions"]] == ["volte_sempre", None]
     assert body["actions"][1]["why"] == (
         "Faz Corte de cabelo a cada 30 dias; a última vez foi há 60 dias."
     )
