@@ -2,9 +2,10 @@
 
 The run (`campaign_run`) sends in batches. Each batch is one transaction that locks the
 campaign row, claims pending recipients (`SELECT … FOR UPDATE SKIP LOCKED`), queues each
-customer's template through the outbox (`send_to_customer`) and marks the recipient sent
-with its message. The outbox row and the ledger row commit together: a worker killed
-mid-batch rolls both back, and the outbox (with its sweeper) sends a committed row exactly
+customer's template through the outbox (`send_to_customers`, one call for the batch, in a
+number of queries that does not grow with it) and marks the recipient sent with its
+message. The outbox rows and the ledger rows commit together: a worker killed mid-batch
+rolls both back, and the outbox (with its sweeper) sends a committed row exactly
 once. So a campaign stopped by a crash resumes where it was and never messages a customer
 twice. Between batches it re-reads what may have changed: a pause or cancel, the plan's
 quota (billing.quotas), the account's restriction, and the tier's room for the rolling
@@ -410,25 +411,31 @@ def _run_batch(campaign_id: int, *, batch: int, rng: random.Random) -> tuple[int
             campaign=campaign, cliente_ids=[r.cliente_id for r in claimed]
         )
         sent = 0
+        messages = []
         for recipient in claimed:
-            variant = _pick(campaign, variants, arms, rng)
+            recipient.variant = _pick(campaign, variants, arms, rng)
             header, values = split_header(
-                variant.template,
-                params_for(variant.params, recipient.cliente, suggested.get(recipient.cliente_id)),
-            )
-            row = outbox.send_to_customer(
-                chatbot=chatbot,
-                cliente=recipient.cliente,
-                message=outbox.Template(
-                    name=variant.template.name,
-                    language=variant.template.language,
-                    params=values,
-                    header=header,
+                recipient.variant.template,
+                params_for(
+                    recipient.variant.params,
+                    recipient.cliente,
+                    suggested.get(recipient.cliente_id),
                 ),
-                reason="campaign",
-                proactive=True,
             )
-            recipient.variant, recipient.message = variant, row
+            message = outbox.Template(
+                name=recipient.variant.template.name,
+                language=recipient.variant.template.language,
+                params=values,
+                header=header,
+            )
+            messages.append((recipient.cliente, message))
+        # One call for the batch: its outbox rows are written in a few statements, in this
+        # transaction, so they commit with the ledger's rows below or not at all.
+        rows = outbox.send_to_customers(
+            chatbot=chatbot, messages=messages, reason="campaign", proactive=True
+        )
+        for recipient, row in zip(claimed, rows, strict=True):
+            recipient.message = row
             if row.status == Message.Status.FAILED:
                 recipient.status, recipient.reason = (
                     CampaignRecipient.Status.SKIPPED,

@@ -26,4 +26,6 @@ class ComplianceConfig(AppConfig):
         billing_services.audit_writer_register(audit.record)
         clientes_services.cliente_created_hook_register(consent.cliente_honour_markers)
         # A proactive message to a customer who opted out is refused before it is queued.
-        outbox.register_gate(consent.proactive_gate, stage=outbox.QUEUE)
+        outbox.register_gate(
+            consent.proactive_gate, stage=outbox.QUEUE, many=consent.proactive_gate_many
+        )

@@ -283,16 +283,56 @@ def proactive_refusal(*, cliente: Cliente) -> tuple[str, str] | None:
         Cliente.objects.filter(pk=cliente.pk).values_list("optout_em", flat=True).first()
     )
     if cliente.optout_em is not None:
-        return OPTED_OUT, _(
-            "O cliente pediu para não receber mensagens proativas em %(when)s (consentimento "
-            "retirado). Só respostas e avisos de pedidos e agendamentos são enviados."
-        ) % {"when": timezone.localtime(cliente.optout_em).strftime("%d/%m/%Y %H:%M")}
+        return _opted_out(cliente)
     # Safety net for customers created by a path that did not call cliente_honour_markers.
     if marker_matches(
         tenant_id=cliente.tenant_id, telefone=cliente.telefone, user_id=cliente.whatsapp_user_id
     ):
-        return OPTED_OUT, _("Os dados deste contato foram apagados a pedido dele (LGPD).")
+        return _erased()
     return None
+
+
+def proactive_refusals(clientes: list[Cliente]) -> list[tuple[str, str] | None]:
+    """`proactive_refusal` for each of `clientes`, in order, in two queries."""
+    if not clientes:
+        return []
+    optouts = dict(
+        Cliente.objects.filter(pk__in={c.pk for c in clientes}).values_list("pk", "optout_em")
+    )
+    hashes = {
+        c.pk: identity_hashes(telefone=c.telefone, user_id=c.whatsapp_user_id) for c in clientes
+    }
+    wanted = {h for hs in hashes.values() for h in hs}
+    marked = (
+        set(
+            OptOutMarker.objects.filter(
+                tenant_id__in={c.tenant_id for c in clientes}, identity_hash__in=wanted
+            ).values_list("tenant_id", "identity_hash")
+        )
+        if wanted
+        else set()
+    )
+    out: list[tuple[str, str] | None] = []
+    for cliente in clientes:
+        cliente.optout_em = optouts.get(cliente.pk)
+        if cliente.optout_em is not None:
+            out.append(_opted_out(cliente))
+        elif any((cliente.tenant_id, h) in marked for h in hashes[cliente.pk]):
+            out.append(_erased())
+        else:
+            out.append(None)
+    return out
+
+
+def _opted_out(cliente: Cliente) -> tuple[str, str]:
+    return OPTED_OUT, _(
+        "O cliente pediu para não receber mensagens proativas em %(when)s (consentimento "
+        "retirado). Só respostas e avisos de pedidos e agendamentos são enviados."
+    ) % {"when": timezone.localtime(cliente.optout_em).strftime("%d/%m/%Y %H:%M")}
+
+
+def _erased() -> tuple[str, str]:
+    return OPTED_OUT, _("Os dados deste contato foram apagados a pedido dele (LGPD).")
 
 
 def proactive_gate(outgoing) -> tuple[str, str] | None:
@@ -301,6 +341,13 @@ def proactive_gate(outgoing) -> tuple[str, str] | None:
     if not outgoing.proactive:
         return None
     return proactive_refusal(cliente=outgoing.cliente)
+
+
+def proactive_gate_many(outgoings: list) -> list[tuple[str, str] | None]:
+    """`proactive_gate` for a batch (chatbots.outbox.gates.register_gate's `many`)."""
+    asked = [o for o in outgoings if o.proactive]
+    answers = iter(proactive_refusals([o.cliente for o in asked]))
+    return [next(answers) if o.proactive else None for o in outgoings]
 
 
 # --- Meta's user_preferences webhook -------------------------------------------------------

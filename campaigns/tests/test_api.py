@@ -13,6 +13,9 @@ from billing.models import Membership
 from campaigns.models import Campaign, ScheduledMessage
 from campaigns.tests.conftest import MONDAY_TEN, customers
 from chatbots.models import Message
+from insights import segments
+from pedidos.models import Pedido
+from pedidos.status import StatusPedido
 from tests.factories import ChatbotFactory, MembershipFactory, MessageTemplateFactory
 
 BASE = "/api/campaigns/"
@@ -176,3 +179,34 @@ def test_an_agent_schedules_and_cancels_a_message(tenant, bot, as_agent, cliente
     cancel = as_agent.post(f"{BASE}scheduled-messages/{row.pk}/cancel/")
     assert cancel.json()["status"] == "canceled"
     assert as_agent.post(f"{BASE}scheduled-messages/{row.pk}/cancel/").status_code == 409
+
+
+def test_a_customer_segment_is_an_audience_the_api_counts_and_sends_to(
+    tenant, bot, promo, as_owner, run
+):
+    late, regular = customers(tenant, 2)
+    now = MONDAY_TEN
+    for cliente, last_days_ago in ((late, 90), (regular, 0)):
+        Pedido.objects.bulk_create(
+            Pedido(
+                tenant=tenant,
+                cliente=cliente,
+                status=StatusPedido.ENTREGUE,
+                total=50,
+                confirmado_em=now - timedelta(days=last_days_ago + 7 * i),
+            )
+            for i in range(6)
+        )
+    segments.segments_refresh(tenant_id=tenant.pk, now=now)
+
+    audience = {"segment": ["perdidos"]}
+    count = as_owner.post(BASE + "audience-count/", {"audience": audience}, format="json")
+    assert count.json() == {"customers": 1}
+    bad = _create(as_owner, bot, promo, audience={"segment": ["vips"]})
+    assert bad.status_code == 400 and "segment" in str(bad.json()["audience"])
+    created = _create(as_owner, bot, promo, audience=audience)
+    assert created.status_code == 201, created.content
+
+    sent = run(lambda: as_owner.post(f"{BASE}{created.json()['id']}/start/"))
+
+    assert sent == [f"+{late.telefone}"]

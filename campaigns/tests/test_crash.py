@@ -26,9 +26,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 N, BATCH = 60, 10
 
-# The worker: the real campaign_run in its own process, each send slowed so that the kill
-# lands inside a batch's transaction. Its outbox tasks go to an in-memory broker (lost with
-# the process, as a real worker's unacknowledged work would be); the sweeper sends the rows.
+# The worker: the real campaign_run in its own process, each batch's sends slowed (50 ms a
+# customer, once its outbox rows are written) so that the kill lands inside a batch's
+# transaction. Its outbox tasks go to an in-memory broker (lost with the process, as a real
+# worker's unacknowledged work would be); the sweeper sends the rows.
 WORKER = """
 import os, sys, time
 import django
@@ -36,11 +37,12 @@ django.setup()
 from config.celery import app
 app.conf.broker_url = "memory://"
 from campaigns import services
-real = services.outbox.send_to_customer
+real = services.outbox.send_to_customers
 def slow(**kwargs):
-    time.sleep(0.05)
-    return real(**kwargs)
-services.outbox.send_to_customer = slow
+    rows = real(**kwargs)
+    time.sleep(0.05 * len(rows))
+    return rows
+services.outbox.send_to_customers = slow
 services.campaign_run(campaign_id=int(sys.argv[1]), batch=int(sys.argv[2]))
 """
 

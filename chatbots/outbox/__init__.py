@@ -36,6 +36,7 @@ from chatbots.outbox.customers import (
     chatbot_for_customer,
     conversations_gone_quiet,
     send_to_customer,
+    send_to_customers,
 )
 from chatbots.outbox.gates import QUEUE, SEND, Outgoing, Refusal, register_gate, register_on_sent
 from chatbots.outbox.watch import register_on_status, register_on_stored
@@ -80,6 +81,7 @@ __all__ = [
     "register_on_status",
     "register_on_stored",
     "send_to_customer",
+    "send_to_customers",
     "template_for",
     "template_slots",
     "template_text",

@@ -9,6 +9,7 @@ window apply the same way.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import transaction
@@ -17,10 +18,11 @@ from django.utils import timezone
 
 from chatbots.models import Chatbot, Conversation, Message
 from chatbots.outbox import gates
-from chatbots.outbox.queue import queue_replies
+from chatbots.outbox.queue import queue_many, queue_replies
 from chatbots.outbox.sending import FAILED
 from chatbots.outbox.window import (
     OUTSIDE_WINDOW,
+    Approved,
     customer_language,
     localized,
     no_template_reason,
@@ -147,6 +149,118 @@ def send_to_customer(
     return row
 
 
+def send_to_customers(
+    *,
+    chatbot: Chatbot,
+    messages: Sequence[tuple[Cliente, Outbound]],
+    template: Template | None = None,
+    reason: str = "",
+    proactive: bool = False,
+    purpose: str = "",
+) -> list[Message]:
+    """`send_to_customer` for many customers of one bot (a campaign's batch), in one
+    transaction and a number of queries that does not grow with the customers: the same
+    rules and the same rows (queued or `failed` with why), in `messages`' order."""
+    for cliente, _message in messages:
+        if cliente.tenant_id != chatbot.tenant_id:
+            raise ValueError(
+                f"cliente {cliente.pk} belongs to tenant {cliente.tenant_id}, "
+                f"chatbot {chatbot.pk} to tenant {chatbot.tenant_id}"
+            )
+    if not messages:
+        return []
+    approved = Approved(chatbot)
+    why_no_template: dict[str, str] = {}
+    with transaction.atomic():
+        conversations = _conversations_for(chatbot, [c for c, _m in messages])
+        refused = gates.refusals(
+            gates.QUEUE,
+            [
+                gates.Outgoing(
+                    tenant_id=chatbot.tenant_id, chatbot=chatbot, cliente=c, proactive=proactive
+                )
+                for c, _m in messages
+            ],
+        )
+        queued: list[tuple[int, Conversation, Outbound]] = []
+        failed: list[tuple[int, Message]] = []
+        for i, ((cliente, message), problem) in enumerate(zip(messages, refused, strict=True)):
+            conversation = conversations[cliente.pk]
+            conversation.chatbot, conversation.cliente = chatbot, cliente
+            chosen: Outbound | None = message
+            if problem is None and not window_open(conversation):
+                chosen = message if isinstance(message, Template) else template
+                if chosen is None:
+                    language = customer_language(chatbot=chatbot, cliente=cliente)
+                    if language not in why_no_template:
+                        why_no_template[language] = (
+                            no_template_reason(
+                                chatbot=chatbot, purpose=purpose or reason, language=language
+                            )
+                            if purpose or reason
+                            else ""
+                        )
+                    detail = outside_window_detail(conversation)
+                    extra = why_no_template[language]
+                    problem = (OUTSIDE_WINDOW, f"{detail} {extra}" if extra else detail)
+            if problem is None and isinstance(chosen, Template):
+                chosen = localized(
+                    chatbot=chatbot, template=chosen, cliente=cliente, approved=approved
+                )
+                problem = template_problem(chatbot=chatbot, template=chosen, approved=approved)
+            if problem is None:
+                queued.append((i, conversation, chosen))
+            else:
+                failed.append((i, _refused_row(conversation, chosen or message, *problem)))
+        rows: list[Message | None] = [None] * len(messages)
+        for (i, _c, _m), row in zip(
+            queued, queue_many([(c, m) for _i, c, m in queued]), strict=True
+        ):
+            rows[i] = row
+        for (i, _row), row in zip(
+            failed, Message.objects.bulk_create([r for _i, r in failed]), strict=True
+        ):
+            FAILED.labels(code=row.error_code).inc()
+            rows[i] = row
+    for row in rows:
+        logger.info(
+            "message to customer",
+            extra={
+                "chatbot_id": chatbot.pk,
+                "conversation_id": row.conversation_id,
+                "message_id": row.pk,
+                "kind": row.type,
+                "reason": reason,
+                "outcome": row.status,
+            },
+        )
+    return rows
+
+
+def _conversations_for(chatbot: Chatbot, clientes: list[Cliente]) -> dict[int, Conversation]:
+    """The bot's conversation with each customer, created where missing (by cliente id).
+    Another process may create one at the same time: the unique (chatbot, cliente) keeps
+    one, and the second read finds it."""
+    ids = {c.pk for c in clientes}
+    found = {
+        c.cliente_id: c for c in Conversation.objects.filter(chatbot=chatbot, cliente_id__in=ids)
+    }
+    missing = ids - set(found)
+    if missing:
+        Conversation.objects.bulk_create(
+            [
+                Conversation(tenant_id=chatbot.tenant_id, chatbot=chatbot, cliente_id=pk)
+                for pk in sorted(missing)
+            ],
+            ignore_conflicts=True,
+        )
+        found.update(
+            (c.cliente_id, c)
+            for c in Conversation.objects.filter(chatbot=chatbot, cliente_id__in=missing)
+        )
+    return found
+
+
 def _outside_window_why(conversation: Conversation, *, purpose: str) -> str:
     """The closed window, and, when the message had a purpose, why no template went."""
     detail = outside_window_detail(conversation)
@@ -160,7 +274,14 @@ def _outside_window_why(conversation: Conversation, *, purpose: str) -> str:
 def _record_refused(
     conversation: Conversation, message: Outbound, code: str, detail: str
 ) -> Message:
-    row = Message.objects.create(
+    row = _refused_row(conversation, message, code, detail)
+    row.save(force_insert=True)
+    FAILED.labels(code=code).inc()
+    return row
+
+
+def _refused_row(conversation: Conversation, message: Outbound, code: str, detail: str) -> Message:
+    return Message(
         tenant_id=conversation.tenant_id,
         conversation=conversation,
         direction=Message.Direction.OUT,
@@ -172,5 +293,3 @@ def _record_refused(
         error_detail=detail,
         failed_at=timezone.now(),
     )
-    FAILED.labels(code=code).inc()
-    return row

@@ -61,17 +61,29 @@ Gate = Callable[[Outgoing], "Refusal | None"]
 SentHook = Callable[[Outgoing], None]
 
 _gates: dict[str, list[Gate]] = {QUEUE: [], SEND: []}
+_gates_many: dict[Gate, Callable[[list[Outgoing]], list[Refusal | None]]] = {}
 _on_sent: list[SentHook] = []
 _on_sent_many: dict[SentHook, Callable[[list[Outgoing]], None]] = {}
 
 
-def register_gate(gate: Gate, *, stage: Stage) -> None:
+def register_gate(
+    gate: Gate,
+    *,
+    stage: Stage,
+    many: Callable[[list[Outgoing]], list[Refusal | None]] | None = None,
+) -> None:
     """Ask `gate` about every message at `stage` (QUEUE or SEND), after the gates
-    registered before it. Registering the same gate again does nothing."""
+    registered before it. Registering the same gate again does nothing.
+
+    `many`, when given, answers for a list of messages at once (one refusal or None each,
+    in order), so a batch (send_to_customers) asks in a few queries instead of a few per
+    message; it must answer as `gate` would for each."""
     if stage not in _gates:
         raise ValueError(f"unknown gate stage {stage!r}: use outbox.QUEUE or outbox.SEND")
     if gate not in _gates[stage]:
         _gates[stage].append(gate)
+    if many is not None:
+        _gates_many[gate] = many
 
 
 def register_on_sent(
@@ -94,6 +106,22 @@ def refusal(stage: Stage, outgoing: Outgoing) -> Refusal | None:
         if refused is not None:
             return refused
     return None
+
+
+def refusals(stage: Stage, outgoings: list[Outgoing]) -> list[Refusal | None]:
+    """`refusal` for each of `outgoings`, in order: each gate is asked once for the messages
+    no earlier gate refused (through its `many` when it has one)."""
+    out: list[Refusal | None] = [None] * len(outgoings)
+    for gate in _gates[stage]:
+        todo = [i for i, refused in enumerate(out) if refused is None]
+        if not todo:
+            break
+        asked = [outgoings[i] for i in todo]
+        many = _gates_many.get(gate)
+        answers = many(asked) if many is not None else [gate(o) for o in asked]
+        for i, answer in zip(todo, answers, strict=True):
+            out[i] = answer
+    return out
 
 
 def sent(outgoing: Outgoing) -> None:

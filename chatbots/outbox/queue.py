@@ -54,6 +54,40 @@ def queue_replies(*, conversation: Conversation, messages: list[Outbound]) -> li
     return rows
 
 
+def queue_many(
+    items: Sequence[tuple[Conversation, Outbound]],
+) -> list[Message]:
+    """`queue_replies` for one message to each of many conversations (a campaign's batch):
+    one INSERT for every row, and after the commit one nudge of the senders for all of them
+    (or, when no sender listens, each conversation's send task). Rows in `items`' order."""
+    if not items:
+        return []
+    rows = Message.objects.bulk_create(
+        [
+            Message(
+                tenant_id=conversation.tenant_id,
+                conversation=conversation,
+                direction=Message.Direction.OUT,
+                status=Message.Status.QUEUED,
+                type=msg.kind,
+                text=msg.preview,
+                payload=msg.to_dict(),
+            )
+            for conversation, msg in items
+        ]
+    )
+    sends = [_PendingSend(c.pk, c.chatbot_id) for c, _msg in items]
+    transaction.on_commit(partial(_sends_flush_now, sends))
+    for (conversation, _msg), row in zip(items, rows, strict=True):
+        watch.messages_stored(conversation, [row])
+    return rows
+
+
+def _sends_flush_now(sends: list[_PendingSend]) -> None:
+    _batched.sends = [*getattr(_batched, "sends", ()), *sends]
+    sends_flush()
+
+
 class _PendingSend:
     """The after-commit publication of one send_outbound task, and the read receipts
     (external ids) that ride with it."""

@@ -50,7 +50,7 @@ from django.utils import timezone
 
 from chatbots import consumer_metrics
 from chatbots.models import Chatbot, Conversation, Message
-from chatbots.outbox import gates, journal, sending, wake
+from chatbots.outbox import gates, journal, sending, wake, window
 from chatbots.outbox.claims import Result, claim, record
 from chatbots.outbox.sending import INTERNAL_ERROR, MAX_RETRIES, Outcome
 from chatbots.providers.registry import UnknownProvider, get_provider
@@ -238,6 +238,7 @@ class Sender:
             runs = [(conversations.get(cid), group) for cid, group in by_conversation.items()]
             # The receipts that rode along are for these bots, mostly: no query for them.
             self._bots = {c.chatbot_id: c.chatbot for c in conversations.values()}
+            window.approved_remember(c.chatbot for c in conversations.values())
             if self._pool is None or len(runs) == 1:
                 batches = [send_run(c, group, self.journal) for c, group in runs]
             else:

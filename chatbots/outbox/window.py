@@ -9,7 +9,7 @@ a `purpose` naming what a domain app uses it for ("order_update", "reminder", ..
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -144,18 +144,50 @@ def no_template_reason(*, chatbot: Chatbot, purpose: str, language: str) -> str:
     ) % {"purpose": purpose, "language": language, "states": states}
 
 
+class Approved:
+    """A bot's approved templates by (name, language), each read once: what a batch of
+    sends (send_to_customers, a sender's round) resolves its rows against, instead of a
+    query per row. Live for one batch only, so a template approved or paused since is seen
+    by the next one."""
+
+    def __init__(self, chatbot: Chatbot) -> None:
+        self.chatbot = chatbot
+        self._rows: dict[tuple[str, str], MessageTemplate | None] = {}
+
+    def get(self, name: str, language: str) -> MessageTemplate | None:
+        key = (name, language)
+        if key not in self._rows:
+            self._rows[key] = MessageTemplate.objects.filter(
+                chatbot=self.chatbot, name=name, language=language, approved=True
+            ).first()
+        return self._rows[key]
+
+
+# Where approved_remember puts a batch's Approved on its bot instances: template_resolve
+# uses it when no `approved` is passed.
+APPROVED_ATTR = "_approved_templates"
+
+
+def approved_remember(chatbots: Iterable[Chatbot]) -> None:
+    """Have the bot instances of one batch (a sender's round, loaded for it and dropped
+    after it) share one Approved per bot, so its rows' templates are read once per bot and
+    template instead of once per row."""
+    shared: dict[int, Approved] = {}
+    for chatbot in chatbots:
+        setattr(chatbot, APPROVED_ATTR, shared.setdefault(chatbot.pk, Approved(chatbot)))
+
+
 def template_resolve(
-    *, chatbot: Chatbot, template: Template
+    *, chatbot: Chatbot, template: Template, approved: Approved | None = None
 ) -> tuple[Template | None, tuple[str, str] | None]:
     """`template` ready to send (its components and rendered text filled from the stored
     definition), or why it cannot be sent (code, pt-BR detail).
 
     Sending an unapproved or misfilled template only earns a 132xxx error from Meta, so
     it is checked against the bot's registry first, and a missing parameter never
-    reaches Meta."""
-    registered = MessageTemplate.objects.filter(
-        chatbot=chatbot, name=template.name, language=template.language, approved=True
-    ).first()
+    reaches Meta. `approved`: the batch's registry (Approved), else one read now."""
+    approved = approved or getattr(chatbot, APPROVED_ATTR, None) or Approved(chatbot)
+    registered = approved.get(template.name, template.language)
     if registered is None:
         return None, (
             TEMPLATE_NOT_APPROVED,
@@ -190,20 +222,27 @@ def template_resolve(
     return replace(template, components=filled.components, rendered=filled.text), None
 
 
-def template_problem(*, chatbot: Chatbot, template: Template) -> tuple[str, str] | None:
+def template_problem(
+    *, chatbot: Chatbot, template: Template, approved: Approved | None = None
+) -> tuple[str, str] | None:
     """Why `template` cannot be sent by `chatbot` (code, pt-BR detail), or None if it can."""
-    return template_resolve(chatbot=chatbot, template=template)[1]
+    return template_resolve(chatbot=chatbot, template=template, approved=approved)[1]
 
 
-def localized(*, chatbot: Chatbot, template: Template, cliente: Cliente) -> Template:
+def localized(
+    *, chatbot: Chatbot, template: Template, cliente: Cliente, approved: Approved | None = None
+) -> Template:
     """`template` in the customer's language when the bot has the same template approved
     in it (Meta keeps one template per name and language)."""
     wanted = customer_language(chatbot=chatbot, cliente=cliente)
     if template.language == wanted:
         return template
-    exists = MessageTemplate.objects.filter(
-        chatbot=chatbot, name=template.name, language=wanted, approved=True
-    ).exists()
+    if approved is not None:
+        exists = approved.get(template.name, wanted) is not None
+    else:
+        exists = MessageTemplate.objects.filter(
+            chatbot=chatbot, name=template.name, language=wanted, approved=True
+        ).exists()
     return replace(template, language=wanted) if exists else template
 
 

@@ -15,7 +15,7 @@ from clientes.models import Cliente
 from insights import segments
 from pedidos.models import Categoria, ItemPedido, Pedido, Produto
 from pedidos.status import StatusPedido
-from tests.factories import MembershipFactory
+from tests.factories import ChatbotFactory, MembershipFactory, MessageTemplateFactory
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -75,6 +75,28 @@ def test_a_customer_who_buys_a_and_b_is_offered_the_c_others_take_with_them(tena
     assert {"kind": "offer", "text": "Oferecer Café."}.items() <= body["actions"][0].items()
 
 
+def test_without_a_shared_basket_the_products_of_similar_customers_are_offered(tenant, catalog):
+    pao, cafe, bolo = catalog["Pão"], catalog["Café"], catalog["Bolo"]
+    for i in range(3):  # they buy bread, and on another day coffee: never together
+        other = Cliente.objects.create(tenant=tenant, nome=f"outro{i}")
+        order(tenant, other, [pao], days_ago=i + 1)
+        order(tenant, other, [cafe], days_ago=i + 10)
+    order(tenant, Cliente.objects.create(tenant=tenant, nome="só bolo"), [bolo])
+    maria = Cliente.objects.create(tenant=tenant, nome="Maria")
+    order(tenant, maria, [pao])
+
+    body = (
+        as_member(MembershipFactory(tenant=tenant).user)
+        .get(f"/api/recommendations/?cliente={maria.pk}")
+        .json()
+    )
+
+    assert [(p["nome"], p["source"]) for p in body["products"]] == [("Café", "similar")]
+    assert body["products"][0]["why"] == (
+        "3 de 3 clientes que compram o mesmo que ele também levam este."
+    )
+
+
 def test_the_service_due_again_and_a_win_back_for_a_late_customer(tenant):
     corte = Servico.objects.create(tenant=tenant, nome="Corte de cabelo", preco=Decimal("50"))
     joao = Cliente.objects.create(tenant=tenant, nome="João")
@@ -91,6 +113,9 @@ def test_the_service_due_again_and_a_win_back_for_a_late_customer(tenant):
         )
     segments.segments_refresh(tenant_id=tenant.pk, now=NOW)
     owner = MembershipFactory(tenant=tenant).user
+    bot = ChatbotFactory(tenant=tenant)
+    MessageTemplateFactory(chatbot=bot, name="volte_sempre", purpose="reactivation")
+    MessageTemplateFactory(chatbot=bot, name="em_revisao", purpose="reminder", approved=False)
 
     body = as_member(owner).get(f"/api/recommendations/?cliente={joao.pk}").json()
 
@@ -98,6 +123,8 @@ def test_the_service_due_again_and_a_win_back_for_a_late_customer(tenant):
     assert [s["nome"] for s in body["services"]] == ["Corte de cabelo"]
     assert body["services"][0]["every_days"] == 30
     assert [a["kind"] for a in body["actions"]] == ["winback", "reminder"]
+    # Each action names the approved template to send; one still in review is not offered.
+    assert [a["template"] for a in body["actions"]] == ["volte_sempre", None]
     assert body["actions"][1]["why"] == (
         "Faz Corte de cabelo a cada 30 dias; a última vez foi há 60 dias."
     )

@@ -105,6 +105,57 @@ def test_the_refresh_runs_the_same_queries_for_any_number_of_customers(tenant, s
     assert PerfilCliente.objects.filter(tenant=tenant).count() == size
 
 
+def test_visits_count_with_orders_and_a_missed_cancelled_or_future_one_does_not(tenant):
+    from agenda.models import Agendamento, Servico
+
+    cliente = history(tenant, name="Ana", every_days=10, times=2, stopped_days=5, total="50")
+    corte = Servico.objects.create(tenant=tenant, nome="Corte", preco=Decimal("30"))
+    for days_ago, status in (
+        (25, Agendamento.Status.CONCLUIDO),
+        (35, Agendamento.Status.CONCLUIDO),
+        (45, Agendamento.Status.CONFIRMADO),  # past and confirmed: she came
+        (55, Agendamento.Status.NAO_COMPARECEU),
+        (65, Agendamento.Status.CANCELADO),
+        (-3, Agendamento.Status.CONFIRMADO),  # still ahead
+    ):
+        start = NOW - timedelta(days=days_ago)
+        Agendamento.objects.create(
+            tenant=tenant,
+            cliente=cliente,
+            servico=corte,
+            inicio=start,
+            fim=start + timedelta(minutes=30),
+            status=status,
+            origem=Agendamento.Origem.CHAT,
+        )
+
+    segments.segments_refresh(tenant_id=tenant.pk, now=NOW)
+
+    perfil = PerfilCliente.objects.get(cliente=cliente)
+    assert perfil.compras == 5  # two orders and three visits
+    assert perfil.valor_total == Decimal("190.00")  # 2 × 50 + 3 × 30
+    assert perfil.primeira_em == NOW - timedelta(days=45)
+    assert round(perfil.dias_sem_comprar) == 5
+    assert round(perfil.intervalo_dias) == 10
+
+
+def test_the_daily_job_refreshes_every_active_tenant_and_skips_the_others(tenant, other_tenant):
+    from config.schedule import SCHEDULE
+    from insights.tasks import bulk_refresh_segments
+
+    entry = SCHEDULE["insights.refresh_segments"]
+    assert entry["task"] == bulk_refresh_segments.name
+    assert entry["crontab"] == {"minute": "50", "hour": "3"}  # once a day
+    history(tenant, name="ativa", every_days=7, times=3)
+    history(other_tenant, name="desativada", every_days=7, times=3)
+    other_tenant.active = False
+    other_tenant.save(update_fields=["active"])
+
+    assert bulk_refresh_segments.apply().get() == 1
+
+    assert list(PerfilCliente.objects.values_list("cliente__nome", flat=True)) == ["ativa"]
+
+
 def test_nps_by_month_counts_promoters_passives_and_detractors(tenant):
     from campaigns.models import Survey
     from inbox.models import Queue, Ticket
