@@ -969,7 +969,10 @@ def profile_run(b: Bench, target: E2ETarget) -> dict:
             )
         )
     time.sleep(0.5)
-    e2e_level(b, target, "max", tag=b.run_tag("prof"))
+    # BENCH_PROFILE_RATE=20: profile a run at that offered rate (where the per-batch costs
+    # show) instead of full speed.
+    rate = os.environ.get("BENCH_PROFILE_RATE")
+    e2e_level(b, target, float(rate) if rate else "max", tag=b.run_tag("prof"))
     out = {}
     for name, dest, popen in spies:
         try:

@@ -95,6 +95,9 @@ class Drained:
     applied: int = 0  # statuses, account events, preferences
     poisoned: int = 0  # events that could not be answered (not the handler's fault), failed
     wait: float | None = None  # seconds until this batch's earliest waiting burst is due
+    # The batch was full (or had to leave work for later): look again before sleeping. A
+    # batch that was not took everything ready; what was stored meanwhile sent a wake-up.
+    more: bool = False
 
     @property
     def worked(self) -> bool:
@@ -157,7 +160,9 @@ def drain_all(*, batch: int | None = None, max_batches: int = 1000) -> int:
 def _drain(size: int) -> Drained:
     result = Drained()
     result.applied = _apply_others(size)
-    pending, unreadable = _pending_of(inbound.lock_contacts_next(size), size)
+    contacts = inbound.lock_contacts_next(size)
+    pending, unreadable, truncated = _pending_of(contacts, size)
+    result.more = truncated or result.applied >= size or len(contacts) >= size
     for event, error in unreadable:
         _poisoned([event.pk], error, result)
     conversations = _conversations_of(pending)
@@ -195,6 +200,7 @@ def _drain(size: int) -> Drained:
         engine.events_finish(done)
     for error, ids in failed.items():
         engine.events_finish(ids, error)
+    result.more = result.more or result.turns >= size or bool(result.poisoned)
     return result
 
 
@@ -257,29 +263,29 @@ def _apply_others(size: int) -> int:
 
 def _pending_of(
     contacts: list[tuple[int, str]], size: int
-) -> tuple[dict[tuple[int, str], list[InboundEvent]], list[tuple[InboundEvent, str]]]:
+) -> tuple[dict[tuple[int, str], list[InboundEvent]], list[tuple[InboundEvent, str]], bool]:
     """The locked contacts' pending messages, oldest first per contact, in one query (the
     plan for the quota interceptor and the consent settings for the opt-out keywords come
-    along), and the ones whose payload does not parse, with the error."""
+    along), the ones whose payload does not parse, with the error, and whether the query's
+    limit left some out."""
     if not contacts:
-        return {}, []
+        return {}, [], False
     # Bots IN (…) AND contacts IN (…), the pairs kept below: an OR of one (bot, contact)
     # pair per contact costs Django more to compile than the turns cost to run. A contact
     # of another bot that comes along (rare: one phone writing to two bots of the batch)
     # is not locked by this batch and is left pending.
-    wanted = set(contacts)
-    rows = [
-        event
-        for event in InboundEvent.objects.defer("raw")
+    wanted, limit = set(contacts), size * (bursts.MAX_PARTS + 1)
+    loaded = list(
+        InboundEvent.objects.defer("raw")
         .filter(
             chatbot_id__in={bot for bot, _key in contacts},
             contact_key__in={key for _bot, key in contacts},
             state=State.PENDING,
             kind=Kind.MESSAGE,
         )
-        .order_by("occurred_at", "id")[: size * (bursts.MAX_PARTS + 1)]
-        if (event.chatbot_id, event.contact_key) in wanted
-    ]
+        .order_by("occurred_at", "id")[:limit]
+    )
+    rows = [event for event in loaded if (event.chatbot_id, event.contact_key) in wanted]
     # One Chatbot object per bot, loaded once for the batch (not joined into every event's
     # row: five model instances per event), so the bot's options and tenant are shared.
     chatbots = Chatbot.objects.select_related(
@@ -297,7 +303,8 @@ def _pending_of(
             unreadable.append((event, f"{type(exc).__name__}: {exc}"))
             continue
         pending[(event.chatbot_id, event.contact_key)].append(event)
-    return {key: events for key, events in pending.items() if events}, unreadable
+    pending = {key: events for key, events in pending.items() if events}
+    return pending, unreadable, len(loaded) >= limit
 
 
 def _conversations_of(
@@ -324,9 +331,7 @@ def _conversations_of(
         chatbot_id__in={bot for bot, _phone in pairs},
         cliente__telefone__in={phone for _bot, phone in pairs},
     )
-    by_phone = {
-        pair: c for c in rows if (pair := (c.chatbot_id, c.cliente.telefone)) in pairs
-    }
+    by_phone = {pair: c for c in rows if (pair := (c.chatbot_id, c.cliente.telefone)) in pairs}
     found = {}
     for key, (tenant_id, phone) in wanted.items():
         conversation = by_phone.get((key[0], phone))
@@ -494,21 +499,22 @@ class Consumer:
     def run(self) -> None:
         logger.info("processor started", extra={"batch": self.batch, "poll": self.poll})
         self._subscribe()
-        busy = True
+        ready = True  # look at once on start
         while not self.stopping.is_set():
             self._heartbeat()
             try:
-                if busy or self._anything_pending():
+                if ready:
                     result = self._drain_once()
-                    busy = result is not None and result.worked
-                    if busy:
-                        continue  # more may be ready: drain again before sleeping
+                    if result is not None and result.more:
+                        continue  # a full batch: more is ready, drain again before sleeping
             except (DatabaseError, *outage.TRANSIENT) as exc:
                 self._outage(exc)
-                busy = True  # look again as soon as it is back
+                ready = True  # look again as soon as it is back
                 continue
             self._backoff.ok()
-            self._sleep(_take_due_timeout(self.poll))
+            # Woken (an event stored since the batch began, a burst come due): drain. A
+            # poll that timed out asks the database first (a lost wake-up, no Redis).
+            ready = self._sleep(_take_due_timeout(self.poll)) or self._anything_pending()
         if self._pubsub is not None:
             try:
                 self._pubsub.close()
@@ -559,18 +565,21 @@ class Consumer:
             logger.warning("processor cannot subscribe to wake-ups; polling", exc_info=True)
             self._pubsub = None
 
-    def _sleep(self, timeout: float) -> None:
+    def _sleep(self, timeout: float) -> bool:
+        """Until a wake-up or `timeout`; whether a wake-up came (or the timeout was none)."""
         if timeout <= 0:
-            return
+            return True
         if self._pubsub is None:
             self.stopping.wait(timeout)
             self._subscribe()  # Redis back (or configured) for the next sleep
-            return
+            return False
         try:
             if self._pubsub.get_message(timeout=timeout) is not None:
                 while self._pubsub.get_message(timeout=0) is not None:
                     pass  # one drain answers every wake-up that came meanwhile
+                return True
         except Exception:  # Redis restarted: poll until it is back
             logger.warning("processor lost its wake-up connection; polling", exc_info=True)
             self._pubsub = None
             self.stopping.wait(timeout)
+        return False
