@@ -320,6 +320,9 @@ def test_a_processor_killed_with_sigkill_mid_batch_loses_and_repeats_nothing(bot
                 waiting = cursor.fetchone()[0] > 0
             time.sleep(0.1)
         assert waiting, "the processor never reached its batch's first INSERT"
+        # It runs below the web in the CPU scheduler (CONSUMER_NICENESS, 5 by default).
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(own + 5, 19)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
