@@ -717,6 +717,7 @@ def e2e_level(b: Bench, target: E2ETarget, level: float | str, *, tag: str) -> d
     cpu_after = b.cpu_snapshot()
     figures = {
         "overtaken": overtaken(tag) if target.name == "ours" else None,
+        "stages": stages(run, sends, target.pnid, tag, count) if target.name == "ours" else None,
         "offered": level,
         **{f"webhook_{k}": v for k, v in load.summary(run).items()},
         **match_replies(run, sends, target.pnid),
@@ -735,6 +736,48 @@ def e2e_level(b: Bench, target: E2ETarget, level: float | str, *, tag: str) -> d
         "load_after": _machine_load(),
     }
     return figures
+
+
+def stages(run: load.Run, sends: list[list], pnid: str, tag: str, count: int) -> dict:
+    """Where a reply's time goes (p50/p95 ms of each leg), from the rows' own timestamps:
+    webhook due → event stored (`received_at`, the web's queueing and work), stored → its
+    batch done (`processed_at`: the processor's wake-up, waiting for the batch ahead, the
+    turn), batch done → the reply at the fake Graph API (commit, the sender's nudge, claim
+    and HTTP call)."""
+    from chatbots.models import InboundEvent
+
+    rows = InboundEvent.objects.filter(external_id__startswith=f"wamid.BENCH.{tag}.").values_list(
+        "external_id", "received_at", "processed_at"
+    )
+    customers, tag_no = max(1, math.ceil(count / 4)), int(tag[-3:])  # as menu_conversations
+    stored = {}
+    for ext, received, processed in rows:
+        seq, c = divmod(int(ext.rsplit(".", 1)[1]), customers)
+        stored[(key_of(sender_for(tag_no, c)), seq)] = (received, processed)
+    replies: dict[str, list[float]] = defaultdict(list)
+    for t, digits, to_pnid, _kind, _text in sends:
+        if to_pnid == pnid:
+            replies[key_of(digits)].append(t)
+    for times in replies.values():
+        times.sort()
+    legs: dict[str, list[float]] = defaultdict(list)
+    by_key: dict[str, list[load.Result]] = defaultdict(list)
+    for r in run.results:
+        if r.status == 200:
+            by_key[r.key].append(r)
+    for key, results in by_key.items():
+        results.sort(key=lambda r: r.seq)
+        for pos, r in enumerate(results):
+            row = stored.get((key, r.seq))
+            if row is None or row[1] is None or pos >= len(replies.get(key, ())):
+                continue
+            received, processed = row[0].timestamp(), row[1].timestamp()
+            legs["stored"].append((received - r.due) * 1000)
+            legs["processed"].append((processed - received) * 1000)
+            legs["sent"].append((replies[key][pos] - processed) * 1000)
+    return {
+        f"{leg}_{q}": load.percentile(values, q) for leg, values in legs.items() for q in (50, 95)
+    }
 
 
 def overtaken(tag: str) -> int:
@@ -796,6 +839,7 @@ def e2e_levels(
                 f"{target.name} @ {level}: sustained {figures['sustained']:.1f}/s, "
                 f"p95 {figures['e2e_p95']:.0f} ms, lost {figures['lost']}, "
                 f"dup {figures['duplicated']}, wrong {figures['wrong']}"
+                + (f", stages {figures['stages']}" if figures.get("stages") else "")
             )
         key = str(level)
         out[key] = median_dicts(runs)
@@ -925,7 +969,10 @@ def profile_run(b: Bench, target: E2ETarget) -> dict:
             )
         )
     time.sleep(0.5)
-    e2e_level(b, target, "max", tag=b.run_tag("prof"))
+    # BENCH_PROFILE_RATE=20: profile a run at that offered rate (where the per-batch costs
+    # show) instead of full speed.
+    rate = os.environ.get("BENCH_PROFILE_RATE")
+    e2e_level(b, target, float(rate) if rate else "max", tag=b.run_tag("prof"))
     out = {}
     for name, dest, popen in spies:
         try:

@@ -7,7 +7,7 @@ replies) and `conversation_changed` (the columns a turn changed). Each turn runs
 `turn()`: its writes wait in the turn's own list until it ends well, then join the
 batch's. `flush()` writes the batch's lists in one INSERT for every Message (inbound rows
 with ON CONFLICT DO NOTHING, as the engine's bulk_create(ignore_conflicts) did) and one
-`UPDATE … FROM (VALUES …)` for the conversations (a CASE per column keeps the columns a
+`UPDATE … FROM UNNEST(…)` for the conversations (a CASE per column keeps the columns a
 turn did not change as they are in the row, so an attendant's change made meanwhile is
 never overwritten).
 
@@ -208,6 +208,46 @@ def _write(writes: _Writes) -> None:
 
 # Rows per INSERT: 1,000 x 18 columns stays below PostgreSQL's 65,535 bound parameters.
 INSERT_CHUNK = 1000
+
+
+def _unnest_types(fields) -> list[str] | None:
+    """The PostgreSQL array type of each column for `UNNEST(%s::type[], …)`, or None where
+    a column cannot go that way (not PostgreSQL; a type Django's own bulk_create leaves to
+    VALUES: django/db/backends/postgresql/compiler.py, SQLInsertCompiler.assemble_as_sql).
+
+    Why: psycopg parses a statement's text for its placeholders and keeps the result only
+    for statements under 4,096 characters and 50 parameters (psycopg/_queries.py,
+    MAX_CACHED_STATEMENT_LENGTH), so one `VALUES (%s, …), (%s, …)` per batch size was
+    parsed again on every batch, a seventh of the processor's time; with one array per
+    column the text is the same for any number of rows."""
+    if connection.vendor != "postgresql":
+        return None
+    types = []
+    for f in fields:
+        target = f.target_field if f.is_relation else f
+        if hasattr(f, "get_placeholder") or target.get_internal_type() not in (
+            connection.data_types
+        ):
+            return None
+        types.append(f.db_type(connection).split("(")[0])  # varchar[], not varchar(32)[]
+    return types
+
+
+def _rows_source(fields, value_rows: list[list]) -> tuple[str, list]:
+    """`SELECT * FROM UNNEST(…)` (see _unnest_types) or `VALUES (…), (…)`, with its
+    parameters, for INSERT … <source>. Both give the rows in the order given, which
+    RETURNING follows (as bulk_create relies on)."""
+    types = _unnest_types(fields)
+    if types is not None:
+        columns = [list(column) for column in zip(*value_rows, strict=True)]
+        unnest = ", ".join(f"%s::{t}[]" for t in types)
+        return f"SELECT * FROM UNNEST({unnest})", columns
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return "VALUES " + ", ".join([row_sql] * len(value_rows)), [
+        v for row in value_rows for v in row
+    ]
+
+
 _MESSAGE_FIELDS = [f for f in Message._meta.concrete_fields if not f.primary_key]
 
 
@@ -225,14 +265,15 @@ def _insert_chunk(rows: list[Message]) -> None:
     qn = connection.ops.quote_name
     table = Message._meta.db_table
     columns = ", ".join(qn(f.column) for f in _MESSAGE_FIELDS)
-    row_sql = "(" + ", ".join(["%s"] * len(_MESSAGE_FIELDS)) + ")"
-    params = [
-        f.get_db_prep_save(getattr(row, f.attname), connection)
-        for row in rows
-        for f in _MESSAGE_FIELDS
-    ]
+    source, params = _rows_source(
+        _MESSAGE_FIELDS,
+        [
+            [f.get_db_prep_save(getattr(row, f.attname), connection) for f in _MESSAGE_FIELDS]
+            for row in rows
+        ],
+    )
     sql = (
-        f"INSERT INTO {qn(table)} ({columns}) VALUES {', '.join([row_sql] * len(rows))}"
+        f"INSERT INTO {qn(table)} ({columns}) {source}"
         f" ON CONFLICT DO NOTHING RETURNING {qn('id')}, {qn('direction')},"
         f" {qn('provider_message_id')}"
     )
@@ -256,20 +297,19 @@ def _insert_chunk(rows: list[Message]) -> None:
 
 
 def _update_conversations(changes: dict[int, dict[str, object]]) -> None:
-    """One UPDATE … FROM (VALUES …) for every changed conversation: per column a flag and the
-    value, so a column a turn did not change keeps the row's own value."""
+    """One UPDATE … FROM UNNEST(…) (VALUES off PostgreSQL) for every changed conversation:
+    per column a flag and the value, so a column a turn did not change keeps the row's own
+    value."""
     meta = Conversation._meta
     qn = connection.ops.quote_name
     names = sorted({name for values in changes.values() for name in values})
     fields = [next(f for f in meta.concrete_fields if f.attname == n) for n in names]
-    rows, params = [], []
+    value_rows = []
     for pk, values in changes.items():
-        cells = ["%s::bigint"]
-        params.append(pk)
+        row = [pk]
         for f in fields:
-            cells += ["%s::boolean", f"%s::{f.db_type(connection)}"]
-            params += [f.attname in values, f.get_db_prep_save(values.get(f.attname), connection)]
-        rows.append(f"({', '.join(cells)})")
+            row += [f.attname in values, f.get_db_prep_save(values.get(f.attname), connection)]
+        value_rows.append(row)
     aliases = ["id"]
     for i, _f in enumerate(fields):
         aliases += [f"s{i}", f"v{i}"]
@@ -277,9 +317,20 @@ def _update_conversations(changes: dict[int, dict[str, object]]) -> None:
         f"{qn(f.column)} = CASE WHEN v.s{i} THEN v.v{i} ELSE c.{qn(f.column)} END"
         for i, f in enumerate(fields)
     )
+    types = _unnest_types(fields)
+    if types is not None:  # one array per column: the same text for any number of rows
+        arrays = ", ".join(["%s::bigint[]", *(f"%s::boolean[], %s::{t}[]" for t in types)])
+        source = f"UNNEST({arrays})"
+        params = [list(column) for column in zip(*value_rows, strict=True)]
+    else:
+        cells = ", ".join(
+            ["%s::bigint", *(f"%s::boolean, %s::{f.db_type(connection)}" for f in fields)]
+        )
+        source = "(VALUES " + ", ".join([f"({cells})"] * len(value_rows)) + ")"
+        params = [v for row in value_rows for v in row]
     sql = (
         f"UPDATE {qn(meta.db_table)} AS c SET {sets}"
-        f" FROM (VALUES {', '.join(rows)}) AS v({', '.join(aliases)})"
+        f" FROM {source} AS v({', '.join(aliases)})"
         f" WHERE c.{qn(meta.pk.column)} = v.id"
     )
     with connection.cursor() as cursor:
@@ -304,13 +355,13 @@ def insert_new(objs: list, *, key: tuple[str, ...]) -> list:
         for f in fields:
             f.pre_save(obj, add=True)  # auto_now(_add) timestamps
     key_columns = [next(f.column for f in fields if f.attname == name) for name in key]
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    params = [
-        f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in objs for f in fields
-    ]
+    source, params = _rows_source(
+        fields,
+        [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] for obj in objs],
+    )
     sql = (
         f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
-        f" VALUES {', '.join([row_sql] * len(objs))} ON CONFLICT DO NOTHING"
+        f" {source} ON CONFLICT DO NOTHING"
         f" RETURNING {qn(meta.pk.column)}, {', '.join(qn(c) for c in key_columns)}"
     )
     with connection.cursor() as cursor:

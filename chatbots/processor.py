@@ -50,7 +50,7 @@ import logging
 import signal
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -61,17 +61,13 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from billing import metering
-from chatbots import bursts, consumer_metrics, deferred, echoes, engine, inbound
-from chatbots.models import Chatbot, Conversation, InboundEvent
+from chatbots import batch_loads, bursts, consumer_metrics, deferred, engine, inbound
+from chatbots.models import Conversation, InboundEvent
 from chatbots.outbox import queue
-from chatbots.wire import InboundMessage
-from clientes.models import Cliente
-from clientes.phones import normalize_phone
-from clientes.services import clientes_created
 from config import heartbeat, memo, outage
 
 logger = logging.getLogger(__name__)
@@ -81,7 +77,6 @@ State = InboundEvent.State
 Kind = InboundEvent.Kind
 # Conversations whose messages an attendant reads as they come: no burst window.
 _WITH_A_PERSON = (Conversation.Status.HUMAN, Conversation.Status.WAITING)
-_OTHER_KINDS = (Kind.STATUS, Kind.ACCOUNT, Kind.PREFERENCE)
 # The connection failing (PostgreSQL or Redis restarting, a network cut) is no message's
 # fault: the batch rolls back and runs again once it is back (config.outage).
 _LOST = outage.TRANSIENT
@@ -95,6 +90,9 @@ class Drained:
     applied: int = 0  # statuses, account events, preferences
     poisoned: int = 0  # events that could not be answered (not the handler's fault), failed
     wait: float | None = None  # seconds until this batch's earliest waiting burst is due
+    # The batch was full (or had to leave work for later): look again before sleeping. A
+    # batch that was not took everything ready; what was stored meanwhile sent a wake-up.
+    more: bool = False
 
     @property
     def worked(self) -> bool:
@@ -157,10 +155,12 @@ def drain_all(*, batch: int | None = None, max_batches: int = 1000) -> int:
 def _drain(size: int) -> Drained:
     result = Drained()
     result.applied = _apply_others(size)
-    pending, unreadable = _pending_of(inbound.lock_contacts_next(size), size)
+    contacts = inbound.lock_contacts_next(size)
+    pending, unreadable, truncated = batch_loads.pending_of(contacts, size)
+    result.more = truncated or result.applied >= size or len(contacts) >= size
     for event, error in unreadable:
         _poisoned([event.pk], error, result)
-    conversations = _conversations_of(pending)
+    conversations = batch_loads.conversations_of(pending)
     memo.put(memo.BATCH_CONVERSATIONS, frozenset(c.pk for c in conversations.values()))
     now = timezone.now()
     done: list[int] = []
@@ -184,7 +184,7 @@ def _drain(size: int) -> Drained:
             result.turns += 1
             turn, error = _turn(chatbot, burst, conversation)
             if turn is None:  # it raised outside its handler: rolled back, failed alone
-                _undo_newcomer(conversations.pop(key, None))
+                batch_loads.undo_newcomer(conversations.pop(key, None))
                 _poisoned(ids, error, result)
                 continue
             turn.conversation._newcomer = False  # kept: it has a turn now
@@ -195,6 +195,7 @@ def _drain(size: int) -> Drained:
         engine.events_finish(done)
     for error, ids in failed.items():
         engine.events_finish(ids, error)
+    result.more = result.more or result.turns >= size or bool(result.poisoned)
     return result
 
 
@@ -239,12 +240,12 @@ def _poisoned(event_ids: list[int], error: str, result: Drained) -> None:
 def _apply_others(size: int) -> int:
     """Statuses, account events and preferences: no order to keep (a status only moves a
     message forward: chatbots.inbound.ALLOWED_FROM), so rows are locked one by one."""
+    ids = batch_loads.others_ready(size)
+    if not ids:
+        return 0
     rows = InboundEvent.objects.select_related("chatbot__tenant").defer("raw")
-    rows = rows.filter(state=State.PENDING, kind__in=_OTHER_KINDS).order_by("id")
-    if connection.features.has_select_for_update_skip_locked:
-        rows = rows.select_for_update(skip_locked=True, of=("self",))
     applied = 0
-    for event in rows[:size]:
+    for event in rows.filter(pk__in=ids).order_by("id"):
         try:
             engine.event_apply(event)
         except _LOST:
@@ -253,128 +254,6 @@ def _apply_others(size: int) -> int:
             raise _Poison([event.pk], f"{type(exc).__name__}: {exc}") from exc
         applied += 1
     return applied
-
-
-def _pending_of(
-    contacts: list[tuple[int, str]], size: int
-) -> tuple[dict[tuple[int, str], list[InboundEvent]], list[tuple[InboundEvent, str]]]:
-    """The locked contacts' pending messages, oldest first per contact, in one query (the
-    plan for the quota interceptor and the consent settings for the opt-out keywords come
-    along), and the ones whose payload does not parse, with the error."""
-    if not contacts:
-        return {}, []
-    match = Q()
-    for bot, key in contacts:
-        match |= Q(chatbot_id=bot, contact_key=key)
-    rows = list(
-        InboundEvent.objects.defer("raw")
-        .filter(match, state=State.PENDING, kind=Kind.MESSAGE)
-        .order_by("occurred_at", "id")[: size * (bursts.MAX_PARTS + 1)]
-    )
-    # One Chatbot object per bot, loaded once for the batch (not joined into every event's
-    # row: five model instances per event), so the bot's options and tenant are shared.
-    chatbots = Chatbot.objects.select_related(
-        "tenant__subscription__plan", "tenant__consent_settings"
-    ).in_bulk({event.chatbot_id for event in rows})
-    pending: dict[tuple[int, str], list[InboundEvent]] = {key: [] for key in contacts}
-    unreadable: list[tuple[InboundEvent, str]] = []
-    for event in rows:
-        event.chatbot = chatbots[event.chatbot_id]
-        try:
-            message = InboundMessage.from_dict(event.payload)
-            if not message.contact_key:
-                raise ValueError("message without a phone or a WhatsApp user id")
-        except Exception as exc:
-            unreadable.append((event, f"{type(exc).__name__}: {exc}"))
-            continue
-        pending[(event.chatbot_id, event.contact_key)].append(event)
-    return {key: events for key, events in pending.items() if events}, unreadable
-
-
-def _conversations_of(
-    pending: dict[tuple[int, str], list[InboundEvent]],
-) -> dict[tuple[int, str], Conversation]:
-    """The contacts' conversations (with their customer), in one query, for those whose
-    customer is known by phone and needs no change; new customers and their conversations
-    are inserted for the whole batch (_newcomers). The others are found or created by the
-    engine in their turn (cliente_upsert_from_whatsapp, get_or_create)."""
-    wanted: dict[tuple[int, str], tuple[int, str]] = {}  # (bot, contact) -> (tenant, phone)
-    heads: dict[tuple[int, str], InboundMessage] = {}
-    for key, events in pending.items():
-        head = InboundMessage.from_dict(events[0].payload)
-        if head.type == echoes.ECHO_TYPE or not head.from_phone:
-            continue
-        phone = normalize_phone(head.from_phone)
-        if phone:
-            wanted[key] = (events[0].chatbot.tenant_id, phone)
-            heads[key] = head
-    if not wanted:
-        return {}
-    match = Q()
-    for (bot, _key), (_tenant, phone) in wanted.items():
-        match |= Q(chatbot_id=bot, cliente__telefone=phone)
-    rows = Conversation.objects.select_related("cliente").filter(match)
-    by_phone = {(c.chatbot_id, c.cliente.telefone): c for c in rows}
-    found = {}
-    for key, (tenant_id, phone) in wanted.items():
-        conversation = by_phone.get((key[0], phone))
-        if conversation is None or conversation.tenant_id != tenant_id:
-            continue
-        if _cliente_changes(conversation.cliente, heads[key]):
-            continue  # the engine's upsert writes the change
-        found[key] = conversation
-    unknown = {k: v for k, v in wanted.items() if (k[0], v[1]) not in by_phone}
-    found.update(_newcomers(pending, unknown, heads))
-    return found
-
-
-def _newcomers(pending, unknown: dict, heads: dict) -> dict[tuple[int, str], Conversation]:
-    """Customers never seen by phone, and their conversations: one INSERT … ON CONFLICT DO
-    NOTHING each for the batch. A row a constraint refuses (the phone or the WhatsApp user id
-    known already, another consumer first) is left to the engine's own upsert."""
-    seen = Counter(unknown.values())  # one phone twice (two spellings): the engine's way
-    unique = {k: v for k, v in unknown.items() if seen[v] == 1}
-    if not unique:
-        return {}
-    clientes = {}
-    for key, (_tenant_id, phone) in unique.items():
-        head = heads[key]
-        clientes[key] = Cliente(
-            tenant=pending[key][0].chatbot.tenant,
-            telefone=phone,
-            wa_id=head.from_phone,
-            whatsapp_user_id=head.from_user_id,
-            nome=head.profile_name,
-        )
-    created = deferred.insert_new(list(clientes.values()), key=("tenant_id", "telefone"))
-    clientes_created(created)
-    conversations = {
-        key: Conversation(
-            tenant_id=cliente.tenant_id, chatbot=pending[key][0].chatbot, cliente=cliente
-        )
-        for key, cliente in clientes.items()
-        if cliente.pk is not None
-    }
-    deferred.insert_new(list(conversations.values()), key=("chatbot_id", "cliente_id"))
-    for conversation in conversations.values():
-        conversation._newcomer = True
-    return {key: c for key, c in conversations.items() if c.pk is not None}
-
-
-def _undo_newcomer(conversation: Conversation | None) -> None:
-    """A new customer's first turn failed outside its handler: the customer this batch
-    inserted for it goes too (with its conversation), as if the turn had created them."""
-    if conversation is not None and getattr(conversation, "_newcomer", False):
-        conversation.cliente.delete()
-
-
-def _cliente_changes(cliente, message: InboundMessage) -> bool:
-    """Whether cliente_upsert_from_whatsapp would write something for this message."""
-    if message.from_phone and cliente.wa_id != message.from_phone:
-        return True
-    if message.from_user_id and cliente.whatsapp_user_id != message.from_user_id:
-        return True
-    return bool(message.profile_name and not cliente.nome)
 
 
 def _mark_failed(event_ids: list[int], error: str) -> None:
@@ -482,21 +361,22 @@ class Consumer:
     def run(self) -> None:
         logger.info("processor started", extra={"batch": self.batch, "poll": self.poll})
         self._subscribe()
-        busy = True
+        ready = True  # look at once on start
         while not self.stopping.is_set():
             self._heartbeat()
             try:
-                if busy or self._anything_pending():
+                if ready:
                     result = self._drain_once()
-                    busy = result is not None and result.worked
-                    if busy:
-                        continue  # more may be ready: drain again before sleeping
+                    if result is not None and result.more:
+                        continue  # a full batch: more is ready, drain again before sleeping
             except (DatabaseError, *outage.TRANSIENT) as exc:
                 self._outage(exc)
-                busy = True  # look again as soon as it is back
+                ready = True  # look again as soon as it is back
                 continue
             self._backoff.ok()
-            self._sleep(_take_due_timeout(self.poll))
+            # Woken (an event stored since the batch began, a burst come due): drain. A
+            # poll that timed out asks the database first (a lost wake-up, no Redis).
+            ready = self._sleep(_take_due_timeout(self.poll)) or self._anything_pending()
         if self._pubsub is not None:
             try:
                 self._pubsub.close()
@@ -547,18 +427,21 @@ class Consumer:
             logger.warning("processor cannot subscribe to wake-ups; polling", exc_info=True)
             self._pubsub = None
 
-    def _sleep(self, timeout: float) -> None:
+    def _sleep(self, timeout: float) -> bool:
+        """Until a wake-up or `timeout`; whether a wake-up came (or the timeout was none)."""
         if timeout <= 0:
-            return
+            return True
         if self._pubsub is None:
             self.stopping.wait(timeout)
             self._subscribe()  # Redis back (or configured) for the next sleep
-            return
+            return False
         try:
             if self._pubsub.get_message(timeout=timeout) is not None:
                 while self._pubsub.get_message(timeout=0) is not None:
                     pass  # one drain answers every wake-up that came meanwhile
+                return True
         except Exception:  # Redis restarted: poll until it is back
             logger.warning("processor lost its wake-up connection; polling", exc_info=True)
             self._pubsub = None
             self.stopping.wait(timeout)
+        return False

@@ -97,6 +97,9 @@ class _LoggedBody:
         self._body = body
         self._done = done
         self._sent = 0
+        # Whether the body comes in pieces over time: config/wsgi_bridge.py sends one that
+        # does not as a whole, with one crossing of threads.
+        self.streaming = getattr(body, "streaming", True)
 
     def __iter__(self):
         for chunk in self._body:

@@ -2,8 +2,9 @@
 
 Served by uvicorn's worker under gunicorn (gunicorn.conf.py, config/server.py):
 
-* HTTP goes to the WSGI application (config/wsgi.py) through a2wsgi's WSGIMiddleware, which
-  runs each request on a pool of WEB_THREADS threads. Django's own ASGI handler would run
+* HTTP goes to the WSGI application (config/wsgi.py) on a pool of WEB_THREADS threads,
+  through config/wsgi_bridge.py (one crossing between the loop and a thread a request;
+  a2wsgi's WSGIMiddleware for large uploads). Django's own ASGI handler would run
   every sync view and middleware through asgiref's `sync_to_async(thread_sensitive=True)`,
   i.e. one thread per process for all of them (https://docs.djangoproject.com/en/5.2/topics/async/#async-adapter-functions);
   the webhook, the admin and the API are sync code that waits on PostgreSQL, so that one
@@ -21,7 +22,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Sets Django up before the imports below load models.
 get_asgi_application()
 
-from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
@@ -29,11 +29,12 @@ from django.conf import settings  # noqa: E402
 
 from config.access_log import AccessLogMiddleware  # noqa: E402
 from config.wsgi import application as wsgi_application  # noqa: E402
+from config.wsgi_bridge import WSGIBridge  # noqa: E402
 from staff.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": WSGIMiddleware(AccessLogMiddleware(wsgi_application), workers=settings.WEB_THREADS),
+        "http": WSGIBridge(AccessLogMiddleware(wsgi_application), workers=settings.WEB_THREADS),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -43,10 +43,20 @@ def encrypt(plain: str) -> str:
 
 
 def decrypt(stored: str) -> str:
+    return _decrypt(tuple(settings.FIELD_ENCRYPTION_KEYS), stored)
+
+
+# A bot's three secrets are read with every row that joins it (the sender loads each
+# conversation's bot), and a Fernet decrypt (HMAC check + AES) costs more than building
+# the model instance: the same ciphertext always opens to the same text under the same
+# keys, so the answers are kept, keyed by the keys too (a key dropped from
+# FIELD_ENCRYPTION_KEYS no longer opens what it alone could).
+@lru_cache(maxsize=2048)
+def _decrypt(keys: tuple[str, ...], stored: str) -> str:
     if not stored.startswith(PREFIX):
         raise DecryptionError("stored value is not encrypted by this application")
     try:
-        return fernet().decrypt(stored[len(PREFIX) :].encode()).decode()
+        return _fernet(keys).decrypt(stored[len(PREFIX) :].encode()).decode()
     except InvalidToken:
         raise DecryptionError(
             "no key in FIELD_ENCRYPTION_KEYS decrypts this value (was a key removed?)"

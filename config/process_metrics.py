@@ -26,6 +26,8 @@ import threading
 from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from django.conf import settings
+
 logger = logging.getLogger(__name__)
 
 
@@ -161,3 +163,15 @@ def serve(process: str) -> int | None:
     threading.Thread(target=_server.serve_forever, name=f"metrics-{process}", daemon=True).start()
     logger.info("metrics served", extra={"process": process, "port": _server.server_port})
     return _server.server_port
+
+
+def lower_priority() -> None:
+    """A consumer (processor, sender) below the web in the CPU scheduler, by
+    CONSUMER_NICENESS (config/product_settings.py): on a shared machine the webhook's answer
+    comes first."""
+    niceness = getattr(settings, "CONSUMER_NICENESS", 0)
+    if niceness > 0 and hasattr(os, "nice"):
+        try:
+            os.nice(niceness)
+        except OSError:  # not allowed here: the same priority, as before
+            pass

@@ -150,6 +150,10 @@ SENDER_BATCH = env.int("SENDER_BATCH", default=20)
 SENDER_THREADS = env.int("SENDER_THREADS", default=16)
 # A sleeping sender looks for due rows (retries, missed nudges) this often.
 SENDER_POLL_SECONDS = env.float("SENDER_POLL_SECONDS", default=0.5)
+# The processor and the sender run this much below the web in the CPU scheduler (os.nice)
+# when they share a machine with it: Meta times the webhook's answer and retries slow ones,
+# a reply a few ms later costs nothing. No effect between containers. 0: same priority.
+CONSUMER_NICENESS = env.int("CONSUMER_NICENESS", default=5)
 
 # --- The API schema and its docs at /api/docs/ (drf-spectacular) ---------------------------
 SPECTACULAR_SETTINGS = {

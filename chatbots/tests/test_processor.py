@@ -320,6 +320,9 @@ def test_a_processor_killed_with_sigkill_mid_batch_loses_and_repeats_nothing(bot
                 waiting = cursor.fetchone()[0] > 0
             time.sleep(0.1)
         assert waiting, "the processor never reached its batch's first INSERT"
+        # It runs below the web in the CPU scheduler (CONSUMER_NICENESS, 5 by default).
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(own + 5, 19)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
@@ -466,3 +469,64 @@ def test_a_sleeping_consumer_answers_when_woken(bot):
         processor.wake()
         thread.join(70)
     assert GREETING in said_to(bot, phone(1))[0]
+
+
+def _run_consumer(consumer, monkeypatch):
+    """The consumer in a thread; the batches it ran (their results), in order."""
+    batches: list[processor.Drained] = []
+    real = processor.drain
+
+    def counted(**kwargs):
+        result = real(**kwargs)
+        batches.append(result)
+        return result
+
+    monkeypatch.setattr(processor, "drain", counted)
+    thread = threading.Thread(target=lambda: (consumer.run(), connection.close()))
+    thread.start()
+    return thread, batches
+
+
+def _wait_for_replies(count: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and Message.objects.filter(direction="out").count() < count:
+        time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_was_not_full_is_not_followed_by_an_empty_one(bot, monkeypatch):
+    """Each message woken for is one batch: a batch that took everything ready goes back to
+    sleep instead of querying again for nothing (half the statements at a low rate)."""
+    consumer = processor.Consumer(batch=50, poll=60)
+    thread, batches = _run_consumer(consumer, monkeypatch)
+    try:
+        time.sleep(0.5)  # the start's own look, then asleep
+        started = len(batches)
+        for n in range(3):
+            store(bot, "oi", phone(n))
+            processor.wake()
+            _wait_for_replies(n + 1)
+        time.sleep(0.3)
+        ran = batches[started:]
+    finally:
+        consumer.stop()
+        processor.wake()
+        thread.join(70)
+    assert [b.turns for b in ran] == [1, 1, 1]
+    assert all(GREETING in said_to(bot, phone(n))[0] for n in range(3))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_batch_is_followed_by_the_next_without_a_wake_up(bot, monkeypatch):
+    for n in range(5):
+        store(bot, "oi", phone(n))
+    consumer = processor.Consumer(batch=2, poll=60)
+    thread, batches = _run_consumer(consumer, monkeypatch)
+    try:
+        _wait_for_replies(5)  # no wake-up at all: the start's look, then full batches
+    finally:
+        consumer.stop()
+        processor.wake()
+        thread.join(70)
+    assert [b.turns for b in batches] == [2, 2, 1]
+    assert all(GREETING in said_to(bot, phone(n))[0] for n in range(5))

@@ -34,6 +34,7 @@ class Command(BaseCommand):
             turns = processor.drain_all(batch=batch)
             self.stdout.write(f"{turns} turns answered")
             return
+        process_metrics.lower_priority()
         consumer = processor.Consumer(batch=batch, poll=poll)
         consumer.install_signals()
         # Its counters on METRICS_PORT (a container of its own), or the web adds them up.

@@ -39,6 +39,7 @@ class Command(BaseCommand):
             self.stdout.write(f"sent a round of {claimed} message(s)")
             return
 
+        process_metrics.lower_priority()
         def stop(signum, _frame):
             sender.stopping.set()
 
