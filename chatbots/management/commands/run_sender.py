@@ -40,6 +40,7 @@ class Command(BaseCommand):
             return
 
         process_metrics.lower_priority()
+
         def stop(signum, _frame):
             sender.stopping.set()
 
