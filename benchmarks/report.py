@@ -622,8 +622,38 @@ def _e2e(r: dict, bench) -> str:
         "one another on the way in, when the web is starved): the engine answers in the order "
         "it stored, so each can give a `wrong` pair that is not the consumers' doing; "
         "`wrong` ≤ 2 × that count means the consumers kept every stored order."
-        "\n\n" + table(E2E_HEADER, _e2e_rows(r["e2e"], _levels(bench)))
+        "\n\n" + table(E2E_HEADER, _e2e_rows(r["e2e"], _levels(bench))) + _stages(r["e2e"], bench)
     )
+
+
+def _stages(d: dict, bench) -> str:
+    """Where a reply's time goes, leg by leg (scenarios.stages), last run of each level."""
+    rows = []
+    for level in _levels(bench):
+        st = (d.get(level) or {}).get("stages")
+        if not st:
+            continue
+        label = "max" if level == "max" else f"{fmt(float(level))} msg/s"
+        rows.append(
+            [label] + [f"{fmt(st.get(f'{leg}_50'))} / {fmt(st.get(f'{leg}_95'))}" for leg in _LEGS]
+        )
+    if not rows:
+        return ""
+    return (
+        "\n\nWhere a reply's time goes (p50 / p95 ms of each leg, last run of each level, "
+        "from the rows' own timestamps): `webhook → stored` = the web's queueing and its "
+        "INSERT (`received_at`); `stored → batch done` = waiting for the processor (its "
+        "wake-up, the batch ahead of it) and the turn (`processed_at`, set as the batch "
+        "ends); `batch done → at the Graph API` = the commit, the sender's nudge, its claim "
+        "and the HTTP call.\n\n"
+        + table(
+            ["offered", "webhook → stored", "stored → batch done", "batch done → at the Graph API"],
+            rows,
+        )
+    )
+
+
+_LEGS = ("stored", "processed", "sent")
 
 
 def _scaling(r: dict, bench) -> str:
