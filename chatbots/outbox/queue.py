@@ -25,22 +25,24 @@ from chatbots.wire import Outbound
 logger = logging.getLogger(__name__)
 
 
+def _queued_row(conversation: Conversation, msg: Outbound) -> Message:
+    """An unsaved outbound row of the outbox, queued to be sent."""
+    return Message(
+        tenant_id=conversation.tenant_id,
+        conversation=conversation,
+        direction=Message.Direction.OUT,
+        status=Message.Status.QUEUED,
+        type=msg.kind,
+        text=msg.preview,
+        payload=msg.to_dict(),
+    )
+
+
 def queue_replies(*, conversation: Conversation, messages: list[Outbound]) -> list[Message]:
     """Save `messages` as queued outbound rows and send them once the transaction commits."""
     if not messages:
         return []
-    rows = [
-        Message(
-            tenant_id=conversation.tenant_id,
-            conversation=conversation,
-            direction=Message.Direction.OUT,
-            status=Message.Status.QUEUED,
-            type=msg.kind,
-            text=msg.preview,
-            payload=msg.to_dict(),
-        )
-        for msg in messages
-    ]
+    rows = [_queued_row(conversation, msg) for msg in messages]
     # In the processor's batch the rows go in its one INSERT (chatbots.deferred); their ids
     # are set before any later statement runs.
     if not deferred.messages_add(rows):
@@ -62,20 +64,7 @@ def queue_many(
     (or, when no sender listens, each conversation's send task). Rows in `items`' order."""
     if not items:
         return []
-    rows = Message.objects.bulk_create(
-        [
-            Message(
-                tenant_id=conversation.tenant_id,
-                conversation=conversation,
-                direction=Message.Direction.OUT,
-                status=Message.Status.QUEUED,
-                type=msg.kind,
-                text=msg.preview,
-                payload=msg.to_dict(),
-            )
-            for conversation, msg in items
-        ]
-    )
+    rows = Message.objects.bulk_create([_queued_row(c, msg) for c, msg in items])
     sends = [_PendingSend(c.pk, c.chatbot_id) for c, _msg in items]
     transaction.on_commit(partial(_sends_flush_now, sends))
     for (conversation, _msg), row in zip(items, rows, strict=True):

@@ -44,6 +44,20 @@ def bot(tenant):
 
 
 @pytest.fixture
+def graph_bot(tenant, fake_graph):
+    """A Meta bot whose sends go to the fake Graph API (the outbox and sender tests)."""
+    from chatbots.models import Chatbot
+
+    return Chatbot.objects.create(
+        tenant=tenant,
+        name="Padaria",
+        provider="meta",
+        phone_number_id="106540352242922",
+        access_token="EAAG-tk",
+    )
+
+
+@pytest.fixture
 def refusal_reasons(caplog):
     """The reasons the webhook views logged for their refusals: the answer is the same 401
     for every one (config.webhooks.unauthorized), so the tests read them where operators do."""

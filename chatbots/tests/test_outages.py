@@ -12,7 +12,7 @@ import redis
 from django.utils import timezone
 
 from chatbots import engine, processor
-from chatbots.models import Chatbot, Conversation, InboundEvent, Message
+from chatbots.models import Conversation, InboundEvent, Message
 from chatbots.outbox import queue, sending
 from chatbots.outbox.sender import Sender
 from chatbots.wire import Text
@@ -21,14 +21,8 @@ from tests.factories import ChatbotFactory, ClienteFactory, InboundEventFactory
 
 
 @pytest.fixture
-def meta_bot(tenant, fake_graph):
-    return Chatbot.objects.create(
-        tenant=tenant,
-        name="Padaria",
-        provider="meta",
-        phone_number_id="106540352242922",
-        access_token="EAAG-tk",
-    )
+def meta_bot(graph_bot):
+    return graph_bot
 
 
 def _conversation(bot):

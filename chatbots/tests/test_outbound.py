@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
-from chatbots.models import Chatbot, Conversation, Message, MessageTemplate
+from chatbots.models import Conversation, Message, MessageTemplate
 from chatbots.outbox import queue, sending, tasks
 from chatbots.wire import Button, Buttons, ListMessage, Row, Section, Template, Text
 from tests.fakes.graph import unused_url
@@ -30,14 +30,8 @@ def clock():
 
 
 @pytest.fixture
-def bot(tenant, fake_graph):
-    return Chatbot.objects.create(
-        tenant=tenant,
-        name="Padaria",
-        provider="meta",
-        phone_number_id="106540352242922",
-        access_token="EAAG-tk",
-    )
+def bot(graph_bot):
+    return graph_bot
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from chatbots.models import Chatbot, Conversation
+from chatbots.models import Conversation
 from chatbots.outbox import queue, sending, wake
 from chatbots.outbox.sender import Sender
 from chatbots.wire import Text
@@ -18,14 +18,8 @@ from tests.factories import ClienteFactory
 
 
 @pytest.fixture
-def bot(tenant, fake_graph):
-    return Chatbot.objects.create(
-        tenant=tenant,
-        name="Padaria",
-        provider="meta",
-        phone_number_id="106540352242922",
-        access_token="EAAG-tk",
-    )
+def bot(graph_bot):
+    return graph_bot
 
 
 def reply(bot, phone, body):
