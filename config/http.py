@@ -11,12 +11,12 @@ Two kinds of URL, two entry points:
 
 * `request` (and `get`, `post`): URLs the operator configured (WHATSAPP_GRAPH_API_URL,
   CAL_API_BASE_URL). Redirects are followed and a configured proxy is used. Without a proxy
-  (the usual case, and every send to Meta) the call goes straight through urllib3's
-  PoolManager, one per process and thread-safe, which keeps connections alive per host
-  (urllib3: https://urllib3.readthedocs.io/en/stable/advanced-usage.html#customizing-pool-behavior):
-  a send costs a fraction of the CPU of requests' Session machinery (environment, hooks,
-  cookies; benchmarks/RESULTS.md) and no new TCP or TLS handshake. With a proxy, or files
-  to upload, requests' Session does the call, as it applies NO_PROXY per URL.
+  (the usual case, and every send to Meta) the call goes straight through config.keepalive,
+  one kept-alive connection per thread and host on http.client: a send costs a fraction of
+  the CPU of requests' Session machinery (environment, hooks, cookies) or of urllib3's pool
+  layers (benchmarks/RESULTS.md), and no new TCP or TLS handshake. A redirect answer is
+  followed through requests. With a proxy, or files to upload, requests' Session does the
+  call, as it applies NO_PROXY per URL.
 * `tenant_request` and `download`: URLs a tenant typed (a bot's provider server, the
   plan-alert webhook, a media link). The egress policy (config/egress.py) checks the
   host's addresses once and the connection goes to the checked address (`_PinnedAdapter`),
@@ -32,6 +32,7 @@ not sit in a retry loop).
 
 from __future__ import annotations
 
+import http.client as http_client
 import json as jsonlib
 import logging
 import os
@@ -41,17 +42,15 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 from urllib.request import getproxies
 
 import certifi
 import requests
-import urllib3
 from django.conf import settings
 from requests.adapters import HTTPAdapter
-from urllib3 import exceptions as u3
 
-from config import egress
+from config import egress, keepalive
 
 logger = logging.getLogger(__name__)
 
@@ -285,44 +284,16 @@ def _response(raw: requests.Response, content: bytes, started: float, **log: Any
     )
 
 
-# --- The direct path: urllib3, keep-alive per host ---------------------------------------
+# --- The direct path: config.keepalive, one connection per thread and host ---------------
 
-# Connections kept per host: at least the sends in flight at once (SENDER_THREADS, the send
-# worker's threads); beyond it a call opens one more and closes it after (block=False).
-POOL_MAXSIZE = 64
-# Redirects followed by `request`, as requests would (it allows 30); no retry of its own:
-# retries are the caller's policy (see the module docstring).
-_RETRIES = urllib3.Retry(
-    total=None, connect=0, read=0, status=0, other=0, redirect=10, raise_on_redirect=False
-)
-_pools: dict[tuple[int, str], urllib3.PoolManager] = {}
-_pools_lock = threading.Lock()
+# Statuses whose Location the call follows (through requests, which knows the rules), as
+# urllib3 did for this path: the direct path itself never redirects.
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
-def _pool() -> urllib3.PoolManager:
-    """The process's PoolManager (a forked child makes its own; a new CA bundle too)."""
+def _ca_certs() -> str:
     ca = _ca_bundle()
-    ca_certs = ca if isinstance(ca, str) else certifi.where()
-    key = (os.getpid(), ca_certs)
-    pool = _pools.get(key)
-    if pool is None:
-        with _pools_lock:
-            pool = _pools.get(key)
-            if pool is None:
-                pool = urllib3.PoolManager(
-                    num_pools=32,
-                    maxsize=POOL_MAXSIZE,
-                    block=False,
-                    cert_reqs="CERT_REQUIRED",
-                    ca_certs=ca_certs,
-                    headers={
-                        "User-Agent": USER_AGENT,
-                        "Accept": "*/*",
-                        "Accept-Encoding": "gzip, deflate",
-                    },
-                )
-                _pools[key] = pool
-    return pool
+    return ca if isinstance(ca, str) else certifi.where()
 
 
 def _direct() -> bool:
@@ -330,37 +301,6 @@ def _direct() -> bool:
     the sessions are)."""
     _session()
     return not _local.session.trust_env
-
-
-@contextmanager
-def _urllib3_errors(method: str, url: str, limit: float):
-    """urllib3's exceptions as ours, logged as `_transport_errors` logs requests' own."""
-    what = f"{method.upper()} {_safe_url(url)}"
-    try:
-        yield
-    except u3.MaxRetryError as exc:
-        _raise_ours(exc.reason or exc, exc, method, url, limit)
-    except (u3.HTTPError, OSError) as exc:
-        _raise_ours(exc, exc, method, url, limit)
-    except ValueError as exc:  # an invalid URL
-        raise HTTPError(f"{what}: {exc}") from exc
-
-
-def _raise_ours(reason: BaseException, exc: BaseException, method: str, url: str, limit: float):
-    what = f"{method.upper()} {_safe_url(url)}"
-    # NewConnectionError is a ConnectTimeoutError in urllib3 2 (for compatibility): a
-    # refused connection is tested first.
-    if isinstance(reason, u3.TimeoutError) and not isinstance(reason, u3.NewConnectionError):
-        _log_timeout(method, url, limit)
-        raise HTTPTimeout(f"{what}: no answer in {limit:g} s") from exc
-    if isinstance(reason, (u3.ProtocolError, u3.SSLError, u3.NewConnectionError, OSError)) or (
-        isinstance(reason, u3.ProxyError)
-    ):
-        logger.warning(
-            "http connection error", extra={"method": method.upper(), "url": _safe_url(url)}
-        )
-        raise HTTPConnectionError(f"{what}: {type(reason).__name__}") from exc
-    raise HTTPError(f"{what}: {reason}") from exc
 
 
 def _log_timeout(method: str, url: str, limit: float) -> None:
@@ -411,56 +351,97 @@ def _direct_request(
     started: float,
 ) -> HTTPResponse:
     full_url = _with_params(url, params)
-    sent_headers = dict(headers or {})
+    sent_headers = {"User-Agent": USER_AGENT, "Accept": "*/*", **(headers or {})}
     body = _body(json, data, sent_headers)
-    with _urllib3_errors(method, url, limit):
-        raw = _pool().request(
+    what = f"{method.upper()} {_safe_url(url)}"
+    try:
+        parts = urlsplit(full_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not an http(s) URL")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        host = parts.hostname
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        answer = keepalive.call(
             method.upper(),
-            full_url,
+            parts.scheme,
+            host,
+            port,
+            target,
+            headers=sent_headers,
             body=body,
-            headers={**_pool().headers, **sent_headers},
-            timeout=urllib3.Timeout(connect=limit, read=limit),
-            retries=_RETRIES,
-            preload_content=False,
-            decode_content=True,
+            timeout=limit,
+            max_bytes=max_bytes,
+            ca_certs=_ca_certs(),
         )
-        final_url = raw.geturl() or full_url
-        if not final_url.startswith(("http://", "https://")):
-            final_url = full_url
-        try:
-            content = _read_stream(raw, max_bytes, final_url)
-        except BaseException:
-            raw.close()  # not read to the end: this connection cannot be reused
-            raise
-        finally:
-            raw.release_conn()
+    except keepalive.TooLarge as exc:
+        over = f"{exc.size} bytes, over" if exc.declared else "over"
+        raise HTTPTooLarge(f"{_safe_url(full_url)}: {over} {max_bytes} bytes") from None
+    except TimeoutError as exc:
+        _log_timeout(method, url, limit)
+        raise HTTPTimeout(f"{what}: no answer in {limit:g} s") from exc
+    except (OSError, http_client.HTTPException) as exc:
+        logger.warning(
+            "http connection error", extra={"method": method.upper(), "url": _safe_url(url)}
+        )
+        raise HTTPConnectionError(f"{what}: {type(exc).__name__}") from exc
+    except ValueError as exc:  # an invalid URL or port
+        raise HTTPError(f"{what}: {exc}") from exc
+    location = answer.headers.get("Location")
+    if answer.status in _REDIRECTS and location:
+        return _redirected(
+            method,
+            answer.status,
+            urljoin(full_url, location),
+            body,
+            sent_headers,
+            limit,
+            max_bytes,
+            started,
+        )
     elapsed = time.monotonic() - started
     logger.info(
         "http call",
         extra={
             "method": method.upper(),
-            "url": _safe_url(final_url),
-            "status": raw.status,
+            "url": _safe_url(full_url),
+            "status": answer.status,
             "elapsed_ms": round(elapsed * 1000),
         },
     )
     return HTTPResponse(
-        status_code=raw.status, content=content, url=final_url, headers=raw.headers, elapsed=elapsed
+        status_code=answer.status,
+        content=answer.body,
+        url=full_url,
+        headers=answer.headers,
+        elapsed=elapsed,
     )
 
 
-def _read_stream(raw: urllib3.BaseHTTPResponse, max_bytes: int, url: str) -> bytes:
-    """`_read` for a urllib3 response."""
-    declared = str(raw.headers.get("Content-Length") or "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise HTTPTooLarge(f"{_safe_url(url)}: {declared} bytes, over {max_bytes}")
-    chunks, size = [], 0
-    for chunk in raw.stream(_CHUNK, decode_content=True):
-        size += len(chunk)
-        if size > max_bytes:
-            raise HTTPTooLarge(f"{_safe_url(url)}: over {max_bytes} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _redirected(
+    method: str,
+    status: int,
+    location: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    limit: float,
+    max_bytes: int,
+    started: float,
+) -> HTTPResponse:
+    """Follow a redirect through requests (which follows any further ones), with the method
+    it would use: a 303, or a 301/302 after a POST, becomes a body-less GET (RFC 9110 15.4:
+    https://www.rfc-editor.org/rfc/rfc9110#section-15.4)."""
+    method = method.upper()
+    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+        method, body = "GET", None
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    with (
+        _transport_errors(method, location, limit),
+        _session().request(
+            method, location, data=body, headers=headers, timeout=limit, stream=True
+        ) as raw,
+    ):
+        content = _read(raw, max_bytes)
+    return _response(raw, content, started)
 
 
 def request(

@@ -50,7 +50,7 @@ from django.utils import timezone
 
 from chatbots import consumer_metrics
 from chatbots.models import Chatbot, Conversation, Message
-from chatbots.outbox import gates, journal, sending, wake, window
+from chatbots.outbox import gates, journal, pace, sending, wake, window
 from chatbots.outbox.claims import Result, claim, record
 from chatbots.outbox.sending import INTERNAL_ERROR, MAX_RETRIES, Outcome
 from chatbots.providers.registry import UnknownProvider, get_provider
@@ -199,6 +199,7 @@ class Sender:
             else None
         )
         self._receipts_pending: set = set()
+        self.pace = pace.Pace(self.threads)
         self._pubsub = None
         self._bots: dict[int, Chatbot] = {}  # this round's bots (for the receipts)
         self._last_beat = 0.0
@@ -239,12 +240,37 @@ class Sender:
             # The receipts that rode along are for these bots, mostly: no query for them.
             self._bots = {c.chatbot_id: c.chatbot for c in conversations.values()}
             window.approved_remember(c.chatbot for c in conversations.values())
-            if self._pool is None or len(runs) == 1:
-                batches = [send_run(c, group, self.journal) for c, group in runs]
-            else:
-                batches = list(self._pool.map(lambda run: send_run(*run, self.journal), runs))
-            results = [result for batch in batches for result in batch]
+            results = self._send_runs(runs)
             report(results, self._record(results))
+
+    def _send_runs(self, runs: list[tuple[Conversation | None, list[Message]]]) -> list[Result]:
+        """The runs on as many pool threads as the pace asks (chatbots.outbox.pace), each
+        thread taking its share of conversations one after the other."""
+        workers = 1 if self._pool is None else self.pace.workers(len(runs))
+
+        def send_share(
+            share: list[tuple[Conversation | None, list[Message]]],
+        ) -> tuple[list[Result], float]:
+            out: list[Result] = []
+            began = time.perf_counter()
+            for conversation, group in share:
+                out += send_run(conversation, group, self.journal)
+            return out, time.perf_counter() - began
+
+        wall, cpu = time.perf_counter(), time.process_time()
+        if workers == 1:
+            shares = [send_share(runs)]
+        else:
+            shares = list(self._pool.map(send_share, [runs[i::workers] for i in range(workers)]))
+        results = [r for out, _waited in shares for r in out]
+        self.pace.observe(
+            workers=workers,
+            calls=len(results),
+            waited=sum(waited for _out, waited in shares),
+            wall=time.perf_counter() - wall,
+            cpu=time.process_time() - cpu,
+        )
+        return results
 
     def _record(self, results: list[Result]) -> set[int]:
         """`record`, tried again on a fresh connection while the database is away (a
@@ -309,7 +335,16 @@ class Sender:
             futures.wait(
                 self._receipts_pending, return_when=futures.FIRST_COMPLETED
             )  # the provider is slow
-        self._receipts_pending.update(self._receipt_pool.submit(mark, item) for item in work)
+        # A receipt waits on the same provider as a send: as many threads as the sends use.
+        workers = self.pace.workers(len(work))
+
+        def mark_share(share: list[tuple[Chatbot, str, int]]) -> None:
+            for item in share:
+                mark(item)
+
+        self._receipts_pending.update(
+            self._receipt_pool.submit(mark_share, work[i::workers]) for i in range(workers)
+        )
         return len(work)
 
     def _due_receipts(self) -> list[tuple[int, str, int]]:
