@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import calendar
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -246,6 +246,26 @@ def sending_allowed(*, tenant_id: int) -> bool:
     return status != Subscription.Status.CANCELED
 
 
+def sending_allowed_many(*, tenant_ids: Iterable[int]) -> dict[int, bool]:
+    """`sending_allowed` for several tenants: one cache round trip (and one query for the
+    tenants not cached)."""
+    keys = {tenant_id: _STATUS_KEY.format(tenant_id=tenant_id) for tenant_id in set(tenant_ids)}
+    cached = cache.get_many(list(keys.values()))
+    status = {tenant_id: cached.get(key) for tenant_id, key in keys.items()}
+    missing = [tenant_id for tenant_id, value in status.items() if value is None]
+    if missing:
+        found = dict(
+            Subscription.objects.filter(tenant_id__in=missing).values_list("tenant_id", "status")
+        )
+        for tenant_id in missing:
+            status[tenant_id] = found.get(tenant_id) or "none"
+        cache.set_many(
+            {keys[tenant_id]: status[tenant_id] for tenant_id in missing},
+            timeout=settings.BILLING_QUOTA_CACHE_SECONDS,
+        )
+    return {tenant_id: value != Subscription.Status.CANCELED for tenant_id, value in status.items()}
+
+
 SUBSCRIPTION_CANCELED = "subscription_canceled"  # Message.error_code of a send refused here
 
 
@@ -255,6 +275,13 @@ def subscription_gate(outgoing) -> tuple[str, str] | None:
     if sending_allowed(tenant_id=outgoing.tenant_id):
         return None
     return SUBSCRIPTION_CANCELED, _("A assinatura da empresa foi cancelada.")
+
+
+def subscription_gate_many(outgoings) -> list[tuple[str, str] | None]:
+    """`subscription_gate` for a sender's round: one cache round trip for all its tenants."""
+    allowed = sending_allowed_many(tenant_ids=[o.tenant_id for o in outgoings])
+    refusal = SUBSCRIPTION_CANCELED, _("A assinatura da empresa foi cancelada.")
+    return [None if allowed[o.tenant_id] else refusal for o in outgoings]
 
 
 # --- Seats: chatbots and staff members ------------------------------------------------------

@@ -30,7 +30,9 @@ class ChatbotsConfig(AppConfig):
         # provider accepted (chatbots.outbox.gates); billing, the layer below, never imports
         # chatbots, so the wiring is here. Billing limits bots per plan but counts them
         # through chatbots too.
-        outbox.register_gate(quotas.subscription_gate, stage=outbox.SEND)
+        outbox.register_gate(
+            quotas.subscription_gate, stage=outbox.SEND, many=quotas.subscription_gate_many
+        )
         outbox.register_on_sent(metering.count_sent, many=metering.count_sent_many)
         # A restricted or banned WhatsApp account starts no conversation of its own.
         outbox.register_gate(account_events.proactive_gate, stage=outbox.QUEUE)

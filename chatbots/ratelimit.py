@@ -30,13 +30,15 @@ if TYPE_CHECKING:
 
 KEY_PREFIX = "ratelimit:send:bot:"
 
-# KEYS[1]: bucket. ARGV: rate (tokens/s), capacity, now (seconds since the epoch).
-# Returns {1|0, seconds to wait for the next token as a string} (Lua numbers returned to
-# Redis are truncated to integers, so the float travels as text).
+# KEYS[1]: bucket. ARGV: rate (tokens/s), capacity, now (seconds since the epoch), count
+# (tokens wanted; a negative count gives tokens back, up to the capacity).
+# Returns {tokens granted, seconds to wait for the next token as a string} (Lua numbers
+# returned to Redis are truncated to integers, so the float travels as text).
 _TAKE_LUA = """
 local rate = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
+local want = tonumber(ARGV[4]) or 1
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(state[1])
 local ts = tonumber(state[2])
@@ -48,17 +50,20 @@ if now > ts then
   tokens = math.min(capacity, tokens + (now - ts) * rate)
   ts = now
 end
-local allowed = 0
+local granted = 0
 local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
+if want < 0 then
+  tokens = math.min(capacity, tokens - want)
 else
-  wait = (1 - tokens) / rate
+  granted = math.min(want, math.floor(tokens))
+  tokens = tokens - granted
+  if granted < want then
+    wait = (1 - tokens) / rate
+  end
 end
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'ts', string.format('%.6f', ts))
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
-return {allowed, string.format('%.6f', wait)}
+return {granted, string.format('%.6f', wait)}
 """
 
 
@@ -88,28 +93,42 @@ def bucket_take(
 ) -> Grant:
     """Take one token from the bucket `key` refilled at `rate` tokens/s, holding at most
     `capacity` (default: `rate`, one second's worth). A bucket starts full."""
+    granted, wait = bucket_take_many(key=key, rate=rate, count=1, capacity=capacity, now=now)
+    return Grant(allowed=granted == 1, wait=wait)
+
+
+def bucket_take_many(
+    *, key: str, rate: float, count: int, capacity: float | None = None, now: float | None = None
+) -> tuple[int, float]:
+    """Take up to `count` tokens at once (a sender's round: one round trip, not one per
+    send); return how many were granted and, when fewer than asked, the seconds until the
+    next one. A negative `count` gives unused tokens back (up to the capacity)."""
     if rate <= 0:
         raise ValueError(f"rate must be positive, got {rate!r}")
     capacity = float(capacity if capacity is not None else max(rate, 1.0))
     now = time.time() if now is None else float(now)
     if settings.REDIS_URL:
-        allowed, wait = _take_script()(
-            keys=[key], args=[repr(float(rate)), repr(capacity), repr(now)]
+        granted, wait = _take_script()(
+            keys=[key], args=[repr(float(rate)), repr(capacity), repr(now), str(int(count))]
         )
-        return Grant(allowed=bool(int(allowed)), wait=float(wait))
-    return _local_take(key, float(rate), capacity, now)
+        return int(granted), float(wait)
+    return _local_take(key, float(rate), capacity, now, int(count))
 
 
-def _local_take(key: str, rate: float, capacity: float, now: float) -> Grant:
+def _local_take(
+    key: str, rate: float, capacity: float, now: float, count: int
+) -> tuple[int, float]:
     with _local_lock:
         tokens, ts = _local_buckets.get(key, (capacity, now))
         if now > ts:
             tokens, ts = min(capacity, tokens + (now - ts) * rate), now
-        if tokens >= 1:
-            _local_buckets[key] = (tokens - 1, ts)
-            return Grant(allowed=True)
+        if count < 0:
+            _local_buckets[key] = (min(capacity, tokens - count), ts)
+            return 0, 0.0
+        granted = min(count, math.floor(tokens))
+        tokens -= granted
         _local_buckets[key] = (tokens, ts)
-        return Grant(allowed=False, wait=(1 - tokens) / rate)
+        return granted, ((1 - tokens) / rate if granted < count else 0.0)
 
 
 def chatbot_take_token(*, chatbot: Chatbot, now: float | None = None) -> Grant:
@@ -118,6 +137,22 @@ def chatbot_take_token(*, chatbot: Chatbot, now: float | None = None) -> Grant:
     if not rate:
         return Grant(allowed=True)
     return bucket_take(key=f"{KEY_PREFIX}{chatbot.pk}", rate=rate, now=now)
+
+
+def chatbot_take_tokens(*, chatbot: Chatbot, count: int) -> tuple[int, float]:
+    """`count` send slots of the bot's number at once (bucket_take_many); all of them when
+    the governor is off."""
+    rate = chatbot.messages_per_second
+    if not rate or count <= 0:
+        return max(count, 0), 0.0
+    return bucket_take_many(key=f"{KEY_PREFIX}{chatbot.pk}", rate=rate, count=count)
+
+
+def chatbot_give_back_tokens(*, chatbot: Chatbot, count: int) -> None:
+    """Slots taken by chatbot_take_tokens and not used (rows held back behind a retry)."""
+    rate = chatbot.messages_per_second
+    if rate and count > 0:
+        bucket_take_many(key=f"{KEY_PREFIX}{chatbot.pk}", rate=rate, count=-count)
 
 
 def seconds_until(grant: Grant) -> float:

@@ -5,7 +5,8 @@ dead sender's claim from it (chatbots.outbox.sender runs both).
 A claim (sender.claim) moves rows to `sending` with a lease deadline in next_attempt_at
 that is unique to that claim. Before claiming, the sender writes that deadline into its
 journal (a Redis hash, one pipelined round trip); while sending, one HSET per row just
-before the HTTP call ("s") and one after the provider's answer ("a:<wamid>"). Nothing is
+before the HTTP call ("s") and one after the provider's answer ("a:<wamid>"), the answer
+riding with the thread's next "s" (or its end of the round) in one round trip. Nothing is
 removed after the outcomes are written: the next claim resets the hash, and the recovery
 only ever touches rows still `sending` under the journal's own deadline.
 
@@ -93,6 +94,7 @@ class Journal:
         self.sender_id = sender_id or uuid.uuid4().hex
         self.key = journal_key(self.sender_id) if self.client is not None else ""
         self.active = False
+        self._local = threading.local()  # each sending thread's answer not yet written
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.beat()
@@ -148,6 +150,7 @@ class Journal:
     def begin(self, lease: datetime) -> None:
         """Before a claim: this round's lease deadline replaces the last round's journal."""
         self.active = False
+        self._local = threading.local()
         if self.client is None:
             return
         try:
@@ -162,18 +165,39 @@ class Journal:
         self.active = True
 
     def started(self, message_id: int) -> None:
-        """Just before the HTTP call. Raises redis errors (the row is then not sent)."""
-        if self.active:
-            self.client.hset(self.key, str(message_id), STARTED)
-
-    def answered(self, message_id: int, external_id: str) -> None:
+        """Just before the HTTP call, in one round trip with this thread's last answer.
+        Raises redis errors (the row is then not sent)."""
         if not self.active:
             return
+        answer = self._pending_answer()
+        if answer is None:
+            self.client.hset(self.key, str(message_id), STARTED)
+            return
+        self.client.hset(self.key, mapping={answer[0]: answer[1], str(message_id): STARTED})
+
+    def answered(self, message_id: int, external_id: str) -> None:
+        """Kept until this thread's next `started` or `flush`, which write it in their round
+        trip: a thread's next send, or the end of its share of the round, comes right after,
+        so a sender killed meanwhile leaves this row "started" (the unknown-outcome rule) for
+        at most those few milliseconds."""
+        if self.active:
+            self._local.answer = (str(message_id), ANSWERED + external_id)
+
+    def flush(self) -> None:
+        """Write this thread's last answer (the end of its share of a round)."""
+        answer = self._pending_answer()
+        if answer is None or not self.active:
+            return
         try:
-            self.client.hset(self.key, str(message_id), ANSWERED + external_id)
+            self.client.hset(self.key, answer[0], answer[1])
         except redis.RedisError:
             # Left as "started": if this sender dies now, the unknown-outcome rule applies.
-            logger.warning("sender journal missed an answer", extra={"message_id": message_id})
+            logger.warning("sender journal missed an answer", extra={"message_id": answer[0]})
+
+    def _pending_answer(self) -> tuple[str, str] | None:
+        answer = getattr(self._local, "answer", None)
+        self._local.answer = None
+        return answer
 
     def provider(self, provider, message_id: int):
         return _Journaled(provider, self, message_id)

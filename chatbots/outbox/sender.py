@@ -52,6 +52,7 @@ from chatbots import consumer_metrics
 from chatbots.models import Chatbot, Conversation, Message
 from chatbots.outbox import gates, journal, pace, sending, wake, window
 from chatbots.outbox.claims import Result, claim, record
+from chatbots.outbox.rounds import Round
 from chatbots.outbox.sending import INTERNAL_ERROR, MAX_RETRIES, Outcome
 from chatbots.providers.registry import UnknownProvider, get_provider
 from config import heartbeat, outage
@@ -123,10 +124,13 @@ def _later_untried(detail: str) -> Outcome:
 
 
 def send_run(
-    conversation: Conversation | None, rows: list[Message], log: journal.Journal | None = None
+    conversation: Conversation | None,
+    rows: list[Message],
+    log: journal.Journal | None = None,
+    prepared: Round | None = None,
 ) -> list[Result]:
     """Send one conversation's claimed rows in order (runs in a pool thread), each send
-    journaled in `log`."""
+    journaled in `log`, with what the round `prepared` (chatbots.outbox.rounds)."""
     if conversation is None:  # deleted since the claim: its rows went with it
         return []
     try:
@@ -144,7 +148,7 @@ def send_run(
             continue
         try:
             journaled = log.provider(provider, row.pk) if log is not None else provider
-            outcome = sending.attempt(conversation, journaled, row)
+            outcome = sending.attempt(conversation, journaled, row, prepared)
         except Exception as exc:
             logger.exception("outbound send could not be tried", extra={"message_id": row.pk})
             if isinstance(exc, (InterfaceError, OperationalError)):
@@ -247,21 +251,31 @@ class Sender:
         """The runs on as many pool threads as the pace asks (chatbots.outbox.pace), each
         thread taking its share of conversations one after the other."""
         workers = 1 if self._pool is None else self.pace.workers(len(runs))
+        prepared = Round.prepare(runs)
 
         def send_share(
             share: list[tuple[Conversation | None, list[Message]]],
         ) -> tuple[list[Result], float]:
             out: list[Result] = []
             began = time.perf_counter()
-            for conversation, group in share:
-                out += send_run(conversation, group, self.journal)
+            try:
+                for conversation, group in share:
+                    out += send_run(conversation, group, self.journal, prepared)
+            finally:
+                self.journal.flush()
             return out, time.perf_counter() - began
 
         wall, cpu = time.perf_counter(), time.process_time()
-        if workers == 1:
-            shares = [send_share(runs)]
-        else:
-            shares = list(self._pool.map(send_share, [runs[i::workers] for i in range(workers)]))
+        try:
+            if workers == 1:
+                shares = [send_share(runs)]
+            else:
+                shares = list(
+                    self._pool.map(send_share, [runs[i::workers] for i in range(workers)])
+                )
+        finally:
+            if prepared is not None:
+                prepared.close()
         results = [r for out, _waited in shares for r in out]
         self.pace.observe(
             workers=workers,

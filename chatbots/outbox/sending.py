@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from typing import Protocol
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection, transaction
@@ -50,7 +51,7 @@ from chatbots.outbox.window import (
 )
 from chatbots.providers.base import Provider, ProviderError
 from chatbots.providers.registry import UnknownProvider, get_provider
-from chatbots.ratelimit import chatbot_take_token, seconds_until
+from chatbots.ratelimit import Grant, chatbot_take_token, seconds_until
 from chatbots.wire import MessageLimitError, Template, outbound_from_dict
 from clientes.models import Cliente
 from config import outage
@@ -197,15 +198,30 @@ def _later(countdown: float, **fields) -> Outcome:
     )
 
 
-def attempt(conversation: Conversation, provider: Provider, row: Message) -> Outcome:
+class Prepared(Protocol):
+    """What a sender's round asked once for all its rows (chatbots.outbox.rounds.Round)."""
+
+    def refusal(self, row: Message) -> gates.Refusal | None: ...
+
+    def grant(self, chatbot: Chatbot) -> Grant: ...
+
+
+def attempt(
+    conversation: Conversation, provider: Provider, row: Message, prepared: Prepared | None = None
+) -> Outcome:
     """Try one claimed row: the SEND gates, the payload, the template or the 24-hour window,
     the recipient, the per-number rate governor, then the provider. Writes nothing.
+    `prepared`: the gates' answers and the governor's tokens a sender's round asked once for
+    all its rows (chatbots.outbox.rounds).
 
     Safe to call from several threads for different conversations. Raises only what a gate
     or the rate governor raised before the provider was called (and SoftTimeLimitExceeded).
     """
     chatbot = conversation.chatbot
-    refused = gates.refusal(gates.SEND, outgoing_of(conversation))
+    if prepared is not None:
+        refused = prepared.refusal(row)
+    else:
+        refused = gates.refusal(gates.SEND, outgoing_of(conversation))
     if refused is not None:
         return failed_outcome(*refused)
     try:
@@ -225,7 +241,7 @@ def attempt(conversation: Conversation, provider: Provider, row: Message) -> Out
     if not to:
         return failed_outcome(NO_RECIPIENT, _("O cliente não tem telefone nem ID do WhatsApp."))
 
-    grant = chatbot_take_token(chatbot=chatbot)
+    grant = prepared.grant(chatbot) if prepared is not None else chatbot_take_token(chatbot=chatbot)
     if not grant.allowed:
         return _later(seconds_until(grant))
 

@@ -94,6 +94,39 @@ def test_a_dead_senders_claim_is_answered_interrupted_or_requeued_and_sent_once_
     heir.close()
 
 
+def test_a_sender_dead_after_its_sends_but_before_their_record_leaves_them_sent(
+    bot,  # noqa: F811
+    fake_graph,
+    monkeypatch,
+    redis_client,
+):
+    """Each answer rides with the thread's next send mark; the last one of a thread's share
+    is written when the share ends, before the outcomes are recorded."""
+    from chatbots.outbox import sender as sender_module
+
+    rows = queued(open_conversation(bot, "5511900000014"), "um", "dois")
+    dead = Sender(batch=20, threads=1)
+
+    def dies(_results):
+        raise Died
+
+    monkeypatch.setattr(sender_module, "record", dies)
+    with pytest.raises(Died):
+        dead.run_once()
+    monkeypatch.undo()
+    kill(dead)
+
+    heir = Sender(batch=20, threads=1)
+    heir.recovery.run(now=100.0)
+    assert heir.recovery.run(now=100.0 + journal.CONFIRM_SECONDS) == 2
+    wamids = [r.response["messages"][0]["id"] for r in fake_graph.sends]
+    assert [
+        (m.status, m.provider_message_id) for m in (Message.objects.get(pk=r.pk) for r in rows)
+    ] == [("sent", wamids[0]), ("sent", wamids[1])]
+    assert bodies(fake_graph) == ["um", "dois"]  # each once
+    heir.close()
+
+
 def test_a_live_senders_claim_is_never_taken_however_slow(
     bot,  # noqa: F811
     fake_graph,
