@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import live_clients, load, report, scenarios, seed, stack
+from benchmarks import harness, live_clients, load, report, seed, stack
 from benchmarks.live_clients import ClientSpec, Posted
+from benchmarks.profiles import summarize_profile
 from benchmarks.stack import log
 
 LIVE_PNID_BASE = 300_000_000
@@ -229,7 +230,7 @@ def webhooks(conversations: list[Conversation], *, tag: str, count: int) -> list
 # --- The run ----------------------------------------------------------------------------------
 
 
-def start_profiles(bench: scenarios.Bench, *, seconds: int) -> list:
+def start_profiles(bench: harness.Bench, *, seconds: int) -> list:
     """py-spy (the bench venv's) on the web and each worker, with their subprocesses."""
     spy = stack.py_spy()
     if spy is None:
@@ -256,7 +257,7 @@ def finish_profiles(spies: list, *, seconds: int) -> dict:
             popen.wait(seconds + 30)
         except subprocess.TimeoutExpired:
             popen.kill()
-        out[name] = scenarios.summarize_profile(dest) if dest.exists() else {}
+        out[name] = summarize_profile(dest) if dest.exists() else {}
     return out
 
 
@@ -317,7 +318,7 @@ def run(opts: LiveOptions) -> dict:
     files = _raise_open_files()  # the children (gunicorn) inherit it
     if files < opts.clients * 2 + 200:
         log(f"only {files} open files allowed: {opts.clients} sockets may not fit")
-    bench = scenarios.Bench(scenarios.Options())
+    bench = harness.Bench(harness.Options())
     figures: dict = {"load_start": stack.loadavg(), "opts": opts, "runs": []}
     try:
         stack.log("starting PostgreSQL, Redis, the fake Graph API; creating the schema")
@@ -351,7 +352,7 @@ def run(opts: LiveOptions) -> dict:
                 else f"gunicorn -c gunicorn.conf.py config.asgi:application (the uvicorn "
                 f"worker: webhooks and sockets), {workers} workers"
             ),
-            "workers": "<br>".join(" ".join(argv[1:]) for _n, argv in scenarios.procfile_workers()),
+            "workers": "<br>".join(" ".join(argv[1:]) for _n, argv in harness.procfile_workers()),
         }
 
         def probe() -> dict[str, float]:

@@ -102,7 +102,7 @@ def gunicorn_config() -> dict:
 
 
 def render(bench, results: dict, started: datetime, elapsed: float) -> str:
-    from benchmarks.scenarios import procfile_workers
+    from benchmarks.harness import procfile_workers
 
     m = machine()
     g = gunicorn_config()
@@ -627,7 +627,7 @@ def _e2e(r: dict, bench) -> str:
 
 
 def _stages(d: dict, bench) -> str:
-    """Where a reply's time goes, leg by leg (scenarios.stages), last run of each level."""
+    """Where a reply's time goes, leg by leg (scenarios/e2e.py, stages), last run of each level."""
     rows = []
     for level in _levels(bench):
         st = (d.get(level) or {}).get("stages")
