@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import harness, live_clients, load, report, seed, stack
+from benchmarks import harness, live_clients, load, markdown, report, seed, stack
 from benchmarks.live_clients import ClientSpec, Posted
 from benchmarks.profiles import summarize_profile
 from benchmarks.stack import log
@@ -416,11 +416,11 @@ def run(opts: LiveOptions) -> dict:
 
 
 def _table(rows) -> str:
-    return report.table(list(rows[0]), [list(r) for r in rows[1:]])
+    return markdown.table(list(rows[0]), [list(r) for r in rows[1:]])
 
 
 def _ms(seconds: float) -> str:
-    return report.fmt(seconds * 1000 if seconds == seconds else seconds, 0)
+    return markdown.fmt(seconds * 1000 if seconds == seconds else seconds, 0)
 
 
 def _cpu(s: dict) -> tuple[dict[str, float], float, float, float]:
@@ -483,10 +483,10 @@ def live_section(figures: dict, started: datetime, elapsed: float) -> str:
                         "≥ 500 live clients while 80 msg/s flow through the webhook, each "
                         "seeing each new message of its queue within 2 s",
                         f"{s.get('connected', 0)} of {s.get('clients', 0)} connected, "
-                        f"{report.fmt(s.get('rate'), 1)} msg/s accepted, "
-                        f"{report.fmt(100 * s.get('within_2s', math.nan), 2)} % of "
-                        f"{report.fmt(s.get('expected'))} deliveries within 2 s, "
-                        f"{report.fmt(s.get('missed'))} missed, {report.fmt(s.get('dropped'))} "
+                        f"{markdown.fmt(s.get('rate'), 1)} msg/s accepted, "
+                        f"{markdown.fmt(100 * s.get('within_2s', math.nan), 2)} % of "
+                        f"{markdown.fmt(s.get('expected'))} deliveries within 2 s, "
+                        f"{markdown.fmt(s.get('missed'))} missed, {markdown.fmt(s.get('dropped'))} "
                         "dropped",
                         "yes" if _met(s) else "**no**",
                     ),
@@ -501,15 +501,15 @@ def live_section(figures: dict, started: datetime, elapsed: float) -> str:
         w(
             f"- **{one['rate_offered']:g} msg/s offered:** the live transport's own delay "
             f"(processing end → event at the socket) was p95 {_ms(p.get('transport_p95', 0))} "
-            f"ms over {report.fmt(s.get('delivered'))} deliveries to {s.get('connected')} "
+            f"ms over {markdown.fmt(s.get('delivered'))} deliveries to {s.get('connected')} "
             "sockets; "
             + (
                 f"the Celery side fell behind (p95 {_ms(p.get('p95', 0))} ms from webhook to "
-                f"processed; {report.fmt(p.get('processed'))} of {report.fmt(p.get('events'))} "
+                f"processed; {markdown.fmt(p.get('processed'))} of {markdown.fmt(p.get('events'))} "
                 f"processed by the end), and that backlog is the delay. The stack used "
-                f"{report.fmt(own, 2)} cores and everything else on the machine "
-                f"{report.fmt(machine_cores - own, 2)}: "
-                f"{report.fmt(machine_cores, 2)} of 2 busy."
+                f"{markdown.fmt(own, 2)} cores and everything else on the machine "
+                f"{markdown.fmt(machine_cores - own, 2)}: "
+                f"{markdown.fmt(machine_cores, 2)} of 2 busy."
                 if behind
                 else f"the Celery side kept up (p95 {_ms(p.get('p95', 0))} ms)."
             )
@@ -528,7 +528,7 @@ def live_section(figures: dict, started: datetime, elapsed: float) -> str:
                     f"{opts.tenants} tenants × {opts.queues} queues × "
                     f"{opts.agents_per_queue} agents = {opts.clients} sockets; "
                     f"{opts.conversations} open tickets a queue; each message goes to the "
-                    f"{report.fmt(first.get('fanout'), 1)} sockets of its queue",
+                    f"{markdown.fmt(first.get('fanout'), 1)} sockets of its queue",
                 ),
                 ("web", (figures.get("config") or {}).get("web", "–")),
                 ("Celery (Procfile)", (figures.get("config") or {}).get("workers", "–")),
@@ -567,20 +567,20 @@ def live_section(figures: dict, started: datetime, elapsed: float) -> str:
         rows.append(
             (
                 f"{one['rate_offered']:g} msg/s",
-                report.fmt(s.get("rate"), 1),
+                markdown.fmt(s.get("rate"), 1),
                 f"{s.get('connected')} / {s.get('dropped')}",
-                report.fmt(s.get("expected")),
+                markdown.fmt(s.get("expected")),
                 _ms(s.get("p50", math.nan)),
                 _ms(s.get("p95", math.nan)),
                 _ms(s.get("max", math.nan)),
-                f"{report.fmt(100 * s.get('within_2s', math.nan), 2)} %",
-                report.fmt(s.get("missed")),
-                report.fmt(s.get("duplicates")),
+                f"{markdown.fmt(100 * s.get('within_2s', math.nan), 2)} %",
+                markdown.fmt(s.get("missed")),
+                markdown.fmt(s.get("duplicates")),
                 f"{_ms(p.get('p50', math.nan))} / {_ms(p.get('p95', math.nan))}",
                 f"{_ms(p.get('transport_p50', math.nan))} / "
                 f"{_ms(p.get('transport_p95', math.nan))} / "
                 f"{_ms(p.get('transport_max', math.nan))}",
-                report.fmt(s.get("webhook_p95_ms"), 1),
+                markdown.fmt(s.get("webhook_p95_ms"), 1),
                 f"{one.get('load_before', '?')} → {one.get('load_after', '?')}",
             )
         )
@@ -596,11 +596,11 @@ def live_section(figures: dict, started: datetime, elapsed: float) -> str:
         for one in runs
         if (r := one["summary"].get("drop_reasons") or {})
     ]
-    connect = ", ".join(f"{report.fmt(o['summary'].get('connect_seconds'), 1)} s" for o in runs)
+    connect = ", ".join(f"{markdown.fmt(o['summary'].get('connect_seconds'), 1)} s" for o in runs)
     w(
         f"Connecting every socket took {connect}; refused: {'; '.join(refused) or 'none'}; "
         f"dropped: {'; '.join(drops) or 'none'}. Messages the bot queued during the runs: "
-        + ", ".join(report.fmt((o.get("processing") or {}).get("replies")) for o in runs)
+        + ", ".join(markdown.fmt((o.get("processing") or {}).get("replies")) for o in runs)
         + " (every ticket is taken: the bot stays quiet; read receipts are not messages)."
     )
     w("")
@@ -621,18 +621,18 @@ def live_section(figures: dict, started: datetime, elapsed: float) -> str:
         rows.append(
             (
                 f"{one['rate_offered']:g} msg/s, cores",
-                *(report.fmt(cpu.get(p), 2) for p in parts),
-                report.fmt(server, 2),
-                report.fmt(own, 2),
-                report.fmt(machine_cores - own, 2),
+                *(markdown.fmt(cpu.get(p), 2) for p in parts),
+                markdown.fmt(server, 2),
+                markdown.fmt(own, 2),
+                markdown.fmt(machine_cores - own, 2),
             )
         )
         rows.append(
             (
                 "ms a message",
-                *(report.fmt(1000 * cpu[p] / rate if p in cpu else None, 2) for p in parts),
-                report.fmt(1000 * server / rate, 1),
-                report.fmt(1000 * own / rate, 1),
+                *(markdown.fmt(1000 * cpu[p] / rate if p in cpu else None, 2) for p in parts),
+                markdown.fmt(1000 * server / rate, 1),
+                markdown.fmt(1000 * own / rate, 1),
                 "",
             )
         )

@@ -137,7 +137,7 @@ def _ingest_figures(publish_us: float) -> tuple[dict, dict, dict]:
 
 
 def test_the_ingest_note_says_the_budget_is_gone_only_when_the_timed_steps_exceed_it():
-    from benchmarks.report import _ingest_bound
+    from benchmarks.report_targets import _ingest_bound
 
     over = _ingest_bound(*_ingest_figures(publish_us=300.0))  # 0.46 + 0.25 > 0.5
     under = _ingest_bound(*_ingest_figures(publish_us=10.0))  # 0.17 + 0.25 < 0.5
