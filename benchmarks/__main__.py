@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import report, stack
-from benchmarks.scenarios import ORDER, SCENARIOS, Bench, Options
+from benchmarks.harness import Bench, Options
+from benchmarks.scenarios import ORDER, SCENARIOS
 
 
 def parse(argv: list[str] | None = None) -> tuple[Options, list[str], argparse.Namespace]:

@@ -45,8 +45,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks import load, report, scenarios, seed, stack
-from benchmarks.scenarios import Bench, Options, log
+from benchmarks import harness, load, menu, report, seed, stack
+from benchmarks.harness import Bench, Options
+from benchmarks.scenarios.e2e import drain, match_replies
+from benchmarks.stack import log
 
 RESTART_AFTER = 3.0  # seconds a killed process or a stopped server stays down
 FAULT_AT = 1.0  # seconds into the burst
@@ -148,7 +150,7 @@ def wait_green(port: int, timeout: float) -> float | None:
 
 def _restart_process(b: Bench, name: str) -> float | None:
     """SIGKILL, down until /healthz names it (bounded), started again; seconds to red."""
-    argv = dict(scenarios.procfile_workers())[name]
+    argv = dict(harness.procfile_workers())[name]
     for proc in [p for p in b.workers if p.name == name]:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -240,7 +242,7 @@ def fault(b: Bench, name: str) -> None:
 
 def scenario(b: Bench, name: str, *, messages: int, customers: int, settle: float) -> dict:
     tag = b.run_tag("c")
-    items = scenarios.menu_conversations(
+    items = menu.menu_conversations(
         seed.MENU_PNID,
         seed.APP_SECRET,
         tag=tag,
@@ -269,11 +271,11 @@ def scenario(b: Bench, name: str, *, messages: int, customers: int, settle: floa
     resent = resend_refused(b.web_port, items, run)
     # A quiet minute before giving up: a hung Graph API holds every sender thread for the
     # HTTP timeout, and the retries that follow wait out their backoff.
-    sends = scenarios._drain(b, since, len(run.ok), started, limit=settle, quiet=60)
+    sends = drain(b, since, len(run.ok), started, limit=settle, quiet=60)
     watch.stop()
     # A customer's replies follow the order the product accepted the messages in: one Meta
     # delivered late (its retry after an outage) is answered after those accepted before it.
-    figures = scenarios.match_replies(first_answers(run), sends, seed.MENU_PNID, by_acceptance=True)
+    figures = match_replies(first_answers(run), sends, seed.MENU_PNID, by_acceptance=True)
     last_reply = max((s[0] for s in sends), default=times["end"])
     green_after = wait_green(b.web_port, timeout=180)
     alive = {p.name: p.alive() for p in b.workers}

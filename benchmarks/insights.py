@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import report, seed, stack
+from benchmarks import markdown, report, seed, stack
 
 
 def _seed(customers: int) -> int:
@@ -99,7 +99,7 @@ def section(figures: dict, started: datetime) -> str:
         "customer's profile (RFM scores, median interval, lateness, segment, risk) in one "
         "transaction.",
         "",
-        report.table(
+        markdown.table(
             ["figure", "value"],
             [
                 ["profiles written", f"{figures['rows']:,}"],

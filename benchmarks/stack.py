@@ -8,7 +8,7 @@
 * gunicorn with the repository's gunicorn.conf.py (the Procfile's `web` line), the product
   in production mode (DEBUG off, SECURE_SSL_REDIRECT off because there is no TLS proxy).
 * The Procfile's `processor`, `sender` and `worker` processes with the production settings
-  (benchmarks.scenarios.procfile_workers).
+  (benchmarks.harness.procfile_workers).
 * The bench virtualenv (benchmarks/.work/venv): the project's .venv plus what only the
   benchmarks need (pywa and Flask for the peer, py-spy for profiles; benchmarks/deps.txt),
   so nothing is added to requirements*.txt. It sees the project's packages through a .pth

@@ -14,8 +14,9 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
-from benchmarks import chaos, load, scenarios
+from benchmarks import chaos, load, menu
 from benchmarks.fakegraph import FakeGraphServer
+from benchmarks.scenarios.e2e import match_replies
 from benchmarks.tests.test_harness import PNID, SECRET, _Bot, _stats
 
 
@@ -58,7 +59,7 @@ def outage_bot(graph):
 
 
 def test_webhooks_answered_500_are_sent_again_and_none_counts_as_lost(graph, outage_bot):
-    items = scenarios.menu_conversations(PNID, SECRET, tag="chs001", count=12, per_customer=4)
+    items = menu.menu_conversations(PNID, SECRET, tag="chs001", count=12, per_customer=4)
     run = load.run_load(port=outage_bot, items=items, concurrency=2, time_limit=5)
     assert len(run.ok) == 9  # three customers each had one message refused the first time
 
@@ -66,7 +67,7 @@ def test_webhooks_answered_500_are_sent_again_and_none_counts_as_lost(graph, out
     deadline = time.monotonic() + 5
     while len(_stats(graph)["sends"]) < 12 and time.monotonic() < deadline:
         time.sleep(0.05)
-    figures = scenarios.match_replies(
+    figures = match_replies(
         chaos.first_answers(run), _stats(graph)["sends"], PNID, by_acceptance=True
     )
 
@@ -78,7 +79,7 @@ def test_webhooks_answered_500_are_sent_again_and_none_counts_as_lost(graph, out
     # Messages 1 and 5 were their customers' first and second, accepted after later ones; 9 was
     # its customer's last, so that order stands.
     assert figures["reordered_customers"] == 2
-    by_seq = scenarios.match_replies(chaos.first_answers(run), _stats(graph)["sends"], PNID)
+    by_seq = match_replies(chaos.first_answers(run), _stats(graph)["sends"], PNID)
     assert by_seq["wrong"] > 0
 
 

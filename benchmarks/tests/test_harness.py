@@ -14,8 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from benchmarks import load, scenarios
+from benchmarks import load, menu
 from benchmarks.fakegraph import FakeGraphServer
+from benchmarks.scenarios.e2e import match_replies
 
 SECRET = "harness-secret"
 PNID = "100000001"
@@ -82,13 +83,13 @@ def _stats(graph: FakeGraphServer) -> dict:
 
 
 def test_every_message_is_paired_with_its_reply_at_an_offered_rate(graph, bot):
-    items = scenarios.menu_conversations(PNID, SECRET, tag="smk001", count=40)
+    items = menu.menu_conversations(PNID, SECRET, tag="smk001", count=40)
 
     run = load.run_load(port=bot, items=items, rate=40, time_limit=2, connections=4)
     deadline = time.monotonic() + 5
     while len(_stats(graph)["sends"]) < 40 and time.monotonic() < deadline:
         time.sleep(0.05)
-    figures = scenarios.match_replies(run, _stats(graph)["sends"], PNID)
+    figures = match_replies(run, _stats(graph)["sends"], PNID)
 
     assert load.summary(run)["ok"] == 40
     assert 0.9 < run.elapsed < 3  # paced at 40/s, not sent all at once
@@ -102,20 +103,20 @@ def test_every_message_is_paired_with_its_reply_at_an_offered_rate(graph, bot):
 
 
 def test_a_missing_reply_counts_as_lost_and_an_extra_one_as_duplicated(graph, bot):
-    items = scenarios.menu_conversations(PNID, SECRET, tag="smk002", count=8)
+    items = menu.menu_conversations(PNID, SECRET, tag="smk002", count=8)
     run = load.run_load(port=bot, items=items, concurrency=2, time_limit=5)
     time.sleep(0.3)
     sends = _stats(graph)["sends"]
 
-    lost = scenarios.match_replies(run, sends[1:], PNID)
-    doubled = scenarios.match_replies(run, [*sends, sends[0]], PNID)
+    lost = match_replies(run, sends[1:], PNID)
+    doubled = match_replies(run, [*sends, sends[0]], PNID)
 
     assert (lost["lost"], lost["duplicated"]) == (1, 0)
     assert (doubled["lost"], doubled["duplicated"]) == (0, 1)
 
 
 def test_a_wrong_signature_is_refused_and_nothing_reaches_the_graph_api(graph, bot):
-    items = scenarios.menu_conversations(PNID, "not-the-secret", tag="smk003", count=3)
+    items = menu.menu_conversations(PNID, "not-the-secret", tag="smk003", count=3)
 
     run = load.run_load(port=bot, items=items, concurrency=1, time_limit=5)
 
@@ -136,7 +137,7 @@ def _ingest_figures(publish_us: float) -> tuple[dict, dict, dict]:
 
 
 def test_the_ingest_note_says_the_budget_is_gone_only_when_the_timed_steps_exceed_it():
-    from benchmarks.report import _ingest_bound
+    from benchmarks.report_targets import _ingest_bound
 
     over = _ingest_bound(*_ingest_figures(publish_us=300.0))  # 0.46 + 0.25 > 0.5
     under = _ingest_bound(*_ingest_figures(publish_us=10.0))  # 0.17 + 0.25 < 0.5

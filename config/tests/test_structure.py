@@ -14,8 +14,8 @@ from django.conf import settings
 
 BASE_DIR = Path(settings.BASE_DIR)
 MAX_LINES = 600
-# Generated or measured code, not read as source: migrations, and the benchmarks' harness.
-NOT_SOURCE = {"migrations", "benchmarks", "node_modules", "staticfiles", "var", "__pycache__"}
+# Generated code and installed or collected files, not read as source.
+NOT_SOURCE = {"migrations", "node_modules", "staticfiles", "var", "__pycache__"}
 # Domain apps reach a customer through the outbox's public API and read chatbots' models
 # (foreign keys, erasure, exports); nothing else of chatbots.
 DOMAIN_APPS = (
