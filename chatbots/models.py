@@ -230,6 +230,20 @@ class Message(TenantOwned):
                 condition=Q(status__in=["queued", "sending"]),
                 name="message_outbox_idx",
             ),
+            # The sender's claim (chatbots.outbox.claims): the due heads in age order, and
+            # each head's conversation's unsent rows. Without them PostgreSQL walked the
+            # created_at index through the whole history of sent messages for the few
+            # queued ones at its end (56 ms a claim on the benchmark's table, 0.9 with them).
+            models.Index(
+                fields=["created_at", "id"],
+                condition=Q(status="queued", direction="out"),
+                name="message_claim_heads_idx",
+            ),
+            models.Index(
+                fields=["conversation", "id"],
+                condition=Q(status__in=["queued", "sending"], direction="out"),
+                name="message_claim_runs_idx",
+            ),
             # chatbots.backlog: replies that failed lately, read at every scrape.
             models.Index(
                 fields=["failed_at"],
