@@ -394,7 +394,7 @@ class Flow:
     chatbot: Chatbot
     conversation: Conversation
     cliente: object
-    steps: dict[str, Step]
+    steps: selectors.StepSet
     # A burst's newest text alone, for a step that does not understand the joined text.
     alone: InboundMessage | None = None
     # The owner's simulator (chatbots.simulator): an A/B test shows a variant but counts no
@@ -408,7 +408,7 @@ class Flow:
     def first_step(self) -> Step:
         if not self.steps:
             raise FlowError(f"chatbot {self.chatbot.pk} has no active steps")
-        return min(self.steps.values(), key=lambda s: (s.order, s.pk))
+        return self.steps[self.steps.first_code()]
 
     def context(self, step: Step | None, message: InboundMessage | None) -> Context:
         return Context(

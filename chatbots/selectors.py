@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 
 from django.conf import settings
@@ -38,7 +39,34 @@ _steps: dict[int, tuple[float, list[Step]]] = {}
 _steps_lock = threading.Lock()
 
 
-def active_steps(*, chatbot_id: int) -> dict[str, Step]:
+class StepSet(Mapping[str, Step]):
+    """code -> Step, each step copied the first time it is read: a turn reads one or two of
+    a flow's steps, and copying them all was most of the cost of loading them."""
+
+    def __init__(self, rows: list[Step]) -> None:
+        self._rows = {step.code: step for step in rows}
+        self._copies: dict[str, Step] = {}
+
+    def __getitem__(self, code: str) -> Step:
+        copied = self._copies.get(code)
+        if copied is None:
+            copied = self._copies[code] = _own_copy(self._rows[code])
+        return copied
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def first_code(self) -> str | None:
+        """The code of the step a flow starts at (the lowest order, then the oldest)."""
+        if not self._rows:
+            return None
+        return min(self._rows.values(), key=lambda s: (s.order, s.pk)).code
+
+
+def active_steps(*, chatbot_id: int) -> StepSet:
     """code -> Step for the bot's active steps. Each call gets its own copies, so a handler
     that changes its step in memory changes nothing for the next message."""
     ttl = settings.WEBHOOK_ROUTE_CACHE_SECONDS
@@ -51,7 +79,7 @@ def active_steps(*, chatbot_id: int) -> dict[str, Step]:
         if ttl > 0:
             with _steps_lock:
                 _steps[chatbot_id] = (now + ttl, rows)
-    return {s.code: _own_copy(s) for s in rows}
+    return StepSet(rows)
 
 
 def _own_copy(step: Step) -> Step:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import threading
 from collections.abc import Callable
 
 from prometheus_client import Counter
@@ -119,8 +120,22 @@ class MetaPayloadError(ValueError):
 # --- Reading and authenticating the body -----------------------------------------------------
 
 
+# The envelope last decoded on this thread, kept for the same body object: a webhook routes
+# by its body and then parses it (chatbots.webhooks), and the JSON is decoded once for both.
+_last = threading.local()
+
+
 def load_envelope(body: bytes) -> dict:
-    """Decode the raw body into the envelope dict, or raise MetaPayloadError."""
+    """Decode the raw body into the envelope dict, or raise MetaPayloadError. Callers read
+    the envelope and never change it (a second call with the same body gets the same dict)."""
+    if getattr(_last, "body", None) is body:
+        return _last.envelope
+    envelope = _decode(body)
+    _last.body, _last.envelope = body, envelope
+    return envelope
+
+
+def _decode(body: bytes) -> dict:
     try:
         # What PostgreSQL or our code cannot take (NaN, \u0000, deep nesting) is refused
         # or replaced here, before any bot is looked up (config.webhooks.load_json).
