@@ -142,7 +142,8 @@ WEBHOOK_EVENTS_KEEP_DAYS = env.int("WEBHOOK_EVENTS_KEEP_DAYS", default=30)
 SENDER_ENABLED = env.bool("SENDER_ENABLED", default=True)
 # Rows claimed per statement (also the most a killed sender can leave "outcome unknown").
 SENDER_BATCH = env.int("SENDER_BATCH", default=20)
-# Sends in flight at once, one conversation per thread (its rows stay in order); the read
+# The most sends in flight at once, one conversation per thread (its rows stay in order; a
+# round uses as many as the provider's answer time needs: chatbots/outbox/pace.py); the read
 # receipts get as many threads again. A send waits on the provider (Meta: ~150 ms), so
 # this, not the CPU, bounds a sender: about SENDER_THREADS / 0.15 s sends a second (16:
 # ~100/s). More threads cost latency when the provider answers fast: at 80 msg/s on 2
