@@ -45,9 +45,8 @@ def test_a_redis_outage_in_the_rate_governor_keeps_the_reply_queued_until_it_is_
 
     sender = Sender(batch=10, threads=1, poll=0.01)
     with monkeypatch.context() as patch:
-        patch.setattr(
-            "chatbots.ratelimit.bucket_take_many", down
-        )  # the round's take and each send's
+        # Both the sender round's take and a single send's take reach Redis here.
+        patch.setattr("chatbots.ratelimit.bucket_take_many", down)
         for _round in range(MAX_ROUNDS := sending.MAX_RETRIES + 2):
             Message.objects.filter(pk=row.pk).update(next_attempt_at=None)
             sender.run_once()
