@@ -36,7 +36,7 @@ from pathlib import Path
 from benchmarks import harness, live_clients, report, stack
 from benchmarks.live_report import live_section, met
 from benchmarks.live_seed import LiveOptions, seed_live, webhooks
-from benchmarks.profiles import summarize_profile
+from benchmarks.profiles import finish_profiles
 from benchmarks.stack import log
 
 
@@ -106,17 +106,6 @@ def start_profiles(bench: harness.Bench, *, seconds: int) -> list:
         )
         spies.append((proc.name, dest, popen))
     return spies
-
-
-def finish_profiles(spies: list, *, seconds: int) -> dict:
-    out = {}
-    for name, dest, popen in spies:
-        try:
-            popen.wait(seconds + 30)
-        except subprocess.TimeoutExpired:
-            popen.kill()
-        out[name] = summarize_profile(dest) if dest.exists() else {}
-    return out
 
 
 def processing_lag(result: live_clients.LiveRun, *, tag: str) -> dict:

@@ -4,8 +4,22 @@ anywhere on the stack (the profile sections of `python -m benchmarks --profile` 
 
 from __future__ import annotations
 
+import subprocess
 from collections import defaultdict
 from pathlib import Path
+
+
+def finish_profiles(spies: list, *, seconds: int) -> dict:
+    """Wait for each (name, dest, py-spy Popen) to end (killed if it overstays), then
+    summarize what it wrote."""
+    out = {}
+    for name, dest, popen in spies:
+        try:
+            popen.wait(seconds + 30)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+        out[name] = summarize_profile(dest) if dest.exists() else {}
+    return out
 
 
 def summarize_profile(path: Path, top: int = 20) -> dict:

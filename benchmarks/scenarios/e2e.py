@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from benchmarks import load, seed, stack
 from benchmarks.harness import Bench, machine_load, median_dicts, warmup
 from benchmarks.menu import expected_kind, key_of, menu_conversations, sender_for
-from benchmarks.profiles import summarize_profile
+from benchmarks.profiles import finish_profiles
 from benchmarks.scenarios.accounting import gunicorn_worker_rss, other_cores, process_memory
 from benchmarks.stack import log
 
@@ -362,14 +362,7 @@ def profile_run(b: Bench, target: E2ETarget) -> dict:
     # show) instead of full speed.
     rate = os.environ.get("BENCH_PROFILE_RATE")
     e2e_level(b, target, float(rate) if rate else "max", tag=b.run_tag("prof"))
-    out = {}
-    for name, dest, popen in spies:
-        try:
-            popen.wait(seconds + 30)
-        except subprocess.TimeoutExpired:
-            popen.kill()
-        out[name] = summarize_profile(dest) if dest.exists() else {}
-    return out
+    return finish_profiles(spies, seconds=seconds)
 
 
 def scenario_scaling(b: Bench) -> dict:

@@ -37,10 +37,10 @@ class Round:
             c.chatbot_id for (_row, c), refused in zip(pairs, refusals, strict=True) if not refused
         )
         self._lock = threading.Lock()
-        self._tokens: dict[int, list] = {}  # bot id -> [left, granted, wait]
+        self._tokens: dict[int, list] = {}  # bot id -> [tokens left, wait for the next]
         for bot_id, count in wanted.items():
             granted, wait = chatbot_take_tokens(chatbot=self._bots[bot_id], count=count)
-            self._tokens[bot_id] = [granted, granted, wait]
+            self._tokens[bot_id] = [granted, wait]
 
     @classmethod
     def prepare(cls, runs: list[tuple[Conversation | None, list[Message]]]) -> Round | None:
@@ -56,17 +56,15 @@ class Round:
     def grant(self, chatbot: Chatbot) -> Grant:
         """One of the round's tokens of the bot's number, or how long until the next one."""
         with self._lock:
-            tokens = self._tokens.get(chatbot.pk)
-            if tokens is None:  # not counted at the start (cannot happen): allowed, as the
-                return Grant(allowed=True)  # governor is off for it
+            tokens = self._tokens[chatbot.pk]  # every bot of the round's unrefused rows
             if tokens[0] > 0:
                 tokens[0] -= 1
                 return Grant(allowed=True)
-            return Grant(allowed=False, wait=tokens[2])
+            return Grant(allowed=False, wait=tokens[1])
 
     def close(self) -> None:
         """Give back the tokens no send used."""
-        for bot_id, (left, _granted, _wait) in self._tokens.items():
+        for bot_id, (left, _wait) in self._tokens.items():
             if left > 0:
                 try:
                     chatbot_give_back_tokens(chatbot=self._bots[bot_id], count=left)
